@@ -1,0 +1,326 @@
+"""The ATOM host contract: what a plugin may import from the host.
+
+In production this module is the published ATOM SDK package; here it plays that part. It holds
+only data models and protocols — no host machinery — so a plugin that imports it stays
+independent of how the host discovers, serves or configures it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# --------------------------------------------------------------------------- principal
+
+
+class Principal(BaseModel):
+    """Who is calling: authenticated by the host, never taken from a query or a body."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    user_id: str
+
+
+# --------------------------------------------------------------------------- config
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class ConfigIssue(BaseModel):
+    """One problem with a plugin's configuration, reported at startup."""
+
+    key: str = Field(description="The environment variable at fault, e.g. HUBSPOT_CLIENT_ID")
+    severity: Severity = Severity.ERROR
+    message: str = Field(description="What is wrong; never the secret value itself")
+    hint: str = Field(default="", description="What to do about it")
+
+
+# --------------------------------------------------------------------------- health
+
+
+class HealthStatus(StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"
+    DOWN = "down"
+
+
+class HealthResult(BaseModel):
+    status: HealthStatus
+    message: str = ""
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+HealthCheck = Callable[[], Awaitable[HealthResult]]
+
+
+# --------------------------------------------------------------------------- features
+
+
+class FeatureState(BaseModel):
+    """An optional part of a plugin, on or off, and how to turn it on."""
+
+    name: str
+    enabled: bool
+    reason: str = ""
+    extra: str | None = Field(default=None, description="pip extra that brings it back")
+
+
+# --------------------------------------------------------------------------- host context
+
+
+@dataclass
+class HostContext:
+    """What the host hands every plugin at startup and registration time."""
+
+    env: Mapping[str, str]
+    data_dir: Path
+    database_url: str
+    demo: bool = False
+    # A FastAPI dependency that yields the authenticated Principal (401 before plugin code).
+    principal_dependency: Callable[..., Any] | None = None
+    # A FastAPI dependency that yields the Principal when the caller sent a valid key, else None
+    # (browser redirects such as the OAuth callback carry no API key).
+    optional_principal_dependency: Callable[..., Any] | None = None
+    # Where the host serves, once known (demo mode uses it for redirect URLs).
+    public_url: str = "http://127.0.0.1:8000"
+    # Free-form state a plugin keeps between startup and shutdown, keyed by plugin name.
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+# Callbacks the host passes into registration hooks (llm-style: the host validates,
+# de-duplicates and records who registered what).
+class RegisterRoutes(Protocol):
+    def __call__(self, router: Any, *, prefix: str, tags: list[str] | None = None) -> None: ...
+
+
+class RegisterHealthCheck(Protocol):
+    def __call__(self, name: str, check: HealthCheck, *, timeout_s: float = 5.0) -> None: ...
+
+
+ServiceFactory = Callable[[Principal], Awaitable[Any]]
+
+
+class RegisterService(Protocol):
+    def __call__(self, capability: str, factory: ServiceFactory) -> None: ...
+
+
+class RegisterMount(Protocol):
+    """Mount a whole ASGI app under a path (demo mode: the offline sandbox's pages)."""
+
+    def __call__(self, path: str, app: Any) -> None: ...
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class CRMError(Exception):
+    """Base of every error a CRM capability raises; `code` is stable across providers."""
+
+    code: str = "crm_error"
+    http_status: int = 502
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class CRMNotFound(CRMError):
+    code = "not_found"
+    http_status = 404
+
+
+class CRMValidationError(CRMError):
+    code = "validation_error"
+    http_status = 422
+
+
+class CRMConflict(CRMError):
+    code = "conflict"
+    http_status = 409
+
+
+class CRMNotConnected(CRMError):
+    code = "not_connected"
+    http_status = 401
+
+
+# --------------------------------------------------------------------------- CRM models
+
+
+class CRMRecord(BaseModel):
+    """Fields every unified CRM record has; `raw` keeps the provider's record untouched."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    archived: bool = False
+    custom_fields: dict[str, str | None] = Field(default_factory=dict)
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+
+class Money(BaseModel):
+    amount: Decimal
+    currency: str | None = Field(default=None, description="ISO 4217; None when unknown")
+
+
+class Contact(CRMRecord):
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    company_name: str | None = None
+    lifecycle_stage: str | None = None
+
+
+class Company(CRMRecord):
+    name: str | None = None
+    domain: str | None = None
+    industry: str | None = None
+    employee_count: int | None = None
+    city: str | None = None
+    country: str | None = None
+
+
+class Deal(CRMRecord):
+    name: str | None = None
+    amount: Money | None = None
+    pipeline_id: str | None = None
+    stage_id: str | None = None
+    close_date: datetime | None = None
+    owner_id: str | None = None
+
+
+class Stage(BaseModel):
+    id: str
+    label: str
+    display_order: int = 0
+    probability: Decimal | None = None
+    is_closed: bool | None = None
+    archived: bool = False
+
+
+class Pipeline(BaseModel):
+    id: str
+    label: str
+    display_order: int = 0
+    archived: bool = False
+    stages: list[Stage] = Field(default_factory=list)
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of records and the opaque cursor of the next one (None at the end)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+# Inputs for create/update: every field optional (update is partial), custom fields by name.
+class ContactFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    company_name: str | None = None
+    lifecycle_stage: str | None = None
+    custom_fields: dict[str, str | None] = Field(default_factory=dict)
+
+
+class CompanyFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    domain: str | None = None
+    industry: str | None = None
+    employee_count: int | None = None
+    city: str | None = None
+    country: str | None = None
+    custom_fields: dict[str, str | None] = Field(default_factory=dict)
+
+
+class DealFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    amount: Money | None = None
+    pipeline_id: str | None = None
+    stage_id: str | None = None
+    close_date: datetime | None = None
+    owner_id: str | None = None
+    contact_ids: list[str] = Field(default_factory=list)
+    company_ids: list[str] = Field(default_factory=list)
+    custom_fields: dict[str, str | None] = Field(default_factory=dict)
+
+
+FilterOp = Literal["eq", "neq", "lt", "lte", "gt", "gte", "in", "contains", "has", "not_has"]
+
+
+class SearchFilter(BaseModel):
+    """A filter on a unified field name (e.g. `email`, `stage_id`); filters are ANDed."""
+
+    field: str
+    op: FilterOp = "eq"
+    value: Any = None
+
+
+ObjectKind = Literal["contact", "company", "deal"]
+
+
+@runtime_checkable
+class CRMService(Protocol):
+    """The `crm` capability. HubSpot implements it; so can any other CRM plugin."""
+
+    provider: str
+
+    async def list_records(
+        self, kind: ObjectKind, *, limit: int = 20, cursor: str | None = None
+    ) -> Page[Any]: ...
+
+    async def get_record(self, kind: ObjectKind, record_id: str) -> Any: ...
+
+    async def create_record(self, kind: ObjectKind, fields: BaseModel) -> Any: ...
+
+    async def update_record(self, kind: ObjectKind, record_id: str, fields: BaseModel) -> Any: ...
+
+    async def delete_record(self, kind: ObjectKind, record_id: str) -> None: ...
+
+    async def search_records(
+        self,
+        kind: ObjectKind,
+        filters: list[SearchFilter],
+        *,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> Page[Any]: ...
+
+    async def list_pipelines(self) -> list[Pipeline]: ...
+
+
+RECORD_MODELS: dict[ObjectKind, type[CRMRecord]] = {
+    "contact": Contact,
+    "company": Company,
+    "deal": Deal,
+}
+FIELDS_MODELS: dict[ObjectKind, type[BaseModel]] = {
+    "contact": ContactFields,
+    "company": CompanyFields,
+    "deal": DealFields,
+}

@@ -1,0 +1,86 @@
+"""Hook specifications of the ATOM host, grouped by lifecycle phase.
+
+A hookimpl may accept any subset of a spec's arguments, so specs can grow without breaking
+plugins. Hooks are plain functions; a lifecycle hook that has async work returns an awaitable
+and the host awaits it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from typing import Any
+
+import pluggy
+
+from atom_host_stub.contract import (
+    ConfigIssue,
+    FeatureState,
+    HostContext,
+    RegisterHealthCheck,
+    RegisterMount,
+    RegisterRoutes,
+    RegisterService,
+)
+
+hookspec = pluggy.HookspecMarker("atom")
+
+# --------------------------------------------------------------------------- describe
+
+
+@hookspec
+def atom_features() -> list[FeatureState]:
+    """Report the plugin's optional features, which are off and which extra turns each on."""
+
+
+# --------------------------------------------------------------------------- configure
+
+
+@hookspec
+def atom_validate_config(env: Mapping[str, str], context: HostContext) -> list[ConfigIssue]:
+    """Check the plugin's settings from `env`; return every issue at once, secrets never shown."""
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+@hookspec
+def atom_startup(context: HostContext) -> Awaitable[None] | None:
+    """Acquire what the plugin needs while serving (HTTP client, database engine, workers)."""
+
+
+@hookspec
+def atom_demo_setup(context: HostContext, mount: RegisterMount) -> Awaitable[None] | None:
+    """In demo mode, after startup: bring up offline stand-ins and seed a demo connection."""
+
+
+@hookspec
+def atom_shutdown(context: HostContext) -> Awaitable[None] | None:
+    """Release everything acquired at startup; called even when startup failed halfway."""
+
+
+# --------------------------------------------------------------------------- register
+
+
+@hookspec
+def atom_register_routes(register: RegisterRoutes, context: HostContext) -> None:
+    """Register HTTP routers through `register(router, prefix=..., tags=...)`."""
+
+
+@hookspec
+def atom_register_health_checks(register: RegisterHealthCheck, context: HostContext) -> None:
+    """Register health checks through `register(name, check, timeout_s=...)`."""
+
+
+@hookspec
+def atom_register_services(register: RegisterService, context: HostContext) -> None:
+    """Register per-principal service factories by capability through `register(cap, factory)`."""
+
+
+@hookspec
+def atom_register_cli_commands(cli: Any) -> None:
+    """Add the plugin's own click group (e.g. `atom-host hubspot ...`) to the host CLI."""
+
+
+@hookspec
+def atom_migrate(context: HostContext) -> Awaitable[str] | str | None:
+    """Bring the plugin's database schema up to date; return a one-line summary."""

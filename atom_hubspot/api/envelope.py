@@ -1,0 +1,117 @@
+"""One answer envelope for every route, success and error alike.
+
+Success: `{"ok": true, "data": ..., "meta": {...}}`.
+Error:   `{"ok": false, "error": {"code", "message", "correlation_id"?, "errors"?, "details"?}}`.
+Routers built with `envelope_router()` turn the plugin's errors and FastAPI's request validation
+errors into that shape, so no handler needs a try/except and nothing a caller or HubSpot did
+becomes a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, Generic, TypeVar
+
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
+
+from atom_hubspot.errors import HubSpotError, RateLimited
+
+log = logging.getLogger("atom_hubspot.api")
+
+T = TypeVar("T")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["not_found"])
+    message: str = Field(examples=["Contact 123 was not found in portal 456."])
+    correlation_id: str | None = Field(default=None, examples=["aeb5f871-7f07-4993-9211-075dc63e7cbf"])
+    errors: list[dict[str, Any]] | None = None
+    details: dict[str, Any] | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    ok: bool = False
+    error: ErrorBody
+
+
+class Envelope(BaseModel, Generic[T]):
+    ok: bool = True
+    data: T
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+def ok(data: Any, **meta: Any) -> dict[str, Any]:
+    return {"ok": True, "data": data, "meta": meta}
+
+
+def error_response(err: HubSpotError) -> JSONResponse:
+    headers: dict[str, str] = {}
+    if isinstance(err, RateLimited) and err.retry_after_s is not None:
+        headers["Retry-After"] = str(max(1, int(err.retry_after_s + 0.999)))
+    return JSONResponse(
+        {"ok": False, "error": err.to_dict()}, status_code=err.http_status, headers=headers
+    )
+
+
+def validation_response(exc: RequestValidationError) -> JSONResponse:
+    fields = []
+    for e in exc.errors():
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")]
+        fields.append({"field": ".".join(loc) or "body", "message": e.get("msg", "invalid")})
+    names = ", ".join(f["field"] for f in fields)
+    body = {
+        "ok": False,
+        "error": {
+            "code": "invalid_input",
+            "message": f"Invalid input in: {names}. Fix these fields and send again.",
+            "errors": fields,
+        },
+    }
+    return JSONResponse(body, status_code=422)
+
+
+class EnvelopeRoute(APIRoute):
+    """An APIRoute whose handler maps plugin errors and validation errors to the envelope."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HubSpotError as err:
+                log.info(
+                    "request failed: %s %s -> %s (correlationId=%s)",
+                    request.method, self.path, err.code, err.correlation_id,
+                )
+                return error_response(err)
+            except RequestValidationError as exc:
+                return validation_response(exc)
+
+        return route
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorEnvelope, "description": desc}
+    for code, desc in {
+        401: "Not connected to HubSpot, or the connection needs the user to reconnect",
+        403: "Missing OAuth scopes, or the portal needs a HubSpot tier or add-on",
+        404: "Not found in the chosen portal",
+        409: "Conflict with an existing record (its id in details.existing_id)",
+        422: "Invalid input (fields named) or rejected by HubSpot's validation",
+        429: "HubSpot rate limit reached; see Retry-After",
+        503: "HubSpot or local storage unavailable; try again later",
+    }.items()
+}
+
+
+def envelope_router(**kwargs: Any) -> APIRouter:
+    """An APIRouter whose routes answer in the envelope and document the error answers."""
+    kwargs.setdefault("route_class", EnvelopeRoute)
+    kwargs.setdefault("responses", ERROR_RESPONSES)
+    return APIRouter(**kwargs)

@@ -1,0 +1,292 @@
+"""The plugin's settings: environment (and `.env`) validated into one object.
+
+Every key here is listed in plugin.toml with the same name, default and secrecy (a test keeps
+the two equal). Problems are reported all at once as ConfigIssues naming the variable; secret
+values never appear in them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from atom_host_stub.contract import ConfigIssue, Severity
+
+# Requests per 10 s per installed account, by app kind and tier.
+# https://developers.hubspot.com/docs/guides/apps/api-usage/usage-details
+RATE_LIMIT_TIERS: dict[str, int] = {
+    "public-app": 110,
+    "private-free": 100,
+    "private-starter": 100,
+    "private-professional": 190,
+    "private-enterprise": 190,
+    "private-api-addon": 250,
+}
+
+_API_VERSION = re.compile(r"^(v3|\d{4}-(03|09))$")
+
+
+class Feature(StrEnum):
+    """Feature groups a deployment can enable; each needs its own OAuth scopes."""
+
+    CRM = "crm"
+    LISTS = "lists"
+    CAMPAIGNS = "campaigns"
+    MARKETING_EMAIL = "marketing_email"
+    SINGLE_SEND = "single_send"
+    TRANSACTIONAL = "transactional"
+
+
+# Scopes each feature needs. Required ones go into `scope`, the rest into `optional_scope`.
+# https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/scopes
+FEATURE_SCOPES: dict[Feature, tuple[str, ...]] = {
+    Feature.CRM: (
+        "crm.objects.contacts.read",
+        "crm.objects.contacts.write",
+        "crm.objects.companies.read",
+        "crm.objects.companies.write",
+        "crm.objects.deals.read",
+        "crm.objects.deals.write",
+        "crm.schemas.deals.read",
+    ),
+    Feature.LISTS: ("crm.lists.read", "crm.lists.write"),
+    Feature.CAMPAIGNS: ("marketing.campaigns.read", "marketing.campaigns.write"),
+    Feature.MARKETING_EMAIL: ("content",),
+    Feature.SINGLE_SEND: ("marketing-email",),
+    Feature.TRANSACTIONAL: ("transactional-email",),
+}
+BASE_SCOPES: tuple[str, ...] = ("oauth",)
+
+
+def parse_encryption_keys(raw: str) -> list[tuple[str, bytes]]:
+    """`kid:base64key[,kid:base64key...]` → [(kid, 32-byte key)]; the first one encrypts."""
+    keys: list[tuple[str, bytes]] = []
+    seen: set[str] = set()
+    for n, part in enumerate(p.strip() for p in raw.split(",") if p.strip()):
+        kid, sep, b64 = part.partition(":")
+        if not sep or not kid or not b64:
+            raise ValueError(f"entry {n + 1} is not of the form key_id:base64_key")
+        if kid in seen:
+            raise ValueError(f"key id {kid!r} appears twice")
+        try:
+            key = base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4))
+        except (binascii.Error, ValueError):
+            raise ValueError(f"key {kid!r} is not valid base64") from None
+        if len(key) != 32:
+            raise ValueError(f"key {kid!r} is {len(key)} bytes; AES-256-GCM needs 32")
+        seen.add(kid)
+        keys.append((kid, key))
+    if not keys:
+        raise ValueError("no key given")
+    return keys
+
+
+class HubSpotSettings(BaseSettings):
+    """All HubSpot plugin settings. Field aliases are the environment variable names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, case_sensitive=True
+    )
+
+    client_id: str | None = Field(default=None, alias="HUBSPOT_CLIENT_ID")
+    client_secret: SecretStr | None = Field(default=None, alias="HUBSPOT_CLIENT_SECRET")
+    redirect_uri: str | None = Field(
+        default=None,
+        alias="HUBSPOT_REDIRECT_URI",
+        description="OAuth callback URL registered with the app; default: host URL + "
+        "/auth/hubspot/callback",
+    )
+    return_url: str | None = Field(
+        default=None,
+        alias="HUBSPOT_RETURN_URL",
+        description="Where the browser goes after connecting; default: a small 'connected' page",
+    )
+    features: list[Feature] = Field(
+        default_factory=lambda: [Feature.CRM, Feature.LISTS, Feature.CAMPAIGNS,
+                                 Feature.MARKETING_EMAIL],
+        alias="HUBSPOT_FEATURES",
+    )
+    api_version: str = Field(default="2026-03", alias="HUBSPOT_API_VERSION")
+    api_base_url: str = Field(default="https://api.hubapi.com", alias="HUBSPOT_API_BASE_URL")
+    authorize_url: str = Field(
+        default="https://app.hubspot.com/oauth/authorize", alias="HUBSPOT_AUTHORIZE_URL"
+    )
+    rate_limit_tier: str = Field(default="public-app", alias="HUBSPOT_RATE_LIMIT_TIER")
+    rate_limit_backend: str = Field(default="memory", alias="HUBSPOT_RATE_LIMIT_BACKEND")
+    redis_url: str | None = Field(default=None, alias="HUBSPOT_REDIS_URL")
+    search_rate_per_second: int = Field(default=5, alias="HUBSPOT_SEARCH_RATE_PER_SECOND", ge=1)
+    connect_timeout_s: float = Field(default=5.0, alias="HUBSPOT_CONNECT_TIMEOUT", gt=0)
+    read_timeout_s: float = Field(default=30.0, alias="HUBSPOT_READ_TIMEOUT", gt=0)
+    total_timeout_s: float = Field(default=60.0, alias="HUBSPOT_TOTAL_TIMEOUT", gt=0)
+    retry_max_attempts: int = Field(default=5, alias="HUBSPOT_RETRY_MAX_ATTEMPTS", ge=1, le=20)
+    retry_max_seconds: float = Field(default=60.0, alias="HUBSPOT_RETRY_MAX_SECONDS", gt=0)
+    token_refresh_margin_s: int = Field(
+        default=300, alias="HUBSPOT_TOKEN_REFRESH_MARGIN_SECONDS", ge=0
+    )
+    encryption_keys: SecretStr | None = Field(default=None, alias="ATOM_HUBSPOT_ENCRYPTION_KEYS")
+    send_concurrency: int = Field(default=5, alias="HUBSPOT_SEND_CONCURRENCY", ge=1, le=50)
+    scheduler_interval_s: float = Field(default=5.0, alias="HUBSPOT_SCHEDULER_INTERVAL", gt=0)
+    analytics_cache_s: float = Field(default=60.0, alias="HUBSPOT_ANALYTICS_CACHE_SECONDS", ge=0)
+    health_cache_s: float = Field(default=10.0, alias="HUBSPOT_HEALTH_CACHE_SECONDS", ge=0)
+
+    @field_validator("features", mode="before")
+    @classmethod
+    def _split_features(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [p.strip() for p in v.split(",") if p.strip()]
+        return v
+
+    @field_validator("api_version")
+    @classmethod
+    def _check_version(cls, v: str) -> str:
+        if not _API_VERSION.match(v):
+            raise ValueError("use a date version such as 2026-03, or v3 for the legacy paths")
+        return v
+
+    @field_validator("rate_limit_tier")
+    @classmethod
+    def _check_tier(cls, v: str) -> str:
+        if v not in RATE_LIMIT_TIERS:
+            raise ValueError(f"use one of {', '.join(RATE_LIMIT_TIERS)}")
+        return v
+
+    @field_validator("rate_limit_backend")
+    @classmethod
+    def _check_backend(cls, v: str) -> str:
+        if v not in ("memory", "postgres", "redis"):
+            raise ValueError("use memory, postgres or redis")
+        return v
+
+    @field_validator("api_base_url", "authorize_url")
+    @classmethod
+    def _check_url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("must be an absolute http(s) URL")
+        return v.rstrip("/")
+
+    # ------------------------------------------------------------------ derived
+
+    @property
+    def requests_per_10s(self) -> int:
+        return RATE_LIMIT_TIERS[self.rate_limit_tier]
+
+    @property
+    def scopes(self) -> list[str]:
+        """Scopes asked for as `scope` (required by the enabled features)."""
+        out = list(BASE_SCOPES)
+        for f in self.features:
+            out += [s for s in FEATURE_SCOPES[f] if s not in out]
+        return out
+
+    @property
+    def optional_scopes(self) -> list[str]:
+        """Scopes of the features not enabled, asked for as `optional_scope`."""
+        req = set(self.scopes)
+        out: list[str] = []
+        for f in Feature:
+            if f not in self.features:
+                out += [s for s in FEATURE_SCOPES[f] if s not in req and s not in out]
+        return out
+
+    def key_ring(self) -> list[tuple[str, bytes]]:
+        if self.encryption_keys is None:
+            raise ValueError("ATOM_HUBSPOT_ENCRYPTION_KEYS is not set")
+        return parse_encryption_keys(self.encryption_keys.get_secret_value())
+
+
+def _alias_of(field_name: str) -> str:
+    f = HubSpotSettings.model_fields.get(field_name)
+    return (f.alias if f and f.alias else field_name) if f else field_name
+
+
+def load_settings(env: Mapping[str, str]) -> tuple[HubSpotSettings | None, list[ConfigIssue]]:
+    """Build the settings from `env` and list every problem at once (values never echoed)."""
+    known = {f.alias for f in HubSpotSettings.model_fields.values() if f.alias}
+    data: dict[str, Any] = {k: v for k, v in env.items() if k in known}
+    issues: list[ConfigIssue] = []
+    try:
+        settings: HubSpotSettings | None = HubSpotSettings(_env_file=None, **data)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        settings = None
+        for err in exc.errors(include_input=False, include_url=False):
+            loc = err.get("loc") or ("?",)
+            key = str(loc[0])
+            key = key if key in known else _alias_of(key)
+            issues.append(
+                ConfigIssue(
+                    key=key,
+                    severity=Severity.ERROR,
+                    message=f"{key} is invalid: {err.get('msg', 'bad value')}",
+                    hint=f"Fix {key} in the environment or .env (see README, configuration).",
+                )
+            )
+        return None, issues
+    assert settings is not None
+    if not settings.client_id:
+        issues.append(
+            ConfigIssue(
+                key="HUBSPOT_CLIENT_ID",
+                message="HUBSPOT_CLIENT_ID is not set: users cannot connect HubSpot accounts",
+                hint="Copy the client id from your HubSpot app's Auth page "
+                "(or run `atom-host serve --demo` to use the offline sandbox).",
+            )
+        )
+    if settings.client_secret is None or not settings.client_secret.get_secret_value():
+        issues.append(
+            ConfigIssue(
+                key="HUBSPOT_CLIENT_SECRET",
+                message="HUBSPOT_CLIENT_SECRET is not set: codes cannot be exchanged for tokens",
+                hint="Copy the client secret from your HubSpot app's Auth page.",
+            )
+        )
+    if settings.encryption_keys is None:
+        issues.append(
+            ConfigIssue(
+                key="ATOM_HUBSPOT_ENCRYPTION_KEYS",
+                message="ATOM_HUBSPOT_ENCRYPTION_KEYS is not set: tokens cannot be stored",
+                hint="Generate one with `atom-host hubspot generate-key` and set "
+                "ATOM_HUBSPOT_ENCRYPTION_KEYS=<key_id>:<base64 key>.",
+            )
+        )
+    else:
+        try:
+            settings.key_ring()
+        except ValueError as exc:
+            issues.append(
+                ConfigIssue(
+                    key="ATOM_HUBSPOT_ENCRYPTION_KEYS",
+                    message=f"ATOM_HUBSPOT_ENCRYPTION_KEYS is invalid: {exc}",
+                    hint="Use key_id:base64 of 32 random bytes; `atom-host hubspot "
+                    "generate-key` prints one.",
+                )
+            )
+    if settings.rate_limit_backend == "redis" and not settings.redis_url:
+        issues.append(
+            ConfigIssue(
+                key="HUBSPOT_REDIS_URL",
+                message="HUBSPOT_RATE_LIMIT_BACKEND=redis but HUBSPOT_REDIS_URL is not set",
+                hint="Set HUBSPOT_REDIS_URL=redis://host:6379/0, or use the memory backend.",
+            )
+        )
+    if settings.read_timeout_s > settings.total_timeout_s:
+        issues.append(
+            ConfigIssue(
+                key="HUBSPOT_READ_TIMEOUT",
+                message="HUBSPOT_READ_TIMEOUT is longer than HUBSPOT_TOTAL_TIMEOUT",
+                hint="Make the read timeout at most the total timeout.",
+            )
+        )
+    return settings, issues

@@ -1,0 +1,123 @@
+"""Fixtures shared by every test area: databases, keys, a complete plugin environment.
+
+PostgreSQL-backed tests use ATOM_TEST_POSTGRES_URL (default the local server). Where it is not
+reachable they skip with a message saying how to run them — unless ATOM_REQUIRE_POSTGRES=1
+(CI sets it), which turns that skip into a failure. ATOM_REQUIRE_BROWSER=1 does the same for
+the headless-Chromium tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _required(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
+
+
+def skip_or_fail(reason: str, *, require_var: str) -> None:
+    """Skip on a laptop; fail where `require_var` says the dependency must be there (CI)."""
+    if _required(require_var):
+        pytest.fail(f"{reason} ({require_var}=1 makes this a failure, not a skip)")
+    pytest.skip(reason)
+
+
+def _admin_pg_url() -> str:
+    return os.environ.get("ATOM_TEST_POSTGRES_URL", DEFAULT_PG)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    """A reachable PostgreSQL server URL (plain `postgresql://`), or skip/fail."""
+    url = _admin_pg_url()
+    try:
+        import psycopg
+    except ImportError:
+        skip_or_fail(
+            "psycopg is not installed: pip install -e '.[postgres]' to run PostgreSQL tests",
+            require_var="ATOM_REQUIRE_POSTGRES",
+        )
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("select 1")
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable here"
+        skip_or_fail(
+            f"PostgreSQL not reachable at {url} ({type(exc).__name__}); start it or set "
+            "ATOM_TEST_POSTGRES_URL=postgresql://user@host:port/db to run these tests",
+            require_var="ATOM_REQUIRE_POSTGRES",
+        )
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    import psycopg
+
+    name = f"atom_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = postgres_admin_url.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A plain SQLite URL to a file in the test's temporary folder."""
+    return f"sqlite:///{tmp_path / 'atom.sqlite3'}"
+
+
+def make_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+
+
+@pytest.fixture
+def encryption_keys() -> str:
+    """A valid ATOM_HUBSPOT_ENCRYPTION_KEYS value with one fresh key."""
+    return f"k1:{make_key()}"
+
+
+# The offline sandbox accepts these credentials (see atom_hubspot.sandbox).
+SANDBOX_CLIENT_ID = "sandbox-client-id"
+SANDBOX_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 - a fake for the offline sandbox
+
+
+@pytest.fixture
+def hubspot_env(encryption_keys: str, tmp_path: Path) -> dict[str, str]:
+    """A complete, valid environment for the plugin pointed at the (in-process) sandbox."""
+    return {
+        "HUBSPOT_CLIENT_ID": SANDBOX_CLIENT_ID,
+        "HUBSPOT_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
+        "ATOM_HUBSPOT_ENCRYPTION_KEYS": encryption_keys,
+        "HUBSPOT_API_BASE_URL": "http://sandbox.local",
+        "HUBSPOT_AUTHORIZE_URL": "http://sandbox.local/oauth/authorize",
+        "HUBSPOT_REDIRECT_URI": "http://host.local/auth/hubspot/callback",
+        "ATOM_DATA_DIR": str(tmp_path / "data"),
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_binary() -> str:
+    """Debian's chromium for the browser tests, or skip/fail."""
+    import shutil
+
+    path = shutil.which("chromium")
+    if not path or not shutil.which("chromedriver"):
+        skip_or_fail(
+            "chromium/chromedriver not installed: apt-get install -y chromium chromium-driver",
+            require_var="ATOM_REQUIRE_BROWSER",
+        )
+    return path  # type: ignore[return-value]
