@@ -126,7 +126,7 @@ class HubSpotSettings(BaseSettings):
     )
     rate_limit_tier: str = Field(default="public-app", alias="HUBSPOT_RATE_LIMIT_TIER")
     rate_limit_backend: str = Field(default="memory", alias="HUBSPOT_RATE_LIMIT_BACKEND")
-    redis_url: str | None = Field(default=None, alias="HUBSPOT_REDIS_URL")
+    redis_url: SecretStr | None = Field(default=None, alias="HUBSPOT_REDIS_URL")
     search_rate_per_second: int = Field(default=5, alias="HUBSPOT_SEARCH_RATE_PER_SECOND", ge=1)
     connect_timeout_s: float = Field(default=5.0, alias="HUBSPOT_CONNECT_TIMEOUT", gt=0)
     read_timeout_s: float = Field(default=30.0, alias="HUBSPOT_READ_TIMEOUT", gt=0)
