@@ -1,0 +1,1 @@
+"""Services over HubSpot: the `crm` capability and marketing features."""
