@@ -1,0 +1,229 @@
+"""The database: async engine from a plain URL, one-transaction sessions, migrations.
+
+`ATOM_DATABASE_URL` is a plain `sqlite:///path` or `postgresql://user@host/db`; the drivers are
+ours to pick (aiosqlite, psycopg 3). On PostgreSQL each session sets the tenant for row-level
+security for its own transaction only (`set_config(..., true)`), so a pooled connection never
+carries one tenant's scope into another's request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from atom_hubspot.errors import StorageError
+
+log = logging.getLogger("atom_hubspot.storage")
+
+VERSION_TABLE = "hubspot_alembic_version"
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "_migrations"
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+def _driver_url(url: str, sqlite_driver: str, pg_driver: str) -> str:
+    u = make_url(url)
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        return u.set(drivername=f"sqlite+{sqlite_driver}" if sqlite_driver else "sqlite").render_as_string(
+            hide_password=False
+        )
+    if backend in ("postgresql", "postgres"):
+        return u.set(drivername=f"postgresql+{pg_driver}").render_as_string(hide_password=False)
+    raise StorageError(
+        f"ATOM_DATABASE_URL uses an unsupported database {backend!r}: use sqlite:///path "
+        "or postgresql://user@host/db"
+    )
+
+
+def to_async_url(url: str) -> str:
+    """sqlite:///f → sqlite+aiosqlite:///f ; postgresql://… → postgresql+psycopg://…"""
+    return _driver_url(url, "aiosqlite", "psycopg")
+
+
+def to_sync_url(url: str) -> str:
+    """The synchronous driver for Alembic: stdlib sqlite3, psycopg 3."""
+    return _driver_url(url, "", "psycopg")
+
+
+def dialect_of(url: str) -> str:
+    return "sqlite" if make_url(url).get_backend_name() == "sqlite" else "postgresql"
+
+
+def _alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    if not (MIGRATIONS_DIR / "env.py").exists():
+        raise StorageError(f"the HubSpot migrations are missing at {MIGRATIONS_DIR}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["url"] = url
+    return cfg
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
+def migrate(url: str, revision: str = "head") -> str:
+    """Bring the schema at `url` to `revision` (sync; Alembic). Returns a one-line summary."""
+    from alembic import command
+
+    cfg = _alembic_config(url)
+    if dialect_of(url) == "sqlite":
+        path = make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    before = current_revision(url)
+    try:
+        command.upgrade(cfg, revision)
+    except SQLAlchemyError as exc:
+        raise StorageError(f"HubSpot migration failed: {type(exc).__name__}: {exc.orig if hasattr(exc, 'orig') else exc}") from None
+    after = current_revision(url)
+    if before == after:
+        return f"hubspot: schema already at {after}"
+    return f"hubspot: schema migrated {before or 'empty'} -> {after}"
+
+
+def downgrade(url: str, revision: str = "base") -> str:
+    """Step the schema down to `revision` ("base" removes every HubSpot table)."""
+    from alembic import command
+
+    command.downgrade(_alembic_config(url), revision)
+    return f"hubspot: schema downgraded to {current_revision(url) or 'base'}"
+
+
+def current_revision(url: str) -> str | None:
+    engine = sa.create_engine(to_sync_url(url), poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table(VERSION_TABLE):
+                return None
+            return conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+    finally:
+        engine.dispose()
+
+
+def schema_sql(dialect_url: str = "postgresql://localhost/atom") -> str:
+    """The PostgreSQL DDL of the whole history, from Alembic's offline (--sql) mode."""
+    import io
+
+    from alembic import command
+
+    cfg = _alembic_config(dialect_url)
+    buf = io.StringIO()
+    cfg.output_buffer = buf
+    command.upgrade(cfg, "head", sql=True)
+    header = (
+        "-- HubSpot plugin schema for PostgreSQL, generated from the Alembic history in\n"
+        "-- migrations/ (offline mode). Do not edit: regenerate with\n"
+        "--   atom-host hubspot schema-sql > migrations/hubspot_schema.sql\n\n"
+    )
+    return header + buf.getvalue()
+
+
+class Database:
+    """An async engine plus one-transaction sessions, for SQLite or PostgreSQL."""
+
+    def __init__(self, url: str, **engine_kwargs: Any):
+        self.url = url
+        self.dialect = dialect_of(url)
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if self.dialect == "sqlite":
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+        kwargs.update(engine_kwargs)
+        self.engine: AsyncEngine = create_async_engine(to_async_url(url), **kwargs)
+        if self.dialect == "sqlite":
+            self._sqlite_transactions()
+
+    def _sqlite_transactions(self) -> None:
+        # Take transaction control from the sqlite3 module so a session can say BEGIN IMMEDIATE
+        # (the write lock, taken up front) — SQLAlchemy's documented recipe for pysqlite.
+        sync_engine = self.engine.sync_engine
+
+        @event.listens_for(sync_engine, "connect")
+        def _connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.close()
+
+        @event.listens_for(sync_engine, "begin")
+        def _begin(conn: Any) -> None:
+            immediate = conn.get_execution_options().get("sqlite_immediate", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    @asynccontextmanager
+    async def session(
+        self, tenant_id: str | None = None, *, write_lock: bool = False
+    ) -> AsyncIterator[AsyncSession]:
+        """One transaction, committed on success, rolled back on error.
+
+        `tenant_id` scopes PostgreSQL row-level security to that tenant; None means the work
+        spans tenants on purpose (background jobs, key rotation, OAuth callbacks) and says so
+        to the database. `write_lock` takes SQLite's write lock up front (BEGIN IMMEDIATE) so a
+        read-then-write cannot interleave with another process; PostgreSQL uses row locks.
+        """
+        try:
+            async with self.engine.connect() as conn:
+                if write_lock and self.dialect == "sqlite":
+                    await conn.execution_options(sqlite_immediate=True)
+                async with AsyncSession(bind=conn, expire_on_commit=False) as session:
+                    async with session.begin():
+                        if self.dialect == "postgresql":
+                            if tenant_id is not None:
+                                await session.execute(
+                                    sa.text("SELECT set_config('app.tenant_id', :t, true)"),
+                                    {"t": tenant_id},
+                                )
+                            else:
+                                await session.execute(
+                                    sa.text("SELECT set_config('app.all_tenants', 'on', true)")
+                                )
+                        yield session
+        except (OSError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            log.warning("database unavailable: %s", type(exc).__name__)
+            raise StorageError(
+                "The HubSpot plugin's database is unavailable; try again later."
+            ) from None
+
+    async def check_migrated(self) -> None:
+        """Raise StorageError (saying what to run) unless the schema is at the head revision."""
+        head = head_revision()
+        try:
+            async with self.engine.connect() as conn:
+                has = await conn.run_sync(lambda c: sa.inspect(c).has_table(VERSION_TABLE))
+                current = (
+                    (await conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalar()
+                    if has
+                    else None
+                )
+        except (OSError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            raise StorageError(
+                f"The HubSpot plugin cannot reach its database ({type(exc).__name__}). "
+                "Check ATOM_DATABASE_URL."
+            ) from None
+        if current != head:
+            state = "has no HubSpot tables" if current is None else f"is at revision {current}"
+            raise StorageError(
+                f"The database {state}; the plugin needs revision {head}. "
+                "Run `atom-host migrate` and start again.",
+                current_revision=current,
+                required_revision=head,
+            )
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

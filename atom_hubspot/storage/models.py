@@ -1,0 +1,240 @@
+"""The plugin's tables (SQLAlchemy 2.0, typed). Alembic in `migrations/` creates them; nothing
+here creates a table. Token columns hold ciphertext only (see storage/crypto.py).
+
+Tenant-owned tables carry `tenant_id`; on PostgreSQL row-level security limits every query
+to the tenant set for the transaction (see Database.session).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# JSONB on PostgreSQL (indexable, compact), JSON text elsewhere.
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both databases (SQLite stores them naive)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+
+
+class _Timestamps:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # On PostgreSQL a trigger keeps it too (writes that bypass the ORM included).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+AUTH_KINDS = ("oauth", "private_app")
+CONNECTION_STATUSES = ("connected", "reauth_required", "revoked")
+
+
+class Connection(_Timestamps, Base):
+    """One principal's link to one HubSpot portal."""
+
+    __tablename__ = "hubspot_connections"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "user_id", "portal_id", name="uq_hubspot_connections_owner_portal"),
+        sa.Index("ix_hubspot_connections_tenant_user", "tenant_id", "user_id"),
+        sa.CheckConstraint("auth_kind in ('oauth','private_app')", name="ck_hubspot_connections_auth_kind"),
+        sa.CheckConstraint(
+            "status in ('connected','reauth_required','revoked')", name="ck_hubspot_connections_status"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(sa.String(128))
+    user_id: Mapped[str] = mapped_column(sa.String(128))
+    portal_id: Mapped[int] = mapped_column(sa.BigInteger)
+    hub_domain: Mapped[str | None] = mapped_column(sa.String(255))
+    auth_kind: Mapped[str] = mapped_column(sa.String(16))
+    scopes: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    status: Mapped[str] = mapped_column(sa.String(20), default="connected")
+    is_default: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # Why the connection cannot be used right now (e.g. token_undecryptable); None when fine.
+    problem: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class Token(_Timestamps, Base):
+    """A connection's tokens, encrypted; AAD binds each to tenant, connection, portal, column."""
+
+    __tablename__ = "hubspot_tokens"
+    __table_args__ = (
+        sa.Index("ix_hubspot_tokens_key_id", "key_id"),
+        sa.Index("ix_hubspot_tokens_tenant", "tenant_id"),
+    )
+
+    connection_id: Mapped[str] = mapped_column(
+        sa.String(36), sa.ForeignKey("hubspot_connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[str] = mapped_column(sa.String(128))
+    portal_id: Mapped[int] = mapped_column(sa.BigInteger)
+    access_token: Mapped[str] = mapped_column(sa.Text)  # ciphertext
+    refresh_token: Mapped[str | None] = mapped_column(sa.Text)  # ciphertext; None for private apps
+    key_id: Mapped[str] = mapped_column(sa.String(64))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failure_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_failure_code: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class OAuthState(Base):
+    """A pending authorization: only the state's hash is kept; single use, short-lived."""
+
+    __tablename__ = "hubspot_oauth_states"
+    __table_args__ = (
+        sa.Index("ix_hubspot_oauth_states_expires_at", "expires_at"),
+        sa.Index("ix_hubspot_oauth_states_tenant_user", "tenant_id", "user_id"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    state_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(128))
+    user_id: Mapped[str] = mapped_column(sa.String(128))
+    redirect_uri: Mapped[str] = mapped_column(sa.Text)
+    return_to: Mapped[str | None] = mapped_column(sa.Text)  # from configuration only
+    code_verifier: Mapped[str | None] = mapped_column(sa.Text)  # ciphertext (PKCE)
+    key_id: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PortalDetails(_Timestamps, Base):
+    """What introspection and account details said about a connection's portal and user."""
+
+    __tablename__ = "hubspot_portal_details"
+    __table_args__ = (sa.Index("ix_hubspot_portal_details_tenant_portal", "tenant_id", "portal_id"),)
+
+    connection_id: Mapped[str] = mapped_column(
+        sa.String(36), sa.ForeignKey("hubspot_connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[str] = mapped_column(sa.String(128))
+    portal_id: Mapped[int] = mapped_column(sa.BigInteger)
+    hub_domain: Mapped[str | None] = mapped_column(sa.String(255))
+    hubspot_user: Mapped[str | None] = mapped_column(sa.String(320))
+    hubspot_user_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    app_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    account_type: Mapped[str | None] = mapped_column(sa.String(64))
+    time_zone: Mapped[str | None] = mapped_column(sa.String(64))
+    company_currency: Mapped[str | None] = mapped_column(sa.String(8))
+    ui_domain: Mapped[str | None] = mapped_column(sa.String(255))
+    data_hosting_location: Mapped[str | None] = mapped_column(sa.String(32))
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class SyncCursor(_Timestamps, Base):
+    """Where an incremental read of one object type stopped, per connection."""
+
+    __tablename__ = "hubspot_sync_cursors"
+    __table_args__ = (
+        sa.UniqueConstraint("connection_id", "object_type", name="uq_hubspot_sync_cursors_conn_type"),
+        sa.Index("ix_hubspot_sync_cursors_tenant", "tenant_id"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(sa.String(128))
+    connection_id: Mapped[str] = mapped_column(
+        sa.String(36), sa.ForeignKey("hubspot_connections.id", ondelete="CASCADE")
+    )
+    object_type: Mapped[str] = mapped_column(sa.String(64))
+    cursor: Mapped[str | None] = mapped_column(sa.Text)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+SEND_STATUSES = ("pending", "claimed", "sent", "partial", "failed", "cancelled")
+
+
+class ScheduledSend(_Timestamps, Base):
+    """A marketing email to send later (HubSpot has no scheduling for single sends)."""
+
+    __tablename__ = "hubspot_scheduled_sends"
+    __table_args__ = (
+        sa.Index("ix_hubspot_scheduled_sends_status_send_at", "status", "send_at"),
+        sa.Index("ix_hubspot_scheduled_sends_tenant_user", "tenant_id", "user_id"),
+        sa.CheckConstraint(
+            "status in ('pending','claimed','sent','partial','failed','cancelled')",
+            name="ck_hubspot_scheduled_sends_status",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(sa.String(128))
+    user_id: Mapped[str] = mapped_column(sa.String(128))
+    portal_id: Mapped[int] = mapped_column(sa.BigInteger)
+    connection_id: Mapped[str] = mapped_column(sa.String(36))
+    email_id: Mapped[int] = mapped_column(sa.BigInteger)
+    recipients: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    contact_properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    custom_properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(128))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    results: Mapped[Any | None] = mapped_column(JSONType)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class RateWindow(Base):
+    """Requests counted in one fixed window of one budget key (shared budget on PostgreSQL)."""
+
+    __tablename__ = "hubspot_rate_windows"
+    __table_args__ = (sa.Index("ix_hubspot_rate_windows_window_start", "window_start"),)
+
+    key: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    window_start: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)  # epoch ms
+    count: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+# Tables with a tenant_id column and a row-level security policy on PostgreSQL.
+TENANT_TABLES: tuple[str, ...] = (
+    "hubspot_connections",
+    "hubspot_tokens",
+    "hubspot_oauth_states",
+    "hubspot_portal_details",
+    "hubspot_sync_cursors",
+    "hubspot_scheduled_sends",
+)
+# Tables whose updated_at a PostgreSQL trigger keeps.
+UPDATED_AT_TABLES: tuple[str, ...] = (
+    "hubspot_connections",
+    "hubspot_tokens",
+    "hubspot_portal_details",
+    "hubspot_sync_cursors",
+    "hubspot_scheduled_sends",
+)

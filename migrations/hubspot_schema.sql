@@ -1,0 +1,207 @@
+-- HubSpot plugin schema for PostgreSQL, generated from the Alembic history in
+-- migrations/ (offline mode). Do not edit: regenerate with
+--   atom-host hubspot schema-sql > migrations/hubspot_schema.sql
+
+BEGIN;
+
+CREATE TABLE hubspot_alembic_version (
+    version_num VARCHAR(32) NOT NULL, 
+    CONSTRAINT hubspot_alembic_version_pkc PRIMARY KEY (version_num)
+);
+
+-- Running upgrade  -> 0001_initial
+
+CREATE TABLE hubspot_connections (
+    id VARCHAR(36) NOT NULL, 
+    tenant_id VARCHAR(128) NOT NULL, 
+    user_id VARCHAR(128) NOT NULL, 
+    portal_id BIGINT NOT NULL, 
+    hub_domain VARCHAR(255), 
+    auth_kind VARCHAR(16) NOT NULL, 
+    scopes JSONB NOT NULL, 
+    status VARCHAR(20) DEFAULT 'connected' NOT NULL, 
+    is_default BOOLEAN DEFAULT false NOT NULL, 
+    problem VARCHAR(64), 
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    updated_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    PRIMARY KEY (id), 
+    CONSTRAINT uq_hubspot_connections_owner_portal UNIQUE (tenant_id, user_id, portal_id), 
+    CONSTRAINT ck_hubspot_connections_auth_kind CHECK (auth_kind in ('oauth','private_app')), 
+    CONSTRAINT ck_hubspot_connections_status CHECK (status in ('connected','reauth_required','revoked'))
+);
+
+CREATE INDEX ix_hubspot_connections_tenant_user ON hubspot_connections (tenant_id, user_id);
+
+CREATE TABLE hubspot_tokens (
+    connection_id VARCHAR(36) NOT NULL, 
+    tenant_id VARCHAR(128) NOT NULL, 
+    portal_id BIGINT NOT NULL, 
+    access_token TEXT NOT NULL, 
+    refresh_token TEXT, 
+    key_id VARCHAR(64) NOT NULL, 
+    expires_at TIMESTAMP WITH TIME ZONE, 
+    refreshed_at TIMESTAMP WITH TIME ZONE, 
+    failure_count INTEGER DEFAULT '0' NOT NULL, 
+    last_failure_at TIMESTAMP WITH TIME ZONE, 
+    last_failure_code VARCHAR(64), 
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    updated_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    PRIMARY KEY (connection_id), 
+    FOREIGN KEY(connection_id) REFERENCES hubspot_connections (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_hubspot_tokens_key_id ON hubspot_tokens (key_id);
+
+CREATE INDEX ix_hubspot_tokens_tenant ON hubspot_tokens (tenant_id);
+
+CREATE TABLE hubspot_oauth_states (
+    id VARCHAR(36) NOT NULL, 
+    state_hash VARCHAR(64) NOT NULL, 
+    tenant_id VARCHAR(128) NOT NULL, 
+    user_id VARCHAR(128) NOT NULL, 
+    redirect_uri TEXT NOT NULL, 
+    return_to TEXT, 
+    code_verifier TEXT, 
+    key_id VARCHAR(64), 
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    expires_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    consumed_at TIMESTAMP WITH TIME ZONE, 
+    PRIMARY KEY (id), 
+    UNIQUE (state_hash)
+);
+
+CREATE INDEX ix_hubspot_oauth_states_expires_at ON hubspot_oauth_states (expires_at);
+
+CREATE INDEX ix_hubspot_oauth_states_tenant_user ON hubspot_oauth_states (tenant_id, user_id);
+
+CREATE TABLE hubspot_portal_details (
+    connection_id VARCHAR(36) NOT NULL, 
+    tenant_id VARCHAR(128) NOT NULL, 
+    portal_id BIGINT NOT NULL, 
+    hub_domain VARCHAR(255), 
+    hubspot_user VARCHAR(320), 
+    hubspot_user_id BIGINT, 
+    app_id BIGINT, 
+    account_type VARCHAR(64), 
+    time_zone VARCHAR(64), 
+    company_currency VARCHAR(8), 
+    ui_domain VARCHAR(255), 
+    data_hosting_location VARCHAR(32), 
+    raw JSONB NOT NULL, 
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    updated_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    PRIMARY KEY (connection_id), 
+    FOREIGN KEY(connection_id) REFERENCES hubspot_connections (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_hubspot_portal_details_tenant_portal ON hubspot_portal_details (tenant_id, portal_id);
+
+CREATE TABLE hubspot_sync_cursors (
+    id VARCHAR(36) NOT NULL, 
+    tenant_id VARCHAR(128) NOT NULL, 
+    connection_id VARCHAR(36) NOT NULL, 
+    object_type VARCHAR(64) NOT NULL, 
+    cursor TEXT, 
+    state JSONB NOT NULL, 
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    updated_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    PRIMARY KEY (id), 
+    CONSTRAINT uq_hubspot_sync_cursors_conn_type UNIQUE (connection_id, object_type), 
+    FOREIGN KEY(connection_id) REFERENCES hubspot_connections (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_hubspot_sync_cursors_tenant ON hubspot_sync_cursors (tenant_id);
+
+CREATE TABLE hubspot_scheduled_sends (
+    id VARCHAR(36) NOT NULL, 
+    tenant_id VARCHAR(128) NOT NULL, 
+    user_id VARCHAR(128) NOT NULL, 
+    portal_id BIGINT NOT NULL, 
+    connection_id VARCHAR(36) NOT NULL, 
+    email_id BIGINT NOT NULL, 
+    recipients JSONB NOT NULL, 
+    contact_properties JSONB NOT NULL, 
+    custom_properties JSONB NOT NULL, 
+    send_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    status VARCHAR(16) DEFAULT 'pending' NOT NULL, 
+    claimed_by VARCHAR(128), 
+    claimed_at TIMESTAMP WITH TIME ZONE, 
+    attempts INTEGER DEFAULT '0' NOT NULL, 
+    results JSONB, 
+    error TEXT, 
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    updated_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    PRIMARY KEY (id), 
+    CONSTRAINT ck_hubspot_scheduled_sends_status CHECK (status in ('pending','claimed','sent','partial','failed','cancelled'))
+);
+
+CREATE INDEX ix_hubspot_scheduled_sends_status_send_at ON hubspot_scheduled_sends (status, send_at);
+
+CREATE INDEX ix_hubspot_scheduled_sends_tenant_user ON hubspot_scheduled_sends (tenant_id, user_id);
+
+CREATE TABLE hubspot_rate_windows (
+    key TEXT NOT NULL, 
+    window_start BIGINT NOT NULL, 
+    count INTEGER DEFAULT '0' NOT NULL, 
+    CONSTRAINT pk_hubspot_rate_windows PRIMARY KEY (key, window_start)
+);
+
+CREATE INDEX ix_hubspot_rate_windows_window_start ON hubspot_rate_windows (window_start);
+
+CREATE OR REPLACE FUNCTION hubspot_set_updated_at() RETURNS trigger AS $$
+        BEGIN
+            NEW.updated_at := now();
+            RETURN NEW;
+        END;
+        $$ LANGUAGE plpgsql;
+
+CREATE TRIGGER hubspot_connections_updated_at BEFORE UPDATE ON hubspot_connections FOR EACH ROW EXECUTE FUNCTION hubspot_set_updated_at();
+
+CREATE TRIGGER hubspot_tokens_updated_at BEFORE UPDATE ON hubspot_tokens FOR EACH ROW EXECUTE FUNCTION hubspot_set_updated_at();
+
+CREATE TRIGGER hubspot_portal_details_updated_at BEFORE UPDATE ON hubspot_portal_details FOR EACH ROW EXECUTE FUNCTION hubspot_set_updated_at();
+
+CREATE TRIGGER hubspot_sync_cursors_updated_at BEFORE UPDATE ON hubspot_sync_cursors FOR EACH ROW EXECUTE FUNCTION hubspot_set_updated_at();
+
+CREATE TRIGGER hubspot_scheduled_sends_updated_at BEFORE UPDATE ON hubspot_scheduled_sends FOR EACH ROW EXECUTE FUNCTION hubspot_set_updated_at();
+
+ALTER TABLE hubspot_connections ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE hubspot_connections FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY hubspot_connections_tenant_isolation ON hubspot_connections USING (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.all_tenants', true) = 'on') WITH CHECK (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.all_tenants', true) = 'on');
+
+ALTER TABLE hubspot_tokens ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE hubspot_tokens FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY hubspot_tokens_tenant_isolation ON hubspot_tokens USING (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.all_tenants', true) = 'on') WITH CHECK (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.all_tenants', true) = 'on');
+
+ALTER TABLE hubspot_oauth_states ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE hubspot_oauth_states FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY hubspot_oauth_states_tenant_isolation ON hubspot_oauth_states USING (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.all_tenants', true) = 'on') WITH CHECK (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.all_tenants', true) = 'on');
+
+ALTER TABLE hubspot_portal_details ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE hubspot_portal_details FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY hubspot_portal_details_tenant_isolation ON hubspot_portal_details USING (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.all_tenants', true) = 'on') WITH CHECK (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.all_tenants', true) = 'on');
+
+ALTER TABLE hubspot_sync_cursors ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE hubspot_sync_cursors FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY hubspot_sync_cursors_tenant_isolation ON hubspot_sync_cursors USING (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.all_tenants', true) = 'on') WITH CHECK (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.all_tenants', true) = 'on');
+
+ALTER TABLE hubspot_scheduled_sends ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE hubspot_scheduled_sends FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY hubspot_scheduled_sends_tenant_isolation ON hubspot_scheduled_sends USING (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.all_tenants', true) = 'on') WITH CHECK (tenant_id = current_setting('app.tenant_id', true) OR current_setting('app.all_tenants', true) = 'on');
+
+INSERT INTO hubspot_alembic_version (version_num) VALUES ('0001_initial') RETURNING hubspot_alembic_version.version_num;
+
+COMMIT;
+
