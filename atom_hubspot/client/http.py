@@ -1,0 +1,308 @@
+"""HubSpotHTTP: the one HTTP conversation with HubSpot per process.
+
+One shared `httpx.AsyncClient` (keep-alive pool, explicit timeouts, base URL from settings,
+`User-Agent: atom-hubspot/<version>`), the rate-limit governor before every call, retries
+through tenacity for calls that are safe to repeat, HubSpot errors mapped to
+`atom_hubspot.errors`, and one DEBUG line per call (method, path template, status, ms,
+correlationId) — never a token, never a concrete path (it may hold an email or a token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+
+from atom_hubspot.__about__ import __version__
+from atom_hubspot.client.auth import TokenProvider
+from atom_hubspot.client.error_mapping import correlation_id, map_error
+from atom_hubspot.client.governor import RateLimitGovernor, Sleep
+from atom_hubspot.client.paths import Paths, Route
+from atom_hubspot.errors import (
+    HubSpotError,
+    OutcomeUnknown,
+    RateLimited,
+    Unavailable,
+)
+from atom_hubspot.settings import HubSpotSettings
+
+log = logging.getLogger("atom_hubspot.client")
+
+USER_AGENT = f"atom-hubspot/{__version__}"
+RETRY_STATUSES = frozenset({502, 503, 504})
+# Full-jitter exponential backoff for 5xx / network retries.
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 8.0
+
+
+@dataclass
+class Call:
+    """One HubSpot call as the resource APIs describe it.
+
+    `repeatable`: sending it twice does no harm (GET, PUT, DELETE, PATCH by id, search, batch
+    read, upsert, archive). A create or a send is not: once it may have reached HubSpot it is
+    never re-sent (HubSpot has no idempotency keys).
+    `portal`: the governor key; None for calls outside the per-account limits (OAuth).
+    `tier`: the HubSpot tier/add-on a 403 means is missing, for tier-gated APIs.
+    `secrets`: strings of the call that must never surface (form tokens, client secret).
+    """
+
+    method: str
+    route: Route
+    token: TokenProvider | None = None
+    portal: str | None = None
+    params: Mapping[str, Any] | list[tuple[str, Any]] | None = None
+    json: Any = None
+    data: Mapping[str, str] | None = None
+    repeatable: bool = True
+    search: bool = False
+    tier: str | None = None
+    secrets: tuple[str, ...] = ()
+    ok_statuses: tuple[int, ...] = ()
+
+
+class _Retry(Exception):
+    """An attempt failed in a way worth another try (after `wait_s` when HubSpot says)."""
+
+    def __init__(self, error: HubSpotError, wait_s: float | None = None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.wait_s = wait_s
+
+
+@dataclass
+class _CallState:
+    secrets: set[str] = field(default_factory=set)
+    started: float = 0.0
+
+
+class HubSpotHTTP:
+    """One per process. Cheap `HubSpotClient`s (one per connection) share it."""
+
+    def __init__(
+        self,
+        settings: HubSpotSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        governor: RateLimitGovernor | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Sleep | None = None,
+        rng: Callable[[], float] = random.random,
+        batch_concurrency: int = 4,
+    ) -> None:
+        self.settings = settings
+        self.paths = Paths(settings.api_version)
+        self.governor = governor or RateLimitGovernor.from_settings(settings)
+        self.clock = clock or self.governor.clock
+        self.sleep = sleep or self.governor.sleep
+        self._rng = rng
+        self.batch_concurrency = batch_concurrency
+        timeout = httpx.Timeout(
+            connect=settings.connect_timeout_s,
+            read=settings.read_timeout_s,
+            write=settings.read_timeout_s,
+            pool=settings.total_timeout_s,
+        )
+        self._client = httpx.AsyncClient(
+            base_url=settings.api_base_url,
+            transport=transport,
+            timeout=timeout,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+            follow_redirects=False,
+        )
+        self.calls = 0  # HTTP requests sent (diagnostics, benchmarks)
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        return self._client
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+        await self.governor.aclose()
+
+    # ------------------------------------------------------------------ public
+
+    async def send(self, call: Call) -> httpx.Response:
+        """Send `call` through the governor, retrying when safe; raise a HubSpotError else."""
+        state = _CallState(secrets=set(call.secrets), started=self.clock())
+
+        def stop(rs: RetryCallState) -> bool:
+            if rs.attempt_number >= self.settings.retry_max_attempts:
+                return True
+            # Give up now if the next wait would break the total time cap anyway.
+            spent = self.clock() - state.started
+            return spent + rs.upcoming_sleep > self.settings.retry_max_seconds
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_Retry),
+            wait=self._wait,
+            stop=stop,
+            sleep=self._sleep_before_retry,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._attempt(call, state)
+        except _Retry as final:
+            err = final.error
+            n = retrying.statistics.get("attempt_number", 1)
+            err.details.setdefault("attempts", n)
+            raise err from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def json(self, call: Call) -> Any:
+        """`send` and decode the JSON answer ({} for an empty one, e.g. 204)."""
+        response = await self.send(call)
+        if not response.content.strip():
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            raise Unavailable(
+                f"HubSpot answered {call.method} {call.route.template} with a body that is "
+                "not JSON",
+                status=response.status_code,
+                correlation_id=response.headers.get("x-hubspot-correlation-id"),
+            ) from None
+
+    # ------------------------------------------------------------------ retry policy
+
+    def _wait(self, rs: RetryCallState) -> float:
+        exc = rs.outcome.exception() if rs.outcome else None
+        if isinstance(exc, _Retry) and exc.wait_s is not None:
+            return exc.wait_s + self._rng() * 0.25  # a little jitter so waiters do not align
+        n = rs.attempt_number
+        return self._rng() * min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (n - 1))
+
+    async def _sleep_before_retry(self, seconds: float) -> None:
+        if seconds > 0:
+            log.info("HubSpot call will be retried in %.2f s", seconds)
+            await self.sleep(seconds)
+
+    # ------------------------------------------------------------------ one attempt
+
+    async def _attempt(self, call: Call, state: _CallState) -> httpx.Response:
+        if call.portal is not None:
+            await self.governor.acquire(call.portal, search=call.search)
+        headers: dict[str, str] = {}
+        if call.token is not None:
+            token = await call.token.access_token()
+            state.secrets.add(token)
+            headers["Authorization"] = f"Bearer {token}"
+        if call.json is not None:
+            headers["Content-Type"] = "application/json"
+        t0 = time.perf_counter()
+        self.calls += 1
+        try:
+            async with asyncio.timeout(self.settings.total_timeout_s):
+                response = await self._client.request(
+                    call.method,
+                    call.route.path,
+                    params=call.params,  # type: ignore[arg-type]
+                    json=call.json,
+                    data=call.data,
+                    headers=headers,
+                )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Nothing was sent: every call, even a create, may be tried again.
+            self._log(call, None, t0, None, note=type(exc).__name__)
+            raise _Retry(
+                Unavailable(f"Could not connect to HubSpot ({type(exc).__name__})")
+            ) from None
+        except (TimeoutError, httpx.TransportError) as exc:
+            name = "TotalTimeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+            self._log(call, None, t0, None, note=name)
+            if not call.repeatable:
+                raise OutcomeUnknown(
+                    f"The request ({call.method} {call.route.template}) may have reached "
+                    f"HubSpot but no answer came ({name}). It was not re-sent, to avoid doing "
+                    "it twice: check in HubSpot (or upsert) before trying again."
+                ) from None
+            retryable = isinstance(
+                exc,
+                (TimeoutError, httpx.ReadTimeout, httpx.WriteTimeout, httpx.ReadError,
+                 httpx.RemoteProtocolError, httpx.WriteError),
+            )
+            err = Unavailable(f"HubSpot did not answer ({name})")
+            if retryable:
+                raise _Retry(err) from None
+            raise err from None
+
+        cid = correlation_id(response) if response.status_code >= 400 else (
+            response.headers.get("x-hubspot-correlation-id")
+        )
+        self._log(call, response.status_code, t0, cid)
+        if call.portal is not None and any(
+            h.startswith("x-hubspot-ratelimit") for h in response.headers
+        ):
+            await self.governor.observe(call.portal, response.headers)
+
+        status = response.status_code
+        if 200 <= status < 300 or status in call.ok_statuses:
+            return response
+        secrets = tuple(state.secrets)
+        err = map_error(response, tier=call.tier, secrets=secrets)
+        if status == 429:
+            assert isinstance(err, RateLimited)
+            await self._on_rate_limited(call, err)
+        if status >= 500 and not call.repeatable:
+            raise OutcomeUnknown(
+                f"HubSpot answered {status} to {call.method} {call.route.template}; the "
+                "request may have been carried out. It was not re-sent, to avoid doing it "
+                "twice: check in HubSpot (or upsert) before trying again.",
+                status=status,
+                category=err.category,
+                correlation_id=err.correlation_id,
+            )
+        if status in RETRY_STATUSES:
+            raise _Retry(err)
+        raise err
+
+    async def _on_rate_limited(self, call: Call, err: RateLimited) -> None:
+        # A 429 means HubSpot refused the call without doing it, so even a create may be sent
+        # again. https://developers.hubspot.com/docs/guides/apps/api-usage/usage-details
+        policy = (err.policy or "").upper()
+        if policy == "DAILY":
+            if call.portal is not None:
+                err.retry_after_s = self.governor.mark_daily_exhausted(
+                    call.portal, err.retry_after_s
+                )
+                err.details["retry_after_s"] = round(err.retry_after_s, 3)
+            raise err
+        wait = err.retry_after_s
+        if wait is None:
+            if policy == "SECONDLY":
+                wait = 1.0
+            else:  # TEN_SECONDLY_ROLLING or unnamed: the rest of the rolling window
+                wait = (
+                    await self.governor.rest_of_window(call.portal)
+                    if call.portal is not None
+                    else self.governor.window_ms / 1000
+                )
+        if call.portal is not None:
+            # Every task of the process holds off this portal, not only the one refused.
+            self.governor.hold(call.portal, wait)
+        raise _Retry(err, wait_s=wait)
+
+    def _log(
+        self, call: Call, status: int | None, t0: float, cid: str | None, note: str = ""
+    ) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "hubspot %s %s -> %s in %.0f ms correlationId=%s",
+                call.method,
+                call.route.template,
+                status if status is not None else note or "no answer",
+                (time.perf_counter() - t0) * 1000,
+                cid or "-",
+            )
+

@@ -1,0 +1,217 @@
+"""The one place that knows HubSpot's URL paths: (API family, version) → path.
+
+HubSpot publishes date-versioned APIs since March 2026 (`/crm/objects/2026-03/contacts`) next
+to the legacy numbered ones (`/crm/v3/objects/contacts`, v4 associations, v1 OAuth), with the
+same request and response bodies. Which style is used is configuration (HUBSPOT_API_VERSION);
+no other module of the package builds a HubSpot path (a test greps for them).
+https://developers.hubspot.com/changelog (date-based versioning, 2026-03 release)
+
+Every method returns a `Route`: the concrete path to send to and its template, which is what
+logs show (a record id, an email used as `idProperty` or a token never lands in a log line).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+_DATE_VERSION = re.compile(r"^\d{4}-\d{2}$")
+
+# family → (date-style template with {v}, legacy path). Sunsets: v1 OAuth 2027-02-16,
+# v4 paths 2027-03-30, v1–v3 September 2027.
+_FAMILIES: dict[str, tuple[str, str]] = {
+    "crm.objects": ("/crm/objects/{v}", "/crm/v3/objects"),
+    # Per-record association reads/links: v4 under /crm/v4/objects in the legacy style.
+    "crm.object_associations": ("/crm/objects/{v}", "/crm/v4/objects"),
+    "crm.associations": ("/crm/associations/{v}", "/crm/v4/associations"),
+    "crm.pipelines": ("/crm/pipelines/{v}", "/crm/v3/pipelines"),
+    "crm.lists": ("/crm/lists/{v}", "/crm/v3/lists"),
+    "marketing.campaigns": ("/marketing/campaigns/{v}", "/marketing/v3/campaigns"),
+    "marketing.emails": ("/marketing/emails/{v}", "/marketing/v3/emails"),
+    "marketing.single_send": (
+        "/marketing/email-campaigns/{v}/single-send",
+        "/marketing/v4/email/single-send",
+    ),
+    "marketing.transactional": (
+        "/marketing/transactional/{v}/single-email/send",
+        "/marketing/v3/transactional/single-email/send",
+    ),
+    "account": ("/account-info/{v}", "/account-info/v3"),
+    "oauth": ("/oauth/{v}", "/oauth/v1"),
+}
+
+
+def _seg(value: object) -> str:
+    """One path segment, percent-encoded (ids by email, GUIDs, tokens)."""
+    return quote(str(value), safe="")
+
+
+@dataclass(frozen=True)
+class Route:
+    """A HubSpot path to call and the template logged in its place."""
+
+    path: str
+    template: str
+    family: str
+
+    def __str__(self) -> str:  # never the concrete path: it may carry an email or a token
+        return self.template
+
+
+class Paths:
+    """Paths for one API version: a date version such as `2026-03`, or `v3` (legacy)."""
+
+    def __init__(self, version: str = "2026-03") -> None:
+        if version != "v3" and not _DATE_VERSION.match(version):
+            raise ValueError("API version must be a date version such as 2026-03, or v3")
+        self.version = version
+
+    @property
+    def legacy(self) -> bool:
+        return self.version == "v3"
+
+    def base(self, family: str) -> str:
+        dated, legacy = _FAMILIES[family]
+        return legacy if self.legacy else dated.format(v=self.version)
+
+    def _route(self, family: str, suffix_template: str, **values: object) -> Route:
+        base = self.base(family)
+        path = suffix_template.format(**{k: _seg(v) for k, v in values.items()})
+        return Route(path=base + path, template=base + suffix_template, family=family)
+
+    # ------------------------------------------------------------------ CRM objects
+    # https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/guide
+    def objects(self, object_type: str) -> Route:
+        return self._route("crm.objects", "/{objectType}", objectType=object_type)
+
+    def object(self, object_type: str, object_id: str | int) -> Route:
+        return self._route(
+            "crm.objects", "/{objectType}/{objectId}", objectType=object_type, objectId=object_id
+        )
+
+    def objects_search(self, object_type: str) -> Route:
+        return self._route("crm.objects", "/{objectType}/search", objectType=object_type)
+
+    def objects_batch(self, object_type: str, action: str) -> Route:
+        if action not in ("read", "create", "update", "upsert", "archive"):
+            raise ValueError(f"unknown batch action {action!r}")
+        return self._route(
+            "crm.objects", "/{objectType}/batch/" + action, objectType=object_type
+        )
+
+    # ------------------------------------------------------------------ associations (v4)
+    # https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide
+    def association_default(
+        self, from_type: str, from_id: str | int, to_type: str, to_id: str | int
+    ) -> Route:
+        return self._route(
+            "crm.object_associations",
+            "/{fromObjectType}/{fromObjectId}/associations/default/{toObjectType}/{toObjectId}",
+            fromObjectType=from_type,
+            fromObjectId=from_id,
+            toObjectType=to_type,
+            toObjectId=to_id,
+        )
+
+    def associations_of(self, from_type: str, from_id: str | int, to_type: str) -> Route:
+        return self._route(
+            "crm.object_associations",
+            "/{fromObjectType}/{fromObjectId}/associations/{toObjectType}",
+            fromObjectType=from_type,
+            fromObjectId=from_id,
+            toObjectType=to_type,
+        )
+
+    def associations_batch(self, from_type: str, to_type: str, action: str) -> Route:
+        if action not in ("read", "create", "archive", "associate/default"):
+            raise ValueError(f"unknown association batch action {action!r}")
+        return self._route(
+            "crm.associations",
+            "/{fromObjectType}/{toObjectType}/batch/" + action,
+            fromObjectType=from_type,
+            toObjectType=to_type,
+        )
+
+    # ------------------------------------------------------------------ pipelines
+    def pipelines(self, object_type: str) -> Route:
+        return self._route("crm.pipelines", "/{objectType}", objectType=object_type)
+
+    def pipeline_stages(self, object_type: str, pipeline_id: str) -> Route:
+        return self._route(
+            "crm.pipelines",
+            "/{objectType}/{pipelineId}/stages",
+            objectType=object_type,
+            pipelineId=pipeline_id,
+        )
+
+    # ------------------------------------------------------------------ lists
+    # https://developers.hubspot.com/docs/api-reference/crm-lists-v3/guide
+    def lists(self) -> Route:
+        return self._route("crm.lists", "")
+
+    def lists_search(self) -> Route:
+        return self._route("crm.lists", "/search")
+
+    def list(self, list_id: str | int) -> Route:
+        return self._route("crm.lists", "/{listId}", listId=list_id)
+
+    def list_memberships(self, list_id: str | int) -> Route:
+        return self._route("crm.lists", "/{listId}/memberships", listId=list_id)
+
+    def list_memberships_change(self, list_id: str | int, action: str) -> Route:
+        if action not in ("add", "remove", "add-and-remove"):
+            raise ValueError(f"unknown membership action {action!r}")
+        return self._route("crm.lists", "/{listId}/memberships/" + action, listId=list_id)
+
+    # ------------------------------------------------------------------ marketing
+    def campaigns(self) -> Route:
+        return self._route("marketing.campaigns", "")
+
+    def campaign(self, guid: str) -> Route:
+        return self._route("marketing.campaigns", "/{campaignGuid}", campaignGuid=guid)
+
+    def campaign_metrics(self, guid: str) -> Route:
+        return self._route(
+            "marketing.campaigns", "/{campaignGuid}/reports/metrics", campaignGuid=guid
+        )
+
+    def emails(self) -> Route:
+        return self._route("marketing.emails", "")
+
+    def email(self, email_id: str | int) -> Route:
+        return self._route("marketing.emails", "/{emailId}", emailId=email_id)
+
+    def email_statistics(self) -> Route:
+        return self._route("marketing.emails", "/statistics/list")
+
+    def single_send(self) -> Route:
+        return self._route("marketing.single_send", "")
+
+    def transactional_send(self) -> Route:
+        return self._route("marketing.transactional", "")
+
+    # ------------------------------------------------------------------ account
+    def account_details(self) -> Route:
+        return self._route("account", "/details")
+
+    # ------------------------------------------------------------------ OAuth
+    # https://developers.hubspot.com/docs/api-reference/auth-oauth-v1/guide
+    def oauth_token(self) -> Route:
+        return self._route("oauth", "/token")
+
+    def oauth_introspect(self) -> Route:
+        """Date style only: POST form introspection. Legacy uses `oauth_access_token_info`."""
+        return self._route("oauth", "/token/introspect")
+
+    def oauth_revoke(self) -> Route:
+        """Date style only: POST form revocation. Legacy uses `oauth_refresh_token`."""
+        return self._route("oauth", "/token/revoke")
+
+    def oauth_access_token_info(self, token: str) -> Route:
+        """Legacy `GET /oauth/v1/access-tokens/{token}` (the token is in the path)."""
+        return self._route("oauth", "/access-tokens/{token}", token=token)
+
+    def oauth_refresh_token(self, token: str) -> Route:
+        """Legacy `GET|DELETE /oauth/v1/refresh-tokens/{token}`."""
+        return self._route("oauth", "/refresh-tokens/{token}", token=token)
