@@ -6,21 +6,51 @@ import the host's machinery — only the contract — and must load without the 
 
 from __future__ import annotations
 
-import importlib.util
+import asyncio
+import importlib
+import logging
+import sys
+import time
 from collections.abc import Mapping
+from typing import Any
 
 import pluggy
 
-from atom_host_stub.contract import ConfigIssue, FeatureState, HostContext
+from atom_host_stub.contract import (
+    ConfigIssue,
+    FeatureState,
+    HealthResult,
+    HealthStatus,
+    HostContext,
+    Principal,
+    RegisterHealthCheck,
+    RegisterMount,
+    RegisterRoutes,
+    RegisterService,
+)
 from atom_hubspot.settings import load_settings
 
 hookimpl = pluggy.HookimplMarker("atom")
 
 NAME = "hubspot"
+STATE_KEY = "hubspot"
+API_PREFIX = "/api/hubspot"
+HEALTH_TIMEOUT_S = 5.0
+
+log = logging.getLogger("atom_hubspot.plugin")
 
 
 def _has(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
+    """Whether `module` can really be imported (an import blocker counts as absent)."""
+    if sys.modules.get(module) is not None:
+        return True
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    except Exception:  # noqa: BLE001 - a broken optional dependency is an absent one
+        return False
+    return True
 
 
 @hookimpl
@@ -44,7 +74,250 @@ def atom_features() -> list[FeatureState]:
     ]
 
 
+def _is_postgres(url: str) -> bool:
+    return url.split(":", 1)[0].split("+", 1)[0].lower() in ("postgresql", "postgres")
+
+
 @hookimpl
 def atom_validate_config(env: Mapping[str, str], context: HostContext) -> list[ConfigIssue]:
     _, issues = load_settings(env)
+    url = env.get("ATOM_DATABASE_URL") or context.database_url or ""
+    if _is_postgres(url) and not _has("psycopg"):
+        issues.append(
+            ConfigIssue(
+                key="ATOM_DATABASE_URL",
+                message="ATOM_DATABASE_URL is a PostgreSQL URL but the PostgreSQL driver "
+                "(psycopg) is not installed",
+                hint="pip install 'atom-hubspot[postgres]' (the `postgres` extra), or use a "
+                "sqlite:/// URL.",
+            )
+        )
     return issues
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+def _runtime(context: HostContext) -> Any:
+    return context.state.get(STATE_KEY)
+
+
+async def _startup(context: HostContext) -> None:
+    from atom_hubspot.runtime import HubSpotRuntime
+
+    settings, issues = load_settings(context.env)
+    if settings is None:
+        raise RuntimeError(
+            "HubSpot settings are invalid: " + "; ".join(i.message for i in issues)
+        )
+    if context.demo:
+        # Demo mode builds its own database on first run; migrating is idempotent.
+        from atom_hubspot.storage.db import migrate
+
+        await asyncio.to_thread(migrate, context.database_url)
+    transport = context.state.get(f"{STATE_KEY}.transport")
+    context.state[STATE_KEY] = await HubSpotRuntime.start(settings, context, transport=transport)
+
+
+@hookimpl
+def atom_startup(context: HostContext) -> Any:
+    return _startup(context)
+
+
+async def _shutdown(context: HostContext) -> None:
+    runtime = context.state.pop(STATE_KEY, None)
+    if runtime is not None:
+        await runtime.aclose()
+
+
+@hookimpl
+def atom_shutdown(context: HostContext) -> Any:
+    return _shutdown(context)
+
+
+@hookimpl
+def atom_demo_setup(context: HostContext, mount: RegisterMount) -> Any:
+    from atom_hubspot.demo import setup_demo
+
+    return setup_demo(context, mount)
+
+
+@hookimpl
+def atom_migrate(context: HostContext) -> Any:
+    from atom_hubspot.storage.db import migrate
+
+    # Alembic's async env runs its own event loop, so it runs in a thread.
+    return asyncio.to_thread(migrate, context.database_url)
+
+
+# --------------------------------------------------------------------------- register
+
+
+@hookimpl
+def atom_register_routes(register: RegisterRoutes, context: HostContext) -> None:
+    if not _has("fastapi"):
+        log.info("HTTP routes are off: fastapi is not installed (extra `api`)")
+        return
+    from atom_hubspot.api import crm_routes, health_routes
+
+    register(crm_routes.build_router(context), prefix=API_PREFIX, tags=["HubSpot CRM"])
+    register(health_routes.build_router(context), prefix=API_PREFIX, tags=["HubSpot"])
+    try:
+        from atom_hubspot.api import marketing_routes
+    except ImportError as exc:
+        log.info("marketing routes are off: %s", exc)
+    else:
+        register(marketing_routes.build_router(context), prefix=API_PREFIX,
+                 tags=["HubSpot marketing"])
+    try:
+        from atom_hubspot.api import auth_routes
+    except ImportError as exc:
+        log.info("auth routes are off: %s", exc)
+    else:
+        browser, api = auth_routes.build_routers(context)
+        register(browser, prefix="/auth/hubspot", tags=["HubSpot auth"])
+        register(api, prefix=f"{API_PREFIX}/auth", tags=["HubSpot auth"])
+
+
+@hookimpl
+def atom_register_health_checks(register: RegisterHealthCheck, context: HostContext) -> None:
+    async def check() -> HealthResult:
+        return await plugin_health(context)
+
+    register("hubspot", check, timeout_s=HEALTH_TIMEOUT_S + 1)
+
+
+@hookimpl
+def atom_register_services(register: RegisterService, context: HostContext) -> None:
+    async def crm(principal: Principal) -> Any:
+        from atom_hubspot.service.crm import HubSpotCRMService
+
+        runtime = _require_runtime(context)
+        client, conn = await runtime.connections.client_for(principal)
+        return HubSpotCRMService(
+            client, portal_id=conn.portal_id, currency_cache=runtime.portal_currency
+        )
+
+    async def marketing(principal: Principal) -> Any:
+        from atom_hubspot.service.marketing import MarketingService
+        from atom_hubspot.service.scheduler import send_mode_for
+
+        runtime = _require_runtime(context)
+        client, _conn = await runtime.connections.client_for(principal)
+        return MarketingService(
+            client,
+            send_concurrency=runtime.settings.send_concurrency,
+            send_mode=send_mode_for(runtime.settings),
+        )
+
+    register("crm", crm)
+    register("marketing", marketing)
+
+
+@hookimpl
+def atom_register_cli_commands(cli: Any) -> None:
+    for module, attrs in (
+        ("atom_hubspot.cli", ("hubspot", "cli", "group")),
+        ("atom_hubspot.sandbox.cli", ("sandbox", "cli", "command")),
+    ):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as exc:
+            log.info("CLI commands of %s are off: %s", module, exc)
+            continue
+        command = next((getattr(mod, a) for a in attrs if hasattr(mod, a)), None)
+        if command is not None:
+            cli.add_command(command)
+
+
+def _require_runtime(context: HostContext) -> Any:
+    from atom_hubspot.errors import Unavailable
+
+    runtime = _runtime(context)
+    if runtime is None:
+        raise Unavailable("The HubSpot plugin is not started.")
+    return runtime
+
+
+# --------------------------------------------------------------------------- health
+
+
+async def plugin_health(context: HostContext, *, timeout_s: float = HEALTH_TIMEOUT_S) -> HealthResult:
+    """Database reachable, connections by status, and one cheap authenticated HubSpot call
+    (account details) for a sample connection. Bounded in time; never raises."""
+    started = time.monotonic()
+    runtime = _runtime(context)
+    if runtime is None:
+        return HealthResult(status=HealthStatus.DOWN, message="not started")
+    details: dict[str, Any] = {}
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _health(runtime, details)
+    except TimeoutError:
+        details["duration_ms"] = round((time.monotonic() - started) * 1000)
+        return HealthResult(
+            status=HealthStatus.DEGRADED,
+            message=f"health check did not finish within {timeout_s:g} s", details=details,
+        )
+    except Exception as exc:  # noqa: BLE001 - a health check reports, it never raises
+        return HealthResult(
+            status=HealthStatus.DOWN, message=f"health check failed: {type(exc).__name__}",
+            details=details,
+        )
+
+
+async def _health(runtime: Any, details: dict[str, Any]) -> HealthResult:
+    import sqlalchemy as sa
+
+    from atom_hubspot.errors import HubSpotError
+    from atom_hubspot.storage.models import Connection
+
+    t0 = time.monotonic()
+    try:
+        async with runtime.db.session() as s:  # spans tenants on purpose: an operator's view
+            rows = (
+                await s.execute(
+                    sa.select(Connection.status, sa.func.count()).group_by(Connection.status)
+                )
+            ).all()
+            sample = (
+                await s.execute(
+                    sa.select(Connection)
+                    .where(Connection.status == "connected")
+                    .order_by(Connection.updated_at.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+    except HubSpotError as exc:
+        return HealthResult(status=HealthStatus.DOWN, message=exc.message, details=details)
+    details["database_ms"] = round((time.monotonic() - t0) * 1000, 1)
+    counts = {str(st): int(n) for st, n in rows}
+    details["connections"] = counts
+    if sample is None:
+        return HealthResult(
+            status=HealthStatus.OK, message="database reachable; no connected portal to check",
+            details=details,
+        )
+    t1 = time.monotonic()
+    details["checked_portal_id"] = sample.portal_id
+    try:
+        session = runtime.connections.tokens.session(sample.id, sample.tenant_id)
+        client = runtime.connections.make_client(session, sample.portal_id)
+        await client.account.details()
+    except HubSpotError as exc:
+        details["hubspot_ms"] = round((time.monotonic() - t1) * 1000, 1)
+        details["error_code"] = exc.code
+        return HealthResult(
+            status=HealthStatus.DEGRADED,
+            message=f"database reachable; HubSpot check failed: {exc.code}", details=details,
+        )
+    details["hubspot_ms"] = round((time.monotonic() - t1) * 1000, 1)
+    needs_reauth = counts.get("reauth_required", 0)
+    if needs_reauth:
+        return HealthResult(
+            status=HealthStatus.DEGRADED,
+            message=f"HubSpot reachable; {needs_reauth} connection(s) need the user to reconnect",
+            details=details,
+        )
+    return HealthResult(status=HealthStatus.OK, message="database and HubSpot reachable",
+                        details=details)

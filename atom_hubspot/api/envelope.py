@@ -17,8 +17,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from pydantic import BaseModel, Field
 
+from atom_host_stub.contract import CRMError
 from atom_hubspot.errors import HubSpotError, RateLimited
 
 log = logging.getLogger("atom_hubspot.api")
@@ -59,10 +61,15 @@ def error_response(err: HubSpotError) -> JSONResponse:
 
 
 def validation_response(exc: RequestValidationError) -> JSONResponse:
-    fields = []
+    fields: list[dict[str, str]] = []
+    seen: set[str] = set()
     for e in exc.errors():
-        loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")]
-        fields.append({"field": ".".join(loc) or "body", "message": e.get("msg", "invalid")})
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        name = ".".join(loc)[:200] or "body"
+        if name in seen:  # one line per field, however many rules it broke
+            continue
+        seen.add(name)
+        fields.append({"field": name, "message": str(e.get("msg", "invalid"))[:300]})
     names = ", ".join(f["field"] for f in fields)
     body = {
         "ok": False,
@@ -92,6 +99,23 @@ class EnvelopeRoute(APIRoute):
                 return error_response(err)
             except RequestValidationError as exc:
                 return validation_response(exc)
+            except StarletteHTTPException:
+                raise  # the host's own answers (e.g. 401 for a missing API key) stay as they are
+            except CRMError as err:
+                # A contract-level error raised outside the HubSpot hierarchy.
+                return JSONResponse(
+                    {"ok": False, "error": {"code": err.code, "message": err.message}},
+                    status_code=err.http_status,
+                )
+            except Exception as exc:  # noqa: BLE001 - a defect: answer in the envelope, no trace
+                log.error(
+                    "unexpected %s in %s %s", type(exc).__name__, request.method, self.path
+                )
+                return JSONResponse(
+                    {"ok": False, "error": {"code": "internal_error",
+                                            "message": "An unexpected error occurred."}},
+                    status_code=500,
+                )
 
         return route
 
@@ -105,8 +129,17 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         409: "Conflict with an existing record (its id in details.existing_id)",
         422: "Invalid input (fields named) or rejected by HubSpot's validation",
         429: "HubSpot rate limit reached; see Retry-After",
+        502: "HubSpot answered in a way the plugin could not use",
         503: "HubSpot or local storage unavailable; try again later",
+        504: "A create or send may have reached HubSpot but no answer came; check before "
+        "retrying",
     }.items()
+}
+ERROR_RESPONSES[429]["headers"] = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "schema": {"type": "integer"},
+    }
 }
 
 

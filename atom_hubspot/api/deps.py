@@ -1,0 +1,74 @@
+"""Dependencies every plugin route shares: who is calling, and with which HubSpot connection.
+
+The principal always comes from the host's dependency (never from a query or a body); the only
+caller choice is `portal_id`, among the caller's own connected portals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, Query
+
+from atom_host_stub.contract import HostContext, Principal
+from atom_hubspot.errors import Unavailable
+
+if TYPE_CHECKING:
+    from atom_hubspot.client import HubSpotClient
+    from atom_hubspot.oauth.connections import ConnectionInfo
+    from atom_hubspot.runtime import HubSpotRuntime
+
+STATE_KEY = "hubspot"
+
+PortalQuery = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=2**53,
+        description="Which of your connected HubSpot portals to use (default: your default one).",
+        examples=[1234567],
+    ),
+]
+
+
+@dataclass
+class RequestScope:
+    """What a route needs: the caller, the plugin runtime, and a client for the connection."""
+
+    principal: Principal
+    runtime: HubSpotRuntime
+    client: HubSpotClient
+    connection: ConnectionInfo
+
+
+def runtime_of(context: HostContext) -> HubSpotRuntime:
+    runtime = context.state.get(STATE_KEY)
+    if runtime is None:
+        raise Unavailable("The HubSpot plugin is not started; try again shortly.")
+    return runtime  # type: ignore[no-any-return]
+
+
+def principal_dependency(context: HostContext) -> Callable[..., Any]:
+    dep = context.principal_dependency
+    if dep is None:
+        raise RuntimeError("the host gave no principal dependency; routes cannot be mounted")
+    return dep
+
+
+def scope_dependency(context: HostContext) -> Callable[..., Awaitable[RequestScope]]:
+    """A FastAPI dependency resolving the caller's HubSpot connection (401 when there is none)."""
+    principal_dep = principal_dependency(context)
+
+    async def hubspot_scope(
+        principal: Annotated[Principal, Depends(principal_dep)],
+        portal_id: PortalQuery = None,
+    ) -> RequestScope:
+        runtime = runtime_of(context)
+        client, connection = await runtime.connections.client_for(principal, portal_id)
+        return RequestScope(
+            principal=principal, runtime=runtime, client=client, connection=connection
+        )
+
+    return hubspot_scope

@@ -1,0 +1,88 @@
+"""What the plugin holds while the host serves: one HTTP client, one database, the connection
+manager, the OAuth flow and the scheduled-send runner. Built at startup, closed at shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from atom_host_stub.contract import HostContext
+from atom_hubspot.settings import HubSpotSettings
+
+if TYPE_CHECKING:
+    from atom_hubspot.client import HubSpotHTTP
+    from atom_hubspot.oauth import ConnectionManager, OAuthFlow
+    from atom_hubspot.storage.db import Database
+
+log = logging.getLogger("atom_hubspot.runtime")
+
+
+@dataclass
+class HubSpotRuntime:
+    settings: HubSpotSettings
+    http: HubSpotHTTP
+    db: Database
+    connections: ConnectionManager
+    oauth: OAuthFlow
+    scheduler: Any = None
+    # Per-portal facts worth keeping between requests (e.g. the account currency).
+    portal_currency: dict[int, str | None] = field(default_factory=dict)
+
+    @classmethod
+    async def start(
+        cls,
+        settings: HubSpotSettings,
+        context: HostContext,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        start_scheduler: bool = True,
+    ) -> HubSpotRuntime:
+        """Open the HTTP client and database, refuse an unmigrated database (the message says
+        to run `atom-host migrate`), and start the scheduled-send runner."""
+        from atom_hubspot.client import HubSpotHTTP
+        from atom_hubspot.oauth import ConnectionManager, OAuthFlow
+        from atom_hubspot.storage.db import Database
+
+        http = HubSpotHTTP(settings, transport=transport)
+        db: Database | None = None
+        try:
+            db = Database(context.database_url)
+            await db.check_migrated()
+            connections = ConnectionManager(settings, db, http)
+            oauth = OAuthFlow(settings, connections, public_url=context.public_url)
+            runtime = cls(settings=settings, http=http, db=db, connections=connections, oauth=oauth)
+            if start_scheduler:
+                runtime.scheduler = _start_scheduler(runtime)
+            return runtime
+        except BaseException:
+            await http.aclose()
+            if db is not None:
+                await db.dispose()
+            raise
+
+    async def aclose(self) -> None:
+        """Stop the scheduler first (it uses the client and the database), then close both."""
+        scheduler, self.scheduler = self.scheduler, None
+        try:
+            if scheduler is not None:
+                await scheduler.aclose()
+        finally:
+            try:
+                await self.http.aclose()
+            finally:
+                await self.db.dispose()
+
+
+def _start_scheduler(runtime: HubSpotRuntime) -> Any:
+    try:
+        from atom_hubspot.service.scheduler import ScheduledSendRunner
+    except ImportError as exc:  # the marketing part is optional for the CRM routes
+        log.info("scheduled sends are off: %s", exc)
+        return None
+    runner = ScheduledSendRunner(runtime)
+    runner.start()
+    return runner

@@ -1,0 +1,348 @@
+"""The `crm` capability over HubSpot, plus the HubSpot-shaped operations the routes use.
+
+`HubSpotCRMService(client)` implements the host's `CRMService` protocol with the unified models
+(via `service.mapping`), so a caller of the `crm` capability never sees HubSpot's property names.
+The routes speak HubSpot's own property names (flat bodies such as `{"email": …}`) and use the
+`*_objects` methods, which keep HubSpot's record shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from atom_host_stub.contract import (
+    CRMRecord,
+    DealFields,
+    ObjectKind,
+    Page,
+    Pipeline,
+    SearchFilter,
+    Stage,
+)
+from atom_hubspot.errors import HubSpotError, InputError, NotFound
+from atom_hubspot.service import mapping
+
+MAX_PAGE = 100  # HubSpot's list limit; search allows 200 but one page size keeps cursors sane.
+
+
+@dataclass
+class ObjectsPage:
+    """One page of HubSpot records; `next_after` is HubSpot's `after` cursor."""
+
+    results: list[Any]
+    next_after: str | None
+    total: int | None = None
+
+
+@dataclass
+class SortSpec:
+    property_name: str
+    descending: bool = False
+
+
+def _kind(kind: str) -> ObjectKind:
+    if kind in mapping.OBJECT_TYPES:
+        return kind  # type: ignore[return-value]
+    if kind in mapping.KIND_OF_TYPE:
+        return mapping.KIND_OF_TYPE[kind]
+    raise InputError(f"Unknown object kind {kind!r}; use contact, company or deal.")
+
+
+def _limit(limit: int) -> int:
+    if limit < 1:
+        raise InputError("limit must be at least 1", errors=[{"field": "limit", "message": "≥ 1"}])
+    return min(int(limit), MAX_PAGE)
+
+
+def _check_id(record_id: str, field: str = "id") -> str:
+    s = str(record_id).strip()
+    if not mapping.RECORD_ID.match(s):
+        # Not a HubSpot id, so it cannot exist: answer as HubSpot would, without a call.
+        raise NotFound(f"No record with id {record_id!r}.")
+    return s
+
+
+def build_search_request(
+    filter_groups: Sequence[Sequence[Mapping[str, Any]]],
+    *,
+    sorts: Sequence[SortSpec] = (),
+    properties: Sequence[str] | None = None,
+    limit: int = 10,
+    after: str | None = None,
+    query: str | None = None,
+) -> Any:
+    """A client SearchRequest from plain HubSpot filter dicts (AND within a group, OR across)."""
+    from atom_hubspot.client import Filter, FilterGroup, SearchRequest
+
+    groups = [
+        FilterGroup(
+            filters=[
+                Filter(
+                    property_name=f["propertyName"],
+                    operator=f["operator"],
+                    value=f.get("value"),
+                    values=f.get("values"),
+                    high_value=f.get("highValue"),
+                )
+                for f in group
+            ]
+        )
+        for group in filter_groups
+        if group
+    ]
+    return SearchRequest(
+        filter_groups=groups,
+        sorts=[
+            {"propertyName": s.property_name, "direction": "DESCENDING" if s.descending else "ASCENDING"}
+            for s in sorts
+        ],
+        properties=list(properties) if properties else None,
+        limit=limit,
+        after=after,
+        query=query,
+    )
+
+
+class HubSpotCRMService:
+    """The `crm` capability for one principal's HubSpot connection."""
+
+    provider = "hubspot"
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        portal_id: int | None = None,
+        account_currency: str | None = None,
+        currency_cache: dict[int, str | None] | None = None,
+    ) -> None:
+        self.client = client
+        self.portal_id = portal_id if portal_id is not None else getattr(client, "portal_id", None)
+        self._currency = account_currency
+        self._currency_known = account_currency is not None
+        # Shared between services of a process: the account currency rarely changes.
+        self._currency_cache = currency_cache if currency_cache is not None else {}
+
+    def _api(self, kind: ObjectKind) -> Any:
+        return getattr(self.client, mapping.OBJECT_TYPES[kind])
+
+    # ------------------------------------------------------------------ HubSpot-shaped
+
+    async def list_objects(
+        self,
+        kind: ObjectKind,
+        *,
+        limit: int = 20,
+        after: str | None = None,
+        properties: Sequence[str] | None = None,
+        filter_groups: Sequence[Sequence[Mapping[str, Any]]] = (),
+        sorts: Sequence[SortSpec] = (),
+        query: str | None = None,
+    ) -> ObjectsPage:
+        """A page of records. Plain listing when nothing narrows or orders it (cheaper, and
+        not subject to search's 5 requests/s); HubSpot search otherwise."""
+        limit = _limit(limit)
+        props = list(properties) if properties else mapping.DEFAULT_PROPERTIES[kind]
+        api = self._api(kind)
+        if not any(filter_groups) and not sorts and not query:
+            page = await api.list(limit=limit, after=after, properties=props)
+        else:
+            req = build_search_request(
+                filter_groups, sorts=sorts, properties=props, limit=limit, after=after,
+                query=query,
+            )
+            page = await api.search(req)
+        return ObjectsPage(
+            results=list(page.results),
+            next_after=getattr(page, "next_after", None),
+            total=getattr(page, "total", None),
+        )
+
+    async def get_object(
+        self,
+        kind: ObjectKind,
+        record_id: str,
+        *,
+        properties: Sequence[str] | None = None,
+        associations: Sequence[str] | None = None,
+    ) -> Any:
+        props = list(properties) if properties else mapping.DEFAULT_PROPERTIES[kind]
+        return await self._api(kind).get(
+            _check_id(record_id), properties=props, associations=list(associations or []) or None
+        )
+
+    async def create_object(
+        self,
+        kind: ObjectKind,
+        properties: Mapping[str, str],
+        *,
+        contact_ids: Sequence[str] = (),
+        company_ids: Sequence[str] = (),
+    ) -> Any:
+        """Create a record; a deal's contacts and companies are associated inline (one call)."""
+        from_type = mapping.OBJECT_TYPES[kind]
+        assoc: list[dict[str, Any]] = []
+        if contact_ids:
+            assoc += mapping.association_inputs(from_type, "contacts", contact_ids)
+        if company_ids:
+            assoc += mapping.association_inputs(from_type, "companies", company_ids)
+        return await self._api(kind).create(dict(properties), associations=assoc or None)
+
+    async def update_object(
+        self,
+        kind: ObjectKind,
+        record_id: str,
+        properties: Mapping[str, str],
+        *,
+        contact_ids: Sequence[str] = (),
+        company_ids: Sequence[str] = (),
+    ) -> Any:
+        rid = _check_id(record_id)
+        api = self._api(kind)
+        if properties:
+            obj = await api.update(rid, dict(properties))
+        else:
+            obj = await api.get(rid, properties=mapping.DEFAULT_PROPERTIES[kind])
+        from_type = mapping.OBJECT_TYPES[kind]
+        for to_type, ids in (("contacts", contact_ids), ("companies", company_ids)):
+            for to_id in ids:
+                await self.client.associations.link_default(from_type, rid, to_type, to_id)
+        return obj
+
+    async def archive_object(self, kind: ObjectKind, record_id: str) -> None:
+        """Archive (HubSpot keeps it restorable for 90 days). HubSpot answers 204 even for an
+        id that does not exist, so the record is read first to answer 404 honestly."""
+        rid = _check_id(record_id)
+        api = self._api(kind)
+        await api.get(rid, properties=["hs_object_id"])
+        await api.archive(rid)
+
+    async def pipelines(self) -> list[Pipeline]:
+        return [mapping.to_pipeline(p) for p in await self.client.pipelines.list("deals")]
+
+    async def stages(self, pipeline_id: str) -> list[Stage]:
+        stages = [mapping.to_stage(s) for s in await self.client.pipelines.stages(pipeline_id)]
+        stages.sort(key=lambda s: s.display_order)
+        return stages
+
+    async def account_currency(self) -> str | None:
+        """The portal's company currency (for deal amounts without their own), cached."""
+        if self._currency_known:
+            return self._currency
+        if self.portal_id is not None and self.portal_id in self._currency_cache:
+            self._currency = self._currency_cache[self.portal_id]
+        else:
+            try:
+                details = await self.client.account.details()
+                self._currency = getattr(details, "company_currency", None) or None
+            except HubSpotError:
+                # Not worth failing a read over: the currency is then reported as unknown.
+                self._currency = None
+                self._currency_known = True
+                return None
+            if self.portal_id is not None:
+                self._currency_cache[self.portal_id] = self._currency
+        self._currency_known = True
+        return self._currency
+
+    # ------------------------------------------------------------------ unified (contract)
+
+    async def _to_unified(self, kind: ObjectKind, objs: Sequence[Any]) -> list[CRMRecord]:
+        currency = None
+        if kind == "deal" and any(
+            not (mapping.record_parts(o)[1].get(mapping.DEAL_CURRENCY_PROPERTY))
+            and mapping.record_parts(o)[1].get("amount")
+            for o in objs
+        ):
+            currency = await self.account_currency()
+        return [mapping.to_unified(kind, o, account_currency=currency) for o in objs]
+
+    async def list_records(
+        self, kind: ObjectKind, *, limit: int = 20, cursor: str | None = None
+    ) -> Page[Any]:
+        kind = _kind(kind)
+        page = await self.list_objects(kind, limit=limit, after=cursor)
+        return Page(items=await self._to_unified(kind, page.results), next_cursor=page.next_after)
+
+    async def get_record(self, kind: ObjectKind, record_id: str) -> Any:
+        kind = _kind(kind)
+        return (await self._to_unified(kind, [await self.get_object(kind, record_id)]))[0]
+
+    def _fields(self, kind: ObjectKind, fields: BaseModel | Mapping[str, Any]) -> BaseModel:
+        model = mapping.FIELDS_BY_KIND[kind]
+        if isinstance(fields, model):
+            return fields
+        data = fields.model_dump(exclude_unset=True) if isinstance(fields, BaseModel) else fields
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            errs = [
+                {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+                for e in exc.errors(include_input=False, include_url=False)
+            ]
+            raise InputError(
+                "Invalid input in: " + ", ".join(e["field"] for e in errs) + ".", errors=errs
+            ) from None
+
+    async def create_record(self, kind: ObjectKind, fields: BaseModel) -> Any:
+        kind = _kind(kind)
+        f = self._fields(kind, fields)
+        props = mapping.fields_to_properties(kind, f)
+        contact_ids: list[str] = []
+        company_ids: list[str] = []
+        if isinstance(f, DealFields):
+            contact_ids = mapping.validate_ids("contact_ids", f.contact_ids)
+            company_ids = mapping.validate_ids("company_ids", f.company_ids)
+        obj = await self.create_object(
+            kind, props, contact_ids=contact_ids, company_ids=company_ids
+        )
+        return (await self._to_unified(kind, [obj]))[0]
+
+    async def update_record(self, kind: ObjectKind, record_id: str, fields: BaseModel) -> Any:
+        kind = _kind(kind)
+        f = self._fields(kind, fields)
+        props = mapping.fields_to_properties(kind, f)
+        contact_ids: list[str] = []
+        company_ids: list[str] = []
+        if isinstance(f, DealFields):
+            contact_ids = mapping.validate_ids("contact_ids", f.contact_ids)
+            company_ids = mapping.validate_ids("company_ids", f.company_ids)
+        obj = await self.update_object(
+            kind, record_id, props, contact_ids=contact_ids, company_ids=company_ids
+        )
+        return (await self._to_unified(kind, [obj]))[0]
+
+    async def delete_record(self, kind: ObjectKind, record_id: str) -> None:
+        await self.archive_object(_kind(kind), record_id)
+
+    async def search_records(
+        self,
+        kind: ObjectKind,
+        filters: list[SearchFilter],
+        *,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> Page[Any]:
+        kind = _kind(kind)
+        group = [mapping.search_filter(kind, f) for f in filters]
+        # Search with no filter is still a search (HubSpot accepts `{}`), so results come in
+        # the same order whether or not filters were given.
+        req = build_search_request(
+            [group] if group else [],
+            sorts=[SortSpec("hs_object_id")],
+            properties=mapping.DEFAULT_PROPERTIES[kind],
+            limit=_limit(limit),
+            after=cursor,
+        )
+        page = await self._api(kind).search(req)
+        return Page(
+            items=await self._to_unified(kind, list(page.results)),
+            next_cursor=getattr(page, "next_after", None),
+        )
+
+    async def list_pipelines(self) -> list[Pipeline]:
+        return await self.pipelines()

@@ -1,0 +1,460 @@
+"""HubSpot records and properties ↔ the host's unified CRM models.
+
+HubSpot sends every property value as a string (or null) and names things its own way
+(`firstname`, `dealstage`, `numberofemployees`). This module is the one place that knows the
+correspondence; it is pure (no I/O) so it is tested on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import BaseModel
+
+from atom_host_stub.contract import (
+    Company,
+    CompanyFields,
+    Contact,
+    ContactFields,
+    CRMRecord,
+    Deal,
+    DealFields,
+    Money,
+    ObjectKind,
+    Pipeline,
+    SearchFilter,
+    Stage,
+)
+from atom_hubspot.errors import InputError
+
+# HubSpot's object type names (also accepted by its paths).
+OBJECT_TYPES: dict[ObjectKind, str] = {"contact": "contacts", "company": "companies", "deal": "deals"}
+KIND_OF_TYPE: dict[str, ObjectKind] = {v: k for k, v in OBJECT_TYPES.items()}
+
+# Unified field name -> HubSpot property name.
+FIELD_TO_PROPERTY: dict[ObjectKind, dict[str, str]] = {
+    "contact": {
+        "email": "email",
+        "first_name": "firstname",
+        "last_name": "lastname",
+        "phone": "phone",
+        "company_name": "company",
+        "lifecycle_stage": "lifecyclestage",
+    },
+    "company": {
+        "name": "name",
+        "domain": "domain",
+        "industry": "industry",
+        "employee_count": "numberofemployees",
+        "city": "city",
+        "country": "country",
+    },
+    "deal": {
+        "name": "dealname",
+        "amount": "amount",
+        "pipeline_id": "pipeline",
+        "stage_id": "dealstage",
+        "close_date": "closedate",
+        "owner_id": "hubspot_owner_id",
+    },
+}
+# Unified timestamps are searchable too.
+_TIMESTAMP_FIELDS = {"created_at": "createdate", "updated_at": "hs_lastmodifieddate"}
+
+# HubSpot bookkeeping properties: shown as record fields, never as custom fields.
+SYSTEM_PROPERTIES = frozenset(
+    {"hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate", "deal_currency_code"}
+)
+DEAL_CURRENCY_PROPERTY = "deal_currency_code"
+
+# What to ask HubSpot for when the caller did not say (HubSpot returns only a few by default).
+DEFAULT_PROPERTIES: dict[ObjectKind, list[str]] = {
+    kind: [*props.values(), "createdate", "hs_lastmodifieddate"]
+    + ([DEAL_CURRENCY_PROPERTY] if kind == "deal" else [])
+    for kind, props in FIELD_TO_PROPERTY.items()
+}
+
+# Default association type ids (HUBSPOT_DEFINED), from HubSpot's associations v4 reference.
+# https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide
+ASSOCIATION_TYPE_IDS: dict[tuple[str, str], int] = {
+    ("contacts", "companies"): 279,
+    ("companies", "contacts"): 280,
+    ("deals", "contacts"): 3,
+    ("contacts", "deals"): 4,
+    ("deals", "companies"): 341,
+    ("companies", "deals"): 342,
+}
+
+# SearchFilter op -> HubSpot search operator.
+OPERATORS: dict[str, str] = {
+    "eq": "EQ",
+    "neq": "NEQ",
+    "lt": "LT",
+    "lte": "LTE",
+    "gt": "GT",
+    "gte": "GTE",
+    "in": "IN",
+    "contains": "CONTAINS_TOKEN",
+    "has": "HAS_PROPERTY",
+    "not_has": "NOT_HAS_PROPERTY",
+}
+
+# HubSpot internal property names: lower-case letters, digits and underscores.
+PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
+RECORD_ID = re.compile(r"^[0-9]{1,20}$")
+# Deliberately simple: one @, a dot in the domain, no spaces. HubSpot has the last word.
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
+
+
+# --------------------------------------------------------------------------- values
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """HubSpot datetimes come as ISO-8601 strings or epoch milliseconds; None when unreadable."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    s = str(value).strip()
+    if s.isdigit():
+        try:
+            return datetime.fromtimestamp(int(s) / 1000, tz=UTC)
+        except (OverflowError, ValueError, OSError):
+            return None
+    try:
+        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def parse_decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        d = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return d if d.is_finite() else None
+
+
+def parse_int(value: Any) -> int | None:
+    d = parse_decimal(value)
+    if d is None or d != d.to_integral_value():
+        return None
+    return int(d)
+
+
+def format_datetime(dt: datetime | date) -> str:
+    """ISO-8601 in UTC with milliseconds, the form HubSpot itself returns."""
+    if not isinstance(dt, datetime):
+        dt = datetime(dt.year, dt.month, dt.day, tzinfo=UTC)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    dt = dt.astimezone(UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def epoch_ms(dt: datetime) -> str:
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return str(int(dt.timestamp() * 1000))
+
+
+def format_decimal(d: Decimal) -> str:
+    # Plain notation: HubSpot does not read "1E+3".
+    s = format(d, "f")
+    return s
+
+
+def to_property_value(value: Any) -> str:
+    """A Python value as HubSpot's string property value (`""` clears a property)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return format_datetime(value)
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    if isinstance(value, float):
+        return format_decimal(Decimal(repr(value)))
+    return str(value)
+
+
+# --------------------------------------------------------------------------- records
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def raw_record(obj: Any) -> dict[str, Any]:
+    """The HubSpot record as HubSpot sent it (camelCase keys), for `raw`."""
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    raw = getattr(obj, "raw", None)
+    if isinstance(raw, Mapping) and raw:
+        return dict(raw)
+    if isinstance(obj, BaseModel):
+        return obj.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return {"id": str(_get(obj, "id"))}
+
+
+def record_parts(obj: Any) -> tuple[str, dict[str, str | None], datetime | None, datetime | None, bool]:
+    """(id, properties, created_at, updated_at, archived) from a client CrmObject or a dict."""
+    props = dict(_get(obj, "properties") or {})
+    created = _get(obj, "created_at", None) or _get(obj, "createdAt", None)
+    updated = _get(obj, "updated_at", None) or _get(obj, "updatedAt", None)
+    created_at = parse_datetime(created) or parse_datetime(props.get("createdate"))
+    updated_at = (
+        parse_datetime(updated)
+        or parse_datetime(props.get("hs_lastmodifieddate"))
+        or parse_datetime(props.get("lastmodifieddate"))
+    )
+    return (
+        str(_get(obj, "id")),
+        {str(k): (None if v is None else str(v)) for k, v in props.items()},
+        created_at,
+        updated_at,
+        bool(_get(obj, "archived", False)),
+    )
+
+
+def _custom(kind: ObjectKind, props: Mapping[str, str | None]) -> dict[str, str | None]:
+    known = set(FIELD_TO_PROPERTY[kind].values()) | SYSTEM_PROPERTIES
+    return {k: v for k, v in props.items() if k not in known}
+
+
+def _empty_to_none(v: str | None) -> str | None:
+    return v if v not in (None, "") else None
+
+
+def to_contact(obj: Any) -> Contact:
+    rid, p, created, updated, archived = record_parts(obj)
+    return Contact(
+        id=rid, created_at=created, updated_at=updated, archived=archived,
+        email=_empty_to_none(p.get("email")),
+        first_name=_empty_to_none(p.get("firstname")),
+        last_name=_empty_to_none(p.get("lastname")),
+        phone=_empty_to_none(p.get("phone")),
+        company_name=_empty_to_none(p.get("company")),
+        lifecycle_stage=_empty_to_none(p.get("lifecyclestage")),
+        custom_fields=_custom("contact", p),
+        raw=raw_record(obj),
+    )
+
+
+def to_company(obj: Any) -> Company:
+    rid, p, created, updated, archived = record_parts(obj)
+    return Company(
+        id=rid, created_at=created, updated_at=updated, archived=archived,
+        name=_empty_to_none(p.get("name")),
+        domain=_empty_to_none(p.get("domain")),
+        industry=_empty_to_none(p.get("industry")),
+        employee_count=parse_int(p.get("numberofemployees")),
+        city=_empty_to_none(p.get("city")),
+        country=_empty_to_none(p.get("country")),
+        custom_fields=_custom("company", p),
+        raw=raw_record(obj),
+    )
+
+
+def to_deal(obj: Any, *, account_currency: str | None = None) -> Deal:
+    """A deal; its amount's currency is the deal's own `deal_currency_code`, else the
+    account's company currency, else unknown (None)."""
+    rid, p, created, updated, archived = record_parts(obj)
+    amount = parse_decimal(p.get("amount"))
+    currency = _empty_to_none(p.get(DEAL_CURRENCY_PROPERTY)) or account_currency
+    return Deal(
+        id=rid, created_at=created, updated_at=updated, archived=archived,
+        name=_empty_to_none(p.get("dealname")),
+        amount=Money(amount=amount, currency=currency) if amount is not None else None,
+        pipeline_id=_empty_to_none(p.get("pipeline")),
+        stage_id=_empty_to_none(p.get("dealstage")),
+        close_date=parse_datetime(p.get("closedate")),
+        owner_id=_empty_to_none(p.get("hubspot_owner_id")),
+        custom_fields=_custom("deal", p),
+        raw=raw_record(obj),
+    )
+
+
+def to_unified(kind: ObjectKind, obj: Any, *, account_currency: str | None = None) -> CRMRecord:
+    if kind == "contact":
+        return to_contact(obj)
+    if kind == "company":
+        return to_company(obj)
+    return to_deal(obj, account_currency=account_currency)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def fields_to_properties(kind: ObjectKind, fields: BaseModel) -> dict[str, str]:
+    """The fields a caller set (and only those: updates are partial) as HubSpot properties.
+
+    A field explicitly set to None clears the property (HubSpot takes `""` for that).
+    """
+    mapping = FIELD_TO_PROPERTY[kind]
+    out: dict[str, str] = {}
+    errors: list[dict[str, str]] = []
+    for name in fields.model_fields_set:
+        if name in ("custom_fields", "contact_ids", "company_ids"):
+            continue
+        value = getattr(fields, name)
+        prop = mapping.get(name)
+        if prop is None:
+            continue
+        if name == "amount" and isinstance(value, Money):
+            out["amount"] = format_decimal(value.amount)
+            if value.currency:
+                out[DEAL_CURRENCY_PROPERTY] = value.currency.upper()
+            continue
+        if name == "email" and value is not None and not EMAIL.match(str(value)):
+            errors.append({"field": "email", "message": "not a valid e-mail address"})
+            continue
+        out[prop] = to_property_value(value)
+    custom = getattr(fields, "custom_fields", {}) or {}
+    for key, value in custom.items():
+        if not PROPERTY_NAME.match(key):
+            errors.append(
+                {"field": f"custom_fields.{key}", "message": "not a HubSpot property name "
+                 "(lower-case letters, digits, underscores)"}
+            )
+            continue
+        out[key] = to_property_value(value)
+    if errors:
+        raise InputError(
+            "Invalid input in: " + ", ".join(e["field"] for e in errors) + ".", errors=errors
+        )
+    return out
+
+
+def association_inputs(
+    from_type: str, to_type: str, ids: Iterable[str]
+) -> list[dict[str, Any]]:
+    """Inline associations for a create call, with HubSpot's default type id for the pair."""
+    type_id = ASSOCIATION_TYPE_IDS[(from_type, to_type)]
+    return [
+        {
+            "to": {"id": str(i)},
+            "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}],
+        }
+        for i in ids
+    ]
+
+
+def validate_ids(field: str, ids: Iterable[Any]) -> list[str]:
+    out: list[str] = []
+    bad: list[dict[str, str]] = []
+    for n, i in enumerate(ids):
+        s = str(i).strip()
+        if isinstance(i, bool) or not RECORD_ID.match(s):
+            bad.append({"field": f"{field}.{n}", "message": "not a HubSpot record id (digits)"})
+        else:
+            out.append(s)
+    if bad:
+        raise InputError(f"Invalid input in: {field}.", errors=bad)
+    return out
+
+
+# --------------------------------------------------------------------------- search
+
+
+def property_for_field(kind: ObjectKind, field: str) -> str:
+    """A unified field name (or a HubSpot property name) → the property to filter on."""
+    mapping = FIELD_TO_PROPERTY[kind]
+    if field in mapping:
+        return mapping[field]
+    if field in _TIMESTAMP_FIELDS:
+        return _TIMESTAMP_FIELDS[field]
+    if field == "id":
+        return "hs_object_id"
+    if field.startswith("custom_fields."):
+        field = field.removeprefix("custom_fields.")
+    if PROPERTY_NAME.match(field):
+        return field
+    raise InputError(
+        f"Cannot filter {OBJECT_TYPES[kind]} on {field!r}.",
+        errors=[{"field": field, "message": "unknown field"}],
+    )
+
+
+def _filter_value(v: Any) -> str:
+    if isinstance(v, Money):
+        return format_decimal(v.amount)
+    if isinstance(v, datetime):
+        return epoch_ms(v)
+    if isinstance(v, date):
+        return epoch_ms(datetime(v.year, v.month, v.day, tzinfo=UTC))
+    return to_property_value(v)
+
+
+def search_filter(kind: ObjectKind, f: SearchFilter) -> dict[str, Any]:
+    """One SearchFilter as a HubSpot search filter dict (`propertyName`, `operator`, …)."""
+    prop = property_for_field(kind, f.field)
+    op = OPERATORS[f.op]
+    out: dict[str, Any] = {"propertyName": prop, "operator": op}
+    if op in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
+        return out
+    if op == "IN":
+        values = f.value if isinstance(f.value, list | tuple | set) else [f.value]
+        out["values"] = [_filter_value(v) for v in values]
+        return out
+    if f.value is None:
+        raise InputError(
+            f"Filter on {f.field!r} with {f.op!r} needs a value.",
+            errors=[{"field": f.field, "message": "value required"}],
+        )
+    value = _filter_value(f.value)
+    if op == "CONTAINS_TOKEN" and "*" not in value:
+        # CONTAINS_TOKEN matches whole tokens; wildcards make it a "contains".
+        value = f"*{value}*"
+    out["value"] = value
+    return out
+
+
+# --------------------------------------------------------------------------- pipelines
+
+
+def to_stage(obj: Any) -> Stage:
+    meta = _get(obj, "metadata") or {}
+    # Deal stage metadata is string-valued: {"probability": "0.5", "isClosed": "false"}.
+    prob = parse_decimal(meta.get("probability")) if isinstance(meta, Mapping) else None
+    closed_raw = meta.get("isClosed") if isinstance(meta, Mapping) else None
+    is_closed = None if closed_raw is None else str(closed_raw).lower() == "true"
+    return Stage(
+        id=str(_get(obj, "id")),
+        label=str(_get(obj, "label") or _get(obj, "id")),
+        display_order=parse_int(_get(obj, "display_order", None) or _get(obj, "displayOrder", 0))
+        or 0,
+        probability=prob,
+        is_closed=is_closed,
+        archived=bool(_get(obj, "archived", False)),
+    )
+
+
+def to_pipeline(obj: Any) -> Pipeline:
+    stages = [to_stage(s) for s in (_get(obj, "stages") or [])]
+    stages.sort(key=lambda s: s.display_order)
+    return Pipeline(
+        id=str(_get(obj, "id")),
+        label=str(_get(obj, "label") or _get(obj, "id")),
+        display_order=parse_int(_get(obj, "display_order", None) or _get(obj, "displayOrder", 0))
+        or 0,
+        archived=bool(_get(obj, "archived", False)),
+        stages=stages,
+    )
+
+
+FIELDS_BY_KIND: dict[ObjectKind, type[BaseModel]] = {
+    "contact": ContactFields,
+    "company": CompanyFields,
+    "deal": DealFields,
+}
