@@ -1,0 +1,787 @@
+"""Marketing features over one HubSpot connection: campaigns, lead lists, marketing emails, sends.
+
+HubSpot has no "templates" resource and no lead-lists API of its own: what a user picks to send
+is a marketing email (its `emailId`), and a lead list is a CRM list of contacts (object type 0-1).
+Single-send takes one recipient per call and cannot schedule; scheduling is ours
+(`atom_hubspot.service.scheduler`). See the facts sheet, sections 6 and 7.
+
+Models here are what the routes answer with; they are built from HubSpot's JSON shapes (every
+field optional, as HubSpot says), whatever typed model the client hands back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import date
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from atom_hubspot.errors import (
+    HubSpotError,
+    InputError,
+    MissingScopes,
+    NotConnected,
+    NotFound,
+    OutcomeUnknown,
+    RateLimited,
+    ReconnectRequired,
+    TierRequired,
+)
+
+if TYPE_CHECKING:
+    from atom_hubspot.client import HubSpotClient
+
+# Tiers HubSpot gates these APIs behind (facts sheet, section 7).
+TIER_CAMPAIGNS = "Marketing Hub Professional"
+TIER_SINGLE_SEND = "Marketing Hub Enterprise"
+TIER_TRANSACTIONAL = "the Transactional Email add-on"
+
+CONTACT_OBJECT_TYPE = "0-1"
+MAX_RECIPIENTS = 1000
+MAX_LIST_MEMBER_IDS = 1000  # per membership call we accept; HubSpot takes bare id arrays
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+# --------------------------------------------------------------------------- JSON helpers
+
+
+def as_json(obj: Any) -> dict[str, Any]:
+    """A HubSpot-shaped dict (camelCase) from whatever the client returned."""
+    if obj is None:
+        return {}
+    if isinstance(obj, dict):
+        return obj
+    if isinstance(obj, BaseModel):
+        out = obj.model_dump(by_alias=True, mode="json", exclude_none=False)
+        raw = getattr(obj, "raw", None)
+        if isinstance(raw, dict):
+            # The raw record wins where it has a field: it is exactly what HubSpot sent.
+            out = {**out, **raw}
+        return out
+    if hasattr(obj, "__dict__"):
+        return dict(vars(obj))
+    raise TypeError(f"cannot read {type(obj).__name__} as JSON")
+
+
+def pick(d: dict[str, Any], *names: str, default: Any = None) -> Any:
+    """First non-None value among `names` (HubSpot camelCase or our snake_case)."""
+    for n in names:
+        v = d.get(n)
+        if v is not None:
+            return v
+    return default
+
+
+def _str(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+def _int(v: Any) -> int | None:
+    try:
+        return None if v is None or v == "" else int(float(v))
+    except (TypeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------- tier gates
+
+
+@asynccontextmanager
+async def tier_gate(tier: str, what: str) -> AsyncIterator[None]:
+    """Turn HubSpot's bare 403 on a tier-gated API into a 'needs <tier>' answer.
+
+    A 403 that names missing scopes stays MissingScopes; any other 403 on these APIs means the
+    portal's subscription does not include them (HubSpot answers 403 without naming the tier).
+    """
+    try:
+        yield
+    except TierRequired as err:
+        if err.required_tier:
+            raise
+        raise TierRequired(
+            f"{what} needs {tier} in this HubSpot portal.",
+            required_tier=tier, status=err.status, category=err.category,
+            correlation_id=err.correlation_id,
+        ) from None
+    except MissingScopes:
+        raise
+    except HubSpotError as err:
+        if err.status == 403:
+            raise TierRequired(
+                f"{what} needs {tier} in this HubSpot portal "
+                f"(HubSpot answered 403: {err.message})",
+                required_tier=tier, status=403, category=err.category,
+                correlation_id=err.correlation_id,
+            ) from None
+        raise
+
+
+# --------------------------------------------------------------------------- campaigns
+
+
+class Campaign(BaseModel):
+    id: str = Field(examples=["edb9b6c3-d2e2-4ca8-8396-832262aed0d4"])
+    name: str | None = Field(default=None, examples=["Spring launch"])
+    start_date: str | None = Field(default=None, examples=["2026-03-01"])
+    end_date: str | None = Field(default=None, examples=["2026-04-30"])
+    notes: str | None = Field(default=None, examples=["Webinar series and nurture emails"])
+    created_at: str | None = None
+    updated_at: str | None = None
+    properties: dict[str, Any] = Field(
+        default_factory=dict, description="All campaign properties as HubSpot returned them"
+    )
+
+    @classmethod
+    def from_hubspot(cls, obj: Any) -> Campaign:
+        d = as_json(obj)
+        props = d.get("properties") or {}
+        return cls(
+            id=str(pick(d, "id", "campaignGuid", "guid", default="")),
+            name=_str(pick(props, "hs_name") or pick(d, "name")),
+            start_date=_str(pick(props, "hs_start_date")),
+            end_date=_str(pick(props, "hs_end_date")),
+            notes=_str(pick(props, "hs_notes")),
+            created_at=_str(pick(d, "createdAt", "created_at")),
+            updated_at=_str(pick(d, "updatedAt", "updated_at")),
+            properties=props,
+        )
+
+
+class CampaignPage(BaseModel):
+    items: list[Campaign]
+    next_cursor: str | None = Field(default=None, description="Pass as `after` for the next page")
+
+
+class CampaignMetrics(BaseModel):
+    campaign_id: str
+    start_date: str
+    end_date: str
+    sessions: int | None = Field(default=None, examples=[1520])
+    new_contacts_first_touch: int | None = Field(default=None, examples=[48])
+    new_contacts_last_touch: int | None = Field(default=None, examples=[31])
+    influenced_contacts: int | None = Field(default=None, examples=[212])
+    raw: dict[str, Any] = Field(default_factory=dict, description="HubSpot's answer as is")
+
+    @classmethod
+    def from_hubspot(cls, campaign_id: str, start: date, end: date, obj: Any) -> CampaignMetrics:
+        d = as_json(obj)
+        return cls(
+            campaign_id=campaign_id, start_date=start.isoformat(), end_date=end.isoformat(),
+            sessions=_int(pick(d, "sessions")),
+            new_contacts_first_touch=_int(pick(d, "newContactsFirstTouch",
+                                               "new_contacts_first_touch")),
+            new_contacts_last_touch=_int(pick(d, "newContactsLastTouch",
+                                              "new_contacts_last_touch")),
+            influenced_contacts=_int(pick(d, "influencedContacts", "influenced_contacts")),
+            raw=d,
+        )
+
+
+# --------------------------------------------------------------------------- lead lists
+
+
+SegmentOperator = Literal[
+    "eq", "neq", "in", "not_in", "contains", "gt", "gte", "lt", "lte", "known", "unknown"
+]
+
+# Properties HubSpot defines as enumerations: they take ENUMERATION operations in list filters.
+ENUM_PROPERTIES = frozenset({"lifecyclestage", "hs_lead_status", "hubspot_owner_id"})
+
+
+class SegmentCondition(BaseModel):
+    """One condition on a contact property."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    property: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9_]+$",
+                          examples=["lifecyclestage"])
+    operator: SegmentOperator = "eq"
+    value: str | float | list[str] | None = Field(default=None, examples=["lead"])
+
+
+class Segment(BaseModel):
+    """Who belongs to a DYNAMIC list: conditions on contact properties, all or any of them."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{
+            "match": "all",
+            "conditions": [
+                {"property": "lifecyclestage", "operator": "in",
+                 "value": ["lead", "marketingqualifiedlead"]},
+                {"property": "country", "operator": "eq", "value": "Germany"},
+            ],
+        }]},
+    )
+
+    match: Literal["all", "any"] = "all"
+    conditions: list[SegmentCondition] = Field(min_length=1, max_length=20)
+
+
+def _condition_filter(c: SegmentCondition, loc: str) -> dict[str, Any]:
+    """One HubSpot list PROPERTY filter for a condition (list filters reference, 2026-03)."""
+    op = c.operator
+    v = c.value
+    if op in ("known", "unknown"):
+        if v not in (None, "", []):
+            raise InputError(f"{loc}.value must be empty for operator {op}",
+                             errors=[{"field": f"{loc}.value", "message": "must be empty"}])
+        operation: dict[str, Any] = {
+            "operationType": "ALL_PROPERTY",
+            "operator": "IS_KNOWN" if op == "known" else "IS_UNKNOWN",
+        }
+    elif op in ("gt", "gte", "lt", "lte"):
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise InputError(f"{loc}.value must be a number for operator {op}",
+                             errors=[{"field": f"{loc}.value", "message": "must be a number"}])
+        try:
+            num = float(v)
+        except ValueError:
+            raise InputError(f"{loc}.value must be a number for operator {op}",
+                             errors=[{"field": f"{loc}.value", "message": "must be a number"}]
+                             ) from None
+        operator = {"gt": "IS_GREATER_THAN", "gte": "IS_GREATER_THAN_OR_EQUAL_TO",
+                    "lt": "IS_LESS_THAN", "lte": "IS_LESS_THAN_OR_EQUAL_TO"}[op]
+        operation = {"operationType": "NUMBER", "operator": operator,
+                     "value": int(num) if num.is_integer() else num}
+    else:
+        values = v if isinstance(v, list) else ([] if v is None else [str(v)])
+        values = [str(x) for x in values if str(x) != ""]
+        if not values:
+            raise InputError(f"{loc}.value is required for operator {op}",
+                             errors=[{"field": f"{loc}.value", "message": "value required"}])
+        if op in ("eq", "neq") and len(values) != 1:
+            raise InputError(f"{loc}.value takes one value for operator {op}; use in/not_in",
+                             errors=[{"field": f"{loc}.value", "message": "one value"}])
+        if c.property in ENUM_PROPERTIES or op in ("in", "not_in"):
+            if op == "contains":
+                raise InputError(f"{loc}.operator contains does not apply to {c.property}",
+                                 errors=[{"field": f"{loc}.operator", "message": "not allowed"}])
+            operator = "IS_ANY_OF" if op in ("eq", "in") else "IS_NONE_OF"
+            operation = {"operationType": "ENUMERATION", "operator": operator, "values": values}
+        else:
+            operator = {"eq": "IS_EQUAL_TO", "neq": "IS_NOT_EQUAL_TO",
+                        "contains": "CONTAINS"}[op]
+            operation = {"operationType": "MULTISTRING", "operator": operator, "values": values}
+    return {"filterType": "PROPERTY", "property": c.property, "operation": operation}
+
+
+def segment_filter_branch(segment: Segment) -> dict[str, Any]:
+    """The filterBranch HubSpot expects: an OR root whose children are AND branches."""
+    filters = [
+        _condition_filter(c, f"segment.conditions.{i}") for i, c in enumerate(segment.conditions)
+    ]
+
+    def and_branch(fs: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"filterBranchType": "AND", "filterBranchOperator": "AND",
+                "filters": fs, "filterBranches": []}
+
+    branches = [and_branch(filters)] if segment.match == "all" else [and_branch([f])
+                                                                      for f in filters]
+    return {"filterBranchType": "OR", "filterBranchOperator": "OR",
+            "filters": [], "filterBranches": branches}
+
+
+class LeadList(BaseModel):
+    id: str = Field(examples=["123"])
+    name: str | None = Field(default=None, examples=["Webinar leads"])
+    processing_type: str | None = Field(default=None, examples=["MANUAL"])
+    object_type_id: str | None = Field(default=None, examples=["0-1"])
+    size: int | None = Field(default=None, examples=[42])
+    created_at: str | None = None
+    updated_at: str | None = None
+    filter_branch: dict[str, Any] | None = Field(
+        default=None, description="HubSpot's filter definition (DYNAMIC and SNAPSHOT lists)"
+    )
+
+    @classmethod
+    def from_hubspot(cls, obj: Any) -> LeadList:
+        d = as_json(obj)
+        if isinstance(d.get("list"), dict):  # create/get answer {list: {...}}
+            d = d["list"]
+        extra = d.get("additionalProperties") or {}
+        size = pick(d, "size")
+        if size is None and isinstance(extra, dict):
+            size = extra.get("hs_list_size")
+        return cls(
+            id=str(pick(d, "listId", "list_id", "id", default="")),
+            name=_str(pick(d, "name")),
+            processing_type=_str(pick(d, "processingType", "processing_type")),
+            object_type_id=_str(pick(d, "objectTypeId", "object_type_id")),
+            size=_int(size),
+            created_at=_str(pick(d, "createdAt", "created_at")),
+            updated_at=_str(pick(d, "updatedAt", "updated_at")),
+            filter_branch=pick(d, "filterBranch", "filter_branch"),
+        )
+
+
+class LeadListPage(BaseModel):
+    items: list[LeadList]
+    total: int | None = None
+    offset: int | None = Field(default=None, description="Pass as `offset` for the next page")
+    has_more: bool = False
+
+
+class MembershipResult(BaseModel):
+    list_id: str
+    added: list[str] = Field(default_factory=list, examples=[["101", "102"]])
+    removed: list[str] = Field(default_factory=list, examples=[[]])
+    missing: list[str] = Field(
+        default_factory=list, examples=[["999"]],
+        description="Ids HubSpot does not know as contacts of this portal",
+    )
+    unchanged: list[str] = Field(
+        default_factory=list,
+        description="Ids already in (add) or not in (remove) the list",
+    )
+
+
+class MemberPage(BaseModel):
+    list_id: str
+    contact_ids: list[str]
+    next_cursor: str | None = None
+
+
+def _clean_ids(ids: Iterable[str], field: str) -> list[str]:
+    out: list[str] = []
+    bad: list[dict[str, Any]] = []
+    for i, x in enumerate(ids):
+        s = str(x).strip()
+        if not s.isdigit():
+            bad.append({"field": f"{field}.{i}", "message": "must be a numeric HubSpot record id"})
+        elif s not in out:
+            out.append(s)
+    if bad:
+        raise InputError(f"Invalid ids in {field}", errors=bad)
+    return out
+
+
+# --------------------------------------------------------------------------- emails
+
+
+class EmailTemplate(BaseModel):
+    """A marketing email that can be sent (HubSpot has no separate template resource)."""
+
+    id: str = Field(examples=["123456789"])
+    name: str | None = Field(default=None, examples=["Welcome email"])
+    subject: str | None = Field(default=None, examples=["Welcome to Acme"])
+    state: str | None = Field(default=None, examples=["PUBLISHED"])
+    type: str | None = Field(default=None, examples=["AUTOMATED_EMAIL"])
+    is_published: bool | None = None
+    from_name: str | None = None
+    updated_at: str | None = None
+
+    @classmethod
+    def from_hubspot(cls, obj: Any) -> EmailTemplate:
+        d = as_json(obj)
+        sender = d.get("from") or {}
+        return cls(
+            id=str(pick(d, "id", default="")),
+            name=_str(pick(d, "name")),
+            subject=_str(pick(d, "subject")),
+            state=_str(pick(d, "state")),
+            type=_str(pick(d, "type", "emailType")),
+            is_published=pick(d, "isPublished", "is_published"),
+            from_name=_str(pick(sender, "fromName") if isinstance(sender, dict) else None),
+            updated_at=_str(pick(d, "updatedAt", "updated_at")),
+        )
+
+
+class EmailTemplatePage(BaseModel):
+    items: list[EmailTemplate]
+    next_cursor: str | None = None
+
+
+class Recipient(BaseModel):
+    """Whom to send to: a contact id (its email is looked up) or an address."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contact_id: str | None = None
+    email: str | None = None
+
+
+RecipientStatus = Literal["sent", "failed", "skipped", "unknown"]
+
+
+class RecipientResult(BaseModel):
+    contact_id: str | None = None
+    email: str | None = None
+    status: RecipientStatus = Field(
+        description="sent: HubSpot accepted it; failed: HubSpot refused it or it was not "
+        "attempted because of an error; skipped: nothing to send to (no such contact, no "
+        "address, duplicate); unknown: it may have been sent — not repeated, check in HubSpot",
+    )
+    status_id: str | None = Field(default=None, description="HubSpot's statusId of the send")
+    send_result: str | None = Field(default=None, examples=["SENT"])
+    error: dict[str, Any] | None = Field(
+        default=None, examples=[{"code": "not_found", "message": "Contact 9 was not found"}]
+    )
+
+
+class SendSummary(BaseModel):
+    email_id: int
+    requested: int
+    sent: int
+    failed: int
+    skipped: int
+    unknown: int
+    results: list[RecipientResult]
+
+    @classmethod
+    def of(cls, email_id: int, results: list[RecipientResult]) -> SendSummary:
+        def n(s: str) -> int:
+            return sum(1 for r in results if r.status == s)
+        return cls(email_id=email_id, requested=len(results), sent=n("sent"), failed=n("failed"),
+                   skipped=n("skipped"), unknown=n("unknown"), results=results)
+
+
+# HubSpot's sendResult values meaning it took the message (anything else: it refused).
+_ACCEPTED_SEND_RESULTS = frozenset({"SENT", "QUEUED"})
+
+
+def _error_dict(err: HubSpotError) -> dict[str, Any]:
+    d = {"code": err.code, "message": err.message}
+    if err.correlation_id:
+        d["correlation_id"] = err.correlation_id
+    return d
+
+
+def recipients_from(
+    contact_ids: Iterable[str] | None, emails: Iterable[str] | None
+) -> list[Recipient]:
+    """Validate and merge recipients; 422 naming each bad field, nothing sent."""
+    out: list[Recipient] = []
+    errors: list[dict[str, Any]] = []
+    for i, cid in enumerate(contact_ids or []):
+        s = str(cid).strip()
+        if not s.isdigit():
+            errors.append({"field": f"contact_ids.{i}", "message": "must be a numeric contact id"})
+        else:
+            out.append(Recipient(contact_id=s))
+    for i, e in enumerate(emails or []):
+        s = str(e).strip()
+        if not _EMAIL.match(s):
+            errors.append({"field": f"emails.{i}", "message": "not a valid e-mail address"})
+        else:
+            out.append(Recipient(email=s))
+    if errors:
+        raise InputError("Invalid recipients: " + ", ".join(e["field"] for e in errors),
+                         errors=errors)
+    if not out:
+        raise InputError("Give contact_ids or emails (at least one recipient).",
+                         errors=[{"field": "contact_ids", "message": "no recipients"}])
+    if len(out) > MAX_RECIPIENTS:
+        raise InputError(f"At most {MAX_RECIPIENTS} recipients per request.",
+                         errors=[{"field": "contact_ids", "message": "too many recipients"}])
+    return out
+
+
+# --------------------------------------------------------------------------- the service
+
+
+OnResult = Callable[[int, RecipientResult], Awaitable[None]]
+
+
+class MarketingService:
+    """Campaigns, lead lists, marketing emails and sends for one HubSpot connection."""
+
+    def __init__(
+        self,
+        client: HubSpotClient,
+        *,
+        send_concurrency: int = 5,
+        send_mode: Literal["single_send", "transactional"] = "single_send",
+    ) -> None:
+        self.client = client
+        self.send_concurrency = max(1, send_concurrency)
+        self.send_mode = send_mode
+
+    # ------------------------------------------------------------------ campaigns
+
+    async def list_campaigns(
+        self, *, limit: int = 20, after: str | None = None, name: str | None = None
+    ) -> CampaignPage:
+        async with tier_gate(TIER_CAMPAIGNS, "Campaigns"):
+            page = await self.client.campaigns.list(limit=limit, after=after, name=name)
+        d = as_json(page)
+        results = pick(d, "results", default=[])
+        nxt = pick(d, "next_after", "nextAfter")
+        if nxt is None:
+            nxt = ((d.get("paging") or {}).get("next") or {}).get("after")
+        return CampaignPage(items=[Campaign.from_hubspot(r) for r in results],
+                            next_cursor=_str(nxt))
+
+    async def get_campaign(self, campaign_id: str) -> Campaign:
+        async with tier_gate(TIER_CAMPAIGNS, "Campaigns"):
+            return Campaign.from_hubspot(await self.client.campaigns.get(campaign_id))
+
+    async def create_campaign(
+        self, name: str, *, start_date: date | None = None, end_date: date | None = None,
+        notes: str | None = None,
+    ) -> Campaign:
+        if start_date and end_date and end_date < start_date:
+            raise InputError("end_date is before start_date",
+                             errors=[{"field": "end_date", "message": "before start_date"}])
+        async with tier_gate(TIER_CAMPAIGNS, "Campaigns"):
+            created = await self.client.campaigns.create(
+                name,
+                start_date=start_date.isoformat() if start_date else None,
+                end_date=end_date.isoformat() if end_date else None,
+                notes=notes,
+            )
+        return Campaign.from_hubspot(created)
+
+    async def campaign_metrics(self, campaign_id: str, start: date, end: date) -> CampaignMetrics:
+        if end < start:
+            raise InputError("end_date is before start_date",
+                             errors=[{"field": "end_date", "message": "before start_date"}])
+        async with tier_gate(TIER_CAMPAIGNS, "Campaign reports"):
+            raw = await self.client.campaigns.metrics(
+                campaign_id, start.isoformat(), end.isoformat()
+            )
+        return CampaignMetrics.from_hubspot(campaign_id, start, end, raw)
+
+    # ------------------------------------------------------------------ lead lists
+
+    async def list_lead_lists(
+        self, *, query: str | None = None, count: int = 20, offset: int = 0
+    ) -> LeadListPage:
+        page = await self.client.lists.search(query=query, count=count, offset=offset)
+        d = as_json(page)
+        lists = pick(d, "lists", "results", default=[])
+        items = [LeadList.from_hubspot(x) for x in lists]
+        # Lead lists are lists of contacts; other object types are not ours to show.
+        items = [x for x in items if x.object_type_id in (None, CONTACT_OBJECT_TYPE)]
+        return LeadListPage(
+            items=items,
+            total=_int(pick(d, "total")),
+            offset=_int(pick(d, "offset")),
+            has_more=bool(pick(d, "hasMore", "has_more", default=False)),
+        )
+
+    async def get_lead_list(self, list_id: str) -> LeadList:
+        lst = LeadList.from_hubspot(await self.client.lists.get(_one_id(list_id, "list_id")))
+        if lst.object_type_id not in (None, CONTACT_OBJECT_TYPE):
+            raise NotFound(f"List {list_id} is not a list of contacts.")
+        return lst
+
+    async def create_lead_list(
+        self, name: str, *, processing_type: Literal["MANUAL", "DYNAMIC"] = "MANUAL",
+        segment: Segment | None = None,
+    ) -> LeadList:
+        if processing_type == "DYNAMIC" and segment is None:
+            raise InputError("A DYNAMIC list needs a segment.",
+                             errors=[{"field": "segment", "message": "required for DYNAMIC"}])
+        if processing_type == "MANUAL" and segment is not None:
+            raise InputError("A MANUAL list takes no segment; add members instead.",
+                             errors=[{"field": "segment", "message": "only for DYNAMIC"}])
+        branch = segment_filter_branch(segment) if segment else None
+        created = await self.client.lists.create(
+            name, processing_type=processing_type, filter_branch=branch,
+            object_type_id=CONTACT_OBJECT_TYPE,
+        )
+        return LeadList.from_hubspot(created)
+
+    async def _manual_list(self, list_id: str) -> LeadList:
+        lst = await self.get_lead_list(list_id)
+        if lst.processing_type not in (None, "MANUAL", "SNAPSHOT"):
+            raise InputError(
+                f"List {list_id} is {lst.processing_type}: HubSpot decides its members from its "
+                "filters; only MANUAL and SNAPSHOT lists take members by hand.",
+                errors=[{"field": "list_id", "message": "not a MANUAL or SNAPSHOT list"}],
+            )
+        return lst
+
+    async def add_members(self, list_id: str, contact_ids: list[str]) -> MembershipResult:
+        ids = _clean_ids(contact_ids, "contact_ids")
+        await self._manual_list(list_id)
+        change = as_json(await self.client.lists.add_members(list_id, ids))
+        added = [str(x) for x in pick(change, "added", "recordsIdsAdded", "recordIdsAdded",
+                                      default=[])]
+        missing = [str(x) for x in pick(change, "missing", "recordIdsMissing", default=[])]
+        unchanged = [i for i in ids if i not in added and i not in missing]
+        return MembershipResult(list_id=list_id, added=added, missing=missing,
+                                unchanged=unchanged)
+
+    async def remove_members(self, list_id: str, contact_ids: list[str]) -> MembershipResult:
+        ids = _clean_ids(contact_ids, "contact_ids")
+        await self._manual_list(list_id)
+        change = as_json(await self.client.lists.remove_members(list_id, ids))
+        removed = [str(x) for x in pick(change, "removed", "recordIdsRemoved", default=[])]
+        missing = [str(x) for x in pick(change, "missing", "recordIdsMissing", default=[])]
+        unchanged = [i for i in ids if i not in removed and i not in missing]
+        return MembershipResult(list_id=list_id, removed=removed, missing=missing,
+                                unchanged=unchanged)
+
+    async def list_members(
+        self, list_id: str, *, limit: int = 100, after: str | None = None
+    ) -> MemberPage:
+        lid = _one_id(list_id, "list_id")
+        page = as_json(await self.client.lists.members(lid, limit=limit, after=after))
+        results = pick(page, "results", default=[])
+        ids = [str(pick(as_json(r), "recordId", "record_id", "id")) if not isinstance(r, str | int)
+               else str(r) for r in results]
+        nxt = pick(page, "next_after", "nextAfter")
+        if nxt is None:
+            nxt = ((page.get("paging") or {}).get("next") or {}).get("after")
+        return MemberPage(list_id=lid, contact_ids=ids, next_cursor=_str(nxt))
+
+    # ------------------------------------------------------------------ emails
+
+    async def list_email_templates(
+        self, *, limit: int = 20, after: str | None = None, include_unpublished: bool = False
+    ) -> EmailTemplatePage:
+        kw: dict[str, Any] = {"limit": limit, "after": after}
+        if not include_unpublished:
+            kw["is_published"] = True
+        page = as_json(await self.client.emails.list(**kw))
+        results = pick(page, "results", default=[])
+        nxt = pick(page, "next_after", "nextAfter")
+        if nxt is None:
+            nxt = ((page.get("paging") or {}).get("next") or {}).get("after")
+        items = [EmailTemplate.from_hubspot(r) for r in results]
+        if not include_unpublished:
+            # Only published emails can be sent; filter again in case the API ignored the flag.
+            items = [e for e in items if e.is_published is not False]
+        return EmailTemplatePage(items=items, next_cursor=_str(nxt))
+
+    async def get_email_template(self, email_id: int) -> EmailTemplate:
+        return EmailTemplate.from_hubspot(await self.client.emails.get(str(email_id)))
+
+    async def resolve_recipients(
+        self, recipients: list[Recipient]
+    ) -> list[tuple[Recipient, str | None, RecipientResult | None]]:
+        """(recipient, address to send to, or a final result when there is nothing to send)."""
+        ids = [r.contact_id for r in recipients if r.contact_id]
+        emails_by_id: dict[str, str | None] = {}
+        if ids:
+            unique = list(dict.fromkeys(ids))
+            batch = as_json(await self.client.contacts.batch_read(unique, properties=["email"]))
+            for obj in pick(batch, "results", default=[]):
+                o = as_json(obj)
+                props = o.get("properties") or {}
+                emails_by_id[str(o.get("id"))] = props.get("email") or None
+        out: list[tuple[Recipient, str | None, RecipientResult | None]] = []
+        seen: set[str] = set()
+        for r in recipients:
+            if r.contact_id:
+                if r.contact_id not in emails_by_id:
+                    out.append((r, None, RecipientResult(
+                        contact_id=r.contact_id, status="skipped",
+                        error={"code": "not_found",
+                               "message": f"Contact {r.contact_id} was not found"})))
+                    continue
+                addr = emails_by_id[r.contact_id]
+                if not addr:
+                    out.append((r, None, RecipientResult(
+                        contact_id=r.contact_id, status="skipped",
+                        error={"code": "no_email",
+                               "message": f"Contact {r.contact_id} has no e-mail address"})))
+                    continue
+            else:
+                addr = r.email
+            assert addr is not None
+            key = addr.lower()
+            if key in seen:
+                out.append((r, addr, RecipientResult(
+                    contact_id=r.contact_id, email=addr, status="skipped",
+                    error={"code": "duplicate",
+                           "message": "Same address earlier in this send; sent once"})))
+                continue
+            seen.add(key)
+            out.append((r, addr, None))
+        return out
+
+    async def _send_one(
+        self, email_id: int, r: Recipient, addr: str,
+        contact_properties: dict[str, str] | None, custom_properties: dict[str, Any] | None,
+    ) -> tuple[RecipientResult, HubSpotError | None]:
+        base = {"contact_id": r.contact_id, "email": addr}
+        if self.send_mode == "transactional":
+            tier, call = TIER_TRANSACTIONAL, self.client.sends.transactional
+        else:
+            tier, call = TIER_SINGLE_SEND, self.client.sends.single_send
+        try:
+            async with tier_gate(tier, "Sending marketing email"):
+                res = as_json(await call(email_id, addr, contact_properties=contact_properties,
+                                         custom_properties=custom_properties))
+        except OutcomeUnknown as err:
+            return RecipientResult(**base, status="unknown", error=_error_dict(err)), err
+        except HubSpotError as err:
+            return RecipientResult(**base, status="failed", error=_error_dict(err)), err
+        send_result = _str(pick(res, "sendResult", "send_result"))
+        status = _str(pick(res, "status"))
+        accepted = (send_result in _ACCEPTED_SEND_RESULTS
+                    or (send_result is None and status != "CANCELED"))
+        return RecipientResult(
+            **base, status="sent" if accepted else "failed",
+            status_id=_str(pick(res, "statusId", "status_id")), send_result=send_result,
+            error=None if accepted else {"code": "send_refused",
+                                         "message": f"HubSpot did not send it: {send_result}"},
+        ), None
+
+    async def send_email(
+        self,
+        email_id: int,
+        recipients: list[Recipient],
+        *,
+        contact_properties: dict[str, str] | None = None,
+        custom_properties: dict[str, Any] | None = None,
+        on_result: OnResult | None = None,
+        raise_when_nothing_sent: bool = True,
+    ) -> SendSummary:
+        """One HubSpot call per recipient, at most `send_concurrency` at a time.
+
+        `on_result(index, result)` is awaited as each recipient finishes (the scheduler records
+        progress with it). An error that would fail every recipient alike (tier, scopes,
+        connection, daily limit) stops the remaining sends; when nothing at all was sent it is
+        raised as such, so the caller gets one clear answer instead of N copies.
+        """
+        resolved = await self.resolve_recipients(recipients)
+        results: list[RecipientResult | None] = [None] * len(resolved)
+        sem = asyncio.Semaphore(self.send_concurrency)
+        fatal: list[HubSpotError] = []
+
+        async def one(i: int) -> None:
+            r, addr, final = resolved[i]
+            if final is None:
+                assert addr is not None
+                async with sem:
+                    if fatal:
+                        final = RecipientResult(
+                            contact_id=r.contact_id, email=addr, status="failed",
+                            error={**_error_dict(fatal[0]),
+                                   "message": "Not attempted: " + fatal[0].message})
+                    else:
+                        final, err = await self._send_one(
+                            email_id, r, addr, contact_properties, custom_properties)
+                        if err is not None and isinstance(err, _FATAL):
+                            fatal.append(err)
+            results[i] = final
+            if on_result is not None:
+                await on_result(i, final)
+
+        await asyncio.gather(*(one(i) for i in range(len(resolved))))
+        done = [r for r in results if r is not None]
+        summary = SendSummary.of(email_id, done)
+        if fatal and raise_when_nothing_sent and summary.sent == 0 and summary.unknown == 0:
+            raise fatal[0]
+        return summary
+
+
+def _one_id(value: str, field: str) -> str:
+    s = str(value).strip()
+    if not s.isdigit():
+        raise InputError(f"{field} must be a numeric HubSpot id",
+                         errors=[{"field": field, "message": "must be numeric"}])
+    return s
+
+
+# Errors that fail every recipient the same way: stop sending to the rest.
+_FATAL = (TierRequired, MissingScopes, NotConnected, ReconnectRequired, RateLimited)
