@@ -1,0 +1,165 @@
+"""`atom-host hubspot …`: the plugin's own commands (keys, schema, connections).
+
+The database URL comes from the host (ATOM_DATABASE_URL, default a SQLite file in
+ATOM_DATA_DIR); `--database-url` overrides it. Nothing here prints a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from atom_hubspot.errors import HubSpotError
+
+
+def _database_url(explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx else None
+    host = obj.get("host") if isinstance(obj, dict) else None
+    url = getattr(getattr(host, "settings", None), "database_url", None)
+    if url:
+        return str(url)
+    data_dir = Path(os.environ.get("ATOM_DATA_DIR") or ".atom").expanduser().absolute()
+    return os.environ.get("ATOM_DATABASE_URL") or f"sqlite:///{data_dir / 'atom.sqlite3'}"
+
+
+def _keys(explicit: str | None) -> str:
+    spec = explicit or os.environ.get("ATOM_HUBSPOT_ENCRYPTION_KEYS")
+    if not spec:
+        raise click.UsageError(
+            "ATOM_HUBSPOT_ENCRYPTION_KEYS is not set. Put the NEW key first and keep the old "
+            "ones after it, e.g. ATOM_HUBSPOT_ENCRYPTION_KEYS=k2:...,k1:..."
+        )
+    return spec
+
+
+@click.group("hubspot")
+def hubspot() -> None:
+    """HubSpot plugin: encryption keys, schema and connections."""
+
+
+@hubspot.command("generate-key")
+@click.option("--key-id", default=None, help="Id for the key (default: a random one).")
+def generate_key(key_id: str | None) -> None:
+    """Print a new key entry for ATOM_HUBSPOT_ENCRYPTION_KEYS (32 random bytes).
+
+    To rotate: put the new entry FIRST and keep the old ones after it, restart, then run
+    `atom-host hubspot rotate-keys`; drop the old key once it reports nothing left.
+    """
+    from atom_hubspot.storage.crypto import new_key_spec
+
+    try:
+        click.echo(new_key_spec(key_id))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--key-id") from None
+
+
+@hubspot.command("rotate-keys")
+@click.option("--database-url", default=None, help="Default: ATOM_DATABASE_URL.")
+@click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--keys", "keys_spec", default=None, hidden=True,
+              help="Key ring (default: ATOM_HUBSPOT_ENCRYPTION_KEYS); avoid: shows in ps.")
+def rotate_keys_command(database_url: str | None, batch_size: int, keys_spec: str | None) -> None:
+    """Re-encrypt every stored token under the first key (batches; safe to stop and re-run)."""
+    from atom_hubspot.storage.crypto import TokenCipher
+    from atom_hubspot.storage.db import Database
+    from atom_hubspot.storage.repository import ConnectionRepository
+    from atom_hubspot.storage.rotation import pending_rotation, rotate_keys
+
+    try:
+        cipher = TokenCipher.from_spec(_keys(keys_spec))
+    except ValueError as exc:
+        raise click.UsageError(f"ATOM_HUBSPOT_ENCRYPTION_KEYS is invalid: {exc}") from None
+    url = _database_url(database_url)
+
+    async def run() -> Any:
+        db = Database(url)
+        try:
+            await db.check_migrated()
+            total = await pending_rotation(db, cipher.primary_key_id)
+            if total == 0:
+                return None, 0
+            with click.progressbar(length=total, label="Re-encrypting tokens",
+                                   file=sys.stderr) as bar:
+                report = await rotate_keys(
+                    db, ConnectionRepository(cipher), batch_size=batch_size, progress=bar.update
+                )
+            return report, total
+        finally:
+            await db.dispose()
+
+    try:
+        report, total = asyncio.run(run())
+    except HubSpotError as exc:
+        raise click.ClickException(exc.message) from None
+    if report is None:
+        click.echo(f"Nothing to do: every stored token is under key {cipher.primary_key_id!r}.")
+        return
+    click.echo(f"Re-encrypted {report.rotated} value(s) under key {cipher.primary_key_id!r}.")
+    if report.failed:
+        click.echo(
+            f"{len(report.failed)} value(s) could not be decrypted with any configured key and "
+            "were left untouched (connections marked token_undecryptable): "
+            + ", ".join(report.failed[:20]),
+            err=True,
+        )
+        sys.exit(1)
+    click.echo("Done. The old key(s) can now be removed from ATOM_HUBSPOT_ENCRYPTION_KEYS.")
+
+
+@hubspot.command("schema-sql")
+def schema_sql_command() -> None:
+    """Print the PostgreSQL DDL of the migrations (what migrations/hubspot_schema.sql holds)."""
+    from atom_hubspot.storage.db import schema_sql
+
+    click.echo(schema_sql(), nl=False)
+
+
+@hubspot.command("connections")
+@click.option("--database-url", default=None, help="Default: ATOM_DATABASE_URL.")
+@click.option("--tenant", default=None, help="Only this tenant.")
+def connections_command(database_url: str | None, tenant: str | None) -> None:
+    """List HubSpot connections: tenant, user, portal, kind, status, token expiry (no tokens)."""
+    import sqlalchemy as sa
+
+    from atom_hubspot.storage.db import Database
+    from atom_hubspot.storage.models import Connection, Token
+
+    async def run() -> list[Any]:
+        db = Database(_database_url(database_url))
+        try:
+            await db.check_migrated()
+            async with db.session(tenant) as s:
+                q = (
+                    sa.select(Connection, Token.expires_at, Token.failure_count)
+                    .outerjoin(Token, Token.connection_id == Connection.id)
+                    .order_by(Connection.tenant_id, Connection.user_id, Connection.portal_id)
+                )
+                if tenant:
+                    q = q.where(Connection.tenant_id == tenant)
+                return list((await s.execute(q)).all())
+        finally:
+            await db.dispose()
+
+    try:
+        rows = asyncio.run(run())
+    except HubSpotError as exc:
+        raise click.ClickException(exc.message) from None
+    if not rows:
+        click.echo("No HubSpot connections.")
+        return
+    click.echo("tenant\tuser\tportal\tkind\tstatus\tdefault\texpires_at\tfailures")
+    for conn, expires_at, failures in rows:
+        click.echo(
+            f"{conn.tenant_id}\t{conn.user_id}\t{conn.portal_id}\t{conn.auth_kind}\t"
+            f"{conn.status}{'/' + conn.problem if conn.problem else ''}\t"
+            f"{'yes' if conn.is_default else ''}\t"
+            f"{expires_at.isoformat() if expires_at else '-'}\t{failures or 0}"
+        )

@@ -1,0 +1,260 @@
+"""Reads and writes of connections, tokens and OAuth states, inside a caller's transaction.
+
+Tokens enter and leave this module only through `seal_tokens` / `open_tokens`: what is written
+is ciphertext bound (AAD) to tenant, connection, portal and column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from atom_hubspot.storage.crypto import TokenCipher, token_aad
+from atom_hubspot.storage.models import (
+    Connection,
+    OAuthState,
+    PortalDetails,
+    ScheduledSend,
+    SyncCursor,
+    Token,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class PlainTokens:
+    """Decrypted tokens; never logged (repr hides them)."""
+
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime | None
+
+    def __repr__(self) -> str:
+        return f"PlainTokens(expires_at={self.expires_at!r}, access=***, refresh=***)"
+
+
+def state_hash(state: str) -> str:
+    """Only this hash of an OAuth state is stored (a database reader cannot replay it)."""
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+class ConnectionRepository:
+    """Connection, token and detail rows; every method runs in the given session."""
+
+    def __init__(self, cipher: TokenCipher):
+        self.cipher = cipher
+
+    # ---------------------------------------------------------------- tokens
+
+    def _aad(self, tok: Token, column: str) -> bytes:
+        return token_aad(tok.tenant_id, tok.connection_id, tok.portal_id, column)
+
+    def seal_tokens(
+        self, tok: Token, access: str, refresh: str | None, expires_at: datetime | None
+    ) -> None:
+        tok.access_token = self.cipher.encrypt(access, self._aad(tok, "access_token"))
+        tok.refresh_token = (
+            self.cipher.encrypt(refresh, self._aad(tok, "refresh_token")) if refresh else None
+        )
+        tok.key_id = self.cipher.primary_key_id
+        tok.expires_at = expires_at
+
+    def open_tokens(self, tok: Token) -> PlainTokens:
+        """Decrypt; raises DecryptionFailed (nothing is changed)."""
+        access = self.cipher.decrypt(tok.access_token, self._aad(tok, "access_token"))
+        refresh = (
+            self.cipher.decrypt(tok.refresh_token, self._aad(tok, "refresh_token"))
+            if tok.refresh_token
+            else None
+        )
+        return PlainTokens(access, refresh, tok.expires_at)
+
+    def reencrypt_token_row(self, tok: Token) -> bool:
+        """Put the row under the primary key; False when it already was."""
+        if tok.key_id == self.cipher.primary_key_id and all(
+            TokenCipher.key_id_of(v) == self.cipher.primary_key_id
+            for v in (tok.access_token, tok.refresh_token)
+            if v
+        ):
+            return False
+        new_access = self.cipher.reencrypt(tok.access_token, self._aad(tok, "access_token"))
+        new_refresh = (
+            self.cipher.reencrypt(tok.refresh_token, self._aad(tok, "refresh_token"))
+            if tok.refresh_token
+            else None
+        )
+        # Both decrypted fine: only now is anything overwritten.
+        tok.access_token, tok.refresh_token = new_access, new_refresh
+        tok.key_id = self.cipher.primary_key_id
+        return True
+
+    def seal_verifier(self, st: OAuthState, verifier: str) -> None:
+        st.code_verifier = self.cipher.encrypt(verifier, token_aad(st.tenant_id, st.id, 0, "code_verifier"))
+        st.key_id = self.cipher.primary_key_id
+
+    def open_verifier(self, st: OAuthState) -> str | None:
+        if not st.code_verifier:
+            return None
+        return self.cipher.decrypt(st.code_verifier, token_aad(st.tenant_id, st.id, 0, "code_verifier"))
+
+    def reencrypt_state_row(self, st: OAuthState) -> bool:
+        if not st.code_verifier or st.key_id == self.cipher.primary_key_id:
+            return False
+        st.code_verifier = self.cipher.reencrypt(
+            st.code_verifier, token_aad(st.tenant_id, st.id, 0, "code_verifier")
+        )
+        st.key_id = self.cipher.primary_key_id
+        return True
+
+    # ---------------------------------------------------------------- connections
+
+    @staticmethod
+    async def list_for(s: AsyncSession, tenant_id: str, user_id: str) -> list[Connection]:
+        rows = await s.scalars(
+            sa.select(Connection)
+            .where(Connection.tenant_id == tenant_id, Connection.user_id == user_id)
+            .order_by(Connection.is_default.desc(), Connection.created_at, Connection.portal_id)
+        )
+        return list(rows)
+
+    @staticmethod
+    async def find(
+        s: AsyncSession, tenant_id: str, user_id: str, portal_id: int | None
+    ) -> Connection | None:
+        """The connection for `portal_id`, or the default (else the oldest) when None."""
+        q = sa.select(Connection).where(
+            Connection.tenant_id == tenant_id, Connection.user_id == user_id
+        )
+        if portal_id is not None:
+            q = q.where(Connection.portal_id == portal_id)
+        q = q.order_by(Connection.is_default.desc(), Connection.created_at).limit(1)
+        return (await s.scalars(q)).first()
+
+    @staticmethod
+    async def get(s: AsyncSession, connection_id: str) -> Connection | None:
+        return await s.get(Connection, connection_id)
+
+    @staticmethod
+    async def token_for_update(s: AsyncSession, connection_id: str, dialect: str) -> Token | None:
+        """The token row, locked against other processes until the transaction ends
+        (PostgreSQL: SELECT … FOR UPDATE; SQLite: the session already holds BEGIN IMMEDIATE)."""
+        q = sa.select(Token).where(Token.connection_id == connection_id)
+        if dialect == "postgresql":
+            q = q.with_for_update()
+        q = q.execution_options(populate_existing=True)
+        return (await s.scalars(q)).first()
+
+    async def upsert_connection(
+        self,
+        s: AsyncSession,
+        *,
+        tenant_id: str,
+        user_id: str,
+        portal_id: int,
+        auth_kind: str,
+        scopes: list[str],
+        hub_domain: str | None,
+        access_token: str,
+        refresh_token: str | None,
+        expires_at: datetime | None,
+        details: dict[str, Any],
+    ) -> Connection:
+        """Create or replace the principal's connection to `portal_id` with fresh tokens."""
+        conn = await self.find(s, tenant_id, user_id, portal_id)
+        others = await self.list_for(s, tenant_id, user_id)
+        if conn is None:
+            conn = Connection(
+                tenant_id=tenant_id,
+                user_id=user_id,
+                portal_id=portal_id,
+                auth_kind=auth_kind,
+                is_default=not any(c.is_default for c in others),
+            )
+            s.add(conn)
+            await s.flush()
+        conn.auth_kind = auth_kind
+        conn.scopes = sorted(set(scopes))
+        conn.hub_domain = hub_domain
+        conn.status = "connected"
+        conn.problem = None
+        conn.updated_at = utcnow()
+        tok = await s.get(Token, conn.id)
+        if tok is None:
+            tok = Token(connection_id=conn.id, tenant_id=tenant_id, portal_id=portal_id)
+            s.add(tok)
+        self.seal_tokens(tok, access_token, refresh_token, expires_at)
+        tok.refreshed_at = utcnow()
+        tok.failure_count = 0
+        tok.last_failure_at = None
+        tok.last_failure_code = None
+        det = await s.get(PortalDetails, conn.id)
+        if det is None:
+            det = PortalDetails(connection_id=conn.id, tenant_id=tenant_id, portal_id=portal_id)
+            s.add(det)
+        for key in (
+            "hub_domain", "hubspot_user", "hubspot_user_id", "app_id", "account_type",
+            "time_zone", "company_currency", "ui_domain", "data_hosting_location",
+        ):
+            setattr(det, key, details.get(key))
+        det.raw = {k: v for k, v in details.items() if isinstance(v, str | int | float | bool)}
+        await s.flush()
+        return conn
+
+    @staticmethod
+    async def delete_connection(s: AsyncSession, conn: Connection) -> None:
+        """Delete a connection with its tokens, details and cursors; promote a new default."""
+        for model in (Token, PortalDetails, SyncCursor):
+            await s.execute(sa.delete(model).where(model.connection_id == conn.id))  # type: ignore[attr-defined]
+        await s.execute(
+            sa.update(ScheduledSend)
+            .where(ScheduledSend.connection_id == conn.id, ScheduledSend.status == "pending")
+            .values(status="cancelled", error="HubSpot was disconnected", updated_at=utcnow())
+        )
+        was_default = conn.is_default
+        await s.delete(conn)
+        await s.flush()
+        if was_default:
+            nxt = await ConnectionRepository.find(s, conn.tenant_id, conn.user_id, None)
+            if nxt is not None:
+                nxt.is_default = True
+
+    @staticmethod
+    async def set_default(s: AsyncSession, conn: Connection) -> None:
+        await s.execute(
+            sa.update(Connection)
+            .where(
+                Connection.tenant_id == conn.tenant_id,
+                Connection.user_id == conn.user_id,
+                Connection.id != conn.id,
+            )
+            .values(is_default=False)
+        )
+        conn.is_default = True
+
+    # ---------------------------------------------------------------- OAuth states
+
+    @staticmethod
+    async def state_by_hash(s: AsyncSession, hashed: str) -> OAuthState | None:
+        return (
+            await s.scalars(sa.select(OAuthState).where(OAuthState.state_hash == hashed))
+        ).first()
+
+    @staticmethod
+    async def consume_state(s: AsyncSession, st: OAuthState, now: datetime) -> bool:
+        """Mark the state used; False when another request consumed it first."""
+        res = await s.execute(
+            sa.update(OAuthState)
+            .where(OAuthState.id == st.id, OAuthState.consumed_at.is_(None))
+            .values(consumed_at=now)
+        )
+        return res.rowcount == 1  # type: ignore[attr-defined]
+
+    @staticmethod
+    async def purge_states(s: AsyncSession, before: datetime) -> int:
+        res = await s.execute(sa.delete(OAuthState).where(OAuthState.expires_at < before))
+        return int(res.rowcount or 0)  # type: ignore[attr-defined]
