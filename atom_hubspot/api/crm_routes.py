@@ -6,7 +6,6 @@ custom properties included; records come back in HubSpot's shape (`id`, `propert
 route is scoped to the caller's own connection (see `deps.scope_dependency`).
 """
 
-from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta

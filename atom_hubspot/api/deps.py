@@ -4,7 +4,6 @@ The principal always comes from the host's dependency (never from a query or a b
 caller choice is `portal_id`, among the caller's own connected portals.
 """
 
-from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -38,12 +37,12 @@ class RequestScope:
     """What a route needs: the caller, the plugin runtime, and a client for the connection."""
 
     principal: Principal
-    runtime: HubSpotRuntime
-    client: HubSpotClient
-    connection: ConnectionInfo
+    runtime: "HubSpotRuntime"
+    client: "HubSpotClient"
+    connection: "ConnectionInfo"
 
 
-def runtime_of(context: HostContext) -> HubSpotRuntime:
+def runtime_of(context: HostContext) -> "HubSpotRuntime":
     runtime = context.state.get(STATE_KEY)
     if runtime is None:
         raise Unavailable("The HubSpot plugin is not started; try again shortly.")

@@ -5,7 +5,6 @@ details). A missing or dead connection answers 401 like every other route; HubSp
 or failing answers 200 with `status` down or degraded, so a dashboard can show it.
 """
 
-from __future__ import annotations
 
 import asyncio
 import time
