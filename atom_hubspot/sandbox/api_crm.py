@@ -1,0 +1,548 @@
+"""CRM objects (contacts, companies, deals), associations, pipelines and account details."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from atom_hubspot.sandbox.errors import ApiError, not_found, validation
+from atom_hubspot.sandbox.objects import ObjectType, iso_ms, resolve_type
+from atom_hubspot.sandbox.routing import (
+    Call,
+    json_response,
+    no_content,
+    require_scopes,
+    router,
+)
+from atom_hubspot.sandbox.search import run_search
+from atom_hubspot.sandbox.state import (
+    ASSOCIATION_TYPES,
+    PRIMARY_IDS,
+    TYPE_NAMES,
+    Portal,
+    Record,
+)
+
+OBJ = ("/crm/v3/objects/{otype}", "/crm/objects/{date}/{otype}")
+ONE = ("/crm/v3/objects/{otype}/{oid}", "/crm/objects/{date}/{otype}/{oid}")
+BATCH = ("/crm/v3/objects/{otype}/batch/{action}", "/crm/objects/{date}/{otype}/batch/{action}")
+SEARCH = ("/crm/v3/objects/{otype}/search", "/crm/objects/{date}/{otype}/search")
+BATCH_MAX = 100
+LIST_MAX = 100
+
+
+def _otype(call: Call, access: str, key: str = "otype") -> ObjectType:
+    otype = resolve_type(call.params[key])
+    require_scopes(call, f"crm.objects.{otype.name}.{access}")
+    return otype
+
+
+def _props_param(call: Call) -> list[str] | None:
+    props = call.list_query("properties")
+    return props or None
+
+
+def record_json(portal: Portal, otype: ObjectType, rec: Record, props: list[str] | None,
+                assoc: list[str] | None = None) -> dict[str, Any]:
+    if props is None:
+        keys: list[str] = list(otype.default_props)
+    else:
+        keys = list(dict.fromkeys([*props, "hs_object_id", "createdate", otype.modified_prop]))
+    out: dict[str, Any] = {
+        "id": str(rec.id),
+        "properties": {k: rec.properties.get(k) for k in keys},
+        "createdAt": iso_ms(rec.created),
+        "updatedAt": iso_ms(rec.updated),
+        "archived": rec.archived,
+    }
+    if rec.archived and rec.archived_at is not None:
+        out["archivedAt"] = iso_ms(rec.archived_at)
+    if assoc:
+        links: dict[str, Any] = {}
+        for name in assoc:
+            to = resolve_type(name)
+            results = [{"id": str(tid), "type": TYPE_NAMES.get(t, str(t))}
+                       for tid, types in portal.associated(otype.name, rec.id, to.name)
+                       for t in sorted(types)]
+            if results:  # HubSpot leaves out object types without associations
+                links[to.name] = {"results": results}
+        if links:
+            out["associations"] = links
+    return out
+
+
+def _batch_answer(call: Call, results: list[dict[str, Any]], errors: list[dict[str, Any]],
+                  ok_status: int = 200) -> Response:
+    now = iso_ms(call.now)
+    body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": now,
+                            "completedAt": now}
+    if errors:
+        body["numErrors"] = len(errors)
+        body["errors"] = errors
+        return json_response(body, 207)
+    return json_response(body, ok_status)
+
+
+def _inputs(body: dict[str, Any], limit: int = BATCH_MAX) -> list[Any]:
+    inputs = body.get("inputs")
+    if not isinstance(inputs, list):
+        raise validation("Invalid input JSON: `inputs` is required")
+    if len(inputs) > limit:
+        raise validation(f"Batch input limit exceeded: {len(inputs)} inputs, the maximum is "
+                         f"{limit}", [{"message": f"size must be between 0 and {limit}",
+                                       "in": "inputs"}])
+    return inputs
+
+
+# --------------------------------------------------------------------------- basic CRUD
+
+
+@router.add("GET", "crm.objects.list", *OBJ)
+async def list_objects(call: Call) -> Response:
+    otype = _otype(call, "read")
+    portal = call.require_portal()
+    limit = call.int_query("limit", 10, low=1, high=LIST_MAX)
+    after = call.int_query("after", 0)
+    archived = call.query.get("archived", "false").lower() == "true"
+    recs = sorted((r for r in portal.records[otype.name].values()
+                   if r.archived == archived and r.id >= after), key=lambda r: r.id)
+    page = recs[:limit]
+    body: dict[str, Any] = {"results": [
+        record_json(portal, otype, r, _props_param(call), call.list_query("associations"))
+        for r in page]}
+    if len(recs) > limit:
+        nxt = str(page[-1].id + 1)
+        body["paging"] = {"next": {"after": nxt,
+                                   "link": f"{call.root_path}{call.path}?after={nxt}"}}
+    return json_response(body)
+
+
+@router.add("POST", "crm.objects.create", *OBJ)
+async def create_object(call: Call) -> Response:
+    otype = _otype(call, "write")
+    portal = call.require_portal()
+    body = call.json_object()
+    rec = portal.create(otype, body.get("properties"), call.now, body.get("associations"))
+    return json_response(record_json(portal, otype, rec, sorted(rec.properties)), 201)
+
+
+@router.add("GET", "crm.objects.get", *ONE)
+async def get_object(call: Call) -> Response:
+    otype = _otype(call, "read")
+    portal = call.require_portal()
+    rec = portal.get_by(otype, call.params["oid"], call.query.get("idProperty"))
+    if rec is None and call.query.get("archived", "false").lower() == "true":
+        try:
+            cand = portal.records[otype.name].get(int(call.params["oid"]))
+        except ValueError:
+            cand = None
+        rec = cand if cand is not None and cand.archived else None
+    if rec is None:
+        raise not_found(f"Object not found. objectId are usually numeric. "
+                        f"({otype.label} {call.params['oid']})")
+    return json_response(record_json(portal, otype, rec, _props_param(call),
+                                     call.list_query("associations")))
+
+
+@router.add("PATCH", "crm.objects.update", *ONE)
+async def update_object(call: Call) -> Response:
+    otype = _otype(call, "write")
+    portal = call.require_portal()
+    rec = portal.get_by(otype, call.params["oid"], call.query.get("idProperty"))
+    if rec is None:
+        raise not_found(f"Object not found. ({otype.label} {call.params['oid']})")
+    body = call.json_object()
+    portal.update(otype, rec, body.get("properties"), call.now)
+    return json_response(record_json(portal, otype, rec, sorted(rec.properties)))
+
+
+@router.add("DELETE", "crm.objects.archive", *ONE)
+async def archive_object(call: Call) -> Response:
+    otype = _otype(call, "write")
+    portal = call.require_portal()
+    rec = portal.live(otype, call.params["oid"])
+    if rec is not None:  # HubSpot answers 204 for ids that do not exist too
+        portal.archive(otype, rec, call.now)
+    return no_content()
+
+
+# --------------------------------------------------------------------------- batch
+
+
+@router.add("POST", "crm.objects.batch", *BATCH)
+async def batch(call: Call) -> Response:
+    action = call.params["action"]
+    handler = {"read": _batch_read, "create": _batch_create, "update": _batch_update,
+               "upsert": _batch_upsert, "archive": _batch_archive}.get(action)
+    if handler is None:
+        raise not_found(f"Unknown batch action {action}")
+    otype = _otype(call, "read" if action == "read" else "write")
+    return await handler(call, otype, call.require_portal(), call.json_object())
+
+
+def _not_found_error(otype: ObjectType, ids: list[str], verb: str = "get") -> dict[str, Any]:
+    return {
+        "status": "error", "category": "OBJECT_NOT_FOUND",
+        "message": f"Could not {verb} some {otype.label} objects, they may be deleted or not "
+                   "exist. Check that ids are valid.",
+        "context": {"ids": ids},
+    }
+
+
+async def _batch_read(call: Call, otype: ObjectType, portal: Portal,
+                      body: dict[str, Any]) -> Response:
+    with_history = bool(body.get("propertiesWithHistory"))
+    inputs = _inputs(body, 50 if with_history else BATCH_MAX)
+    props = body.get("properties") or None
+    id_property = body.get("idProperty")
+    results, missing = [], []
+    for item in inputs:
+        key = str(item.get("id", "")) if isinstance(item, dict) else ""
+        rec = portal.get_by(otype, key, id_property) if key else None
+        if rec is None:
+            missing.append(key)
+        else:
+            results.append(record_json(portal, otype, rec, props))
+    errors = [_not_found_error(otype, missing)] if missing else []
+    return _batch_answer(call, results, errors)
+
+
+async def _batch_create(call: Call, otype: ObjectType, portal: Portal,
+                        body: dict[str, Any]) -> Response:
+    inputs = _inputs(body)
+    # HubSpot creates all or nothing: check every input before the first write.
+    seen: set[str] = set()
+    check = portal.property_check(otype)
+    for item in inputs:
+        if not isinstance(item, dict):
+            raise validation("each input needs `properties`")
+        props = check.clean(item.get("properties") or {}, for_create=True)
+        if otype.unique_prop and props.get(otype.unique_prop):
+            key = props[otype.unique_prop].lower()
+            existing = portal.find_by(otype, otype.unique_prop, key)
+            if existing is not None:
+                raise ApiError(409, f"{otype.singular.capitalize()} already exists. "
+                               f"Existing ID: {existing.id}", "CONFLICT")
+            if key in seen:
+                raise validation(f"Duplicate {otype.unique_prop} {key} in the batch inputs")
+            seen.add(key)
+        portal._check_inline_associations(otype, item.get("associations"))
+    results = [record_json(portal, otype, portal.create(
+        otype, item.get("properties"), call.now, item.get("associations")),
+        sorted(item.get("properties") or {})) for item in inputs]
+    return _batch_answer(call, results, [], 201)
+
+
+async def _batch_update(call: Call, otype: ObjectType, portal: Portal,
+                        body: dict[str, Any]) -> Response:
+    inputs = _inputs(body)
+    results, missing, errors = [], [], []
+    for item in inputs:
+        key = str(item.get("id", "")) if isinstance(item, dict) else ""
+        rec = portal.get_by(otype, key, item.get("idProperty")) if key else None
+        if rec is None:
+            missing.append(key)
+            continue
+        try:
+            portal.update(otype, rec, item.get("properties"), call.now)
+        except ApiError as exc:
+            errors.append({"status": "error", "category": exc.category, "message": exc.message,
+                           "context": {"ids": [key]}, "errors": exc.errors or []})
+            continue
+        results.append(record_json(portal, otype, rec, sorted(item.get("properties") or {})))
+    if missing:
+        errors.insert(0, _not_found_error(otype, missing, "update"))
+    return _batch_answer(call, results, errors)
+
+
+async def _batch_upsert(call: Call, otype: ObjectType, portal: Portal,
+                        body: dict[str, Any]) -> Response:
+    inputs = _inputs(body)
+    results, errors = [], []
+    for item in inputs:
+        if not isinstance(item, dict) or not item.get("id"):
+            errors.append({"status": "error", "category": "VALIDATION_ERROR",
+                           "message": "each upsert input needs `id` and `idProperty`",
+                           "context": {"ids": [""]}})
+            continue
+        key = str(item["id"])
+        id_prop = item.get("idProperty") or "hs_object_id"
+        if id_prop not in ("hs_object_id", otype.unique_prop):
+            errors.append({"status": "error", "category": "VALIDATION_ERROR",
+                           "message": f"{id_prop} is not a unique property of {otype.name}",
+                           "context": {"ids": [key]}})
+            continue
+        props = dict(item.get("properties") or {})
+        try:
+            rec = portal.get_by(otype, key, id_prop)
+            if rec is not None:
+                portal.update(otype, rec, props, call.now)
+                new = False
+            else:
+                if id_prop == "hs_object_id":
+                    raise ApiError(404, f"No {otype.singular} with ID {key}",
+                                   "OBJECT_NOT_FOUND")
+                props.setdefault(id_prop, key)
+                rec = portal.create(otype, props, call.now)
+                new = True
+        except ApiError as exc:
+            errors.append({"status": "error", "category": exc.category, "message": exc.message,
+                           "context": {"ids": [key]}, "errors": exc.errors or []})
+            continue
+        out = record_json(portal, otype, rec, sorted(props))
+        out["new"] = new
+        results.append(out)
+    return _batch_answer(call, results, errors)
+
+
+async def _batch_archive(call: Call, otype: ObjectType, portal: Portal,
+                         body: dict[str, Any]) -> Response:
+    for item in _inputs(body):
+        rec = portal.live(otype, item.get("id", "")) if isinstance(item, dict) else None
+        if rec is not None:
+            portal.archive(otype, rec, call.now)
+    return no_content()
+
+
+# --------------------------------------------------------------------------- search
+
+
+@router.add("POST", "crm.objects.search", *SEARCH, search=True)
+async def search(call: Call) -> Response:
+    otype = _otype(call, "read")
+    portal = call.require_portal()
+    body = call.json_object()
+    live = [r for r in portal.records[otype.name].values() if not r.archived]
+    page, total, offset, limit = run_search(otype, live, body)
+    props = body.get("properties") or None
+    out: dict[str, Any] = {"total": total,
+                           "results": [record_json(portal, otype, r, props) for r in page]}
+    nxt = offset + len(page)
+    if page and nxt < total:
+        out["paging"] = {"next": {"after": str(nxt)}}
+    return json_response(out)
+
+
+# --------------------------------------------------------------------------- associations (v4)
+
+ASSOC_READ = ("/crm/v4/objects/{otype}/{oid}/associations/{totype}",
+              "/crm/objects/{date}/{otype}/{oid}/associations/{totype}")
+ASSOC_DEFAULT = ("/crm/v4/objects/{otype}/{oid}/associations/default/{totype}/{toid}",
+                 "/crm/objects/{date}/{otype}/{oid}/associations/default/{totype}/{toid}")
+ASSOC_ONE = ("/crm/v4/objects/{otype}/{oid}/associations/{totype}/{toid}",
+             "/crm/objects/{date}/{otype}/{oid}/associations/{totype}/{toid}")
+ASSOC_BATCH = ("/crm/v4/associations/{otype}/{totype}/batch/{action}",
+               "/crm/associations/{date}/{otype}/{totype}/batch/{action}")
+ASSOC_BATCH_DEFAULT = ("/crm/v4/associations/{otype}/{totype}/batch/associate/default",
+                       "/crm/associations/{date}/{otype}/{totype}/batch/associate/default")
+
+
+def _assoc_types(types: set[int]) -> list[dict[str, Any]]:
+    return [{"category": "HUBSPOT_DEFINED", "typeId": t,
+             "label": "Primary" if t in PRIMARY_IDS else None} for t in sorted(types)]
+
+
+def _pair(call: Call, access: str) -> tuple[ObjectType, ObjectType]:
+    a = _otype(call, access)
+    b = resolve_type(call.params["totype"])
+    if (a.name, b.name) not in ASSOCIATION_TYPES:
+        raise validation(f"No association types between {a.name} and {b.name}")
+    return a, b
+
+
+def _live_or_404(portal: Portal, otype: ObjectType, oid: Any) -> Record:
+    rec = portal.live(otype, oid)
+    if rec is None:
+        raise not_found(f"No {otype.singular} with ID {oid}")
+    return rec
+
+
+@router.add("GET", "crm.associations.read", *ASSOC_READ)
+async def assoc_read(call: Call) -> Response:
+    a, b = _pair(call, "read")
+    portal = call.require_portal()
+    rec = _live_or_404(portal, a, call.params["oid"])
+    limit = call.int_query("limit", 500, low=1, high=500)
+    after = call.int_query("after", 0)
+    rows = [(tid, types) for tid, types in portal.associated(a.name, rec.id, b.name)
+            if tid >= after]
+    page = rows[:limit]
+    body: dict[str, Any] = {"results": [{"toObjectId": tid, "associationTypes": _assoc_types(t)}
+                                        for tid, t in page]}
+    if len(rows) > limit:
+        body["paging"] = {"next": {"after": str(page[-1][0] + 1)}}
+    return json_response(body)
+
+
+def _default_result(a: ObjectType, from_id: int, b: ObjectType, to_id: int,
+                    type_id: int) -> dict[str, Any]:
+    return {"from": {"id": str(from_id)}, "to": {"id": str(to_id)},
+            "associationSpec": {"associationCategory": "HUBSPOT_DEFINED",
+                                "associationTypeId": type_id}}
+
+
+@router.add("PUT", "crm.associations.default", *ASSOC_DEFAULT)
+async def assoc_default(call: Call) -> Response:
+    a, b = _pair(call, "write")
+    portal = call.require_portal()
+    src = _live_or_404(portal, a, call.params["oid"])
+    dst = _live_or_404(portal, b, call.params["toid"])
+    type_id = portal.link_default(a.name, src.id, b.name, dst.id)
+    now = iso_ms(call.now)
+    return json_response({"status": "COMPLETE",
+                          "results": [_default_result(a, src.id, b, dst.id, type_id),
+                                      _default_result(b, dst.id, a, src.id,
+                                                      ASSOCIATION_TYPES[(b.name, a.name)][0])],
+                          "startedAt": now, "completedAt": now})
+
+
+@router.add("PUT", "crm.associations.create", *ASSOC_ONE)
+async def assoc_create(call: Call) -> Response:
+    a, b = _pair(call, "write")
+    portal = call.require_portal()
+    src = _live_or_404(portal, a, call.params["oid"])
+    dst = _live_or_404(portal, b, call.params["toid"])
+    specs = call.json(default=[])
+    if not isinstance(specs, list) or not specs:
+        raise validation("Body must be a list of {associationCategory, associationTypeId}")
+    allowed = ASSOCIATION_TYPES[(a.name, b.name)]
+    for spec in specs:
+        tid = spec.get("associationTypeId") if isinstance(spec, dict) else None
+        if tid not in allowed or spec.get("associationCategory") != "HUBSPOT_DEFINED":
+            raise validation(f"invalid association type {tid} from {a.singular} to "
+                             f"{b.singular}")
+        portal.link(a.name, src.id, b.name, dst.id, int(tid))
+    return json_response({"fromObjectTypeId": a.type_id, "fromObjectId": src.id,
+                          "toObjectTypeId": b.type_id, "toObjectId": dst.id,
+                          "labels": ["Primary"] if any(
+                              s.get("associationTypeId") in PRIMARY_IDS for s in specs) else []},
+                         201)
+
+
+@router.add("DELETE", "crm.associations.archive", *ASSOC_ONE)
+async def assoc_delete(call: Call) -> Response:
+    a, b = _pair(call, "write")
+    portal = call.require_portal()
+    src = _live_or_404(portal, a, call.params["oid"])
+    portal.unlink(a.name, src.id, b.name, int(call.params["toid"]))
+    return no_content()
+
+
+@router.add("POST", "crm.associations.batch_default", *ASSOC_BATCH_DEFAULT)
+async def assoc_batch_default(call: Call) -> Response:
+    a, b = _pair(call, "write")
+    portal = call.require_portal()
+    results, missing = [], []
+    for item in _inputs(call.json_object()):
+        src = portal.live(a, (item.get("from") or {}).get("id", ""))
+        dst = portal.live(b, (item.get("to") or {}).get("id", ""))
+        if src is None or dst is None:
+            missing.append(str((item.get("from") or {}).get("id", "")))
+            continue
+        type_id = portal.link_default(a.name, src.id, b.name, dst.id)
+        results.append(_default_result(a, src.id, b, dst.id, type_id))
+    errors = [_not_found_error(a, missing, "associate")] if missing else []
+    return _batch_answer(call, results, errors)
+
+
+@router.add("POST", "crm.associations.batch", *ASSOC_BATCH)
+async def assoc_batch(call: Call) -> Response:
+    action = call.params["action"]
+    a, b = _pair(call, "read" if action == "read" else "write")
+    portal = call.require_portal()
+    body = call.json_object()
+    if action == "read":
+        results, errors = [], []
+        for item in _inputs(body, 1000):
+            key = str(item.get("id", "")) if isinstance(item, dict) else ""
+            rec = portal.live(a, key)
+            rows = portal.associated(a.name, rec.id, b.name) if rec is not None else []
+            if not rows:
+                # HubSpot reports ids without associations as errors next to the results.
+                errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
+                               "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                               "message": f"No {b.singular} is associated with {a.singular} "
+                                          f"{key}.",
+                               "context": {"fromObjectId": [key]}})
+                continue
+            results.append({"from": {"id": key}, "to": [
+                {"toObjectId": tid, "associationTypes": _assoc_types(t)} for tid, t in rows]})
+        return _batch_answer(call, results, errors)
+    if action == "create":
+        results = []
+        for item in _inputs(body, 2000):
+            src = _live_or_404(portal, a, (item.get("from") or {}).get("id", ""))
+            dst = _live_or_404(portal, b, (item.get("to") or {}).get("id", ""))
+            for spec in item.get("types") or []:
+                tid = spec.get("associationTypeId")
+                if tid not in ASSOCIATION_TYPES[(a.name, b.name)]:
+                    raise validation(f"invalid association type {tid}")
+                portal.link(a.name, src.id, b.name, dst.id, int(tid))
+            results.append({"fromObjectTypeId": a.type_id, "fromObjectId": src.id,
+                            "toObjectTypeId": b.type_id, "toObjectId": dst.id, "labels": []})
+        return _batch_answer(call, results, [], 201)
+    if action == "archive":
+        for item in _inputs(body, 2000):
+            from_id = (item.get("from") or {}).get("id", "")
+            for to in item.get("to") or []:
+                try:
+                    portal.unlink(a.name, int(from_id), b.name, int(to.get("id", "")))
+                except ValueError:
+                    continue
+        return no_content()
+    raise not_found(f"Unknown association batch action {action}")
+
+
+# --------------------------------------------------------------------------- pipelines
+
+PIPELINES = ("/crm/v3/pipelines/{otype}", "/crm/pipelines/{date}/{otype}")
+PIPELINE = ("/crm/v3/pipelines/{otype}/{pid}", "/crm/pipelines/{date}/{otype}/{pid}")
+STAGES = ("/crm/v3/pipelines/{otype}/{pid}/stages", "/crm/pipelines/{date}/{otype}/{pid}/stages")
+
+
+def _pipelines(call: Call) -> Portal:
+    otype = resolve_type(call.params["otype"])
+    require_scopes(call, f"crm.objects.{otype.name}.read", f"crm.schemas.{otype.name}.read")
+    if otype.name != "deals":
+        raise validation(f"Object type {otype.name} has no pipelines in the sandbox")
+    return call.require_portal()
+
+
+@router.add("GET", "crm.pipelines.list", *PIPELINES)
+async def pipelines_list(call: Call) -> Response:
+    portal = _pipelines(call)
+    return json_response({"results": [p.to_json() for p in sorted(
+        portal.pipelines.values(), key=lambda p: p.display_order)]})
+
+
+@router.add("GET", "crm.pipelines.get", *PIPELINE)
+async def pipeline_get(call: Call) -> Response:
+    portal = _pipelines(call)
+    p = portal.pipelines.get(call.params["pid"])
+    if p is None:
+        raise not_found(f"No pipeline with ID {call.params['pid']}")
+    return json_response(p.to_json())
+
+
+@router.add("GET", "crm.pipelines.stages", *STAGES)
+async def pipeline_stages(call: Call) -> Response:
+    portal = _pipelines(call)
+    p = portal.pipelines.get(call.params["pid"])
+    if p is None:
+        raise not_found(f"No pipeline with ID {call.params['pid']}")
+    return json_response({"results": [s.to_json() for s in p.stages]})
+
+
+# --------------------------------------------------------------------------- account
+
+
+@router.add("GET", "account.details", "/account-info/v3/details", "/account-info/{date}/details")
+async def account_details(call: Call) -> Response:
+    p = call.require_portal()
+    return json_response({
+        "portalId": p.portal_id, "accountType": p.account_type, "timeZone": p.time_zone,
+        "companyCurrency": p.company_currency, "additionalCurrencies": [],
+        "utcOffset": "-05:00", "utcOffsetMilliseconds": -18_000_000,
+        "uiDomain": p.ui_domain, "dataHostingLocation": p.data_hosting_location,
+    })

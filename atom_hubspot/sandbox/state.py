@@ -1,0 +1,342 @@
+"""In-memory state of one sandbox portal: CRM records, associations, pipelines, lists,
+campaigns, marketing emails and the sends performed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from atom_hubspot.sandbox.errors import ApiError, validation
+from atom_hubspot.sandbox.objects import (
+    OBJECT_TYPES,
+    PROPERTY_TYPES,
+    ObjectType,
+    PropertyCheck,
+    iso_ms,
+)
+
+# (from, to) -> (unlabelled default type id, primary type id or None), HubSpot-defined.
+ASSOCIATION_TYPES: dict[tuple[str, str], tuple[int, int | None]] = {
+    ("contacts", "companies"): (279, 1),
+    ("companies", "contacts"): (280, 2),
+    ("deals", "contacts"): (3, None),
+    ("contacts", "deals"): (4, None),
+    ("deals", "companies"): (341, 5),
+    ("companies", "deals"): (342, 6),
+}
+INVERSE_TYPE = {279: 280, 280: 279, 1: 2, 2: 1, 3: 4, 4: 3, 341: 342, 342: 341, 5: 6, 6: 5}
+TYPE_NAMES = {
+    279: "contact_to_company_unlabeled", 1: "contact_to_company",
+    280: "company_to_contact_unlabeled", 2: "company_to_contact",
+    3: "deal_to_contact", 4: "contact_to_deal",
+    341: "deal_to_company_unlabeled", 5: "deal_to_company",
+    342: "company_to_deal_unlabeled", 6: "company_to_deal",
+}
+PRIMARY_IDS = {1, 2, 5, 6}
+
+DEFAULT_STAGES: list[tuple[str, str, str, bool]] = [
+    # id, label, probability, closed
+    ("appointmentscheduled", "Appointment Scheduled", "0.2", False),
+    ("qualifiedtobuy", "Qualified To Buy", "0.4", False),
+    ("presentationscheduled", "Presentation Scheduled", "0.6", False),
+    ("decisionmakerboughtin", "Decision Maker Bought-In", "0.8", False),
+    ("contractsent", "Contract Sent", "0.9", False),
+    ("closedwon", "Closed Won", "1.0", True),
+    ("closedlost", "Closed Lost", "0.0", True),
+]
+
+
+@dataclass
+class Record:
+    id: int
+    properties: dict[str, str]
+    created: float
+    updated: float
+    archived: bool = False
+    archived_at: float | None = None
+
+
+@dataclass
+class Stage:
+    id: str
+    label: str
+    display_order: int
+    probability: str
+    closed: bool
+    created: float
+    archived: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "label": self.label, "displayOrder": self.display_order,
+            "metadata": {"probability": self.probability,
+                         "isClosed": "true" if self.closed else "false"},
+            "archived": self.archived, "createdAt": iso_ms(self.created),
+            "updatedAt": iso_ms(self.created), "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
+        }
+
+
+@dataclass
+class Pipeline:
+    id: str
+    label: str
+    display_order: int
+    stages: list[Stage]
+    created: float
+    archived: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "label": self.label, "displayOrder": self.display_order,
+            "archived": self.archived, "createdAt": iso_ms(self.created),
+            "updatedAt": iso_ms(self.created), "stages": [s.to_json() for s in self.stages],
+        }
+
+
+@dataclass
+class CrmList:
+    list_id: int
+    name: str
+    processing_type: str
+    object_type_id: str
+    filter_branch: dict[str, Any] | None
+    created: float
+    updated: float
+    members: dict[int, float] = field(default_factory=dict)  # record id -> added at
+
+
+@dataclass
+class Campaign:
+    id: str
+    properties: dict[str, str | None]
+    created: float
+    updated: float
+
+
+@dataclass
+class Portal:
+    portal_id: int
+    hub_domain: str
+    account_type: str = "STANDARD"
+    time_zone: str = "US/Eastern"
+    company_currency: str = "USD"
+    data_hosting_location: str = "na1"
+    ui_domain: str = "app.hubspot.com"
+    marketing_tier: str = "enterprise"
+    transactional_addon: bool = True
+    user_id: int = 7000001
+    user_email: str = "owner@example.com"
+    next_id: int = 1001
+    records: dict[str, dict[int, Record]] = field(
+        default_factory=lambda: {name: {} for name in OBJECT_TYPES})
+    # (type, id) -> {(to type, to id): {type ids}}
+    associations: dict[tuple[str, int], dict[tuple[str, int], set[int]]] = field(
+        default_factory=dict)
+    pipelines: dict[str, Pipeline] = field(default_factory=dict)
+    lists: dict[int, CrmList] = field(default_factory=dict)
+    next_list_id: int = 1
+    campaigns: dict[str, Campaign] = field(default_factory=dict)
+    emails: dict[int, dict[str, Any]] = field(default_factory=dict)
+    email_stats: dict[int, dict[str, int]] = field(default_factory=dict)
+    sends: list[dict[str, Any]] = field(default_factory=list)
+    send_ids: dict[str, str] = field(default_factory=dict)  # sendId -> statusId
+    extra_properties: dict[str, set[str]] = field(default_factory=dict)
+    # Dedup keys of live records (contact email, company domain): type -> value -> id.
+    unique_index: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ properties
+
+    def property_check(self, otype: ObjectType) -> PropertyCheck:
+        known = dict(PROPERTY_TYPES[otype.name])
+        for name in self.extra_properties.get(otype.name, ()):
+            known.setdefault(name, "string")
+        return PropertyCheck(otype, known)
+
+    def known_properties(self, otype: ObjectType) -> set[str]:
+        return set(PROPERTY_TYPES[otype.name]) | self.extra_properties.get(otype.name, set())
+
+    # ------------------------------------------------------------------ records
+
+    def live(self, otype: ObjectType, record_id: Any) -> Record | None:
+        try:
+            rid = int(str(record_id))
+        except ValueError:
+            return None
+        rec = self.records[otype.name].get(rid)
+        return rec if rec is not None and not rec.archived else None
+
+    def find_by(self, otype: ObjectType, prop: str, value: str) -> Record | None:
+        v = value.strip().lower()
+        if prop == otype.unique_prop:
+            rid = self.unique_index.get(otype.name, {}).get(v)
+            return self.live(otype, rid) if rid is not None else None
+        for rec in self.records[otype.name].values():
+            if not rec.archived and rec.properties.get(prop, "").lower() == v and v:
+                return rec
+        return None
+
+    def get_by(self, otype: ObjectType, key: str, id_property: str | None) -> Record | None:
+        if id_property and id_property != "hs_object_id":
+            if id_property not in self.known_properties(otype):
+                raise validation(f"Property {id_property} does not exist",
+                                 [{"message": f"Property {id_property} does not exist",
+                                   "code": "PROPERTY_DOESNT_EXIST"}])
+            return self.find_by(otype, id_property, key)
+        return self.live(otype, key)
+
+    def _index(self, otype: ObjectType, rec: Record, old: str | None) -> None:
+        if otype.unique_prop is None:
+            return
+        idx = self.unique_index.setdefault(otype.name, {})
+        if old and idx.get(old.lower()) == rec.id:
+            del idx[old.lower()]
+        new = rec.properties.get(otype.unique_prop)
+        if new and not rec.archived:
+            idx[new.lower()] = rec.id
+
+    def _check_unique(self, otype: ObjectType, props: dict[str, str],
+                      own_id: int | None = None) -> None:
+        if otype.unique_prop and props.get(otype.unique_prop):
+            other = self.find_by(otype, otype.unique_prop, props[otype.unique_prop])
+            if other is not None and other.id != own_id:
+                raise ApiError(
+                    409, f"{otype.singular.capitalize()} already exists. Existing ID: {other.id}",
+                    "CONFLICT",
+                )
+
+    def _apply_deal_rules(self, props: dict[str, str], merged: dict[str, str]) -> None:
+        if "dealstage" not in props and "pipeline" not in props:
+            return
+        pipeline_id = merged.get("pipeline") or "default"
+        pipeline = self.pipelines.get(pipeline_id)
+        if pipeline is None:
+            raise validation(f"{pipeline_id} is not a valid pipeline ID",
+                             [{"message": f"{pipeline_id} is not a valid pipeline ID",
+                               "code": "INVALID_OPTION",
+                               "context": {"propertyName": ["pipeline"]}}])
+        stage_id = merged.get("dealstage")
+        if not stage_id:
+            return
+        stage = next((s for s in pipeline.stages if s.id == stage_id), None)
+        if stage is None:
+            msg = f"{stage_id} is not a valid deal stage ID in pipeline {pipeline_id}"
+            raise validation(msg, [{"message": msg, "code": "INVALID_OPTION",
+                                    "context": {"propertyName": ["dealstage"]}}])
+        merged["pipeline"] = pipeline_id
+        merged["hs_is_closed"] = "true" if stage.closed else "false"
+        merged["hs_is_closed_won"] = "true" if stage.closed and stage.probability != "0.0" \
+            else "false"
+        merged["hs_deal_stage_probability"] = stage.probability
+
+    def create(self, otype: ObjectType, raw_props: Any, now: float,
+               associations: Any = None) -> Record:
+        props = self.property_check(otype).clean(raw_props or {}, for_create=True)
+        self._check_unique(otype, props)
+        links = self._check_inline_associations(otype, associations)
+        merged = {k: v for k, v in props.items() if v != ""}
+        if otype.name == "deals":
+            self._apply_deal_rules(props, merged)
+        rid = self.next_id
+        self.next_id += 1
+        created = now
+        if "createdate" in merged:
+            from atom_hubspot.sandbox.objects import parse_datetime
+
+            created = parse_datetime(merged["createdate"]) or now
+        merged["createdate"] = iso_ms(created)
+        merged[otype.modified_prop] = iso_ms(now)
+        merged["hs_object_id"] = str(rid)
+        rec = Record(rid, merged, created, now)
+        self.records[otype.name][rid] = rec
+        self._index(otype, rec, None)
+        for to_type, to_id, type_id in links:
+            self.link(otype.name, rid, to_type, to_id, type_id)
+        return rec
+
+    def update(self, otype: ObjectType, rec: Record, raw_props: Any, now: float) -> Record:
+        props = self.property_check(otype).clean(raw_props or {}, for_create=False)
+        self._check_unique(otype, props, own_id=rec.id)
+        merged = dict(rec.properties)
+        for k, v in props.items():
+            if v == "":
+                merged.pop(k, None)  # "" clears a value
+            else:
+                merged[k] = v
+        if otype.name == "deals":
+            self._apply_deal_rules(props, merged)
+        merged[otype.modified_prop] = iso_ms(now)
+        old = rec.properties.get(otype.unique_prop) if otype.unique_prop else None
+        rec.properties = merged
+        rec.updated = now
+        self._index(otype, rec, old)
+        return rec
+
+    def archive(self, otype: ObjectType, rec: Record, now: float) -> None:
+        rec.archived = True
+        self._index(otype, rec, rec.properties.get(otype.unique_prop or "", None))
+        rec.archived_at = now
+        rec.updated = now
+
+    # ------------------------------------------------------------------ associations
+
+    def _check_inline_associations(self, otype: ObjectType,
+                                   associations: Any) -> list[tuple[str, int, int]]:
+        if not associations:
+            return []
+        if not isinstance(associations, list):
+            raise validation("associations must be a list")
+        links: list[tuple[str, int, int]] = []
+        for assoc in associations:
+            try:
+                to_id = int(str(assoc["to"]["id"]))
+                types = assoc["types"]
+            except (KeyError, TypeError, ValueError):
+                raise validation("Invalid association: expected {to:{id}, types:[...]}") \
+                    from None
+            for t in types:
+                type_id = t.get("associationTypeId") if isinstance(t, dict) else None
+                category = t.get("associationCategory") if isinstance(t, dict) else None
+                pair = next(((f, to) for (f, to), ids in ASSOCIATION_TYPES.items()
+                             if f == otype.name and type_id in ids), None)
+                if pair is None or category != "HUBSPOT_DEFINED":
+                    raise validation(
+                        f"{category} {type_id} is not a valid association type from "
+                        f"{otype.singular}", [{"message": "invalid association type",
+                                                 "code": "INVALID_ASSOCIATION_TYPE"}])
+                to_type = OBJECT_TYPES[pair[1]]
+                if self.live(to_type, to_id) is None:
+                    msg = f"No {to_type.singular} with ID {to_id} exists"
+                    raise validation(msg, [{"message": msg, "code": "OBJECT_NOT_FOUND"}])
+                links.append((to_type.name, to_id, int(type_id)))
+        return links
+
+    def link(self, from_type: str, from_id: int, to_type: str, to_id: int, type_id: int) -> None:
+        self.associations.setdefault((from_type, from_id), {}).setdefault(
+            (to_type, to_id), set()).add(type_id)
+        self.associations.setdefault((to_type, to_id), {}).setdefault(
+            (from_type, from_id), set()).add(INVERSE_TYPE[type_id])
+
+    def link_default(self, from_type: str, from_id: int, to_type: str, to_id: int) -> int:
+        type_id = ASSOCIATION_TYPES[(from_type, to_type)][0]
+        self.link(from_type, from_id, to_type, to_id, type_id)
+        return type_id
+
+    def unlink(self, from_type: str, from_id: int, to_type: str, to_id: int) -> bool:
+        a = self.associations.get((from_type, from_id), {}).pop((to_type, to_id), None)
+        self.associations.get((to_type, to_id), {}).pop((from_type, from_id), None)
+        return a is not None
+
+    def associated(self, from_type: str, from_id: int, to_type: str) -> list[tuple[int, set[int]]]:
+        out: list[tuple[int, set[int]]] = []
+        to_otype = OBJECT_TYPES[to_type]
+        for (t, tid), types in sorted(self.associations.get((from_type, from_id), {}).items()):
+            if t == to_type and types and self.live(to_otype, tid) is not None:
+                out.append((tid, types))
+        return out
+
+    # ------------------------------------------------------------------ pipelines
+
+    def seed_default_pipeline(self, now: float) -> None:
+        stages = [Stage(sid, label, n, prob, closed, now)
+                  for n, (sid, label, prob, closed) in enumerate(DEFAULT_STAGES)]
+        self.pipelines["default"] = Pipeline("default", "Sales Pipeline", 0, stages, now)
