@@ -115,8 +115,12 @@ async def _startup(context: HostContext) -> None:
         from atom_hubspot.storage.db import migrate
 
         await asyncio.to_thread(migrate, context.database_url)
-    transport = context.state.get(f"{STATE_KEY}.transport")
-    context.state[STATE_KEY] = await HubSpotRuntime.start(settings, context, transport=transport)
+    # Seams for demo mode and tests: an in-process sandbox transport, a lifted rate budget.
+    context.state[STATE_KEY] = await HubSpotRuntime.start(
+        settings, context,
+        transport=context.state.get(f"{STATE_KEY}.transport"),
+        governor=context.state.get(f"{STATE_KEY}.governor"),
+    )
 
 
 @hookimpl

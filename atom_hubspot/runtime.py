@@ -1,5 +1,8 @@
 """What the plugin holds while the host serves: one HTTP client, one database, the connection
 manager, the OAuth flow and the scheduled-send runner. Built at startup, closed at shutdown.
+
+`transport` and `governor` are seams: demo mode and tests point the HTTP client at the
+in-process sandbox (and may lift the rate budget) through them; production passes neither.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from atom_host_stub.contract import HostContext
 from atom_hubspot.settings import HubSpotSettings
 
 if TYPE_CHECKING:
-    from atom_hubspot.client import HubSpotHTTP
+    from atom_hubspot.client import HubSpotHTTP, RateLimitGovernor
     from atom_hubspot.oauth import ConnectionManager, OAuthFlow
     from atom_hubspot.storage.db import Database
 
@@ -39,15 +42,19 @@ class HubSpotRuntime:
         context: HostContext,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        governor: RateLimitGovernor | None = None,
         start_scheduler: bool = True,
     ) -> HubSpotRuntime:
         """Open the HTTP client and database, refuse an unmigrated database (the message says
         to run `atom-host migrate`), and start the scheduled-send runner."""
-        from atom_hubspot.client import HubSpotHTTP
+        from atom_hubspot.client import HubSpotHTTP, RateLimitGovernor
         from atom_hubspot.oauth import ConnectionManager, OAuthFlow
         from atom_hubspot.storage.db import Database
 
-        http = HubSpotHTTP(settings, transport=transport)
+        if governor is None:
+            # The PostgreSQL-shared budget lives in the plugin's own database.
+            governor = RateLimitGovernor.from_settings(settings, database_url=context.database_url)
+        http = HubSpotHTTP(settings, transport=transport, governor=governor)
         db: Database | None = None
         try:
             db = Database(context.database_url)

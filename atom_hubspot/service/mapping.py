@@ -62,8 +62,10 @@ FIELD_TO_PROPERTY: dict[ObjectKind, dict[str, str]] = {
         "owner_id": "hubspot_owner_id",
     },
 }
-# Unified timestamps are searchable too.
-_TIMESTAMP_FIELDS = {"created_at": "createdate", "updated_at": "hs_lastmodifieddate"}
+# Last-modified is `lastmodifieddate` on contacts and `hs_lastmodifieddate` on the others.
+MODIFIED_PROPERTY: dict[ObjectKind, str] = {
+    "contact": "lastmodifieddate", "company": "hs_lastmodifieddate", "deal": "hs_lastmodifieddate"
+}
 
 # HubSpot bookkeeping properties: shown as record fields, never as custom fields.
 SYSTEM_PROPERTIES = frozenset(
@@ -73,7 +75,7 @@ DEAL_CURRENCY_PROPERTY = "deal_currency_code"
 
 # What to ask HubSpot for when the caller did not say (HubSpot returns only a few by default).
 DEFAULT_PROPERTIES: dict[ObjectKind, list[str]] = {
-    kind: [*props.values(), "createdate", "hs_lastmodifieddate"]
+    kind: [*props.values(), "createdate", MODIFIED_PROPERTY[kind]]
     + ([DEAL_CURRENCY_PROPERTY] if kind == "deal" else [])
     for kind, props in FIELD_TO_PROPERTY.items()
 }
@@ -372,8 +374,10 @@ def property_for_field(kind: ObjectKind, field: str) -> str:
     mapping = FIELD_TO_PROPERTY[kind]
     if field in mapping:
         return mapping[field]
-    if field in _TIMESTAMP_FIELDS:
-        return _TIMESTAMP_FIELDS[field]
+    if field == "created_at":
+        return "createdate"
+    if field == "updated_at":
+        return MODIFIED_PROPERTY[kind]
     if field == "id":
         return "hs_object_id"
     if field.startswith("custom_fields."):

@@ -50,3 +50,92 @@ async def fake_http(fake_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         headers={"Authorization": "Bearer alice"},
     ) as c:
         yield c
+
+
+# --------------------------------------------------------------------------- end to end
+# The stub host app with the real plugin, its SQLite database migrated, and the in-process
+# sandbox behind the plugin's HTTP client. Alice connects portal A through the real OAuth
+# flow, Bob connects portal B with a private-app token, Carol connects nothing.
+
+import asyncio  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+from atom_hubspot.sandbox import PortalConfig, SandboxConfig  # noqa: E402
+from atom_hubspot.sandbox.config import DEMO_PORTAL_ID  # noqa: E402
+from atom_hubspot.sandbox.testing import approve, query_of, sandbox_transport  # noqa: E402
+
+PORTAL_A = DEMO_PORTAL_ID
+PORTAL_B = 7654321
+TOKEN_B = "pat-na1-bob-private-app-token"  # noqa: S105 - known to the sandbox only
+KEYS = {"alice": "key-alice", "bob": "key-bob", "carol": "key-carol"}
+PRINCIPALS = {
+    "alice": Principal(tenant_id="tenant-a", user_id="alice"),
+    "bob": Principal(tenant_id="tenant-b", user_id="bob"),
+    "carol": Principal(tenant_id="tenant-c", user_id="carol"),
+}
+
+
+@dataclass
+class Stack:
+    app: FastAPI
+    host: object
+    runtime: object
+    transport: httpx.ASGITransport
+    sandbox: object
+
+    def client(self, who: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://host.local",
+            headers={"Authorization": f"Bearer {KEYS[who]}"},
+        )
+
+
+def sandbox_config(**kw: object) -> SandboxConfig:
+    return SandboxConfig(
+        portals=[
+            PortalConfig(portal_id=PORTAL_A, seed=True, hub_domain="portal-a.hubspot.sandbox",
+                         company_currency="EUR"),
+            PortalConfig(portal_id=PORTAL_B, seed=True, hub_domain="portal-b.hubspot.sandbox"),
+        ],
+        requests_per_10s=None,
+        search_per_s=None,
+        private_app_tokens={TOKEN_B: PORTAL_B},
+        **kw,
+    )
+
+
+@pytest.fixture
+async def stack(hubspot_env: dict[str, str], sqlite_url: str) -> AsyncIterator[Stack]:
+    from atom_host_stub.app import create_app
+    from atom_host_stub.host import Host
+    from atom_hubspot.client import RateLimitGovernor
+    from atom_hubspot.storage.db import migrate
+
+    transport = sandbox_transport(sandbox_config())
+    await asyncio.to_thread(migrate, sqlite_url)
+    env = {
+        **hubspot_env,
+        "ATOM_DATABASE_URL": sqlite_url,
+        "ATOM_API_KEYS": ",".join(f"{k}:{PRINCIPALS[u].tenant_id}:{u}" for u, k in KEYS.items()),
+        "ATOM_PLUGINS": "hubspot",
+    }
+    host = Host.from_env(env)
+    host.context.state["hubspot.transport"] = transport
+    # The sandbox's own limits are off here; the client's budget would only add real waiting.
+    host.context.state["hubspot.governor"] = RateLimitGovernor(
+        requests_per_10s=1_000_000, search_per_s=1_000_000
+    )
+    app = create_app(host)
+    async with app.router.lifespan_context(app):
+        runtime = host.context.state.get("hubspot")
+        assert runtime is not None, "the HubSpot plugin did not start"
+        # Alice: the real OAuth flow against the sandbox's authorize page and token endpoint.
+        start = await runtime.oauth.start(PRINCIPALS["alice"])
+        redirect = await approve(start.url, transport, portal_id=PORTAL_A)
+        q = query_of(redirect)
+        await runtime.oauth.complete(code=q["code"], state=q["state"], error=None,
+                                     principal=PRINCIPALS["alice"])
+        # Bob: a private-app token, checked against the sandbox before it is stored.
+        await runtime.connections.save_private_app_token(PRINCIPALS["bob"], TOKEN_B)
+        yield Stack(app=app, host=host, runtime=runtime, transport=transport,
+                    sandbox=transport.app.state.sandbox)
