@@ -68,6 +68,35 @@ class Call:
     ok_statuses: tuple[int, ...] = ()
 
 
+class _HttpxURLFilter(logging.Filter):
+    """httpx logs every request's full URL at INFO. HubSpot URLs may carry an email
+    (`idProperty=email` reads) or, on the legacy OAuth API, a token in the path, so those
+    records are dropped; our own DEBUG line (with the path template) records the call."""
+
+    def __init__(self) -> None:
+        super().__init__("atom-hubspot-url-filter")
+        self.base_urls: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        for arg in args:
+            if isinstance(arg, httpx.URL | str):
+                text = str(arg)
+                if any(text.startswith(base) for base in self.base_urls):
+                    return False
+        return True
+
+
+_URL_FILTER = _HttpxURLFilter()
+
+
+def _install_url_filter(base_url: str) -> None:
+    _URL_FILTER.base_urls.add(base_url.rstrip("/") + "/")
+    httpx_log = logging.getLogger("httpx")
+    if _URL_FILTER not in httpx_log.filters:
+        httpx_log.addFilter(_URL_FILTER)
+
+
 class _Retry(Exception):
     """An attempt failed in a way worth another try (after `wait_s` when HubSpot says)."""
 
@@ -118,6 +147,7 @@ class HubSpotHTTP:
             limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
             follow_redirects=False,
         )
+        _install_url_filter(settings.api_base_url)
         self.calls = 0  # HTTP requests sent (diagnostics, benchmarks)
 
     @property

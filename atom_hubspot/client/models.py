@@ -48,7 +48,7 @@ class TokenResponse(SnakeModel):
 
 
 class TokenInfo(SnakeModel):
-    """Token introspection (`POST …/token/introspect`, legacy `GET /oauth/v1/access-tokens/…`)."""
+    """Token introspection (date-style form POST, or the legacy v1 access-token lookup)."""
 
     active: bool = True
     hub_id: int | None = None

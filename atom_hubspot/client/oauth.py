@@ -1,8 +1,8 @@
 """OAuth token endpoint calls: client credentials travel in the form body, no bearer.
 
-Date style: `POST /oauth/2026-03/token`, `…/token/introspect`, `…/token/revoke` (forms).
-Legacy v1: `POST /oauth/v1/token`, `GET /oauth/v1/access-tokens/{token}`,
-`GET|DELETE /oauth/v1/refresh-tokens/{token}` (sunset 2027-02-16).
+Date style: token, introspect and revoke are form POSTs. Legacy v1 (sunset 2027-02-16):
+token is a form POST, introspection a GET of the access or refresh token's own resource, and
+revocation a DELETE of the refresh token's resource (see `Paths`).
 https://developers.hubspot.com/docs/api-reference/auth-oauth-v1/guide
 These calls are outside the per-account API limits, so they skip the governor. Tokens,
 codes and the client secret are redacted from every error and never logged.

@@ -93,7 +93,7 @@ class AssociationsAPI:
     async def link_default(
         self, from_type: str, from_id: str | int, to_type: str, to_id: str | int
     ) -> dict[str, Any]:
-        """Unlabelled default link (v4 `PUT …/associations/default/…`, no body): repeatable."""
+        """Unlabelled default link (v4 default-association PUT, no body): repeatable."""
         body = await self._c.json(
             "PUT", self._c.http.paths.association_default(from_type, from_id, to_type, to_id)
         )
