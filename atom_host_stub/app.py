@@ -1,0 +1,119 @@
+"""The host's web app: plugin routes, `GET /api/integrations`, the `GET /` status dashboard.
+
+Importing this module needs the `api` extra (FastAPI, Jinja2); nothing else in the host does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from atom_host_stub.auth import ApiKeyAuthenticator, Unauthorized
+from atom_host_stub.contract import Principal
+from atom_host_stub.host import Host, MountRegistration, RouteRegistration, host_version
+from atom_host_stub.services import ServiceUnavailable
+from atom_host_stub.status import IntegrationsReport
+
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+DASHBOARD_REFRESH_S = 10
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    # The same envelope the plugins answer with, so clients handle one error shape.
+    return JSONResponse(
+        {"ok": False, "error": {"code": code, "message": message}}, status, headers=headers
+    )
+
+
+def create_app(
+    host: Host | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    demo: bool = False,
+    strict: bool = False,
+) -> FastAPI:
+    """Build the app; plugins start in its lifespan (validate_config → startup → demo setup
+    → routes), and shut down when it ends. A misconfigured plugin is left out with its
+    reason shown; `strict` makes the lifespan raise StartupRefused instead."""
+    host = host or Host.from_env(env, demo=demo)
+    host.context.demo = host.context.demo or demo
+    authenticator = ApiKeyAuthenticator(host.settings.api_keys)
+    require_principal, optional_principal = authenticator.dependencies()
+    host.context.principal_dependency = require_principal
+    host.context.optional_principal_dependency = optional_principal
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await host.start(strict=strict)
+            if host.context.demo:
+                await host.demo_setup(lambda m: _mount(app, m))
+            await host.register_routes(lambda r: _include(app, r))
+            yield
+        finally:
+            await host.stop()
+
+    app = FastAPI(title="ATOM host", version=host_version(), lifespan=lifespan)
+    app.state.host = host
+
+    @app.exception_handler(Unauthorized)
+    async def _unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
+        return _error(401, "unauthorized", exc.message, {"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(ServiceUnavailable)
+    async def _no_service(request: Request, exc: ServiceUnavailable) -> JSONResponse:
+        return _error(503, "service_unavailable", str(exc))
+
+    @app.get("/api/integrations", response_model=IntegrationsReport, tags=["host"])
+    async def integrations() -> IntegrationsReport:
+        """Every integration's status, config issues, health, features and routes. Public:
+        nothing in it is secret."""
+        return await host.report()
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def dashboard() -> HTMLResponse:
+        report = await host.report()
+        html = TEMPLATES.get_template("dashboard.html").render(
+            report=report, refresh_s=DASHBOARD_REFRESH_S
+        )
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    return app
+
+
+def _include(app: FastAPI, registration: RouteRegistration) -> None:
+    app.include_router(registration.router, prefix=registration.prefix, tags=registration.tags)
+
+
+def _mount(app: FastAPI, registration: MountRegistration) -> None:
+    if not registration.path.startswith("/") or registration.path == "/":
+        raise ValueError(f"mount path {registration.path!r} must be a sub-path such as /sandbox")
+    app.mount(registration.path, registration.app)
+
+
+def service_dependency(capability: str) -> Callable[..., Any]:
+    """A FastAPI dependency giving the selected provider's `capability` service for the
+    authenticated caller — what a product route uses instead of naming HubSpot."""
+
+    async def principal(request: Request) -> Principal:
+        host: Host = request.app.state.host
+        dependency = host.context.principal_dependency
+        assert dependency is not None
+        result: Principal = await dependency(request)
+        return result
+
+    async def service(request: Request, caller: Principal = Depends(principal)) -> Any:  # noqa: B008
+        host: Host = request.app.state.host
+        return await host.services.get_service(capability, caller)
+
+    return service

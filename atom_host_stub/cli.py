@@ -1,0 +1,268 @@
+"""`atom-host`: the stub ATOM host's command line.
+
+Only `serve` needs the web framework (extra `api`); `plugins`, `check-config`, `health` and
+`migrate` work without it, importing nothing from FastAPI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import dataclasses
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from atom_host_stub.config import HOST_NAME
+from atom_host_stub.contract import HealthStatus, Principal, Severity
+from atom_host_stub.host import ConfigReport, Host, StartupRefused, web_available
+from atom_host_stub.status import IntegrationsReport, IntegrationState
+
+# Exit codes; kept in one place because scripts and the README rely on them.
+EXIT_OK = 0
+EXIT_PROBLEMS = 1  # config errors, a failed plugin, a check down, a migration that failed
+EXIT_USAGE = 2  # click's own code for bad options or arguments
+EXIT_REFUSED = 3  # `serve --strict` refused to start
+EXIT_MISSING_EXTRA = 4  # the command needs an extra that is not installed
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  success; nothing wrong found
+  1  problems found: a config error, a failed plugin, a health check down,
+     a migration that failed
+  2  usage error (unknown option, bad argument)
+  3  serve --strict refused to start (config errors or failed plugins)
+  4  the command needs an extra that is not installed (serve: 'atom-hubspot[api]')
+"""
+
+DEMO_API_KEY = "demo-key"  # noqa: S105 - a documented, local-only key for demo mode
+
+
+def _run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _issue_rows(report: ConfigReport, host: Host) -> list[dict[str, str]]:
+    rows = [
+        {"owner": owner, **issue.model_dump(mode="json")}
+        for owner, issues in report.issues.items()
+        for issue in issues
+    ]
+    for record in host.plugins.records.values():
+        if record.failure:
+            rows.append(
+                {"owner": record.name, "key": "(plugin)", "severity": "error",
+                 "message": f"plugin failed: {record.failure}", "hint": ""}
+            )
+    return rows
+
+
+@click.group(epilog=EXIT_CODES_HELP)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """The stub ATOM host: runs integration plugins, checks their configuration, shows their
+    status.
+
+    Plugins come from the `atom.plugins` entry points (ATOM_PLUGINS limits them,
+    ATOM_DISABLE_PLUGIN_AUTOLOAD=1 turns autoload off; ATOM_EXTRA_PLUGINS=module,... adds
+    plugins by module name). Configuration is read from the environment and ./.env.
+    """
+    ctx.ensure_object(dict)
+
+
+def _host(ctx: click.Context) -> Host:
+    host: Host = ctx.find_root().obj["host"]
+    return host
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def plugins_command(ctx: click.Context, as_json: bool) -> None:
+    """List plugins: version, status, hooks, features off and the extra that brings each back."""
+    host = _host(ctx)
+    _run(host.check_config())
+    report = _run(host.report(with_health=False))
+    if as_json:
+        _echo_json(report.model_dump(mode="json"))
+    else:
+        _print_plugins(report)
+    failed = any(i.status == IntegrationState.FAILED for i in report.integrations)
+    ctx.exit(EXIT_PROBLEMS if failed else EXIT_OK)
+
+
+def _print_plugins(report: IntegrationsReport) -> None:
+    if not report.integrations:
+        click.echo("No plugins found (entry-point group atom.plugins).")
+    for item in report.integrations:
+        click.echo(f"{item.name} {item.version or '?'}  [{item.status}]  {item.display_name}")
+        if item.reason:
+            click.echo(f"    reason: {item.reason}")
+        if item.hooks:
+            click.echo(f"    hooks: {', '.join(item.hooks)}")
+        for feature in item.features:
+            state = "on" if feature.enabled else f"off — pip install 'atom-hubspot[{feature.extra}]'"
+            click.echo(f"    feature {feature.name}: {state}")
+    if not report.host.web:
+        click.echo("host: web framework not importable — `serve` and routes need "
+                   "pip install 'atom-hubspot[api]'")
+
+
+@cli.command("check-config")
+@click.option("--json", "as_json", is_flag=True, help="Print the issues as JSON.")
+@click.pass_context
+def check_config_command(ctx: click.Context, as_json: bool) -> None:
+    """Check the host's and every plugin's configuration; exit 1 on any error."""
+    host = _host(ctx)
+    report = _run(host.check_config())
+    rows = _issue_rows(report, host)
+    has_errors = any(row["severity"] == Severity.ERROR for row in rows)
+    if as_json:
+        _echo_json({"ok": not has_errors, "issues": rows})
+    elif not rows:
+        click.echo("Configuration OK.")
+    else:
+        for row in rows:
+            mark = "error  " if row["severity"] == Severity.ERROR else "warning"
+            click.echo(f"{mark} {row['owner']}: {row['key']}: {row['message']}")
+            if row["hint"]:
+                click.echo(f"        → {row['hint']}")
+        click.echo("Configuration has errors." if has_errors else "Configuration OK (warnings).")
+    ctx.exit(EXIT_PROBLEMS if has_errors else EXIT_OK)
+
+
+@cli.command("health")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.pass_context
+def health_command(ctx: click.Context, as_json: bool) -> None:
+    """Start the plugins, run every health check once, shut down; exit 1 when a check is
+    down or a plugin failed or is misconfigured."""
+    host = _host(ctx)
+
+    async def check() -> IntegrationsReport:
+        try:
+            await host.start()
+            await host.health.results(fresh=True)
+            return await host.report()
+        finally:
+            await host.stop()
+
+    report = _run(check())
+    if as_json:
+        _echo_json(report.model_dump(mode="json"))
+    else:
+        for item in report.integrations:
+            click.echo(f"{item.name}: {item.status}" + (f" — {item.reason}" if item.reason else ""))
+            for result in item.health:
+                click.echo(f"    {result.name}: {result.status} ({result.duration_ms:.0f} ms) "
+                           f"{result.message}")
+    bad_states = {IntegrationState.FAILED, IntegrationState.MISCONFIGURED}
+    down = any(
+        item.status in bad_states or any(h.status == HealthStatus.DOWN for h in item.health)
+        for item in report.integrations
+    )
+    ctx.exit(EXIT_PROBLEMS if down else EXIT_OK)
+
+
+@cli.command("migrate")
+@click.pass_context
+def migrate_command(ctx: click.Context) -> None:
+    """Bring every plugin's database schema up to date (ATOM_DATABASE_URL)."""
+    host = _host(ctx)
+    host.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    summaries = _run(host.migrate())
+    for name, summary in summaries.items():
+        click.echo(f"{name}: {summary}")
+    failed = [r for r in host.plugins.records.values() if r.failure and r.loaded]
+    for record in failed:
+        click.echo(f"{record.name}: failed: {record.failure}", err=True)
+    if not summaries and not failed:
+        click.echo("No plugin has migrations.")
+    ctx.exit(EXIT_PROBLEMS if failed else EXIT_OK)
+
+
+@cli.command("serve")
+@click.option("--demo", is_flag=True, help="Offline demo: plugins bring up their sandboxes.")
+@click.option("--host", "bind_host", default="127.0.0.1", show_default=True, help="Bind address.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port.")
+@click.option("--strict", is_flag=True, help="Refuse to start (exit 3) on any config error "
+              "or failed plugin, instead of disabling the plugin at fault.")
+@click.pass_context
+def serve_command(ctx: click.Context, demo: bool, bind_host: str, port: int, strict: bool) -> None:
+    """Serve plugin routes, GET /api/integrations and the status dashboard at GET /."""
+    if not web_available():
+        click.echo("serve needs the web framework: pip install 'atom-hubspot[api]'", err=True)
+        ctx.exit(EXIT_MISSING_EXTRA)
+    import uvicorn
+
+    from atom_host_stub.app import create_app
+
+    host = _host(ctx)
+    host.context.demo = demo
+    if "ATOM_PUBLIC_URL" not in host.settings.env:
+        shown = "127.0.0.1" if bind_host in ("0.0.0.0", "::") else bind_host  # noqa: S104
+        host.context.public_url = f"http://{shown}:{port}"
+    if demo and not host.settings.api_keys:
+        host.settings = dataclasses.replace(
+            host.settings, api_keys={DEMO_API_KEY: Principal(tenant_id="demo", user_id="demo")}
+        )
+        click.echo(f"Demo mode: use `Authorization: Bearer {DEMO_API_KEY}` (tenant demo).")
+    if strict:
+        report = _run(host.check_config())
+        rows = [r for r in _issue_rows(report, host) if r["severity"] == Severity.ERROR]
+        if rows:
+            for row in rows:
+                click.echo(f"error {row['owner']}: {row['key']}: {row['message']}", err=True)
+            click.echo("Refusing to start (--strict).", err=True)
+            ctx.exit(EXIT_REFUSED)
+    app = create_app(host, strict=strict)
+    click.echo(f"Dashboard: {host.context.public_url}/")
+    server = uvicorn.Server(uvicorn.Config(app, host=bind_host, port=port, log_level="info"))
+    server.run()
+    ctx.exit(EXIT_OK if server.started else EXIT_REFUSED)
+
+
+def _add_plugin_commands(group: click.Group, host: Host) -> None:
+    """Let each plugin add its own commands; a clash with a host or other plugin command
+    fails that plugin and keeps the first owner."""
+    owners = {name: HOST_NAME for name in group.commands}
+    for record in host.plugins.active():
+        before = dict(group.commands)
+        host.plugins.call_sync("atom_register_cli_commands", plugins=[record], cli=group)
+        for name, command in list(group.commands.items()):
+            if before.get(name) is command:
+                continue
+            if name in before:
+                group.commands[name] = before[name]
+                host.plugins.fail(
+                    record, f"CLI command {name!r} of plugin {record.name!r} clashes with the "
+                    f"one of {owners[name]!r}"
+                )
+            else:
+                owners[name] = record.name
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point: build the host, add plugin commands, run; return the code."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = list(sys.argv[1:] if argv is None else argv)
+    host = Host.from_env()
+    # Plugins load before parsing: their command groups must exist for click to dispatch.
+    # A copy of the group keeps one run's plugin commands out of the next (tests call main).
+    group = copy.copy(cli)
+    group.commands = dict(cli.commands)
+    _add_plugin_commands(group, host)
+    try:
+        group.main(args=args, prog_name="atom-host", obj={"host": host}, standalone_mode=True)
+    except SystemExit as exit_:
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return EXIT_OK

@@ -1,0 +1,160 @@
+"""The host's own settings, read from the environment (and a `.env` file in the working
+directory, which the real environment overrides)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from atom_host_stub.contract import ConfigIssue, Principal, Severity
+
+TRUE_VALUES = frozenset({"1", "true", "yes", "on"})
+# Host-level issues are reported under this name, beside the plugins' own.
+HOST_NAME = "host"
+
+
+def read_environment(environ: Mapping[str, str] | None = None, dotenv_path: Path | None = None) -> dict[str, str]:
+    """`environ` (default os.environ) over the values of `.env`, if there is one."""
+    merged: dict[str, str] = {}
+    path = dotenv_path if dotenv_path is not None else Path.cwd() / ".env"
+    if path.is_file():
+        from dotenv import dotenv_values  # ships with pydantic-settings, a core dependency
+
+        merged.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    merged.update(os.environ if environ is None else environ)
+    return merged
+
+
+def _split(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def parse_api_keys(raw: str) -> tuple[dict[str, Principal], list[str]]:
+    """`key:tenant:user[,…]` → {key: Principal}, plus a problem per malformed entry (by position,
+    never showing the key)."""
+    keys: dict[str, Principal] = {}
+    problems: list[str] = []
+    for position, entry in enumerate(_split(raw), start=1):
+        parts = entry.split(":")
+        if len(parts) != 3 or not all(parts):
+            problems.append(f"entry {position} is not of the form key:tenant:user")
+            continue
+        key, tenant, user = parts
+        if key in keys:
+            problems.append(f"entry {position} repeats an earlier key")
+            continue
+        keys[key] = Principal(tenant_id=tenant, user_id=user)
+    return keys, problems
+
+
+def _parse_extra_plugins(raw: str) -> dict[str, str]:
+    """`name=module[,…]` (or just `module`, named by its last part) → {name: module}."""
+    plugins: dict[str, str] = {}
+    for entry in _split(raw):
+        name, sep, module = entry.partition("=")
+        if not sep:
+            module, name = name, name.rsplit(".", 1)[-1]
+        plugins[name.strip()] = module.strip()
+    return plugins
+
+
+@dataclass(frozen=True)
+class HostSettings:
+    """Everything the host itself is configured with. Build it with `from_env`."""
+
+    env: Mapping[str, str]
+    allowed_plugins: frozenset[str] | None = None  # None: every installed plugin
+    autoload: bool = True
+    extra_plugins: Mapping[str, str] = field(default_factory=dict)
+    api_keys: Mapping[str, Principal] = field(default_factory=dict)
+    api_key_problems: tuple[str, ...] = ()
+    data_dir: Path = Path(".atom")
+    database_url: str = ""
+    public_url: str = "http://127.0.0.1:8000"
+    health_cache_s: float = 5.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> HostSettings:
+        allowed = env.get("ATOM_PLUGINS", "").strip()
+        data_dir = Path(env.get("ATOM_DATA_DIR") or ".atom").expanduser().absolute()
+        api_keys, problems = parse_api_keys(env.get("ATOM_API_KEYS", ""))
+        return cls(
+            env=dict(env),
+            allowed_plugins=frozenset(_split(allowed)) if allowed else None,
+            autoload=env.get("ATOM_DISABLE_PLUGIN_AUTOLOAD", "").strip().lower() not in TRUE_VALUES,
+            extra_plugins=_parse_extra_plugins(env.get("ATOM_EXTRA_PLUGINS", "")),
+            api_keys=api_keys,
+            api_key_problems=tuple(problems),
+            data_dir=data_dir,
+            database_url=env.get("ATOM_DATABASE_URL") or f"sqlite:///{data_dir / 'atom.sqlite3'}",
+            public_url=(env.get("ATOM_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            health_cache_s=float(env.get("ATOM_HEALTH_CACHE_SECONDS") or 5.0),
+        )
+
+    def provider_for(self, capability: str) -> str | None:
+        """The plugin chosen for a capability, e.g. ATOM_CRM_PROVIDER for `crm`."""
+        value = self.env.get(provider_variable(capability), "").strip()
+        return value or None
+
+    def validate(self) -> list[ConfigIssue]:
+        """The host's own configuration problems (plugins report theirs through a hook)."""
+        issues = [
+            ConfigIssue(
+                key="ATOM_API_KEYS",
+                message=f"ATOM_API_KEYS is invalid: {problem}",
+                hint="Use ATOM_API_KEYS=key:tenant:user[,key:tenant:user...].",
+            )
+            for problem in self.api_key_problems
+        ]
+        if not self.api_keys and not self.api_key_problems:
+            issues.append(
+                ConfigIssue(
+                    key="ATOM_API_KEYS",
+                    severity=Severity.WARNING,
+                    message="ATOM_API_KEYS is not set: every authenticated route answers 401",
+                    hint="Set ATOM_API_KEYS=key:tenant:user (a long random key per caller).",
+                )
+            )
+        issues += database_url_issues(self.database_url)
+        return issues
+
+
+def importable(module: str) -> bool:
+    """Whether `module` is installed and not blocked (find_spec imports nothing)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # an import blocker, or a half-imported module
+        return False
+
+
+def provider_variable(capability: str) -> str:
+    return f"ATOM_{re.sub(r'[^A-Za-z0-9]', '_', capability).upper()}_PROVIDER"
+
+
+def database_url_issues(url: str) -> list[ConfigIssue]:
+    """A database URL the installed drivers cannot serve is a config error naming the extra."""
+    scheme = url.split(":", 1)[0].lower()
+    if scheme.startswith("postgres"):
+        if not importable("psycopg"):
+            return [
+                ConfigIssue(
+                    key="ATOM_DATABASE_URL",
+                    message="ATOM_DATABASE_URL is a PostgreSQL URL but the driver (psycopg) is "
+                    "not installed",
+                    hint="pip install 'atom-hubspot[postgres]', or use a sqlite:/// URL.",
+                )
+            ]
+        return []
+    if scheme.startswith("sqlite"):
+        return []
+    return [
+        ConfigIssue(
+            key="ATOM_DATABASE_URL",
+            message=f"ATOM_DATABASE_URL has an unsupported scheme {scheme!r}",
+            hint="Use sqlite:///path/to/file.sqlite3 or postgresql://user@host:5432/db.",
+        )
+    ]

@@ -1,0 +1,391 @@
+"""The host's lifecycle, without any web framework: discover plugins, check configuration,
+start them, collect their services and health checks, report status, shut them down.
+
+`app.py` puts HTTP on top of this; the CLI uses it directly, which is why `plugins`,
+`check-config` and `health` work where FastAPI is not installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from atom_host_stub.config import (
+    HOST_NAME,
+    HostSettings,
+    importable,
+    provider_variable,
+    read_environment,
+)
+from atom_host_stub.contract import (
+    ConfigIssue,
+    FeatureState,
+    HealthCheck,
+    HostContext,
+    ServiceFactory,
+    Severity,
+)
+from atom_host_stub.health import HealthMonitor, HealthReport
+from atom_host_stub.manager import PluginManager, PluginRecord, overlapping
+from atom_host_stub.redaction import Redactor
+from atom_host_stub.services import ServiceRegistry
+from atom_host_stub.status import (
+    HostStatus,
+    IntegrationsReport,
+    IntegrationState,
+    integration_status,
+)
+
+# Paths the host serves itself; no plugin may register routes under them.
+RESERVED_PREFIXES = ("/api/integrations", "/_host")
+
+
+def host_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("atom-hubspot")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def web_available() -> bool:
+    """Whether the web framework (extra `api`) can be imported."""
+    return importable("fastapi") and importable("jinja2")
+
+
+@dataclass
+class ConfigReport:
+    """Every configuration issue, by owner (`host` or a plugin name)."""
+
+    issues: dict[str, list[ConfigIssue]] = field(default_factory=dict)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(i.severity == Severity.ERROR for issues in self.issues.values() for i in issues)
+
+
+class StartupRefused(Exception):
+    """`--strict`: configuration errors or failed plugins, so the host will not start."""
+
+    def __init__(self, report: ConfigReport, failed: list[str]) -> None:
+        self.report = report
+        self.failed = failed
+        super().__init__("refusing to start: configuration errors or failed plugins")
+
+
+@dataclass(frozen=True)
+class RouteRegistration:
+    plugin: str
+    router: Any
+    prefix: str
+    tags: list[str]
+
+
+@dataclass(frozen=True)
+class MountRegistration:
+    plugin: str
+    path: str
+    app: Any
+
+
+class Host:
+    """One host instance: its plugins, their context, services, health checks and routes."""
+
+    def __init__(
+        self,
+        settings: HostSettings,
+        *,
+        demo: bool = False,
+        manager: PluginManager | None = None,
+    ) -> None:
+        self.settings = settings
+        self.redact = Redactor(settings.api_keys)
+        self.plugins = manager or PluginManager(settings, redact=self.redact)
+        self.context = HostContext(
+            env=settings.env,
+            data_dir=settings.data_dir,
+            database_url=settings.database_url,
+            demo=demo,
+            public_url=settings.public_url,
+        )
+        self.services = ServiceRegistry(settings.provider_for, is_active=self._is_running)
+        self.health = HealthMonitor(settings.health_cache_s)
+        self.host_issues: list[ConfigIssue] = []
+        self.routes: list[RouteRegistration] = []
+        self._prepared = False
+        self._started: list[PluginRecord] = []
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, demo: bool = False) -> Host:
+        return cls(HostSettings.from_env(read_environment(env)), demo=demo)
+
+    # ------------------------------------------------------------------ discovery
+
+    def prepare(self) -> list[PluginRecord]:
+        """Load plugins (once) and ask each for its features."""
+        records = self.plugins.load()
+        if not self._prepared:
+            self._prepared = True
+            for name, features in self.plugins.call_sync("atom_features").items():
+                record = self.plugins.get(name)
+                try:
+                    record.features = [FeatureState.model_validate(f) for f in features or []]
+                except ValidationError as exc:
+                    self.plugins.fail(record, f"atom_features returned an invalid list: {exc}")
+        return records
+
+    def _is_running(self, plugin: str) -> bool:
+        record = self.plugins.records.get(plugin)
+        return record is not None and record.active and not record.has_config_errors
+
+    def runnable(self) -> list[PluginRecord]:
+        """Plugins to start: loaded, not failed or disabled, configuration without errors."""
+        return [r for r in self.prepare() if r.active and not r.has_config_errors]
+
+    # ------------------------------------------------------------------ configuration
+
+    async def check_config(self) -> ConfigReport:
+        """The host's and every plugin's configuration issues, collected into one report."""
+        self.prepare()
+        self.host_issues = self.settings.validate() + self._capability_issues()
+        results = await self.plugins.call(
+            "atom_validate_config", env=self.context.env, context=self.context
+        )
+        for name, issues in results.items():
+            record = self.plugins.get(name)
+            try:
+                record.config_issues = [
+                    self._redacted(ConfigIssue.model_validate(i)) for i in issues or []
+                ]
+            except ValidationError as exc:
+                self.plugins.fail(record, f"atom_validate_config returned invalid issues: {exc}")
+        report = ConfigReport({HOST_NAME: self.host_issues})
+        for record in self.plugins.records.values():
+            if record.config_issues:
+                report.issues[record.name] = record.config_issues
+        return report
+
+    def _redacted(self, issue: ConfigIssue) -> ConfigIssue:
+        return issue.model_copy(
+            update={"message": self.redact(issue.message), "hint": self.redact(issue.hint)}
+        )
+
+    def _capability_issues(self) -> list[ConfigIssue]:
+        """Capabilities several plugins declare need a chosen provider (ATOM_CRM_PROVIDER…)."""
+        providers: dict[str, list[str]] = {}
+        for record in self.plugins.active():
+            for capability in record.manifest.capabilities if record.manifest else []:
+                providers.setdefault(capability, []).append(record.name)
+        issues: list[ConfigIssue] = []
+        for capability, names in sorted(providers.items()):
+            variable = provider_variable(capability)
+            chosen = self.settings.provider_for(capability)
+            if chosen is not None and chosen not in names:
+                issues.append(
+                    ConfigIssue(
+                        key=variable,
+                        message=f"{variable}={chosen} but no loaded plugin of that name provides "
+                        f"{capability!r}",
+                        hint=f"Set {variable} to one of: {', '.join(names)}.",
+                    )
+                )
+            elif chosen is None and len(names) > 1:
+                issues.append(
+                    ConfigIssue(
+                        key=variable,
+                        message=f"capability {capability!r} is provided by both {names[0]!r} "
+                        f"and {names[1]!r}",
+                        hint=f"Set {variable} to the one callers should get.",
+                    )
+                )
+        return issues
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, *, strict: bool = False) -> ConfigReport:
+        """Check config, start every correctly configured plugin, collect services and checks.
+        `strict` refuses (StartupRefused) on any config error or failed plugin instead."""
+        report = await self.check_config()
+        failed = [r.name for r in self.plugins.records.values() if r.failure]
+        if strict and (report.has_errors or failed):
+            raise StartupRefused(report, failed)
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self._started = self.runnable()
+        await self.plugins.call("atom_startup", plugins=self._started, context=self.context)
+        for record in self._started:
+            record.started = record.active
+        await self._register_services()
+        await self._register_health_checks()
+        return report
+
+    async def stop(self) -> None:
+        """Shut down every plugin whose startup was attempted, failed ones too, newest first."""
+        started, self._started = self._started, []
+        for record in reversed(started):
+            await self.plugins.call(
+                "atom_shutdown", plugins=[record], include_failed=True, context=self.context
+            )
+            record.started = False
+
+    async def _register_services(self) -> None:
+        pending: dict[str, list[tuple[str, ServiceFactory]]] = {}
+
+        def for_plugin(record: PluginRecord) -> dict[str, Any]:
+            def register(capability: str, factory: ServiceFactory) -> None:
+                pending.setdefault(record.name, []).append((capability, factory))
+
+            return {"register": register}
+
+        results = await self.plugins.call(
+            "atom_register_services", plugins=self.running(), kwargs_for=for_plugin,
+            context=self.context,
+        )
+        for name in results:
+            try:
+                for capability, factory in pending.get(name, []):
+                    self.services.register(name, capability, factory)
+                    self.plugins.get(name).capabilities.append(capability)
+            except ValueError as exc:
+                self.services.remove_plugin(name)
+                self.plugins.fail(self.plugins.get(name), str(exc))
+
+    async def _register_health_checks(self) -> None:
+        pending: dict[str, list[tuple[str, HealthCheck, float]]] = {}
+
+        def for_plugin(record: PluginRecord) -> dict[str, Any]:
+            def register(name: str, check: HealthCheck, *, timeout_s: float = 5.0) -> None:
+                pending.setdefault(record.name, []).append((name, check, timeout_s))
+
+            return {"register": register}
+
+        results = await self.plugins.call(
+            "atom_register_health_checks", plugins=self.running(), kwargs_for=for_plugin,
+            context=self.context,
+        )
+        for plugin in results:
+            try:
+                for name, check, timeout_s in pending.get(plugin, []):
+                    self.health.register(plugin, name, check, timeout_s)
+            except ValueError as exc:
+                self.health.remove_plugin(plugin)
+                self.plugins.fail(self.plugins.get(plugin), str(exc))
+
+    def running(self) -> list[PluginRecord]:
+        return [r for r in self._started if r.active]
+
+    async def register_routes(self, include: Callable[[RouteRegistration], None]) -> None:
+        """Ask running plugins for routers; check each prefix, then hand it to `include`.
+        A plugin's routers are mounted only if its whole registration succeeded."""
+        pending: dict[str, list[RouteRegistration]] = {}
+
+        def for_plugin(record: PluginRecord) -> dict[str, Any]:
+            def register(router: Any, *, prefix: str, tags: list[str] | None = None) -> None:
+                pending.setdefault(record.name, []).append(
+                    RouteRegistration(record.name, router, prefix.rstrip("/"), tags or [record.name])
+                )
+
+            return {"register": register}
+
+        results = await self.plugins.call(
+            "atom_register_routes", plugins=self.running(), kwargs_for=for_plugin,
+            context=self.context,
+        )
+        for plugin in results:
+            registrations = pending.get(plugin, [])
+            problem = next(filter(None, (self._route_problem(r) for r in registrations)), None)
+            record = self.plugins.get(plugin)
+            if problem:
+                self.plugins.fail(record, problem)
+                continue
+            for registration in registrations:
+                include(registration)
+                self.routes.append(registration)
+                if registration.prefix not in record.route_prefixes:
+                    record.route_prefixes.append(registration.prefix)
+                record.routes += describe_routes(registration)
+
+    def _route_problem(self, registration: RouteRegistration) -> str | None:
+        prefix, plugin = registration.prefix, registration.plugin
+        if not prefix.startswith("/"):
+            return f"route prefix {prefix!r} of plugin {plugin!r} must start with /"
+        for reserved in RESERVED_PREFIXES:
+            if overlapping(prefix, reserved):
+                return f"route prefix {prefix} of plugin {plugin!r} overlaps the host's {reserved}"
+        manifest = self.plugins.get(plugin).manifest
+        declared = manifest.route_prefixes if manifest else []
+        if declared and not any(prefix == d or prefix.startswith(d + "/") for d in declared):
+            return f"route prefix {prefix} of plugin {plugin!r} is not declared in its plugin.toml"
+        for other in self.routes:
+            if other.plugin != plugin and overlapping(prefix, other.prefix):
+                return (
+                    f"route prefix {prefix} of plugin {plugin!r} overlaps {other.prefix} "
+                    f"registered by plugin {other.plugin!r}"
+                )
+        return None
+
+    async def demo_setup(self, mount: Callable[[MountRegistration], None]) -> None:
+        """Demo mode: let running plugins bring up offline stand-ins and mount their pages."""
+
+        def for_plugin(record: PluginRecord) -> dict[str, Any]:
+            def register_mount(path: str, app: Any) -> None:
+                mount(MountRegistration(record.name, path, app))
+
+            return {"mount": register_mount}
+
+        await self.plugins.call(
+            "atom_demo_setup", plugins=self.running(), kwargs_for=for_plugin, context=self.context
+        )
+
+    async def migrate(self) -> dict[str, str]:
+        """Run every loaded plugin's migrations (config errors elsewhere do not block this)."""
+        self.prepare()
+        results = await self.plugins.call("atom_migrate", context=self.context)
+        return {name: str(summary) if summary else "up to date" for name, summary in results.items()}
+
+    # ------------------------------------------------------------------ status
+
+    async def report(self, *, with_health: bool = True) -> IntegrationsReport:
+        self.prepare()
+        health: dict[str, list[HealthReport]] = await self.health.results() if with_health else {}
+        capabilities = self.services.capabilities()
+        selected: dict[str, str | None] = {}
+        for capability in capabilities:
+            try:
+                selected[capability] = self.services.selected(capability)
+            except LookupError:
+                selected[capability] = None
+        return IntegrationsReport(
+            generated_at=datetime.now(UTC),
+            host=HostStatus(
+                version=host_version(),
+                demo=self.context.demo,
+                web=web_available(),
+                issues=self.host_issues,
+                capabilities=capabilities,
+                selected_providers=selected,
+            ),
+            integrations=[
+                integration_status(record, dict(self.context.env), health.get(record.name, []))
+                for record in self.plugins.records.values()
+            ],
+        )
+
+
+def describe_routes(registration: RouteRegistration) -> list[str]:
+    """`METHOD /prefix/path` for each route of a router (any object with `.routes`)."""
+    described = []
+    for route in getattr(registration.router, "routes", []):
+        methods = ",".join(sorted(getattr(route, "methods", None) or [])) or "*"
+        described.append(f"{methods} {registration.prefix}{getattr(route, 'path', '')}")
+    return described
+
+
+def worst_state(report: IntegrationsReport) -> IntegrationState:
+    order = list(IntegrationState)
+    states = [i.status for i in report.integrations if i.status != IntegrationState.DISABLED]
+    return max(states, key=order.index, default=IntegrationState.OK)

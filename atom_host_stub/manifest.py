@@ -1,0 +1,140 @@
+"""Plugin manifests (`plugin.toml`): the schema, and finding one without importing the plugin.
+
+The host reads a plugin's manifest before it imports any of the plugin's code, so a plugin that
+is broken, heavy or misconfigured can still be listed by name, version and config keys. The
+manifest is located on disk from the module path alone: `importlib.util.find_spec` of the
+*top-level* package only (that never imports anything), then the remaining dotted parts are
+walked as directories. A submodule's find_spec would import its parent packages.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+MANIFEST_FILE = "plugin.toml"
+
+
+class ManifestError(Exception):
+    """A manifest is missing or invalid; the message says which file and what is wrong."""
+
+
+class ConfigKey(BaseModel):
+    """One environment variable a plugin reads."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    required: bool = False
+    secret: bool = False
+    default: str | None = None
+    description: str = Field(min_length=1)
+
+
+class FeatureSpec(BaseModel):
+    """An optional part of a plugin and the pip extra that enables it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    extra: str | None = None
+    description: str = ""
+
+
+class PluginManifest(BaseModel):
+    """The schema of `plugin.toml`. Unknown top-level keys are kept, so a newer manifest field
+    does not fail an older host."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    display_name: str = Field(min_length=1)
+    version: str = Field(pattern=r"^\d+(\.\d+)*([.+-]?[A-Za-z0-9.]+)?$")
+    description: str = ""
+    category: str = Field(min_length=1)
+    module: str | None = None
+    capabilities: list[str] = Field(default_factory=list)
+    route_prefixes: list[str] = Field(default_factory=list)
+    homepage: str | None = None
+    config: list[ConfigKey] = Field(default_factory=list)
+    features: list[FeatureSpec] = Field(default_factory=list)
+
+    @field_validator("route_prefixes")
+    @classmethod
+    def _prefixes_are_paths(cls, prefixes: list[str]) -> list[str]:
+        for prefix in prefixes:
+            if not prefix.startswith("/") or prefix.endswith("/") or prefix == "/":
+                raise ValueError(f"route prefix {prefix!r} must start with / and not end with /")
+        return prefixes
+
+    @field_validator("config")
+    @classmethod
+    def _config_names_unique(cls, keys: list[ConfigKey]) -> list[ConfigKey]:
+        seen: set[str] = set()
+        for key in keys:
+            if key.name in seen:
+                raise ValueError(f"config key {key.name} is listed twice")
+            seen.add(key.name)
+        return keys
+
+    @property
+    def secret_keys(self) -> set[str]:
+        return {key.name for key in self.config if key.secret}
+
+
+def module_directories(module: str) -> list[Path]:
+    """Directories that may hold `module`'s manifest, innermost first, ending at its top-level
+    package's directory; found by walking from the top-level package, importing nothing."""
+    top, *rest = module.split(".")
+    spec = importlib.util.find_spec(top)
+    if spec is None:
+        raise ManifestError(f"module {top!r} is not installed")
+    if not spec.submodule_search_locations:
+        if spec.origin:  # a single-file top-level module: its manifest sits beside it
+            return [Path(spec.origin).parent]
+        raise ManifestError(f"cannot tell where module {top!r} lives")
+    directories = [Path(next(iter(spec.submodule_search_locations)))]
+    for part in rest:
+        here = directories[0]
+        if (here / part).is_dir():
+            directories.insert(0, here / part)
+        elif (here / f"{part}.py").is_file():
+            break
+        else:
+            raise ManifestError(f"module {module!r} not found under {here}")
+    return directories
+
+
+def locate_manifest(module: str) -> Path:
+    """The `plugin.toml` nearest to `module`, looking no higher than its top-level package."""
+    directories = module_directories(module)
+    for directory in directories:
+        path = directory / MANIFEST_FILE
+        if path.is_file():
+            return path
+    raise ManifestError(f"no {MANIFEST_FILE} found for module {module!r} (looked in {directories[0]})")
+
+
+def parse_manifest(text: str, source: str) -> PluginManifest:
+    """Validate manifest text; the error names the file and every field at fault."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(f"{source} is not valid TOML: {exc}") from None
+    try:
+        return PluginManifest.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False)
+        )
+        raise ManifestError(f"{source} is invalid: {problems}") from None
+
+
+def load_manifest(module: str) -> tuple[PluginManifest, Path]:
+    """Find and validate the manifest of the plugin whose hooks live in `module`."""
+    path = locate_manifest(module)
+    return parse_manifest(path.read_text(encoding="utf-8"), str(path)), path

@@ -1,0 +1,122 @@
+"""What the host reports about its integrations: the JSON of `GET /api/integrations`, the
+dashboard's data and `atom-host plugins --json`. Nothing in it is secret: config keys are listed
+with whether they are set, never with their values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from atom_host_stub.contract import ConfigIssue, FeatureState, HealthStatus
+from atom_host_stub.health import HealthReport
+from atom_host_stub.manager import PluginRecord
+
+
+class IntegrationState(StrEnum):
+    OK = "ok"
+    DEGRADED = "degraded"
+    MISCONFIGURED = "misconfigured"
+    FAILED = "failed"
+    DISABLED = "disabled"
+
+
+class ConfigKeyState(BaseModel):
+    name: str
+    required: bool
+    secret: bool
+    is_set: bool
+    default: str | None = None
+    description: str = ""
+
+
+class IntegrationStatus(BaseModel):
+    name: str
+    display_name: str
+    version: str | None
+    description: str = ""
+    category: str | None = None
+    module: str
+    source: str
+    status: IntegrationState
+    reason: str = Field(default="", description="Why the status is not ok, in one line")
+    capabilities: list[str] = Field(default_factory=list)
+    hooks: list[str] = Field(default_factory=list)
+    features: list[FeatureState] = Field(default_factory=list)
+    config: list[ConfigKeyState] = Field(default_factory=list)
+    config_issues: list[ConfigIssue] = Field(default_factory=list)
+    health: list[HealthReport] = Field(default_factory=list)
+    route_prefixes: list[str] = Field(default_factory=list)
+    routes: list[str] = Field(default_factory=list)
+
+
+class HostStatus(BaseModel):
+    version: str
+    demo: bool
+    web: bool = Field(description="Whether the web framework (extra `api`) is importable")
+    issues: list[ConfigIssue] = Field(default_factory=list)
+    capabilities: dict[str, list[str]] = Field(
+        default_factory=dict, description="capability -> plugins providing it"
+    )
+    selected_providers: dict[str, str | None] = Field(default_factory=dict)
+
+
+class IntegrationsReport(BaseModel):
+    generated_at: datetime
+    host: HostStatus
+    integrations: list[IntegrationStatus]
+
+
+def integration_state(
+    record: PluginRecord, health: list[HealthReport]
+) -> tuple[IntegrationState, str]:
+    """The one-word status and the reason behind it, most serious first."""
+    if record.disabled_reason:
+        return IntegrationState.DISABLED, record.disabled_reason
+    if record.failure:
+        return IntegrationState.FAILED, record.failure
+    errors = [i for i in record.config_issues if i.severity == "error"]
+    if errors:
+        keys = ", ".join(dict.fromkeys(i.key for i in errors))
+        return IntegrationState.MISCONFIGURED, f"disabled until fixed: {keys}"
+    unwell = [h for h in health if h.status != HealthStatus.OK]
+    if unwell:
+        return IntegrationState.DEGRADED, "; ".join(f"{h.name}: {h.message}" for h in unwell)
+    return IntegrationState.OK, ""
+
+
+def integration_status(
+    record: PluginRecord, env: dict[str, str], health: list[HealthReport]
+) -> IntegrationStatus:
+    manifest = record.manifest
+    state, reason = integration_state(record, health)
+    return IntegrationStatus(
+        name=record.name,
+        display_name=manifest.display_name if manifest else record.name,
+        version=manifest.version if manifest else None,
+        description=manifest.description if manifest else "",
+        category=manifest.category if manifest else None,
+        module=record.module,
+        source=record.source,
+        status=state,
+        reason=reason,
+        capabilities=record.capabilities or (manifest.capabilities if manifest else []),
+        hooks=record.hooks,
+        features=record.features,
+        config=[
+            ConfigKeyState(
+                name=key.name,
+                required=key.required,
+                secret=key.secret,
+                is_set=bool(env.get(key.name)),
+                default=key.default,
+                description=key.description,
+            )
+            for key in (manifest.config if manifest else [])
+        ],
+        config_issues=record.config_issues,
+        health=health,
+        route_prefixes=record.route_prefixes,
+        routes=record.routes,
+    )

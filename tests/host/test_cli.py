@@ -1,0 +1,230 @@
+"""`atom-host`: commands, JSON output, exit codes, plugin command groups, and running without
+the web framework (a subprocess with an import blocker, not an uninstall)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from atom_host_stub.cli import (
+    EXIT_MISSING_EXTRA,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    main,
+)
+from tests.host.conftest import API_KEY, GOOD_TOKEN, plugin_modules
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Runs the CLI with `fastapi` unimportable: a meta-path finder in front of all others refuses
+# it, so `import fastapi` and `find_spec("fastapi")` both raise ImportError.
+BLOCKED_CLI = textwrap.dedent("""
+    import sys
+
+    class BlockWebFramework:
+        def find_spec(self, name, path=None, target=None):
+            if name == "fastapi" or name.startswith("fastapi."):
+                raise ModuleNotFoundError(f"No module named {name!r} (blocked)", name=name)
+            return None
+
+    sys.meta_path.insert(0, BlockWebFramework())
+    from atom_host_stub.cli import main
+    code = main(sys.argv[1:])
+    assert "fastapi" not in sys.modules, "something imported the blocked web framework"
+    sys.exit(code)
+""")
+PLAIN_CLI = "import sys; from atom_host_stub.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The current environment without any ATOM_/HUBSPOT_ setting, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ATOM_", "HUBSPOT_"))}
+    env.update(PYTHONPATH=str(REPO), ATOM_DATA_DIR=str(tmp_path / "data"), **extra)
+    return env
+
+
+def run_cli(tmp_path: Path, *args: str, blocked: bool = False, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", BLOCKED_CLI if blocked else PLAIN_CLI, *args],
+        capture_output=True, text=True, cwd=tmp_path, env=clean_env(tmp_path, **env), timeout=120,
+    )
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """In-process CLI runs: only the `good` test plugin, a clean environment, no .env."""
+    for key in list(os.environ):
+        if key.startswith(("ATOM_", "HUBSPOT_", "GOOD_", "RIVAL_")):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ATOM_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setenv("ATOM_EXTRA_PLUGINS", plugin_modules("good"))
+    monkeypatch.setenv("ATOM_API_KEYS", f"{API_KEY}:t:u")
+    monkeypatch.setenv("ATOM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GOOD_TOKEN", GOOD_TOKEN)
+    return tmp_path
+
+
+def json_out(capsys: pytest.CaptureFixture[str]) -> Any:
+    return json.loads(capsys.readouterr().out)
+
+
+# --------------------------------------------------------------------------- real install
+
+
+def test_plugins_json_lists_the_installed_hubspot_plugin(tmp_path: Path) -> None:
+    done = run_cli(tmp_path, "plugins", "--json")
+    assert done.returncode == EXIT_OK, done.stderr
+    report = json.loads(done.stdout)
+    hubspot = next(i for i in report["integrations"] if i["name"] == "hubspot")
+    assert hubspot["version"] == report["host"]["version"]
+    assert hubspot["source"] == "entry_point"
+    assert {"atom_features", "atom_validate_config"} <= set(hubspot["hooks"])
+    routes = next(f for f in hubspot["features"] if f["name"] == "http_routes")
+    assert routes["enabled"] is True
+    assert report["host"]["web"] is True
+
+
+def test_check_config_without_hubspot_credentials_fails_naming_the_variable(tmp_path: Path) -> None:
+    done = run_cli(tmp_path, "check-config")
+    assert done.returncode == EXIT_PROBLEMS
+    assert "hubspot: HUBSPOT_CLIENT_ID: HUBSPOT_CLIENT_ID is not set" in done.stdout
+    assert "Copy the client id from your HubSpot app" in done.stdout
+    as_json = json.loads(run_cli(tmp_path, "check-config", "--json").stdout)
+    assert as_json["ok"] is False
+    assert "HUBSPOT_CLIENT_ID" in {i["key"] for i in as_json["issues"] if i["owner"] == "hubspot"}
+
+
+# --------------------------------------------------------------------------- no web framework
+
+
+def test_without_the_web_framework_plugins_lists_hubspot_with_routes_off(tmp_path: Path) -> None:
+    done = run_cli(tmp_path, "plugins", "--json", blocked=True)
+    assert done.returncode == EXIT_OK, done.stderr
+    report = json.loads(done.stdout)
+    assert report["host"]["web"] is False
+    hubspot = next(i for i in report["integrations"] if i["name"] == "hubspot")
+    assert hubspot["status"] == "misconfigured"  # loaded and validated, just not configured
+    routes = next(f for f in hubspot["features"] if f["name"] == "http_routes")
+    assert (routes["enabled"], routes["extra"]) == (False, "api")
+    text = run_cli(tmp_path, "plugins", blocked=True).stdout
+    assert "feature http_routes: off — pip install 'atom-hubspot[api]'" in text
+
+
+def test_without_the_web_framework_check_config_and_health_still_run(tmp_path: Path) -> None:
+    env = {"ATOM_EXTRA_PLUGINS": plugin_modules("good"), "ATOM_PLUGINS": "none",
+           "GOOD_TOKEN": GOOD_TOKEN, "ATOM_API_KEYS": f"{API_KEY}:t:u"}
+    check = run_cli(tmp_path, "check-config", "--json", blocked=True, **env)
+    assert check.returncode == EXIT_OK, check.stdout + check.stderr
+    health = run_cli(tmp_path, "health", "--json", blocked=True, **env)
+    assert health.returncode == EXIT_OK, health.stderr
+    good = next(i for i in json.loads(health.stdout)["integrations"] if i["name"] == "good")
+    assert [(h["name"], h["status"]) for h in good["health"]] == [("good-ok", "ok")]
+    assert good["capabilities"] == ["greeting"]  # services built without the web framework
+    serve = run_cli(tmp_path, "serve", blocked=True, **env)
+    assert serve.returncode == EXIT_MISSING_EXTRA
+    assert "pip install 'atom-hubspot[api]'" in serve.stderr
+
+
+# --------------------------------------------------------------------------- in process
+
+
+def test_check_config_passes_with_a_complete_configuration(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check-config", "--json"]) == EXIT_OK
+    assert json_out(capsys) == {"ok": True, "issues": []}
+
+
+def test_check_config_lists_failed_plugins_as_errors(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ATOM_EXTRA_PLUGINS", plugin_modules("good", "broken_import"))
+    assert main(["check-config"]) == EXIT_PROBLEMS
+    assert "error   broken_import: (plugin): plugin failed: import failed" in capsys.readouterr().out
+
+
+def test_plugins_exits_1_when_a_plugin_failed(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ATOM_EXTRA_PLUGINS", plugin_modules("good", "broken_import"))
+    assert main(["plugins"]) == EXIT_PROBLEMS
+    out = capsys.readouterr().out
+    assert "good 1.2.3  [ok]  Good Example" in out
+    assert "broken_import 0.0.1  [failed]  Broken on import" in out
+
+
+def test_health_exit_codes(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["health"]) == EXIT_OK
+    assert "good-ok: ok" in capsys.readouterr().out
+    monkeypatch.setenv("ATOM_EXTRA_PLUGINS", plugin_modules("good", "raising_startup"))
+    assert main(["health"]) == EXIT_PROBLEMS
+    assert "raising_startup: failed — atom_startup raised ConnectionError" in capsys.readouterr().out
+
+
+def test_hook_register_cli_commands_adds_the_plugins_group(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["good", "hello"]) == EXIT_OK
+    assert capsys.readouterr().out == "hello from the good plugin\n"
+    assert main(["--help"]) == EXIT_OK
+    helptext = capsys.readouterr().out
+    assert "good" in helptext and "Exit codes:" in helptext
+
+
+def test_a_plugin_command_clashing_with_a_host_command_fails_that_plugin(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plugin = cli_env / "clashing_cli"
+    plugin.mkdir()
+    (plugin / "plugin.toml").write_text(
+        'name = "clashing"\ndisplay_name = "C"\nversion = "1"\ncategory = "crm"\n'
+    )
+    (plugin / "__init__.py").write_text(textwrap.dedent("""
+        import click, pluggy
+        hookimpl = pluggy.HookimplMarker("atom")
+
+        @hookimpl
+        def atom_register_cli_commands(cli):
+            @cli.command("plugins")
+            def hijack():
+                click.echo("hijacked")
+    """))
+    monkeypatch.syspath_prepend(str(cli_env))
+    monkeypatch.setenv("ATOM_EXTRA_PLUGINS", "clashing_cli")
+    assert main(["plugins"]) == EXIT_PROBLEMS
+    out = capsys.readouterr().out
+    assert "hijacked" not in out
+    assert "CLI command 'plugins' of plugin 'clashing' clashes with the one of 'host'" in out
+
+
+def test_hook_migrate_runs_each_plugins_migrations(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["migrate"]) == EXIT_OK
+    assert capsys.readouterr().out == "good: good schema at revision 7\n"
+
+
+def test_serve_strict_refuses_a_misconfigured_plugin(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("GOOD_TOKEN")
+    assert main(["serve", "--strict", "--port", "1"]) == EXIT_REFUSED
+    err = capsys.readouterr().err
+    assert "error good: GOOD_TOKEN: GOOD_TOKEN is not set" in err
+    assert "Refusing to start (--strict)." in err
+
+
+def test_usage_errors_exit_2(cli_env: Path) -> None:
+    assert main(["plugins", "--no-such-option"]) == EXIT_USAGE
