@@ -10,6 +10,8 @@ becomes a 500.
 from __future__ import annotations
 
 import logging
+import math
+from datetime import UTC, datetime, time, timedelta
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
@@ -51,10 +53,24 @@ def ok(data: Any, **meta: Any) -> dict[str, Any]:
     return {"ok": True, "data": data, "meta": meta}
 
 
+def retry_after_s(err: RateLimited, now: datetime | None = None) -> int:
+    """Seconds a caller should wait: HubSpot's Retry-After when it sent one (it does not
+    promise to), else by policy — the rest of a 10 s or 1 s window, or until the next day."""
+    if err.retry_after_s is not None:
+        return max(1, math.ceil(err.retry_after_s))
+    if err.policy == "DAILY":
+        now = now or datetime.now(UTC)
+        tomorrow = datetime.combine(now.date() + timedelta(days=1), time(), tzinfo=UTC)
+        return max(1, math.ceil((tomorrow - now).total_seconds()))
+    if err.policy == "SECONDLY":
+        return 1
+    return 10
+
+
 def error_response(err: HubSpotError) -> JSONResponse:
     headers: dict[str, str] = {}
-    if isinstance(err, RateLimited) and err.retry_after_s is not None:
-        headers["Retry-After"] = str(max(1, int(err.retry_after_s + 0.999)))
+    if isinstance(err, RateLimited):
+        headers["Retry-After"] = str(retry_after_s(err))
     return JSONResponse(
         {"ok": False, "error": err.to_dict()}, status_code=err.http_status, headers=headers
     )

@@ -75,6 +75,14 @@ PRINCIPALS = {
 }
 
 
+SLEEPS: list[float] = []
+
+
+async def _no_sleep(seconds: float) -> None:
+    SLEEPS.append(seconds)
+    await asyncio.sleep(0)
+
+
 @dataclass
 class Stack:
     app: FastAPI
@@ -100,6 +108,7 @@ def sandbox_config(**kw: object) -> SandboxConfig:
         requests_per_10s=None,
         search_per_s=None,
         private_app_tokens={TOKEN_B: PORTAL_B},
+        extra_properties={"contacts": ["favourite_language"], "deals": ["renewal_term"]},
         **kw,
     )
 
@@ -122,8 +131,9 @@ async def stack(hubspot_env: dict[str, str], sqlite_url: str) -> AsyncIterator[S
     host = Host.from_env(env)
     host.context.state["hubspot.transport"] = transport
     # The sandbox's own limits are off here; the client's budget would only add real waiting.
+    # Retries back off through the governor's sleep: recorded, never slept for real.
     host.context.state["hubspot.governor"] = RateLimitGovernor(
-        requests_per_10s=1_000_000, search_per_s=1_000_000
+        requests_per_10s=1_000_000, search_per_s=1_000_000, sleep=_no_sleep
     )
     app = create_app(host)
     async with app.router.lifespan_context(app):
