@@ -7,8 +7,6 @@ and lead lists are CRM lists of contacts. Every route is scoped to the caller's 
 scheduled sends are the caller's own rows.
 """
 
-from __future__ import annotations
-
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import date
@@ -623,7 +624,13 @@ class MarketingService:
         self, list_id: str, *, limit: int = 100, after: str | None = None
     ) -> MemberPage:
         lid = _one_id(list_id, "list_id")
-        page = as_json(await self.client.lists.members(lid, limit=limit, after=after))
+        # One page with its cursor (ListsAPI.iter_members cannot resume from a cursor).
+        params: dict[str, Any] = {"limit": limit}
+        if after:
+            params["after"] = after
+        page = as_json(await self.client.json(
+            "GET", self.client.http.paths.list_memberships(lid), params=params
+        ))
         results = pick(page, "results", default=[])
         ids = [str(pick(as_json(r), "recordId", "record_id", "id")) if not isinstance(r, str | int)
                else str(r) for r in results]
@@ -701,6 +708,7 @@ class MarketingService:
     async def _send_one(
         self, email_id: int, r: Recipient, addr: str,
         contact_properties: dict[str, str] | None, custom_properties: dict[str, Any] | None,
+        send_id: str | None,
     ) -> tuple[RecipientResult, HubSpotError | None]:
         base = {"contact_id": r.contact_id, "email": addr}
         if self.send_mode == "transactional":
@@ -710,7 +718,8 @@ class MarketingService:
         try:
             async with tier_gate(tier, "Sending marketing email"):
                 res = as_json(await call(email_id, addr, contact_properties=contact_properties,
-                                         custom_properties=custom_properties))
+                                         custom_properties=custom_properties,
+                                         send_id=send_id))
         except OutcomeUnknown as err:
             return RecipientResult(**base, status="unknown", error=_error_dict(err)), err
         except HubSpotError as err:
@@ -735,6 +744,7 @@ class MarketingService:
         custom_properties: dict[str, Any] | None = None,
         on_result: OnResult | None = None,
         raise_when_nothing_sent: bool = True,
+        send_key: str | None = None,
     ) -> SendSummary:
         """One HubSpot call per recipient, at most `send_concurrency` at a time.
 
@@ -742,7 +752,11 @@ class MarketingService:
         progress with it). An error that would fail every recipient alike (tier, scopes,
         connection, daily limit) stops the remaining sends; when nothing at all was sent it is
         raised as such, so the caller gets one clear answer instead of N copies.
+
+        Each call carries HubSpot's `sendId` (`<send_key>-<index>`): HubSpot sends at most one
+        email per sendId, a second line of defence behind never repeating a call ourselves.
         """
+        key = send_key or uuid.uuid4().hex
         resolved = await self.resolve_recipients(recipients)
         results: list[RecipientResult | None] = [None] * len(resolved)
         sem = asyncio.Semaphore(self.send_concurrency)
@@ -760,7 +774,8 @@ class MarketingService:
                                    "message": "Not attempted: " + fatal[0].message})
                     else:
                         final, err = await self._send_one(
-                            email_id, r, addr, contact_properties, custom_properties)
+                            email_id, r, addr, contact_properties, custom_properties,
+                            f"atom-{key}-{i}")
                         if err is not None and isinstance(err, _FATAL):
                             fatal.append(err)
             results[i] = final

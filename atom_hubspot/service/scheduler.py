@@ -215,6 +215,11 @@ class ScheduledSendStore:
                     row.attempts = (row.attempts or 0) + 1
                     claimed.append(row)
             return claimed
+        # Look first without the write lock: an idle runner must not take SQLite's one write
+        # lock every tick (it would make other writers' read-then-write transactions fail).
+        async with self.db.session(None) as s:
+            if not (await s.execute(due.with_only_columns(M.id))).first():
+                return []
         async with self.db.session(None, write_lock=True) as s:
             ids = (await s.execute(due.with_only_columns(M.id))).scalars().all()
             for sid in ids:
@@ -264,6 +269,9 @@ class ScheduledSendStore:
         cutoff = self.clock() - stale_after
         q = sa.select(M).where(M.status == "claimed", M.claimed_at < cutoff)
         n = 0
+        async with self.db.session(None) as s:  # cheap look first, no lock (see claim_due)
+            if not (await s.execute(q.with_only_columns(M.id).limit(1))).first():
+                return 0
         lock = self.db.dialect == "sqlite"
         async with self.db.session(None, write_lock=lock) as s:
             if self.db.dialect == "postgresql":
@@ -426,6 +434,7 @@ class ScheduledSendRunner:
                     contact_properties=row.contact_properties or None,
                     custom_properties=row.custom_properties or None,
                     on_result=on_result, raise_when_nothing_sent=False,
+                    send_key=send_id.replace("-", ""),
                 )
             except HubSpotError as err:
                 # Raised before any recipient was attempted (e.g. reading the contacts).
