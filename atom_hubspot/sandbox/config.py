@@ -13,7 +13,7 @@ DEMO_PORTAL_ID = 1234567
 DEMO_HUB_DOMAIN = "atom-demo.hubspot.sandbox"
 DEMO_USER_EMAIL = "demo@atom.example"
 
-FaultKind = Literal["5xx", "timeout", "reset", "lost_answer", "429"]
+FaultKind = Literal["5xx", "500", "502", "503", "504", "timeout", "reset", "lost_answer", "429"]
 
 
 class FaultConfig(BaseModel):

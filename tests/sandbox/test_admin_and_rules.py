@@ -1,0 +1,122 @@
+"""Admin endpoints, the demo portal's seed, and the rule that the sandbox stays independent of
+the client package."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import httpx
+
+import atom_hubspot.sandbox as sandbox_pkg
+from atom_hubspot.sandbox import DEMO_PORTAL_ID, ManualClock, SandboxConfig, create_sandbox_app
+from atom_hubspot.sandbox.app import Sandbox
+
+
+def test_sandbox_never_imports_the_client():
+    root = pathlib.Path(sandbox_pkg.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+                if node.level:  # relative imports stay inside the sandbox package
+                    names = []
+            offenders += [f"{path.name}: {n}" for n in names
+                          if n == "atom_hubspot.client" or n.startswith("atom_hubspot.client.")
+                          or n.startswith(("atom_hubspot.oauth", "atom_hubspot.service"))]
+    assert offenders == []
+    assert len(list(root.rglob("*.py"))) >= 10  # the walk really saw the package
+
+
+def test_seed_is_deterministic(clock: ManualClock):
+    def snapshot() -> list[tuple[int, str]]:
+        sb: Sandbox = create_sandbox_app(SandboxConfig(clock=clock)).state.sandbox
+        portal = sb.portals[DEMO_PORTAL_ID]
+        return [(r.id, r.properties.get("email", "")) for r in portal.records["contacts"].values()]
+
+    assert snapshot() == snapshot()
+
+
+def test_seed_spreads_lifecycle_stages_and_dates(sandbox: Sandbox):
+    portal = sandbox.portals[DEMO_PORTAL_ID]
+    contacts = list(portal.records["contacts"].values())
+    assert len(contacts) == 300
+    assert len(portal.records["companies"]) == 80 and len(portal.records["deals"]) == 160
+    stages = {c.properties["lifecyclestage"] for c in contacts}
+    assert {"lead", "customer", "subscriber", "opportunity"} <= stages
+    span_days = (max(c.created for c in contacts) - min(c.created for c in contacts)) / 86400
+    assert span_days > 300
+    assert len(portal.lists) == 3 and len(portal.campaigns) == 6 and len(portal.emails) == 12
+
+
+async def test_calls_are_counted_and_logged(api: httpx.AsyncClient, client: httpx.AsyncClient):
+    await client.delete("/_sandbox/calls")
+    await api.get("/crm/v3/objects/contacts")
+    await api.get("/crm/objects/2026-03/contacts")
+    await api.post("/crm/v3/objects/contacts/search", json={})
+    calls = (await client.get("/_sandbox/calls")).json()
+    assert calls["by_route"] == {"crm.objects.list": 2, "crm.objects.search": 1}
+    assert calls["total"] == 3
+    assert [e["status"] for e in calls["log"]] == [200, 200, 200]
+    assert calls["log"][0]["portal_id"] == DEMO_PORTAL_ID
+
+
+async def test_reset_restores_seed_and_keeps_tokens(api: httpx.AsyncClient,
+                                                    client: httpx.AsyncClient):
+    r = await api.post("/crm/v3/objects/contacts", json={"properties": {"email": "r@x.example"}})
+    assert r.status_code == 201
+    assert (await client.post("/_sandbox/reset", json={})).json()["portals"] == [DEMO_PORTAL_ID]
+    gone = await api.get("/crm/v3/objects/contacts/r@x.example", params={"idProperty": "email"})
+    assert gone.status_code == 404
+    await client.post("/_sandbox/reset", json={"tokens": True})
+    assert (await api.get("/crm/v3/objects/contacts")).status_code == 401
+
+
+async def test_portals_admin_and_tiers(client: httpx.AsyncClient, sandbox: Sandbox):
+    r = await client.post("/_sandbox/portals", json={"portal_id": 777, "seed": True})
+    assert r.status_code == 201
+    portals = (await client.get("/_sandbox/portals")).json()["results"]
+    by_id = {x["portalId"]: x for x in portals}
+    assert by_id[777]["counts"]["contacts"] == 300
+    r = await client.patch("/_sandbox/portals/777", json={
+        "marketing_tier": "free", "extra_properties": {"contacts": ["favorite_color"]}})
+    assert r.json()["marketingTier"] == "free"
+    token = sandbox.add_private_app_token(777)
+    h = {"Authorization": f"Bearer {token}"}
+    created = await client.post("/crm/v3/objects/contacts", headers=h,
+                                json={"properties": {"favorite_color": "teal"}})
+    assert created.status_code == 201
+
+
+async def test_expire_tokens_and_advance_clock(api: httpx.AsyncClient, client: httpx.AsyncClient):
+    assert (await client.post("/_sandbox/tokens/expire", json={})).json()["expired"] == 1
+    r = await api.get("/crm/v3/objects/contacts")
+    assert r.status_code == 401 and r.json()["category"] == "EXPIRED_AUTHENTICATION"
+    before = (await client.get("/_sandbox")).json()["now"]
+    after = (await client.post("/_sandbox/clock/advance", json={"seconds": 60})).json()["now"]
+    assert after - before == 60
+
+
+async def test_mounted_under_a_prefix_the_form_posts_back_there():
+    from atom_hubspot.sandbox.testing import approve, query_of, sandbox_transport
+
+    from .conftest import authorize_url
+
+    t = sandbox_transport(SandboxConfig(clock=ManualClock(), seed=False),
+                          root_path="/_hubspot_sandbox")
+    url = authorize_url().replace("/oauth/authorize", "/_hubspot_sandbox/oauth/authorize")
+    page = await httpx.AsyncClient(transport=t).get(url)
+    assert "action='/_hubspot_sandbox/oauth/authorize'" in page.text
+    assert "code" in query_of(await approve(url, t))
+
+
+def test_config_defaults_match_hubspot():
+    cfg = SandboxConfig()
+    assert cfg.access_token_ttl_s == 1800 and cfg.requests_per_10s == 110
+    assert cfg.search_per_s == 5 and cfg.window_s == 10.0
+    assert cfg.client_id == "sandbox-client-id"
