@@ -1,7 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -44,16 +47,56 @@ def fake() -> FakeHubSpot:
     return FakeHubSpot()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_file(tmp_path_factory) -> Path:
+    """Migrated once; each test gets a copy (Alembic's own runs are tested in tests/storage)."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_pg_template(postgres_admin_url) -> Iterator[str]:
+    import psycopg
+
+    name = f"atom_tmpl_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = postgres_admin_url.rpartition("/")
+    migrate(f"{base}/{name}")
+    try:
+        yield name
+    finally:
+        with psycopg.connect(postgres_admin_url, autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
+def db_url(request, tmp_path) -> Iterator[str]:
+    """A migrated database: a copy of a migrated SQLite file, or a PostgreSQL database made
+    from a migrated template."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'oauth.sqlite3'}"
-    return request.getfixturevalue("postgres_url")
+        path = tmp_path / "oauth.sqlite3"
+        shutil.copy(request.getfixturevalue("migrated_sqlite_file"), path)
+        yield f"sqlite:///{path}"
+        return
+    import psycopg
+
+    admin = request.getfixturevalue("postgres_admin_url")
+    template = request.getfixturevalue("migrated_pg_template")
+    name = f"atom_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    base, _, _ = admin.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
 async def db(db_url) -> AsyncIterator[Database]:
-    migrate(db_url)
     database = Database(db_url)
     yield database
     await database.dispose()

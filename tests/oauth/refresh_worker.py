@@ -30,6 +30,8 @@ async def main(url: str, keys: str, connection_id: str, tenant: str, refresh: st
     # Warm the pool so both processes reach the lock at about the same moment.
     async with db.session(tenant):
         pass
+    with open(f"{go}.ready.{os.getpid()}", "w") as fh:
+        fh.write("ready")
     deadline = time.monotonic() + 20
     while not os.path.exists(go) and time.monotonic() < deadline:
         await asyncio.sleep(0.005)

@@ -48,7 +48,10 @@ async def test_two_processes_refresh_once(backend, request, tmp_path, settings, 
         )
         for _ in range(2)
     ]
-    time.sleep(1.5)  # both started and waiting at the barrier
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("go.ready.*"))) < 2 and time.monotonic() < deadline:
+        assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+        time.sleep(0.02)  # both processes are up and waiting at the barrier
     go.write_text("go")
     outs = []
     for p in procs:
