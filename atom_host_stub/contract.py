@@ -135,6 +135,16 @@ class CRMError(Exception):
         self.message = message
         self.details = details
 
+    @property
+    def crm_code(self) -> str:
+        """The provider-independent code: that of the contract class the error belongs to.
+        A provider may refine `code` for its own API (e.g. `hubspot_validation_error`);
+        callers of the capability branch on `crm_code`, which every provider shares."""
+        for cls in type(self).__mro__:
+            if cls.__module__ == __name__ and issubclass(cls, CRMError):
+                return cls.code
+        return CRMError.code
+
 
 class CRMNotFound(CRMError):
     code = "not_found"
