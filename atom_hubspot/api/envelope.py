@@ -98,6 +98,14 @@ def validation_response(exc: RequestValidationError) -> JSONResponse:
     return JSONResponse(body, status_code=422)
 
 
+def _host_handles(request: Request, exc: Exception) -> bool:
+    """Whether the app has its own handler for this exception (other than the generic 500)."""
+    handlers = getattr(request.app, "exception_handlers", {}) or {}
+    return any(
+        cls in handlers for cls in type(exc).__mro__ if cls not in (Exception, BaseException)
+    )
+
+
 class EnvelopeRoute(APIRoute):
     """An APIRoute whose handler maps plugin errors and validation errors to the envelope."""
 
@@ -124,6 +132,8 @@ class EnvelopeRoute(APIRoute):
                     status_code=err.http_status,
                 )
             except Exception as exc:  # noqa: BLE001 - a defect: answer in the envelope, no trace
+                if _host_handles(request, exc):
+                    raise  # e.g. the host's own Unauthorized from its principal dependency
                 log.error(
                     "unexpected %s in %s %s", type(exc).__name__, request.method, self.path
                 )

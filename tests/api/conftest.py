@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -58,6 +59,7 @@ async def fake_http(fake_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 # flow, Bob connects portal B with a private-app token, Carol connects nothing.
 
 import asyncio  # noqa: E402
+import shutil  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 from atom_hubspot.sandbox import PortalConfig, SandboxConfig  # noqa: E402
@@ -75,21 +77,32 @@ PRINCIPALS = {
 }
 
 
-SLEEPS: list[float] = []
+class FakeTime:
+    """The client's clock and sleep: sleeping moves the clock on instead of waiting."""
 
+    def __init__(self) -> None:
+        import time
 
-async def _no_sleep(seconds: float) -> None:
-    SLEEPS.append(seconds)
-    await asyncio.sleep(0)
+        self.now = time.time()
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += max(0.0, seconds)
+        await asyncio.sleep(0)
 
 
 @dataclass
 class Stack:
     app: FastAPI
-    host: object
+    host: Any
     runtime: object
     transport: httpx.ASGITransport
-    sandbox: object
+    sandbox: Any
+    time: FakeTime
 
     def client(self, who: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -113,15 +126,25 @@ def sandbox_config(**kw: object) -> SandboxConfig:
     )
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per session; each test gets a copy (migrating takes seconds)."""
+    from atom_hubspot.storage.db import migrate
+
+    path = tmp_path_factory.mktemp("template") / "atom.sqlite3"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-async def stack(hubspot_env: dict[str, str], sqlite_url: str) -> AsyncIterator[Stack]:
+async def stack(hubspot_env: dict[str, str], sqlite_url: str,
+                migrated_template: Path) -> AsyncIterator[Stack]:
     from atom_host_stub.app import create_app
     from atom_host_stub.host import Host
     from atom_hubspot.client import RateLimitGovernor
-    from atom_hubspot.storage.db import migrate
 
     transport = sandbox_transport(sandbox_config())
-    await asyncio.to_thread(migrate, sqlite_url)
+    shutil.copyfile(migrated_template, sqlite_url.removeprefix("sqlite:///"))
     env = {
         **hubspot_env,
         "ATOM_DATABASE_URL": sqlite_url,
@@ -132,8 +155,10 @@ async def stack(hubspot_env: dict[str, str], sqlite_url: str) -> AsyncIterator[S
     host.context.state["hubspot.transport"] = transport
     # The sandbox's own limits are off here; the client's budget would only add real waiting.
     # Retries back off through the governor's sleep: recorded, never slept for real.
+    fake_time = FakeTime()
     host.context.state["hubspot.governor"] = RateLimitGovernor(
-        requests_per_10s=1_000_000, search_per_s=1_000_000, sleep=_no_sleep
+        requests_per_10s=1_000_000, search_per_s=1_000_000, clock=fake_time.clock,
+        sleep=fake_time.sleep,
     )
     app = create_app(host)
     async with app.router.lifespan_context(app):
@@ -148,4 +173,4 @@ async def stack(hubspot_env: dict[str, str], sqlite_url: str) -> AsyncIterator[S
         # Bob: a private-app token, checked against the sandbox before it is stored.
         await runtime.connections.save_private_app_token(PRINCIPALS["bob"], TOKEN_B)
         yield Stack(app=app, host=host, runtime=runtime, transport=transport,
-                    sandbox=transport.app.state.sandbox)
+                    sandbox=transport.app.state.sandbox, time=fake_time)
