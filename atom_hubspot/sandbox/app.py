@@ -34,6 +34,7 @@ ALL_SCOPES = [
     "marketing.campaigns.read", "marketing.campaigns.write", "content", "marketing-email",
     "transactional-email",
 ]
+_SEEDED: dict[tuple[object, ...], Portal] = {}
 TIER_ORDER = {"free": 0, "starter": 1, "professional": 2, "enterprise": 3}
 
 
@@ -113,7 +114,17 @@ class Sandbox:
         )
         portal.seed_default_pipeline(self.now())
         if pc.seed:
-            seed_portal(portal, random.Random(self.config.seed_value + pc.portal_id), self.now())
+            # Seeding is deterministic, so a seeded portal is built once per (seed, time)
+            # and copied afterwards: tests create many sandboxes.
+            key = (self.config.seed_value, self.now(), repr(pc),
+                   repr(sorted(self.config.extra_properties.items())))
+            template = _SEEDED.get(key)
+            if template is None:
+                seed_portal(portal, random.Random(self.config.seed_value + pc.portal_id),
+                            self.now())
+                _SEEDED.clear()
+                _SEEDED[key] = template = portal
+            portal = template.clone()
         self.portals[pc.portal_id] = portal
         return portal
 

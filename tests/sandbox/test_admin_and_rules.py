@@ -34,12 +34,28 @@ def test_sandbox_never_imports_the_client():
 
 
 def test_seed_is_deterministic(clock: ManualClock):
+    from atom_hubspot.sandbox import app as app_module
+
     def snapshot() -> list[tuple[int, str]]:
+        app_module._SEEDED.clear()  # build the seed afresh, not from the copy-on-create cache
         sb: Sandbox = create_sandbox_app(SandboxConfig(clock=clock)).state.sandbox
         portal = sb.portals[DEMO_PORTAL_ID]
         return [(r.id, r.properties.get("email", "")) for r in portal.records["contacts"].values()]
 
-    assert snapshot() == snapshot()
+    first = snapshot()
+    assert first == snapshot()
+    assert len(first) == 300 and all("@" in email for _, email in first)
+
+
+def test_seeded_portals_are_independent_copies(clock: ManualClock):
+    a: Sandbox = create_sandbox_app(SandboxConfig(clock=clock)).state.sandbox
+    b: Sandbox = create_sandbox_app(SandboxConfig(clock=clock)).state.sandbox
+    pa, pb = a.portals[DEMO_PORTAL_ID], b.portals[DEMO_PORTAL_ID]
+    first = next(iter(pa.records["contacts"].values()))
+    first.properties["firstname"] = "Changed"
+    next(iter(pa.lists.values())).members.clear()
+    assert next(iter(pb.records["contacts"].values())).properties["firstname"] != "Changed"
+    assert next(iter(pb.lists.values())).members
 
 
 def test_seed_spreads_lifecycle_stages_and_dates(sandbox: Sandbox):
