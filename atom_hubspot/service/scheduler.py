@@ -345,7 +345,8 @@ class ScheduledSendRunner:
         self.stale_after = timedelta(seconds=stale_after_s)
         self.batch_size = batch_size
         self.max_parallel = max_parallel
-        self.store = ScheduledSendStore(runtime.db, clock=clock)
+        # The store asks the runner for the time, so a test may swap `runner.clock` later.
+        self.store = ScheduledSendStore(runtime.db, clock=lambda: self.clock())
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 

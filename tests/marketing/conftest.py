@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,28 +79,41 @@ def marketing_db_url(migrated_sqlite: Path, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def stack(
-    hubspot_env: dict[str, str], marketing_db_url: str, sandbox_config: SandboxConfig
-) -> AsyncIterator[Stack]:
-    sandbox_app = create_sandbox_app(sandbox_config)
-    sandbox = sandbox_app.state.sandbox
-    sqlite_url = marketing_db_url
-    env = {
+def sandbox_app(sandbox_config: SandboxConfig) -> Any:
+    return create_sandbox_app(sandbox_config)
+
+
+def host_env(hubspot_env: dict[str, str], database_url: str, **extra: str) -> dict[str, str]:
+    return {
         **hubspot_env,
         "ATOM_API_KEYS": "key-alice-0123456789:t-alice:alice,key-bob-0123456789:t-bob:bob",
-        "ATOM_DATABASE_URL": sqlite_url,
+        "ATOM_DATABASE_URL": database_url,
         "ATOM_PLUGINS": "hubspot",
         "HUBSPOT_SEARCH_RATE_PER_SECOND": "1000",
+        **extra,
     }
+
+
+@asynccontextmanager
+async def running_host(
+    env: dict[str, str], sandbox_app: Any, *, connect: bool = True
+) -> AsyncIterator[Stack]:
+    """Start the stub host with the plugin (as `atom-host serve` would) and stop it after.
+
+    `connect` saves Alice's and Bob's private-app tokens; a host started again on the same
+    database finds those connections already there.
+    """
+    sandbox = sandbox_app.state.sandbox
     host = Host.from_env(env)
     host.context.state["hubspot.transport"] = httpx.ASGITransport(app=sandbox_app)
     app = create_app(host)
     async with app.router.lifespan_context(app):
         runtime = host.context.state["hubspot"]
-        await runtime.connections.save_private_app_token(
-            ALICE, sandbox.add_private_app_token(DEMO_PORTAL_ID))
-        await runtime.connections.save_private_app_token(
-            BOB, sandbox.add_private_app_token(BOB_PORTAL_ID))
+        if connect:
+            await runtime.connections.save_private_app_token(
+                ALICE, sandbox.add_private_app_token(DEMO_PORTAL_ID))
+            await runtime.connections.save_private_app_token(
+                BOB, sandbox.add_private_app_token(BOB_PORTAL_ID))
         transport = httpx.ASGITransport(app=app)
         async with (
             httpx.AsyncClient(transport=transport, base_url="http://host",
@@ -109,3 +123,11 @@ async def stack(
         ):
             yield Stack(app=app, sandbox_app=sandbox_app, host=host, runtime=runtime,
                         sandbox=sandbox, alice=a, bob=b)
+
+
+@pytest.fixture
+async def stack(
+    hubspot_env: dict[str, str], marketing_db_url: str, sandbox_app: Any
+) -> AsyncIterator[Stack]:
+    async with running_host(host_env(hubspot_env, marketing_db_url), sandbox_app) as s:
+        yield s
