@@ -29,8 +29,10 @@ from atom_hubspot.errors import (
 )
 
 _EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)", re.I)
-_SCOPE_WORD = re.compile(r"\b([a-z][a-z0-9-]*(?:\.[a-z0-9-]+)+|oauth|content|marketing-email|"
-                         r"transactional-email|automation|forms|tickets|e-commerce)\b")
+_SCOPE_WORD = re.compile(
+    r"\b([a-z][a-z0-9-]*(?:\.[a-z0-9-]+)+|oauth|content|marketing-email|"
+    r"transactional-email|automation|forms|tickets|e-commerce)\b"
+)
 REDACTED = "[redacted]"
 
 
@@ -118,7 +120,10 @@ def map_error(
         if isinstance(e, dict)
     ]
     common: dict[str, Any] = {
-        "status": status, "category": category, "correlation_id": cid, "errors": errors,
+        "status": status,
+        "category": category,
+        "correlation_id": cid,
+        "errors": errors,
     }
     sub = body.get("subCategory")
     if sub:

@@ -143,7 +143,9 @@ class PostgresWindowBackend:
     def _bucket_ms(self, window_ms: int) -> int:
         return max(1, window_ms // self.BUCKETS_PER_WINDOW)
 
-    async def _buckets(self, cur: Any, key: str, window_ms: int, now_ms: int) -> list[tuple[int, int]]:
+    async def _buckets(
+        self, cur: Any, key: str, window_ms: int, now_ms: int
+    ) -> list[tuple[int, int]]:
         b = self._bucket_ms(window_ms)
         await cur.execute(
             "DELETE FROM hubspot_rate_windows WHERE key = %s AND window_start <= %s",
@@ -226,7 +228,7 @@ class PostgresWindowBackend:
 def _plain_pg_url(url: str) -> str:
     for prefix in ("postgresql+psycopg://", "postgresql+asyncpg://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql://" + url[len(prefix):]
+            return "postgresql://" + url[len(prefix) :]
     return url
 
 
@@ -398,8 +400,11 @@ class RateLimitGovernor:
             )
             retry_after_s = midnight.timestamp() - now
         self.budget(portal).daily_until = now + retry_after_s
-        log.info("HubSpot daily limit reached for portal %s; failing fast for %.0f s",
-                 portal, retry_after_s)
+        log.info(
+            "HubSpot daily limit reached for portal %s; failing fast for %.0f s",
+            portal,
+            retry_after_s,
+        )
         return retry_after_s
 
     def hold(self, portal: str, seconds: float) -> None:
@@ -468,8 +473,12 @@ class RateLimitGovernor:
         interval = _int(headers.get("x-hubspot-ratelimit-interval-milliseconds"))
         remaining = _int(headers.get("x-hubspot-ratelimit-remaining"))
         if max_ and max_ != b.limit:
-            log.info("HubSpot reports %d requests per window for portal %s (was %d)",
-                     max_, portal, b.limit)
+            log.info(
+                "HubSpot reports %d requests per window for portal %s (was %d)",
+                max_,
+                portal,
+                b.limit,
+            )
             b.limit = max_
         if interval and interval != b.window_ms:
             b.window_ms = interval

@@ -259,16 +259,24 @@ class HubSpotHTTP:
                 ) from None
             retryable = isinstance(
                 exc,
-                (TimeoutError, httpx.ReadTimeout, httpx.WriteTimeout, httpx.ReadError,
-                 httpx.RemoteProtocolError, httpx.WriteError),
+                (
+                    TimeoutError,
+                    httpx.ReadTimeout,
+                    httpx.WriteTimeout,
+                    httpx.ReadError,
+                    httpx.RemoteProtocolError,
+                    httpx.WriteError,
+                ),
             )
             err = Unavailable(f"HubSpot did not answer ({name})")
             if retryable:
                 raise _Retry(err) from None
             raise err from None
 
-        cid = correlation_id(response) if response.status_code >= 400 else (
-            response.headers.get("x-hubspot-correlation-id")
+        cid = (
+            correlation_id(response)
+            if response.status_code >= 400
+            else (response.headers.get("x-hubspot-correlation-id"))
         )
         self._log(call, response.status_code, t0, cid)
         if call.portal is not None and any(
@@ -335,4 +343,3 @@ class HubSpotHTTP:
                 (time.perf_counter() - t0) * 1000,
                 cid or "-",
             )
-

@@ -39,7 +39,7 @@ class TokenResponse(SnakeModel):
     access_token: SecretStr
     refresh_token: SecretStr | None = None
     expires_in: int
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - a token kind, not a secret
     token_use: str | None = None
     hub_id: int | None = None
     user_id: int | None = None
@@ -246,9 +246,7 @@ class MembershipChange(HubSpotModel):
     @classmethod
     def _strings(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            return {
-                k: [str(x) for x in v] if isinstance(v, list) else v for k, v in data.items()
-            }
+            return {k: [str(x) for x in v] if isinstance(v, list) else v for k, v in data.items()}
         return data
 
 

@@ -71,7 +71,7 @@ class OAuthAPI:
         )
         return TokenResponse.model_validate(body)
 
-    async def introspect(self, token: str, token_type_hint: str = "access_token") -> TokenInfo:
+    async def introspect(self, token: str, token_type_hint: str = "access_token") -> TokenInfo:  # noqa: S107
         """Who a token belongs to (hub_id, hub_domain, user, scopes…); `active=False` when
         HubSpot no longer knows it."""
         paths = self.http.paths
@@ -85,7 +85,7 @@ class OAuthAPI:
             return TokenInfo.model_validate(body)
         route = (
             paths.oauth_refresh_token(token)
-            if token_type_hint == "refresh_token"
+            if token_type_hint == "refresh_token"  # noqa: S105 - a hint name
             else paths.oauth_access_token_info(token)
         )
         try:
@@ -102,7 +102,7 @@ class OAuthAPI:
         data.setdefault("active", True)
         return TokenInfo.model_validate(data)
 
-    async def revoke(self, token: str, token_type_hint: str = "refresh_token") -> None:
+    async def revoke(self, token: str, token_type_hint: str = "refresh_token") -> None:  # noqa: S107
         """Revoke a refresh token (issued access tokens stay valid until they expire; the app
         stays installed). Revoking twice is harmless, so it is retried when safe."""
         paths = self.http.paths
@@ -114,7 +114,7 @@ class OAuthAPI:
                 secrets=(token,),
             )
             return
-        if token_type_hint != "refresh_token":
+        if token_type_hint != "refresh_token":  # noqa: S105 - a hint name
             raise InputError(
                 "the v1 OAuth API revokes refresh tokens only", field="token_type_hint"
             )

@@ -11,7 +11,6 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from atom_hubspot.client.http import Call
 from atom_hubspot.client.models import BatchItemError, BatchResult, CrmObject, ObjectPage
 from atom_hubspot.client.search import SEARCH_RESULT_CAP, Filter, FilterGroup, SearchRequest
 from atom_hubspot.errors import HubSpotError, InputError
@@ -123,7 +122,10 @@ class ObjectsAPI:
         seen = 0
         while True:
             page = await self.list(
-                limit=page_size, after=after, properties=props, associations=assoc,
+                limit=page_size,
+                after=after,
+                properties=props,
+                associations=assoc,
                 archived=archived,
             )
             for obj in page.results:
@@ -228,8 +230,10 @@ class ObjectsAPI:
         seen = 0
         while True:
             page = await self.search(current)
-            if current.after is None and (page.total or 0) > SEARCH_RESULT_CAP and (
-                max_items is None or max_items > SEARCH_RESULT_CAP
+            if (
+                current.after is None
+                and (page.total or 0) > SEARCH_RESULT_CAP
+                and (max_items is None or max_items > SEARCH_RESULT_CAP)
             ):
                 raise InputError(
                     f"this search matches {page.total} records; sorted by "
@@ -309,7 +313,9 @@ class ObjectsAPI:
 
     async def batch_archive(self, ids: Sequence[str | int]) -> BatchResult:
         return await self._batch(
-            "archive", list(ids), lambda c: {"inputs": [{"id": str(i)} for i in c]},
+            "archive",
+            list(ids),
+            lambda c: {"inputs": [{"id": str(i)} for i in c]},
             repeatable=True,
         )
 

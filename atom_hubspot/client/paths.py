@@ -19,7 +19,7 @@ from urllib.parse import quote
 _DATE_VERSION = re.compile(r"^\d{4}-\d{2}$")
 
 # family → (date-style template with {v}, legacy path). Sunsets: v1 OAuth 2027-02-16,
-# v4 paths 2027-03-30, v1–v3 September 2027.
+# v4 paths 2027-03-30, v1 to v3 September 2027.
 _FAMILIES: dict[str, tuple[str, str]] = {
     "crm.objects": ("/crm/objects/{v}", "/crm/v3/objects"),
     # Per-record association reads/links: v4 under /crm/v4/objects in the legacy style.
@@ -96,9 +96,7 @@ class Paths:
     def objects_batch(self, object_type: str, action: str) -> Route:
         if action not in ("read", "create", "update", "upsert", "archive"):
             raise ValueError(f"unknown batch action {action!r}")
-        return self._route(
-            "crm.objects", "/{objectType}/batch/" + action, objectType=object_type
-        )
+        return self._route("crm.objects", "/{objectType}/batch/" + action, objectType=object_type)
 
     # ------------------------------------------------------------------ associations (v4)
     # https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide

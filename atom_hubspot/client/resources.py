@@ -48,9 +48,15 @@ DEAL_TO_COMPANY_PRIMARY = 5
 COMPANY_TO_DEAL_PRIMARY = 6
 
 _TYPE_ALIASES = {
-    "contact": "contacts", "contacts": "contacts", "0-1": "contacts",
-    "company": "companies", "companies": "companies", "0-2": "companies",
-    "deal": "deals", "deals": "deals", "0-3": "deals",
+    "contact": "contacts",
+    "contacts": "contacts",
+    "0-1": "contacts",
+    "company": "companies",
+    "companies": "companies",
+    "0-2": "companies",
+    "deal": "deals",
+    "deals": "deals",
+    "0-3": "deals",
 }
 DEFAULT_ASSOCIATION_TYPES: dict[tuple[str, str], int] = {
     ("contacts", "companies"): CONTACT_TO_COMPANY,
@@ -130,9 +136,7 @@ class AssociationsAPI:
         id_list = [str(i) for i in ids]
         for start in range(0, len(id_list), ASSOCIATION_READ_BATCH):
             chunk = id_list[start : start + ASSOCIATION_READ_BATCH]
-            body = await self._c.json(
-                "POST", route, json={"inputs": [{"id": i} for i in chunk]}
-            )
+            body = await self._c.json("POST", route, json={"inputs": [{"id": i} for i in chunk]})
             for row in body.get("results") or []:
                 src = str((row.get("from") or {}).get("id", ""))
                 out.setdefault(src, []).extend(
@@ -186,7 +190,9 @@ class ListsAPI:
         if processing_type == "DYNAMIC" and not filter_branch:
             raise InputError("a DYNAMIC list needs a filter_branch", field="filter_branch")
         payload: dict[str, Any] = {
-            "name": name, "objectTypeId": object_type_id, "processingType": processing_type,
+            "name": name,
+            "objectTypeId": object_type_id,
+            "processingType": processing_type,
         }
         if filter_branch:
             payload["filterBranch"] = dict(filter_branch)
@@ -412,7 +418,8 @@ class MarketingEmailsAPI:
         email_ids: Iterable[str | int] | None = None,
     ) -> EmailStatistics:
         params: list[tuple[str, Any]] = [
-            ("startTimestamp", _iso(start)), ("endTimestamp", _iso(end)),
+            ("startTimestamp", _iso(start)),
+            ("endTimestamp", _iso(end)),
         ]
         params += [("emailIds", str(i)) for i in email_ids or []]
         body = await self._c.json("GET", self._c.http.paths.email_statistics(), params=params)
@@ -443,8 +450,9 @@ class SendsAPI:
         send_id: str | None,
         message: Mapping[str, Any] | None,
     ) -> dict[str, Any]:
-        if not to or "@" not in to:
-            raise InputError("`to` must be one email address", field="to")
+        # One recipient per call: HubSpot takes a single address in `message.to`.
+        if not to or to.count("@") != 1 or any(c in to for c in ",; \t\n<>"):
+            raise InputError("`to` must be exactly one email address", field="to")
         msg: dict[str, Any] = {**(message or {}), "to": to}
         if send_id:
             msg["sendId"] = send_id
@@ -511,5 +519,3 @@ class AccountAPI:
         """Account details: also the cheap authenticated call a health check makes."""
         body = await self._c.json("GET", self._c.http.paths.account_details())
         return AccountDetails.model_validate(body)
-
-

@@ -16,8 +16,19 @@ from pydantic.alias_generators import to_camel
 
 OPERATORS = frozenset(
     {
-        "EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN",
-        "HAS_PROPERTY", "NOT_HAS_PROPERTY", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN",
+        "EQ",
+        "NEQ",
+        "LT",
+        "LTE",
+        "GT",
+        "GTE",
+        "BETWEEN",
+        "IN",
+        "NOT_IN",
+        "HAS_PROPERTY",
+        "NOT_HAS_PROPERTY",
+        "CONTAINS_TOKEN",
+        "NOT_CONTAINS_TOKEN",
     }
 )
 MAX_SEARCH_LIMIT = 200
@@ -152,9 +163,7 @@ class SearchRequest(_Model):
         )
 
     def sort(self, prop: str, direction: str = "ASCENDING") -> SearchRequest:
-        return self.model_copy(
-            update={"sorts": [Sort(property_name=prop, direction=direction)]}
-        )
+        return self.model_copy(update={"sorts": [Sort(property_name=prop, direction=direction)]})
 
     def select(self, *properties: str) -> SearchRequest:
         return self.model_copy(update={"properties": list(properties)})

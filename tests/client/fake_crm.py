@@ -51,8 +51,13 @@ class FakeCRM:
     def obj(self, rid: int, props: list[str] | None = None) -> dict[str, Any]:
         rec = self.records[rid]
         shown = rec if props is None else {k: rec.get(k) for k in props}
-        return {"id": str(rid), "properties": shown, "archived": False,
-                "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z"}
+        return {
+            "id": str(rid),
+            "properties": shown,
+            "archived": False,
+            "createdAt": "2026-01-01T00:00:00Z",
+            "updatedAt": "2026-01-01T00:00:00Z",
+        }
 
     # ------------------------------------------------------------------ rate limit
 
@@ -66,24 +71,39 @@ class FakeCRM:
         if search and self.search_limit is not None:
             if len(self.search_hits) >= self.search_limit:
                 self.rejected += 1
-                return httpx.Response(429, json={"status": "error", "policyName": "SECONDLY",
-                                                 "errorType": "RATE_LIMIT", "message": "s"})
+                return httpx.Response(
+                    429,
+                    json={
+                        "status": "error",
+                        "policyName": "SECONDLY",
+                        "errorType": "RATE_LIMIT",
+                        "message": "s",
+                    },
+                )
             self.search_hits.append(now)
         if self.limit is not None:
             if len(self.hits) >= self.limit:
                 self.rejected += 1
                 return httpx.Response(
-                    429, json={"status": "error", "policyName": "TEN_SECONDLY_ROLLING",
-                               "errorType": "RATE_LIMIT", "message": "ten"})
+                    429,
+                    json={
+                        "status": "error",
+                        "policyName": "TEN_SECONDLY_ROLLING",
+                        "errorType": "RATE_LIMIT",
+                        "message": "ten",
+                    },
+                )
             self.hits.append(now)
         return None
 
     def _headers(self) -> dict[str, str]:
         if not self.send_headers or self.limit is None:
             return {}
-        return {"X-HubSpot-RateLimit-Max": str(self.limit),
-                "X-HubSpot-RateLimit-Remaining": str(self.limit - len(self.hits)),
-                "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"}
+        return {
+            "X-HubSpot-RateLimit-Max": str(self.limit),
+            "X-HubSpot-RateLimit-Remaining": str(self.limit - len(self.hits)),
+            "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+        }
 
     # ------------------------------------------------------------------ dispatch
 
@@ -137,30 +157,38 @@ class FakeCRM:
         limit = body.get("limit", 10)
         after = int(body.get("after") or 0)
         if after + limit > SEARCH_CAP:
-            return 400, {"status": "error", "category": "VALIDATION_ERROR",
-                         "message": "paging past 10,000 results is not allowed"}
+            return 400, {
+                "status": "error",
+                "category": "VALIDATION_ERROR",
+                "message": "paging past 10,000 results is not allowed",
+            }
         groups = body.get("filterGroups") or []
         key = json.dumps([groups, body.get("sorts"), len(self.records), self.next_id])
         cached = self._cache.get(key)
         hits = cached if cached is not None else self._hits(groups, body)
         self._cache = {key: hits}
         page = hits[after : after + limit]
-        out: dict[str, Any] = {"total": len(hits),
-                               "results": [self.obj(r, body.get("properties")) for r in page]}
+        out: dict[str, Any] = {
+            "total": len(hits),
+            "results": [self.obj(r, body.get("properties")) for r in page],
+        }
         if after + limit < len(hits):
             out["paging"] = {"next": {"after": str(after + limit)}}
         return 200, out
 
     def _hits(self, groups: list[dict[str, Any]], body: dict[str, Any]) -> list[int]:
         hits = [
-            rid for rid, rec in self.records.items()
+            rid
+            for rid, rec in self.records.items()
             if not groups or any(all(self._matches(rec, f) for f in g["filters"]) for g in groups)
         ]
         sorts = body.get("sorts") or []
         if sorts:
             key = sorts[0]["propertyName"]
-            hits.sort(key=lambda r: int(self.records[r].get(key) or 0),
-                      reverse=sorts[0].get("direction") == "DESCENDING")
+            hits.sort(
+                key=lambda r: int(self.records[r].get(key) or 0),
+                reverse=sorts[0].get("direction") == "DESCENDING",
+            )
         return hits
 
     def _batch(self, action: str, body: dict[str, Any]) -> tuple[int, Any]:
@@ -180,10 +208,15 @@ class FakeCRM:
             elif action == "create":
                 email = item["properties"].get("email")
                 if email in self.by_email:
-                    errors.append({"status": "error", "category": "CONFLICT",
-                                   "message": f"Contact already exists. Existing ID: "
-                                              f"{self.by_email[email]}",
-                                   "context": {"email": [email]}})
+                    errors.append(
+                        {
+                            "status": "error",
+                            "category": "CONFLICT",
+                            "message": f"Contact already exists. Existing ID: "
+                            f"{self.by_email[email]}",
+                            "context": {"email": [email]},
+                        }
+                    )
                 else:
                     results.append(self.obj(self._create(dict(item["properties"]))))
             elif action == "read":
@@ -191,8 +224,14 @@ class FakeCRM:
                 if rid in self.records:
                     results.append(self.obj(rid))
                 else:
-                    errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
-                                   "message": "not found", "context": {"ids": [item["id"]]}})
+                    errors.append(
+                        {
+                            "status": "error",
+                            "category": "OBJECT_NOT_FOUND",
+                            "message": "not found",
+                            "context": {"ids": [item["id"]]},
+                        }
+                    )
         out: dict[str, Any] = {"status": "COMPLETE", "results": results}
         if errors:
             out.update(errors=errors, numErrors=len(errors))

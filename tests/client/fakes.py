@@ -15,7 +15,7 @@ import httpx
 from atom_hubspot.client import HubSpotClient, HubSpotHTTP, RateLimitGovernor, StaticToken
 from atom_hubspot.settings import HubSpotSettings
 
-TOKEN = "pat-na1-5e6f7a8b-SECRET-TOKEN-0001"  # noqa: S105 - a fake
+TOKEN = "pat-na1-5e6f7a8b-SECRET-TOKEN-0001"  # noqa: S105
 
 
 def settings(**env: Any) -> HubSpotSettings:
@@ -115,9 +115,7 @@ def make(
         clock=clock.time,
         sleep=clock.sleep,
     )
-    http = HubSpotHTTP(
-        s, transport=httpx.MockTransport(rec), governor=gov, rng=lambda: 0.5
-    )
+    http = HubSpotHTTP(s, transport=httpx.MockTransport(rec), governor=gov, rng=lambda: 0.5)
     return HubSpotClient(http, StaticToken(TOKEN), portal_id=portal_id), http, rec, clock
 
 

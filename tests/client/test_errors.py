@@ -25,7 +25,7 @@ from tests.client.fakes import TOKEN, error, make
 
 
 async def fail(response: httpx.Response, call=lambda c: c.contacts.get(1), **env) -> HubSpotError:
-    client, _, rec, _ = make(lambda r: response, **env)
+    client, _, _rec, _ = make(lambda r: response, **env)
     with pytest.raises(HubSpotError) as info:
         await call(client)
     return info.value
@@ -41,10 +41,15 @@ async def test_401_needs_reconnect() -> None:
 async def test_403_missing_scopes_named_from_context() -> None:
     err = await fail(
         error(
-            403, category="MISSING_SCOPES",
+            403,
+            category="MISSING_SCOPES",
             message="This app hasn't been granted all required scopes to make this call.",
-            errors=[{"message": "missing", "context": {
-                "requiredGranularScopes": ["crm.objects.contacts.write"]}}],
+            errors=[
+                {
+                    "message": "missing",
+                    "context": {"requiredGranularScopes": ["crm.objects.contacts.write"]},
+                }
+            ],
         )
     )
     assert isinstance(err, MissingScopes)
@@ -55,8 +60,11 @@ async def test_403_missing_scopes_named_from_context() -> None:
 
 async def test_403_missing_scopes_named_from_the_message() -> None:
     err = await fail(
-        error(403, category="MISSING_SCOPES",
-              message="requiredGranularScopes: [crm.lists.read, crm.lists.write]")
+        error(
+            403,
+            category="MISSING_SCOPES",
+            message="requiredGranularScopes: [crm.lists.read, crm.lists.write]",
+        )
     )
     assert isinstance(err, MissingScopes)
     assert err.required_scopes == ["crm.lists.read", "crm.lists.write"]
@@ -99,11 +107,20 @@ async def test_409_conflict_keeps_the_existing_id() -> None:
 
 
 async def test_400_validation_keeps_hubspot_errors() -> None:
-    errors = [{"message": "Property \"foo\" does not exist", "code": "PROPERTY_DOESNT_EXIST",
-               "context": {"propertyName": ["foo"]}}]
+    errors = [
+        {
+            "message": 'Property "foo" does not exist',
+            "code": "PROPERTY_DOESNT_EXIST",
+            "context": {"propertyName": ["foo"]},
+        }
+    ]
     err = await fail(
-        error(400, category="VALIDATION_ERROR", message="Property values were not valid",
-              errors=errors),
+        error(
+            400,
+            category="VALIDATION_ERROR",
+            message="Property values were not valid",
+            errors=errors,
+        ),
         lambda c: c.contacts.update(1, {"foo": "x"}),
     )
     assert isinstance(err, ValidationFailed)
@@ -113,9 +130,17 @@ async def test_400_validation_keeps_hubspot_errors() -> None:
 
 async def test_429_maps_to_rate_limited_with_policy() -> None:
     err = await fail(
-        httpx.Response(429, headers={"Retry-After": "7"},
-                       json={"status": "error", "policyName": "DAILY", "correlationId": "c1",
-                             "errorType": "RATE_LIMIT", "message": "daily"}),
+        httpx.Response(
+            429,
+            headers={"Retry-After": "7"},
+            json={
+                "status": "error",
+                "policyName": "DAILY",
+                "correlationId": "c1",
+                "errorType": "RATE_LIMIT",
+                "message": "daily",
+            },
+        ),
     )
     assert isinstance(err, RateLimited)
     assert err.policy == "DAILY" and err.retry_after_s == 7
@@ -144,12 +169,16 @@ async def test_non_json_error_body() -> None:
 
 
 async def test_invalid_grant_on_refresh_needs_reconnect() -> None:
-    client, http, rec, _ = make(
+    _client, http, rec, _ = make(
         lambda r: httpx.Response(
             400,
-            json={"status": "BAD_REFRESH_TOKEN", "message": "missing or invalid refresh token",
-                  "correlationId": "c-oauth", "error": "invalid_grant",
-                  "error_description": "missing or invalid refresh token"},
+            json={
+                "status": "BAD_REFRESH_TOKEN",
+                "message": "missing or invalid refresh token",
+                "correlationId": "c-oauth",
+                "error": "invalid_grant",
+                "error_description": "missing or invalid refresh token",
+            },
         )
     )
     oauth = OAuthAPI(http, "cid", "csecret-value")
@@ -169,8 +198,12 @@ def _texts(exc: BaseException) -> list[str]:
     return out
 
 
-LEAKY_BODY = {"status": "error", "message": f"Token {TOKEN} is not valid", "correlationId": "c",
-              "errors": [{"message": f"bearer {TOKEN}"}]}
+LEAKY_BODY = {
+    "status": "error",
+    "message": f"Token {TOKEN} is not valid",
+    "correlationId": "c",
+    "errors": [{"message": f"bearer {TOKEN}"}],
+}
 
 
 @pytest.mark.parametrize(
@@ -187,14 +220,17 @@ LEAKY_BODY = {"status": "error", "message": f"Token {TOKEN} is not valid", "corr
 )
 async def test_no_token_in_logs_or_errors(failure, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
+
     def always(request: httpx.Request) -> httpx.Response:
         if isinstance(failure, Exception):
             raise failure
         return failure
 
     client, _, rec, _ = make(always, HUBSPOT_RETRY_MAX_ATTEMPTS=2)
-    for call in (lambda: client.contacts.get("ann@example.com", id_property="email"),
-                 lambda: client.contacts.create({"email": "ann@example.com"})):
+    for call in (
+        lambda: client.contacts.get("ann@example.com", id_property="email"),
+        lambda: client.contacts.create({"email": "ann@example.com"}),
+    ):
         with pytest.raises(HubSpotError) as info:
             await call()
         for text in _texts(info.value):
@@ -211,17 +247,25 @@ async def test_no_token_in_logs_or_errors(failure, caplog: pytest.LogCaptureFixt
 async def test_oauth_secrets_never_surface(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     secret, refresh, code = "csecret-XYZ-123", "rt-SECRET-456", "code-SECRET-789"
-    body = {"status": "error", "error": "invalid_client",
-            "message": f"bad {secret} {refresh} {code}", "correlationId": "c"}
+    body = {
+        "status": "error",
+        "error": "invalid_client",
+        "message": f"bad {secret} {refresh} {code}",
+        "correlationId": "c",
+    }
     for version in ("2026-03", "v3"):
-        client, http, rec, _ = make(lambda r: httpx.Response(400, json=body),
-                                    HUBSPOT_API_VERSION=version)
+        _client, http, _rec, _ = make(
+            lambda r: httpx.Response(400, json=body), HUBSPOT_API_VERSION=version
+        )
         oauth = OAuthAPI(http, "cid", secret)
-        for call, own in ((lambda: oauth.refresh(refresh), refresh),
-                          (lambda: oauth.exchange_code(code, "http://x/cb"), code),
-                          (lambda: oauth.revoke(refresh), refresh)):
+        for name, own in (("refresh", refresh), ("exchange", code), ("revoke", refresh)):
             with pytest.raises(HubSpotError) as info:
-                await call()
+                if name == "refresh":
+                    await oauth.refresh(refresh)
+                elif name == "exchange":
+                    await oauth.exchange_code(code, "http://x/cb")
+                else:
+                    await oauth.revoke(refresh)
             for text in _texts(info.value):
                 assert secret not in text and own not in text
     for record in caplog.records:
@@ -233,9 +277,10 @@ async def test_legacy_introspection_keeps_the_token_out_of_logs_and_errors(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    client, http, rec, _ = make(
+    _client, http, rec, _ = make(
         lambda r: httpx.Response(500, json={"message": f"failed for {TOKEN}"}),
-        HUBSPOT_API_VERSION="v3", HUBSPOT_RETRY_MAX_ATTEMPTS=1,
+        HUBSPOT_API_VERSION="v3",
+        HUBSPOT_RETRY_MAX_ATTEMPTS=1,
     )
     oauth = OAuthAPI(http, "cid", "csecret")
     with pytest.raises(Unavailable) as info:

@@ -174,12 +174,8 @@ async def test_memory_backend_wait_is_exact() -> None:
 
 
 def test_from_settings_picks_the_backend() -> None:
-    assert isinstance(
-        RateLimitGovernor.from_settings(settings()).backend, MemoryWindowBackend
-    )
-    gov = RateLimitGovernor.from_settings(
-        settings(HUBSPOT_RATE_LIMIT_TIER="private-professional")
-    )
+    assert isinstance(RateLimitGovernor.from_settings(settings()).backend, MemoryWindowBackend)
+    gov = RateLimitGovernor.from_settings(settings(HUBSPOT_RATE_LIMIT_TIER="private-professional"))
     assert gov.requests_per_10s == 190
     pg = RateLimitGovernor.from_settings(
         settings(HUBSPOT_RATE_LIMIT_BACKEND="postgres"), database_url="postgresql://x@h/db"

@@ -48,10 +48,17 @@ async def test_search_request_json_and_builders() -> None:
     assert req.to_json() == {
         "limit": 50,
         "filterGroups": [
-            {"filters": [{"propertyName": "lifecyclestage", "operator": "EQ", "value": "lead"},
-                         {"propertyName": "email", "operator": "HAS_PROPERTY"}]},
-            {"filters": [{"propertyName": "hs_lead_status", "operator": "IN",
-                          "values": ["NEW", "OPEN"]}]},
+            {
+                "filters": [
+                    {"propertyName": "lifecyclestage", "operator": "EQ", "value": "lead"},
+                    {"propertyName": "email", "operator": "HAS_PROPERTY"},
+                ]
+            },
+            {
+                "filters": [
+                    {"propertyName": "hs_lead_status", "operator": "IN", "values": ["NEW", "OPEN"]}
+                ]
+            },
         ],
         "sorts": [{"propertyName": "createdate", "direction": "DESCENDING"}],
         "properties": ["email"],
@@ -73,16 +80,15 @@ async def test_iter_search_goes_past_10000_by_keyset() -> None:
         {"filters": [{"propertyName": "hs_object_id", "operator": "GT", "value": "10000"}]}
     ]
     assert max(int(b.get("after", 0)) + b["limit"] for b in searches) <= 10_000
-    assert all(b["sorts"] == [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
-               for b in searches)
+    assert all(
+        b["sorts"] == [{"propertyName": "hs_object_id", "direction": "ASCENDING"}] for b in searches
+    )
 
 
 async def test_iter_search_with_several_groups_adds_the_keyset_to_each() -> None:
     fake = FakeCRM(10_500)
     client, *_ = make(fake)
-    req = (SearchRequest(limit=200)
-           .where(Filter.lt("n", 5))
-           .where(Filter.gt("n", 100)))
+    req = SearchRequest(limit=200).where(Filter.lt("n", 5)).where(Filter.gt("n", 100))
     got = [o async for o in client.contacts.iter_search(req)]
     assert len(got) == 5 + (10_500 - 101) and len({o.id for o in got}) == len(got)
     last = fake.calls[-1][2]
@@ -91,8 +97,10 @@ async def test_iter_search_with_several_groups_adds_the_keyset_to_each() -> None
         {"propertyName": "n", "operator": "LT", "value": "5"},
         {"propertyName": "n", "operator": "GT", "value": "100"},
     ]
-    assert all(g["filters"][-1]["propertyName"] == "hs_object_id" and
-               g["filters"][-1]["operator"] == "GT" for g in last["filterGroups"])
+    assert all(
+        g["filters"][-1]["propertyName"] == "hs_object_id" and g["filters"][-1]["operator"] == "GT"
+        for g in last["filterGroups"]
+    )
 
 
 async def test_iter_search_cap() -> None:
@@ -111,7 +119,8 @@ async def test_sorted_search_past_10000_is_refused_up_front() -> None:
             pass
     small = FakeCRM(30)
     client, *_ = make(small)
-    got = [o.id async for o in client.contacts.iter_search(SearchRequest(limit=10).sort("n", "DESC"))]
+    req = SearchRequest(limit=10).sort("n", "DESC")
+    got = [o.id async for o in client.contacts.iter_search(req)]
     assert got[0] == "30" and len(got) == 30
 
 
@@ -159,7 +168,9 @@ async def test_a_failed_chunk_is_reported_per_input_not_dropped() -> None:
 
     def fail_second(inputs):
         calls["n"] += 1
-        return error(400, category="VALIDATION_ERROR", message="bad chunk") if calls["n"] == 2 else None
+        if calls["n"] == 2:
+            return error(400, category="VALIDATION_ERROR", message="bad chunk")
+        return None
 
     fake.fail_chunk = fail_second
     client, http, *_ = make(fake)

@@ -16,38 +16,71 @@ LEGACY = Paths("v3")
 CASES = [
     (lambda p: p.objects("contacts"), "/crm/objects/2026-03/contacts", "/crm/v3/objects/contacts"),
     (lambda p: p.object("deals", 7), "/crm/objects/2026-03/deals/7", "/crm/v3/objects/deals/7"),
-    (lambda p: p.objects_search("companies"), "/crm/objects/2026-03/companies/search",
-     "/crm/v3/objects/companies/search"),
-    (lambda p: p.objects_batch("contacts", "upsert"),
-     "/crm/objects/2026-03/contacts/batch/upsert", "/crm/v3/objects/contacts/batch/upsert"),
-    (lambda p: p.association_default("contacts", 1, "companies", 2),
-     "/crm/objects/2026-03/contacts/1/associations/default/companies/2",
-     "/crm/v4/objects/contacts/1/associations/default/companies/2"),
-    (lambda p: p.associations_of("deals", 5, "contacts"),
-     "/crm/objects/2026-03/deals/5/associations/contacts",
-     "/crm/v4/objects/deals/5/associations/contacts"),
-    (lambda p: p.associations_batch("contacts", "companies", "read"),
-     "/crm/associations/2026-03/contacts/companies/batch/read",
-     "/crm/v4/associations/contacts/companies/batch/read"),
+    (
+        lambda p: p.objects_search("companies"),
+        "/crm/objects/2026-03/companies/search",
+        "/crm/v3/objects/companies/search",
+    ),
+    (
+        lambda p: p.objects_batch("contacts", "upsert"),
+        "/crm/objects/2026-03/contacts/batch/upsert",
+        "/crm/v3/objects/contacts/batch/upsert",
+    ),
+    (
+        lambda p: p.association_default("contacts", 1, "companies", 2),
+        "/crm/objects/2026-03/contacts/1/associations/default/companies/2",
+        "/crm/v4/objects/contacts/1/associations/default/companies/2",
+    ),
+    (
+        lambda p: p.associations_of("deals", 5, "contacts"),
+        "/crm/objects/2026-03/deals/5/associations/contacts",
+        "/crm/v4/objects/deals/5/associations/contacts",
+    ),
+    (
+        lambda p: p.associations_batch("contacts", "companies", "read"),
+        "/crm/associations/2026-03/contacts/companies/batch/read",
+        "/crm/v4/associations/contacts/companies/batch/read",
+    ),
     (lambda p: p.pipelines("deals"), "/crm/pipelines/2026-03/deals", "/crm/v3/pipelines/deals"),
-    (lambda p: p.pipeline_stages("deals", "default"), "/crm/pipelines/2026-03/deals/default/stages",
-     "/crm/v3/pipelines/deals/default/stages"),
+    (
+        lambda p: p.pipeline_stages("deals", "default"),
+        "/crm/pipelines/2026-03/deals/default/stages",
+        "/crm/v3/pipelines/deals/default/stages",
+    ),
     (lambda p: p.lists(), "/crm/lists/2026-03", "/crm/v3/lists"),
     (lambda p: p.lists_search(), "/crm/lists/2026-03/search", "/crm/v3/lists/search"),
-    (lambda p: p.list_memberships_change(9, "add"), "/crm/lists/2026-03/9/memberships/add",
-     "/crm/v3/lists/9/memberships/add"),
-    (lambda p: p.list_memberships(9), "/crm/lists/2026-03/9/memberships",
-     "/crm/v3/lists/9/memberships"),
+    (
+        lambda p: p.list_memberships_change(9, "add"),
+        "/crm/lists/2026-03/9/memberships/add",
+        "/crm/v3/lists/9/memberships/add",
+    ),
+    (
+        lambda p: p.list_memberships(9),
+        "/crm/lists/2026-03/9/memberships",
+        "/crm/v3/lists/9/memberships",
+    ),
     (lambda p: p.campaigns(), "/marketing/campaigns/2026-03", "/marketing/v3/campaigns"),
-    (lambda p: p.campaign_metrics("g-1"), "/marketing/campaigns/2026-03/g-1/reports/metrics",
-     "/marketing/v3/campaigns/g-1/reports/metrics"),
+    (
+        lambda p: p.campaign_metrics("g-1"),
+        "/marketing/campaigns/2026-03/g-1/reports/metrics",
+        "/marketing/v3/campaigns/g-1/reports/metrics",
+    ),
     (lambda p: p.emails(), "/marketing/emails/2026-03", "/marketing/v3/emails"),
-    (lambda p: p.email_statistics(), "/marketing/emails/2026-03/statistics/list",
-     "/marketing/v3/emails/statistics/list"),
-    (lambda p: p.single_send(), "/marketing/email-campaigns/2026-03/single-send",
-     "/marketing/v4/email/single-send"),
-    (lambda p: p.transactional_send(), "/marketing/transactional/2026-03/single-email/send",
-     "/marketing/v3/transactional/single-email/send"),
+    (
+        lambda p: p.email_statistics(),
+        "/marketing/emails/2026-03/statistics/list",
+        "/marketing/v3/emails/statistics/list",
+    ),
+    (
+        lambda p: p.single_send(),
+        "/marketing/email-campaigns/2026-03/single-send",
+        "/marketing/v4/email/single-send",
+    ),
+    (
+        lambda p: p.transactional_send(),
+        "/marketing/transactional/2026-03/single-email/send",
+        "/marketing/v3/transactional/single-email/send",
+    ),
     (lambda p: p.account_details(), "/account-info/2026-03/details", "/account-info/v3/details"),
     (lambda p: p.oauth_token(), "/oauth/2026-03/token", "/oauth/v1/token"),
 ]
@@ -117,7 +150,7 @@ def test_no_module_outside_the_path_map_holds_a_hubspot_path() -> None:
 
 def test_the_grep_pattern_catches_paths() -> None:
     # A grep that never matches would pass forever: check it against the real map's output.
-    for build, dated, legacy in CASES:
+    for _build, dated, legacy in CASES:
         assert HUBSPOT_PATH.search(dated), dated
         assert HUBSPOT_PATH.search(legacy), legacy
     assert not HUBSPOT_PATH.search("/api/hubspot/contacts")

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from atom_hubspot.client import SearchRequest
-from atom_hubspot.errors import OutcomeUnknown, RateLimited, Unavailable
+from atom_hubspot.errors import OutcomeUnknown, RateLimited, Unavailable, ValidationFailed
 from tests.client.fakes import error, make, obj
 
 
@@ -16,8 +16,11 @@ def rate_limited(policy: str, retry_after: str | None = None) -> httpx.Response:
         429,
         headers=headers,
         json={
-            "status": "error", "message": "You have reached your limit.",
-            "errorType": "RATE_LIMIT", "correlationId": "c-429", "policyName": policy,
+            "status": "error",
+            "message": "You have reached your limit.",
+            "errorType": "RATE_LIMIT",
+            "correlationId": "c-429",
+            "policyName": policy,
         },
     )
 
@@ -93,8 +96,14 @@ CREATES = [
 @pytest.mark.parametrize(("name", "call"), CREATES)
 @pytest.mark.parametrize(
     "failure",
-    [httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("reset"), error(502), error(503),
-     error(504), error(500)],
+    [
+        httpx.ReadTimeout("slow"),
+        httpx.RemoteProtocolError("reset"),
+        error(502),
+        error(503),
+        error(504),
+        error(500),
+    ],
     ids=["read-timeout", "reset", "502", "503", "504", "500"],
 )
 async def test_creates_are_never_resent_once_they_may_have_reached_hubspot(
@@ -136,7 +145,7 @@ async def test_429_honours_retry_after() -> None:
 
 
 async def test_429_ten_secondly_without_retry_after_waits_the_rest_of_the_window() -> None:
-    client, http, rec, clock = make()
+    client, _http, rec, clock = make()
     rec.then(OK_OBJ)
     await client.contacts.get(1)
     clock.now += 4.0  # the first call is 4 s old: ~6 s of the window are left
@@ -178,7 +187,7 @@ async def test_a_429_holds_other_tasks_of_the_portal_too() -> None:
             return rate_limited("TEN_SECONDLY_ROLLING", "5")
         return OK_OBJ
 
-    client, _, rec, clock = make(handler)
+    client, _, _rec, clock = make(handler)
     clock_box.append(clock)
     start = clock.time()
     first = asyncio.ensure_future(client.contacts.get(1))
@@ -211,7 +220,8 @@ async def test_time_cap_stops_before_a_wait_that_would_break_it() -> None:
 
 async def test_time_cap_counts_the_time_already_spent() -> None:
     client, _, rec, clock = make(
-        lambda r: rate_limited("TEN_SECONDLY_ROLLING", "8"), HUBSPOT_RETRY_MAX_SECONDS=20,
+        lambda r: rate_limited("TEN_SECONDLY_ROLLING", "8"),
+        HUBSPOT_RETRY_MAX_SECONDS=20,
         HUBSPOT_RETRY_MAX_ATTEMPTS=10,
     )
     with pytest.raises(RateLimited):
@@ -223,6 +233,6 @@ async def test_time_cap_counts_the_time_already_spent() -> None:
 async def test_client_errors_are_not_retried() -> None:
     client, _, rec, _ = make()
     rec.then(error(400, category="VALIDATION_ERROR", message="bad"))
-    with pytest.raises(Exception):  # noqa: B017 - mapping is tested elsewhere
+    with pytest.raises(ValidationFailed):
         await client.contacts.update(1, {"x": "y"})
     assert len(rec.requests) == 1
