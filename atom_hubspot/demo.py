@@ -1,0 +1,145 @@
+"""Demo mode (`atom-host serve --demo`): the offline sandbox stands in for HubSpot, and the
+demo portal is connected through the very OAuth code path real users go through.
+
+Steps: bring up the in-process sandbox (or use `--sandbox-url`, i.e. ATOM_SANDBOX_URL), mount
+its pages so a browser can reach the authorize page, point the plugin's API and authorize
+URLs at it, migrate, restart the plugin's runtime on that configuration, then
+OAuthFlow.start → click "Connect" on the sandbox's page → OAuthFlow.complete for the first
+principal of ATOM_API_KEYS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from atom_host_stub.contract import HostContext, Principal, RegisterMount
+
+log = logging.getLogger("atom_hubspot.demo")
+
+# Where the in-process sandbox is mounted on the host (its authorize page, API and admin).
+SANDBOX_MOUNT = "/hubspot-sandbox"
+STATE_KEY = "hubspot"
+# What the host uses in demo mode when ATOM_API_KEYS is not set.
+HOST_DEMO_KEY = "demo-key"
+HOST_DEMO_PRINCIPAL = Principal(tenant_id="demo", user_id="demo")
+
+
+@dataclass
+class DemoPlan:
+    """Where the plugin talks to in demo mode and how the browser reaches the sandbox."""
+
+    env: dict[str, str]  # settings overrides
+    transport: httpx.AsyncBaseTransport | None  # in-process sandbox, or None for real HTTP
+    browser_transport: httpx.AsyncBaseTransport  # how `approve` reaches the authorize page
+    sandbox_app: Any | None
+    sandbox_url: str
+
+
+def first_principal(env: Mapping[str, str]) -> tuple[Principal, str | None]:
+    """The first `key:tenant:user` of ATOM_API_KEYS (and its key), or the host's demo one."""
+    for part in (p.strip() for p in env.get("ATOM_API_KEYS", "").split(",")):
+        bits = part.split(":")
+        if len(bits) == 3 and all(b.strip() for b in bits):
+            return Principal(tenant_id=bits[1].strip(), user_id=bits[2].strip()), bits[0].strip()
+    return HOST_DEMO_PRINCIPAL, None
+
+
+def demo_env(context: HostContext, *, sandbox_url: str | None = None) -> dict[str, str]:
+    """Settings overrides that point the plugin at the sandbox (in-process or standalone).
+
+    Usable from config validation too: every value here is valid without user input.
+    """
+    from atom_hubspot.sandbox.config import SandboxConfig
+    from atom_hubspot.storage.crypto import ensure_demo_key
+
+    public = context.public_url.rstrip("/")
+    url = (sandbox_url or context.env.get("ATOM_SANDBOX_URL") or "").rstrip("/")
+    base = url or public + SANDBOX_MOUNT
+    defaults = SandboxConfig(seed=False)
+    env = {
+        "HUBSPOT_CLIENT_ID": defaults.client_id,
+        "HUBSPOT_CLIENT_SECRET": defaults.client_secret,
+        "HUBSPOT_API_BASE_URL": base,
+        "HUBSPOT_AUTHORIZE_URL": base + "/oauth/authorize",
+        "HUBSPOT_REDIRECT_URI": context.env.get("HUBSPOT_REDIRECT_URI")
+        or public + "/auth/hubspot/callback",
+    }
+    keys = context.env.get("ATOM_HUBSPOT_ENCRYPTION_KEYS")
+    env["ATOM_HUBSPOT_ENCRYPTION_KEYS"] = keys or ensure_demo_key(context.data_dir)
+    return env
+
+
+def plan_demo(context: HostContext) -> DemoPlan:
+    sandbox_url = (context.env.get("ATOM_SANDBOX_URL") or "").rstrip("/")
+    env = demo_env(context, sandbox_url=sandbox_url or None)
+    if sandbox_url:
+        real = httpx.AsyncHTTPTransport()
+        return DemoPlan(env, None, real, None, sandbox_url)
+    from atom_hubspot.sandbox import SandboxConfig, create_sandbox_app
+
+    app = create_sandbox_app(SandboxConfig(app_name="ATOM demo (offline HubSpot sandbox)"))
+    # The host serves the sandbox under SANDBOX_MOUNT; in-process calls carry the same prefix.
+    transport = httpx.ASGITransport(app=app, root_path=SANDBOX_MOUNT)  # type: ignore[arg-type]
+    return DemoPlan(env, transport, transport, app, env["HUBSPOT_API_BASE_URL"])
+
+
+async def connect_demo_portal(runtime: Any, principal: Principal,
+                              browser_transport: httpx.AsyncBaseTransport) -> Any:
+    """OAuthFlow.start → the user's click on the sandbox's authorize page → OAuthFlow.complete."""
+    from atom_hubspot.sandbox.testing import approve
+
+    start = await runtime.oauth.start(principal)
+    redirect = await approve(start.url, browser_transport)
+    query = {k: v[0] for k, v in parse_qs(urlsplit(redirect).query).items()}
+    return await runtime.oauth.complete(
+        code=query.get("code"), state=query.get("state"), error=query.get("error"),
+        principal=principal,
+    )
+
+
+async def setup_demo(context: HostContext, mount: RegisterMount) -> None:
+    from atom_hubspot.runtime import HubSpotRuntime
+    from atom_hubspot.settings import load_settings
+    from atom_hubspot.storage.db import migrate
+
+    plan = plan_demo(context)
+    if plan.sandbox_app is not None:
+        mount(SANDBOX_MOUNT, plan.sandbox_app)
+    settings, issues = load_settings({**context.env, **plan.env})
+    if settings is None:
+        raise RuntimeError("demo settings are invalid: " + "; ".join(i.message for i in issues))
+    await asyncio.to_thread(migrate, context.database_url)
+
+    # Restart the runtime on the sandbox's URLs and transport (startup ran before this hook).
+    old = context.state.pop(STATE_KEY, None)
+    if old is not None:
+        await old.aclose()
+    context.state[f"{STATE_KEY}.transport"] = plan.transport
+    context.state[f"{STATE_KEY}.sandbox"] = plan.sandbox_app
+    runtime = await HubSpotRuntime.start(settings, context, transport=plan.transport)
+    context.state[STATE_KEY] = runtime
+
+    principal, key = first_principal(context.env)
+    conn = await connect_demo_portal(runtime, principal, plan.browser_transport)
+    public = context.public_url.rstrip("/")
+    key_hint = ("the first key of ATOM_API_KEYS" if key
+                else f"{HOST_DEMO_KEY} (ATOM_API_KEYS is not set)")
+    lines = [
+        f"HubSpot demo: portal {conn.portal_id} connected through OAuth for tenant "
+        f"{principal.tenant_id!r}, user {principal.user_id!r}",
+        f"  Dashboard:       {public}/",
+        f"  API docs:        {public}/docs",
+        f"  API key:         {key_hint}",
+        f"  Try:             curl -H 'Authorization: Bearer <key>' {public}/api/hubspot/contacts",
+        f"  HubSpot sandbox: {plan.sandbox_url} (admin: {plan.sandbox_url}/_sandbox)",
+    ]
+    for line in lines:
+        print(line, flush=True)  # noqa: T201 - the demo's instructions for the person at the terminal
+    log.info("demo portal %s connected (connection %s)", conn.portal_id, conn.id)

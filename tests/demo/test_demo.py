@@ -1,0 +1,81 @@
+"""Demo mode: the sandbox comes up, its pages are mounted, and the demo portal is connected
+through the real OAuth code path for the first principal of ATOM_API_KEYS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from atom_host_stub.contract import HostContext, Principal
+from atom_hubspot.demo import SANDBOX_MOUNT, demo_env, first_principal, setup_demo
+from atom_hubspot.sandbox import DEMO_PORTAL_ID
+
+
+def _context(tmp_path: Path, env: dict[str, str]) -> HostContext:
+    data = tmp_path / "data"
+    data.mkdir()
+    return HostContext(env=env, data_dir=data, database_url=f"sqlite:///{data / 'atom.sqlite3'}",
+                       demo=True, public_url="http://127.0.0.1:8123")
+
+
+def test_first_principal_of_api_keys():
+    p, key = first_principal({"ATOM_API_KEYS": "k1:acme:alice,k2:acme:bob"})
+    assert p == Principal(tenant_id="acme", user_id="alice") and key == "k1"
+    p, key = first_principal({})
+    assert p == Principal(tenant_id="demo", user_id="demo") and key is None
+
+
+def test_demo_env_points_at_the_sandbox(tmp_path: Path):
+    ctx = _context(tmp_path, {})
+    env = demo_env(ctx)
+    assert env["HUBSPOT_API_BASE_URL"] == "http://127.0.0.1:8123" + SANDBOX_MOUNT
+    assert env["HUBSPOT_AUTHORIZE_URL"].endswith(SANDBOX_MOUNT + "/oauth/authorize")
+    assert env["HUBSPOT_REDIRECT_URI"] == "http://127.0.0.1:8123/auth/hubspot/callback"
+    assert env["ATOM_HUBSPOT_ENCRYPTION_KEYS"].startswith("demo")
+    assert demo_env(ctx)["ATOM_HUBSPOT_ENCRYPTION_KEYS"] == env["ATOM_HUBSPOT_ENCRYPTION_KEYS"]
+    external = demo_env(ctx, sandbox_url="http://127.0.0.1:9999/")
+    assert external["HUBSPOT_AUTHORIZE_URL"] == "http://127.0.0.1:9999/oauth/authorize"
+
+
+async def test_setup_demo_connects_through_oauth(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]):
+    ctx = _context(tmp_path, {"ATOM_API_KEYS": "secret-key-1:acme:alice"})
+    mounted: dict[str, Any] = {}
+    await setup_demo(ctx, lambda path, app: mounted.__setitem__(path, app))
+    runtime = ctx.state["hubspot"]
+    try:
+        assert list(mounted) == [SANDBOX_MOUNT]
+        sandbox = mounted[SANDBOX_MOUNT].state.sandbox
+        # The real code path ran: a code was issued and exchanged, a refresh token is held.
+        assert sandbox.calls["oauth.token"] >= 1 and sandbox.calls["oauth.introspect"] >= 1
+        assert len(sandbox.refresh_tokens) == 1
+        principal = Principal(tenant_id="acme", user_id="alice")
+        conns = await runtime.connections.list(principal)
+        assert [c.portal_id for c in conns] == [DEMO_PORTAL_ID]
+        assert conns[0].status == "connected" and conns[0].auth_kind == "oauth"
+        client, _ = await runtime.connections.client_for(principal)
+        page = await client.contacts.list(limit=5)
+        assert len(page.results) == 5 and page.results[0].properties.get("email")
+        out = capsys.readouterr().out
+        assert "Dashboard:       http://127.0.0.1:8123/" in out
+        assert "/docs" in out and "first key of ATOM_API_KEYS" in out
+        assert "secret-key-1" not in out  # the key itself is never printed
+    finally:
+        await runtime.aclose()
+
+
+async def test_setup_demo_twice_reconnects_a_fresh_sandbox(tmp_path: Path):
+    ctx = _context(tmp_path, {})
+    for _ in range(2):  # a second start: new in-memory sandbox, same database
+        await setup_demo(ctx, lambda path, app: None)
+    runtime = ctx.state["hubspot"]
+    try:
+        conns = await runtime.connections.list(Principal(tenant_id="demo", user_id="demo"))
+        assert len(conns) == 1 and conns[0].status == "connected"
+        client, _ = await runtime.connections.client_for(
+            Principal(tenant_id="demo", user_id="demo"))
+        assert (await client.account.details()).portal_id == DEMO_PORTAL_ID
+    finally:
+        await runtime.aclose()
