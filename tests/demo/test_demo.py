@@ -79,3 +79,42 @@ async def test_setup_demo_twice_reconnects_a_fresh_sandbox(tmp_path: Path):
         assert (await client.account.details()).portal_id == DEMO_PORTAL_ID
     finally:
         await runtime.aclose()
+
+
+def _serve_demo(env: dict[str, str]) -> Any:
+    from fastapi.testclient import TestClient
+
+    from atom_host_stub.app import create_app
+
+    return TestClient(create_app(env=env, demo=True))
+
+
+def test_host_in_demo_mode_serves_seeded_contacts(tmp_path: Path):
+    """`serve --demo` end to end through the stub host: dashboard healthy, contacts listed
+    with the API key, the sandbox's authorize page reachable under the mount."""
+    env = {"ATOM_DATA_DIR": str(tmp_path), "ATOM_API_KEYS": "k-123:acme:alice",
+           "ATOM_PUBLIC_URL": "http://testserver", "ATOM_PLUGINS": "hubspot"}
+    env.update(demo_env(HostContext(env=env, data_dir=tmp_path, database_url="",
+                                    public_url="http://testserver")))
+    with _serve_demo(env) as c:
+        report = c.get("/api/integrations").json()
+        hubspot = next(i for i in report["integrations"] if i["name"] == "hubspot")
+        assert hubspot["status"] == "ok", hubspot
+        assert hubspot["health"][0]["status"] == "ok"
+        r = c.get("/api/hubspot/contacts", headers={"Authorization": "Bearer k-123"})
+        assert r.status_code == 200, r.text
+        assert r.json()["data"]["results"][0]["properties"]["email"]
+        page = c.get(f"{SANDBOX_MOUNT}/oauth/authorize", params={
+            "client_id": "sandbox-client-id", "redirect_uri": "http://x/cb", "scope": "oauth"})
+        assert page.status_code == 200
+        assert f"action='{SANDBOX_MOUNT}/oauth/authorize'" in page.text
+
+
+@pytest.mark.xfail(strict=True, reason="the plugin's config validation and startup do not yet "
+                   "merge atom_hubspot.demo.demo_env(context) in demo mode")
+def test_host_in_demo_mode_needs_no_hubspot_settings(tmp_path: Path):
+    env = {"ATOM_DATA_DIR": str(tmp_path), "ATOM_API_KEYS": "k-123:acme:alice",
+           "ATOM_PUBLIC_URL": "http://testserver", "ATOM_PLUGINS": "hubspot"}
+    with _serve_demo(env) as c:
+        r = c.get("/api/hubspot/contacts", headers={"Authorization": "Bearer k-123"})
+        assert r.status_code == 200, r.text
