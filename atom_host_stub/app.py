@@ -18,7 +18,7 @@ from atom_host_stub.auth import ApiKeyAuthenticator, Unauthorized
 from atom_host_stub.contract import Principal
 from atom_host_stub.host import Host, MountRegistration, RouteRegistration, host_version
 from atom_host_stub.services import ServiceUnavailable
-from atom_host_stub.status import IntegrationsReport
+from atom_host_stub.status import IntegrationsReport, IntegrationState
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -26,6 +26,14 @@ TEMPLATES = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 DASHBOARD_REFRESH_S = 10
+# The dashboard lists what needs a person's attention first.
+ATTENTION_ORDER = {
+    IntegrationState.FAILED: 0,
+    IntegrationState.MISCONFIGURED: 1,
+    IntegrationState.DEGRADED: 2,
+    IntegrationState.OK: 3,
+    IntegrationState.DISABLED: 4,
+}
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -84,7 +92,9 @@ def create_app(
     async def dashboard() -> HTMLResponse:
         report = await host.report()
         html = TEMPLATES.get_template("dashboard.html").render(
-            report=report, refresh_s=DASHBOARD_REFRESH_S
+            report=report,
+            integrations=sorted(report.integrations, key=lambda i: ATTENTION_ORDER[i.status]),
+            refresh_s=DASHBOARD_REFRESH_S,
         )
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 

@@ -18,9 +18,9 @@ from typing import Any
 import click
 
 from atom_host_stub.config import HOST_NAME
-from atom_host_stub.contract import HealthStatus, Principal, Severity
+from atom_host_stub.contract import FeatureState, HealthStatus, Principal, Severity
 from atom_host_stub.host import ConfigReport, Host, StartupRefused, web_available
-from atom_host_stub.status import IntegrationsReport, IntegrationState
+from atom_host_stub.status import IntegrationsReport, IntegrationState, IntegrationStatus
 
 # Exit codes; kept in one place because scripts and the README rely on them.
 EXIT_OK = 0
@@ -109,11 +109,20 @@ def _print_plugins(report: IntegrationsReport) -> None:
         if item.hooks:
             click.echo(f"    hooks: {', '.join(item.hooks)}")
         for feature in item.features:
-            state = "on" if feature.enabled else f"off — pip install 'atom-hubspot[{feature.extra}]'"
-            click.echo(f"    feature {feature.name}: {state}")
+            click.echo(f"    feature {feature.name}: {_feature_state(item, feature)}")
     if not report.host.web:
         click.echo("host: web framework not importable — `serve` and routes need "
                    "pip install 'atom-hubspot[api]'")
+
+
+def _feature_state(item: IntegrationStatus, feature: FeatureState) -> str:
+    if feature.enabled:
+        return "on"
+    if feature.extra and item.distribution:
+        return f"off — pip install '{item.distribution}[{feature.extra}]'"
+    if feature.extra:
+        return f"off — needs the extra {feature.extra!r}"
+    return f"off — {feature.reason}" if feature.reason else "off"
 
 
 @cli.command("check-config")

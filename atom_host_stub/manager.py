@@ -41,6 +41,7 @@ class PluginRecord:
     name: str
     module: str
     source: PluginSource
+    distribution: str | None = None  # the installed package it comes from, for pip hints
     manifest: PluginManifest | None = None
     manifest_path: Path | None = None
     disabled_reason: str | None = None
@@ -106,7 +107,12 @@ class PluginManager:
         return list(self.records.values())
 
     def _load_entry_point(self, ep: EntryPoint) -> None:
-        record = PluginRecord(name=ep.name, module=ep.module, source="entry_point")
+        record = PluginRecord(
+            name=ep.name,
+            module=ep.module,
+            source="entry_point",
+            distribution=ep.dist.name if ep.dist is not None else None,
+        )
         if not self.settings.autoload:
             record.disabled_reason = "ATOM_DISABLE_PLUGIN_AUTOLOAD is set"
         elif (

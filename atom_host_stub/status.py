@@ -39,6 +39,9 @@ class IntegrationStatus(BaseModel):
     category: str | None = None
     module: str
     source: str
+    distribution: str | None = Field(
+        default=None, description="Installed package; `pip install '<distribution>[<extra>]'`"
+    )
     status: IntegrationState
     reason: str = Field(default="", description="Why the status is not ok, in one line")
     capabilities: list[str] = Field(default_factory=list)
@@ -99,6 +102,7 @@ def integration_status(
         category=manifest.category if manifest else None,
         module=record.module,
         source=record.source,
+        distribution=record.distribution,
         status=state,
         reason=reason,
         capabilities=record.capabilities or (manifest.capabilities if manifest else []),

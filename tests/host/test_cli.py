@@ -99,9 +99,18 @@ def test_check_config_without_hubspot_credentials_fails_naming_the_variable(tmp_
     assert done.returncode == EXIT_PROBLEMS
     assert "hubspot: HUBSPOT_CLIENT_ID: HUBSPOT_CLIENT_ID is not set" in done.stdout
     assert "Copy the client id from your HubSpot app" in done.stdout
-    as_json = json.loads(run_cli(tmp_path, "check-config", "--json").stdout)
-    assert as_json["ok"] is False
-    assert "HUBSPOT_CLIENT_ID" in {i["key"] for i in as_json["issues"] if i["owner"] == "hubspot"}
+
+
+def test_check_config_json_names_each_variable(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ATOM_DISABLE_PLUGIN_AUTOLOAD")  # the installed hubspot plugin too
+    assert main(["check-config", "--json"]) == EXIT_PROBLEMS
+    report = json_out(capsys)
+    assert report["ok"] is False
+    keys = {i["key"] for i in report["issues"] if i["owner"] == "hubspot"}
+    assert {"HUBSPOT_CLIENT_ID", "HUBSPOT_CLIENT_SECRET", "ATOM_HUBSPOT_ENCRYPTION_KEYS"} <= keys
+    assert all(i["hint"] for i in report["issues"] if i["owner"] == "hubspot")
 
 
 # --------------------------------------------------------------------------- no web framework
@@ -116,8 +125,15 @@ def test_without_the_web_framework_plugins_lists_hubspot_with_routes_off(tmp_pat
     assert hubspot["status"] == "misconfigured"  # loaded and validated, just not configured
     routes = next(f for f in hubspot["features"] if f["name"] == "http_routes")
     assert (routes["enabled"], routes["extra"]) == (False, "api")
-    text = run_cli(tmp_path, "plugins", blocked=True).stdout
-    assert "feature http_routes: off — pip install 'atom-hubspot[api]'" in text
+    assert hubspot["distribution"] == "atom-hubspot"  # so: pip install 'atom-hubspot[api]'
+
+
+def test_plugins_text_says_which_extra_turns_a_feature_on(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["plugins"]) == EXIT_OK
+    # `good` is loaded by module name, so no distribution is known: the extra is named.
+    assert "feature sparkles: off — needs the extra 'sparkle'" in capsys.readouterr().out
 
 
 def test_without_the_web_framework_check_config_and_health_still_run(tmp_path: Path) -> None:
