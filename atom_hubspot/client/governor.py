@@ -23,7 +23,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -40,8 +40,9 @@ Sleep = Callable[[float], Awaitable[Any]]
 DEFAULT_WINDOW_MS = 10_000
 SEARCH_WINDOW_MS = 1_000
 # Our clock runs when the slot is taken; HubSpot's when the request arrives. Counting each
-# request a little longer than HubSpot does keeps latency jitter from pushing us over.
-DEFAULT_MARGIN_MS = 200
+# request a little longer than HubSpot does (2 % of the window: 200 ms of 10 s) keeps latency
+# jitter from pushing us over.
+DEFAULT_MARGIN_RATIO = 0.02
 
 
 class WindowBackend(Protocol):
@@ -90,6 +91,15 @@ class MemoryWindowBackend:
 
     async def occupancy(self, key: str, window_ms: int, now_ms: int) -> int:
         return len(self._log(key, window_ms, now_ms))
+
+    async def move(self, key: str, window_ms: int, from_ms: int, to_ms: int) -> None:
+        """Re-date one entry (stamps are never later than now, so appending keeps order)."""
+        q = self._log(key, window_ms, to_ms)
+        try:
+            q.remove(from_ms)
+        except ValueError:
+            pass  # already out of the window: count the call from its end anyway
+        q.append(to_ms)
 
     async def oldest(self, key: str, window_ms: int, now_ms: int) -> int | None:
         q = self._log(key, window_ms, now_ms)
@@ -220,6 +230,22 @@ class PostgresWindowBackend:
 
         await self._run(go)
 
+    async def move(self, key: str, window_ms: int, from_ms: int, to_ms: int) -> None:
+        b = self._bucket_ms(window_ms)
+        if from_ms - from_ms % b == to_ms - to_ms % b:
+            return  # same bucket: nothing changes
+
+        async def go(cur: Any) -> None:
+            await cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
+            await cur.execute(
+                "UPDATE hubspot_rate_windows SET count = count - 1 "
+                "WHERE key = %s AND window_start = %s AND count > 0",
+                (key, from_ms - from_ms % b),
+            )
+            await self._add(cur, key, 1, window_ms, to_ms)
+
+        await self._run(go)
+
     async def aclose(self) -> None:
         async with self._lock:
             await self._reset()
@@ -292,6 +318,14 @@ class RedisWindowBackend:
 
 
 @dataclass
+class Slot:
+    """The budget one call took: (key, padded window ms, time taken ms) per window."""
+
+    portal: str
+    entries: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+@dataclass
 class _PortalBudget:
     limit: int
     window_ms: int
@@ -313,7 +347,7 @@ class RateLimitGovernor:
         sleep: Sleep = asyncio.sleep,
         window_ms: int = DEFAULT_WINDOW_MS,
         search_window_ms: int = SEARCH_WINDOW_MS,
-        margin_ms: int = DEFAULT_MARGIN_MS,
+        margin_ratio: float = DEFAULT_MARGIN_RATIO,
     ) -> None:
         self.requests_per_10s = requests_per_10s
         self.search_per_s = search_per_s
@@ -322,7 +356,7 @@ class RateLimitGovernor:
         self.sleep = sleep
         self.window_ms = window_ms
         self.search_window_ms = search_window_ms
-        self.margin_ms = margin_ms
+        self.margin_ratio = margin_ratio
         self._budgets: dict[str, _PortalBudget] = {}
         self.waits = 0  # how many times a call waited for budget (diagnostics, benchmarks)
         self.waited_s = 0.0
@@ -418,7 +452,7 @@ class RateLimitGovernor:
         """Seconds until the oldest call we know of leaves the portal's 10-s window (the full
         window when the store cannot tell)."""
         b = self.budget(portal)
-        window = b.window_ms + self.margin_ms
+        window = self._padded(b.window_ms)
         oldest = getattr(self.backend, "oldest", None)
         if oldest is not None:
             first = await oldest(f"{portal}:10s", window, self._now_ms())
@@ -426,9 +460,17 @@ class RateLimitGovernor:
                 return max(1.0, (first + window - self._now_ms()) / 1000)
         return window / 1000
 
-    async def _take(self, key: str, limit: int, window_ms: int) -> int:
+    async def _take(self, key: str, limit: int, window_ms: int, slot: Slot) -> int:
         """Take a slot (0) or return the ms after which one may be free."""
-        return await self.backend.acquire(key, limit, window_ms + self.margin_ms, self._now_ms())
+        now = self._now_ms()
+        padded = self._padded(window_ms)
+        delay = await self.backend.acquire(key, limit, padded, now)
+        if delay <= 0:
+            slot.entries.append((key, padded, now))
+        return delay
+
+    def _padded(self, window_ms: int) -> int:
+        return window_ms + int(window_ms * self.margin_ratio)
 
     async def _pause(self, key: str, delay_ms: int) -> None:
         self.waits += 1
@@ -437,17 +479,24 @@ class RateLimitGovernor:
         await self.sleep(delay_ms / 1000)
 
     async def acquire(self, portal: str, *, search: bool = False) -> float:
-        """Wait until the portal has budget for one call; returns the seconds waited.
+        """Wait until the portal has budget for one call; returns the seconds waited."""
+        start = self.clock()
+        await self.acquire_slot(portal, search=search)
+        return self.clock() - start
+
+    async def acquire_slot(self, portal: str, *, search: bool = False) -> Slot:
+        """Wait until the portal has budget for one call and take it. Pass the slot to
+        `settle()` once the answer (or the failure) is in.
 
         Search calls take a slot in the 1-s search window *and* in the 10-s window (counting
         both is the safe reading of HubSpot's docs). When the second slot is not free, the
-        first one is given up to the window and both are tried again after the wait: a slot
-        held while waiting would be spent earlier than the request is sent.
+        first one stays spent (counting high is safe) and both are tried again after the
+        wait: holding a slot while waiting would date it earlier than the request.
         """
         self.check_daily(portal)
         b = self.budget(portal)
-        start = self.clock()
         while True:
+            slot = Slot(portal)
             if b.hold_until is not None:
                 held = b.hold_until - self.clock()
                 if held > 0:
@@ -456,15 +505,27 @@ class RateLimitGovernor:
                 b.hold_until = None
             if search:
                 delay = await self._take(
-                    f"{portal}:search", self.search_per_s, self.search_window_ms
+                    f"{portal}:search", self.search_per_s, self.search_window_ms, slot
                 )
                 if delay > 0:
                     await self._pause(f"{portal}:search", delay)
                     continue
-            delay = await self._take(f"{portal}:10s", b.limit, b.window_ms)
+            delay = await self._take(f"{portal}:10s", b.limit, b.window_ms, slot)
             if delay <= 0:
-                return self.clock() - start
+                return slot
             await self._pause(f"{portal}:10s", delay)
+
+    async def settle(self, slot: Slot) -> None:
+        """The call is over: re-date its slots to now. HubSpot counted the request at some
+        moment between our sending and its answer; counting it from the answer is the safe
+        end, whatever the latency (or a stall between taking the slot and sending)."""
+        move = getattr(self.backend, "move", None)
+        if move is None:
+            return
+        now = self._now_ms()
+        for key, window, stamp in slot.entries:
+            if now > stamp:
+                await move(key, window, stamp, now)
 
     async def observe(self, portal: str, headers: Mapping[str, str]) -> None:
         """Correct the budget from HubSpot's rate-limit headers (absent on search answers)."""
@@ -484,7 +545,7 @@ class RateLimitGovernor:
             b.window_ms = interval
         if remaining is not None and max_:
             key = f"{portal}:10s"
-            window = b.window_ms + self.margin_ms
+            window = self._padded(b.window_ms)
             now = self._now_ms()
             ours = await self.backend.occupancy(key, window, now)
             theirs = max_ - remaining

@@ -23,7 +23,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from atom_hubspot.__about__ import __version__
 from atom_hubspot.client.auth import TokenProvider
 from atom_hubspot.client.error_mapping import correlation_id, map_error
-from atom_hubspot.client.governor import RateLimitGovernor, Sleep
+from atom_hubspot.client.governor import RateLimitGovernor, Sleep, Slot
 from atom_hubspot.client.paths import Paths, Route
 from atom_hubspot.errors import (
     HubSpotError,
@@ -221,13 +221,26 @@ class HubSpotHTTP:
     # ------------------------------------------------------------------ one attempt
 
     async def _attempt(self, call: Call, state: _CallState) -> httpx.Response:
-        if call.portal is not None:
-            await self.governor.acquire(call.portal, search=call.search)
         headers: dict[str, str] = {}
         if call.token is not None:
+            # Before taking budget: a token refresh may take a while.
             token = await call.token.access_token()
             state.secrets.add(token)
             headers["Authorization"] = f"Bearer {token}"
+        slot = (
+            await self.governor.acquire_slot(call.portal, search=call.search)
+            if call.portal is not None
+            else None
+        )
+        try:
+            return await self._exchange(call, state, headers, slot)
+        finally:
+            if slot is not None:
+                await self.governor.settle(slot)
+
+    async def _exchange(
+        self, call: Call, state: _CallState, headers: dict[str, str], slot: Slot | None
+    ) -> httpx.Response:
         if call.json is not None:
             headers["Content-Type"] = "application/json"
         t0 = time.perf_counter()

@@ -15,7 +15,7 @@ from atom_hubspot.client import (
     RateLimitGovernor,
     RedisWindowBackend,
 )
-from atom_hubspot.client.governor import DEFAULT_MARGIN_MS
+from atom_hubspot.client.governor import DEFAULT_MARGIN_RATIO
 from atom_hubspot.errors import RateLimited
 from tests.client.fakes import VirtualClock, settings
 
@@ -48,7 +48,7 @@ async def test_many_tasks_stay_under_the_10s_budget_and_use_it() -> None:
     assert max_in_window(sent, 10.0) <= 110
     elapsed = max(sent) - min(sent)
     # 500 calls at 110 per (10 s + margin) need 4 full windows; no more than that.
-    assert elapsed <= 4 * (10 + DEFAULT_MARGIN_MS / 1000) + 0.5
+    assert elapsed <= 4 * (10 + 10 * DEFAULT_MARGIN_RATIO) + 0.5
     assert gov.waits > 0 and clock.slept  # it waited, on the virtual clock only
 
 
@@ -278,3 +278,29 @@ async def test_redis_backend_shares_a_moving_window() -> None:
         assert await a.occupancy(key, 10_000, 0) == 3
     finally:
         await a.clear(key)
+
+
+async def test_settle_counts_a_slow_call_from_its_answer() -> None:
+    clock = VirtualClock()
+    gov = governor(clock, requests_per_10s=2)
+    slow = await gov.acquire_slot("portal:1")  # sent at t=0, answered at t=6
+    await gov.acquire("portal:1")
+    clock.now += 6
+    await gov.settle(slow)
+    clock.now += 5  # t=11: the quick call left the window, the slow one counts until ~16
+    await gov.acquire("portal:1")
+    assert clock.slept == []
+    await gov.acquire("portal:1")  # window full again: waits for the slow call to leave
+    assert clock.slept and clock.time() >= 1_800_000_000.0 + 16
+
+
+@pytest.mark.postgres
+async def test_postgres_backend_move(rate_db: str) -> None:
+    backend = PostgresWindowBackend(rate_db)
+    try:
+        assert await backend.acquire("k", 1, 10_000, 0) == 0
+        await backend.move("k", 10_000, 0, 6_000)
+        assert await backend.acquire("k", 1, 10_000, 11_000) > 0  # still counted at 11 s
+        assert await backend.acquire("k", 1, 10_000, 16_600) == 0
+    finally:
+        await backend.aclose()
