@@ -123,7 +123,18 @@ class EnvelopeRoute(APIRoute):
                 return error_response(err)
             except RequestValidationError as exc:
                 return validation_response(exc)
-            except StarletteHTTPException:
+            except StarletteHTTPException as exc:
+                if exc.status_code == 400:
+                    # FastAPI's own answer to a body it cannot parse (not JSON, bad encoding).
+                    return JSONResponse(
+                        {"ok": False, "error": {
+                            "code": "invalid_input",
+                            "message": "Invalid input in: body. Send a JSON object "
+                            "(Content-Type: application/json, UTF-8).",
+                            "errors": [{"field": "body", "message": "not valid JSON"}],
+                        }},
+                        status_code=422,
+                    )
                 raise  # the host's own answers (e.g. 401 for a missing API key) stay as they are
             except CRMError as err:
                 # A contract-level error raised outside the HubSpot hierarchy.
