@@ -64,8 +64,13 @@ def generate_key(key_id: str | None) -> None:
 @hubspot.command("rotate-keys")
 @click.option("--database-url", default=None, help="Default: ATOM_DATABASE_URL.")
 @click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 10000))
-@click.option("--keys", "keys_spec", default=None, hidden=True,
-              help="Key ring (default: ATOM_HUBSPOT_ENCRYPTION_KEYS); avoid: shows in ps.")
+@click.option(
+    "--keys",
+    "keys_spec",
+    default=None,
+    hidden=True,
+    help="Key ring (default: ATOM_HUBSPOT_ENCRYPTION_KEYS); avoid: shows in ps.",
+)
 def rotate_keys_command(database_url: str | None, batch_size: int, keys_spec: str | None) -> None:
     """Re-encrypt every stored token under the first key (batches; safe to stop and re-run)."""
     from atom_hubspot.storage.crypto import TokenCipher
@@ -86,8 +91,9 @@ def rotate_keys_command(database_url: str | None, batch_size: int, keys_spec: st
             total = await pending_rotation(db, cipher.primary_key_id)
             if total == 0:
                 return None, 0
-            with click.progressbar(length=total, label="Re-encrypting tokens",
-                                   file=sys.stderr) as bar:
+            with click.progressbar(
+                length=total, label="Re-encrypting tokens", file=sys.stderr
+            ) as bar:
                 report = await rotate_keys(
                     db, ConnectionRepository(cipher), batch_size=batch_size, progress=bar.update
                 )
@@ -96,7 +102,7 @@ def rotate_keys_command(database_url: str | None, batch_size: int, keys_spec: st
             await db.dispose()
 
     try:
-        report, total = asyncio.run(run())
+        report, _total = asyncio.run(run())
     except HubSpotError as exc:
         raise click.ClickException(exc.message) from None
     if report is None:

@@ -6,7 +6,6 @@ a principal, it must be the state's. Where the browser goes afterwards comes fro
 (HUBSPOT_RETURN_URL), never from the request.
 """
 
-
 import html
 import logging
 from typing import Annotated, Any, Literal

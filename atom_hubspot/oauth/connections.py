@@ -62,8 +62,8 @@ class OAuthEndpoint(Protocol):
         self, code: str, redirect_uri: str, code_verifier: str | None = None
     ) -> Any: ...
     async def refresh(self, refresh_token: str) -> Any: ...
-    async def introspect(self, token: str, token_type_hint: str = "access_token") -> Any: ...
-    async def revoke(self, token: str, token_type_hint: str = "refresh_token") -> None: ...
+    async def introspect(self, token: str, token_type_hint: str = "access_token") -> Any: ...  # noqa: S107
+    async def revoke(self, token: str, token_type_hint: str = "refresh_token") -> None: ...  # noqa: S107
 
 
 class TokenProviderLike(Protocol):
@@ -74,7 +74,7 @@ ClientFactory = Callable[[TokenProviderLike, "int | None"], "HubSpotClient"]
 
 
 class _Static:
-    """A fixed bearer token (checking a private-app token, reading details after a code exchange)."""
+    """A fixed bearer token (checking a private-app token, details after a code exchange)."""
 
     def __init__(self, token: str):
         self._token = token
@@ -211,7 +211,9 @@ class ConnectionManager:
             await s.flush()
             return _info(conn, await s.get(Token, conn.id))
 
-    async def disconnect(self, principal: Principal, portal_id: int | None = None) -> dict[str, Any]:
+    async def disconnect(
+        self, principal: Principal, portal_id: int | None = None
+    ) -> dict[str, Any]:
         """Revoke at HubSpot (best effort), then delete the local tokens and details."""
         async with self.db.session(principal.tenant_id) as s:
             conn = await self.repo.find(s, principal.tenant_id, principal.user_id, portal_id)
@@ -230,7 +232,9 @@ class ConnectionManager:
         message: str
         if kind == "private_app":
             revocation = "not_applicable"
-            message = "Private-app tokens are revoked in HubSpot's settings; the local copy is deleted."
+            message = (
+                "Private-app tokens are revoked in HubSpot's settings; the local copy is deleted."
+            )
         elif undecryptable or refresh is None:
             revocation = "skipped"
             message = "The stored token could not be read, so it was not revoked at HubSpot."
@@ -251,7 +255,9 @@ class ConnectionManager:
             if conn2 is not None:
                 await self.repo.delete_connection(s, conn2)
         self.tokens.forget(conn_id)
-        log.info("disconnected connection %s (portal %s): revocation %s", conn_id, portal, revocation)
+        log.info(
+            "disconnected connection %s (portal %s): revocation %s", conn_id, portal, revocation
+        )
         return {
             "portal_id": portal,
             "revocation": revocation,
@@ -328,7 +334,13 @@ class ConnectionManager:
 
 def _account_dict(account: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key in ("account_type", "time_zone", "company_currency", "ui_domain", "data_hosting_location"):
+    for key in (
+        "account_type",
+        "time_zone",
+        "company_currency",
+        "ui_domain",
+        "data_hosting_location",
+    ):
         val = getattr(account, key, None)
         if val is not None:
             out[key] = val

@@ -27,7 +27,7 @@ from atom_host_stub.contract import Principal
 from atom_hubspot.errors import HubSpotError, StorageError
 from atom_hubspot.oauth.connections import ConnectionInfo, ConnectionManager, _account_dict
 from atom_hubspot.settings import HubSpotSettings
-from atom_hubspot.storage.models import OAuthState, utcnow
+from atom_hubspot.storage.models import OAuthState
 from atom_hubspot.storage.repository import ConnectionRepository, state_hash
 
 log = logging.getLogger("atom_hubspot.oauth")
@@ -251,8 +251,9 @@ class OAuthFlow:
             details={k: v for k, v in details.items() if v is not None},
         )
         log.info(
-            "connected portal %s for tenant %s (connection %s)", conn.portal_id, conn.tenant_id,
+            "connected portal %s for tenant %s (connection %s)",
+            conn.portal_id,
+            conn.tenant_id,
             conn.id,
         )
         return conn
-

@@ -147,7 +147,8 @@ class TokenStore:
                 error = exc
                 log.error(
                     "stored token of connection %s does not decrypt (%s); nothing overwritten",
-                    connection_id, exc.details.get("key_id"),
+                    connection_id,
+                    exc.details.get("key_id"),
                 )
             else:
                 if conn.problem == "token_undecryptable":
@@ -157,8 +158,10 @@ class TokenStore:
                     # Another process refreshed while we waited, or a static token.
                     self._remember(connection_id, plain.access_token, plain.expires_at)
                     result = plain.access_token
-                elif not force and self._pausing(tok, now) and (
-                    plain.expires_at is None or plain.expires_at > now
+                elif (
+                    not force
+                    and self._pausing(tok, now)
+                    and (plain.expires_at is None or plain.expires_at > now)
                 ):
                     result = plain.access_token  # still valid; the refresh waits out its pause
                 elif not force and self._pausing(tok, now):
@@ -184,7 +187,9 @@ class TokenStore:
             and now < tok.last_failure_at + timedelta(seconds=self._pause_s(tok.failure_count))
         )
 
-    async def _refresh(self, conn: Connection, tok: Any, plain: Any) -> tuple[str | None, HubSpotError | None]:
+    async def _refresh(
+        self, conn: Connection, tok: Any, plain: Any
+    ) -> tuple[str | None, HubSpotError | None]:
         now = self.clock()
         self.refresh_count += 1
         try:
@@ -197,7 +202,8 @@ class TokenStore:
             self.forget(conn.id)
             log.warning(
                 "HubSpot refused the refresh token of connection %s (portal %s): reconnect needed",
-                conn.id, conn.portal_id,
+                conn.id,
+                conn.portal_id,
             )
             return None, ReconnectRequired(
                 f"HubSpot no longer accepts this connection to portal {conn.portal_id}: "
@@ -211,7 +217,9 @@ class TokenStore:
             tok.last_failure_code = exc.code
             log.warning(
                 "token refresh for connection %s failed (%s, failure %d); will retry later",
-                conn.id, exc.code, tok.failure_count,
+                conn.id,
+                exc.code,
+                tok.failure_count,
             )
             if plain.expires_at is not None and plain.expires_at > now:
                 return plain.access_token, None

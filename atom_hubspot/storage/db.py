@@ -25,6 +25,7 @@ from atom_hubspot.errors import StorageError
 log = logging.getLogger("atom_hubspot.storage")
 
 VERSION_TABLE = "hubspot_alembic_version"
+_VERSION_QUERY = sa.text(f"SELECT version_num FROM {VERSION_TABLE}")  # noqa: S608 - a constant
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "_migrations"
 SQLITE_BUSY_TIMEOUT_S = 30.0
 
@@ -33,9 +34,9 @@ def _driver_url(url: str, sqlite_driver: str, pg_driver: str) -> str:
     u = make_url(url)
     backend = u.get_backend_name()
     if backend == "sqlite":
-        return u.set(drivername=f"sqlite+{sqlite_driver}" if sqlite_driver else "sqlite").render_as_string(
-            hide_password=False
-        )
+        return u.set(
+            drivername=f"sqlite+{sqlite_driver}" if sqlite_driver else "sqlite"
+        ).render_as_string(hide_password=False)
     if backend in ("postgresql", "postgres"):
         return u.set(drivername=f"postgresql+{pg_driver}").render_as_string(hide_password=False)
     raise StorageError(
@@ -90,7 +91,9 @@ def migrate(url: str, revision: str = "head") -> str:
     try:
         command.upgrade(cfg, revision)
     except SQLAlchemyError as exc:
-        raise StorageError(f"HubSpot migration failed: {type(exc).__name__}: {exc.orig if hasattr(exc, 'orig') else exc}") from None
+        raise StorageError(
+            f"HubSpot migration failed: {type(exc).__name__}: {getattr(exc, 'orig', None) or exc}"
+        ) from None
     after = current_revision(url)
     if before == after:
         return f"hubspot: schema already at {after}"
@@ -111,7 +114,7 @@ def current_revision(url: str) -> str | None:
         with engine.connect() as conn:
             if not sa.inspect(conn).has_table(VERSION_TABLE):
                 return None
-            return conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+            return conn.execute(_VERSION_QUERY).scalar()
     finally:
         engine.dispose()
 
@@ -206,11 +209,7 @@ class Database:
         try:
             async with self.engine.connect() as conn:
                 has = await conn.run_sync(lambda c: sa.inspect(c).has_table(VERSION_TABLE))
-                current = (
-                    (await conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}"))).scalar()
-                    if has
-                    else None
-                )
+                current = (await conn.execute(_VERSION_QUERY)).scalar() if has else None
         except (OSError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             raise StorageError(
                 f"The HubSpot plugin cannot reach its database ({type(exc).__name__}). "

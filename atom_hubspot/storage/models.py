@@ -49,7 +49,7 @@ def new_id() -> str:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}  # noqa: RUF012
 
 
 class _Timestamps:
@@ -67,11 +67,16 @@ class Connection(_Timestamps, Base):
 
     __tablename__ = "hubspot_connections"
     __table_args__ = (
-        sa.UniqueConstraint("tenant_id", "user_id", "portal_id", name="uq_hubspot_connections_owner_portal"),
+        sa.UniqueConstraint(
+            "tenant_id", "user_id", "portal_id", name="uq_hubspot_connections_owner_portal"
+        ),
         sa.Index("ix_hubspot_connections_tenant_user", "tenant_id", "user_id"),
-        sa.CheckConstraint("auth_kind in ('oauth','private_app')", name="ck_hubspot_connections_auth_kind"),
         sa.CheckConstraint(
-            "status in ('connected','reauth_required','revoked')", name="ck_hubspot_connections_status"
+            "auth_kind in ('oauth','private_app')", name="ck_hubspot_connections_auth_kind"
+        ),
+        sa.CheckConstraint(
+            "status in ('connected','reauth_required','revoked')",
+            name="ck_hubspot_connections_status",
         ),
     )
 
@@ -138,7 +143,9 @@ class PortalDetails(_Timestamps, Base):
     """What introspection and account details said about a connection's portal and user."""
 
     __tablename__ = "hubspot_portal_details"
-    __table_args__ = (sa.Index("ix_hubspot_portal_details_tenant_portal", "tenant_id", "portal_id"),)
+    __table_args__ = (
+        sa.Index("ix_hubspot_portal_details_tenant_portal", "tenant_id", "portal_id"),
+    )
 
     connection_id: Mapped[str] = mapped_column(
         sa.String(36), sa.ForeignKey("hubspot_connections.id", ondelete="CASCADE"), primary_key=True
@@ -162,7 +169,9 @@ class SyncCursor(_Timestamps, Base):
 
     __tablename__ = "hubspot_sync_cursors"
     __table_args__ = (
-        sa.UniqueConstraint("connection_id", "object_type", name="uq_hubspot_sync_cursors_conn_type"),
+        sa.UniqueConstraint(
+            "connection_id", "object_type", name="uq_hubspot_sync_cursors_conn_type"
+        ),
         sa.Index("ix_hubspot_sync_cursors_tenant", "tenant_id"),
     )
 

@@ -94,13 +94,17 @@ class ConnectionRepository:
         return True
 
     def seal_verifier(self, st: OAuthState, verifier: str) -> None:
-        st.code_verifier = self.cipher.encrypt(verifier, token_aad(st.tenant_id, st.id, 0, "code_verifier"))
+        st.code_verifier = self.cipher.encrypt(
+            verifier, token_aad(st.tenant_id, st.id, 0, "code_verifier")
+        )
         st.key_id = self.cipher.primary_key_id
 
     def open_verifier(self, st: OAuthState) -> str | None:
         if not st.code_verifier:
             return None
-        return self.cipher.decrypt(st.code_verifier, token_aad(st.tenant_id, st.id, 0, "code_verifier"))
+        return self.cipher.decrypt(
+            st.code_verifier, token_aad(st.tenant_id, st.id, 0, "code_verifier")
+        )
 
     def reencrypt_state_row(self, st: OAuthState) -> bool:
         if not st.code_verifier or st.key_id == self.cipher.primary_key_id:
@@ -197,8 +201,15 @@ class ConnectionRepository:
             det = PortalDetails(connection_id=conn.id, tenant_id=tenant_id, portal_id=portal_id)
             s.add(det)
         for key in (
-            "hub_domain", "hubspot_user", "hubspot_user_id", "app_id", "account_type",
-            "time_zone", "company_currency", "ui_domain", "data_hosting_location",
+            "hub_domain",
+            "hubspot_user",
+            "hubspot_user_id",
+            "app_id",
+            "account_type",
+            "time_zone",
+            "company_currency",
+            "ui_domain",
+            "data_hosting_location",
         ):
             setattr(det, key, details.get(key))
         det.raw = {k: v for k, v in details.items() if isinstance(v, str | int | float | bool)}

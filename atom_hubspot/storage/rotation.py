@@ -78,7 +78,9 @@ async def rotate_keys(
                     conn = await s.get(Connection, tok.connection_id)
                     if conn is not None:
                         conn.problem = "token_undecryptable"
-                    log.error("token of connection %s does not decrypt; left as it is", tok.connection_id)
+                    log.error(
+                        "token of connection %s does not decrypt; left as it is", tok.connection_id
+                    )
                 else:
                     report.rotated += int(changed)
                     report.already_current += int(not changed)

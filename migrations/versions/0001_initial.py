@@ -67,19 +67,28 @@ def upgrade() -> None:
         sa.Column("is_default", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("problem", sa.String(64)),
         *_timestamps(),
-        sa.UniqueConstraint("tenant_id", "user_id", "portal_id", name="uq_hubspot_connections_owner_portal"),
-        sa.CheckConstraint("auth_kind in ('oauth','private_app')", name="ck_hubspot_connections_auth_kind"),
+        sa.UniqueConstraint(
+            "tenant_id", "user_id", "portal_id", name="uq_hubspot_connections_owner_portal"
+        ),
         sa.CheckConstraint(
-            "status in ('connected','reauth_required','revoked')", name="ck_hubspot_connections_status"
+            "auth_kind in ('oauth','private_app')", name="ck_hubspot_connections_auth_kind"
+        ),
+        sa.CheckConstraint(
+            "status in ('connected','reauth_required','revoked')",
+            name="ck_hubspot_connections_status",
         ),
     )
-    op.create_index("ix_hubspot_connections_tenant_user", "hubspot_connections", ["tenant_id", "user_id"])
+    op.create_index(
+        "ix_hubspot_connections_tenant_user", "hubspot_connections", ["tenant_id", "user_id"]
+    )
 
     op.create_table(
         "hubspot_tokens",
         sa.Column(
-            "connection_id", sa.String(36),
-            sa.ForeignKey("hubspot_connections.id", ondelete="CASCADE"), primary_key=True,
+            "connection_id",
+            sa.String(36),
+            sa.ForeignKey("hubspot_connections.id", ondelete="CASCADE"),
+            primary_key=True,
         ),
         sa.Column("tenant_id", sa.String(128), nullable=False),
         sa.Column("portal_id", sa.BigInteger, nullable=False),
@@ -118,8 +127,10 @@ def upgrade() -> None:
     op.create_table(
         "hubspot_portal_details",
         sa.Column(
-            "connection_id", sa.String(36),
-            sa.ForeignKey("hubspot_connections.id", ondelete="CASCADE"), primary_key=True,
+            "connection_id",
+            sa.String(36),
+            sa.ForeignKey("hubspot_connections.id", ondelete="CASCADE"),
+            primary_key=True,
         ),
         sa.Column("tenant_id", sa.String(128), nullable=False),
         sa.Column("portal_id", sa.BigInteger, nullable=False),
@@ -136,7 +147,9 @@ def upgrade() -> None:
         *_timestamps(),
     )
     op.create_index(
-        "ix_hubspot_portal_details_tenant_portal", "hubspot_portal_details", ["tenant_id", "portal_id"]
+        "ix_hubspot_portal_details_tenant_portal",
+        "hubspot_portal_details",
+        ["tenant_id", "portal_id"],
     )
 
     op.create_table(
@@ -144,14 +157,18 @@ def upgrade() -> None:
         sa.Column("id", sa.String(36), primary_key=True),
         sa.Column("tenant_id", sa.String(128), nullable=False),
         sa.Column(
-            "connection_id", sa.String(36),
-            sa.ForeignKey("hubspot_connections.id", ondelete="CASCADE"), nullable=False,
+            "connection_id",
+            sa.String(36),
+            sa.ForeignKey("hubspot_connections.id", ondelete="CASCADE"),
+            nullable=False,
         ),
         sa.Column("object_type", sa.String(64), nullable=False),
         sa.Column("cursor", sa.Text),
         sa.Column("state", JSON, nullable=False),
         *_timestamps(),
-        sa.UniqueConstraint("connection_id", "object_type", name="uq_hubspot_sync_cursors_conn_type"),
+        sa.UniqueConstraint(
+            "connection_id", "object_type", name="uq_hubspot_sync_cursors_conn_type"
+        ),
     )
     op.create_index("ix_hubspot_sync_cursors_tenant", "hubspot_sync_cursors", ["tenant_id"])
 
@@ -180,10 +197,14 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        "ix_hubspot_scheduled_sends_status_send_at", "hubspot_scheduled_sends", ["status", "send_at"]
+        "ix_hubspot_scheduled_sends_status_send_at",
+        "hubspot_scheduled_sends",
+        ["status", "send_at"],
     )
     op.create_index(
-        "ix_hubspot_scheduled_sends_tenant_user", "hubspot_scheduled_sends", ["tenant_id", "user_id"]
+        "ix_hubspot_scheduled_sends_tenant_user",
+        "hubspot_scheduled_sends",
+        ["tenant_id", "user_id"],
     )
 
     op.create_table(
@@ -193,7 +214,9 @@ def upgrade() -> None:
         sa.Column("count", sa.Integer, nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("key", "window_start", name="pk_hubspot_rate_windows"),
     )
-    op.create_index("ix_hubspot_rate_windows_window_start", "hubspot_rate_windows", ["window_start"])
+    op.create_index(
+        "ix_hubspot_rate_windows_window_start", "hubspot_rate_windows", ["window_start"]
+    )
 
     if op.get_context().dialect.name == "postgresql":
         _postgresql_upgrade()

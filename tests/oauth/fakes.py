@@ -44,8 +44,12 @@ class FakeHubSpot:
         self.refresh_tokens.add(refresh)
         self.issued += [access, refresh]
         return SimpleNamespace(
-            access_token=SecretStr(access), refresh_token=SecretStr(refresh),
-            expires_in=self.expires_in, hub_id=self.portal_id, user_id=77, scopes=None,
+            access_token=SecretStr(access),
+            refresh_token=SecretStr(refresh),
+            expires_in=self.expires_in,
+            hub_id=self.portal_id,
+            user_id=77,
+            scopes=None,
         )
 
     def private_token(self) -> str:
@@ -74,14 +78,19 @@ class FakeHubSpot:
             self.refresh_tokens.discard(refresh_token)
         return out
 
-    async def introspect(self, token: str, token_type_hint: str = "access_token"):
+    async def introspect(self, token: str, token_type_hint: str = "access_token"):  # noqa: S107
         return SimpleNamespace(
-            active=token in self.access_tokens, hub_id=self.portal_id,
-            hub_domain="demo.hubspot.com", user="owner@example.com", user_id=77, app_id=9,
-            scopes=["oauth", "crm.objects.contacts.read"], expires_in=self.expires_in,
+            active=token in self.access_tokens,
+            hub_id=self.portal_id,
+            hub_domain="demo.hubspot.com",
+            user="owner@example.com",
+            user_id=77,
+            app_id=9,
+            scopes=["oauth", "crm.objects.contacts.read"],
+            expires_in=self.expires_in,
         )
 
-    async def revoke(self, token: str, token_type_hint: str = "refresh_token") -> None:
+    async def revoke(self, token: str, token_type_hint: str = "refresh_token") -> None:  # noqa: S107
         if token not in self.refresh_tokens:
             raise Unavailable("boom")
         self.refresh_tokens.discard(token)
@@ -97,8 +106,11 @@ class FakeHubSpot:
                 if tok not in hub.access_tokens and tok not in hub.private_tokens:
                     raise ReconnectRequired("401", status=401)
                 return SimpleNamespace(
-                    portal_id=hub.portal_id, account_type="STANDARD", time_zone="UTC",
-                    company_currency="EUR", ui_domain="app.hubspot.com",
+                    portal_id=hub.portal_id,
+                    account_type="STANDARD",
+                    time_zone="UTC",
+                    company_currency="EUR",
+                    ui_domain="app.hubspot.com",
                     data_hosting_location="na1",
                 )
 

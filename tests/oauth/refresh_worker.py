@@ -19,10 +19,13 @@ from tests.oauth.fakes import FakeHubSpot
 
 
 async def main(url: str, keys: str, connection_id: str, tenant: str, refresh: str, go: str) -> None:
-    settings, _ = load_settings({
-        "HUBSPOT_CLIENT_ID": "id", "HUBSPOT_CLIENT_SECRET": "secret",
-        "ATOM_HUBSPOT_ENCRYPTION_KEYS": keys,
-    })
+    settings, _ = load_settings(
+        {
+            "HUBSPOT_CLIENT_ID": "id",
+            "HUBSPOT_CLIENT_SECRET": "secret",
+            "ATOM_HUBSPOT_ENCRYPTION_KEYS": keys,
+        }
+    )
     fake = FakeHubSpot(refresh_delay_s=0.5)  # hold the lock long enough for the other process
     fake.refresh_tokens.add(refresh)
     db = Database(url)
@@ -30,10 +33,10 @@ async def main(url: str, keys: str, connection_id: str, tenant: str, refresh: st
     # Warm the pool so both processes reach the lock at about the same moment.
     async with db.session(tenant):
         pass
-    with open(f"{go}.ready.{os.getpid()}", "w") as fh:
+    with open(f"{go}.ready.{os.getpid()}", "w") as fh:  # noqa: ASYNC230
         fh.write("ready")
     deadline = time.monotonic() + 20
-    while not os.path.exists(go) and time.monotonic() < deadline:
+    while not os.path.exists(go) and time.monotonic() < deadline:  # noqa: ASYNC110, ASYNC240
         await asyncio.sleep(0.005)
     token = await manager.tokens.session(connection_id, tenant).access_token()
     print(json.dumps({"refresh_calls": fake.refresh_calls, "token": token}), flush=True)

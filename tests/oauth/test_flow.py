@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 import pytest
+import sqlalchemy as sa
 
 from atom_hubspot.oauth import (
     OAuthCodeRejected,
@@ -62,7 +62,7 @@ async def test_full_flow_stores_connection_encrypted(flow, fake, manager, db):
     listed = await manager.list(ALICE)
     assert [c.id for c in listed] == [info.id]
     # The client gets the access token HubSpot issued.
-    client, conn = await manager.client_for(ALICE)
+    client, _conn = await manager.client_for(ALICE)
     assert await client.token.access_token() == fake.issued[0]
 
 
@@ -72,7 +72,8 @@ async def test_pkce_verifier_reaches_token_endpoint(flow, fake):
     assert q["code_challenge_method"] == "S256"
     code = fake.new_code(q["redirect_uri"])
     await flow.complete(code=code, state=q["state"], error=None, principal=ALICE)
-    import base64, hashlib
+    import base64
+    import hashlib
 
     verifier = fake.verifiers[-1]
     assert verifier
@@ -83,8 +84,9 @@ async def test_pkce_verifier_reaches_token_endpoint(flow, fake):
 async def test_forged_state_refused(flow, fake, db):
     await flow.start(ALICE)
     with pytest.raises(OAuthStateInvalid) as ei:
-        await flow.complete(code=fake.new_code(flow.redirect_uri), state="forged-state",
-                            error=None, principal=None)
+        await flow.complete(
+            code=fake.new_code(flow.redirect_uri), state="forged-state", error=None, principal=None
+        )
     assert ei.value.details["reason"] == "unknown" and ei.value.http_status == 400
     await _nothing_stored(db)
 
@@ -99,23 +101,26 @@ async def test_expired_state_refused(flow, fake, db, clock):
     q = query((await flow.start(ALICE)).url)
     clock.advance(601)
     with pytest.raises(OAuthStateInvalid) as ei:
-        await flow.complete(code=fake.new_code(q["redirect_uri"]), state=q["state"],
-                            error=None, principal=ALICE)
+        await flow.complete(
+            code=fake.new_code(q["redirect_uri"]), state=q["state"], error=None, principal=ALICE
+        )
     assert ei.value.details["reason"] == "expired"
     await _nothing_stored(db)
 
 
 async def test_replayed_state_refused(flow, fake, db):
     q = query((await flow.start(ALICE)).url)
-    await flow.complete(code=fake.new_code(q["redirect_uri"]), state=q["state"], error=None,
-                        principal=ALICE)
+    await flow.complete(
+        code=fake.new_code(q["redirect_uri"]), state=q["state"], error=None, principal=ALICE
+    )
     async with db.session(None) as s:
         await s.execute(sa.delete(Token))
         await s.execute(sa.delete(PortalDetails))
         await s.execute(sa.delete(Connection))
     with pytest.raises(OAuthStateInvalid) as ei:
-        await flow.complete(code=fake.new_code(q["redirect_uri"]), state=q["state"],
-                            error=None, principal=ALICE)
+        await flow.complete(
+            code=fake.new_code(q["redirect_uri"]), state=q["state"], error=None, principal=ALICE
+        )
     assert ei.value.details["reason"] == "used"
     await _nothing_stored(db)
 
@@ -124,13 +129,15 @@ async def test_replayed_state_refused(flow, fake, db):
 async def test_cross_principal_state_refused(flow, fake, db, other):
     q = query((await flow.start(ALICE)).url)
     with pytest.raises(OAuthStateForeign) as ei:
-        await flow.complete(code=fake.new_code(q["redirect_uri"]), state=q["state"],
-                            error=None, principal=other)
+        await flow.complete(
+            code=fake.new_code(q["redirect_uri"]), state=q["state"], error=None, principal=other
+        )
     assert ei.value.http_status == 403
     await _nothing_stored(db)
     # The refusal did not burn Alice's state.
-    info = await flow.complete(code=fake.new_code(q["redirect_uri"]), state=q["state"],
-                               error=None, principal=ALICE)
+    info = await flow.complete(
+        code=fake.new_code(q["redirect_uri"]), state=q["state"], error=None, principal=ALICE
+    )
     assert info.user_id == "alice"
 
 
@@ -152,6 +159,7 @@ async def test_rejected_code_stores_nothing(flow, fake, db):
 
 async def test_callback_without_principal_uses_states_owner(flow, fake):
     q = query((await flow.start(MALLORY)).url)
-    info = await flow.complete(code=fake.new_code(q["redirect_uri"]), state=q["state"],
-                               error=None, principal=None)
+    info = await flow.complete(
+        code=fake.new_code(q["redirect_uri"]), state=q["state"], error=None, principal=None
+    )
     assert (info.tenant_id, info.user_id) == ("t2", "mallory")

@@ -41,8 +41,13 @@ ALICE, BOB = as_("t1", "alice"), as_("t1", "bob")
 def make_app(manager, flow):
     def build(return_url: str | None = None) -> FastAPI:
         flow.return_url = return_url
-        ctx = HostContext(env={}, data_dir=None, database_url="",  # type: ignore[arg-type]
-                          principal_dependency=_principal, optional_principal_dependency=_maybe)
+        ctx = HostContext(
+            env={},
+            data_dir=None,
+            database_url="",  # type: ignore[arg-type]
+            principal_dependency=_principal,
+            optional_principal_dependency=_maybe,
+        )
         ctx.state["hubspot"] = SimpleNamespace(connections=manager, oauth=flow)
         app = FastAPI()
         browser, api = build_routers(ctx)
@@ -65,8 +70,9 @@ async def http(make_app, answers):
         answers.append(str(resp.headers) + resp.text)
 
     transport = httpx.ASGITransport(app=make_app())
-    async with httpx.AsyncClient(transport=transport, base_url="http://host.local",
-                                 event_hooks={"response": [record]}) as c:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://host.local", event_hooks={"response": [record]}
+    ) as c:
         yield c
 
 
@@ -117,8 +123,11 @@ async def test_browser_redirect_start_and_connected_page(http, fake):
     assert r.status_code == 302
     q = query(r.headers["location"])
     assert q["client_id"] and q["state"]
-    cb = await http.get("/auth/hubspot/callback", headers=HTML,
-                        params={"code": fake.new_code(q["redirect_uri"]), "state": q["state"]})
+    cb = await http.get(
+        "/auth/hubspot/callback",
+        headers=HTML,
+        params={"code": fake.new_code(q["redirect_uri"]), "state": q["state"]},
+    )
     assert cb.status_code == 200 and "HubSpot connected" in cb.text
     assert cb.headers["referrer-policy"] == "no-referrer"
 
@@ -130,12 +139,18 @@ async def test_start_needs_a_principal(http):
 
 async def test_callback_redirects_to_configured_return_url(make_app, fake):
     app = make_app(return_url="https://app.example.com/settings/hubspot")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://host.local") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://host.local"
+    ) as c:
         q = query((await c.post("/auth/hubspot", headers=ALICE)).json()["data"]["url"])
-        cb = await c.get("/auth/hubspot/callback",
-                         params={"code": fake.new_code(q["redirect_uri"]), "state": q["state"],
-                                 "return_to": "https://evil.example/"})
+        cb = await c.get(
+            "/auth/hubspot/callback",
+            params={
+                "code": fake.new_code(q["redirect_uri"]),
+                "state": q["state"],
+                "return_to": "https://evil.example/",
+            },
+        )
     assert cb.status_code == 302
     assert cb.headers["location"] == "https://app.example.com/settings/hubspot"
 
@@ -174,8 +189,9 @@ async def test_callback_refusals_store_nothing(http, fake, db, case):
 
 async def test_callback_does_not_reflect_input(http):
     evil = "<script>alert(1)</script>"
-    r = await http.get("/auth/hubspot/callback", params={"state": evil, "error": evil},
-                       headers=HTML)
+    r = await http.get(
+        "/auth/hubspot/callback", params={"state": evil, "error": evil}, headers=HTML
+    )
     assert r.status_code == 400 and evil not in r.text
 
 

@@ -26,14 +26,14 @@ from atom_hubspot.sandbox.config import DEMO_PORTAL_ID
 from atom_hubspot.sandbox.testing import approve, sandbox_transport
 from atom_hubspot.storage.models import Connection, Token
 from tests.oauth.conftest import ALICE as ALICE_P
-from tests.oauth.helpers import query
 from tests.oauth.test_routes import ALICE, BOB, _maybe, _principal
 
 
 @pytest.fixture
 def sandbox_tr():
-    return sandbox_transport(SandboxConfig(requests_per_10s=None, search_per_s=None,
-                                           rotate_refresh_tokens=True))
+    return sandbox_transport(
+        SandboxConfig(requests_per_10s=None, search_per_s=None, rotate_refresh_tokens=True)
+    )
 
 
 @pytest.fixture
@@ -52,8 +52,13 @@ async def world(settings, db, sandbox_tr, sb, clock, caplog, db_url):
     http = HubSpotHTTP(settings, transport=sandbox_tr)
     manager = ConnectionManager(settings, db, http, clock=clock)
     flow = OAuthFlow(settings, manager, clock=clock)
-    ctx = HostContext(env={}, data_dir=Path("."), database_url=db_url,
-                      principal_dependency=_principal, optional_principal_dependency=_maybe)
+    ctx = HostContext(
+        env={},
+        data_dir=Path("."),
+        database_url=db_url,
+        principal_dependency=_principal,
+        optional_principal_dependency=_maybe,
+    )
     ctx.state["hubspot"] = SimpleNamespace(connections=manager, oauth=flow)
     app = FastAPI()
     browser, api = build_routers(ctx)
@@ -66,16 +71,28 @@ async def world(settings, db, sandbox_tr, sb, clock, caplog, db_url):
         answers.append(str(resp.headers) + resp.text)
 
     seen: set[str] = set()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://host.local",
-                                 event_hooks={"response": [record]}) as ours:
-        w = SimpleNamespace(http=ours, manager=manager, flow=flow, sb=sb, tr=sandbox_tr,
-                            seen=seen, answers=answers, clock=clock,
-                            expect_tokens=True)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://host.local",
+        event_hooks={"response": [record]},
+    ) as ours:
+        w = SimpleNamespace(
+            http=ours,
+            manager=manager,
+            flow=flow,
+            sb=sb,
+            tr=sandbox_tr,
+            seen=seen,
+            answers=answers,
+            clock=clock,
+            expect_tokens=True,
+        )
         yield w
         issued(sb, seen)
     await http.aclose()
-    assert seen or not w.expect_tokens, "the sandbox issued no tokens: the search below would prove nothing"
+    assert seen or not w.expect_tokens, (
+        "the sandbox issued no tokens: the search below would prove nothing"
+    )
     blob = "\n".join(answers) + caplog.text
     for token in seen:
         assert token not in blob, "a token the sandbox issued reached an answer or a log line"
@@ -107,7 +124,7 @@ async def test_full_flow_against_sandbox(world):
     assert data["portal_id"] == DEMO_PORTAL_ID and data["status"] == "connected"
     assert data["hub_domain"] and "crm.objects.contacts.read" in data["scopes"]
     # The connection works through the real client.
-    client, info = await w.manager.client_for(ALICE_P)
+    client, _info = await w.manager.client_for(ALICE_P)
     page = await client.contacts.list(limit=2)
     assert page.results
     account = await client.account.details()
@@ -117,8 +134,11 @@ async def test_full_flow_against_sandbox(world):
     before = w.sb.calls.copy()
     tokens = await asyncio.gather(*(client.token.access_token() for _ in range(200)))
     issued(w.sb, w.seen)
-    refreshes = sum(n - before.get(r, 0) for r, n in w.sb.calls.items() if "token" in str(r)
-                    and "introspect" not in str(r) and "revoke" not in str(r))
+    refreshes = sum(
+        n - before.get(r, 0)
+        for r, n in w.sb.calls.items()
+        if "token" in str(r) and "introspect" not in str(r) and "revoke" not in str(r)
+    )
     assert refreshes == 1 and w.manager.tokens.refresh_count == 1
     assert len(set(tokens)) == 1 and set(tokens) <= set(w.sb.access_tokens)
     assert (await client.contacts.list(limit=1)).results
@@ -179,6 +199,9 @@ async def test_private_app_token_against_sandbox(world):
     assert r.json()["data"]["auth_kind"] == "private_app"
     client, _ = await w.manager.client_for(ALICE_P)
     assert (await client.contacts.list(limit=1)).results
-    bad = await w.http.post("/api/hubspot/auth/save", headers=ALICE,
-                            json={"token": "pat-na1-00000000-0000-0000-0000-000000000000"})
+    bad = await w.http.post(
+        "/api/hubspot/auth/save",
+        headers=ALICE,
+        json={"token": "pat-na1-00000000-0000-0000-0000-000000000000"},
+    )
     assert bad.status_code == 422, bad.text

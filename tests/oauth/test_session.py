@@ -63,8 +63,9 @@ async def test_fresh_manager_rereads_after_lock(flow, fake, manager, settings, d
     clock.advance(3600)
     client, _ = await manager.client_for(ALICE)
     t1 = await client.token.access_token()
-    other = ConnectionManager(settings, db, oauth_api=fake, client_factory=fake.client_factory,
-                              clock=clock)
+    other = ConnectionManager(
+        settings, db, oauth_api=fake, client_factory=fake.client_factory, clock=clock
+    )
     client2, _ = await other.client_for(ALICE)
     assert await client2.token.access_token() == t1
     assert fake.refresh_calls == 1
@@ -142,3 +143,35 @@ async def test_cache_does_not_outlive_token(flow, fake, manager, clock):
     assert manager.tokens._cached(client.token.connection_id) == fake.issued[0]
     clock.advance(1800 - 300)
     assert manager.tokens._cached(client.token.connection_id) is None
+
+
+async def test_undecryptable_token_marks_connection_and_overwrites_nothing(
+    flow, fake, manager, settings, db, clock
+):
+    from atom_hubspot.errors import DecryptionFailed
+    from atom_hubspot.oauth import ConnectionManager
+    from atom_hubspot.storage.crypto import TokenCipher, new_key_spec
+
+    await connect(flow, fake, ALICE)
+    before = await _token_row(db)
+    wrong = ConnectionManager(
+        settings,
+        db,
+        oauth_api=fake,
+        client_factory=fake.client_factory,
+        clock=clock,
+        cipher=TokenCipher.from_spec(new_key_spec("k9")),
+    )
+    client, _ = await wrong.client_for(ALICE)
+    with pytest.raises(DecryptionFailed) as ei:
+        await client.token.access_token()
+    assert ei.value.http_status == 503 and "k1" in ei.value.message
+    after = await _token_row(db)
+    assert (after.access_token, after.refresh_token) == (before.access_token, before.refresh_token)
+    assert (await wrong.list(ALICE))[0].problem == "token_undecryptable"
+    assert fake.refresh_calls == 0
+    # With the right key back, the connection works and the mark is cleared.
+    client, _ = await manager.client_for(ALICE)
+    clock.advance(1800)
+    assert await client.token.access_token() == fake.issued[2]
+    assert (await manager.list(ALICE))[0].problem is None

@@ -23,8 +23,13 @@ from atom_hubspot.storage.models import TENANT_TABLES, Base
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = {
-    "hubspot_connections", "hubspot_tokens", "hubspot_oauth_states", "hubspot_portal_details",
-    "hubspot_sync_cursors", "hubspot_scheduled_sends", "hubspot_rate_windows",
+    "hubspot_connections",
+    "hubspot_tokens",
+    "hubspot_oauth_states",
+    "hubspot_portal_details",
+    "hubspot_sync_cursors",
+    "hubspot_scheduled_sends",
+    "hubspot_rate_windows",
 }
 
 
@@ -75,8 +80,13 @@ def test_models_match_migrations(url):
             ctx = MigrationContext.configure(
                 conn, opts={"compare_type": True, "version_table": VERSION_TABLE}
             )
-            diff = [d for d in compare_metadata(ctx, Base.metadata)
-                    if not (isinstance(d, tuple) and d[0] == "remove_table" and d[1].name == VERSION_TABLE)]
+            diff = [
+                d
+                for d in compare_metadata(ctx, Base.metadata)
+                if not (
+                    isinstance(d, tuple) and d[0] == "remove_table" and d[1].name == VERSION_TABLE
+                )
+            ]
     finally:
         eng.dispose()
     assert diff == []
@@ -99,16 +109,20 @@ def test_postgres_has_rls_jsonb_and_updated_at_trigger(postgres_url):
 
     migrate(postgres_url)
     with psycopg.connect(postgres_url) as c:
-        rls = dict(c.execute(
-            "select relname, relrowsecurity and relforcerowsecurity from pg_class "
-            "where relname like 'hubspot_%' and relkind = 'r'"
-        ).fetchall())
+        rls = dict(
+            c.execute(
+                "select relname, relrowsecurity and relforcerowsecurity from pg_class "
+                "where relname like 'hubspot_%' and relkind = 'r'"
+            ).fetchall()
+        )
         assert all(rls[t] for t in TENANT_TABLES)
         assert rls["hubspot_rate_windows"] is False
-        types = dict(c.execute(
-            "select column_name, data_type from information_schema.columns "
-            "where table_name = 'hubspot_scheduled_sends'"
-        ).fetchall())
+        types = dict(
+            c.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_name = 'hubspot_scheduled_sends'"
+            ).fetchall()
+        )
         assert types["recipients"] == "jsonb" and types["send_at"] == "timestamp with time zone"
         c.execute("select set_config('app.tenant_id', 't1', false)")
         c.execute(
