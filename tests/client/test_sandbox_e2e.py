@@ -251,3 +251,69 @@ async def test_search_bursts_stay_under_5_per_second() -> None:
     assert sb.limits.rejected["SECONDLY"] == 0
     assert clock.time() - 1_800_000_000.0 >= 5.0  # 30 searches need 6 one-second windows
     await http.aclose()
+
+
+# --------------------------------------------------------------------------- faults
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_lost_answer_on_create_is_outcome_unknown_and_done_once(version: str) -> None:
+    from atom_hubspot.errors import OutcomeUnknown
+    from atom_hubspot.sandbox import FaultConfig
+
+    client, http, _sb, _ = stack(version, faults=FaultConfig(script=["lost_answer"]))
+    with pytest.raises(OutcomeUnknown):
+        await client.contacts.create({"email": f"lost-{version}@example.com"})
+    # HubSpot did it; we did not do it twice. The upsert is the safe way to make sure.
+    found = await client.contacts.search(
+        SearchRequest().where(Filter.eq("email", f"lost-{version}@example.com"))
+    )
+    assert found.total == 1
+    again = await client.contacts.batch_upsert(
+        [(f"lost-{version}@example.com", {"firstname": "Lost"})]
+    )
+    assert [o.id for o in again.results] == [found.results[0].id]
+    await http.aclose()
+
+
+async def test_gateway_faults_on_batch_upsert_are_retried_without_loss() -> None:
+    from atom_hubspot.sandbox import FaultConfig
+
+    client, http, sb, _ = stack(
+        "2026-03", seed=False, faults=FaultConfig(script=["502", "503", "timeout", "reset", "504"])
+    )
+    result = await client.contacts.batch_upsert(
+        [(f"f{i}@example.com", {"firstname": "F"}) for i in range(500)]
+    )
+    assert result.ok and len({o.id for o in result.results}) == 500
+    assert sum(sb.faults_injected.values()) == 5
+    await http.aclose()
+
+
+async def test_single_send_is_never_sent_twice_after_a_lost_answer() -> None:
+    from atom_hubspot.errors import OutcomeUnknown
+    from atom_hubspot.sandbox import FaultConfig
+
+    client, http, sb, _ = stack("2026-03")
+    email_id = int((await client.emails.list(limit=1)).results[0].id)
+    sb.set_faults(FaultConfig(script=["lost_answer"]))
+    with pytest.raises(OutcomeUnknown):
+        await client.sends.single_send(email_id, "once@example.com")
+    assert len([s for s in sb.sends() if "once@example.com" in str(s)]) == 1
+    await http.aclose()
+
+
+async def test_daily_limit_fails_fast() -> None:
+    from atom_hubspot.errors import RateLimited
+
+    client, http, sb, _clock = stack("2026-03", daily_limit=3)
+    for _ in range(3):
+        await client.account.details()
+    with pytest.raises(RateLimited) as info:
+        await client.account.details()
+    assert info.value.policy == "DAILY"
+    calls = sum(sb.calls.values())
+    with pytest.raises(RateLimited):
+        await client.contacts.get(1)
+    assert sum(sb.calls.values()) == calls  # the second call never reached the sandbox
+    await http.aclose()
