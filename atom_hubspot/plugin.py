@@ -78,9 +78,19 @@ def _is_postgres(url: str) -> bool:
     return url.split(":", 1)[0].split("+", 1)[0].lower() in ("postgresql", "postgres")
 
 
+def effective_env(env: Mapping[str, str], context: HostContext) -> dict[str, str]:
+    """The environment the plugin runs on. In demo mode the offline sandbox's settings (client
+    id, URLs, a local encryption key) fill in, so a demo needs no HubSpot account."""
+    if not context.demo:
+        return dict(env)
+    from atom_hubspot.demo import demo_env
+
+    return {**env, **demo_env(context)}
+
+
 @hookimpl
 def atom_validate_config(env: Mapping[str, str], context: HostContext) -> list[ConfigIssue]:
-    _, issues = load_settings(env)
+    _, issues = load_settings(effective_env(env, context))
     url = env.get("ATOM_DATABASE_URL") or context.database_url or ""
     if _is_postgres(url) and not _has("psycopg"):
         issues.append(
@@ -105,7 +115,7 @@ def _runtime(context: HostContext) -> Any:
 async def _startup(context: HostContext) -> None:
     from atom_hubspot.runtime import HubSpotRuntime
 
-    settings, issues = load_settings(context.env)
+    settings, issues = load_settings(effective_env(context.env, context))
     if settings is None:
         raise RuntimeError(
             "HubSpot settings are invalid: " + "; ".join(i.message for i in issues)
