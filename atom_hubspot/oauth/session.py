@@ -36,6 +36,8 @@ log = logging.getLogger("atom_hubspot.oauth")
 
 # A private-app token never expires; re-read it now and then so a disconnect elsewhere shows.
 STATIC_TOKEN_CACHE_S = 300.0
+# A refresh holds the token row's lock; keep it well under SQLite's busy timeout (30 s).
+REFRESH_TIMEOUT_S = 20.0
 # Pause after a failed refresh: 2**failures seconds, capped.
 MAX_FAILURE_PAUSE_S = 300.0
 
@@ -193,7 +195,21 @@ class TokenStore:
         now = self.clock()
         self.refresh_count += 1
         try:
-            resp = await self.oauth_api.refresh(plain.refresh_token)
+            # Bounded, because the token row (SQLite: the database's write lock) is held
+            # meanwhile and other writers only wait SQLITE_BUSY_TIMEOUT_S.
+            async with asyncio.timeout(REFRESH_TIMEOUT_S):
+                resp = await self.oauth_api.refresh(plain.refresh_token)
+        except TimeoutError:
+            tok.failure_count += 1
+            tok.last_failure_at = now
+            tok.last_failure_code = "refresh_timeout"
+            log.warning("token refresh for connection %s timed out; will retry later", conn.id)
+            if plain.expires_at is not None and plain.expires_at > now:
+                return plain.access_token, None
+            return None, Unavailable(
+                "HubSpot did not answer the token refresh in time; try again shortly.",
+                retry_after_s=self._pause_s(tok.failure_count),
+            )
         except ReconnectRequired as exc:
             conn.status = "reauth_required"
             tok.failure_count += 1

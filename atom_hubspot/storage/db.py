@@ -83,21 +83,26 @@ def migrate(url: str, revision: str = "head") -> str:
     from alembic import command
 
     cfg = _alembic_config(url)
+    new_file: Path | None = None
     if dialect_of(url) == "sqlite":
         path = make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-    before = current_revision(url)
+            new_file = None if Path(path).exists() else Path(path)
     try:
+        before = current_revision(url)
         command.upgrade(cfg, revision)
+        after = current_revision(url)
     except SQLAlchemyError as exc:
+        # The URL may hold a password: only the driver's message is shown, never the URL.
         raise StorageError(
             f"HubSpot migration failed: {type(exc).__name__}: {getattr(exc, 'orig', None) or exc}"
         ) from None
-    after = current_revision(url)
+    if new_file is not None and new_file.exists():
+        new_file.chmod(0o600)  # tokens are encrypted, but the rest is nobody else's business
     if before == after:
-        return f"hubspot: schema already at {after}"
-    return f"hubspot: schema migrated {before or 'empty'} -> {after}"
+        return f"schema already at {after}"
+    return f"schema migrated {before or 'empty'} -> {after}"
 
 
 def downgrade(url: str, revision: str = "base") -> str:
@@ -105,7 +110,7 @@ def downgrade(url: str, revision: str = "base") -> str:
     from alembic import command
 
     command.downgrade(_alembic_config(url), revision)
-    return f"hubspot: schema downgraded to {current_revision(url) or 'base'}"
+    return f"schema downgraded to {current_revision(url) or 'base'}"
 
 
 def current_revision(url: str) -> str | None:

@@ -175,3 +175,17 @@ async def test_undecryptable_token_marks_connection_and_overwrites_nothing(
     clock.advance(1800)
     assert await client.token.access_token() == fake.issued[2]
     assert (await manager.list(ALICE))[0].problem is None
+
+
+async def test_hanging_refresh_is_bounded(flow, fake, manager, db, clock, monkeypatch):
+    import atom_hubspot.oauth.session as session_mod
+
+    await connect(flow, fake, ALICE)
+    monkeypatch.setattr(session_mod, "REFRESH_TIMEOUT_S", 0.05)
+    fake.refresh_delay_s = 5.0  # HubSpot hangs
+    clock.advance(3600)
+    client, _ = await manager.client_for(ALICE)
+    with pytest.raises(Unavailable):
+        await client.token.access_token()
+    row = await _token_row(db)
+    assert row.failure_count == 1 and row.last_failure_code == "refresh_timeout"

@@ -152,3 +152,11 @@ def test_schema_sql_applies_to_postgres(postgres_url):
         c.execute(schema_sql())
     assert current_revision(postgres_url) == head_revision()
     assert TABLES <= _tables(postgres_url)
+
+
+def test_new_sqlite_file_is_private(tmp_path):
+    import stat
+
+    path = tmp_path / "new" / "atom.sqlite3"
+    migrate(f"sqlite:///{path}")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

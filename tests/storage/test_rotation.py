@@ -154,3 +154,18 @@ def test_schema_sql_cli_matches_file():
     result = CliRunner().invoke(hubspot, ["schema-sql"])
     root = Path(__file__).resolve().parents[2]
     assert result.output == (root / "migrations" / "hubspot_schema.sql").read_text()
+
+
+async def test_connections_cli_lists_without_tokens(url):
+    migrate(url)
+    db = Database(url)
+    spec = new_key_spec("k1")
+    try:
+        await _seed(db, spec)
+    finally:
+        await db.dispose()
+    result = await _invoke(["connections", "--database-url", url], env={})
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == N + 1 and lines[1].startswith("t1\tu0\t1000\toauth\tconnected")
+    assert "-x9" not in result.output and "v1." not in result.output
