@@ -376,7 +376,10 @@ class RateLimitGovernor:
         if settings.rate_limit_backend == "redis":
             if not settings.redis_url:
                 raise ValueError("HUBSPOT_RATE_LIMIT_BACKEND=redis needs HUBSPOT_REDIS_URL")
-            backend = RedisWindowBackend(settings.redis_url)
+            secret: Any = settings.redis_url  # SecretStr: it may carry a password
+            backend = RedisWindowBackend(
+                secret.get_secret_value() if hasattr(secret, "get_secret_value") else str(secret)
+            )
         elif settings.rate_limit_backend == "postgres":
             import os
 
@@ -457,7 +460,7 @@ class RateLimitGovernor:
         if oldest is not None:
             first = await oldest(f"{portal}:10s", window, self._now_ms())
             if first is not None:
-                return max(1.0, (first + window - self._now_ms()) / 1000)
+                return max(1.0, (int(first) + window - self._now_ms()) / 1000)
         return window / 1000
 
     async def _take(self, key: str, limit: int, window_ms: int, slot: Slot) -> int:

@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
@@ -209,9 +209,11 @@ class HubSpotHTTP:
     def _wait(self, rs: RetryCallState) -> float:
         exc = rs.outcome.exception() if rs.outcome else None
         if isinstance(exc, _Retry) and exc.wait_s is not None:
-            return exc.wait_s + self._rng() * 0.25  # a little jitter so waiters do not align
+            return (
+                float(exc.wait_s) + float(self._rng()) * 0.25
+            )  # a little jitter so waiters do not align
         n = rs.attempt_number
-        return self._rng() * min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (n - 1))
+        return float(self._rng()) * min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0 ** (n - 1))
 
     async def _sleep_before_retry(self, seconds: float) -> None:
         if seconds > 0:
@@ -250,7 +252,7 @@ class HubSpotHTTP:
                 response = await self._client.request(
                     call.method,
                     call.route.path,
-                    params=call.params,  # type: ignore[arg-type]
+                    params=call.params,
                     json=call.json,
                     data=call.data,
                     headers=headers,
@@ -301,24 +303,24 @@ class HubSpotHTTP:
         if 200 <= status < 300 or status in call.ok_statuses:
             return response
         secrets = tuple(state.secrets)
-        err = map_error(response, tier=call.tier, secrets=secrets)
+        mapped = map_error(response, tier=call.tier, secrets=secrets)
         if status == 429:
-            assert isinstance(err, RateLimited)
-            await self._on_rate_limited(call, err)
+            assert isinstance(mapped, RateLimited)
+            await self._on_rate_limited(call, mapped)
         if status >= 500 and not call.repeatable:
             raise OutcomeUnknown(
                 f"HubSpot answered {status} to {call.method} {call.route.template}; the "
                 "request may have been carried out. It was not re-sent, to avoid doing it "
                 "twice: check in HubSpot (or upsert) before trying again.",
                 status=status,
-                category=err.category,
-                correlation_id=err.correlation_id,
+                category=mapped.category,
+                correlation_id=mapped.correlation_id,
             )
         if status in RETRY_STATUSES:
-            raise _Retry(err)
-        raise err
+            raise _Retry(mapped)
+        raise mapped
 
-    async def _on_rate_limited(self, call: Call, err: RateLimited) -> None:
+    async def _on_rate_limited(self, call: Call, err: RateLimited) -> NoReturn:
         # A 429 means HubSpot refused the call without doing it, so even a create may be sent
         # again. https://developers.hubspot.com/docs/guides/apps/api-usage/usage-details
         policy = (err.policy or "").upper()

@@ -8,6 +8,7 @@ inputs and may answer 207 with `errors[]` next to the successes.
 from __future__ import annotations
 
 import asyncio
+import builtins
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -138,7 +139,9 @@ class ObjectsAPI:
             after = page.next_after
 
     async def create(
-        self, properties: Mapping[str, str], associations: list[dict[str, Any]] | None = None
+        self,
+        properties: Mapping[str, str],
+        associations: builtins.list[dict[str, Any]] | None = None,
     ) -> CrmObject:
         """Create a record. Never re-sent once it may have reached HubSpot (OutcomeUnknown);
         for contacts and companies `batch_upsert` by email/domain is the repeatable way."""
@@ -322,7 +325,7 @@ class ObjectsAPI:
     async def _batch(
         self,
         action: str,
-        items: list[Any],
+        items: builtins.list[Any],
         make_body: Any,
         *,
         repeatable: bool,

@@ -3,6 +3,7 @@ sends and account details."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -128,10 +129,10 @@ class AssociationsAPI:
 
     async def batch_read(
         self, from_type: str, to_type: str, ids: Sequence[str | int]
-    ) -> dict[str, list[AssociationRef]]:
+    ) -> dict[str, builtins.list[AssociationRef]]:
         """Associated ids for many records (1,000 inputs per call). Every input id is in the
         answer (an empty list when it has none)."""
-        out: dict[str, list[AssociationRef]] = {str(i): [] for i in ids}
+        out: dict[str, builtins.list[AssociationRef]] = {str(i): [] for i in ids}
         route = self._c.http.paths.associations_batch(from_type, to_type, "read")
         id_list = [str(i) for i in ids]
         for start in range(0, len(id_list), ASSOCIATION_READ_BATCH):
@@ -152,11 +153,13 @@ class PipelinesAPI:
     def __init__(self, client: HubSpotClient) -> None:
         self._c = client
 
-    async def list(self, object_type: str = "deals") -> list[PipelineModel]:
+    async def list(self, object_type: str = "deals") -> builtins.list[PipelineModel]:
         body = await self._c.json("GET", self._c.http.paths.pipelines(object_type))
         return [PipelineModel.model_validate(p) for p in body.get("results") or []]
 
-    async def stages(self, pipeline_id: str, object_type: str = "deals") -> list[StageModel]:
+    async def stages(
+        self, pipeline_id: str, object_type: str = "deals"
+    ) -> builtins.list[StageModel]:
         body = await self._c.json(
             "GET", self._c.http.paths.pipeline_stages(object_type, pipeline_id)
         )

@@ -185,6 +185,10 @@ def test_from_settings_picks_the_backend() -> None:
         RateLimitGovernor.from_settings(
             settings(HUBSPOT_RATE_LIMIT_BACKEND="postgres"), database_url="sqlite:///x"
         )
+    redis = RateLimitGovernor.from_settings(
+        settings(HUBSPOT_RATE_LIMIT_BACKEND="redis", HUBSPOT_REDIS_URL="redis://127.0.0.1:6379/0")
+    )
+    assert isinstance(redis.backend, RedisWindowBackend)
 
 
 # --------------------------------------------------------------------------- PostgreSQL
