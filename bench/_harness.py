@@ -30,7 +30,7 @@ def machine() -> str:
         pass
     return (
         f"{cpus} cores, {platform.machine()}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}"
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
     )
 
 
