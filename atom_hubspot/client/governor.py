@@ -110,7 +110,7 @@ class MemoryWindowBackend:
         q.extend([now_ms] * count)
 
     async def aclose(self) -> None:
-        self._logs.clear()
+        return None  # nothing to release; the counts stay for whoever shares this governor
 
 
 # --------------------------------------------------------------------------- PostgreSQL

@@ -23,7 +23,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from atom_hubspot.__about__ import __version__
 from atom_hubspot.client.auth import TokenProvider
 from atom_hubspot.client.error_mapping import correlation_id, map_error
-from atom_hubspot.client.governor import RateLimitGovernor, Sleep, Slot
+from atom_hubspot.client.governor import RateLimitGovernor, Sleep
 from atom_hubspot.client.paths import Paths, Route
 from atom_hubspot.errors import (
     HubSpotError,
@@ -156,6 +156,8 @@ class HubSpotHTTP:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        # Releases the governor's connections only (a shared one reconnects when used again;
+        # the budget it keeps stays).
         await self.governor.aclose()
 
     # ------------------------------------------------------------------ public
@@ -209,9 +211,8 @@ class HubSpotHTTP:
     def _wait(self, rs: RetryCallState) -> float:
         exc = rs.outcome.exception() if rs.outcome else None
         if isinstance(exc, _Retry) and exc.wait_s is not None:
-            return (
-                float(exc.wait_s) + float(self._rng()) * 0.25
-            )  # a little jitter so waiters do not align
+            # HubSpot said how long; a little jitter so the waiters do not all align.
+            return float(exc.wait_s) + float(self._rng()) * 0.25
         n = rs.attempt_number
         return float(self._rng()) * min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0 ** (n - 1))
 
@@ -235,13 +236,13 @@ class HubSpotHTTP:
             else None
         )
         try:
-            return await self._exchange(call, state, headers, slot)
+            return await self._exchange(call, state, headers)
         finally:
             if slot is not None:
                 await self.governor.settle(slot)
 
     async def _exchange(
-        self, call: Call, state: _CallState, headers: dict[str, str], slot: Slot | None
+        self, call: Call, state: _CallState, headers: dict[str, str]
     ) -> httpx.Response:
         if call.json is not None:
             headers["Content-Type"] = "application/json"

@@ -308,3 +308,16 @@ async def test_postgres_backend_move(rate_db: str) -> None:
         assert await backend.acquire("k", 1, 10_000, 16_600) == 0
     finally:
         await backend.aclose()
+
+
+@pytest.mark.postgres
+async def test_postgres_backend_reconnects_after_close(rate_db: str) -> None:
+    # HubSpotHTTP.aclose() closes its governor's connection; a governor shared with another
+    # client keeps working (and keeps its counts).
+    backend = PostgresWindowBackend(rate_db)
+    try:
+        assert await backend.acquire("k", 1, 10_000, 0) == 0
+        await backend.aclose()
+        assert await backend.acquire("k", 1, 10_000, 1_000) > 0
+    finally:
+        await backend.aclose()
