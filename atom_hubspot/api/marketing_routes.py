@@ -415,7 +415,7 @@ def build_router(context: HostContext) -> APIRouter:
                                   "cancelled"] | None, Query()] = None,
         limit: LimitQuery = 100,
     ) -> dict[str, Any]:
-        items = await store().list(principal, portal_id=portal_id, status=status, limit=limit)
+        items = await store().list_for(principal, portal_id=portal_id, status=status, limit=limit)
         return {"ok": True, "data": ScheduledSendList(items=items), "meta": {}}
 
     @router.get("/scheduled-sends/{send_id}", response_model=Envelope[ScheduledSendInfo],

@@ -113,7 +113,7 @@ class StageFigures(BaseModel):
     count: int = 0
     amount_total: Decimal = Field(default=Decimal(0), examples=["125000.00"])
     weighted_amount: Decimal = Field(
-        default=Decimal(0), description="Sum of amount × stage probability", examples=["112500"]
+        default=Decimal(0), description="Sum of amount x stage probability", examples=["112500"]
     )
     without_amount: int = Field(default=0, description="Deals with no (or no valid) amount")
 
@@ -251,7 +251,8 @@ class AnalyticsService:
     ) -> tuple[DealAnalytics, bool]:
         if close_from and close_to and close_to < close_from:
             raise InputError("close_date_to is before close_date_from",
-                             errors=[{"field": "close_date_to", "message": "before close_date_from"}])
+                             errors=[{"field": "close_date_to",
+                                      "message": "before close_date_from"}])
         key = (self.scope_key, "deals", close_from, close_to, pipeline_id)
         return await self.cache.get_or_compute(
             key, lambda: self._deals(close_from, close_to, pipeline_id)
@@ -302,14 +303,13 @@ class AnalyticsService:
             props = as_json(deal).get("properties") or {}
             pid = str(props.get("pipeline") or "")
             sid = str(props.get("dealstage") or "")
-            pf = figures.get(pid)
-            if pf is None:  # a pipeline archived or deleted since: still counted, honestly
-                pf = figures[pid] = PipelineFigures(pipeline_id=pid or "(none)", label=None)
-            sf = stage_index.get((pid, sid))
-            if sf is None:
-                sf = StageFigures(stage_id=sid or "(none)", outcome=None)
-                pf.stages.append(sf)
-                stage_index[(pid, sid)] = sf
+            if pid not in figures:  # a pipeline archived or deleted since: still counted
+                figures[pid] = PipelineFigures(pipeline_id=pid or "(none)", label=None)
+            pf = figures[pid]
+            if (pid, sid) not in stage_index:  # a stage no longer in the pipeline
+                stage_index[(pid, sid)] = StageFigures(stage_id=sid or "(none)", outcome=None)
+                pf.stages.append(stage_index[(pid, sid)])
+            sf = stage_index[(pid, sid)]
             amount = _decimal(props.get("amount"))
             sf.count += 1
             pf.count += 1

@@ -43,7 +43,6 @@ TIER_TRANSACTIONAL = "the Transactional Email add-on"
 
 CONTACT_OBJECT_TYPE = "0-1"
 MAX_RECIPIENTS = 1000
-MAX_LIST_MEMBER_IDS = 1000  # per membership call we accept; HubSpot takes bare id arrays
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

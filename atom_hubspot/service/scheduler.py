@@ -17,6 +17,7 @@ ours. A send is a row in `hubspot_scheduled_sends`; every host process runs a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -103,6 +104,11 @@ class ScheduledSendInfo(BaseModel):
 # --------------------------------------------------------------------------- storage
 
 
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE matched (the claim/ownership checks rest on it)."""
+    return int(result.rowcount)
+
+
 def _model() -> Any:
     from atom_hubspot.storage.models import ScheduledSend
 
@@ -149,7 +155,7 @@ class ScheduledSendStore:
         return sa.select(M).where(M.tenant_id == principal.tenant_id,
                                   M.user_id == principal.user_id)
 
-    async def list(
+    async def list_for(
         self, principal: Principal, *, portal_id: int | None = None,
         status: str | None = None, limit: int = 100,
     ) -> list[ScheduledSendInfo]:
@@ -186,7 +192,7 @@ class ScheduledSendStore:
             row = (await s.execute(self._owned(principal).where(M.id == send_id))).scalar()
             if row is None:
                 raise NotFound(f"Scheduled send {send_id} was not found.")
-            if res.rowcount != 1:
+            if _rowcount(res) != 1:
                 what = {"claimed": "is being sent right now",
                         "cancelled": "is already cancelled"}.get(row.status,
                                                                  f"was already performed "
@@ -228,7 +234,7 @@ class ScheduledSendStore:
                     .values(status="claimed", claimed_by=worker_id, claimed_at=now,
                             attempts=M.attempts + 1, updated_at=now)
                 )
-                if res.rowcount == 1:
+                if _rowcount(res) == 1:
                     claimed.append(sid)
             rows = (await s.execute(sa.select(M).where(M.id.in_(claimed)))).scalars().all() \
                 if claimed else []
@@ -243,7 +249,7 @@ class ScheduledSendStore:
                 sa.update(M).where(M.id == send_id, M.status == "claimed",
                                    M.claimed_by == worker_id).values(**values)
             )
-            return res.rowcount == 1
+            return _rowcount(res) == 1
 
     async def heartbeat(self, send_id: str, worker_id: str) -> bool:
         return await self._update_claimed(send_id, worker_id, claimed_at=self.clock())
@@ -305,7 +311,7 @@ class ScheduledSendStore:
                             f"sending this ({row.claimed_by}) stopped before it finished; not "
                             "re-sent, to avoid duplicates")
                 )
-                if res.rowcount == 1:
+                if _rowcount(res) == 1:
                     n += 1
                     log.warning("scheduled send %s: stale claim closed, %d recipient(s) unknown",
                                 row.id, unknown)
@@ -368,10 +374,8 @@ class ScheduledSendRunner:
             await asyncio.wait_for(asyncio.shield(task), timeout=max(5.0, self.interval_s))
         except (TimeoutError, asyncio.CancelledError):
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # shutting down
                 await task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - shutting down
-                pass
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -379,7 +383,7 @@ class ScheduledSendRunner:
                 await self.run_once()
             except StorageError as err:
                 log.warning("scheduled sends: database unavailable (%s); will retry", err.code)
-            except Exception:  # noqa: BLE001 - the loop must outlive one bad tick
+            except Exception:  # the loop must outlive one bad tick
                 log.exception("scheduled sends: unexpected error in a tick; will retry")
             try:
                 await asyncio.wait_for(self._stopping.wait(), timeout=self.interval_s)
@@ -458,10 +462,8 @@ class ScheduledSendRunner:
                             "written", send_id)
         finally:
             heartbeat.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await heartbeat
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
 
     async def _fail_or_release(self, row: Any, err: HubSpotError) -> None:
         transient = isinstance(err, Unavailable | RateLimited | StorageError)

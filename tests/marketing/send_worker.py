@@ -40,22 +40,23 @@ async def main(cfg: dict[str, Any]) -> None:
     app = sandbox_for(cfg["token"], send_latency_ms=40)
     go = Path(cfg["go"])
     async with running_host(cfg["env"], app, connect=False) as host:
-        Path(cfg["ready"]).touch()
-        while not go.exists():
+        await asyncio.to_thread(Path(cfg["ready"]).touch)
+        while not await asyncio.to_thread(go.exists):  # noqa: ASYNC110 - another process
             await asyncio.sleep(0.01)
         host.runtime.scheduler.batch_size = 1
         host.runtime.scheduler.clock = FakeClock(
             datetime.fromisoformat(cfg["send_at"]) + timedelta(seconds=1))
         store = host.runtime.scheduler.store
         for _ in range(3000):
-            rows = await store.list(ALICE, limit=1000)
+            rows = await store.list_for(ALICE, limit=1000)
             if rows and all(r.status not in ("pending", "claimed") for r in rows):
                 break
             await asyncio.sleep(0.02)
-        Path(cfg["out"]).write_text(json.dumps({
+        result = json.dumps({
             "worker": host.runtime.scheduler.worker_id,
             "sends": [s["to"] for s in app.state.sandbox.sends()],
-        }))
+        })
+        await asyncio.to_thread(Path(cfg["out"]).write_text, result)
 
 
 if __name__ == "__main__":

@@ -193,7 +193,7 @@ async def test_cancel_and_tenant_isolation(engines: Callable[[], Database]) -> N
 
     with pytest.raises(NotFound):
         await runner.store.cancel(BOB, drop)  # another tenant's id: not found, not cancelled
-    assert [i.id for i in await runner.store.list(BOB)] == []
+    assert [i.id for i in await runner.store.list_for(BOB)] == []
     with pytest.raises(NotFound):
         await runner.store.get(BOB, keep)
 
@@ -208,7 +208,7 @@ async def test_cancel_and_tenant_isolation(engines: Callable[[], Database]) -> N
     with pytest.raises(Conflict) as exc:
         await runner.store.cancel(ALICE, keep)
     assert "already performed" in exc.value.message
-    listed = {i.id: i.status for i in await runner.store.list(ALICE)}
+    listed = {i.id: i.status for i in await runner.store.list_for(ALICE)}
     assert listed == {keep: "sent", drop: "cancelled"}
 
 

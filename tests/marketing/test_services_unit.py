@@ -145,7 +145,8 @@ async def test_tier_gate_names_the_tier_for_a_bare_403() -> None:
 
 
 def _client(handler: Any) -> tuple[HubSpotClient, HubSpotHTTP]:
-    settings = HubSpotSettings(_env_file=None, HUBSPOT_API_BASE_URL="http://hubspot.test")  # type: ignore[call-arg]
+    settings = HubSpotSettings(  # type: ignore[call-arg]
+        _env_file=None, HUBSPOT_API_BASE_URL="http://hubspot.test")
     http = HubSpotHTTP(settings, transport=httpx.MockTransport(handler))
     return HubSpotClient(http, StaticToken("pat-test"), portal_id=1), http
 
