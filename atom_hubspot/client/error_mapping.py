@@ -138,6 +138,16 @@ def map_error(
         )
     if status == 403:
         scopes = required_scopes(body)
+        if tier is not None and category == "MISSING_SCOPES" and scopes:
+            # HubSpot names scopes the token lacks: reconnecting with them is the fix, and
+            # those scopes are only granted to accounts that have the tier.
+            return MissingScopes(
+                f"The HubSpot connection lacks permissions for this call: {', '.join(scopes)}; "
+                f"reconnect and grant them (this API also needs {tier})",
+                required_scopes=scopes,
+                required_tier=tier,
+                **common,
+            )
         if tier is not None:
             extra = {"required_scopes": scopes} if scopes else {}
             return TierRequired(

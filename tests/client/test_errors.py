@@ -86,6 +86,21 @@ async def test_403_on_tier_gated_apis_names_the_tier(call, tier: str) -> None:
     assert err.correlation_id == "corr-123"
 
 
+async def test_403_missing_scopes_on_a_tier_gated_api_says_both() -> None:
+    err = await fail(
+        error(
+            403,
+            category="MISSING_SCOPES",
+            message="missing scopes",
+            errors=[{"context": {"requiredGranularScopes": ["marketing-email"]}}],
+        ),
+        lambda c: c.sends.single_send(1, "a@b.c"),
+    )
+    assert isinstance(err, MissingScopes) and err.required_scopes == ["marketing-email"]
+    assert "Marketing Hub Enterprise" in err.message
+    assert err.to_dict()["details"]["required_tier"] == "Marketing Hub Enterprise"
+
+
 async def test_plain_403_elsewhere_is_not_a_tier_error() -> None:
     err = await fail(error(403, category="FORBIDDEN", message="portal locked"))
     assert type(err) is HubSpotError and err.http_status == 403
