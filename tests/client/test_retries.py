@@ -236,3 +236,43 @@ async def test_client_errors_are_not_retried() -> None:
     with pytest.raises(ValidationFailed):
         await client.contacts.update(1, {"x": "y"})
     assert len(rec.requests) == 1
+
+
+class Hang(httpx.AsyncBaseTransport):
+    """Accepts the request and never answers (the total timeout must end the wait)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        import asyncio
+
+        self.calls += 1
+        await asyncio.sleep(30)
+        return httpx.Response(200)  # pragma: no cover
+
+
+async def test_total_timeout_bounds_each_attempt() -> None:
+    from atom_hubspot.client import HubSpotClient, HubSpotHTTP, RateLimitGovernor, StaticToken
+    from tests.client.fakes import VirtualClock, settings
+
+    for call, expected, calls in (
+        (lambda c: c.contacts.get(1), Unavailable, 2),
+        (lambda c: c.contacts.create({"email": "a@b.c"}), OutcomeUnknown, 1),
+    ):
+        clock = VirtualClock()
+        hang = Hang()
+        http = HubSpotHTTP(
+            settings(
+                HUBSPOT_TOTAL_TIMEOUT="0.05",
+                HUBSPOT_READ_TIMEOUT="0.05",
+                HUBSPOT_RETRY_MAX_ATTEMPTS="2",
+            ),
+            transport=hang,
+            governor=RateLimitGovernor(clock=clock.time, sleep=clock.sleep),
+        )
+        client = HubSpotClient(http, StaticToken("t"), portal_id=1)
+        with pytest.raises(expected):
+            await call(client)
+        assert hang.calls == calls
+        await http.aclose()
