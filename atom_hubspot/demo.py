@@ -141,5 +141,5 @@ async def setup_demo(context: HostContext, mount: RegisterMount) -> None:
         f"  HubSpot sandbox: {plan.sandbox_url} (admin: {plan.sandbox_url}/_sandbox)",
     ]
     for line in lines:
-        print(line, flush=True)  # noqa: T201 - the demo's instructions for the person at the terminal
+        print(line, flush=True)
     log.info("demo portal %s connected (connection %s)", conn.portal_id, conn.id)

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from atom_hubspot.sandbox.config import FaultConfig, PortalConfig
+from atom_hubspot.sandbox.config import FaultConfig, PortalConfig, SandboxConfig
 from atom_hubspot.sandbox.errors import ApiError, validation
 from atom_hubspot.sandbox.limits import LimitConfig
 from atom_hubspot.sandbox.routing import Call, json_response, router
@@ -185,6 +185,25 @@ async def advance_clock(call: Call) -> Response:
         raise validation("seconds must be a number") from None
     call.sandbox.offset += seconds
     return json_response({"now": call.sandbox.now()})
+
+
+RUNTIME_SETTINGS = ("access_token_ttl_s", "auth_code_ttl_s", "rotate_refresh_tokens",
+                    "search_lag_s", "api_versions", "app_name", "retry_after")
+
+
+@router.add("PATCH", "admin.config", "/_sandbox/config", kind="admin")
+async def patch_config(call: Call) -> Response:
+    """Change OAuth and behaviour settings at run time (token lifetime, rotation, lag...)."""
+    body = call.json_object()
+    unknown = sorted(set(body) - set(RUNTIME_SETTINGS))
+    if unknown:
+        raise validation(f"Not settable at run time: {', '.join(unknown)}")
+    sb = call.sandbox
+    merged = _model(SandboxConfig, {**sb.config.model_dump(exclude={"clock"}), **body,
+                                    "clock": sb.config.clock})
+    for key in body:
+        setattr(sb.config, key, getattr(merged, key))
+    return json_response({k: getattr(sb.config, k) for k in RUNTIME_SETTINGS})
 
 
 @router.add("GET", "admin.state", "/_sandbox", kind="admin")

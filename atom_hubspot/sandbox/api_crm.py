@@ -313,8 +313,11 @@ async def search(call: Call) -> Response:
     otype = _otype(call, "read")
     portal = call.require_portal()
     body = call.json_object()
-    live = [r for r in portal.records[otype.name].values() if not r.archived]
-    page, total, offset, limit = run_search(otype, live, body)
+    visible_before = call.now - call.sandbox.config.search_lag_s
+    live = [r for r in portal.records[otype.name].values()
+            if not r.archived and (not call.sandbox.config.search_lag_s
+                                   or r.created <= visible_before)]
+    page, total, offset, _limit = run_search(otype, live, body)
     props = body.get("properties") or None
     out: dict[str, Any] = {"total": total,
                            "results": [record_json(portal, otype, r, props) for r in page]}

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from atom_hubspot.sandbox.errors import ApiError, not_found, validation
 from atom_hubspot.sandbox.objects import iso_ms, parse_datetime
-from atom_hubspot.sandbox.routing import Call, json_response, no_content, require_scopes, router
+from atom_hubspot.sandbox.routing import Call, json_response, no_content, router
 from atom_hubspot.sandbox.state import Campaign, Portal
 
 CAMPAIGNS = ("/marketing/v3/campaigns", "/marketing/campaigns/{date}")

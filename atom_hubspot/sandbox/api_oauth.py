@@ -205,9 +205,9 @@ def _token_info(call: Call, token: str, grant: TokenGrant, *, legacy: bool) -> d
     }
     if grant.expires_at is not None:
         info["expires_in"] = max(0, int(grant.expires_at - sb.now()))
-        info["token_type"] = "access"
+        info["token_type"] = "access"  # noqa: S105 - a kind, not a secret
     else:
-        info["token_type"] = "refresh"
+        info["token_type"] = "refresh"  # noqa: S105 - a kind, not a secret
     if not legacy:
         info.pop("token")
         info.update({"active": True, "client_id": sb.config.client_id,

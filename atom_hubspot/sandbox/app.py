@@ -73,7 +73,7 @@ class Sandbox:
         self.calls: Counter[str] = Counter()
         self.log: deque[dict[str, Any]] = deque(maxlen=5000)
         self.faults_injected: Counter[str] = Counter()
-        self.token_rng = random.Random(config.seed_value + 1)
+        self.token_rng = random.Random(config.seed_value + 1)  # noqa: S311 - repeatable fakes
         self.reset_data()
         for token, portal_id in config.private_app_tokens.items():
             self.add_private_app_token(portal_id, token)
@@ -120,7 +120,7 @@ class Sandbox:
                    repr(sorted(self.config.extra_properties.items())))
             template = _SEEDED.get(key)
             if template is None:
-                seed_portal(portal, random.Random(self.config.seed_value + pc.portal_id),
+                seed_portal(portal, random.Random(self.config.seed_value + pc.portal_id),  # noqa: S311
                             self.now())
                 _SEEDED.clear()
                 _SEEDED[key] = template = portal
@@ -177,7 +177,7 @@ class Sandbox:
 
     def set_faults(self, faults: FaultConfig) -> None:
         self.faults = faults.model_copy(deep=True)
-        self._fault_rng = random.Random(faults.seed)
+        self._fault_rng = random.Random(faults.seed)  # noqa: S311 - repeatable faults
 
     def draw_fault(self, method: str, path: str) -> str | None:
         f = self.faults

@@ -83,6 +83,9 @@ class SandboxConfig(BaseModel):
     daily_limit: int | None = Field(default=None, ge=1)
     retry_after: bool = False  # HubSpot does not promise Retry-After; opt in to send it
     api_versions: list[str] = Field(default_factory=lambda: ["2026-03"])
+    # Search is eventually consistent at HubSpot: records created less than this many
+    # seconds ago are not found yet (0 = found at once).
+    search_lag_s: float = Field(default=0.0, ge=0)
     faults: FaultConfig = Field(default_factory=FaultConfig)
     # "raise": in-process faults raise httpx transport errors (for httpx.ASGITransport);
     # "wire": a standalone server hangs or drops the connection instead.

@@ -136,3 +136,36 @@ def test_config_defaults_match_hubspot():
     assert cfg.access_token_ttl_s == 1800 and cfg.requests_per_10s == 110
     assert cfg.search_per_s == 5 and cfg.window_s == 10.0
     assert cfg.client_id == "sandbox-client-id"
+
+
+async def test_runtime_config_ttl_and_search_lag(client: httpx.AsyncClient,
+                                                 transport: httpx.ASGITransport,
+                                                 clock: ManualClock):
+    from .conftest import oauth_tokens
+
+    r = await client.patch("/_sandbox/config", json={"access_token_ttl_s": 60,
+                                                      "search_lag_s": 2})
+    assert r.status_code == 200 and r.json()["access_token_ttl_s"] == 60
+    assert (await client.patch("/_sandbox/config", json={"client_secret": "x"})).status_code == 400
+    assert (await client.patch("/_sandbox/config",
+                               json={"access_token_ttl_s": 0})).status_code == 400
+    tokens = await oauth_tokens(client, transport)
+    assert tokens["expires_in"] == 60
+    h = {"Authorization": f"Bearer {tokens['access_token']}"}
+    await client.post("/crm/v3/objects/contacts", headers=h,
+                      json={"properties": {"email": "lag@example.com"}})
+    q = {"filterGroups": [{"filters": [{"propertyName": "email", "operator": "EQ",
+                                        "value": "lag@example.com"}]}]}
+    assert (await client.post("/crm/v3/objects/contacts/search", headers=h,
+                              json=q)).json()["total"] == 0
+    clock.advance(2)
+    assert (await client.post("/crm/v3/objects/contacts/search", headers=h,
+                              json=q)).json()["total"] == 1
+    clock.advance(60)
+    assert (await client.get("/crm/v3/objects/contacts", headers=h)).status_code == 401
+
+
+async def test_wrong_method_is_405(api: httpx.AsyncClient):
+    r = await api.put("/crm/v3/objects/contacts")
+    assert r.status_code == 405
+    assert r.json()["status"] == "error" and r.json()["correlationId"]

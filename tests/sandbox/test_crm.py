@@ -67,7 +67,8 @@ async def test_duplicate_email_is_409_with_existing_id(api: httpx.AsyncClient,
                                                        p: dict[str, str]):
     first = (await api.post(f"{p['objects']}/contacts",
                             json={"properties": {"email": "dup@example.com"}})).json()
-    r = await api.post(f"{p['objects']}/contacts", json={"properties": {"email": "DUP@example.com"}})
+    r = await api.post(f"{p['objects']}/contacts",
+                       json={"properties": {"email": "DUP@example.com"}})
     assert r.status_code == 409
     assert_error_shape(r.json(), "CONFLICT")
     assert f"Existing ID: {first['id']}" in r.json()["message"]

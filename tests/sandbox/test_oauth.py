@@ -53,7 +53,7 @@ async def test_code_grant_issues_tokens_and_code_is_single_use(
     r = await client.post(path, data=form)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["token_type"] == "bearer" and body["expires_in"] == 1800
+    assert body["token_type"] == "bearer"  # noqa: S105 and body["expires_in"] == 1800
     assert body["access_token"] and body["refresh_token"]
     assert "hub_domain" not in body and "app_id" not in body
     if "2026-03" in path:

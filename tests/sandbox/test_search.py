@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from atom_hubspot.sandbox import PortalConfig, SandboxConfig
+from atom_hubspot.sandbox import PortalConfig
 
 from .conftest import assert_error_shape
 

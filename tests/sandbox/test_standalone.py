@@ -41,7 +41,7 @@ def server() -> Iterator[tuple[str, object]]:
 
 
 async def test_over_http_reset_and_lost_answer(server: tuple[str, object]):
-    base, sb = server
+    base, _ = server
     h = {"Authorization": "Bearer pat-test"}
     async with httpx.AsyncClient(base_url=base, headers=h) as c:
         ok = await c.get("/crm/v3/objects/contacts")
