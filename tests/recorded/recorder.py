@@ -42,7 +42,8 @@ SECRET_SHAPE = re.compile(
 )
 # Path segments that carry tokens in HubSpot's legacy OAuth paths.
 _TOKEN_PATH = re.compile(r"(/oauth/v1/(?:access-tokens|refresh-tokens)/)[^/?]+")
-_HEADERS_DROPPED = ["authorization", "cookie", "set-cookie", "user-agent"]
+# content-length of a request would tell the length of the secret it carried.
+_HEADERS_DROPPED = ["authorization", "cookie", "set-cookie", "user-agent", "content-length"]
 
 HEADERS = {
     "sandbox": "# Recorded against the atom-hubspot offline sandbox (atom_hubspot.sandbox), not\n"
@@ -132,10 +133,11 @@ class _HeaderedYaml:
         return self.header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-def make_vcr(target: str = "sandbox") -> vcr.VCR:
-    mode = "all" if record_target() == target else "none"
+def make_vcr(target: str = "sandbox", *, library: Path | None = None,
+             mode: str | None = None) -> vcr.VCR:
+    mode = mode or ("all" if record_target() == target else "none")
     v = vcr.VCR(
-        cassette_library_dir=str(CASSETTES / target),
+        cassette_library_dir=str(library or CASSETTES / target),
         record_mode=mode,
         match_on=["method", "path", "query", "body"],
         before_record_request=scrub_request,
@@ -143,7 +145,6 @@ def make_vcr(target: str = "sandbox") -> vcr.VCR:
         decode_compressed_response=True,
         serializer="headered",
         path_transformer=vcr.VCR.ensure_suffix(f".{target}.yaml"),
-        allow_playback_repeats=False,
     )
     v.register_serializer("headered", _HeaderedYaml(HEADERS[target]))
     return v
