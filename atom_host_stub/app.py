@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,9 @@ ATTENTION_ORDER = {
 }
 
 
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     # The same envelope the plugins answer with, so clients handle one error shape.
     return JSONResponse(
         {"ok": False, "error": {"code": code, "message": message}}, status, headers=headers
@@ -102,7 +105,8 @@ def create_app(
 
 
 def _include(app: FastAPI, registration: RouteRegistration) -> None:
-    app.include_router(registration.router, prefix=registration.prefix, tags=registration.tags)
+    tags: list[str | Enum] = list(registration.tags)
+    app.include_router(registration.router, prefix=registration.prefix, tags=tags)
 
 
 def _mount(app: FastAPI, registration: MountRegistration) -> None:

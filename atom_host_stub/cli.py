@@ -19,7 +19,7 @@ import click
 
 from atom_host_stub.config import HOST_NAME
 from atom_host_stub.contract import FeatureState, HealthStatus, Principal, Severity
-from atom_host_stub.host import ConfigReport, Host, StartupRefused, web_available
+from atom_host_stub.host import ConfigReport, Host, web_available
 from atom_host_stub.status import IntegrationsReport, IntegrationState, IntegrationStatus
 
 # Exit codes; kept in one place because scripts and the README rely on them.
@@ -39,7 +39,7 @@ Exit codes:
   4  the command needs an extra that is not installed (serve: 'atom-hubspot[api]')
 """
 
-DEMO_API_KEY = "demo-key"  # noqa: S105 - a documented, local-only key for demo mode
+DEMO_API_KEY = "demo-key"
 
 
 def _run(coro: Any) -> Any:
@@ -59,8 +59,13 @@ def _issue_rows(report: ConfigReport, host: Host) -> list[dict[str, str]]:
     for record in host.plugins.records.values():
         if record.failure:
             rows.append(
-                {"owner": record.name, "key": "(plugin)", "severity": "error",
-                 "message": f"plugin failed: {record.failure}", "hint": ""}
+                {
+                    "owner": record.name,
+                    "key": "(plugin)",
+                    "severity": "error",
+                    "message": f"plugin failed: {record.failure}",
+                    "hint": "",
+                }
             )
     return rows
 
@@ -111,8 +116,10 @@ def _print_plugins(report: IntegrationsReport) -> None:
         for feature in item.features:
             click.echo(f"    feature {feature.name}: {_feature_state(item, feature)}")
     if not report.host.web:
-        click.echo("host: web framework not importable — `serve` and routes need "
-                   "pip install 'atom-hubspot[api]'")
+        click.echo(
+            "host: web framework not importable — `serve` and routes need "
+            "pip install 'atom-hubspot[api]'"
+        )
 
 
 def _feature_state(item: IntegrationStatus, feature: FeatureState) -> str:
@@ -171,8 +178,10 @@ def health_command(ctx: click.Context, as_json: bool) -> None:
         for item in report.integrations:
             click.echo(f"{item.name}: {item.status}" + (f" — {item.reason}" if item.reason else ""))
             for result in item.health:
-                click.echo(f"    {result.name}: {result.status} ({result.duration_ms:.0f} ms) "
-                           f"{result.message}")
+                click.echo(
+                    f"    {result.name}: {result.status} ({result.duration_ms:.0f} ms) "
+                    f"{result.message}"
+                )
     bad_states = {IntegrationState.FAILED, IntegrationState.MISCONFIGURED}
     down = any(
         item.status in bad_states or any(h.status == HealthStatus.DOWN for h in item.health)
@@ -202,8 +211,12 @@ def migrate_command(ctx: click.Context) -> None:
 @click.option("--demo", is_flag=True, help="Offline demo: plugins bring up their sandboxes.")
 @click.option("--host", "bind_host", default="127.0.0.1", show_default=True, help="Bind address.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port.")
-@click.option("--strict", is_flag=True, help="Refuse to start (exit 3) on any config error "
-              "or failed plugin, instead of disabling the plugin at fault.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse to start (exit 3) on any config error "
+    "or failed plugin, instead of disabling the plugin at fault.",
+)
 @click.pass_context
 def serve_command(ctx: click.Context, demo: bool, bind_host: str, port: int, strict: bool) -> None:
     """Serve plugin routes, GET /api/integrations and the status dashboard at GET /."""
@@ -252,8 +265,9 @@ def _add_plugin_commands(group: click.Group, host: Host) -> None:
             if name in before:
                 group.commands[name] = before[name]
                 host.plugins.fail(
-                    record, f"CLI command {name!r} of plugin {record.name!r} clashes with the "
-                    f"one of {owners[name]!r}"
+                    record,
+                    f"CLI command {name!r} of plugin {record.name!r} clashes with the "
+                    f"one of {owners[name]!r}",
                 )
             else:
                 owners[name] = record.name

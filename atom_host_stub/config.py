@@ -17,7 +17,9 @@ TRUE_VALUES = frozenset({"1", "true", "yes", "on"})
 HOST_NAME = "host"
 
 
-def read_environment(environ: Mapping[str, str] | None = None, dotenv_path: Path | None = None) -> dict[str, str]:
+def read_environment(
+    environ: Mapping[str, str] | None = None, dotenv_path: Path | None = None
+) -> dict[str, str]:
     """`environ` (default os.environ) over the values of `.env`, if there is one."""
     merged: dict[str, str] = {}
     path = dotenv_path if dotenv_path is not None else Path.cwd() / ".env"

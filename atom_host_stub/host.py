@@ -115,6 +115,7 @@ class Host:
         )
         self.services = ServiceRegistry(settings.provider_for, is_active=self._is_running)
         self.health = HealthMonitor(settings.health_cache_s)
+        self.plugins.on_failure = self._forget
         self.host_issues: list[ConfigIssue] = []
         self.routes: list[RouteRegistration] = []
         self._prepared = False
@@ -138,6 +139,12 @@ class Host:
                 except ValidationError as exc:
                     self.plugins.fail(record, f"atom_features returned an invalid list: {exc}")
         return records
+
+    def _forget(self, record: PluginRecord) -> None:
+        """A failed plugin's services and health checks go; its routes stay mounted until
+        restart (FastAPI cannot unmount), which is why routes are registered last."""
+        self.services.remove_plugin(record.name)
+        self.health.remove_plugin(record.name)
 
     def _is_running(self, plugin: str) -> bool:
         record = self.plugins.records.get(plugin)
@@ -242,7 +249,9 @@ class Host:
             return {"register": register}
 
         results = await self.plugins.call(
-            "atom_register_services", plugins=self.running(), kwargs_for=for_plugin,
+            "atom_register_services",
+            plugins=self.running(),
+            kwargs_for=for_plugin,
             context=self.context,
         )
         for name in results:
@@ -251,7 +260,6 @@ class Host:
                     self.services.register(name, capability, factory)
                     self.plugins.get(name).capabilities.append(capability)
             except ValueError as exc:
-                self.services.remove_plugin(name)
                 self.plugins.fail(self.plugins.get(name), str(exc))
 
     async def _register_health_checks(self) -> None:
@@ -264,7 +272,9 @@ class Host:
             return {"register": register}
 
         results = await self.plugins.call(
-            "atom_register_health_checks", plugins=self.running(), kwargs_for=for_plugin,
+            "atom_register_health_checks",
+            plugins=self.running(),
+            kwargs_for=for_plugin,
             context=self.context,
         )
         for plugin in results:
@@ -272,7 +282,6 @@ class Host:
                 for name, check, timeout_s in pending.get(plugin, []):
                     self.health.register(plugin, name, check, timeout_s)
             except ValueError as exc:
-                self.health.remove_plugin(plugin)
                 self.plugins.fail(self.plugins.get(plugin), str(exc))
 
     def running(self) -> list[PluginRecord]:
@@ -286,13 +295,17 @@ class Host:
         def for_plugin(record: PluginRecord) -> dict[str, Any]:
             def register(router: Any, *, prefix: str, tags: list[str] | None = None) -> None:
                 pending.setdefault(record.name, []).append(
-                    RouteRegistration(record.name, router, prefix.rstrip("/"), tags or [record.name])
+                    RouteRegistration(
+                        record.name, router, prefix.rstrip("/"), tags or [record.name]
+                    )
                 )
 
             return {"register": register}
 
         results = await self.plugins.call(
-            "atom_register_routes", plugins=self.running(), kwargs_for=for_plugin,
+            "atom_register_routes",
+            plugins=self.running(),
+            kwargs_for=for_plugin,
             context=self.context,
         )
         for plugin in results:
@@ -345,7 +358,9 @@ class Host:
         """Run every loaded plugin's migrations (config errors elsewhere do not block this)."""
         self.prepare()
         results = await self.plugins.call("atom_migrate", context=self.context)
-        return {name: str(summary) if summary else "up to date" for name, summary in results.items()}
+        return {
+            name: str(summary) if summary else "up to date" for name, summary in results.items()
+        }
 
     # ------------------------------------------------------------------ status
 

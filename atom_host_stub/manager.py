@@ -87,9 +87,9 @@ class PluginManager:
         self.settings = settings
         self.redact = redact or Redactor()
         self.records: dict[str, PluginRecord] = {}
-        self._entry_points = entry_points_source or (
-            lambda: entry_points(group=ENTRY_POINT_GROUP)
-        )
+        # Told when a plugin fails, so what it registered (services, checks) can be dropped.
+        self.on_failure: Callable[[PluginRecord], None] | None = None
+        self._entry_points = entry_points_source or (lambda: entry_points(group=ENTRY_POINT_GROUP))
         self._loaded = False
         self.pm = pluggy.PluginManager(PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
@@ -149,9 +149,7 @@ class PluginManager:
             record.failure = f"manifest: {exc}"
             return False
         # Secret config values must never appear in a reason the host shows.
-        self.redact.add(
-            self.settings.env.get(key, "") for key in record.manifest.secret_keys
-        )
+        self.redact.add(self.settings.env.get(key, "") for key in record.manifest.secret_keys)
         return True
 
     def _add_record(self, record: PluginRecord) -> None:
@@ -171,7 +169,9 @@ class PluginManager:
         if record.manifest is None:
             return
         for other in self.records.values():
-            if other.manifest is None or not (other.failure is None and other.disabled_reason is None):
+            if other.manifest is None or not (
+                other.failure is None and other.disabled_reason is None
+            ):
                 continue
             for prefix in record.manifest.route_prefixes:
                 for theirs in other.manifest.route_prefixes:
@@ -185,7 +185,7 @@ class PluginManager:
     def _import_and_register(self, record: PluginRecord, importer: Callable[[], Any]) -> None:
         try:
             plugin = importer()
-        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's import is untrusted
+        except (Exception, SystemExit) as exc:  # a plugin's import is untrusted code
             self.fail(record, f"import failed: {type(exc).__name__}: {exc}")
             return
         try:
@@ -216,6 +216,8 @@ class PluginManager:
         reason = self.redact(reason)[:500]
         record.failure = record.failure or reason
         log.warning("plugin %s failed: %s", record.name, reason)
+        if self.on_failure is not None:
+            self.on_failure(record)
 
     def active(self) -> list[PluginRecord]:
         return [r for r in self.load() if r.active]
@@ -232,6 +234,16 @@ class PluginManager:
     def implements(self, record: PluginRecord, hook_name: str) -> bool:
         return record.name in self._impls(hook_name)
 
+    def _targets(
+        self, hook_name: str, plugins: Iterable[PluginRecord] | None, include_failed: bool
+    ) -> list[tuple[PluginRecord, pluggy.HookImpl]]:
+        impls = self._impls(hook_name)
+        return [
+            (record, impls[record.name])
+            for record in list(plugins if plugins is not None else self.active())
+            if record.name in impls and (record.active or (include_failed and record.loaded))
+        ]
+
     async def call(
         self,
         hook_name: str,
@@ -245,18 +257,14 @@ class PluginManager:
         back {plugin: result}. A plugin whose hook raises is marked failed and left out.
         `kwargs_for` adds per-plugin arguments (e.g. a register callback that knows its plugin);
         `include_failed` reaches failed plugins too (shutdown must release what they acquired)."""
-        impls = self._impls(hook_name)
         results: dict[str, Any] = {}
-        for record in list(plugins if plugins is not None else self.active()):
-            impl = impls.get(record.name)
-            if impl is None or not (record.active or (include_failed and record.loaded)):
-                continue
+        for record, impl in self._targets(hook_name, plugins, include_failed):
             available = {**kwargs, **(kwargs_for(record) if kwargs_for else {})}
             try:
                 result = impl.function(**{arg: available[arg] for arg in impl.argnames})
                 if inspect.isawaitable(result):
                     result = await result
-            except Exception as exc:  # noqa: BLE001 - isolate the plugin, keep the host up
+            except Exception as exc:  # a plugin's hook must never take the host down
                 self.fail(record, f"{hook_name} raised {type(exc).__name__}: {exc}")
                 continue
             results[record.name] = result
@@ -265,15 +273,11 @@ class PluginManager:
     def call_sync(
         self, hook_name: str, *, plugins: Iterable[PluginRecord] | None = None, **kwargs: Any
     ) -> dict[str, Any]:
-        """`call` for hooks that must not be async (CLI registration, feature reports)."""
-        impls = self._impls(hook_name)
+        """`call` for hooks answered without an event loop (features, CLI commands)."""
         results: dict[str, Any] = {}
-        for record in list(plugins if plugins is not None else self.active()):
-            impl = impls.get(record.name)
-            if impl is None or not record.active:
-                continue
+        for record, impl in self._targets(hook_name, plugins, include_failed=False):
             try:
                 results[record.name] = impl.function(**{a: kwargs[a] for a in impl.argnames})
-            except Exception as exc:  # noqa: BLE001 - isolate the plugin, keep the host up
+            except Exception as exc:  # a plugin's hook must never take the host down
                 self.fail(record, f"{hook_name} raised {type(exc).__name__}: {exc}")
         return results

@@ -115,7 +115,9 @@ def locate_manifest(module: str) -> Path:
         path = directory / MANIFEST_FILE
         if path.is_file():
             return path
-    raise ManifestError(f"no {MANIFEST_FILE} found for module {module!r} (looked in {directories[0]})")
+    raise ManifestError(
+        f"no {MANIFEST_FILE} found for module {module!r} (looked in {directories[0]})"
+    )
 
 
 def parse_manifest(text: str, source: str) -> PluginManifest:

@@ -61,7 +61,9 @@ async def _started(host: Host, provider: str) -> None:
     await host.start()
     record = host.plugins.records[provider]
     if not record.started:
-        pytest.fail(f"the {provider} plugin did not start: {record.failure or record.config_issues}")
+        pytest.fail(
+            f"the {provider} plugin did not start: {record.failure or record.config_issues}"
+        )
 
 
 @pytest.fixture
@@ -80,8 +82,10 @@ def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     takes about a second, a copy a millisecond)."""
     missing = _missing_hubspot_module()
     if missing:
-        pytest.skip(f"{missing} does not exist yet: the HubSpot provider of the CRM contract "
-                    "suite runs once the sandbox, runtime and CRM service are in place")
+        pytest.skip(
+            f"{missing} does not exist yet: the HubSpot provider of the CRM contract "
+            "suite runs once the sandbox, runtime and CRM service are in place"
+        )
     from atom_hubspot.storage.db import migrate
 
     path = tmp_path_factory.mktemp("contract-db") / "migrated.sqlite3"
@@ -101,8 +105,13 @@ async def hubspot_crm(
     shutil.copyfile(migrated_sqlite_file, database)
     sqlite_url = f"sqlite:///{database}"
     # Both plugins run; ATOM_CRM_PROVIDER alone decides which one callers get.
-    host = _host(tmp_path, **hubspot_env, ATOM_DATABASE_URL=sqlite_url,
-                 ATOM_PLUGINS="hubspot", ATOM_CRM_PROVIDER="hubspot")
+    host = _host(
+        tmp_path,
+        **hubspot_env,
+        ATOM_DATABASE_URL=sqlite_url,
+        ATOM_PLUGINS="hubspot",
+        ATOM_CRM_PROVIDER="hubspot",
+    )
     host.context.state["hubspot.transport"] = sandbox_transport(
         SandboxConfig(
             portals=[PortalConfig(portal_id=PORTAL_ID, seed=False, company_currency="USD")],
@@ -140,5 +149,8 @@ def known_gap_hubspot_custom_fields(request: pytest.FixtureRequest) -> None:
     for its default ones, so custom fields do not read back yet. Strict: once they do, the
     xfail turns into a failure and this marker must go."""
     if request.node.callspec.params.get("crm_provider") == "hubspot":
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="HubSpotCRMService does not request custom properties on reads"))
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True, reason="HubSpotCRMService does not request custom properties on reads"
+            )
+        )

@@ -27,8 +27,12 @@ async def test_hook_register_routes_mounts_the_router_with_the_principal(
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer wrong-key"}, {"Authorization": f"Basic {API_KEY}"},
-     {"Authorization": "Bearer "}],
+    [
+        {},
+        {"Authorization": "Bearer wrong-key"},
+        {"Authorization": f"Basic {API_KEY}"},
+        {"Authorization": "Bearer "},
+    ],
     ids=["no-key", "wrong-key", "wrong-scheme", "empty"],
 )
 async def test_no_or_wrong_key_is_401_before_plugin_code_runs(
@@ -77,8 +81,12 @@ async def test_integrations_json_needs_no_key_and_shows_nothing_secret(
         ]
         token_key = next(c for c in items["good"]["config"] if c["name"] == "GOOD_TOKEN")
         assert token_key == {
-            "name": "GOOD_TOKEN", "required": True, "secret": True, "is_set": True,
-            "default": None, "description": "A secret the plugin needs",
+            "name": "GOOD_TOKEN",
+            "required": True,
+            "secret": True,
+            "is_set": True,
+            "default": None,
+            "description": "A secret the plugin needs",
         }
         assert items["broken_import"]["status"] == "failed"
         assert "cannot import" in items["broken_import"]["reason"]
@@ -102,7 +110,9 @@ async def test_a_misconfigured_plugin_is_served_without_routes_and_says_why(
     app = create_app(make_host("good", GOOD_TOKEN=""))
     async with serving(app) as client:
         assert (await client.get("/api/good/whoami", headers=AUTH)).status_code == 404
-        items = {i["name"]: i for i in (await client.get("/api/integrations")).json()["integrations"]}
+        items = {
+            i["name"]: i for i in (await client.get("/api/integrations")).json()["integrations"]
+        }
         assert items["good"]["status"] == "misconfigured"
         assert items["good"]["routes"] == []
         assert items["good"]["config_issues"][0]["key"] == "GOOD_TOKEN"
@@ -135,8 +145,7 @@ async def test_a_route_prefix_outside_the_manifest_or_on_the_host_is_refused(
     app = create_app(make_host("rival", RIVAL_PREFIX="/api/integrations"))
     async with serving(app):
         assert app.state.host.plugins.records["rival"].failure == (
-            "route prefix /api/integrations of plugin 'rival' overlaps the host's "
-            "/api/integrations"
+            "route prefix /api/integrations of plugin 'rival' overlaps the host's /api/integrations"
         )
 
 

@@ -52,10 +52,16 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(tmp_path: Path, *args: str, blocked: bool = False, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+def run_cli(
+    tmp_path: Path, *args: str, blocked: bool = False, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own interpreter and code
         [sys.executable, "-c", BLOCKED_CLI if blocked else PLAIN_CLI, *args],
-        capture_output=True, text=True, cwd=tmp_path, env=clean_env(tmp_path, **env), timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=clean_env(tmp_path, **env),
+        timeout=120,
     )
 
 
@@ -137,8 +143,12 @@ def test_plugins_text_says_which_extra_turns_a_feature_on(
 
 
 def test_without_the_web_framework_check_config_and_health_still_run(tmp_path: Path) -> None:
-    env = {"ATOM_EXTRA_PLUGINS": plugin_modules("good"), "ATOM_PLUGINS": "none",
-           "GOOD_TOKEN": GOOD_TOKEN, "ATOM_API_KEYS": f"{API_KEY}:t:u"}
+    env = {
+        "ATOM_EXTRA_PLUGINS": plugin_modules("good"),
+        "ATOM_PLUGINS": "none",
+        "GOOD_TOKEN": GOOD_TOKEN,
+        "ATOM_API_KEYS": f"{API_KEY}:t:u",
+    }
     check = run_cli(tmp_path, "check-config", "--json", blocked=True, **env)
     assert check.returncode == EXIT_OK, check.stdout + check.stderr
     health = run_cli(tmp_path, "health", "--json", blocked=True, **env)
@@ -166,7 +176,9 @@ def test_check_config_lists_failed_plugins_as_errors(
 ) -> None:
     monkeypatch.setenv("ATOM_EXTRA_PLUGINS", plugin_modules("good", "broken_import"))
     assert main(["check-config"]) == EXIT_PROBLEMS
-    assert "error   broken_import: (plugin): plugin failed: import failed" in capsys.readouterr().out
+    assert (
+        "error   broken_import: (plugin): plugin failed: import failed" in capsys.readouterr().out
+    )
 
 
 def test_plugins_exits_1_when_a_plugin_failed(
@@ -186,7 +198,9 @@ def test_health_exit_codes(
     assert "good-ok: ok" in capsys.readouterr().out
     monkeypatch.setenv("ATOM_EXTRA_PLUGINS", plugin_modules("good", "raising_startup"))
     assert main(["health"]) == EXIT_PROBLEMS
-    assert "raising_startup: failed — atom_startup raised ConnectionError" in capsys.readouterr().out
+    assert (
+        "raising_startup: failed — atom_startup raised ConnectionError" in capsys.readouterr().out
+    )
 
 
 def test_hook_register_cli_commands_adds_the_plugins_group(
@@ -207,7 +221,8 @@ def test_a_plugin_command_clashing_with_a_host_command_fails_that_plugin(
     (plugin / "plugin.toml").write_text(
         'name = "clashing"\ndisplay_name = "C"\nversion = "1"\ncategory = "crm"\n'
     )
-    (plugin / "__init__.py").write_text(textwrap.dedent("""
+    (plugin / "__init__.py").write_text(
+        textwrap.dedent("""
         import click, pluggy
         hookimpl = pluggy.HookimplMarker("atom")
 
@@ -216,7 +231,8 @@ def test_a_plugin_command_clashing_with_a_host_command_fails_that_plugin(
             @cli.command("plugins")
             def hijack():
                 click.echo("hijacked")
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(cli_env))
     monkeypatch.setenv("ATOM_EXTRA_PLUGINS", "clashing_cli")
     assert main(["plugins"]) == EXIT_PROBLEMS

@@ -13,8 +13,10 @@ from atom_host_stub.contract import Principal, Severity
 
 def test_api_keys_parse_into_principals() -> None:
     keys, problems = parse_api_keys(" k1:t1:u1 , k2:t2:u2 ")
-    assert keys == {"k1": Principal(tenant_id="t1", user_id="u1"),
-                    "k2": Principal(tenant_id="t2", user_id="u2")}
+    assert keys == {
+        "k1": Principal(tenant_id="t1", user_id="u1"),
+        "k2": Principal(tenant_id="t2", user_id="u2"),
+    }
     assert problems == []
 
 
@@ -43,9 +45,13 @@ def test_defaults_put_the_sqlite_database_in_the_data_dir(
     assert settings.data_dir == tmp_path / ".atom"
     assert settings.database_url == f"sqlite:///{tmp_path / '.atom' / 'atom.sqlite3'}"
     assert settings.autoload and settings.allowed_plugins is None
-    custom = HostSettings.from_env({"ATOM_DATA_DIR": str(tmp_path / "d"),
-                                    "ATOM_PLUGINS": "hubspot, memory",
-                                    "ATOM_DISABLE_PLUGIN_AUTOLOAD": "true"})
+    custom = HostSettings.from_env(
+        {
+            "ATOM_DATA_DIR": str(tmp_path / "d"),
+            "ATOM_PLUGINS": "hubspot, memory",
+            "ATOM_DISABLE_PLUGIN_AUTOLOAD": "true",
+        }
+    )
     assert custom.database_url == f"sqlite:///{tmp_path / 'd' / 'atom.sqlite3'}"
     assert custom.allowed_plugins == {"hubspot", "memory"}
     assert not custom.autoload
@@ -63,13 +69,19 @@ def test_a_postgresql_url_without_the_driver_is_an_error_naming_the_extra(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url = "postgresql://app@db:5432/atom"
-    assert HostSettings.from_env({"ATOM_API_KEYS": "k:t:u", "ATOM_DATABASE_URL": url}).validate() == []
+    assert (
+        HostSettings.from_env({"ATOM_API_KEYS": "k:t:u", "ATOM_DATABASE_URL": url}).validate() == []
+    )
     monkeypatch.setitem(sys.modules, "psycopg", None)  # what an uninstalled driver looks like
-    (issue,) = HostSettings.from_env({"ATOM_API_KEYS": "k:t:u", "ATOM_DATABASE_URL": url}).validate()
+    (issue,) = HostSettings.from_env(
+        {"ATOM_API_KEYS": "k:t:u", "ATOM_DATABASE_URL": url}
+    ).validate()
     assert issue.key == "ATOM_DATABASE_URL" and issue.severity == Severity.ERROR
     assert "atom-hubspot[postgres]" in issue.hint
 
 
 def test_an_unknown_database_scheme_is_an_error() -> None:
-    issues = HostSettings.from_env({"ATOM_API_KEYS": "k:t:u", "ATOM_DATABASE_URL": "mysql://x/y"}).validate()
+    issues = HostSettings.from_env(
+        {"ATOM_API_KEYS": "k:t:u", "ATOM_DATABASE_URL": "mysql://x/y"}
+    ).validate()
     assert [i.key for i in issues] == ["ATOM_DATABASE_URL"]

@@ -29,8 +29,11 @@ def dashboard_url(make_host: HostFactory) -> Iterator[str]:
 
     from atom_host_stub.app import create_app
 
-    host = make_host(autoload=True, ATOM_PLUGINS="hubspot",
-                     ATOM_EXTRA_PLUGINS=plugin_modules("good", "broken_import", "raising_startup"))
+    host = make_host(
+        autoload=True,
+        ATOM_PLUGINS="hubspot",
+        ATOM_EXTRA_PLUGINS=plugin_modules("good", "broken_import", "raising_startup"),
+    )
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -57,9 +60,15 @@ def chromium(browser_binary: str, tmp_path: Path) -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = browser_binary
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                     "--disable-background-networking", "--disable-dev-shm-usage",
-                     f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1280,1000"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--window-size=1280,1000",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
@@ -93,7 +102,8 @@ def test_dashboard_shows_each_plugin_with_its_status(chromium: Any, dashboard_ur
     assert card(chromium, "raising_startup").get_attribute("data-status") == "failed"
 
     refresh = chromium.execute_script(
-        "return document.querySelector('meta[http-equiv=refresh]').content")
+        "return document.querySelector('meta[http-equiv=refresh]').content"
+    )
     assert int(refresh) > 0
     ARTIFACTS.mkdir(exist_ok=True)
     assert chromium.save_screenshot(str(ARTIFACTS / "dashboard.png"))
@@ -108,8 +118,7 @@ def test_dashboard_is_readable_on_a_phone(chromium: Any, dashboard_url: str) -> 
     assert chromium.execute_script("return document.documentElement.scrollWidth") <= width
     good = card(chromium, "good")
     assert good.size["width"] <= width and good.location["x"] >= 0
-    font = chromium.execute_script(
-        "return parseFloat(getComputedStyle(document.body).fontSize)")
+    font = chromium.execute_script("return parseFloat(getComputedStyle(document.body).fontSize)")
     assert font >= 14
     ARTIFACTS.mkdir(exist_ok=True)
     assert chromium.save_screenshot(str(ARTIFACTS / "dashboard-phone.png"))

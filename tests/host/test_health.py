@@ -72,7 +72,10 @@ async def test_a_raising_check_is_down_without_its_message() -> None:
     monitor.register("p", "odd", not_a_result)  # type: ignore[arg-type]
     raised, odd = (await monitor.results())["p"]
     assert (raised.status, raised.message) == (HealthStatus.DOWN, "check raised RuntimeError")
-    assert (odd.status, odd.message) == (HealthStatus.DOWN, "check returned str, not a HealthResult")
+    assert (odd.status, odd.message) == (
+        HealthStatus.DOWN,
+        "check returned str, not a HealthResult",
+    )
 
 
 async def test_results_are_cached_for_cache_seconds_and_shared_by_concurrent_callers() -> None:

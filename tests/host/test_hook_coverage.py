@@ -15,7 +15,8 @@ HERE = Path(__file__).parent
 
 def hook_spec_names() -> list[str]:
     return sorted(
-        name for name, value in vars(hookspecs).items()
+        name
+        for name, value in vars(hookspecs).items()
         if callable(value) and hasattr(value, "atom_spec")
     )
 
@@ -25,7 +26,8 @@ def hook_test_names() -> set[str]:
     for path in HERE.rglob("test_*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         names |= {
-            node.name for node in ast.walk(tree)
+            node.name
+            for node in ast.walk(tree)
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
             and node.name.startswith("test_hook_")
         }

@@ -54,7 +54,7 @@ async def test_hook_validate_config_issues_make_the_plugin_misconfigured_and_not
 
 
 async def test_hook_validate_config_never_shows_a_secret_value(make_host: HostFactory) -> None:
-    host = make_host("good", GOOD_TOKEN="echo-me")
+    host = make_host("good", GOOD_TOKEN="echo-me")  # noqa: S106 - a fake secret
     report = await host.check_config()
     (issue,) = report.issues["good"]
     assert issue.severity == Severity.WARNING
@@ -106,7 +106,9 @@ async def test_two_providers_of_a_capability_need_a_choice_naming_both(
     try:
         (issue,) = [i for i in report.issues["host"] if i.key == "ATOM_GREETING_PROVIDER"]
         assert issue.message == "capability 'greeting' is provided by both 'good' and 'rival'"
-        with pytest.raises(ServiceUnavailable, match="both 'good' and 'rival'.*ATOM_GREETING_PROVIDER"):
+        with pytest.raises(
+            ServiceUnavailable, match=r"both 'good' and 'rival'.*ATOM_GREETING_PROVIDER"
+        ):
             await host.services.get_service("greeting", ALICE)
     finally:
         await host.stop()
@@ -147,5 +149,20 @@ async def test_hook_register_health_checks_results_carry_status_and_duration(
         assert (check.name, check.status, check.message) == ("good-ok", "ok", "all good")
         assert check.duration_ms >= 0
         assert statuses(report) == {"good": "ok"}
+    finally:
+        await host.stop()
+
+
+async def test_a_plugin_failing_after_startup_loses_its_services_and_checks(
+    make_host: HostFactory,
+) -> None:
+    host = make_host("good")
+    await host.start()
+    try:
+        host.plugins.fail(host.plugins.records["good"], "lost its database")
+        with pytest.raises(ServiceUnavailable):
+            await host.services.get_service("greeting", ALICE)
+        assert await host.health.results(fresh=True) == {}
+        assert integration(await host.report(), "good").reason == "lost its database"
     finally:
         await host.stop()

@@ -51,7 +51,9 @@ def test_autoload_switch_loads_no_entry_point_but_keeps_explicit_modules() -> No
 
 
 def test_plugins_load_once() -> None:
-    pm = manager({"ATOM_DISABLE_PLUGIN_AUTOLOAD": "1", "ATOM_EXTRA_PLUGINS": plugin_modules("good")})
+    pm = manager(
+        {"ATOM_DISABLE_PLUGIN_AUTOLOAD": "1", "ATOM_EXTRA_PLUGINS": plugin_modules("good")}
+    )
     first = pm.load()
     assert pm.load() == first
     assert len(pm.pm.get_plugins()) == 1
@@ -125,13 +127,17 @@ def test_manifest_route_prefixes_that_overlap_fail_the_second_plugin_naming_both
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, prefix in (("alpha", "/api/shared"), ("beta", "/api/shared/sub")):
-        _write_plugin(tmp_path, f"plug_{name}", f"""
+        _write_plugin(
+            tmp_path,
+            f"plug_{name}",
+            f"""
             name = "{name}"
             display_name = "{name}"
             version = "1.0"
             category = "crm"
             route_prefixes = ["{prefix}"]
-        """)
+        """,
+        )
     monkeypatch.syspath_prepend(str(tmp_path))
     env = {"ATOM_DISABLE_PLUGIN_AUTOLOAD": "1", "ATOM_EXTRA_PLUGINS": "plug_alpha,plug_beta"}
     records = {r.name: r for r in manager(env).load()}

@@ -34,14 +34,34 @@ DEFAULT_PIPELINE = Pipeline(
     id="default",
     label="Sales Pipeline",
     stages=[
-        Stage(id="appointmentscheduled", label="Appointment Scheduled", display_order=0,
-              probability=Decimal("0.2"), is_closed=False),
-        Stage(id="qualifiedtobuy", label="Qualified To Buy", display_order=1,
-              probability=Decimal("0.4"), is_closed=False),
-        Stage(id="closedwon", label="Closed Won", display_order=2,
-              probability=Decimal("1.0"), is_closed=True),
-        Stage(id="closedlost", label="Closed Lost", display_order=3,
-              probability=Decimal("0.0"), is_closed=True),
+        Stage(
+            id="appointmentscheduled",
+            label="Appointment Scheduled",
+            display_order=0,
+            probability=Decimal("0.2"),
+            is_closed=False,
+        ),
+        Stage(
+            id="qualifiedtobuy",
+            label="Qualified To Buy",
+            display_order=1,
+            probability=Decimal("0.4"),
+            is_closed=False,
+        ),
+        Stage(
+            id="closedwon",
+            label="Closed Won",
+            display_order=2,
+            probability=Decimal("1.0"),
+            is_closed=True,
+        ),
+        Stage(
+            id="closedlost",
+            label="Closed Lost",
+            display_order=3,
+            probability=Decimal("0.0"),
+            is_closed=True,
+        ),
     ],
 )
 
@@ -101,8 +121,12 @@ def _matches(record: CRMRecord, f: SearchFilter) -> bool:
     if type(mine) is not type(theirs):
         mine, theirs = str(mine), str(theirs)
     return {
-        "eq": mine == theirs, "neq": mine != theirs, "lt": mine < theirs,
-        "lte": mine <= theirs, "gt": mine > theirs, "gte": mine >= theirs,
+        "eq": mine == theirs,
+        "neq": mine != theirs,
+        "lt": mine < theirs,
+        "lte": mine <= theirs,
+        "gt": mine > theirs,
+        "gte": mine >= theirs,
     }[f.op]
 
 
@@ -130,11 +154,19 @@ class MemoryCRMService:
     def _fields(self, kind: ObjectKind, fields: BaseModel | dict[str, Any]) -> dict[str, Any]:
         model = FIELDS_MODELS[kind]
         try:
-            parsed = fields if isinstance(fields, model) else model.model_validate(
-                fields.model_dump(exclude_unset=True) if isinstance(fields, BaseModel) else fields
+            parsed = (
+                fields
+                if isinstance(fields, model)
+                else model.model_validate(
+                    fields.model_dump(exclude_unset=True)
+                    if isinstance(fields, BaseModel)
+                    else fields
+                )
             )
         except ValidationError as exc:
-            raise CRMValidationError(f"Invalid {kind} fields: {exc.error_count()} error(s)") from None
+            raise CRMValidationError(
+                f"Invalid {kind} fields: {exc.error_count()} error(s)"
+            ) from None
         values = parsed.model_dump(exclude_unset=True)
         unknown = set(values.get("custom_fields", {})) - self.store.custom_fields.get(kind, set())
         if unknown:
@@ -160,8 +192,12 @@ class MemoryCRMService:
         if not email:
             return
         for other in self.store.records["contact"].values():
-            if (not other.archived and other.id != record_id
-                    and isinstance(other, Contact) and (other.email or "").lower() == email.lower()):
+            if (
+                not other.archived
+                and other.id != record_id
+                and isinstance(other, Contact)
+                and (other.email or "").lower() == email.lower()
+            ):
                 raise CRMConflict(f"Contact already exists. Existing ID: {other.id}", id=other.id)
 
     @staticmethod
@@ -198,8 +234,11 @@ class MemoryCRMService:
         now = _now()
         record_id = str(next(self.store.ids))
         record = RECORD_MODELS[kind](
-            id=record_id, created_at=now, updated_at=now,
-            raw={"id": record_id, **{k: v for k, v in values.items()}}, **values,
+            id=record_id,
+            created_at=now,
+            updated_at=now,
+            raw={"id": record_id, **{k: v for k, v in values.items()}},
+            **values,
         )
         self.store.records[kind][record_id] = record
         return record
@@ -212,8 +251,12 @@ class MemoryCRMService:
             self._check_unique_email(values, current.id)
         custom = {**current.custom_fields, **values.pop("custom_fields", {})}
         updated = current.model_copy(
-            update={**values, "custom_fields": custom, "updated_at": _now(),
-                    "raw": {**current.raw, **values, "custom_fields": custom}}
+            update={
+                **values,
+                "custom_fields": custom,
+                "updated_at": _now(),
+                "raw": {**current.raw, **values, "custom_fields": custom},
+            }
         )
         self.store.records[kind][current.id] = updated
         return updated
@@ -240,7 +283,8 @@ class MemoryCRMService:
             if f.field not in known:
                 raise CRMValidationError(f"Cannot search {kind}s by {f.field!r}")
         hits = [
-            r for r in self.store.records[kind].values()
+            r
+            for r in self.store.records[kind].values()
             if not r.archived and all(_matches(r, f) for f in filters)
         ]
         return self._page(hits, limit, cursor)

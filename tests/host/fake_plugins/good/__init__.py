@@ -38,10 +38,15 @@ def atom_features() -> list[FeatureState]:
 def atom_validate_config(env: Mapping[str, str]) -> list[ConfigIssue]:
     if not env.get("GOOD_TOKEN"):
         return [ConfigIssue(key="GOOD_TOKEN", message="GOOD_TOKEN is not set", hint="Set it.")]
-    if env["GOOD_TOKEN"] == "echo-me":
+    if env["GOOD_TOKEN"] == "echo-me":  # noqa: S105 - the test value that triggers the echo
         # A careless plugin echoing a secret: the host must mask it.
-        return [ConfigIssue(key="GOOD_TOKEN", severity="warning",
-                            message=f"GOOD_TOKEN {env['GOOD_TOKEN']} looks like a test value")]
+        return [
+            ConfigIssue(
+                key="GOOD_TOKEN",
+                severity="warning",
+                message=f"GOOD_TOKEN {env['GOOD_TOKEN']} looks like a test value",
+            )
+        ]
     return []
 
 
@@ -73,7 +78,9 @@ def atom_register_routes(register: Any, context: HostContext) -> None:
     router = APIRouter()
 
     @router.get("/whoami")
-    async def whoami(principal: Principal = Depends(context.principal_dependency)) -> dict[str, str]:  # noqa: B008
+    async def whoami(
+        principal: Principal = Depends(context.principal_dependency),  # noqa: B008 - FastAPI idiom
+    ) -> dict[str, str]:
         HANDLER_CALLS["whoami"] += 1
         return {"tenant": principal.tenant_id, "user": principal.user_id}
 
