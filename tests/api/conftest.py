@@ -59,12 +59,16 @@ async def fake_http(fake_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 # flow, Bob connects portal B with a private-app token, Carol connects nothing.
 
 import asyncio  # noqa: E402
+from contextlib import asynccontextmanager  # noqa: E402
+
+import pytest_asyncio  # noqa: E402
 import shutil  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 from atom_hubspot.sandbox import PortalConfig, SandboxConfig  # noqa: E402
 from atom_hubspot.sandbox.config import DEMO_PORTAL_ID  # noqa: E402
 from atom_hubspot.sandbox.testing import approve, query_of, sandbox_transport  # noqa: E402
+from tests.conftest import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, make_key  # noqa: E402
 
 PORTAL_A = DEMO_PORTAL_ID
 PORTAL_B = 7654321
@@ -136,15 +140,15 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-async def stack(hubspot_env: dict[str, str], sqlite_url: str,
-                migrated_template: Path) -> AsyncIterator[Stack]:
+@asynccontextmanager
+async def running_stack(hubspot_env: dict[str, str], sqlite_url: str,
+                        template: Path) -> AsyncIterator[Stack]:
     from atom_host_stub.app import create_app
     from atom_host_stub.host import Host
     from atom_hubspot.client import RateLimitGovernor
 
     transport = sandbox_transport(sandbox_config())
-    shutil.copyfile(migrated_template, sqlite_url.removeprefix("sqlite:///"))
+    shutil.copyfile(template, sqlite_url.removeprefix("sqlite:///"))
     env = {
         **hubspot_env,
         "ATOM_DATABASE_URL": sqlite_url,
@@ -174,3 +178,30 @@ async def stack(hubspot_env: dict[str, str], sqlite_url: str,
         await runtime.connections.save_private_app_token(PRINCIPALS["bob"], TOKEN_B)
         yield Stack(app=app, host=host, runtime=runtime, transport=transport,
                     sandbox=transport.app.state.sandbox, time=fake_time)
+
+
+@pytest.fixture
+async def stack(hubspot_env: dict[str, str], sqlite_url: str,
+                migrated_template: Path) -> AsyncIterator[Stack]:
+    """A fresh stack for a test that changes shared state (sandbox faults, id counters)."""
+    async with running_stack(hubspot_env, sqlite_url, migrated_template) as st:
+        yield st
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_stack(tmp_path_factory: pytest.TempPathFactory,
+                       migrated_template: Path) -> AsyncIterator[Stack]:
+    """One stack for a module of tests that each work on their own records (starting a host
+    with its routes costs seconds). Tests using it run in the module's event loop."""
+    tmp = tmp_path_factory.mktemp("shared")
+    env = {
+        "HUBSPOT_CLIENT_ID": SANDBOX_CLIENT_ID,
+        "HUBSPOT_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
+        "ATOM_HUBSPOT_ENCRYPTION_KEYS": f"k1:{make_key()}",
+        "HUBSPOT_API_BASE_URL": "http://sandbox.local",
+        "HUBSPOT_AUTHORIZE_URL": "http://sandbox.local/oauth/authorize",
+        "HUBSPOT_REDIRECT_URI": "http://host.local/auth/hubspot/callback",
+        "ATOM_DATA_DIR": str(tmp / "data"),
+    }
+    async with running_stack(env, f"sqlite:///{tmp / 'atom.sqlite3'}", migrated_template) as st:
+        yield st

@@ -6,7 +6,15 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from atom_hubspot.errors import RateLimited, TierRequired, Unavailable
+from atom_hubspot.errors import (
+    MissingScopes,
+    OutcomeUnknown,
+    RateLimited,
+    ReconnectRequired,
+    TierRequired,
+    Unavailable,
+    ValidationFailed,
+)
 from tests.api.fakes import FakeClient
 
 
@@ -222,6 +230,13 @@ async def test_not_connected_is_401_saying_how(fake_http) -> None:
         (TierRequired("needs Marketing Hub Enterprise", required_tier="marketing-enterprise"),
          403, "hubspot_tier_required"),
         (Unavailable("HubSpot is down", correlation_id="abc"), 503, "hubspot_unavailable"),
+        (MissingScopes("missing scopes", required_scopes=["crm.objects.contacts.read"]), 403,
+         "missing_scopes"),
+        (ReconnectRequired("reconnect HubSpot (POST /auth/hubspot)"), 401, "reconnect_required"),
+        (ValidationFailed("Property values were not valid", status=400,
+                          errors=[{"message": "bad lifecyclestage", "in": "lifecyclestage"}]),
+         422, "hubspot_validation_error"),
+        (OutcomeUnknown("the create may have happened"), 504, "outcome_unknown"),
     ],
 )
 async def test_hubspot_errors_map_to_statuses(fake_http, fake_clients, monkeypatch, exc, status,
