@@ -179,7 +179,7 @@ class PropertyCheck:
                 if n is None:
                     problems.append(_invalid(name, value, "INVALID_DECIMAL", "number"))
                     continue
-                value = str(n)
+                value = format(n, "f")  # 1E+3 -> 1000: HubSpot keeps plain decimals
             elif kind == "datetime":
                 ts = parse_datetime(value)
                 if ts is None:

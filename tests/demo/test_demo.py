@@ -110,11 +110,54 @@ def test_host_in_demo_mode_serves_seeded_contacts(tmp_path: Path):
         assert f"action='{SANDBOX_MOUNT}/oauth/authorize'" in page.text
 
 
-@pytest.mark.xfail(strict=True, reason="the plugin's config validation and startup do not yet "
-                   "merge atom_hubspot.demo.demo_env(context) in demo mode")
 def test_host_in_demo_mode_needs_no_hubspot_settings(tmp_path: Path):
+    """The README's first command: nothing but `--demo` (no HubSpot settings at all)."""
     env = {"ATOM_DATA_DIR": str(tmp_path), "ATOM_API_KEYS": "k-123:acme:alice",
            "ATOM_PUBLIC_URL": "http://testserver", "ATOM_PLUGINS": "hubspot"}
     with _serve_demo(env) as c:
         r = c.get("/api/hubspot/contacts", headers={"Authorization": "Bearer k-123"})
         assert r.status_code == 200, r.text
+        assert len(r.json()["data"]["results"]) > 0
+        assert (tmp_path / "hubspot-encryption.key").exists()
+
+
+async def test_setup_demo_with_a_standalone_sandbox_url(tmp_path: Path):
+    """`--sandbox-url`: no in-process sandbox, no mount; OAuth and API over real HTTP."""
+    import asyncio
+    import socket
+    import threading
+
+    import uvicorn
+
+    from atom_hubspot.sandbox import SandboxConfig, create_sandbox_app
+
+    app = create_sandbox_app(SandboxConfig(fault_style="wire"))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = uvicorn.Server(uvicorn.Config(app, log_level="critical"))
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])),
+                              daemon=True)
+    thread.start()
+    for _ in range(500):  # the server thread binds and starts within a few ms
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    mounted: list[str] = []
+    ctx = _context(tmp_path, {"ATOM_SANDBOX_URL": url})
+    try:
+        await setup_demo(ctx, lambda path, a: mounted.append(path))
+        runtime = ctx.state["hubspot"]
+        try:
+            assert mounted == []
+            assert app.state.sandbox.calls["oauth.token"] == 1
+            client, conn = await runtime.connections.client_for(
+                Principal(tenant_id="demo", user_id="demo"))
+            assert conn.portal_id == DEMO_PORTAL_ID
+            assert (await client.account.details()).portal_id == DEMO_PORTAL_ID
+        finally:
+            await runtime.aclose()
+    finally:
+        server.should_exit = True
+        thread.join(5)
+        sock.close()

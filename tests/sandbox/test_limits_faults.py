@@ -187,3 +187,17 @@ async def test_invalid_fault_settings_rejected(client: httpx.AsyncClient):
     r = await client.patch("/_sandbox/faults", json={"latency_ms": 5})
     assert r.json()["latency_ms"] == 5
     assert (await client.get("/_sandbox/faults")).json()["latency_ms"] == 5
+
+
+async def test_faults_reach_the_token_endpoint_but_not_the_pages(client: httpx.AsyncClient,
+                                                                 transport: httpx.ASGITransport):
+    from atom_hubspot.sandbox.testing import approve
+
+    from .conftest import authorize_url
+
+    await _faults(client, error_rate_5xx=1.0)
+    location = await approve(authorize_url(), transport)  # the browser pages are not faulted
+    assert "code=" in location
+    assert (await client.get("/_sandbox/faults")).status_code == 200
+    r = await client.post("/oauth/2026-03/token", data={"grant_type": "refresh_token"})
+    assert r.status_code >= 500
