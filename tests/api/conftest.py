@@ -23,21 +23,17 @@ def _principal(authorization: str = Header(default="")) -> Principal:
     return Principal(tenant_id=f"t-{user}", user_id=user)
 
 
-@pytest.fixture
-def fake_clients() -> dict[str, FakeClient]:
-    return {"alice": FakeClient(portal_id=111), "bob": FakeClient(portal_id=222)}
-
-
-@pytest.fixture
-def fake_context(fake_clients: dict[str, FakeClient], tmp_path: Path) -> HostContext:
-    ctx = HostContext(env={}, data_dir=tmp_path, database_url="sqlite://",
+@pytest.fixture(scope="module")
+def fake_context(tmp_path_factory: pytest.TempPathFactory) -> HostContext:
+    ctx = HostContext(env={}, data_dir=tmp_path_factory.mktemp("fake"), database_url="sqlite://",
                       principal_dependency=_principal)
-    ctx.state["hubspot"] = FakeRuntime(connections=FakeConnections(by_user=fake_clients))
+    ctx.state["hubspot"] = FakeRuntime(connections=FakeConnections())
     return ctx
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def fake_app(fake_context: HostContext) -> FastAPI:
+    # Built once per module (building ~20 routes costs a second); clients are fresh per test.
     app = FastAPI()
     app.include_router(crm_routes.build_router(fake_context), prefix="/api/hubspot")
     app.include_router(health_routes.build_router(fake_context), prefix="/api/hubspot")
@@ -45,7 +41,15 @@ def fake_app(fake_context: HostContext) -> FastAPI:
 
 
 @pytest.fixture
-async def fake_http(fake_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+def fake_clients(fake_context: HostContext) -> dict[str, FakeClient]:
+    clients = {"alice": FakeClient(portal_id=111), "bob": FakeClient(portal_id=222)}
+    fake_context.state["hubspot"].connections.by_user = clients
+    return clients
+
+
+@pytest.fixture
+async def fake_http(fake_app: FastAPI, fake_clients: dict[str, FakeClient]
+                    ) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=fake_app), base_url="http://test",
         headers={"Authorization": "Bearer alice"},
