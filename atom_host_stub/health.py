@@ -61,9 +61,6 @@ class HealthMonitor:
         self._checks = [c for c in self._checks if c.plugin != plugin]
         self._cached = None
 
-    def plugins(self) -> set[str]:
-        return {c.plugin for c in self._checks}
-
     async def results(self, *, fresh: bool = False) -> dict[str, list[HealthReport]]:
         """{plugin: reports}. Concurrent callers share one run; results live `cache_s`."""
         if self._lock is None:

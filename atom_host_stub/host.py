@@ -26,6 +26,9 @@ from atom_host_stub.contract import (
     FeatureState,
     HealthCheck,
     HostContext,
+    RegisterHealthCheck,
+    RegisterRoutes,
+    RegisterService,
     ServiceFactory,
     Severity,
 )
@@ -36,7 +39,6 @@ from atom_host_stub.services import ServiceRegistry
 from atom_host_stub.status import (
     HostStatus,
     IntegrationsReport,
-    IntegrationState,
     integration_status,
 )
 
@@ -239,47 +241,51 @@ class Host:
             )
             record.started = False
 
-    async def _register_services(self) -> None:
-        pending: dict[str, list[tuple[str, ServiceFactory]]] = {}
+    async def _collect(
+        self, hook_name: str, make_register: Callable[[PluginRecord, list[Any]], Any]
+    ) -> dict[str, list[Any]]:
+        """Call a registration hook on the running plugins, each with its own `register`
+        callback (built by `make_register` to append to a list); give back what each plugin
+        registered — only for plugins whose hook completed, so nothing half-done is kept."""
+        pending: dict[str, list[Any]] = {}
 
         def for_plugin(record: PluginRecord) -> dict[str, Any]:
-            def register(capability: str, factory: ServiceFactory) -> None:
-                pending.setdefault(record.name, []).append((capability, factory))
-
-            return {"register": register}
+            return {"register": make_register(record, pending.setdefault(record.name, []))}
 
         results = await self.plugins.call(
-            "atom_register_services",
-            plugins=self.running(),
-            kwargs_for=for_plugin,
-            context=self.context,
+            hook_name, plugins=self.running(), kwargs_for=for_plugin, context=self.context
         )
-        for name in results:
+        return {name: pending[name] for name in results}
+
+    async def _register_services(self) -> None:
+        def make_register(record: PluginRecord, into: list[Any]) -> RegisterService:
+            def register(capability: str, factory: ServiceFactory) -> None:
+                into.append((capability, factory))
+
+            return register
+
+        for name, registrations in (
+            await self._collect("atom_register_services", make_register)
+        ).items():
             try:
-                for capability, factory in pending.get(name, []):
+                for capability, factory in registrations:
                     self.services.register(name, capability, factory)
                     self.plugins.get(name).capabilities.append(capability)
             except ValueError as exc:
                 self.plugins.fail(self.plugins.get(name), str(exc))
 
     async def _register_health_checks(self) -> None:
-        pending: dict[str, list[tuple[str, HealthCheck, float]]] = {}
-
-        def for_plugin(record: PluginRecord) -> dict[str, Any]:
+        def make_register(record: PluginRecord, into: list[Any]) -> RegisterHealthCheck:
             def register(name: str, check: HealthCheck, *, timeout_s: float = 5.0) -> None:
-                pending.setdefault(record.name, []).append((name, check, timeout_s))
+                into.append((name, check, timeout_s))
 
-            return {"register": register}
+            return register
 
-        results = await self.plugins.call(
-            "atom_register_health_checks",
-            plugins=self.running(),
-            kwargs_for=for_plugin,
-            context=self.context,
-        )
-        for plugin in results:
+        for plugin, registrations in (
+            await self._collect("atom_register_health_checks", make_register)
+        ).items():
             try:
-                for name, check, timeout_s in pending.get(plugin, []):
+                for name, check, timeout_s in registrations:
                     self.health.register(plugin, name, check, timeout_s)
             except ValueError as exc:
                 self.plugins.fail(self.plugins.get(plugin), str(exc))
@@ -290,26 +296,19 @@ class Host:
     async def register_routes(self, include: Callable[[RouteRegistration], None]) -> None:
         """Ask running plugins for routers; check each prefix, then hand it to `include`.
         A plugin's routers are mounted only if its whole registration succeeded."""
-        pending: dict[str, list[RouteRegistration]] = {}
 
-        def for_plugin(record: PluginRecord) -> dict[str, Any]:
+        def make_register(record: PluginRecord, into: list[Any]) -> RegisterRoutes:
             def register(router: Any, *, prefix: str, tags: list[str] | None = None) -> None:
-                pending.setdefault(record.name, []).append(
+                into.append(
                     RouteRegistration(
                         record.name, router, prefix.rstrip("/"), tags or [record.name]
                     )
                 )
 
-            return {"register": register}
+            return register
 
-        results = await self.plugins.call(
-            "atom_register_routes",
-            plugins=self.running(),
-            kwargs_for=for_plugin,
-            context=self.context,
-        )
-        for plugin in results:
-            registrations = pending.get(plugin, [])
+        pending = await self._collect("atom_register_routes", make_register)
+        for plugin, registrations in pending.items():
             problem = next(filter(None, (self._route_problem(r) for r in registrations)), None)
             record = self.plugins.get(plugin)
             if problem:
@@ -398,9 +397,3 @@ def describe_routes(registration: RouteRegistration) -> list[str]:
         methods = ",".join(sorted(getattr(route, "methods", None) or [])) or "*"
         described.append(f"{methods} {registration.prefix}{getattr(route, 'path', '')}")
     return described
-
-
-def worst_state(report: IntegrationsReport) -> IntegrationState:
-    order = list(IntegrationState)
-    states = [i.status for i in report.integrations if i.status != IntegrationState.DISABLED]
-    return max(states, key=order.index, default=IntegrationState.OK)

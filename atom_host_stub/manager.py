@@ -231,9 +231,6 @@ class PluginManager:
         caller: pluggy.HookCaller = getattr(self.pm.hook, hook_name)
         return {impl.plugin_name: impl for impl in caller.get_hookimpls()}
 
-    def implements(self, record: PluginRecord, hook_name: str) -> bool:
-        return record.name in self._impls(hook_name)
-
     def _targets(
         self, hook_name: str, plugins: Iterable[PluginRecord] | None, include_failed: bool
     ) -> list[tuple[PluginRecord, pluggy.HookImpl]]:
