@@ -108,9 +108,9 @@ async def list_objects(call: Call) -> Response:
     recs = sorted((r for r in portal.records[otype.name].values()
                    if r.archived == archived and r.id >= after), key=lambda r: r.id)
     page = recs[:limit]
-    body: dict[str, Any] = {"results": [
-        record_json(portal, otype, r, _props_param(call), call.list_query("associations"))
-        for r in page]}
+    props, assoc = _props_param(call), call.list_query("associations")
+    body: dict[str, Any] = {"results": [record_json(portal, otype, r, props, assoc)
+                                        for r in page]}
     if len(recs) > limit:
         nxt = str(page[-1].id + 1)
         body["paging"] = {"next": {"after": nxt,

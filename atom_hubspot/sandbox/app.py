@@ -114,9 +114,10 @@ class Sandbox:
         )
         portal.seed_default_pipeline(self.now())
         if pc.seed:
-            # Seeding is deterministic, so a seeded portal is built once per (seed, time)
-            # and copied afterwards: tests create many sandboxes.
-            key = (self.config.seed_value, self.now(), repr(pc),
+            # Seeding is deterministic, so a seeded portal is built once per (seed, day) and
+            # copied afterwards: tests create many sandboxes. (Seed dates are relative to the
+            # day; times clamped to "now" at build time stay in the past for later copies.)
+            key = (self.config.seed_value, int(self.now() // 86_400), repr(pc),
                    repr(sorted(self.config.extra_properties.items())))
             template = _SEEDED.get(key)
             if template is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -99,6 +100,7 @@ READ_ONLY = {"hs_object_id", "lastmodifieddate", "hs_lastmodifieddate", "hs_is_c
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+@functools.lru_cache(maxsize=65_536)  # timestamps repeat across reads; strftime is slow
 def iso_ms(epoch_s: float) -> str:
     """HubSpot's datetime format: 2026-05-01T12:00:00.123Z."""
     dt = datetime.fromtimestamp(epoch_s, UTC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -68,45 +69,54 @@ def check_filter(f: Any) -> None:
         raise validation(f"{op} needs `value`")
 
 
-def matches(otype: ObjectType, rec: Record, f: dict[str, Any]) -> bool:
+def compile_filter(otype: ObjectType, f: dict[str, Any]) -> Callable[[Record], bool]:
+    """The filter as a predicate, with its operand converted once, not per record."""
     prop = f["propertyName"]
     op = f["operator"]
-    raw = rec.properties.get(prop)
-    if prop == "hs_object_id":
-        raw = str(rec.id)
-    have = raw is not None and raw != ""
-    if op == "HAS_PROPERTY":
-        return have
-    if op == "NOT_HAS_PROPERTY":
-        return not have
-    value = _typed(otype, prop, raw)
+
+    def raw_of(rec: Record) -> str | None:
+        return str(rec.id) if prop == "hs_object_id" else rec.properties.get(prop)
+
+    if op in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
+        want = op == "HAS_PROPERTY"
+        return lambda rec: (raw_of(rec) not in (None, "")) == want
     if op in ("IN", "NOT_IN"):
-        hit = any(_cmp(value, _typed(otype, prop, v)) == 0 for v in f["values"])
-        return hit if op == "IN" else not hit
+        targets = [_typed(otype, prop, v) for v in f["values"]]
+        inside = op == "IN"
+        return lambda rec: any(_cmp(_typed(otype, prop, raw_of(rec)), t) == 0
+                               for t in targets) == inside
     if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
         pattern = str(f["value"]).lower()
-        hit = have and any(fnmatch.fnmatchcase(t, pattern) for t in _tokens(str(raw)))
-        return hit if op == "CONTAINS_TOKEN" else not hit
+        contains = op == "CONTAINS_TOKEN"
+
+        def tokens(rec: Record) -> bool:
+            raw = raw_of(rec)
+            hit = raw not in (None, "") and any(
+                fnmatch.fnmatchcase(t, pattern) for t in _tokens(str(raw)))
+            return hit == contains
+
+        return tokens
     target = _typed(otype, prop, f.get("value"))
-    c = _cmp(value, target)
-    if op == "EQ":
-        return c == 0
-    if op == "NEQ":
-        return c != 0
-    if c is None:
-        return False
-    if op == "LT":
-        return c < 0
-    if op == "LTE":
-        return c <= 0
-    if op == "GT":
-        return c > 0
-    if op == "GTE":
-        return c >= 0
-    if op == "BETWEEN":
-        high = _cmp(value, _typed(otype, prop, f.get("highValue")))
-        return c >= 0 and high is not None and high <= 0
-    return False
+    high = _typed(otype, prop, f.get("highValue"))
+    test: Callable[[int | None, int | None], bool] = {
+        "EQ": lambda c, h: c == 0,
+        "NEQ": lambda c, h: c != 0,  # unset values are "not equal" too
+        "LT": lambda c, h: c is not None and c < 0,
+        "LTE": lambda c, h: c is not None and c <= 0,
+        "GT": lambda c, h: c is not None and c > 0,
+        "GTE": lambda c, h: c is not None and c >= 0,
+        "BETWEEN": lambda c, h: c is not None and c >= 0 and h is not None and h <= 0,
+    }[op]
+
+    def compare(rec: Record) -> bool:
+        value = _typed(otype, prop, raw_of(rec))
+        return test(_cmp(value, target), _cmp(value, high) if op == "BETWEEN" else None)
+
+    return compare
+
+
+def matches(otype: ObjectType, rec: Record, f: dict[str, Any]) -> bool:
+    return compile_filter(otype, f)(rec)
 
 
 def run_search(otype: ObjectType, records: list[Record], body: dict[str, Any]) -> tuple[
@@ -145,10 +155,10 @@ def run_search(otype: ObjectType, records: list[Record], body: dict[str, Any]) -
             [{"message": f"Cannot page past {RESULT_CAP} results", "in": "after"}])
 
     query = str(body.get("query") or "").strip().lower()
+    compiled = [[compile_filter(otype, f) for f in g.get("filters", [])] for g in groups]
     out: list[Record] = []
     for rec in records:
-        if groups and not any(all(matches(otype, rec, f) for f in g.get("filters", []))
-                              for g in groups):
+        if compiled and not any(all(test(rec) for test in g) for g in compiled):
             continue
         if query and not any(query in str(rec.properties.get(p, "")).lower()
                              for p in otype.searchable):
