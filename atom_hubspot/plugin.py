@@ -48,7 +48,7 @@ def _has(module: str) -> bool:
         importlib.import_module(module)
     except ImportError:
         return False
-    except Exception:  # noqa: BLE001 - a broken optional dependency is an absent one
+    except Exception:
         return False
     return True
 
@@ -58,18 +58,26 @@ def atom_features() -> list[FeatureState]:
     api = _has("fastapi")
     return [
         FeatureState(
-            name="http_routes", enabled=api, extra="api",
+            name="http_routes",
+            enabled=api,
+            extra="api",
             reason="" if api else "fastapi is not installed: pip install 'atom-hubspot[api]'",
         ),
         FeatureState(
-            name="postgres_storage", enabled=_has("psycopg"), extra="postgres",
-            reason="" if _has("psycopg") else "psycopg is not installed: pip install "
-            "'atom-hubspot[postgres]'",
+            name="postgres_storage",
+            enabled=_has("psycopg"),
+            extra="postgres",
+            reason=""
+            if _has("psycopg")
+            else "psycopg is not installed: pip install 'atom-hubspot[postgres]'",
         ),
         FeatureState(
-            name="redis_rate_limit", enabled=_has("redis") and _has("limits"), extra="redis",
-            reason="" if _has("redis") and _has("limits") else "redis/limits not installed: "
-            "pip install 'atom-hubspot[redis]'",
+            name="redis_rate_limit",
+            enabled=_has("redis") and _has("limits"),
+            extra="redis",
+            reason=""
+            if _has("redis") and _has("limits")
+            else "redis/limits not installed: pip install 'atom-hubspot[redis]'",
         ),
     ]
 
@@ -117,9 +125,7 @@ async def _startup(context: HostContext) -> None:
 
     settings, issues = load_settings(effective_env(context.env, context))
     if settings is None:
-        raise RuntimeError(
-            "HubSpot settings are invalid: " + "; ".join(i.message for i in issues)
-        )
+        raise RuntimeError("HubSpot settings are invalid: " + "; ".join(i.message for i in issues))
     if context.demo:
         # Demo mode builds its own database on first run; migrating is idempotent.
         from atom_hubspot.storage.db import migrate
@@ -127,7 +133,8 @@ async def _startup(context: HostContext) -> None:
         await asyncio.to_thread(migrate, context.database_url)
     # Seams for demo mode and tests: an in-process sandbox transport, a lifted rate budget.
     context.state[STATE_KEY] = await HubSpotRuntime.start(
-        settings, context,
+        settings,
+        context,
         transport=context.state.get(f"{STATE_KEY}.transport"),
         governor=context.state.get(f"{STATE_KEY}.governor"),
     )
@@ -181,8 +188,9 @@ def atom_register_routes(register: RegisterRoutes, context: HostContext) -> None
     except ImportError as exc:
         log.info("marketing routes are off: %s", exc)
     else:
-        register(marketing_routes.build_router(context), prefix=API_PREFIX,
-                 tags=["HubSpot marketing"])
+        register(
+            marketing_routes.build_router(context), prefix=API_PREFIX, tags=["HubSpot marketing"]
+        )
     try:
         from atom_hubspot.api import auth_routes
     except ImportError as exc:
@@ -256,7 +264,9 @@ def _require_runtime(context: HostContext) -> Any:
 # --------------------------------------------------------------------------- health
 
 
-async def plugin_health(context: HostContext, *, timeout_s: float = HEALTH_TIMEOUT_S) -> HealthResult:
+async def plugin_health(
+    context: HostContext, *, timeout_s: float = HEALTH_TIMEOUT_S
+) -> HealthResult:
     """Database reachable, connections by status, and one cheap authenticated HubSpot call
     (account details) for a sample connection. Bounded in time; never raises."""
     started = time.monotonic()
@@ -271,11 +281,13 @@ async def plugin_health(context: HostContext, *, timeout_s: float = HEALTH_TIMEO
         details["duration_ms"] = round((time.monotonic() - started) * 1000)
         return HealthResult(
             status=HealthStatus.DEGRADED,
-            message=f"health check did not finish within {timeout_s:g} s", details=details,
+            message=f"health check did not finish within {timeout_s:g} s",
+            details=details,
         )
-    except Exception as exc:  # noqa: BLE001 - a health check reports, it never raises
+    except Exception as exc:
         return HealthResult(
-            status=HealthStatus.DOWN, message=f"health check failed: {type(exc).__name__}",
+            status=HealthStatus.DOWN,
+            message=f"health check failed: {type(exc).__name__}",
             details=details,
         )
 
@@ -309,7 +321,8 @@ async def _health(runtime: Any, details: dict[str, Any]) -> HealthResult:
     details["connections"] = counts
     if sample is None:
         return HealthResult(
-            status=HealthStatus.OK, message="database reachable; no connected portal to check",
+            status=HealthStatus.OK,
+            message="database reachable; no connected portal to check",
             details=details,
         )
     t1 = time.monotonic()
@@ -323,7 +336,8 @@ async def _health(runtime: Any, details: dict[str, Any]) -> HealthResult:
         details["error_code"] = exc.code
         return HealthResult(
             status=HealthStatus.DEGRADED,
-            message=f"database reachable; HubSpot check failed: {exc.code}", details=details,
+            message=f"database reachable; HubSpot check failed: {exc.code}",
+            details=details,
         )
     details["hubspot_ms"] = round((time.monotonic() - t1) * 1000, 1)
     needs_reauth = counts.get("reauth_required", 0)
@@ -333,5 +347,6 @@ async def _health(runtime: Any, details: dict[str, Any]) -> HealthResult:
             message=f"HubSpot reachable; {needs_reauth} connection(s) need the user to reconnect",
             details=details,
         )
-    return HealthResult(status=HealthStatus.OK, message="database and HubSpot reachable",
-                        details=details)
+    return HealthResult(
+        status=HealthStatus.OK, message="database and HubSpot reachable", details=details
+    )

@@ -6,7 +6,6 @@ custom properties included; records come back in HubSpot's shape (`id`, `propert
 route is scoped to the caller's own connection (see `deps.scope_dependency`).
 """
 
-
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -32,8 +31,7 @@ PropertyValue = Annotated[Any, WithJsonSchema(_VALUE_SCHEMA)]
 RecordIdList = Annotated[
     list[Any],
     WithJsonSchema(
-        {"type": "array", "items": {"type": "string", "pattern": r"^[0-9]{1,20}$"},
-         "maxItems": 100}
+        {"type": "array", "items": {"type": "string", "pattern": r"^[0-9]{1,20}$"}, "maxItems": 100}
     ),
 ]
 
@@ -53,9 +51,15 @@ class ContactBody(_PropertiesBody):
         extra="allow",
         json_schema_extra={
             "examples": [
-                {"email": "ada@example.com", "firstname": "Ada", "lastname": "Lovelace",
-                 "phone": "+44 20 7946 0000", "company": "Analytical Engines Ltd",
-                 "lifecyclestage": "lead", "favourite_language": "ada"}
+                {
+                    "email": "ada@example.com",
+                    "firstname": "Ada",
+                    "lastname": "Lovelace",
+                    "phone": "+44 20 7946 0000",
+                    "company": "Analytical Engines Ltd",
+                    "lifecyclestage": "lead",
+                    "favourite_language": "ada",
+                }
             ]
         },
     )
@@ -74,9 +78,14 @@ class CompanyBody(_PropertiesBody):
         extra="allow",
         json_schema_extra={
             "examples": [
-                {"name": "Analytical Engines Ltd", "domain": "analytical-engines.example",
-                 "industry": "COMPUTER_SOFTWARE", "numberofemployees": 42, "city": "London",
-                 "country": "United Kingdom"}
+                {
+                    "name": "Analytical Engines Ltd",
+                    "domain": "analytical-engines.example",
+                    "industry": "COMPUTER_SOFTWARE",
+                    "numberofemployees": 42,
+                    "city": "London",
+                    "country": "United Kingdom",
+                }
             ]
         },
     )
@@ -95,15 +104,21 @@ class DealBody(_PropertiesBody):
         extra="allow",
         json_schema_extra={
             "examples": [
-                {"dealname": "Difference Engine No. 2", "amount": "12500.50",
-                 "pipeline": "default", "dealstage": "qualifiedtobuy",
-                 "closedate": "2026-12-31", "contact_ids": ["101"], "company_ids": ["201"]}
+                {
+                    "dealname": "Difference Engine No. 2",
+                    "amount": "12500.50",
+                    "pipeline": "default",
+                    "dealstage": "qualifiedtobuy",
+                    "closedate": "2026-12-31",
+                    "contact_ids": ["101"],
+                    "company_ids": ["201"],
+                }
             ]
         },
     )
     dealname: PropertyValue = None
     amount: PropertyValue = Field(
-        default=None, description="Decimal, as a string or a number, e.g. \"12500.50\""
+        default=None, description='Decimal, as a string or a number, e.g. "12500.50"'
     )
     pipeline: PropertyValue = None
     dealstage: PropertyValue = None
@@ -125,9 +140,14 @@ class HubSpotRecord(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"id": "101", "properties": {"email": "ada@example.com", "firstname": "Ada"},
-                 "created_at": "2026-01-05T10:00:00Z", "updated_at": "2026-02-01T09:30:00Z",
-                 "archived": False, "associations": {"companies": ["201"]}}
+                {
+                    "id": "101",
+                    "properties": {"email": "ada@example.com", "firstname": "Ada"},
+                    "created_at": "2026-01-05T10:00:00Z",
+                    "updated_at": "2026-02-01T09:30:00Z",
+                    "archived": False,
+                    "associations": {"companies": ["201"]},
+                }
             ]
         }
     )
@@ -227,8 +247,11 @@ def properties_from_body(
     for name, raw in data.items():
         if not mapping.PROPERTY_NAME.match(name):
             errors.append(
-                {"field": name[:120], "message": "not a HubSpot property name (lower-case "
-                 "letters, digits and underscores, starting with a letter)"}
+                {
+                    "field": name[:120],
+                    "message": "not a HubSpot property name (lower-case "
+                    "letters, digits and underscores, starting with a letter)",
+                }
             )
             continue
         if name in READ_ONLY:
@@ -246,7 +269,8 @@ def properties_from_body(
         errors.append({"field": "body", "message": "no property given"})
     if errors:
         raise InputError(
-            "Invalid input in: " + ", ".join(e["field"] for e in errors)
+            "Invalid input in: "
+            + ", ".join(e["field"] for e in errors)
             + ". Fix these fields and send again.",
             errors=errors,
         )
@@ -290,12 +314,16 @@ def _assoc_ids(items: Any) -> list[str]:
 
 def record_out(obj: Any) -> HubSpotRecord:
     rid, props, created, updated, archived = mapping.record_parts(obj)
-    raw_assoc = obj.get("associations") if isinstance(obj, Mapping) else getattr(
-        obj, "associations", None
+    raw_assoc = (
+        obj.get("associations") if isinstance(obj, Mapping) else getattr(obj, "associations", None)
     )
     assoc = {str(k): _assoc_ids(v) for k, v in raw_assoc.items()} if raw_assoc else None
     return HubSpotRecord(
-        id=rid, properties=props, created_at=created, updated_at=updated, archived=archived,
+        id=rid,
+        properties=props,
+        created_at=created,
+        updated_at=updated,
+        archived=archived,
         associations=assoc,
     )
 
@@ -380,12 +408,17 @@ def _and(*filters: dict[str, Any] | list[dict[str, Any]] | None) -> list[dict[st
 
 
 def contact_filters(
-    email: Annotated[str | None, Query(max_length=254, description="Exact e-mail address",
-                                       examples=["ada@example.com"])] = None,
-    name: Annotated[str | None, Query(max_length=200, description="Part of first or last name",
-                                      examples=["Ada"])] = None,
-    company: Annotated[str | None, Query(max_length=200, description="Part of the company name"
-                                         )] = None,
+    email: Annotated[
+        str | None,
+        Query(max_length=254, description="Exact e-mail address", examples=["ada@example.com"]),
+    ] = None,
+    name: Annotated[
+        str | None,
+        Query(max_length=200, description="Part of first or last name", examples=["Ada"]),
+    ] = None,
+    company: Annotated[
+        str | None, Query(max_length=200, description="Part of the company name")
+    ] = None,
     lifecycle_stage: Annotated[str | None, Query(max_length=100, examples=["lead"])] = None,
     created_from: DateText = None,
     created_to: DateText = None,
@@ -393,12 +426,19 @@ def contact_filters(
     """Contact filters, ANDed. `name` matches first OR last name, so it makes two groups."""
     base = _and(
         {"propertyName": "email", "operator": "EQ", "value": email.strip().lower()}
-        if email else None,
+        if email
+        else None,
         _contains("company", company) if company else None,
         {"propertyName": "lifecyclestage", "operator": "EQ", "value": lifecycle_stage}
-        if lifecycle_stage else None,
-        _range("createdate", "created_from", _when("created_from", created_from),
-               "created_to", _when("created_to", created_to, end=True)),
+        if lifecycle_stage
+        else None,
+        _range(
+            "createdate",
+            "created_from",
+            _when("created_from", created_from),
+            "created_to",
+            _when("created_to", created_to, end=True),
+        ),
     )
     if name:
         return [[*base, _contains("firstname", name)], [*base, _contains("lastname", name)]]
@@ -406,16 +446,21 @@ def contact_filters(
 
 
 def company_filters(
-    name: Annotated[str | None, Query(max_length=200, description="Part of the company name",
-                                      examples=["Analytical"])] = None,
-    domain: Annotated[str | None, Query(max_length=253, description="Exact domain",
-                                        examples=["analytical-engines.example"])] = None,
+    name: Annotated[
+        str | None,
+        Query(max_length=200, description="Part of the company name", examples=["Analytical"]),
+    ] = None,
+    domain: Annotated[
+        str | None,
+        Query(max_length=253, description="Exact domain", examples=["analytical-engines.example"]),
+    ] = None,
     industry: Annotated[str | None, Query(max_length=100, examples=["COMPUTER_SOFTWARE"])] = None,
 ) -> Groups:
     base = _and(
         _contains("name", name) if name else None,
         {"propertyName": "domain", "operator": "EQ", "value": domain.strip().lower()}
-        if domain else None,
+        if domain
+        else None,
         {"propertyName": "industry", "operator": "EQ", "value": industry} if industry else None,
     )
     return [base] if base else []
@@ -424,15 +469,21 @@ def company_filters(
 def deal_filters(
     name: Annotated[str | None, Query(max_length=200, description="Part of the deal name")] = None,
     pipeline: Annotated[str | None, Query(max_length=100, examples=["default"])] = None,
-    stage: Annotated[str | None, Query(max_length=100, description="Deal stage id",
-                                       examples=["closedwon"])] = None,
+    stage: Annotated[
+        str | None, Query(max_length=100, description="Deal stage id", examples=["closedwon"])
+    ] = None,
     amount_min: DecimalText = None,
     amount_max: DecimalText = None,
     close_date_from: DateText = None,
     close_date_to: DateText = None,
 ) -> Groups:
-    if amount_min and amount_max and mapping.parse_decimal(amount_min) > mapping.parse_decimal(  # type: ignore[operator]
-        amount_max
+    if (
+        amount_min
+        and amount_max
+        and mapping.parse_decimal(amount_min)
+        > mapping.parse_decimal(  # type: ignore[operator]
+            amount_max
+        )
     ):
         raise InputError(
             "Invalid input in: amount_min, amount_max.",
@@ -444,8 +495,13 @@ def deal_filters(
         {"propertyName": "dealstage", "operator": "EQ", "value": stage} if stage else None,
         {"propertyName": "amount", "operator": "GTE", "value": amount_min} if amount_min else None,
         {"propertyName": "amount", "operator": "LTE", "value": amount_max} if amount_max else None,
-        _range("closedate", "close_date_from", _when("close_date_from", close_date_from),
-               "close_date_to", _when("close_date_to", close_date_to, end=True)),
+        _range(
+            "closedate",
+            "close_date_from",
+            _when("close_date_from", close_date_from),
+            "close_date_to",
+            _when("close_date_to", close_date_to, end=True),
+        ),
     )
     return [base] if base else []
 
@@ -471,25 +527,36 @@ RecordIdPath = Annotated[
 ]
 AfterQuery = Annotated[
     str | None,
-    Query(max_length=256, pattern=r"^[A-Za-z0-9_\-=]+$",
-          description="Cursor from the previous page's `next_after`"),
+    Query(
+        max_length=256,
+        pattern=r"^[A-Za-z0-9_\-=]+$",
+        description="Cursor from the previous page's `next_after`",
+    ),
 ]
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (HubSpot's maximum: 100)")]
 PropertiesQuery = Annotated[
     str | None,
-    Query(max_length=4000, description="Comma-separated HubSpot property names to return",
-          examples=["email,firstname,lastname"]),
+    Query(
+        max_length=4000,
+        description="Comma-separated HubSpot property names to return",
+        examples=["email,firstname,lastname"],
+    ),
 ]
 SortQuery = Annotated[
     str | None,
-    Query(pattern=r"^-?[a-z][a-z0-9_]{0,99}$",
-          description="Property to sort by; prefix with `-` for descending",
-          examples=["-createdate"]),
+    Query(
+        pattern=r"^-?[a-z][a-z0-9_]{0,99}$",
+        description="Property to sort by; prefix with `-` for descending",
+        examples=["-createdate"],
+    ),
 ]
 AssociationsQuery = Annotated[
     str | None,
-    Query(pattern=r"^(contacts|companies|deals)(,(contacts|companies|deals))*$",
-          description="Associated object types whose ids to include", examples=["companies"]),
+    Query(
+        pattern=r"^(contacts|companies|deals)(,(contacts|companies|deals))*$",
+        description="Associated object types whose ids to include",
+        examples=["companies"],
+    ),
 ]
 PipelineIdPath = Annotated[
     str, Path(pattern=r"^[A-Za-z0-9_\-]{1,64}$", description="Pipeline id", examples=["default"])
@@ -523,11 +590,16 @@ def _add_object_routes(router: APIRouter, kind: ObjectKind, scope_dep: Any) -> N
     ) -> dict[str, Any]:
         sorts = [SortSpec(sort.lstrip("-"), sort.startswith("-"))] if sort else []
         page = await _service(scope).list_objects(
-            kind, limit=limit, after=after, properties=_split("properties", properties),
-            filter_groups=filters, sorts=sorts,
+            kind,
+            limit=limit,
+            after=after,
+            properties=_split("properties", properties),
+            filter_groups=filters,
+            sorts=sorts,
         )
         data = RecordPage(
-            results=[record_out(o) for o in page.results], next_after=page.next_after,
+            results=[record_out(o) for o in page.results],
+            next_after=page.next_after,
             total=page.total,
         )
         return {"ok": True, "data": data, "meta": _meta(scope)}
@@ -539,13 +611,16 @@ def _add_object_routes(router: APIRouter, kind: ObjectKind, scope_dep: Any) -> N
         associations: AssociationsQuery = None,
     ) -> dict[str, Any]:
         obj = await _service(scope).get_object(
-            kind, record_id, properties=_split("properties", properties),
+            kind,
+            record_id,
+            properties=_split("properties", properties),
             associations=associations.split(",") if associations else None,
         )
         return {"ok": True, "data": record_out(obj), "meta": _meta(scope)}
 
     async def create_record(
-        scope: Scope, body: Annotated[BodyModel, Body()]  # type: ignore[valid-type]
+        scope: Scope,
+        body: Annotated[BodyModel, Body()],  # type: ignore[valid-type]
     ) -> dict[str, Any]:
         props, contact_ids, company_ids = properties_from_body(kind, body, partial=False)
         if not props:
@@ -576,36 +651,61 @@ def _add_object_routes(router: APIRouter, kind: ObjectKind, scope_dep: Any) -> N
     base = f"/{many}"
     tags = ["HubSpot CRM"]
     router.add_api_route(
-        base, list_records, methods=["GET"], response_model=Envelope[RecordPage],
-        operation_id=f"list_{many}", summary=f"List or search {many}", tags=tags,
+        base,
+        list_records,
+        methods=["GET"],
+        response_model=Envelope[RecordPage],
+        operation_id=f"list_{many}",
+        summary=f"List or search {many}",
+        tags=tags,
         description=f"One page of {many}. Filters are combined with AND through HubSpot "
         "search; without filters or sort the plain (cheaper) listing is used. Page on with "
         "`after` = the previous answer's `data.next_after`.",
     )
     router.add_api_route(
-        f"{base}/{{record_id}}", get_record, methods=["GET"],
-        response_model=Envelope[HubSpotRecord], operation_id=f"get_{one}",
-        summary=f"Read one {one}", tags=tags,
+        f"{base}/{{record_id}}",
+        get_record,
+        methods=["GET"],
+        response_model=Envelope[HubSpotRecord],
+        operation_id=f"get_{one}",
+        summary=f"Read one {one}",
+        tags=tags,
     )
     router.add_api_route(
-        base, create_record, methods=["POST"], status_code=201,
-        response_model=Envelope[HubSpotRecord], operation_id=f"create_{one}",
-        summary=f"Create a {one}", tags=tags,
+        base,
+        create_record,
+        methods=["POST"],
+        status_code=201,
+        response_model=Envelope[HubSpotRecord],
+        operation_id=f"create_{one}",
+        summary=f"Create a {one}",
+        tags=tags,
         description="A flat JSON object keyed by HubSpot property names; custom properties "
-        "are allowed." + (" `contact_ids`/`company_ids` are associated in the same call."
-                          if kind == "deal" else ""),
+        "are allowed."
+        + (
+            " `contact_ids`/`company_ids` are associated in the same call."
+            if kind == "deal"
+            else ""
+        ),
     )
     for method in ("PATCH", "PUT"):
         router.add_api_route(
-            f"{base}/{{record_id}}", update_record, methods=[method],
+            f"{base}/{{record_id}}",
+            update_record,
+            methods=[method],
             response_model=Envelope[HubSpotRecord],
             operation_id=f"{'update' if method == 'PATCH' else 'replace'}_{one}",
-            summary=f"Update a {one} (only the properties given; null clears one)", tags=tags,
+            summary=f"Update a {one} (only the properties given; null clears one)",
+            tags=tags,
         )
     router.add_api_route(
-        f"{base}/{{record_id}}", archive_record, methods=["DELETE"],
-        response_model=Envelope[Archived], operation_id=f"archive_{one}",
-        summary=f"Archive a {one} (HubSpot keeps it restorable for 90 days)", tags=tags,
+        f"{base}/{{record_id}}",
+        archive_record,
+        methods=["DELETE"],
+        response_model=Envelope[Archived],
+        operation_id=f"archive_{one}",
+        summary=f"Archive a {one} (HubSpot keeps it restorable for 90 days)",
+        tags=tags,
     )
 
 
@@ -618,20 +718,23 @@ def build_router(context: HostContext) -> APIRouter:
     Scope = Annotated[RequestScope, Depends(scope_dep)]
 
     @router.get(
-        "/pipelines", response_model=Envelope[list[Pipeline]], operation_id="list_pipelines",
-        summary="Deal pipelines with their stages", tags=["HubSpot CRM"],
+        "/pipelines",
+        response_model=Envelope[list[Pipeline]],
+        operation_id="list_pipelines",
+        summary="Deal pipelines with their stages",
+        tags=["HubSpot CRM"],
     )
     async def list_pipelines(scope: Scope) -> dict[str, Any]:
         return {"ok": True, "data": await _service(scope).pipelines(), "meta": _meta(scope)}
 
     @router.get(
-        "/pipelines/{pipeline_id}/stages", response_model=Envelope[list[Stage]],
-        operation_id="list_pipeline_stages", summary="Stages of one deal pipeline",
+        "/pipelines/{pipeline_id}/stages",
+        response_model=Envelope[list[Stage]],
+        operation_id="list_pipeline_stages",
+        summary="Stages of one deal pipeline",
         tags=["HubSpot CRM"],
     )
     async def list_stages(scope: Scope, pipeline_id: PipelineIdPath) -> dict[str, Any]:
-        return {
-            "ok": True, "data": await _service(scope).stages(pipeline_id), "meta": _meta(scope)
-        }
+        return {"ok": True, "data": await _service(scope).stages(pipeline_id), "meta": _meta(scope)}
 
     return router

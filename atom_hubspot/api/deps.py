@@ -4,7 +4,6 @@ The principal always comes from the host's dependency (never from a query or a b
 caller choice is `portal_id`, among the caller's own connected portals.
 """
 
-
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any

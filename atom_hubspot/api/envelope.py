@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import UTC, datetime, time, timedelta
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, Generic, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from atom_host_stub.contract import CRMError
 from atom_hubspot.errors import HubSpotError, RateLimited
@@ -33,7 +33,9 @@ T = TypeVar("T")
 class ErrorBody(BaseModel):
     code: str = Field(examples=["not_found"])
     message: str = Field(examples=["Contact 123 was not found in portal 456."])
-    correlation_id: str | None = Field(default=None, examples=["aeb5f871-7f07-4993-9211-075dc63e7cbf"])
+    correlation_id: str | None = Field(
+        default=None, examples=["aeb5f871-7f07-4993-9211-075dc63e7cbf"]
+    )
     errors: list[dict[str, Any]] | None = None
     details: dict[str, Any] | None = None
 
@@ -118,7 +120,10 @@ class EnvelopeRoute(APIRoute):
             except HubSpotError as err:
                 log.info(
                     "request failed: %s %s -> %s (correlationId=%s)",
-                    request.method, self.path, err.code, err.correlation_id,
+                    request.method,
+                    self.path,
+                    err.code,
+                    err.correlation_id,
                 )
                 return error_response(err)
             except RequestValidationError as exc:
@@ -127,12 +132,15 @@ class EnvelopeRoute(APIRoute):
                 if exc.status_code == 400:
                     # FastAPI's own answer to a body it cannot parse (not JSON, bad encoding).
                     return JSONResponse(
-                        {"ok": False, "error": {
-                            "code": "invalid_input",
-                            "message": "Invalid input in: body. Send a JSON object "
-                            "(Content-Type: application/json, UTF-8).",
-                            "errors": [{"field": "body", "message": "not valid JSON"}],
-                        }},
+                        {
+                            "ok": False,
+                            "error": {
+                                "code": "invalid_input",
+                                "message": "Invalid input in: body. Send a JSON object "
+                                "(Content-Type: application/json, UTF-8).",
+                                "errors": [{"field": "body", "message": "not valid JSON"}],
+                            },
+                        },
                         status_code=422,
                     )
                 raise  # the host's own answers (e.g. 401 for a missing API key) stay as they are
@@ -142,15 +150,18 @@ class EnvelopeRoute(APIRoute):
                     {"ok": False, "error": {"code": err.code, "message": err.message}},
                     status_code=err.http_status,
                 )
-            except Exception as exc:  # noqa: BLE001 - a defect: answer in the envelope, no trace
+            except Exception as exc:
                 if _host_handles(request, exc):
                     raise  # e.g. the host's own Unauthorized from its principal dependency
-                log.error(
-                    "unexpected %s in %s %s", type(exc).__name__, request.method, self.path
-                )
+                log.error("unexpected %s in %s %s", type(exc).__name__, request.method, self.path)
                 return JSONResponse(
-                    {"ok": False, "error": {"code": "internal_error",
-                                            "message": "An unexpected error occurred."}},
+                    {
+                        "ok": False,
+                        "error": {
+                            "code": "internal_error",
+                            "message": "An unexpected error occurred.",
+                        },
+                    },
                     status_code=500,
                 )
 
@@ -168,8 +179,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         429: "HubSpot rate limit reached; see Retry-After",
         502: "HubSpot answered in a way the plugin could not use",
         503: "HubSpot or local storage unavailable; try again later",
-        504: "A create or send may have reached HubSpot but no answer came; check before "
-        "retrying",
+        504: "A create or send may have reached HubSpot but no answer came; check before retrying",
     }.items()
 }
 ERROR_RESPONSES[429]["headers"] = {

@@ -5,7 +5,6 @@ details). A missing or dead connection answers 401 like every other route; HubSp
 or failing answers 200 with `status` down or degraded, so a dashboard can show it.
 """
 
-
 import asyncio
 import time
 from datetime import UTC, datetime
@@ -33,10 +32,17 @@ class ConnectionHealth(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"status": "ok", "message": "HubSpot answered in 84 ms", "portal_id": 1234567,
-                 "hub_domain": "example.hubspot.com", "auth_kind": "oauth", "latency_ms": 84.2,
-                 "checked_at": "2026-11-25T12:00:00Z", "account_type": "STANDARD",
-                 "error_code": None}
+                {
+                    "status": "ok",
+                    "message": "HubSpot answered in 84 ms",
+                    "portal_id": 1234567,
+                    "hub_domain": "example.hubspot.com",
+                    "auth_kind": "oauth",
+                    "latency_ms": 84.2,
+                    "checked_at": "2026-11-25T12:00:00Z",
+                    "account_type": "STANDARD",
+                    "error_code": None,
+                }
             ]
         }
     )
@@ -58,7 +64,9 @@ def build_router(context: HostContext) -> APIRouter:
     principal_dep = principal_dependency(context)
 
     @router.get(
-        "/health", response_model=Envelope[ConnectionHealth], operation_id="hubspot_health",
+        "/health",
+        response_model=Envelope[ConnectionHealth],
+        operation_id="hubspot_health",
         summary="Check your HubSpot connection now (bounded to a few seconds)",
         tags=["HubSpot"],
     )
@@ -90,9 +98,15 @@ def build_router(context: HostContext) -> APIRouter:
         if status == "ok":
             message = f"{message} in {latency:g} ms"
         data = ConnectionHealth(
-            status=status, message=message, portal_id=conn.portal_id, hub_domain=conn.hub_domain,
-            auth_kind=conn.auth_kind, latency_ms=latency, checked_at=datetime.now(UTC),
-            account_type=account_type, error_code=code,
+            status=status,
+            message=message,
+            portal_id=conn.portal_id,
+            hub_domain=conn.hub_domain,
+            auth_kind=conn.auth_kind,
+            latency_ms=latency,
+            checked_at=datetime.now(UTC),
+            account_type=account_type,
+            error_code=code,
         )
         return {"ok": True, "data": data, "meta": {"portal_id": conn.portal_id}}
 

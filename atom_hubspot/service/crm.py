@@ -97,7 +97,10 @@ def build_search_request(
     return SearchRequest(
         filter_groups=groups,
         sorts=[
-            {"propertyName": s.property_name, "direction": "DESCENDING" if s.descending else "ASCENDING"}
+            {
+                "propertyName": s.property_name,
+                "direction": "DESCENDING" if s.descending else "ASCENDING",
+            }
             for s in sorts
         ],
         properties=list(properties) if properties else None,
@@ -152,7 +155,11 @@ class HubSpotCRMService:
             page = await api.list(limit=limit, after=after, properties=props)
         else:
             req = build_search_request(
-                filter_groups, sorts=sorts, properties=props, limit=limit, after=after,
+                filter_groups,
+                sorts=sorts,
+                properties=props,
+                limit=limit,
+                after=after,
                 query=query,
             )
             page = await api.search(req)

@@ -32,7 +32,11 @@ from atom_host_stub.contract import (
 from atom_hubspot.errors import InputError
 
 # HubSpot's object type names (also accepted by its paths).
-OBJECT_TYPES: dict[ObjectKind, str] = {"contact": "contacts", "company": "companies", "deal": "deals"}
+OBJECT_TYPES: dict[ObjectKind, str] = {
+    "contact": "contacts",
+    "company": "companies",
+    "deal": "deals",
+}
 KIND_OF_TYPE: dict[str, ObjectKind] = {v: k for k, v in OBJECT_TYPES.items()}
 
 # Unified field name -> HubSpot property name.
@@ -64,7 +68,9 @@ FIELD_TO_PROPERTY: dict[ObjectKind, dict[str, str]] = {
 }
 # Last-modified is `lastmodifieddate` on contacts and `hs_lastmodifieddate` on the others.
 MODIFIED_PROPERTY: dict[ObjectKind, str] = {
-    "contact": "lastmodifieddate", "company": "hs_lastmodifieddate", "deal": "hs_lastmodifieddate"
+    "contact": "lastmodifieddate",
+    "company": "hs_lastmodifieddate",
+    "deal": "hs_lastmodifieddate",
 }
 
 # HubSpot bookkeeping properties: shown as record fields, never as custom fields.
@@ -209,7 +215,9 @@ def raw_record(obj: Any) -> dict[str, Any]:
     return {"id": str(_get(obj, "id"))}
 
 
-def record_parts(obj: Any) -> tuple[str, dict[str, str | None], datetime | None, datetime | None, bool]:
+def record_parts(
+    obj: Any,
+) -> tuple[str, dict[str, str | None], datetime | None, datetime | None, bool]:
     """(id, properties, created_at, updated_at, archived) from a client CrmObject or a dict."""
     props = dict(_get(obj, "properties") or {})
     created = _get(obj, "created_at", None) or _get(obj, "createdAt", None)
@@ -241,7 +249,10 @@ def _empty_to_none(v: str | None) -> str | None:
 def to_contact(obj: Any) -> Contact:
     rid, p, created, updated, archived = record_parts(obj)
     return Contact(
-        id=rid, created_at=created, updated_at=updated, archived=archived,
+        id=rid,
+        created_at=created,
+        updated_at=updated,
+        archived=archived,
         email=_empty_to_none(p.get("email")),
         first_name=_empty_to_none(p.get("firstname")),
         last_name=_empty_to_none(p.get("lastname")),
@@ -256,7 +267,10 @@ def to_contact(obj: Any) -> Contact:
 def to_company(obj: Any) -> Company:
     rid, p, created, updated, archived = record_parts(obj)
     return Company(
-        id=rid, created_at=created, updated_at=updated, archived=archived,
+        id=rid,
+        created_at=created,
+        updated_at=updated,
+        archived=archived,
         name=_empty_to_none(p.get("name")),
         domain=_empty_to_none(p.get("domain")),
         industry=_empty_to_none(p.get("industry")),
@@ -275,7 +289,10 @@ def to_deal(obj: Any, *, account_currency: str | None = None) -> Deal:
     amount = parse_decimal(p.get("amount"))
     currency = _empty_to_none(p.get(DEAL_CURRENCY_PROPERTY)) or account_currency
     return Deal(
-        id=rid, created_at=created, updated_at=updated, archived=archived,
+        id=rid,
+        created_at=created,
+        updated_at=updated,
+        archived=archived,
         name=_empty_to_none(p.get("dealname")),
         amount=Money(amount=amount, currency=currency) if amount is not None else None,
         pipeline_id=_empty_to_none(p.get("pipeline")),
@@ -326,8 +343,11 @@ def fields_to_properties(kind: ObjectKind, fields: BaseModel) -> dict[str, str]:
     for key, value in custom.items():
         if not PROPERTY_NAME.match(key):
             errors.append(
-                {"field": f"custom_fields.{key}", "message": "not a HubSpot property name "
-                 "(lower-case letters, digits, underscores)"}
+                {
+                    "field": f"custom_fields.{key}",
+                    "message": "not a HubSpot property name "
+                    "(lower-case letters, digits, underscores)",
+                }
             )
             continue
         out[key] = to_property_value(value)
@@ -338,9 +358,7 @@ def fields_to_properties(kind: ObjectKind, fields: BaseModel) -> dict[str, str]:
     return out
 
 
-def association_inputs(
-    from_type: str, to_type: str, ids: Iterable[str]
-) -> list[dict[str, Any]]:
+def association_inputs(from_type: str, to_type: str, ids: Iterable[str]) -> list[dict[str, Any]]:
     """Inline associations for a create call, with HubSpot's default type id for the pair."""
     type_id = ASSOCIATION_TYPE_IDS[(from_type, to_type)]
     return [

@@ -25,8 +25,12 @@ def _principal(authorization: str = Header(default="")) -> Principal:
 
 @pytest.fixture(scope="module")
 def fake_context(tmp_path_factory: pytest.TempPathFactory) -> HostContext:
-    ctx = HostContext(env={}, data_dir=tmp_path_factory.mktemp("fake"), database_url="sqlite://",
-                      principal_dependency=_principal)
+    ctx = HostContext(
+        env={},
+        data_dir=tmp_path_factory.mktemp("fake"),
+        database_url="sqlite://",
+        principal_dependency=_principal,
+    )
     ctx.state["hubspot"] = FakeRuntime(connections=FakeConnections())
     return ctx
 
@@ -48,10 +52,12 @@ def fake_clients(fake_context: HostContext) -> dict[str, FakeClient]:
 
 
 @pytest.fixture
-async def fake_http(fake_app: FastAPI, fake_clients: dict[str, FakeClient]
-                    ) -> AsyncIterator[httpx.AsyncClient]:
+async def fake_http(
+    fake_app: FastAPI, fake_clients: dict[str, FakeClient]
+) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=fake_app), base_url="http://test",
+        transport=httpx.ASGITransport(app=fake_app),
+        base_url="http://test",
         headers={"Authorization": "Bearer alice"},
     ) as c:
         yield c
@@ -63,11 +69,11 @@ async def fake_http(fake_app: FastAPI, fake_clients: dict[str, FakeClient]
 # flow, Bob connects portal B with a private-app token, Carol connects nothing.
 
 import asyncio  # noqa: E402
+import shutil  # noqa: E402
 from contextlib import asynccontextmanager  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 
 import pytest_asyncio  # noqa: E402
-import shutil  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
 
 from atom_hubspot.sandbox import PortalConfig, SandboxConfig  # noqa: E402
 from atom_hubspot.sandbox.config import DEMO_PORTAL_ID  # noqa: E402
@@ -114,7 +120,8 @@ class Stack:
 
     def client(self, who: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.app), base_url="http://host.local",
+            transport=httpx.ASGITransport(app=self.app),
+            base_url="http://host.local",
             headers={"Authorization": f"Bearer {KEYS[who]}"},
         )
 
@@ -122,8 +129,12 @@ class Stack:
 def sandbox_config(**kw: object) -> SandboxConfig:
     return SandboxConfig(
         portals=[
-            PortalConfig(portal_id=PORTAL_A, seed=True, hub_domain="portal-a.hubspot.sandbox",
-                         company_currency="EUR"),
+            PortalConfig(
+                portal_id=PORTAL_A,
+                seed=True,
+                hub_domain="portal-a.hubspot.sandbox",
+                company_currency="EUR",
+            ),
             PortalConfig(portal_id=PORTAL_B, seed=True, hub_domain="portal-b.hubspot.sandbox"),
         ],
         requests_per_10s=None,
@@ -145,8 +156,9 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @asynccontextmanager
-async def running_stack(hubspot_env: dict[str, str], sqlite_url: str,
-                        template: Path) -> AsyncIterator[Stack]:
+async def running_stack(
+    hubspot_env: dict[str, str], sqlite_url: str, template: Path
+) -> AsyncIterator[Stack]:
     from atom_host_stub.app import create_app
     from atom_host_stub.host import Host
     from atom_hubspot.client import RateLimitGovernor
@@ -165,7 +177,9 @@ async def running_stack(hubspot_env: dict[str, str], sqlite_url: str,
     # Retries back off through the governor's sleep: recorded, never slept for real.
     fake_time = FakeTime()
     host.context.state["hubspot.governor"] = RateLimitGovernor(
-        requests_per_10s=1_000_000, search_per_s=1_000_000, clock=fake_time.clock,
+        requests_per_10s=1_000_000,
+        search_per_s=1_000_000,
+        clock=fake_time.clock,
         sleep=fake_time.sleep,
     )
     app = create_app(host)
@@ -176,25 +190,34 @@ async def running_stack(hubspot_env: dict[str, str], sqlite_url: str,
         start = await runtime.oauth.start(PRINCIPALS["alice"])
         redirect = await approve(start.url, transport, portal_id=PORTAL_A)
         q = query_of(redirect)
-        await runtime.oauth.complete(code=q["code"], state=q["state"], error=None,
-                                     principal=PRINCIPALS["alice"])
+        await runtime.oauth.complete(
+            code=q["code"], state=q["state"], error=None, principal=PRINCIPALS["alice"]
+        )
         # Bob: a private-app token, checked against the sandbox before it is stored.
         await runtime.connections.save_private_app_token(PRINCIPALS["bob"], TOKEN_B)
-        yield Stack(app=app, host=host, runtime=runtime, transport=transport,
-                    sandbox=transport.app.state.sandbox, time=fake_time)
+        yield Stack(
+            app=app,
+            host=host,
+            runtime=runtime,
+            transport=transport,
+            sandbox=transport.app.state.sandbox,
+            time=fake_time,
+        )
 
 
 @pytest.fixture
-async def stack(hubspot_env: dict[str, str], sqlite_url: str,
-                migrated_template: Path) -> AsyncIterator[Stack]:
+async def stack(
+    hubspot_env: dict[str, str], sqlite_url: str, migrated_template: Path
+) -> AsyncIterator[Stack]:
     """A fresh stack for a test that changes shared state (sandbox faults, id counters)."""
     async with running_stack(hubspot_env, sqlite_url, migrated_template) as st:
         yield st
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def shared_stack(tmp_path_factory: pytest.TempPathFactory,
-                       migrated_template: Path) -> AsyncIterator[Stack]:
+async def shared_stack(
+    tmp_path_factory: pytest.TempPathFactory, migrated_template: Path
+) -> AsyncIterator[Stack]:
     """One stack for a module of tests that each work on their own records (starting a host
     with its routes costs seconds). Tests using it run in the module's event loop."""
     tmp = tmp_path_factory.mktemp("shared")

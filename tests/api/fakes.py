@@ -10,7 +10,7 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 
 from atom_host_stub.contract import Principal
 from atom_hubspot.client.models import AccountDetails, CrmObject, ObjectPage
@@ -68,8 +68,9 @@ class FakeObjects:
         self.type_name = type_name
         self.records: dict[str, dict[str, Any]] = {}
 
-    def _obj(self, rid: str, properties: list[str] | None = None,
-             associations: list[str] | None = None) -> CrmObject:
+    def _obj(
+        self, rid: str, properties: list[str] | None = None, associations: list[str] | None = None
+    ) -> CrmObject:
         r = self.records[rid]
         props = dict(r["properties"])
         if properties:
@@ -79,25 +80,42 @@ class FakeObjects:
             ids = sorted(self.client.links.get((self.type_name, rid, t), set()))
             assoc[t] = {"results": [{"id": i, "type": f"{self.type_name}_to_{t}"} for i in ids]}
         return CrmObject.model_validate(
-            {"id": rid, "properties": props, "createdAt": r["created"], "updatedAt": r["updated"],
-             "archived": False, "associations": assoc}
+            {
+                "id": rid,
+                "properties": props,
+                "createdAt": r["created"],
+                "updatedAt": r["updated"],
+                "archived": False,
+                "associations": assoc,
+            }
         )
 
     def add(self, properties: dict[str, str], created: str = "2026-01-10T10:00:00Z") -> str:
         rid = str(next(_ids))
-        props = {"hs_object_id": rid, "createdate": created, "hs_lastmodifieddate": created,
-                 **properties}
+        props = {
+            "hs_object_id": rid,
+            "createdate": created,
+            "hs_lastmodifieddate": created,
+            **properties,
+        }
         self.records[rid] = {"properties": props, "created": created, "updated": created}
         return rid
 
-    async def list(self, *, limit: int = 10, after: str | None = None,
-                   properties: list[str] | None = None, associations: Any = None,
-                   archived: bool = False) -> ObjectPage:
-        self.client.calls.append(("list", self.type_name, {"limit": limit, "after": after,
-                                                           "properties": properties}))
+    async def list(
+        self,
+        *,
+        limit: int = 10,
+        after: str | None = None,
+        properties: list[str] | None = None,
+        associations: Any = None,
+        archived: bool = False,
+    ) -> ObjectPage:
+        self.client.calls.append(
+            ("list", self.type_name, {"limit": limit, "after": after, "properties": properties})
+        )
         ids = sorted(self.records, key=int)
         start = int(after or 0)
-        chunk = ids[start:start + limit]
+        chunk = ids[start : start + limit]
         nxt = str(start + limit) if start + limit < len(ids) else None
         return ObjectPage(results=[self._obj(i, properties) for i in chunk], next_after=nxt)
 
@@ -107,41 +125,62 @@ class FakeObjects:
         ids = sorted(self.records, key=int)
         if req.filter_groups:
             ids = [
-                i for i in ids
-                if any(all(_match(self.records[i]["properties"], f) for f in g.filters)
-                       for g in req.filter_groups)
+                i
+                for i in ids
+                if any(
+                    all(_match(self.records[i]["properties"], f) for f in g.filters)
+                    for g in req.filter_groups
+                )
             ]
         if req.sorts:
             s = req.sorts[0]
-            ids.sort(key=lambda i: self.records[i]["properties"].get(s.property_name) or "",
-                     reverse=s.direction == "DESCENDING")
+            ids.sort(
+                key=lambda i: self.records[i]["properties"].get(s.property_name) or "",
+                reverse=s.direction == "DESCENDING",
+            )
         start = int(req.after or 0)
-        chunk = ids[start:start + req.limit]
+        chunk = ids[start : start + req.limit]
         nxt = str(start + req.limit) if start + req.limit < len(ids) else None
-        return ObjectPage(results=[self._obj(i, req.properties) for i in chunk], next_after=nxt,
-                          total=len(ids))
+        return ObjectPage(
+            results=[self._obj(i, req.properties) for i in chunk], next_after=nxt, total=len(ids)
+        )
 
     def _need(self, rid: str) -> None:
         if rid not in self.records:
-            raise NotFound(f"{self.type_name} {rid} not found", status=404,
-                           correlation_id="fake-correlation")
+            raise NotFound(
+                f"{self.type_name} {rid} not found", status=404, correlation_id="fake-correlation"
+            )
 
-    async def get(self, rid: str, *, properties: list[str] | None = None,
-                  id_property: str | None = None, associations: Any = None) -> CrmObject:
-        self.client.calls.append(("get", self.type_name, {"id": rid, "properties": properties,
-                                                          "associations": associations}))
+    async def get(
+        self,
+        rid: str,
+        *,
+        properties: list[str] | None = None,
+        id_property: str | None = None,
+        associations: Any = None,
+    ) -> CrmObject:
+        self.client.calls.append(
+            (
+                "get",
+                self.type_name,
+                {"id": rid, "properties": properties, "associations": associations},
+            )
+        )
         self._need(rid)
         return self._obj(rid, properties, associations)
 
-    async def create(self, properties: dict[str, str],
-                     associations: list[dict[str, Any]] | None = None) -> CrmObject:
-        self.client.calls.append(("create", self.type_name, {"properties": properties,
-                                                             "associations": associations}))
+    async def create(
+        self, properties: dict[str, str], associations: list[dict[str, Any]] | None = None
+    ) -> CrmObject:
+        self.client.calls.append(
+            ("create", self.type_name, {"properties": properties, "associations": associations})
+        )
         if self.type_name == "contacts" and properties.get("email"):
             for rid, r in self.records.items():
                 if r["properties"].get("email") == properties["email"]:
-                    raise Conflict(f"Contact already exists. Existing ID: {rid}",
-                                   existing_id=rid, status=409)
+                    raise Conflict(
+                        f"Contact already exists. Existing ID: {rid}", existing_id=rid, status=409
+                    )
         rid = self.add(properties)
         for a in associations or []:
             type_id = a["types"][0]["associationTypeId"]
@@ -161,14 +200,27 @@ class FakeObjects:
 
 
 class FakePipelines:
-    PIPELINES = [
-        {"id": "default", "label": "Sales Pipeline", "displayOrder": 0, "archived": False,
-         "stages": [
-             {"id": "closedwon", "label": "Closed won", "displayOrder": 5,
-              "metadata": {"probability": "1.0", "isClosed": "true"}},
-             {"id": "appointmentscheduled", "label": "Appointment scheduled", "displayOrder": 0,
-              "metadata": {"probability": "0.2", "isClosed": "false"}},
-         ]},
+    PIPELINES: ClassVar[list[dict[str, Any]]] = [
+        {
+            "id": "default",
+            "label": "Sales Pipeline",
+            "displayOrder": 0,
+            "archived": False,
+            "stages": [
+                {
+                    "id": "closedwon",
+                    "label": "Closed won",
+                    "displayOrder": 5,
+                    "metadata": {"probability": "1.0", "isClosed": "true"},
+                },
+                {
+                    "id": "appointmentscheduled",
+                    "label": "Appointment scheduled",
+                    "displayOrder": 0,
+                    "metadata": {"probability": "0.2", "isClosed": "false"},
+                },
+            ],
+        },
     ]
 
     async def list(self, object_type: str = "deals") -> list[dict[str, Any]]:
@@ -186,8 +238,9 @@ class FakeAssociations:
         self.client = client
 
     async def link_default(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
-        self.client.calls.append(("link", from_type, {"from": from_id, "to_type": to_type,
-                                                      "to": to_id}))
+        self.client.calls.append(
+            ("link", from_type, {"from": from_id, "to_type": to_type, "to": to_id})
+        )
         getattr(self.client, to_type)._need(to_id)
         self.client.link(from_type, from_id, to_type, to_id)
 
@@ -236,8 +289,9 @@ class FakeConnections:
     async def client_for(self, principal: Principal, portal_id: int | None = None) -> Any:
         client = self.by_user.get(principal.user_id)
         if client is None or (portal_id is not None and portal_id != client.portal_id):
-            raise NotConnected("No HubSpot connection for this user: connect HubSpot first "
-                               "(POST /auth/hubspot).")
+            raise NotConnected(
+                "No HubSpot connection for this user: connect HubSpot first (POST /auth/hubspot)."
+            )
         return client, FakeConnection(portal_id=client.portal_id)
 
 

@@ -63,39 +63,53 @@ async def test_contact_filters_match_an_independent_count(shared_stack: Stack) -
     def created(r: Any) -> datetime:
         return datetime.fromtimestamp(r.created, tz=UTC)
 
-    expected = {str(r.id) for r in recs
-                if r.properties.get("lifecyclestage") == stage and lo <= created(r) <= hi}
+    expected = {
+        str(r.id)
+        for r in recs
+        if r.properties.get("lifecyclestage") == stage and lo <= created(r) <= hi
+    }
     async with shared_stack.client("alice") as c:
-        got = await _all(c, "/api/hubspot/contacts", lifecycle_stage=stage,
-                         created_from="2026-03-01", created_to="2026-08-31")
+        got = await _all(
+            c,
+            "/api/hubspot/contacts",
+            lifecycle_stage=stage,
+            created_from="2026-03-01",
+            created_to="2026-08-31",
+        )
         assert {r["id"] for r in got} == expected
         assert all(r["properties"]["lifecyclestage"] == stage for r in got)
         # e-mail is exact; name matches first or last name.
         target = recs[3]
-        by_email = await c.get("/api/hubspot/contacts",
-                               params={"email": target.properties["email"].upper()})
+        by_email = await c.get(
+            "/api/hubspot/contacts", params={"email": target.properties["email"].upper()}
+        )
         assert [r["id"] for r in by_email.json()["data"]["results"]] == [str(target.id)]
         assert by_email.json()["data"]["total"] == 1
         last = target.properties["lastname"]
         by_name = await _all(c, "/api/hubspot/contacts", name=last)
         assert str(target.id) in {r["id"] for r in by_name}
-        assert all(last.lower() in (r["properties"].get("firstname") or "").lower()
-                   or last.lower() in (r["properties"].get("lastname") or "").lower()
-                   for r in by_name)
+        assert all(
+            last.lower() in (r["properties"].get("firstname") or "").lower()
+            or last.lower() in (r["properties"].get("lastname") or "").lower()
+            for r in by_name
+        )
 
 
 async def test_contacts_sort_and_property_selection(shared_stack: Stack) -> None:
     async with shared_stack.client("alice") as c:
-        r = await c.get("/api/hubspot/contacts", params={
-            "sort": "-createdate", "limit": 10, "properties": "email,createdate"})
+        r = await c.get(
+            "/api/hubspot/contacts",
+            params={"sort": "-createdate", "limit": 10, "properties": "email,createdate"},
+        )
     assert r.status_code == 200, r.text
     rows = r.json()["data"]["results"]
     created = [row["created_at"] for row in rows]
     assert created == sorted(created, reverse=True)
     newest = max(_records(shared_stack, "contacts"), key=lambda x: x.created)
     assert rows[0]["id"] == str(newest.id)
-    assert all("firstname" not in row["properties"] and "email" in row["properties"]
-               for row in rows)
+    assert all(
+        "firstname" not in row["properties"] and "email" in row["properties"] for row in rows
+    )
 
 
 async def test_company_filters(shared_stack: Stack) -> None:
@@ -103,12 +117,14 @@ async def test_company_filters(shared_stack: Stack) -> None:
     target = recs[0]
     industry = target.properties["industry"]
     async with shared_stack.client("alice") as c:
-        by_domain = await c.get("/api/hubspot/companies",
-                                params={"domain": target.properties["domain"]})
+        by_domain = await c.get(
+            "/api/hubspot/companies", params={"domain": target.properties["domain"]}
+        )
         assert [x["id"] for x in by_domain.json()["data"]["results"]] == [str(target.id)]
         by_industry = await _all(c, "/api/hubspot/companies", industry=industry)
         assert {x["id"] for x in by_industry} == {
-            str(r.id) for r in recs if r.properties.get("industry") == industry}
+            str(r.id) for r in recs if r.properties.get("industry") == industry
+        }
         word = target.properties["name"].split()[0]
         by_name = await _all(c, "/api/hubspot/companies", name=word)
         assert str(target.id) in {x["id"] for x in by_name}
@@ -119,30 +135,46 @@ async def test_deal_filters_amount_stage_close_date(shared_stack: Stack) -> None
     stage = "closedwon"
     lo, hi = Decimal("1000"), Decimal("50000")
     expected = {
-        str(r.id) for r in recs
-        if r.properties.get("pipeline") == "default" and r.properties.get("dealstage") == stage
-        and r.properties.get("amount") and lo <= Decimal(r.properties["amount"]) <= hi
+        str(r.id)
+        for r in recs
+        if r.properties.get("pipeline") == "default"
+        and r.properties.get("dealstage") == stage
+        and r.properties.get("amount")
+        and lo <= Decimal(r.properties["amount"]) <= hi
     }
     async with shared_stack.client("alice") as c:
-        got = await _all(c, "/api/hubspot/deals", pipeline="default", stage=stage,
-                         amount_min="1000", amount_max="50000")
+        got = await _all(
+            c,
+            "/api/hubspot/deals",
+            pipeline="default",
+            stage=stage,
+            amount_min="1000",
+            amount_max="50000",
+        )
         assert {x["id"] for x in got} == expected
-        dated = await _all(c, "/api/hubspot/deals", close_date_from="2026-01-01",
-                           close_date_to="2026-06-30")
+        dated = await _all(
+            c, "/api/hubspot/deals", close_date_from="2026-01-01", close_date_to="2026-06-30"
+        )
     for x in dated:
         close = datetime.fromisoformat(x["properties"]["closedate"].replace("Z", "+00:00"))
         assert datetime(2026, 1, 1, tzinfo=UTC) <= close < datetime(2026, 7, 1, tzinfo=UTC)
 
 
-# ------------------------------------------------------------------ create / read / update / archive
+# ---------------------------------------------------------- create / read / update / archive
 
 
 async def test_contact_lifecycle(shared_stack: Stack) -> None:
     email = f"{_uniq()}@example.com"
     async with shared_stack.client("alice") as c:
-        r = await c.post("/api/hubspot/contacts", json={
-            "email": email, "firstname": "Ada", "lastname": "Lovelace",
-            "favourite_language": "ada"})
+        r = await c.post(
+            "/api/hubspot/contacts",
+            json={
+                "email": email,
+                "firstname": "Ada",
+                "lastname": "Lovelace",
+                "favourite_language": "ada",
+            },
+        )
         assert r.status_code == 201, r.text
         rec = r.json()["data"]
         cid = rec["id"]
@@ -153,8 +185,9 @@ async def test_contact_lifecycle(shared_stack: Stack) -> None:
         dup = await c.post("/api/hubspot/contacts", json={"email": email})
         assert dup.status_code == 409, dup.text
         assert dup.json()["error"]["details"]["existing_id"] == cid
-        patched = await c.patch(f"/api/hubspot/contacts/{cid}",
-                                json={"firstname": "Augusta", "lastname": None})
+        patched = await c.patch(
+            f"/api/hubspot/contacts/{cid}", json={"firstname": "Augusta", "lastname": None}
+        )
         assert patched.status_code == 200, patched.text
         assert patched.json()["data"]["properties"]["firstname"] == "Augusta"
         assert not patched.json()["data"]["properties"].get("lastname")
@@ -172,8 +205,10 @@ async def test_contact_lifecycle(shared_stack: Stack) -> None:
 
 async def test_unknown_property_is_hubspots_validation_error(shared_stack: Stack) -> None:
     async with shared_stack.client("alice") as c:
-        r = await c.post("/api/hubspot/contacts", json={
-            "email": f"{_uniq()}@example.com", "no_such_property": "x"})
+        r = await c.post(
+            "/api/hubspot/contacts",
+            json={"email": f"{_uniq()}@example.com", "no_such_property": "x"},
+        )
     assert r.status_code == 422, r.text
     err = r.json()["error"]
     assert err["code"] == "hubspot_validation_error"
@@ -183,8 +218,10 @@ async def test_unknown_property_is_hubspots_validation_error(shared_stack: Stack
 async def test_company_lifecycle(shared_stack: Stack) -> None:
     domain = f"{_uniq()}.example"
     async with shared_stack.client("alice") as c:
-        r = await c.post("/api/hubspot/companies", json={
-            "name": "Analytical Engines", "domain": domain, "numberofemployees": 42})
+        r = await c.post(
+            "/api/hubspot/companies",
+            json={"name": "Analytical Engines", "domain": domain, "numberofemployees": 42},
+        )
         assert r.status_code == 201, r.text
         cid = r.json()["data"]["id"]
         assert r.json()["data"]["properties"]["numberofemployees"] == "42"
@@ -201,14 +238,23 @@ async def test_deal_with_inline_associations(shared_stack: Stack) -> None:
     contact = _records(shared_stack, "contacts")[0]
     company = _records(shared_stack, "companies")[0]
     async with shared_stack.client("alice") as c:
-        r = await c.post("/api/hubspot/deals", json={
-            "dealname": "Difference Engine", "amount": "12500.50", "pipeline": "default",
-            "dealstage": "qualifiedtobuy", "closedate": "2026-12-31",
-            "contact_ids": [str(contact.id)], "company_ids": [company.id]})
+        r = await c.post(
+            "/api/hubspot/deals",
+            json={
+                "dealname": "Difference Engine",
+                "amount": "12500.50",
+                "pipeline": "default",
+                "dealstage": "qualifiedtobuy",
+                "closedate": "2026-12-31",
+                "contact_ids": [str(contact.id)],
+                "company_ids": [company.id],
+            },
+        )
         assert r.status_code == 201, r.text
         did = r.json()["data"]["id"]
-        got = await c.get(f"/api/hubspot/deals/{did}",
-                          params={"associations": "contacts,companies"})
+        got = await c.get(
+            f"/api/hubspot/deals/{did}", params={"associations": "contacts,companies"}
+        )
         data = got.json()["data"]
         assert data["properties"]["amount"] == "12500.50"
         assert data["properties"]["closedate"].startswith("2026-12-31")
@@ -216,17 +262,23 @@ async def test_deal_with_inline_associations(shared_stack: Stack) -> None:
         assert data["associations"]["companies"] == [str(company.id)]
         # An update may add associations too (default association type).
         other = _records(shared_stack, "contacts")[1]
-        up = await c.patch(f"/api/hubspot/deals/{did}",
-                           json={"dealstage": "closedwon", "contact_ids": [str(other.id)]})
+        up = await c.patch(
+            f"/api/hubspot/deals/{did}",
+            json={"dealstage": "closedwon", "contact_ids": [str(other.id)]},
+        )
         assert up.status_code == 200, up.text
         got = await c.get(f"/api/hubspot/deals/{did}", params={"associations": "contacts"})
         assert set(got.json()["data"]["associations"]["contacts"]) == {
-            str(contact.id), str(other.id)}
-        bad_link = await c.post("/api/hubspot/deals", json={
-            "dealname": "Orphan", "contact_ids": ["99999999"]})
+            str(contact.id),
+            str(other.id),
+        }
+        bad_link = await c.post(
+            "/api/hubspot/deals", json={"dealname": "Orphan", "contact_ids": ["99999999"]}
+        )
         assert bad_link.status_code in (404, 422), bad_link.text
-        bad_amount = await c.post("/api/hubspot/deals", json={"dealname": "X",
-                                                              "amount": "1.000,50"})
+        bad_amount = await c.post(
+            "/api/hubspot/deals", json={"dealname": "X", "amount": "1.000,50"}
+        )
         assert bad_amount.status_code == 422
         assert bad_amount.json()["error"]["errors"][0]["field"] == "amount"
 

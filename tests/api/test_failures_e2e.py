@@ -14,8 +14,9 @@ from tests.api.conftest import Stack
         ({"script": ["429"] * 20}, 429, "rate_limited"),
     ],
 )
-async def test_hubspot_failures_are_not_500(stack: Stack, faults: dict, status: int,
-                                            code: str) -> None:
+async def test_hubspot_failures_are_not_500(
+    stack: Stack, faults: dict, status: int, code: str
+) -> None:
     from atom_hubspot.sandbox import FaultConfig
 
     sb = stack.sandbox

@@ -15,8 +15,13 @@ KINDS = ("contacts", "companies", "deals")
 
 def _snapshot(stack: Stack) -> dict:
     return {
-        pid: {t: {rid: (copy.deepcopy(r.properties), r.archived)
-                  for rid, r in stack.sandbox.portal(pid).records[t].items()} for t in KINDS}
+        pid: {
+            t: {
+                rid: (copy.deepcopy(r.properties), r.archived)
+                for rid, r in stack.sandbox.portal(pid).records[t].items()
+            }
+            for t in KINDS
+        }
         for pid in (PORTAL_A, PORTAL_B)
     }
 
@@ -27,13 +32,29 @@ async def test_foreign_ids_on_every_crm_route(stack: Stack) -> None:
     stack.sandbox.portal(PORTAL_A).next_id = 9_000_000
     tag = uuid.uuid4().hex[:8]
     async with stack.client("alice") as a:
-        contact = (await a.post("/api/hubspot/contacts", json={
-            "email": f"alice-{tag}@example.com", "firstname": "Alice"})).json()["data"]["id"]
-        company = (await a.post("/api/hubspot/companies", json={
-            "name": f"Alice Co {tag}", "domain": f"alice-{tag}.example"})).json()["data"]["id"]
-        deal = (await a.post("/api/hubspot/deals", json={
-            "dealname": f"Alice deal {tag}", "amount": "10", "contact_ids": [contact],
-            "company_ids": [company]})).json()["data"]["id"]
+        contact = (
+            await a.post(
+                "/api/hubspot/contacts",
+                json={"email": f"alice-{tag}@example.com", "firstname": "Alice"},
+            )
+        ).json()["data"]["id"]
+        company = (
+            await a.post(
+                "/api/hubspot/companies",
+                json={"name": f"Alice Co {tag}", "domain": f"alice-{tag}.example"},
+            )
+        ).json()["data"]["id"]
+        deal = (
+            await a.post(
+                "/api/hubspot/deals",
+                json={
+                    "dealname": f"Alice deal {tag}",
+                    "amount": "10",
+                    "contact_ids": [contact],
+                    "company_ids": [company],
+                },
+            )
+        ).json()["data"]["id"]
     ids = {"contacts": contact, "companies": company, "deals": deal}
     before = _snapshot(stack)
 
@@ -50,8 +71,11 @@ async def test_foreign_ids_on_every_crm_route(stack: Stack) -> None:
         async with stack.client(who) as c:
             for kind, rid in ids.items():
                 path = f"/api/hubspot/{kind}/{rid}"
-                body = {"contacts": {"firstname": "Mallory"}, "companies": {"name": "Mallory"},
-                        "deals": {"dealname": "Mallory"}}[kind]
+                body = {
+                    "contacts": {"firstname": "Mallory"},
+                    "companies": {"name": "Mallory"},
+                    "deals": {"dealname": "Mallory"},
+                }[kind]
                 calls = [
                     c.get(path, params=params),
                     c.get(path, params={**params, "associations": "contacts"}),
@@ -65,23 +89,34 @@ async def test_foreign_ids_on_every_crm_route(stack: Stack) -> None:
                     assert r.status_code in allowed, (who, portal, r.request.url, r.text)
                     assert tag not in r.text
             # Associating Alice's records from another tenant fails too, and creates nothing.
-            r = await c.post("/api/hubspot/deals", params=params, json={
-                "dealname": f"Mallory {tag}", "contact_ids": [contact], "company_ids": [company]})
+            r = await c.post(
+                "/api/hubspot/deals",
+                params=params,
+                json={
+                    "dealname": f"Mallory {tag}",
+                    "contact_ids": [contact],
+                    "company_ids": [company],
+                },
+            )
             assert r.status_code in allowed | {422}, r.text
             assert tag not in r.json()["error"]["message"]
             # Listing with Alice's unique e-mail finds nothing outside her portal.
-            r = await c.get("/api/hubspot/contacts",
-                            params={**params, "email": f"alice-{tag}@example.com"})
+            r = await c.get(
+                "/api/hubspot/contacts", params={**params, "email": f"alice-{tag}@example.com"}
+            )
             if r.status_code == 200:
-                assert r.json()["data"]["results"] == [] and r.json()["meta"]["portal_id"] != PORTAL_A
+                assert (
+                    r.json()["data"]["results"] == [] and r.json()["meta"]["portal_id"] != PORTAL_A
+                )
             else:
                 assert r.status_code in allowed
     assert len(answers) == 4 * 3 * 5
     assert _snapshot(stack) == before  # nothing changed anywhere
 
     # Without an API key the host answers 401 before any plugin code runs.
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=stack.app),
-                                 base_url="http://host.local") as anon:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=stack.app), base_url="http://host.local"
+    ) as anon:
         for kind, rid in ids.items():
             assert (await anon.get(f"/api/hubspot/{kind}/{rid}")).status_code == 401
             assert (await anon.delete(f"/api/hubspot/{kind}/{rid}")).status_code == 401

@@ -22,19 +22,40 @@ from tests.api.fakes import FakeClient
 
 def _obj(props: dict[str, str | None]) -> CrmObject:
     return CrmObject.model_validate(
-        {"id": "7", "properties": props, "createdAt": "2026-01-02T03:04:05.678Z",
-         "updatedAt": "2026-02-01T00:00:00Z", "archived": False}
+        {
+            "id": "7",
+            "properties": props,
+            "createdAt": "2026-01-02T03:04:05.678Z",
+            "updatedAt": "2026-02-01T00:00:00Z",
+            "archived": False,
+        }
     )
 
 
 def test_contact_maps_known_properties_and_keeps_unknown_as_custom() -> None:
-    c = mapping.to_contact(_obj({
-        "email": "ada@example.com", "firstname": "Ada", "lastname": "Lovelace", "phone": "",
-        "company": "AE", "lifecyclestage": "lead", "favourite_language": "ada",
-        "hs_object_id": "7", "createdate": "2026-01-02T03:04:05.678Z",
-    }))
+    c = mapping.to_contact(
+        _obj(
+            {
+                "email": "ada@example.com",
+                "firstname": "Ada",
+                "lastname": "Lovelace",
+                "phone": "",
+                "company": "AE",
+                "lifecyclestage": "lead",
+                "favourite_language": "ada",
+                "hs_object_id": "7",
+                "createdate": "2026-01-02T03:04:05.678Z",
+            }
+        )
+    )
     assert (c.id, c.email, c.first_name, c.last_name, c.company_name, c.lifecycle_stage) == (
-        "7", "ada@example.com", "Ada", "Lovelace", "AE", "lead")
+        "7",
+        "ada@example.com",
+        "Ada",
+        "Lovelace",
+        "AE",
+        "lead",
+    )
     assert c.phone is None  # "" is HubSpot's empty value
     assert c.custom_fields == {"favourite_language": "ada"}
     assert c.created_at == datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
@@ -42,15 +63,27 @@ def test_contact_maps_known_properties_and_keeps_unknown_as_custom() -> None:
 
 
 def test_company_employee_count_parses_and_bad_value_is_none() -> None:
-    assert mapping.to_company(_obj({"name": "AE", "numberofemployees": "250"})).employee_count == 250
+    assert (
+        mapping.to_company(_obj({"name": "AE", "numberofemployees": "250"})).employee_count == 250
+    )
     assert mapping.to_company(_obj({"numberofemployees": "lots"})).employee_count is None
 
 
 def test_deal_amount_is_decimal_with_deal_or_account_currency() -> None:
-    d = mapping.to_deal(_obj({"dealname": "X", "amount": "12500.50", "deal_currency_code": "GBP",
-                              "closedate": "1767139200000", "dealstage": "closedwon",
-                              "pipeline": "default", "hubspot_owner_id": "9"}),
-                        account_currency="EUR")
+    d = mapping.to_deal(
+        _obj(
+            {
+                "dealname": "X",
+                "amount": "12500.50",
+                "deal_currency_code": "GBP",
+                "closedate": "1767139200000",
+                "dealstage": "closedwon",
+                "pipeline": "default",
+                "hubspot_owner_id": "9",
+            }
+        ),
+        account_currency="EUR",
+    )
     assert d.amount == Money(amount=Decimal("12500.50"), currency="GBP")
     assert d.close_date == datetime(2025, 12, 31, tzinfo=UTC)
     assert (d.stage_id, d.pipeline_id, d.owner_id) == ("closedwon", "default", "9")
@@ -61,20 +94,32 @@ def test_deal_amount_is_decimal_with_deal_or_account_currency() -> None:
 
 def test_fields_to_properties_only_sets_given_fields_and_none_clears() -> None:
     props = mapping.fields_to_properties(
-        "deal", DealFields(name="Big", amount=Money(amount=Decimal("1E+3"), currency="usd"),
-                           close_date=datetime(2026, 12, 31, tzinfo=UTC), owner_id=None,
-                           custom_fields={"renewal": "yes"}))
-    assert props == {"dealname": "Big", "amount": "1000", "deal_currency_code": "USD",
-                     "closedate": "2026-12-31T00:00:00.000Z", "hubspot_owner_id": "",
-                     "renewal": "yes"}
+        "deal",
+        DealFields(
+            name="Big",
+            amount=Money(amount=Decimal("1E+3"), currency="usd"),
+            close_date=datetime(2026, 12, 31, tzinfo=UTC),
+            owner_id=None,
+            custom_fields={"renewal": "yes"},
+        ),
+    )
+    assert props == {
+        "dealname": "Big",
+        "amount": "1000",
+        "deal_currency_code": "USD",
+        "closedate": "2026-12-31T00:00:00.000Z",
+        "hubspot_owner_id": "",
+        "renewal": "yes",
+    }
 
 
 def test_fields_to_properties_rejects_bad_email_and_custom_names() -> None:
     from atom_host_stub.contract import ContactFields
 
     with pytest.raises(InputError) as ei:
-        mapping.fields_to_properties("contact", ContactFields(
-            email="not-an-email", custom_fields={"Bad Name": "x"}))
+        mapping.fields_to_properties(
+            "contact", ContactFields(email="not-an-email", custom_fields={"Bad Name": "x"})
+        )
     fields = {e["field"] for e in ei.value.errors}
     assert fields == {"email", "custom_fields.Bad Name"}
 
@@ -82,20 +127,34 @@ def test_fields_to_properties_rejects_bad_email_and_custom_names() -> None:
 @pytest.mark.parametrize(
     ("f", "expected"),
     [
-        (SearchFilter(field="email", value="a@b.co"),
-         {"propertyName": "email", "operator": "EQ", "value": "a@b.co"}),
-        (SearchFilter(field="stage_id", op="in", value=["a", "b"]),
-         {"propertyName": "dealstage", "operator": "IN", "values": ["a", "b"]}),
-        (SearchFilter(field="amount", op="gte", value=Decimal("10.5")),
-         {"propertyName": "amount", "operator": "GTE", "value": "10.5"}),
-        (SearchFilter(field="created_at", op="lt", value=datetime(2026, 1, 1, tzinfo=UTC)),
-         {"propertyName": "createdate", "operator": "LT", "value": "1767225600000"}),
-        (SearchFilter(field="name", op="contains", value="Eng"),
-         {"propertyName": "dealname", "operator": "CONTAINS_TOKEN", "value": "*Eng*"}),
-        (SearchFilter(field="owner_id", op="has"),
-         {"propertyName": "hubspot_owner_id", "operator": "HAS_PROPERTY"}),
-        (SearchFilter(field="custom_fields.renewal", op="neq", value=True),
-         {"propertyName": "renewal", "operator": "NEQ", "value": "true"}),
+        (
+            SearchFilter(field="email", value="a@b.co"),
+            {"propertyName": "email", "operator": "EQ", "value": "a@b.co"},
+        ),
+        (
+            SearchFilter(field="stage_id", op="in", value=["a", "b"]),
+            {"propertyName": "dealstage", "operator": "IN", "values": ["a", "b"]},
+        ),
+        (
+            SearchFilter(field="amount", op="gte", value=Decimal("10.5")),
+            {"propertyName": "amount", "operator": "GTE", "value": "10.5"},
+        ),
+        (
+            SearchFilter(field="created_at", op="lt", value=datetime(2026, 1, 1, tzinfo=UTC)),
+            {"propertyName": "createdate", "operator": "LT", "value": "1767225600000"},
+        ),
+        (
+            SearchFilter(field="name", op="contains", value="Eng"),
+            {"propertyName": "dealname", "operator": "CONTAINS_TOKEN", "value": "*Eng*"},
+        ),
+        (
+            SearchFilter(field="owner_id", op="has"),
+            {"propertyName": "hubspot_owner_id", "operator": "HAS_PROPERTY"},
+        ),
+        (
+            SearchFilter(field="custom_fields.renewal", op="neq", value=True),
+            {"propertyName": "renewal", "operator": "NEQ", "value": "true"},
+        ),
     ],
 )
 def test_search_filter_maps_ops_and_values(f: SearchFilter, expected: dict) -> None:
@@ -108,11 +167,22 @@ def test_search_filter_unknown_field_is_input_error() -> None:
 
 
 def test_pipeline_stages_sorted_with_probability() -> None:
-    p = mapping.to_pipeline({"id": "default", "label": "Sales", "displayOrder": 0, "stages": [
-        {"id": "b", "label": "B", "displayOrder": 2, "metadata": {"probability": "1.0",
-                                                                 "isClosed": "true"}},
-        {"id": "a", "label": "A", "displayOrder": 1, "metadata": {"probability": "0.2"}},
-    ]})
+    p = mapping.to_pipeline(
+        {
+            "id": "default",
+            "label": "Sales",
+            "displayOrder": 0,
+            "stages": [
+                {
+                    "id": "b",
+                    "label": "B",
+                    "displayOrder": 2,
+                    "metadata": {"probability": "1.0", "isClosed": "true"},
+                },
+                {"id": "a", "label": "A", "displayOrder": 1, "metadata": {"probability": "0.2"}},
+            ],
+        }
+    )
     assert [s.id for s in p.stages] == ["a", "b"]
     assert p.stages[0].probability == Decimal("0.2") and p.stages[0].is_closed is None
     assert p.stages[1].is_closed is True
@@ -125,18 +195,24 @@ async def test_service_implements_contract_and_round_trips() -> None:
     client = FakeClient(currency="EUR")
     svc = HubSpotCRMService(client)
     assert isinstance(svc, CRMService)
-    company = await svc.create_record("company", mapping.FIELDS_BY_KIND["company"](
-        name="AE", employee_count=5))
-    deal = await svc.create_record("deal", DealFields(
-        name="D", amount=Money(amount=Decimal("99.90")), company_ids=[company.id]))
+    company = await svc.create_record(
+        "company", mapping.FIELDS_BY_KIND["company"](name="AE", employee_count=5)
+    )
+    deal = await svc.create_record(
+        "deal",
+        DealFields(name="D", amount=Money(amount=Decimal("99.90")), company_ids=[company.id]),
+    )
     assert deal.amount == Money(amount=Decimal("99.90"), currency="EUR")  # account currency
     create = [c for c in client.calls if c[0] == "create" and c[1] == "deals"][-1][2]
-    assert create["associations"] == [{"to": {"id": company.id}, "types": [
-        {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 341}]}]
+    assert create["associations"] == [
+        {
+            "to": {"id": company.id},
+            "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 341}],
+        }
+    ]
     updated = await svc.update_record("deal", deal.id, DealFields(name="D2"))
     assert updated.name == "D2" and updated.amount.amount == Decimal("99.90")
-    page = await svc.search_records("deal", [SearchFilter(field="name", op="contains",
-                                                          value="D2")])
+    page = await svc.search_records("deal", [SearchFilter(field="name", op="contains", value="D2")])
     assert [d.id for d in page.items] == [deal.id]
     await svc.delete_record("deal", deal.id)
     with pytest.raises(NotFound):

@@ -39,9 +39,13 @@ BLOCKER = textwrap.dedent(
 
 def _run_blocked(blocked: str, body: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     code = BLOCKER + textwrap.dedent(body)
-    proc = subprocess.run(
-        [sys.executable, "-c", code, blocked], capture_output=True, text=True, cwd=ROOT,
-        timeout=120, env={"PATH": "/usr/bin:/bin", **(env or {})},
+    proc = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code, blocked],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", **(env or {})},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -62,7 +66,9 @@ def test_validate_config_is_clean_with_a_complete_env(tmp_path: Path, hubspot_en
 
 
 def test_postgres_url_without_driver_names_the_extra() -> None:
-    out = _run_blocked("psycopg", """
+    out = _run_blocked(
+        "psycopg",
+        """
         import json
         from pathlib import Path
         from atom_host_stub.contract import HostContext
@@ -73,7 +79,8 @@ def test_postgres_url_without_driver_names_the_extra() -> None:
         issues = plugin.atom_validate_config(env=env, context=ctx)
         feats = {f.name: f.enabled for f in plugin.atom_features()}
         print(json.dumps({"issues": [i.model_dump(mode="json") for i in issues], "feats": feats}))
-    """)
+    """,
+    )
     db = [i for i in out["issues"] if i["key"] == "ATOM_DATABASE_URL"]
     assert len(db) == 1 and db[0]["severity"] == "error"
     assert "postgres" in db[0]["hint"] and "psycopg" in db[0]["message"]
@@ -82,12 +89,17 @@ def test_postgres_url_without_driver_names_the_extra() -> None:
 
 def test_postgres_url_with_driver_is_fine(tmp_path: Path, hubspot_env) -> None:
     env = {**hubspot_env, "ATOM_DATABASE_URL": "postgresql://u@db.example/atom"}
-    assert [i for i in plugin.atom_validate_config(env=env, context=_ctx(tmp_path, env))
-            if i.key == "ATOM_DATABASE_URL"] == []
+    assert [
+        i
+        for i in plugin.atom_validate_config(env=env, context=_ctx(tmp_path, env))
+        if i.key == "ATOM_DATABASE_URL"
+    ] == []
 
 
 def test_plugin_works_without_the_web_framework(tmp_path: Path, hubspot_env) -> None:
-    out = _run_blocked("fastapi,starlette", """
+    out = _run_blocked(
+        "fastapi,starlette",
+        """
         import asyncio, json, sys
         from pathlib import Path
         from atom_host_stub.contract import HostContext, Principal
@@ -109,7 +121,10 @@ def test_plugin_works_without_the_web_framework(tmp_path: Path, hubspot_env) -> 
                                      and m != "atom_host_stub.contract"),
             "web": [m for m in ("fastapi", "starlette") if m in sys.modules],
         }))
-    """.replace("json.loads(sys.argv[2])", repr(json.dumps(hubspot_env)).join(("json.loads(", ")"))))
+    """.replace(
+            "json.loads(sys.argv[2])", repr(json.dumps(hubspot_env)).join(("json.loads(", ")"))
+        ),
+    )
     assert out["issues"] == []
     assert out["features"]["http_routes"] == [False, "api"]
     assert out["routes"] == []

@@ -27,7 +27,9 @@ async def test_list_without_filters_uses_plain_listing(fake_http, fake_clients) 
     body = r.json()
     assert body["ok"] is True and body["meta"] == {"portal_id": 111}
     assert [x["properties"]["email"] for x in body["data"]["results"]] == [
-        "c0@example.com", "c1@example.com"]
+        "c0@example.com",
+        "c1@example.com",
+    ]
     assert body["data"]["next_after"] == "2"
     assert alice.calls[-1][0] == "list"
     r2 = await fake_http.get("/api/hubspot/contacts", params={"limit": 2, "after": "2"})
@@ -37,13 +39,34 @@ async def test_list_without_filters_uses_plain_listing(fake_http, fake_clients) 
 
 async def test_contact_filters_become_one_and_ed_search(fake_http, fake_clients) -> None:
     alice = fake_clients["alice"]
-    alice.contacts.add({"email": "ada@example.com", "firstname": "Ada", "lastname": "L",
-                        "lifecyclestage": "lead", "company": "Engines"})
-    alice.contacts.add({"email": "bob@example.com", "firstname": "Bob", "lastname": "Adams",
-                        "lifecyclestage": "customer"})
-    r = await fake_http.get("/api/hubspot/contacts", params={
-        "name": "ada", "lifecycle_stage": "lead", "created_from": "2026-01-01",
-        "created_to": "2026-01-31", "sort": "-createdate", "properties": "email,firstname"})
+    alice.contacts.add(
+        {
+            "email": "ada@example.com",
+            "firstname": "Ada",
+            "lastname": "L",
+            "lifecyclestage": "lead",
+            "company": "Engines",
+        }
+    )
+    alice.contacts.add(
+        {
+            "email": "bob@example.com",
+            "firstname": "Bob",
+            "lastname": "Adams",
+            "lifecyclestage": "customer",
+        }
+    )
+    r = await fake_http.get(
+        "/api/hubspot/contacts",
+        params={
+            "name": "ada",
+            "lifecycle_stage": "lead",
+            "created_from": "2026-01-01",
+            "created_to": "2026-01-31",
+            "sort": "-createdate",
+            "properties": "email,firstname",
+        },
+    )
     assert r.status_code == 200, r.text
     assert [x["properties"]["email"] for x in r.json()["data"]["results"]] == ["ada@example.com"]
     assert r.json()["data"]["total"] == 1
@@ -56,10 +79,18 @@ async def test_contact_filters_become_one_and_ed_search(fake_http, fake_clients)
     ]
     # `name` matches first OR last name: the other filters are repeated in both groups.
     assert body["filterGroups"] == [
-        {"filters": [*common, {"propertyName": "firstname", "operator": "CONTAINS_TOKEN",
-                               "value": "*ada*"}]},
-        {"filters": [*common, {"propertyName": "lastname", "operator": "CONTAINS_TOKEN",
-                               "value": "*ada*"}]},
+        {
+            "filters": [
+                *common,
+                {"propertyName": "firstname", "operator": "CONTAINS_TOKEN", "value": "*ada*"},
+            ]
+        },
+        {
+            "filters": [
+                *common,
+                {"propertyName": "lastname", "operator": "CONTAINS_TOKEN", "value": "*ada*"},
+            ]
+        },
     ]
     assert body["sorts"] == [{"propertyName": "createdate", "direction": "DESCENDING"}]
     assert body["properties"] == ["email", "firstname"]
@@ -67,13 +98,35 @@ async def test_contact_filters_become_one_and_ed_search(fake_http, fake_clients)
 
 async def test_deal_filters_amount_and_close_range(fake_http, fake_clients) -> None:
     alice = fake_clients["alice"]
-    alice.deals.add({"dealname": "Small", "amount": "50", "pipeline": "default",
-                     "dealstage": "closedwon", "closedate": "2026-03-01T00:00:00Z"})
-    big = alice.deals.add({"dealname": "Big", "amount": "5000", "pipeline": "default",
-                           "dealstage": "closedwon", "closedate": "2026-03-02T00:00:00Z"})
-    r = await fake_http.get("/api/hubspot/deals", params={
-        "pipeline": "default", "stage": "closedwon", "amount_min": "100", "amount_max": "9999.99",
-        "close_date_from": "2026-03-01", "close_date_to": "2026-03-31T23:59:59Z"})
+    alice.deals.add(
+        {
+            "dealname": "Small",
+            "amount": "50",
+            "pipeline": "default",
+            "dealstage": "closedwon",
+            "closedate": "2026-03-01T00:00:00Z",
+        }
+    )
+    big = alice.deals.add(
+        {
+            "dealname": "Big",
+            "amount": "5000",
+            "pipeline": "default",
+            "dealstage": "closedwon",
+            "closedate": "2026-03-02T00:00:00Z",
+        }
+    )
+    r = await fake_http.get(
+        "/api/hubspot/deals",
+        params={
+            "pipeline": "default",
+            "stage": "closedwon",
+            "amount_min": "100",
+            "amount_max": "9999.99",
+            "close_date_from": "2026-03-01",
+            "close_date_to": "2026-03-31T23:59:59Z",
+        },
+    )
     assert r.status_code == 200, r.text
     assert [x["id"] for x in r.json()["data"]["results"]] == [big]
     filters = alice.calls[-1][2]["filterGroups"][0]["filters"]
@@ -83,11 +136,13 @@ async def test_deal_filters_amount_and_close_range(fake_http, fake_clients) -> N
 
 async def test_company_filters(fake_http, fake_clients) -> None:
     alice = fake_clients["alice"]
-    alice.companies.add({"name": "Analytical Engines", "domain": "ae.example",
-                         "industry": "COMPUTER_SOFTWARE"})
+    alice.companies.add(
+        {"name": "Analytical Engines", "domain": "ae.example", "industry": "COMPUTER_SOFTWARE"}
+    )
     alice.companies.add({"name": "Looms", "domain": "looms.example", "industry": "TEXTILES"})
-    r = await fake_http.get("/api/hubspot/companies", params={"domain": "AE.example",
-                                                             "industry": "COMPUTER_SOFTWARE"})
+    r = await fake_http.get(
+        "/api/hubspot/companies", params={"domain": "AE.example", "industry": "COMPUTER_SOFTWARE"}
+    )
     assert [x["properties"]["name"] for x in r.json()["data"]["results"]] == ["Analytical Engines"]
 
 
@@ -97,8 +152,11 @@ async def test_company_filters(fake_http, fake_clients) -> None:
         ("/api/hubspot/contacts", {"limit": 101}, "limit"),
         ("/api/hubspot/contacts", {"limit": 0}, "limit"),
         ("/api/hubspot/contacts", {"created_from": "yesterday"}, "created_from"),
-        ("/api/hubspot/contacts", {"created_from": "2026-02-01", "created_to": "2026-01-01"},
-         "created_from"),
+        (
+            "/api/hubspot/contacts",
+            {"created_from": "2026-02-01", "created_to": "2026-01-01"},
+            "created_from",
+        ),
         ("/api/hubspot/deals", {"amount_min": "ten"}, "amount_min"),
         ("/api/hubspot/deals", {"amount_min": "10", "amount_max": "5"}, "amount_min"),
         ("/api/hubspot/contacts", {"sort": "Drop Table"}, "sort"),
@@ -117,18 +175,35 @@ async def test_bad_query_is_422_naming_the_field(fake_http, path, params, field)
 
 async def test_create_contact_validates_and_sends_flat_properties(fake_http, fake_clients) -> None:
     alice = fake_clients["alice"]
-    bad = await fake_http.post("/api/hubspot/contacts", json={
-        "email": "nope", "Bad Key": "x", "nested": {"a": 1}, "createdate": "2026-01-01"})
+    bad = await fake_http.post(
+        "/api/hubspot/contacts",
+        json={"email": "nope", "Bad Key": "x", "nested": {"a": 1}, "createdate": "2026-01-01"},
+    )
     assert bad.status_code == 422
     assert {e["field"] for e in bad.json()["error"]["errors"]} == {
-        "email", "Bad Key", "nested", "createdate"}
+        "email",
+        "Bad Key",
+        "nested",
+        "createdate",
+    }
     assert not [c for c in alice.calls if c[0] == "create"]  # nothing sent to HubSpot
-    ok = await fake_http.post("/api/hubspot/contacts", json={
-        "email": "ada@example.com", "firstname": "Ada", "favourite_number": 7, "vip": True,
-        "phone": None})
+    ok = await fake_http.post(
+        "/api/hubspot/contacts",
+        json={
+            "email": "ada@example.com",
+            "firstname": "Ada",
+            "favourite_number": 7,
+            "vip": True,
+            "phone": None,
+        },
+    )
     assert ok.status_code == 201, ok.text
     assert alice.calls[-1][2]["properties"] == {
-        "email": "ada@example.com", "firstname": "Ada", "favourite_number": "7", "vip": "true"}
+        "email": "ada@example.com",
+        "firstname": "Ada",
+        "favourite_number": "7",
+        "vip": "true",
+    }
     rec = ok.json()["data"]
     assert rec["properties"]["favourite_number"] == "7" and rec["id"]
     dup = await fake_http.post("/api/hubspot/contacts", json={"email": "ada@example.com"})
@@ -140,22 +215,37 @@ async def test_create_deal_normalises_and_associates_inline(fake_http, fake_clie
     alice = fake_clients["alice"]
     contact = alice.contacts.add({"email": "c@example.com"})
     company = alice.companies.add({"name": "Co"})
-    r = await fake_http.post("/api/hubspot/deals", json={
-        "dealname": "Engine", "amount": 12500.5, "closedate": "2026-12-31",
-        "contact_ids": [contact], "company_ids": [company, company]})
+    r = await fake_http.post(
+        "/api/hubspot/deals",
+        json={
+            "dealname": "Engine",
+            "amount": 12500.5,
+            "closedate": "2026-12-31",
+            "contact_ids": [contact],
+            "company_ids": [company, company],
+        },
+    )
     assert r.status_code == 201, r.text
     sent = alice.calls[-1][2]
-    assert sent["properties"] == {"dealname": "Engine", "amount": "12500.5",
-                                  "closedate": "2026-12-31T00:00:00.000Z"}
+    assert sent["properties"] == {
+        "dealname": "Engine",
+        "amount": "12500.5",
+        "closedate": "2026-12-31T00:00:00.000Z",
+    }
     assert sent["associations"] == [
-        {"to": {"id": contact}, "types": [{"associationCategory": "HUBSPOT_DEFINED",
-                                           "associationTypeId": 3}]},
-        {"to": {"id": company}, "types": [{"associationCategory": "HUBSPOT_DEFINED",
-                                           "associationTypeId": 341}]},
+        {
+            "to": {"id": contact},
+            "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}],
+        },
+        {
+            "to": {"id": company},
+            "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 341}],
+        },
     ]
     deal_id = r.json()["data"]["id"]
-    got = await fake_http.get(f"/api/hubspot/deals/{deal_id}",
-                              params={"associations": "contacts,companies"})
+    got = await fake_http.get(
+        f"/api/hubspot/deals/{deal_id}", params={"associations": "contacts,companies"}
+    )
     assert got.json()["data"]["associations"] == {"contacts": [contact], "companies": [company]}
 
 
@@ -179,8 +269,9 @@ async def test_deal_body_validation(fake_http, body, field) -> None:
 async def test_patch_put_update_and_null_clears(fake_http, fake_clients) -> None:
     alice = fake_clients["alice"]
     cid = alice.companies.add({"name": "Co", "city": "Paris", "numberofemployees": "3"})
-    r = await fake_http.patch(f"/api/hubspot/companies/{cid}",
-                              json={"city": None, "numberofemployees": "40"})
+    r = await fake_http.patch(
+        f"/api/hubspot/companies/{cid}", json={"city": None, "numberofemployees": "40"}
+    )
     assert r.status_code == 200, r.text
     assert alice.calls[-1][2]["properties"] == {"city": "", "numberofemployees": "40"}
     r = await fake_http.put(f"/api/hubspot/companies/{cid}", json={"name": "Co2"})
@@ -225,22 +316,38 @@ async def test_not_connected_is_401_saying_how(fake_http) -> None:
 @pytest.mark.parametrize(
     ("exc", "status", "code"),
     [
-        (RateLimited("slow down", retry_after_s=3.2, policy="TEN_SECONDLY_ROLLING"), 429,
-         "rate_limited"),
-        (TierRequired("needs Marketing Hub Enterprise", required_tier="marketing-enterprise"),
-         403, "hubspot_tier_required"),
+        (
+            RateLimited("slow down", retry_after_s=3.2, policy="TEN_SECONDLY_ROLLING"),
+            429,
+            "rate_limited",
+        ),
+        (
+            TierRequired("needs Marketing Hub Enterprise", required_tier="marketing-enterprise"),
+            403,
+            "hubspot_tier_required",
+        ),
         (Unavailable("HubSpot is down", correlation_id="abc"), 503, "hubspot_unavailable"),
-        (MissingScopes("missing scopes", required_scopes=["crm.objects.contacts.read"]), 403,
-         "missing_scopes"),
+        (
+            MissingScopes("missing scopes", required_scopes=["crm.objects.contacts.read"]),
+            403,
+            "missing_scopes",
+        ),
         (ReconnectRequired("reconnect HubSpot (POST /auth/hubspot)"), 401, "reconnect_required"),
-        (ValidationFailed("Property values were not valid", status=400,
-                          errors=[{"message": "bad lifecyclestage", "in": "lifecyclestage"}]),
-         422, "hubspot_validation_error"),
+        (
+            ValidationFailed(
+                "Property values were not valid",
+                status=400,
+                errors=[{"message": "bad lifecyclestage", "in": "lifecyclestage"}],
+            ),
+            422,
+            "hubspot_validation_error",
+        ),
         (OutcomeUnknown("the create may have happened"), 504, "outcome_unknown"),
     ],
 )
-async def test_hubspot_errors_map_to_statuses(fake_http, fake_clients, monkeypatch, exc, status,
-                                              code) -> None:
+async def test_hubspot_errors_map_to_statuses(
+    fake_http, fake_clients, monkeypatch, exc, status, code
+) -> None:
     async def boom(*a, **k):
         raise exc
 
@@ -278,12 +385,22 @@ async def test_openapi_documents_bodies_examples_and_errors(fake_app) -> None:
     assert body["examples"][0]["dealname"]
     assert body["additionalProperties"]  # custom properties allowed
     ops = {op["operationId"] for p in spec["paths"].values() for op in p.values()}
-    assert {"list_contacts", "get_company", "create_deal", "update_deal", "replace_deal",
-            "archive_contact", "list_pipelines", "list_pipeline_stages", "hubspot_health"} <= ops
+    assert {
+        "list_contacts",
+        "get_company",
+        "create_deal",
+        "update_deal",
+        "replace_deal",
+        "archive_contact",
+        "list_pipelines",
+        "list_pipeline_stages",
+        "hubspot_health",
+    } <= ops
 
 
-async def test_unexpected_defect_is_enveloped_without_detail(fake_http, fake_clients,
-                                                             monkeypatch) -> None:
+async def test_unexpected_defect_is_enveloped_without_detail(
+    fake_http, fake_clients, monkeypatch
+) -> None:
     async def bug(*a, **k):
         raise KeyError("secret-token-value")
 
