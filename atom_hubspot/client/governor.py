@@ -18,10 +18,10 @@ moving window). Clock and sleep are injectable, so tests never sleep for real.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,14 +43,21 @@ SEARCH_WINDOW_MS = 1_000
 # request a little longer than HubSpot does (2 % of the window: 200 ms of 10 s) keeps latency
 # jitter from pushing us over.
 DEFAULT_MARGIN_RATIO = 0.02
+# A slot taken for a call is dated this far ahead until the call's answer re-dates it, so a
+# call still in flight (queued, slow to arrive) never leaves the window early. A process that
+# dies mid-call leaves its slot to expire after this plus the window.
+DEFAULT_IN_FLIGHT_MS = 60_000
 
 
 class WindowBackend(Protocol):
     """A rolling-window counter shared by whoever uses the same store."""
 
-    async def acquire(self, key: str, limit: int, window_ms: int, now_ms: int) -> int:
+    async def acquire(
+        self, key: str, limit: int, window_ms: int, now_ms: int, stamp_ms: int | None = None
+    ) -> int:
         """Take one slot if the window holds fewer than `limit`; return 0 when taken, else the
-        milliseconds after which a slot may be free (nothing taken)."""
+        milliseconds after which a slot may be free (nothing taken). The slot is dated
+        `stamp_ms` (default now); a date in the future holds it while the call is in flight."""
         ...
 
     async def occupancy(self, key: str, window_ms: int, now_ms: int) -> int:
@@ -67,47 +74,57 @@ class WindowBackend(Protocol):
 # --------------------------------------------------------------------------- memory
 
 
+def _poll_ms(window_ms: int) -> int:
+    """How soon to look again when the slot to wait for is a call still in flight."""
+    return max(10, window_ms // 20)
+
+
 class MemoryWindowBackend:
-    """Exact sliding log per key, in this process (the default)."""
+    """Exact sliding log per key (sorted stamps), in this process (the default)."""
 
     def __init__(self) -> None:
-        self._logs: dict[str, deque[int]] = {}
+        self._logs: dict[str, list[int]] = {}
 
-    def _log(self, key: str, window_ms: int, now_ms: int) -> deque[int]:
-        q = self._logs.setdefault(key, deque())
-        edge = now_ms - window_ms
-        while q and q[0] <= edge:
-            q.popleft()
+    def _log(self, key: str, window_ms: int, now_ms: int) -> list[int]:
+        q = self._logs.setdefault(key, [])
+        gone = bisect.bisect_right(q, now_ms - window_ms)
+        if gone:
+            del q[:gone]
         return q
 
-    async def acquire(self, key: str, limit: int, window_ms: int, now_ms: int) -> int:
+    async def acquire(
+        self, key: str, limit: int, window_ms: int, now_ms: int, stamp_ms: int | None = None
+    ) -> int:
         q = self._log(key, window_ms, now_ms)
         if len(q) < limit:
-            q.append(now_ms)
+            bisect.insort(q, now_ms if stamp_ms is None else stamp_ms)
             return 0
         # The (len - limit + 1)-th oldest entry must leave the window before one slot is free.
-        oldest_to_leave = q[len(q) - limit]
-        return max(1, oldest_to_leave + window_ms - now_ms + 1)
+        to_leave = q[len(q) - limit]
+        if to_leave > now_ms:  # in flight: it is re-dated when its answer comes
+            return _poll_ms(window_ms)
+        return max(1, to_leave + window_ms - now_ms + 1)
 
     async def occupancy(self, key: str, window_ms: int, now_ms: int) -> int:
         return len(self._log(key, window_ms, now_ms))
 
     async def move(self, key: str, window_ms: int, from_ms: int, to_ms: int) -> None:
-        """Re-date one entry (stamps are never later than now, so appending keeps order)."""
+        """Re-date one entry (from its in-flight or taking time to its answer time)."""
         q = self._log(key, window_ms, to_ms)
-        try:
-            q.remove(from_ms)
-        except ValueError:
-            pass  # already out of the window: count the call from its end anyway
-        q.append(to_ms)
+        i = bisect.bisect_left(q, from_ms)
+        if i < len(q) and q[i] == from_ms:
+            del q[i]
+        # (not found: already out of the window; count the call from its end anyway)
+        bisect.insort(q, to_ms)
 
     async def oldest(self, key: str, window_ms: int, now_ms: int) -> int | None:
         q = self._log(key, window_ms, now_ms)
-        return q[0] if q else None
+        return q[0] if q and q[0] <= now_ms else None
 
     async def force(self, key: str, count: int, window_ms: int, now_ms: int) -> None:
         q = self._log(key, window_ms, now_ms)
-        q.extend([now_ms] * count)
+        for _ in range(count):
+            bisect.insort(q, now_ms)
 
     async def aclose(self) -> None:
         return None  # nothing to release; the counts stay for whoever shares this governor
@@ -198,20 +215,25 @@ class PostgresWindowBackend:
             finally:
                 self._conn = None
 
-    async def acquire(self, key: str, limit: int, window_ms: int, now_ms: int) -> int:
+    async def acquire(
+        self, key: str, limit: int, window_ms: int, now_ms: int, stamp_ms: int | None = None
+    ) -> int:
         b = self._bucket_ms(window_ms)
+        stamp = now_ms if stamp_ms is None else stamp_ms
 
         async def go(cur: Any) -> int:
             await cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
             buckets = await self._buckets(cur, key, window_ms, now_ms)
             used = sum(c for _, c in buckets)
             if used < limit:
-                await self._add(cur, key, 1, window_ms, now_ms)
+                await self._add(cur, key, 1, window_ms, stamp)
                 return 0
             # Free buckets oldest first until one slot is available; that bucket's exit time.
             for start, c in buckets:
                 used -= c
                 if used < limit:
+                    if start > now_ms:  # calls in flight: re-dated when their answers come
+                        return _poll_ms(window_ms)
                     return max(1, start + window_ms + b - now_ms + 1)
             return b  # pragma: no cover - unreachable: the loop empties `used`
 
@@ -283,7 +305,10 @@ class RedisWindowBackend:
     def _expiry(window_ms: int) -> int:
         return max(1, math.ceil(window_ms / 1000))
 
-    async def acquire(self, key: str, limit: int, window_ms: int, now_ms: int) -> int:
+    async def acquire(
+        self, key: str, limit: int, window_ms: int, now_ms: int, stamp_ms: int | None = None
+    ) -> int:
+        # `limits` dates entries itself (now): no in-flight holding on this backend.
         expiry = self._expiry(window_ms)
         try:
             if await self._storage.acquire_entry(key, limit, expiry):
@@ -348,6 +373,7 @@ class RateLimitGovernor:
         window_ms: int = DEFAULT_WINDOW_MS,
         search_window_ms: int = SEARCH_WINDOW_MS,
         margin_ratio: float = DEFAULT_MARGIN_RATIO,
+        in_flight_ms: int = DEFAULT_IN_FLIGHT_MS,
     ) -> None:
         self.requests_per_10s = requests_per_10s
         self.search_per_s = search_per_s
@@ -357,6 +383,7 @@ class RateLimitGovernor:
         self.window_ms = window_ms
         self.search_window_ms = search_window_ms
         self.margin_ratio = margin_ratio
+        self.in_flight_ms = in_flight_ms
         self._budgets: dict[str, _PortalBudget] = {}
         self.waits = 0  # how many times a call waited for budget (diagnostics, benchmarks)
         self.waited_s = 0.0
@@ -394,6 +421,8 @@ class RateLimitGovernor:
         return cls(
             requests_per_10s=settings.requests_per_10s,
             search_per_s=settings.search_rate_per_second,
+            # No attempt lasts longer than the total timeout: the longest a slot is in flight.
+            in_flight_ms=int(settings.total_timeout_s * 1000),
             backend=backend,
             clock=clock,
             sleep=sleep,
@@ -463,13 +492,16 @@ class RateLimitGovernor:
                 return max(1.0, (int(first) + window - self._now_ms()) / 1000)
         return window / 1000
 
-    async def _take(self, key: str, limit: int, window_ms: int, slot: Slot) -> int:
+    async def _take(
+        self, key: str, limit: int, window_ms: int, slot: Slot, *, in_flight: bool
+    ) -> int:
         """Take a slot (0) or return the ms after which one may be free."""
         now = self._now_ms()
         padded = self._padded(window_ms)
-        delay = await self.backend.acquire(key, limit, padded, now)
+        stamp = now + self.in_flight_ms if in_flight else now
+        delay = await self.backend.acquire(key, limit, padded, now, stamp)
         if delay <= 0:
-            slot.entries.append((key, padded, now))
+            slot.entries.append((key, padded, stamp))
         return delay
 
     def _padded(self, window_ms: int) -> int:
@@ -484,7 +516,7 @@ class RateLimitGovernor:
     async def acquire(self, portal: str, *, search: bool = False) -> float:
         """Wait until the portal has budget for one call; returns the seconds waited."""
         start = self.clock()
-        await self.acquire_slot(portal, search=search)
+        await self._acquire(portal, search=search, in_flight=False)
         return self.clock() - start
 
     async def acquire_slot(self, portal: str, *, search: bool = False) -> Slot:
@@ -495,7 +527,11 @@ class RateLimitGovernor:
         both is the safe reading of HubSpot's docs). When the second slot is not free, the
         first one stays spent (counting high is safe) and both are tried again after the
         wait: holding a slot while waiting would date it earlier than the request.
+        The slot counts as in flight (see DEFAULT_IN_FLIGHT_MS) until `settle()`.
         """
+        return await self._acquire(portal, search=search, in_flight=True)
+
+    async def _acquire(self, portal: str, *, search: bool, in_flight: bool) -> Slot:
         self.check_daily(portal)
         b = self.budget(portal)
         while True:
@@ -508,12 +544,18 @@ class RateLimitGovernor:
                 b.hold_until = None
             if search:
                 delay = await self._take(
-                    f"{portal}:search", self.search_per_s, self.search_window_ms, slot
+                    f"{portal}:search",
+                    self.search_per_s,
+                    self.search_window_ms,
+                    slot,
+                    in_flight=in_flight,
                 )
                 if delay > 0:
                     await self._pause(f"{portal}:search", delay)
                     continue
-            delay = await self._take(f"{portal}:10s", b.limit, b.window_ms, slot)
+            delay = await self._take(
+                f"{portal}:10s", b.limit, b.window_ms, slot, in_flight=in_flight
+            )
             if delay <= 0:
                 return slot
             await self._pause(f"{portal}:10s", delay)
@@ -527,7 +569,7 @@ class RateLimitGovernor:
             return
         now = self._now_ms()
         for key, window, stamp in slot.entries:
-            if now > stamp:
+            if stamp != now:
                 await move(key, window, stamp, now)
 
     async def observe(self, portal: str, headers: Mapping[str, str]) -> None:

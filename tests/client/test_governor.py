@@ -321,3 +321,33 @@ async def test_postgres_backend_reconnects_after_close(rate_db: str) -> None:
         assert await backend.acquire("k", 1, 10_000, 1_000) > 0
     finally:
         await backend.aclose()
+
+
+async def test_a_call_in_flight_holds_its_slot_until_its_answer() -> None:
+    clock = VirtualClock()
+    gov = governor(clock, requests_per_10s=1)
+    slot = await gov.acquire_slot("portal:1")  # sent, no answer yet
+    waiter = asyncio.ensure_future(gov.acquire("portal:1"))
+    for _ in range(50):
+        await asyncio.sleep(0)
+    clock.now += 30  # far past the window: still no slot while the first call is in flight
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert not waiter.done()
+    answered = clock.time()
+    await gov.settle(slot)  # the answer came: counted from now for one window
+    await waiter
+    assert clock.time() >= answered + 10
+
+
+@pytest.mark.postgres
+async def test_postgres_backend_holds_in_flight_slots(rate_db: str) -> None:
+    backend = PostgresWindowBackend(rate_db)
+    try:
+        assert await backend.acquire("k", 1, 10_000, 0, stamp_ms=60_000) == 0
+        assert 0 < await backend.acquire("k", 1, 10_000, 30_000) <= 500  # poll, in flight
+        await backend.move("k", 10_000, 60_000, 31_000)
+        assert await backend.acquire("k", 1, 10_000, 40_000) > 0
+        assert await backend.acquire("k", 1, 10_000, 41_600) == 0
+    finally:
+        await backend.aclose()
