@@ -48,7 +48,7 @@ PLAIN_CLI = "import sys; from atom_host_stub.cli import main; sys.exit(main(sys.
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The current environment without any ATOM_/HUBSPOT_ setting, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ATOM_", "HUBSPOT_"))}
-    env.update(PYTHONPATH=str(REPO), ATOM_DATA_DIR=str(tmp_path / "data"), **extra)
+    env.update({"PYTHONPATH": str(REPO), "ATOM_DATA_DIR": str(tmp_path / "data"), **extra})
     return env
 
 
@@ -159,6 +159,23 @@ def test_without_the_web_framework_check_config_and_health_still_run(tmp_path: P
     serve = run_cli(tmp_path, "serve", blocked=True, **env)
     assert serve.returncode == EXIT_MISSING_EXTRA
     assert "pip install 'atom-hubspot[api]'" in serve.stderr
+
+
+def test_without_the_web_framework_hubspot_migrates_starts_and_builds_its_services(
+    tmp_path: Path, hubspot_env: dict[str, str]
+) -> None:
+    env = {**hubspot_env, "ATOM_PLUGINS": "hubspot", "ATOM_API_KEYS": f"{API_KEY}:t:u"}
+    migrate = run_cli(tmp_path, "migrate", blocked=True, **env)
+    assert migrate.returncode == EXIT_OK, migrate.stdout + migrate.stderr
+    assert migrate.stdout.startswith("hubspot: ")
+    health = run_cli(tmp_path, "health", "--json", blocked=True, **env)
+    assert health.returncode == EXIT_OK, health.stdout + health.stderr
+    report = json.loads(health.stdout)
+    hubspot = next(i for i in report["integrations"] if i["name"] == "hubspot")
+    assert hubspot["status"] == "ok"
+    assert [h["status"] for h in hubspot["health"]] == ["ok"]
+    assert report["host"]["capabilities"] == {"crm": ["hubspot"], "marketing": ["hubspot"]}
+    assert hubspot["routes"] == []  # no web framework, no routes
 
 
 # --------------------------------------------------------------------------- in process
