@@ -39,7 +39,7 @@ Exit codes:
   4  the command needs an extra that is not installed (serve: 'atom-hubspot[api]')
 """
 
-DEMO_API_KEY = "demo-key"
+DEMO_API_KEY = "demo-key"  # demo mode only, when ATOM_API_KEYS is unset; printed at start
 
 
 def _run(coro: Any) -> Any:
