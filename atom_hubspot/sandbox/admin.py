@@ -156,7 +156,7 @@ async def update_portal(call: Call) -> Response:
 async def create_private_app_token(call: Call) -> Response:
     body = call.json_object()
     try:
-        portal_id = int(body.get("portal_id"))
+        portal_id = int(str(body.get("portal_id")))
     except (TypeError, ValueError):
         raise validation("portal_id is required") from None
     call.sandbox.portal(portal_id)

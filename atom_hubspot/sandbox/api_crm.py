@@ -237,7 +237,9 @@ async def _batch_create(call: Call, otype: ObjectType, portal: Portal,
 async def _batch_update(call: Call, otype: ObjectType, portal: Portal,
                         body: dict[str, Any]) -> Response:
     inputs = _inputs(body)
-    results, missing, errors = [], [], []
+    results: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    missing: list[str] = []
     for item in inputs:
         key = str(item.get("id", "")) if isinstance(item, dict) else ""
         rec = portal.get_by(otype, key, item.get("idProperty")) if key else None
@@ -259,7 +261,8 @@ async def _batch_update(call: Call, otype: ObjectType, portal: Portal,
 async def _batch_upsert(call: Call, otype: ObjectType, portal: Portal,
                         body: dict[str, Any]) -> Response:
     inputs = _inputs(body)
-    results, errors = [], []
+    results: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
     for item in inputs:
         if not isinstance(item, dict) or not item.get("id"):
             errors.append({"status": "error", "category": "VALIDATION_ERROR",
@@ -415,7 +418,7 @@ async def assoc_create(call: Call) -> Response:
         if tid not in allowed or spec.get("associationCategory") != "HUBSPOT_DEFINED":
             raise validation(f"invalid association type {tid} from {a.singular} to "
                              f"{b.singular}")
-        portal.link(a.name, src.id, b.name, dst.id, int(tid))
+        portal.link(a.name, src.id, b.name, dst.id, int(str(tid)))
     return json_response({"fromObjectTypeId": a.type_id, "fromObjectId": src.id,
                           "toObjectTypeId": b.type_id, "toObjectId": dst.id,
                           "labels": ["Primary"] if any(
@@ -456,7 +459,8 @@ async def assoc_batch(call: Call) -> Response:
     portal = call.require_portal()
     body = call.json_object()
     if action == "read":
-        results, errors = [], []
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
         for item in _inputs(body, 1000):
             key = str(item.get("id", "")) if isinstance(item, dict) else ""
             rec = portal.live(a, key)
@@ -473,7 +477,7 @@ async def assoc_batch(call: Call) -> Response:
                 {"toObjectId": tid, "associationTypes": _assoc_types(t)} for tid, t in rows]})
         return _batch_answer(call, results, errors)
     if action == "create":
-        results = []
+        created: list[dict[str, Any]] = []
         for item in _inputs(body, 2000):
             src = _live_or_404(portal, a, (item.get("from") or {}).get("id", ""))
             dst = _live_or_404(portal, b, (item.get("to") or {}).get("id", ""))
@@ -482,9 +486,9 @@ async def assoc_batch(call: Call) -> Response:
                 if tid not in ASSOCIATION_TYPES[(a.name, b.name)]:
                     raise validation(f"invalid association type {tid}")
                 portal.link(a.name, src.id, b.name, dst.id, int(tid))
-            results.append({"fromObjectTypeId": a.type_id, "fromObjectId": src.id,
+            created.append({"fromObjectTypeId": a.type_id, "fromObjectId": src.id,
                             "toObjectTypeId": b.type_id, "toObjectId": dst.id, "labels": []})
-        return _batch_answer(call, results, [], 201)
+        return _batch_answer(call, created, [], 201)
     if action == "archive":
         for item in _inputs(body, 2000):
             from_id = (item.get("from") or {}).get("id", "")

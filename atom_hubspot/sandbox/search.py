@@ -43,7 +43,7 @@ def _cmp(a: Any, b: Any) -> int | None:
         return None
     if type(a) is not type(b):
         a, b = str(a), str(b)
-    return (a > b) - (a < b)
+    return int(a > b) - int(a < b)
 
 
 def _tokens(value: str) -> list[str]:
@@ -78,22 +78,22 @@ def compile_filter(otype: ObjectType, f: dict[str, Any]) -> Callable[[Record], b
         return str(rec.id) if prop == "hs_object_id" else rec.properties.get(prop)
 
     if op in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
-        want = op == "HAS_PROPERTY"
+        want: bool = op == "HAS_PROPERTY"
         return lambda rec: (raw_of(rec) not in (None, "")) == want
     if op in ("IN", "NOT_IN"):
         targets = [_typed(otype, prop, v) for v in f["values"]]
-        inside = op == "IN"
+        inside: bool = op == "IN"
         return lambda rec: any(_cmp(_typed(otype, prop, raw_of(rec)), t) == 0
                                for t in targets) == inside
     if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
         pattern = str(f["value"]).lower()
-        contains = op == "CONTAINS_TOKEN"
+        contains: bool = op == "CONTAINS_TOKEN"
 
         def tokens(rec: Record) -> bool:
             raw = raw_of(rec)
             hit = raw not in (None, "") and any(
                 fnmatch.fnmatchcase(t, pattern) for t in _tokens(str(raw)))
-            return hit == contains
+            return bool(hit) == contains
 
         return tokens
     target = _typed(otype, prop, f.get("value"))

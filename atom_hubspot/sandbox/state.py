@@ -335,7 +335,7 @@ class Portal:
                 if self.live(to_type, to_id) is None:
                     msg = f"No {to_type.singular} with ID {to_id} exists"
                     raise validation(msg, [{"message": msg, "code": "OBJECT_NOT_FOUND"}])
-                links.append((to_type.name, to_id, int(type_id)))
+                links.append((to_type.name, to_id, int(str(type_id))))
         return links
 
     def link(self, from_type: str, from_id: int, to_type: str, to_id: int, type_id: int) -> None:
