@@ -2,7 +2,20 @@
 paging, batch and search.
 
 One `HubSpotHTTP` per process (shared httpx client and governor); one cheap `HubSpotClient`
-per connection; `OAuthAPI` for the token endpoints.
+per connection; `OAuthAPI` for the token endpoints::
+
+    http = HubSpotHTTP(settings)                        # at startup; `await http.aclose()` at exit
+    client = HubSpotClient(http, StaticToken(token), portal_id=123)
+    page = await client.contacts.search(
+        SearchRequest().where(Filter.eq("lifecyclestage", "lead")).select("email")
+    )
+    async for contact in client.contacts.iter_search(SearchRequest()):  # past 10,000 too
+        ...
+    result = await client.contacts.batch_upsert([("ann@example.com", {"firstname": "Ann"})])
+    result.errors                                       # per-input failures, never dropped
+
+Errors are `atom_hubspot.errors` classes; a create or a send whose answer was lost raises
+`OutcomeUnknown` and is never re-sent.
 """
 
 from atom_hubspot.client.auth import StaticToken, TokenProvider

@@ -173,11 +173,24 @@ class HubSpotHTTP:
             spent = self.clock() - state.started
             return spent + rs.upcoming_sleep > self.settings.retry_max_seconds
 
+        def before_sleep(rs: RetryCallState) -> None:
+            exc = rs.outcome.exception() if rs.outcome else None
+            why = exc.error.status or exc.error.message if isinstance(exc, _Retry) else "?"
+            log.info(
+                "hubspot %s %s: retry %d in %.2f s after %s",
+                call.method,
+                call.route.template,
+                rs.attempt_number,
+                rs.upcoming_sleep,
+                why,
+            )
+
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(_Retry),
             wait=self._wait,
             stop=stop,
-            sleep=self._sleep_before_retry,
+            sleep=self.sleep,
+            before_sleep=before_sleep,
             reraise=True,
         )
         try:
@@ -215,11 +228,6 @@ class HubSpotHTTP:
             return float(exc.wait_s) + float(self._rng()) * 0.25
         n = rs.attempt_number
         return float(self._rng()) * min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0 ** (n - 1))
-
-    async def _sleep_before_retry(self, seconds: float) -> None:
-        if seconds > 0:
-            log.info("HubSpot call will be retried in %.2f s", seconds)
-            await self.sleep(seconds)
 
     # ------------------------------------------------------------------ one attempt
 

@@ -40,6 +40,21 @@ async def test_get_is_retried_on_gateway_errors(status: int) -> None:
     assert len(clock.slept) == 1 and 0 < clock.slept[0] <= 8  # jittered backoff
 
 
+async def test_retries_are_logged_at_info_with_the_call_and_the_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="atom_hubspot")
+    client, _, rec, _ = make()
+    rec.then(error(503), OK_OBJ)
+    await client.contacts.get(1)
+    lines = [r.getMessage() for r in caplog.records if "retry" in r.getMessage()]
+    assert len(lines) == 1
+    assert lines[0].startswith("hubspot GET /crm/objects/2026-03/{objectType}/{objectId}: retry 1")
+    assert lines[0].endswith("after 503")
+
+
 async def test_500_is_not_retried() -> None:
     client, _, rec, _ = make()
     rec.then(error(500, message="boom"))
