@@ -8,6 +8,7 @@ route is scoped to the caller's own connection (see `deps.scope_dependency`).
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
+from enum import Enum
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query
@@ -477,14 +478,9 @@ def deal_filters(
     close_date_from: DateText = None,
     close_date_to: DateText = None,
 ) -> Groups:
-    if (
-        amount_min
-        and amount_max
-        and mapping.parse_decimal(amount_min)
-        > mapping.parse_decimal(  # type: ignore[operator]
-            amount_max
-        )
-    ):
+    lo = mapping.parse_decimal(amount_min) if amount_min else None
+    hi = mapping.parse_decimal(amount_max) if amount_max else None
+    if lo is not None and hi is not None and lo > hi:
         raise InputError(
             "Invalid input in: amount_min, amount_max.",
             errors=[{"field": "amount_min", "message": "greater than amount_max"}],
@@ -649,7 +645,7 @@ def _add_object_routes(router: APIRouter, kind: ObjectKind, scope_dep: Any) -> N
         return {"ok": True, "data": Archived(id=record_id), "meta": _meta(scope)}
 
     base = f"/{many}"
-    tags = ["HubSpot CRM"]
+    tags: list[str | Enum] = ["HubSpot CRM"]
     router.add_api_route(
         base,
         list_records,
@@ -713,8 +709,9 @@ def build_router(context: HostContext) -> APIRouter:
     """The CRM routes; mount under the prefix `/api/hubspot`."""
     router = envelope_router()
     scope_dep = scope_dependency(context)
-    for kind in ("contact", "company", "deal"):
-        _add_object_routes(router, kind, scope_dep)  # type: ignore[arg-type]
+    kinds: tuple[ObjectKind, ...] = ("contact", "company", "deal")
+    for kind in kinds:
+        _add_object_routes(router, kind, scope_dep)
     Scope = Annotated[RequestScope, Depends(scope_dep)]
 
     @router.get(

@@ -46,7 +46,7 @@ class SortSpec:
 
 def _kind(kind: str) -> ObjectKind:
     if kind in mapping.OBJECT_TYPES:
-        return kind  # type: ignore[return-value]
+        return kind
     if kind in mapping.KIND_OF_TYPE:
         return mapping.KIND_OF_TYPE[kind]
     raise InputError(f"Unknown object kind {kind!r}; use contact, company or deal.")
@@ -76,7 +76,7 @@ def build_search_request(
     query: str | None = None,
 ) -> Any:
     """A client SearchRequest from plain HubSpot filter dicts (AND within a group, OR across)."""
-    from atom_hubspot.client import Filter, FilterGroup, SearchRequest
+    from atom_hubspot.client import Filter, FilterGroup, SearchRequest, Sort
 
     groups = [
         FilterGroup(
@@ -97,10 +97,10 @@ def build_search_request(
     return SearchRequest(
         filter_groups=groups,
         sorts=[
-            {
-                "propertyName": s.property_name,
-                "direction": "DESCENDING" if s.descending else "ASCENDING",
-            }
+            Sort(
+                property_name=s.property_name,
+                direction="DESCENDING" if s.descending else "ASCENDING",
+            )
             for s in sorts
         ],
         properties=list(properties) if properties else None,
