@@ -9,7 +9,8 @@ HTTP client pointed at the in-process sandbox, a migrated SQLite database, and t
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,37 @@ def marketing_db_url(migrated_sqlite: Path, tmp_path: Path) -> str:
     path = tmp_path / "atom.sqlite3"
     shutil.copyfile(migrated_sqlite, path)
     return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres_admin_url: str) -> Iterator[str]:
+    """One migrated PostgreSQL database per run, used as the template of each test's copy."""
+    import psycopg
+
+    name = f"atom_mkt_tmpl_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = postgres_admin_url.rpartition("/")[0]
+    migrate(f"{base}/{name}")
+    yield name
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def marketing_pg_url(postgres_admin_url: str, migrated_postgres: str) -> Iterator[str]:
+    """A fresh migrated PostgreSQL database for one test (a copy of the template: fast)."""
+    import psycopg
+
+    name = f"atom_mkt_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_postgres}"')
+    base = postgres_admin_url.rpartition("/")[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

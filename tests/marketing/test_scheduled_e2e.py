@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from atom_hubspot.storage.db import migrate
 from tests.marketing.conftest import Stack, host_env, running_host
 from tests.marketing.fakes import FakeClock
 
@@ -115,8 +114,7 @@ async def test_two_hosts_on_one_database_send_each_once(
     if db == "sqlite":
         url = request.getfixturevalue("marketing_db_url")
     else:
-        url = request.getfixturevalue("postgres_url")
-        migrate(url)
+        url = request.getfixturevalue("marketing_pg_url")
     env = host_env(hubspot_env, url, HUBSPOT_SCHEDULER_INTERVAL="0.02")
     send_at = datetime.now(UTC) + timedelta(hours=1)
     async with (

@@ -14,7 +14,7 @@ from atom_host_stub.contract import Principal
 from atom_hubspot.errors import Conflict, NotFound
 from atom_hubspot.service.marketing import Recipient
 from atom_hubspot.service.scheduler import ScheduledSendRunner, ScheduledSendStore
-from atom_hubspot.storage.db import Database, migrate
+from atom_hubspot.storage.db import Database
 from atom_hubspot.storage.models import ScheduledSend
 from tests.marketing.fakes import FakeClient, FakeClock, FakeConnections, FakeRuntime, SendLog
 
@@ -25,11 +25,8 @@ BOB = Principal(tenant_id="t-bob", user_id="bob")
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
-        url = request.getfixturevalue("sqlite_url")
-    else:
-        url = request.getfixturevalue("postgres_url")
-    migrate(url)
-    return url
+        return str(request.getfixturevalue("marketing_db_url"))
+    return str(request.getfixturevalue("marketing_pg_url"))
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from atom_hubspot.storage.db import migrate
 from tests.marketing.conftest import ALICE, host_env, running_host
 from tests.marketing.send_worker import sandbox_for
 
@@ -33,8 +32,7 @@ async def test_two_host_processes_send_each_once(
     if db == "sqlite":
         url = request.getfixturevalue("marketing_db_url")
     else:
-        url = request.getfixturevalue("postgres_url")
-        migrate(url)
+        url = request.getfixturevalue("marketing_pg_url")
     env = host_env(hubspot_env, url, HUBSPOT_SCHEDULER_INTERVAL="0.02")
     send_at = datetime.now(UTC) + timedelta(hours=1)
     async with running_host(env, sandbox_for(TOKEN), connect=False) as host:
