@@ -1,8 +1,36 @@
 """The offline HubSpot sandbox: a stateful stand-in for HubSpot's API (like moto or
-stripe-mock), run in-process through httpx.ASGITransport or standalone over HTTP.
+stripe-mock), run in-process through httpx.ASGITransport or standalone over HTTP
+(`atom-host sandbox`).
 
 It is an independent implementation of HubSpot's documented behaviour and imports nothing of
 `atom_hubspot.client`, so that it catches the client's mistakes instead of sharing them.
+
+    app = create_sandbox_app(SandboxConfig(clock=ManualClock()))
+    transport = httpx.ASGITransport(app=app)       # or testing.sandbox_transport(config)
+    sandbox = app.state.sandbox                     # state, tokens, calls, sends
+
+Endpoints (each under the legacy and the `2026-03` path): OAuth authorize page (GET, POST
+decision), token (code, refresh), introspect (POST; legacy GET access-tokens/{t}), revoke
+(POST; legacy DELETE refresh-tokens/{t}); CRM objects contacts/companies/deals (list, get,
+create, update, archive, batch read/create/update/upsert/archive, search); associations v4
+(read, default link, labelled create, delete, batch read/create/archive/associate-default);
+deal pipelines and stages; lists (create, search, get, delete, memberships, add/remove/
+add-and-remove); campaigns (+ metrics); marketing emails (+ statistics); single-send;
+transactional send; account details.
+
+Knobs (SandboxConfig, set at start): seed, seed_value, portals, client_id, client_secret,
+app_id, app_name, access_token_ttl_s, auth_code_ttl_s, rotate_refresh_tokens,
+private_app_tokens, requests_per_10s, private_app_requests_per_10s, window_s, search_per_s,
+search_window_s, daily_limit, retry_after, api_versions, search_lag_s, faults (FaultConfig:
+latency_ms, latency_jitter_ms, error_rate_5xx, timeout_rate, reset_rate, lost_answer_rate,
+lost_answer_as, paths, methods, script, seed, hang_s), fault_style ("raise" in-process,
+"wire" standalone), clock, extra_properties.
+
+Admin endpoints (never rate-limited or faulted): GET /_sandbox; GET|PUT|PATCH /_sandbox/faults;
+GET|PUT /_sandbox/limits, POST /_sandbox/limits/reset; PATCH /_sandbox/config; GET|DELETE
+/_sandbox/sends; GET|DELETE /_sandbox/calls; POST /_sandbox/reset; GET|POST /_sandbox/portals,
+PATCH /_sandbox/portals/{id}; POST /_sandbox/private-app-tokens; POST /_sandbox/tokens/expire;
+POST /_sandbox/clock/advance.
 """
 
 from atom_hubspot.sandbox.app import Sandbox, SandboxApp, create_sandbox_app
@@ -15,8 +43,10 @@ from atom_hubspot.sandbox.config import (
     SandboxConfig,
 )
 from atom_hubspot.sandbox.limits import LimitConfig
+from atom_hubspot.sandbox.state import ASSOCIATION_TYPES
 
 __all__ = [
+    "ASSOCIATION_TYPES",
     "DEMO_HUB_DOMAIN",
     "DEMO_PORTAL_ID",
     "FaultConfig",

@@ -61,6 +61,7 @@ class Sandbox:
         self.offset = 0.0
         self.limits = RateLimiter(LimitConfig(
             requests_per_10s=config.requests_per_10s, window_s=config.window_s,
+            private_app_requests_per_10s=config.private_app_requests_per_10s,
             search_per_s=config.search_per_s, search_window_s=config.search_window_s,
             daily_limit=config.daily_limit, retry_after=config.retry_after,
         ))

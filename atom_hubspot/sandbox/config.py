@@ -77,6 +77,8 @@ class SandboxConfig(BaseModel):
     private_app_tokens: dict[str, int] = Field(default_factory=dict)
     # Limits. requests_per_10s None = unlimited; window_s scales the "10 s" window.
     requests_per_10s: int | None = Field(default=110, ge=1)
+    # Private-app tokens have their own tier budget (100/190/250); None = requests_per_10s.
+    private_app_requests_per_10s: int | None = Field(default=None, ge=1)
     window_s: float = Field(default=10.0, gt=0)
     search_per_s: int | None = Field(default=5, ge=1)
     search_window_s: float = Field(default=1.0, gt=0)

@@ -17,6 +17,7 @@ class LimitConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     requests_per_10s: int | None = Field(default=110, ge=1)
+    private_app_requests_per_10s: int | None = Field(default=None, ge=1)
     window_s: float = Field(default=10.0, gt=0)
     search_per_s: int | None = Field(default=5, ge=1)
     search_window_s: float = Field(default=1.0, gt=0)
@@ -84,6 +85,8 @@ class RateLimiter:
         while u.window and u.window[0] <= now - cfg.window_s:
             u.window.popleft()
         limit = cfg.requests_per_10s
+        if private_app and cfg.private_app_requests_per_10s is not None:
+            limit = cfg.private_app_requests_per_10s
         headers: dict[str, str] = {}
         if limit is not None:
             if len(u.window) >= limit:

@@ -201,3 +201,16 @@ async def test_faults_reach_the_token_endpoint_but_not_the_pages(client: httpx.A
     assert (await client.get("/_sandbox/faults")).status_code == 200
     r = await client.post("/oauth/2026-03/token", data={"grant_type": "refresh_token"})
     assert r.status_code >= 500
+
+
+async def test_private_apps_can_have_their_own_budget(client: httpx.AsyncClient,
+                                                      api: httpx.AsyncClient, sandbox: Sandbox):
+    await client.put("/_sandbox/limits", json={"private_app_requests_per_10s": 2})
+    token = sandbox.add_private_app_token(1234567)
+    h = {"Authorization": f"Bearer {token}"}
+    first = await client.get(LIST, headers=h)
+    assert first.headers["X-HubSpot-RateLimit-Max"] == "2"
+    assert (await client.get(LIST, headers=h)).status_code == 200
+    assert (await client.get(LIST, headers=h)).status_code == 429
+    oauth = await api.get(LIST)  # the OAuth app's budget is the public-app one
+    assert oauth.headers["X-HubSpot-RateLimit-Max"] == "110"
