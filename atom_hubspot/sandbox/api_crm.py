@@ -388,6 +388,7 @@ def _default_result(a: ObjectType, from_id: int, b: ObjectType, to_id: int,
                                 "associationTypeId": type_id}}
 
 
+# Answer shape: https://developers.hubspot.com/docs/api-reference/2026-03/crm/associations/associate-records/update-association
 @router.add("PUT", "crm.associations.default", *ASSOC_DEFAULT)
 async def assoc_default(call: Call) -> Response:
     a, b = _pair(call, "write")
@@ -415,7 +416,9 @@ async def assoc_create(call: Call) -> Response:
     allowed = ASSOCIATION_TYPES[(a.name, b.name)]
     for spec in specs:
         tid = spec.get("associationTypeId") if isinstance(spec, dict) else None
-        if tid not in allowed or spec.get("associationCategory") != "HUBSPOT_DEFINED":
+        # https://developers.hubspot.com/docs/api-reference/2026-03/crm/associations/associate-records/update-association-labeled
+        category = spec.get("associationCategory", "HUBSPOT_DEFINED")
+        if tid not in allowed or category != "HUBSPOT_DEFINED":
             raise validation(f"invalid association type {tid} from {a.singular} to "
                              f"{b.singular}")
         portal.link(a.name, src.id, b.name, dst.id, int(str(tid)))

@@ -88,6 +88,13 @@ async def test_labelled_create_with_primary(api: httpx.AsyncClient, p: dict[str,
     read = await api.get(f"{p['assoc_objects']}/contacts/{contact}/associations/companies")
     assert read.json()["results"][0]["associationTypes"] == [
         {"category": HUBSPOT_DEFINED, "typeId": 1, "label": "Primary"}]
+    # The category may be left out (HubSpot's own example does); a wrong type id may not.
+    r = await api.put(f"{p['assoc_objects']}/contacts/{contact}/associations/companies/{company}",
+                      json=[{"associationTypeId": 279}])
+    assert r.status_code == 201
+    bad = await api.put(f"{p['assoc_objects']}/contacts/{contact}/associations/companies/"
+                        f"{company}", json=[{"associationTypeId": 3}])
+    assert bad.status_code == 400
 
 
 async def test_batch_read_create_archive_default(api: httpx.AsyncClient, p: dict[str, str]):
