@@ -1,4 +1,4 @@
-"""Helpers for tests and benchmarks that talk to the sandbox in-process."""
+"""Utilities for tests and benchmarks that talk to the sandbox in-process."""
 
 from __future__ import annotations
 
