@@ -3,17 +3,16 @@ sandbox vs the SDK's `basic_api.get_by_id`, all against the same standalone sand
 
     python -m bench.read_path [--seconds 6] [--concurrency 16] [--contacts 2000]
 
-The host is `atom-host serve --demo` with ATOM_SANDBOX_URL pointing at the sandbox, so its
-calls to "HubSpot" cross the same loopback as the bare and SDK calls; what the host adds is
-our whole stack: API-key auth, connection lookup in SQLite, token decryption, governor,
-client, mapping, envelope. Each side runs one sequential phase (latency) and one phase with
+The host (bench/host_server.py: the stub host with the plugin, SQLite, a private-app
+connection) calls the same sandbox over the same loopback as the bare and SDK calls; what it
+adds is our whole stack: API-key auth, connection lookup in SQLite, token decryption,
+governor (given the sandbox's unlimited budget), client, mapping, envelope. Each side runs one sequential phase (latency) and one phase with
 `--concurrency` requests in flight (throughput; SDK: that many threads).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import itertools
 import os
 import tempfile
@@ -21,30 +20,18 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 
 from bench import sandbox_server as sbx
 from bench._harness import PYTHON, Table, child_server, free_port, percentile, sandbox_server
 
-HOST_KEY = "bench-host-key"
+from bench.host_server import API_KEY as HOST_KEY
 
 
-def host_env(sandbox_url: str, port: int, data_dir: str) -> dict[str, str]:
-    return {
-        "ATOM_SANDBOX_URL": sandbox_url,
-        "ATOM_API_KEYS": f"{HOST_KEY}:bench:bench",
-        "ATOM_DATA_DIR": data_dir,
-        "ATOM_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "ATOM_DATABASE_URL": f"sqlite:///{data_dir}/atom.sqlite3",
-    }
-
-
-def demo_host(sandbox_url: str, port: int, data_dir: str):  # type: ignore[no-untyped-def]
-    atom_host = str(Path(PYTHON).parent / "atom-host")
-    return child_server([atom_host, "serve", "--demo", "--port", str(port)], port,
-                        env=host_env(sandbox_url, port, data_dir), timeout=120)
+def bench_host(sandbox_url: str, port: int, data_dir: str):  # type: ignore[no-untyped-def]
+    return child_server([PYTHON, "-m", "bench.host_server", "--port", str(port),
+                         "--sandbox-url", sandbox_url, "--data", data_dir], port, timeout=120)
 
 
 def wait_ready(url: str, headers: dict[str, str], timeout: float = 60.0) -> None:
@@ -93,29 +80,6 @@ def threaded(call: Callable[[int], None], ids: list[int], seconds: float, n: int
     return sum(count) / (time.perf_counter() - t0)
 
 
-async def concurrent_httpx(url_of: Callable[[int], str], headers: dict[str, str],
-                           ids: list[int], seconds: float, n: int) -> tuple[float, int]:
-    errors = 0
-    done = 0
-    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
-    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=30) as c:
-        t_end = time.perf_counter() + seconds
-
-        async def worker(k: int) -> None:
-            nonlocal errors, done
-            for rid in itertools.cycle(ids[k::n] or ids):
-                if time.perf_counter() >= t_end:
-                    return
-                r = await c.get(url_of(rid))
-                if r.status_code != 200:
-                    errors += 1
-                done += 1
-
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker(k) for k in range(n)))
-        return done / (time.perf_counter() - t0), errors
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seconds", type=float, default=6.0)
@@ -133,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                "errors", "p50 vs bare"])
     with tempfile.TemporaryDirectory(prefix="atom-bench-") as data, \
             sandbox_server(sport, rate_limit=None, contacts=a.contacts), \
-            demo_host(sandbox_url, hport, data):
+            bench_host(sandbox_url, hport, data):
         wait_ready(f"{host_url}/api/hubspot/contacts/{ids[0]}", host_h)
         host_url_of = lambda rid: f"{host_url}/api/hubspot/contacts/{rid}"  # noqa: E731
         bare_url_of = lambda rid: f"{sandbox_url}/crm/objects/2026-03/contacts/{rid}"  # noqa: E731
@@ -146,9 +110,18 @@ def main(argv: list[str] | None = None) -> int:
                     if c.get(url_of(rid)).status_code != 200:
                         errors[name] += 1
                 lat, rps = sequential(call, ids, a.seconds)
-            conc, errs = asyncio.run(concurrent_httpx(url_of, headers, ids, a.seconds,
-                                                      a.concurrency))
-            errors[name] += errs
+            # Same driver for every side: one thread per in-flight request, each with its own
+            # keep-alive client (the SDK can only be driven this way).
+            tl = threading.local()
+
+            def tcall(rid: int, url_of=url_of, headers=headers, name=name, tl=tl) -> None:
+                c = getattr(tl, "c", None)
+                if c is None:
+                    c = tl.c = httpx.Client(headers=headers, timeout=30)
+                if c.get(url_of(rid)).status_code != 200:
+                    errors[name] += 1
+
+            conc = threaded(tcall, ids, a.seconds, a.concurrency)
             results[name] = (lat, rps, conc)
 
         from hubspot.crm.contacts.exceptions import ApiException
