@@ -213,6 +213,8 @@ async def overview(call: Call) -> Response:
         "portals": sorted(sb.portals), "apiVersions": sb.config.api_versions,
         "clientId": sb.config.client_id, "appName": sb.config.app_name,
         "accessTokenTtlSeconds": sb.config.access_token_ttl_s, "now": sb.now(),
-        "admin": sorted({f"{r.method} {r.patterns[0].pattern}" for r in router.routes
+        "admin": sorted({f"{r.method} {r.templates[0]}" for r in router.routes
                          if r.kind == "admin"}),
+        "api": sorted({f"{r.method} {t}" for r in router.routes if r.kind != "admin"
+                       for t in r.templates}),
     })

@@ -110,6 +110,7 @@ class Route:
     scopes: tuple[str, ...] = ()  # any one of them suffices
     search: bool = False
     tier: str | None = None  # "campaigns" | "single_send" | "transactional"
+    templates: tuple[str, ...] = ()
 
 
 def _compile(template: str) -> re.Pattern[str]:
@@ -133,7 +134,7 @@ class Router:
             tier: str | None = None) -> Callable[[Handler], Handler]:
         def deco(fn: Handler) -> Handler:
             self.routes.append(Route(method, name, [_compile(p) for p in paths], fn, kind,
-                                     scopes, search, tier))
+                                     scopes, search, tier, paths))
             return fn
         return deco
 
