@@ -169,3 +169,18 @@ async def test_wrong_method_is_405(api: httpx.AsyncClient):
     r = await api.put("/crm/v3/objects/contacts")
     assert r.status_code == 405
     assert r.json()["status"] == "error" and r.json()["correlationId"]
+
+
+def test_every_api_endpoint_answers_in_both_path_styles():
+    from atom_hubspot.sandbox.routing import router
+
+    api = [r for r in router.routes if r.kind == "api"]
+    assert len(api) >= 30
+    one_style = [r.name for r in api
+                 if not (any("{date}" in t for t in r.templates)
+                         and any("{date}" not in t for t in r.templates))]
+    assert one_style == []
+    oauth = {r.name: r.templates for r in router.routes if r.kind == "oauth"}
+    assert set(oauth["oauth.token"]) == {"/oauth/v1/token", "/oauth/{date}/token"}
+    assert "/oauth/v1/access-tokens/{token}" in oauth["oauth.access_token_info"]
+    assert "/oauth/v1/refresh-tokens/{token}" in oauth["oauth.revoke_legacy"]
