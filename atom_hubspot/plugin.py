@@ -217,7 +217,10 @@ def atom_register_services(register: RegisterService, context: HostContext) -> N
         runtime = _require_runtime(context)
         client, conn = await runtime.connections.client_for(principal)
         return HubSpotCRMService(
-            client, portal_id=conn.portal_id, currency_cache=runtime.portal_currency
+            client,
+            portal_id=conn.portal_id,
+            currency_cache=runtime.portal_currency,
+            custom_properties=runtime.custom_properties,
         )
 
     async def marketing(principal: Principal) -> Any:

@@ -34,6 +34,8 @@ class HubSpotRuntime:
     scheduler: Any = None
     # Per-portal facts worth keeping between requests (e.g. the account currency).
     portal_currency: dict[int, str | None] = field(default_factory=dict)
+    # Custom property names in use per (portal, object kind), so reads can name them.
+    custom_properties: dict[tuple[int | None, str], set[str]] = field(default_factory=dict)
 
     @classmethod
     async def start(

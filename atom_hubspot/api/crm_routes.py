@@ -560,7 +560,12 @@ PipelineIdPath = Annotated[
 
 
 def _service(scope: RequestScope) -> HubSpotCRMService:
-    return HubSpotCRMService(scope.client, portal_id=scope.connection.portal_id)
+    return HubSpotCRMService(
+        scope.client,
+        portal_id=scope.connection.portal_id,
+        currency_cache=getattr(scope.runtime, "portal_currency", None),
+        custom_properties=getattr(scope.runtime, "custom_properties", None),
+    )
 
 
 def _meta(scope: RequestScope, **extra: Any) -> dict[str, Any]:

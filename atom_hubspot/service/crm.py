@@ -27,6 +27,7 @@ from atom_hubspot.errors import HubSpotError, InputError, NotFound
 from atom_hubspot.service import mapping
 
 MAX_PAGE = 100  # HubSpot's list limit; search allows 200 but one page size keeps cursors sane.
+MAX_CUSTOM_READ = 200  # custom property names added to a read, at most (URL length)
 
 
 @dataclass
@@ -122,6 +123,7 @@ class HubSpotCRMService:
         portal_id: int | None = None,
         account_currency: str | None = None,
         currency_cache: dict[int, str | None] | None = None,
+        custom_properties: dict[tuple[int | None, str], set[str]] | None = None,
     ) -> None:
         self.client = client
         self.portal_id = portal_id if portal_id is not None else getattr(client, "portal_id", None)
@@ -129,6 +131,21 @@ class HubSpotCRMService:
         self._currency_known = account_currency is not None
         # Shared between services of a process: the account currency rarely changes.
         self._currency_cache = currency_cache if currency_cache is not None else {}
+        # HubSpot returns only the properties a read names. Custom properties written through
+        # the plugin are remembered per (portal, object type) and named on later reads, so
+        # they read back (HubSpot ignores names that do not exist on reads).
+        self._custom = custom_properties if custom_properties is not None else {}
+
+    def read_properties(self, kind: ObjectKind) -> list[str]:
+        """The properties a read asks for when the caller did not choose: the mapped ones and
+        the custom ones this portal is known to use."""
+        known = self._custom.get((self.portal_id, kind), set())
+        return mapping.DEFAULT_PROPERTIES[kind] + sorted(known)[:MAX_CUSTOM_READ]
+
+    def _remember(self, kind: ObjectKind, properties: Mapping[str, str]) -> None:
+        names = set(properties) - set(mapping.DEFAULT_PROPERTIES[kind])
+        if names:
+            self._custom.setdefault((self.portal_id, kind), set()).update(names)
 
     def _api(self, kind: ObjectKind) -> Any:
         return getattr(self.client, mapping.OBJECT_TYPES[kind])
@@ -149,7 +166,7 @@ class HubSpotCRMService:
         """A page of records. Plain listing when nothing narrows or orders it (cheaper, and
         not subject to search's 5 requests/s); HubSpot search otherwise."""
         limit = _limit(limit)
-        props = list(properties) if properties else mapping.DEFAULT_PROPERTIES[kind]
+        props = list(properties) if properties else self.read_properties(kind)
         api = self._api(kind)
         if not any(filter_groups) and not sorts and not query:
             page = await api.list(limit=limit, after=after, properties=props)
@@ -177,7 +194,7 @@ class HubSpotCRMService:
         properties: Sequence[str] | None = None,
         associations: Sequence[str] | None = None,
     ) -> Any:
-        props = list(properties) if properties else mapping.DEFAULT_PROPERTIES[kind]
+        props = list(properties) if properties else self.read_properties(kind)
         return await self._api(kind).get(
             _check_id(record_id), properties=props, associations=list(associations or []) or None
         )
@@ -197,7 +214,9 @@ class HubSpotCRMService:
             assoc += mapping.association_inputs(from_type, "contacts", contact_ids)
         if company_ids:
             assoc += mapping.association_inputs(from_type, "companies", company_ids)
-        return await self._api(kind).create(dict(properties), associations=assoc or None)
+        obj = await self._api(kind).create(dict(properties), associations=assoc or None)
+        self._remember(kind, properties)
+        return obj
 
     async def update_object(
         self,
@@ -212,8 +231,9 @@ class HubSpotCRMService:
         api = self._api(kind)
         if properties:
             obj = await api.update(rid, dict(properties))
+            self._remember(kind, properties)
         else:
-            obj = await api.get(rid, properties=mapping.DEFAULT_PROPERTIES[kind])
+            obj = await api.get(rid, properties=self.read_properties(kind))
         from_type = mapping.OBJECT_TYPES[kind]
         for to_type, ids in (("contacts", contact_ids), ("companies", company_ids)):
             for to_id in ids:
@@ -341,7 +361,7 @@ class HubSpotCRMService:
         req = build_search_request(
             [group] if group else [],
             sorts=[SortSpec("hs_object_id")],
-            properties=mapping.DEFAULT_PROPERTIES[kind],
+            properties=self.read_properties(kind),
             limit=_limit(limit),
             after=cursor,
         )

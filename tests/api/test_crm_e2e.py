@@ -182,6 +182,8 @@ async def test_contact_lifecycle(shared_stack: Stack) -> None:
         assert rec["properties"]["favourite_language"] == "ada"  # custom property
         got = await c.get(f"/api/hubspot/contacts/{cid}")
         assert got.json()["data"]["properties"]["firstname"] == "Ada"
+        # A custom property written through the plugin is named on later reads.
+        assert got.json()["data"]["properties"]["favourite_language"] == "ada"
         dup = await c.post("/api/hubspot/contacts", json={"email": email})
         assert dup.status_code == 409, dup.text
         assert dup.json()["error"]["details"]["existing_id"] == cid
