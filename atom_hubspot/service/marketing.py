@@ -31,6 +31,7 @@ from atom_hubspot.errors import (
     RateLimited,
     ReconnectRequired,
     TierRequired,
+    Unavailable,
 )
 
 if TYPE_CHECKING:
@@ -669,6 +670,16 @@ class MarketingService:
         if ids:
             unique = list(dict.fromkeys(ids))
             batch = as_json(await self.client.contacts.batch_read(unique, properties=["email"]))
+            for e in pick(batch, "errors", default=[]):
+                ed = as_json(e)
+                if ed.get("inputs"):
+                    # A whole chunk could not be read: those contacts are unknown, not missing.
+                    # Nothing has been sent yet, so failing here is safe to retry.
+                    raise Unavailable(
+                        "Could not read the recipients' contacts from HubSpot "
+                        f"({ed.get('message') or 'no answer'}); nothing was sent.",
+                        correlation_id=ed.get("correlationId") or ed.get("correlation_id"),
+                    )
             for obj in pick(batch, "results", default=[]):
                 o = as_json(obj)
                 props = o.get("properties") or {}

@@ -200,3 +200,28 @@ async def test_send_calls_carry_distinct_send_ids_and_bounded_concurrency() -> N
                    for b in seen)
     finally:
         await http.aclose()
+
+
+async def test_contacts_that_could_not_be_read_stop_the_send_before_anything_goes() -> None:
+    from types import SimpleNamespace
+
+    from atom_hubspot.errors import Unavailable
+
+    sent: list[str] = []
+
+    async def batch_read(ids: list[str], **_: Any) -> dict[str, Any]:
+        return {"results": [{"id": "1", "properties": {"email": "one@example.com"}}],
+                "errors": [{"inputs": ["2"], "code": "hubspot_unavailable",
+                            "message": "HubSpot answered 503"}]}
+
+    async def single_send(email_id: int, to: str, **_: Any) -> dict[str, Any]:
+        sent.append(to)
+        return {"sendResult": "SENT"}
+
+    client = SimpleNamespace(contacts=SimpleNamespace(batch_read=batch_read),
+                             sends=SimpleNamespace(single_send=single_send))
+    svc = MarketingService(client)  # type: ignore[arg-type]
+    with pytest.raises(Unavailable) as exc:
+        await svc.send_email(42, recipients_from(["1", "2"], []))
+    assert "nothing was sent" in exc.value.message
+    assert sent == []  # contact 2 is unknown, not "missing": nobody gets the email yet
