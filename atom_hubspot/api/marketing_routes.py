@@ -383,11 +383,11 @@ def build_router(context: HostContext) -> APIRouter:
     )
     async def send_email(scope: Scope, body: SendEmailBody, response: Response) -> dict[str, Any]:
         recipients = recipients_from(body.contact_ids, body.emails)
-        svc = marketing(scope)
-        await svc.get_email_template(body.email_id)  # 404 before anything is sent or stored
         if body.send_at is not None and body.send_at.tzinfo is None:
             raise InputError("send_at needs a time zone (e.g. 2026-12-01T09:00:00Z)",
                              errors=[{"field": "send_at", "message": "no time zone"}])
+        svc = marketing(scope)
+        await svc.get_email_template(body.email_id)  # 404 before anything is sent or stored
         if body.send_at is not None and body.send_at > datetime.now(UTC):
             info = await ScheduledSendStore(scope.runtime.db).create(
                 scope.principal, portal_id=scope.connection.portal_id,
