@@ -34,6 +34,8 @@ async def test_list_create_get_search(api: httpx.AsyncClient, p: dict[str, str])
     every = await api.post(f"{p['lists']}/search", json={"count": 2, "offset": 0})
     assert every.json()["hasMore"] is True and every.json()["total"] == 4
     assert (await api.get(f"{p['lists']}/999")).status_code == 404
+    assert (await api.delete(f"{p['lists']}/{lst['listId']}")).status_code == 204
+    assert (await api.get(f"{p['lists']}/{lst['listId']}")).status_code == 404
 
 
 async def test_memberships_add_remove_and_paging(api: httpx.AsyncClient, p: dict[str, str]):
