@@ -340,6 +340,7 @@ ASSOC_ONE = ("/crm/v4/objects/{otype}/{oid}/associations/{totype}/{toid}",
              "/crm/objects/{date}/{otype}/{oid}/associations/{totype}/{toid}")
 ASSOC_BATCH = ("/crm/v4/associations/{otype}/{totype}/batch/{action}",
                "/crm/associations/{date}/{otype}/{totype}/batch/{action}")
+ASSOC_BATCH_PAGE = 500  # associations per input and page in a batch read
 ASSOC_BATCH_DEFAULT = ("/crm/v4/associations/{otype}/{totype}/batch/associate/default",
                        "/crm/associations/{date}/{otype}/{totype}/batch/associate/default")
 
@@ -468,6 +469,11 @@ async def assoc_batch(call: Call) -> Response:
             key = str(item.get("id", "")) if isinstance(item, dict) else ""
             rec = portal.live(a, key)
             rows = portal.associated(a.name, rec.id, b.name) if rec is not None else []
+            try:  # per input, `after` resumes where the previous page of that id stopped
+                after = int(str(item.get("after") or 0)) if isinstance(item, dict) else 0
+            except ValueError:
+                raise validation("after must be the cursor a previous page returned") from None
+            rows = [(tid, t) for tid, t in rows if tid >= after]
             if not rows:
                 # HubSpot reports ids without associations as errors next to the results.
                 errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
@@ -476,8 +482,12 @@ async def assoc_batch(call: Call) -> Response:
                                           f"{key}.",
                                "context": {"fromObjectId": [key]}})
                 continue
-            results.append({"from": {"id": key}, "to": [
-                {"toObjectId": tid, "associationTypes": _assoc_types(t)} for tid, t in rows]})
+            page = rows[:ASSOC_BATCH_PAGE]
+            result: dict[str, Any] = {"from": {"id": key}, "to": [
+                {"toObjectId": tid, "associationTypes": _assoc_types(t)} for tid, t in page]}
+            if len(rows) > len(page):  # present only when there is more
+                result["paging"] = {"next": {"after": str(page[-1][0] + 1)}}
+            results.append(result)
         return _batch_answer(call, results, errors)
     if action == "create":
         created: list[dict[str, Any]] = []

@@ -150,3 +150,21 @@ async def test_seeded_deals_spread_over_every_stage(api: httpx.AsyncClient, p: d
         r = await api.post(f"{p['objects']}/deals/search", json={"limit": 1, "filterGroups": [
             {"filters": [{"propertyName": "dealstage", "operator": "EQ", "value": stage}]}]})
         assert r.json()["total"] > 0, stage
+
+
+async def test_batch_read_pages_each_input(api: httpx.AsyncClient, p: dict[str, str],
+                                           sandbox):
+    from atom_hubspot.sandbox.objects import COMPANIES, CONTACTS
+
+    portal = sandbox.portals[1234567]
+    company = portal.create(COMPANIES, {"name": "Big"}, sandbox.now())
+    for i in range(501):
+        c = portal.create(CONTACTS, {"firstname": f"p{i}"}, sandbox.now())
+        portal.link_default("companies", company.id, "contacts", c.id)
+    url = f"{p['assoc_batch']}/companies/contacts/batch/read"
+    first = (await api.post(url, json={"inputs": [{"id": str(company.id)}]})).json()
+    result = first["results"][0]
+    assert len(result["to"]) == 500
+    after = result["paging"]["next"]["after"]
+    rest = (await api.post(url, json={"inputs": [{"id": str(company.id), "after": after}]})).json()
+    assert len(rest["results"][0]["to"]) == 1 and "paging" not in rest["results"][0]
