@@ -360,7 +360,9 @@ class _PortalBudget:
 
 class RateLimitGovernor:
     """Per-portal request budget shared by every task of the process (and, with a shared
-    backend, by every process). `acquire()` before each call; `observe()` each answer."""
+    backend, by every process): `acquire_slot()` before each call, `observe()` its answer's
+    headers, `settle()` once it is over. The DAILY mark is kept in this process only: another
+    process learns it from its own first 429."""
 
     def __init__(
         self,
