@@ -8,7 +8,8 @@
   buckets is capped.
 - Campaigns: HubSpot's own campaign metrics (`…/campaigns/{guid}/reports/metrics`).
 
-Results are cached briefly per tenant and portal (`HUBSPOT_ANALYTICS_CACHE_SECONDS`), so a
+Results are cached briefly per connection, i.e. per principal and portal
+(`HUBSPOT_ANALYTICS_CACHE_SECONDS`), so a
 dashboard refreshing every few seconds does not spend the portal's search budget.
 """
 
@@ -176,7 +177,7 @@ class ContactAnalytics(BaseModel):
     )
 
 
-# --------------------------------------------------------------------------- helpers
+# --------------------------------------------------------------------------- dates, numbers, buckets
 
 
 def _ms(d: datetime) -> str:
