@@ -157,17 +157,20 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @asynccontextmanager
 async def running_stack(
-    hubspot_env: dict[str, str], sqlite_url: str, template: Path
+    hubspot_env: dict[str, str], database_url: str, template: Path | None
 ) -> AsyncIterator[Stack]:
+    """The host app running with the plugin on `database_url` (a copy of the migrated SQLite
+    `template`, or an already migrated database when `template` is None)."""
     from atom_host_stub.app import create_app
     from atom_host_stub.host import Host
     from atom_hubspot.client import RateLimitGovernor
 
     transport = sandbox_transport(sandbox_config())
-    shutil.copyfile(template, sqlite_url.removeprefix("sqlite:///"))
+    if template is not None:
+        shutil.copyfile(template, database_url.removeprefix("sqlite:///"))
     env = {
         **hubspot_env,
-        "ATOM_DATABASE_URL": sqlite_url,
+        "ATOM_DATABASE_URL": database_url,
         "ATOM_API_KEYS": ",".join(f"{k}:{PRINCIPALS[u].tenant_id}:{u}" for u, k in KEYS.items()),
         "ATOM_PLUGINS": "hubspot",
     }
@@ -211,6 +214,16 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     """A fresh stack for a test that changes shared state (sandbox faults, id counters)."""
     async with running_stack(hubspot_env, sqlite_url, migrated_template) as st:
+        yield st
+
+
+@pytest.fixture
+async def pg_stack(hubspot_env: dict[str, str], postgres_url: str) -> AsyncIterator[Stack]:
+    """The same stack on a fresh PostgreSQL database (row-level security on)."""
+    from atom_hubspot.storage.db import migrate
+
+    await asyncio.to_thread(migrate, postgres_url)
+    async with running_stack(hubspot_env, postgres_url, None) as st:
         yield st
 
 

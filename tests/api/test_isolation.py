@@ -7,6 +7,7 @@ import copy
 import uuid
 
 import httpx
+import pytest
 
 from tests.api.conftest import PORTAL_A, PORTAL_B, Stack
 
@@ -26,7 +27,13 @@ def _snapshot(stack: Stack) -> dict:
     }
 
 
-async def test_foreign_ids_on_every_crm_route(stack: Stack) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_stack(request: pytest.FixtureRequest) -> Stack:
+    return request.getfixturevalue("stack" if request.param == "sqlite" else "pg_stack")
+
+
+async def test_foreign_ids_on_every_crm_route(any_stack: Stack) -> None:
+    stack = any_stack
     # Alice's new records get ids that portal B has never used, so "found" cannot happen
     # by coincidence: any 2xx below would be a leak.
     stack.sandbox.portal(PORTAL_A).next_id = 9_000_000
