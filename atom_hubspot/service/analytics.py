@@ -9,8 +9,8 @@
 - Campaigns: HubSpot's own campaign metrics (`…/campaigns/{guid}/reports/metrics`).
 
 Results are cached briefly per connection, i.e. per principal and portal
-(`HUBSPOT_ANALYTICS_CACHE_SECONDS`), so a
-dashboard refreshing every few seconds does not spend the portal's search budget.
+(`HUBSPOT_ANALYTICS_CACHE_SECONDS`), so a dashboard refreshing every few seconds does not
+spend the portal's search budget.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ class ContactAnalytics(BaseModel):
     )
 
 
-# --------------------------------------------------------------------------- dates, numbers, buckets
+# --------------------------------------------------------------------------- dates and numbers
 
 
 def _ms(d: datetime) -> str:
