@@ -11,8 +11,11 @@ import copy
 import dataclasses
 import json
 import logging
+import os
+import secrets
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -39,7 +42,7 @@ Exit codes:
   4  the command needs an extra that is not installed (serve: 'atom-hubspot[api]')
 """
 
-DEMO_API_KEY = "demo-key"  # demo mode only, when ATOM_API_KEYS is unset; printed at start
+DEMO_KEY_FILE = "demo-api-key"  # demo mode only, when ATOM_API_KEYS is unset
 
 
 def _run(coro: Any) -> Any:
@@ -233,10 +236,16 @@ def serve_command(ctx: click.Context, demo: bool, bind_host: str, port: int, str
         shown = "127.0.0.1" if bind_host in ("0.0.0.0", "::") else bind_host  # noqa: S104
         host.context.public_url = f"http://{shown}:{port}"
     if demo and not host.settings.api_keys:
+        key, path = demo_api_key(host.settings.data_dir)
         host.settings = dataclasses.replace(
-            host.settings, api_keys={DEMO_API_KEY: Principal(tenant_id="demo", user_id="demo")}
+            host.settings, api_keys={key: Principal(tenant_id="demo", user_id="demo")}
         )
-        click.echo(f"Demo mode: use `Authorization: Bearer {DEMO_API_KEY}` (tenant demo).")
+        host.redact.add([key])
+        host.context.env = {**host.context.env, "ATOM_API_KEYS": f"{key}:demo:demo"}
+        click.echo(
+            f"Demo mode: use `Authorization: Bearer {key}` (tenant demo; kept in {path}; "
+            "set ATOM_API_KEYS to choose your own)."
+        )
     if strict:
         report = _run(host.check_config())
         rows = [r for r in _issue_rows(report, host) if r["severity"] == Severity.ERROR]
@@ -250,6 +259,20 @@ def serve_command(ctx: click.Context, demo: bool, bind_host: str, port: int, str
     server = uvicorn.Server(uvicorn.Config(app, host=bind_host, port=port, log_level="info"))
     server.run()
     ctx.exit(EXIT_OK if server.started else EXIT_REFUSED)
+
+
+def demo_api_key(data_dir: Path) -> tuple[str, Path]:
+    """The demo API key of this data folder: generated once (random, file mode 0600), then
+    reused so a restarted demo keeps working with the key it printed before."""
+    path = data_dir / DEMO_KEY_FILE
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip(), path
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = "demo-" + secrets.token_urlsafe(18)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(key + "\n")
+    return key, path
 
 
 def _add_plugin_commands(group: click.Group, host: Host) -> None:

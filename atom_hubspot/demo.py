@@ -26,8 +26,7 @@ log = logging.getLogger("atom_hubspot.demo")
 # Where the in-process sandbox is mounted on the host (its authorize page, API and admin).
 SANDBOX_MOUNT = "/hubspot-sandbox"
 STATE_KEY = "hubspot"
-# What the host uses in demo mode when ATOM_API_KEYS is not set.
-HOST_DEMO_KEY = "demo-key"
+# Whom the demo portal is connected for when ATOM_API_KEYS names nobody.
 HOST_DEMO_PRINCIPAL = Principal(tenant_id="demo", user_id="demo")
 
 
@@ -130,7 +129,7 @@ async def setup_demo(context: HostContext, mount: RegisterMount) -> None:
     conn = await connect_demo_portal(runtime, principal, plan.browser_transport)
     public = context.public_url.rstrip("/")
     key_hint = ("the first key of ATOM_API_KEYS" if key
-                else f"{HOST_DEMO_KEY} (ATOM_API_KEYS is not set)")
+                else "the host's (ATOM_API_KEYS is not set)")
     lines = [
         f"HubSpot demo: portal {conn.portal_id} connected through OAuth for tenant "
         f"{principal.tenant_id!r}, user {principal.user_id!r}",
