@@ -710,6 +710,42 @@ def _add_object_routes(router: APIRouter, kind: ObjectKind, scope_dep: Any) -> N
     )
 
 
+_STAGES_EXAMPLE = [
+    {
+        "id": "appointmentscheduled",
+        "label": "Appointment scheduled",
+        "display_order": 0,
+        "probability": "0.2",
+        "is_closed": False,
+        "archived": False,
+    },
+    {
+        "id": "closedwon",
+        "label": "Closed won",
+        "display_order": 5,
+        "probability": "1.0",
+        "is_closed": True,
+        "archived": False,
+    },
+]
+_PIPELINE_EXAMPLE = {
+    "id": "default",
+    "label": "Sales Pipeline",
+    "display_order": 0,
+    "archived": False,
+}
+
+
+def _example(data: Any) -> dict[str, Any]:
+    return {
+        "content": {
+            "application/json": {
+                "example": {"ok": True, "data": data, "meta": {"portal_id": 1234567}}
+            }
+        }
+    }
+
+
 def build_router(context: HostContext) -> APIRouter:
     """The CRM routes; mount under the prefix `/api/hubspot`."""
     router = envelope_router()
@@ -725,6 +761,7 @@ def build_router(context: HostContext) -> APIRouter:
         operation_id="list_pipelines",
         summary="Deal pipelines with their stages",
         tags=["HubSpot CRM"],
+        responses={200: _example([{**_PIPELINE_EXAMPLE, "stages": _STAGES_EXAMPLE}])},
     )
     async def list_pipelines(scope: Scope) -> dict[str, Any]:
         return {"ok": True, "data": await _service(scope).pipelines(), "meta": _meta(scope)}
@@ -735,6 +772,7 @@ def build_router(context: HostContext) -> APIRouter:
         operation_id="list_pipeline_stages",
         summary="Stages of one deal pipeline",
         tags=["HubSpot CRM"],
+        responses={200: _example(_STAGES_EXAMPLE)},
     )
     async def list_stages(scope: Scope, pipeline_id: PipelineIdPath) -> dict[str, Any]:
         return {"ok": True, "data": await _service(scope).stages(pipeline_id), "meta": _meta(scope)}
