@@ -2,8 +2,8 @@
 
 PostgreSQL-backed tests use ATOM_TEST_POSTGRES_URL (default the local server). Where it is not
 reachable they skip with a message saying how to run them — unless ATOM_REQUIRE_POSTGRES=1
-(CI sets it), which turns that skip into a failure. ATOM_REQUIRE_BROWSER=1 does the same for
-the headless-Chromium tests.
+(CI sets it), which turns that skip into a failure. ATOM_REQUIRE_BROWSER=1 and
+ATOM_REQUIRE_REDIS=1 do the same for the headless-Chromium and Redis-backed tests.
 """
 
 from __future__ import annotations
@@ -72,6 +72,26 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A reachable Redis server (ATOM_TEST_REDIS_URL, default the local one), or skip/fail."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = os.environ.get("ATOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), 1):
+            pass
+    except OSError as exc:
+        skip_or_fail(
+            f"Redis not reachable at {parts.hostname}:{parts.port} ({exc.strerror}); start it or "
+            "set ATOM_TEST_REDIS_URL=redis://host:port/db to run these tests",
+            require_var="ATOM_REQUIRE_REDIS",
+        )
+    return url
 
 
 @pytest.fixture

@@ -259,21 +259,12 @@ async def test_postgres_backend_force_and_cleanup(rate_db: str) -> None:
 # --------------------------------------------------------------------------- Redis
 
 
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not _redis_up(), reason="Redis not running on 127.0.0.1:6379")
-async def test_redis_backend_shares_a_moving_window() -> None:
+async def test_redis_backend_shares_a_moving_window(redis_url: str) -> None:
     import uuid
 
     key = f"test-{uuid.uuid4().hex}"
-    a = RedisWindowBackend("redis://127.0.0.1:6379/0")
-    b = RedisWindowBackend("redis://127.0.0.1:6379/0")
+    a = RedisWindowBackend(redis_url)
+    b = RedisWindowBackend(redis_url)
     try:
         for backend in (a, b, a):
             assert await backend.acquire(key, 3, 10_000, 0) == 0
