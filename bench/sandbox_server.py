@@ -14,8 +14,10 @@ the sandbox's state, not through its API, so seeding 100k takes seconds).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from collections import Counter
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -60,7 +62,7 @@ def populate(app: Any, n: int) -> None:
             note(portal, CONTACTS, table[rid])
 
 
-def install_unique_index() -> None:
+def install_unique_index() -> Callable[[], None]:
     """Bench-only: index the sandbox's unique-property lookups (contact email, company
     domain). The sandbox finds them by scanning every record, which at 20k-100k contacts makes
     the sandbox itself the bottleneck of a bulk benchmark; HubSpot's lookups are indexed.
@@ -99,8 +101,14 @@ def install_unique_index() -> None:
     Portal.find_by, Portal.create, Portal.update = find_by, create_, update_  # type: ignore[method-assign]
     Portal._bench_note = staticmethod(note)  # type: ignore[attr-defined]
 
+    def undo() -> None:
+        Portal.find_by, Portal.create, Portal.update = scan, create, update  # type: ignore[method-assign]
+        del Portal._bench_note  # type: ignore[attr-defined]
 
-def install_fast_list() -> None:
+    return undo
+
+
+def install_fast_list() -> Callable[[], None]:
     """Bench-only: page `GET …/objects/{type}` with a bisect over ids instead of the sandbox's
     filter-and-sort of every record per page (quadratic over 100k records). Same answer:
     records with id >= after in id order, `limit` of them, `paging.next.after` = last id + 1."""
@@ -147,10 +155,25 @@ def install_fast_list() -> None:
 
     route.handler = list_objects
 
+    def undo() -> None:
+        route.handler = slow
+
+    return undo
+
+
+@contextlib.contextmanager
+def speedups() -> Iterator[None]:
+    """The bench-only speed-ups, for the life of a benchmark sandbox process (or a test)."""
+    undo = [install_unique_index(), install_fast_list()]
+    try:
+        yield
+    finally:
+        for u in reversed(undo):
+            u()
+
 
 def build(rate_limit: int | None, window_s: float, contacts: int) -> Any:
-    install_unique_index()
-    install_fast_list()
+    """The benchmark sandbox app (call inside `speedups()` for the bench-only speed-ups)."""
     app = create_sandbox_app(SandboxConfig(
         seed=False, requests_per_10s=rate_limit, window_s=window_s, search_per_s=None,
         api_versions=["2026-03", "v3"], private_app_tokens={BENCH_TOKEN: PORTAL_ID},
@@ -190,9 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--contacts", type=int, default=0)
     a = ap.parse_args(argv)
     limit = None if a.rate_limit == "none" else int(a.rate_limit)
-    app = build(limit, a.window, a.contacts)
-    uvicorn.run(app, host="127.0.0.1", port=a.port, log_level="warning", access_log=False,
-                lifespan="off")
+    with speedups():
+        app = build(limit, a.window, a.contacts)
+        uvicorn.run(app, host="127.0.0.1", port=a.port, log_level="warning", access_log=False,
+                    lifespan="off")
     return 0
 
 

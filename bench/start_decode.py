@@ -1,7 +1,7 @@
 """Start-up and decoding: `atom-host plugins` vs importing the SDK; one 100-record page decoded
 by our models vs the SDK's generated models.
 
-    python -m bench.start_decode [--runs 7] [--decode-loops 300]
+    python -m bench.start_decode [--runs 5] [--decode-loops 300]
 
 Start-up is wall time of a fresh interpreter (median of --runs), with `python -c pass` shown
 so the interpreter's own start can be subtracted by eye. Decoding starts from the raw bytes of
@@ -99,7 +99,7 @@ def time_decode(decode: Any, raw: bytes, loops: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--decode-loops", type=int, default=300)
     a = ap.parse_args(argv)
     import base64
