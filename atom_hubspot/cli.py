@@ -142,7 +142,7 @@ def connections_command(database_url: str | None, tenant: str | None) -> None:
         db = Database(_database_url(database_url))
         try:
             await db.check_migrated()
-            async with db.session(tenant) as s:
+            async with db.session(tenant, read_only=True) as s:
                 q = (
                     sa.select(Connection, Token.expires_at, Token.failure_count)
                     .outerjoin(Token, Token.connection_id == Connection.id)

@@ -159,13 +159,13 @@ class ConnectionManager:
     # ---------------------------------------------------------------- queries
 
     async def list(self, principal: Principal) -> list[ConnectionInfo]:
-        async with self.db.session(principal.tenant_id) as s:
+        async with self.db.session(principal.tenant_id, read_only=True) as s:
             conns = await self.repo.list_for(s, principal.tenant_id, principal.user_id)
             return [_info(c, await s.get(Token, c.id)) for c in conns]
 
     async def resolve(self, principal: Principal, portal_id: int | None = None) -> ConnectionInfo:
         """The connection to use (the default when `portal_id` is None), usable or an error."""
-        async with self.db.session(principal.tenant_id) as s:
+        async with self.db.session(principal.tenant_id, read_only=True) as s:
             conn = await self.repo.find(s, principal.tenant_id, principal.user_id, portal_id)
             tok = await s.get(Token, conn.id) if conn else None
             info = _info(conn, tok) if conn else None

@@ -166,13 +166,13 @@ class ScheduledSendStore:
         if status is not None:
             q = q.where(M.status == status)
         q = q.order_by(M.send_at.desc(), M.id).limit(limit)
-        async with self.db.session(principal.tenant_id) as s:
+        async with self.db.session(principal.tenant_id, read_only=True) as s:
             rows = (await s.execute(q)).scalars().all()
             return [ScheduledSendInfo.from_row(r) for r in rows]
 
     async def get(self, principal: Principal, send_id: str) -> ScheduledSendInfo:
         M = _model()
-        async with self.db.session(principal.tenant_id) as s:
+        async with self.db.session(principal.tenant_id, read_only=True) as s:
             row = (await s.execute(self._owned(principal).where(M.id == send_id))).scalar()
             if row is None:
                 raise NotFound(f"Scheduled send {send_id} was not found.")
@@ -223,7 +223,7 @@ class ScheduledSendStore:
             return claimed
         # Look first without the write lock: an idle runner must not take SQLite's one write
         # lock every tick (it would make other writers' read-then-write transactions fail).
-        async with self.db.session(None) as s:
+        async with self.db.session(None, read_only=True) as s:
             if not (await s.execute(due.with_only_columns(M.id))).first():
                 return []
         async with self.db.session(None, write_lock=True) as s:
@@ -275,7 +275,7 @@ class ScheduledSendStore:
         cutoff = self.clock() - stale_after
         q = sa.select(M).where(M.status == "claimed", M.claimed_at < cutoff)
         n = 0
-        async with self.db.session(None) as s:  # cheap look first, no lock (see claim_due)
+        async with self.db.session(None, read_only=True) as s:  # cheap look first (claim_due)
             if not (await s.execute(q.with_only_columns(M.id).limit(1))).first():
                 return 0
         lock = self.db.dialect == "sqlite"

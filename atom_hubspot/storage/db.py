@@ -176,18 +176,21 @@ class Database:
 
     @asynccontextmanager
     async def session(
-        self, tenant_id: str | None = None, *, write_lock: bool = False
+        self, tenant_id: str | None = None, *, write_lock: bool = True, read_only: bool = False
     ) -> AsyncIterator[AsyncSession]:
         """One transaction, committed on success, rolled back on error.
 
         `tenant_id` scopes PostgreSQL row-level security to that tenant; None means the work
         spans tenants on purpose (background jobs, key rotation, OAuth callbacks) and says so
-        to the database. `write_lock` takes SQLite's write lock up front (BEGIN IMMEDIATE) so a
-        read-then-write cannot interleave with another process; PostgreSQL uses row locks.
+        to the database. On SQLite a session takes the write lock up front (BEGIN IMMEDIATE):
+        a deferred transaction that reads and then writes fails at once with "database is
+        locked" when another connection wrote meanwhile — the busy timeout cannot help it.
+        Pure reads pass `read_only=True` and run without the lock (WAL readers never block).
+        PostgreSQL uses row locks instead; both flags change nothing there.
         """
         try:
             async with self.engine.connect() as conn:
-                if write_lock and self.dialect == "sqlite":
+                if write_lock and not read_only and self.dialect == "sqlite":
                     await conn.execution_options(sqlite_immediate=True)
                 async with AsyncSession(bind=conn, expire_on_commit=False) as session:
                     async with session.begin():

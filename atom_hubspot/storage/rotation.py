@@ -35,7 +35,7 @@ class RotationReport:
 
 async def pending_rotation(db: Database, primary_key_id: str) -> int:
     """How many token rows (and PKCE verifiers) are not yet under `primary_key_id`."""
-    async with db.session(None) as s:
+    async with db.session(None, read_only=True) as s:
         tokens = await s.scalar(
             sa.select(sa.func.count()).select_from(Token).where(Token.key_id != primary_key_id)
         )
