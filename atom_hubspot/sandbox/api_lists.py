@@ -38,14 +38,18 @@ def _filter_matches(f: dict[str, Any], rec: Record) -> bool:
     value = rec.properties.get(str(f.get("property")), "") or ""
     op = f.get("operation") or {}
     operator = str(op.get("operator", "")).upper()
-    target = str(op.get("value", "")).lower()
+    # STRING operations carry one `value`; MULTISTRING and ENUMERATION ones a `values` array
+    # (any of them matches). https://developers.hubspot.com/docs/api-reference/2026-03/crm/lists/list-filters
     values = [str(v).lower() for v in op.get("values") or []]
+    targets = values or [str(op.get("value", "")).lower()]
     v = value.lower()
     return {
-        "IS_EQUAL_TO": v == target, "IS_NOT_EQUAL_TO": v != target,
+        "IS_EQUAL_TO": v in targets, "IS_NOT_EQUAL_TO": v not in targets,
         "IS_ANY_OF": v in values, "IS_NONE_OF": v not in values,
-        "CONTAINS": target in v, "DOES_NOT_CONTAIN": target not in v,
-        "STARTS_WITH": v.startswith(target), "ENDS_WITH": v.endswith(target),
+        "CONTAINS": any(t in v for t in targets),
+        "DOES_NOT_CONTAIN": not any(t in v for t in targets),
+        "STARTS_WITH": any(v.startswith(t) for t in targets),
+        "ENDS_WITH": any(v.endswith(t) for t in targets),
         "IS_KNOWN": v != "", "IS_UNKNOWN": v == "",
     }.get(operator, False)
 

@@ -89,6 +89,24 @@ async def test_dynamic_lists_refuse_manual_changes(api: httpx.AsyncClient, p: di
     assert r.status_code == 200
 
 
+async def test_dynamic_list_multistring_filters_match_any_of_their_values(
+    api: httpx.AsyncClient, p: dict[str, str]
+):
+    # MULTISTRING operations carry a `values` array, not one `value` (HubSpot's list filters).
+    branch = {"filterBranchType": "OR", "filters": [], "filterBranches": [{
+        "filterBranchType": "AND", "filterBranches": [], "filters": [{
+            "filterType": "PROPERTY", "property": "lifecyclestage",
+            "operation": {"operationType": "MULTISTRING", "operator": "IS_EQUAL_TO",
+                          "values": ["lead", "customer"]}}]}]}
+    r = await api.post(p["lists"], json={"name": "Leads or customers", "objectTypeId": "0-1",
+                                         "processingType": "DYNAMIC", "filterBranch": branch})
+    size = r.json()["list"]["size"]
+    found = await api.post(f"{p['objects']}/contacts/search", json={"limit": 1, "filterGroups": [
+        {"filters": [{"propertyName": "lifecyclestage", "operator": "IN",
+                      "values": ["lead", "customer"]}]}]})
+    assert size == found.json()["total"] > 0
+
+
 async def test_campaigns_crud_and_metrics(api: httpx.AsyncClient, p: dict[str, str]):
     listed = await api.get(p["campaigns"], params={"limit": 2})
     assert listed.status_code == 200
