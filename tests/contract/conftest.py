@@ -141,16 +141,3 @@ def crm_provider(request: pytest.FixtureRequest) -> CRMService:
     assert isinstance(service, CRMService)
     assert service.provider == request.param
     return service
-
-
-@pytest.fixture
-def known_gap_hubspot_custom_fields(request: pytest.FixtureRequest) -> None:
-    """HubSpot returns only the properties a read asks for, and the HubSpot CRM service asks
-    for its default ones, so custom fields do not read back yet. Strict: once they do, the
-    xfail turns into a failure and this marker must go."""
-    if request.node.callspec.params.get("crm_provider") == "hubspot":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True, reason="HubSpotCRMService does not request custom properties on reads"
-            )
-        )

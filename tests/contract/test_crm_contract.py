@@ -113,7 +113,6 @@ async def test_a_second_contact_with_the_same_email_is_a_conflict(crm_provider: 
     assert error.http_status == 409
 
 
-@pytest.mark.usefixtures("known_gap_hubspot_custom_fields")
 async def test_custom_fields_read_back(crm_provider: CRMService) -> None:
     contact = await crm_provider.create_record(
         "contact", new_contact(custom_fields={"favourite_language": "Python"})
