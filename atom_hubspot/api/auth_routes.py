@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from atom_host_stub.contract import HostContext, Principal
 from atom_hubspot.api.deps import PortalQuery, principal_dependency, runtime_of
@@ -56,6 +56,19 @@ class SaveTokenRequest(BaseModel):
         "stored encrypted, never returned.",
         examples=["pat-na1-…"],
     )
+
+    @field_validator("token")
+    @classmethod
+    def _bearer_token_shape(cls, v: SecretStr) -> SecretStr:
+        # It goes into an Authorization header: printable ASCII, no spaces (RFC 6750 b64token).
+        # The message never repeats the value.
+        raw = v.get_secret_value()
+        if not 8 <= len(raw) <= 2048 or not all("!" <= ch <= "~" for ch in raw):
+            raise ValueError(
+                "must be the token as HubSpot shows it: 8 to 2048 printable ASCII characters, "
+                "no spaces"
+            )
+        return v
 
 
 class DefaultRequest(BaseModel):

@@ -210,6 +210,17 @@ async def test_save_private_app_token(http, fake, db):
     assert r.json()["data"]["revocation"] == "not_applicable"
 
 
+@pytest.mark.parametrize("token", ["pat-na1-ünïcode-token", "pat na1 with spaces", "short"])
+async def test_save_refuses_a_token_that_cannot_be_a_bearer_token(http, db, token):
+    r = await http.post("/api/hubspot/auth/save", headers=ALICE, json={"token": token})
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err["code"] == "invalid_input" and err["errors"][0]["field"] == "token"
+    assert token not in r.text  # the value is never echoed
+    async with db.session(None) as s:
+        assert (await s.scalars(sa.select(Token))).first() is None  # nothing stored
+
+
 async def test_several_portals_default_and_choice(http, fake):
     await _connect(http, fake)
     fake.portal_id = 999
