@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 import logging
 import sys
 import time
@@ -41,16 +42,14 @@ log = logging.getLogger("atom_hubspot.plugin")
 
 
 def _has(module: str) -> bool:
-    """Whether `module` can really be imported (an import blocker counts as absent)."""
+    """Whether `module` can be imported, without importing it (start-up stays cheap); an
+    import blocker on sys.meta_path counts as absent."""
     if sys.modules.get(module) is not None:
         return True
     try:
-        importlib.import_module(module)
-    except ImportError:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
         return False
-    except Exception:
-        return False
-    return True
 
 
 @hookimpl

@@ -33,29 +33,39 @@ PATCH /_sandbox/portals/{id}; POST /_sandbox/private-app-tokens; POST /_sandbox/
 POST /_sandbox/clock/advance.
 """
 
-from atom_hubspot.sandbox.app import Sandbox, SandboxApp, create_sandbox_app
-from atom_hubspot.sandbox.clock import ManualClock, SystemClock
-from atom_hubspot.sandbox.config import (
-    DEMO_HUB_DOMAIN,
-    DEMO_PORTAL_ID,
-    FaultConfig,
-    PortalConfig,
-    SandboxConfig,
-)
-from atom_hubspot.sandbox.limits import LimitConfig
-from atom_hubspot.sandbox.state import ASSOCIATION_TYPES
+from __future__ import annotations
 
-__all__ = [
-    "ASSOCIATION_TYPES",
-    "DEMO_HUB_DOMAIN",
-    "DEMO_PORTAL_ID",
-    "FaultConfig",
-    "LimitConfig",
-    "ManualClock",
-    "PortalConfig",
-    "Sandbox",
-    "SandboxApp",
-    "SandboxConfig",
-    "SystemClock",
-    "create_sandbox_app",
-]
+import importlib
+from typing import Any
+
+# Names resolve on first use (PEP 562): importing the package — e.g. for its click command or
+# its config — must not import the web framework, so `atom-host` starts quickly and runs
+# without the `api` extra.
+_EXPORTS = {
+    "ASSOCIATION_TYPES": "atom_hubspot.sandbox.state",
+    "DEMO_HUB_DOMAIN": "atom_hubspot.sandbox.config",
+    "DEMO_PORTAL_ID": "atom_hubspot.sandbox.config",
+    "FaultConfig": "atom_hubspot.sandbox.config",
+    "LimitConfig": "atom_hubspot.sandbox.limits",
+    "ManualClock": "atom_hubspot.sandbox.clock",
+    "PortalConfig": "atom_hubspot.sandbox.config",
+    "Sandbox": "atom_hubspot.sandbox.app",
+    "SandboxApp": "atom_hubspot.sandbox.app",
+    "SandboxConfig": "atom_hubspot.sandbox.config",
+    "SystemClock": "atom_hubspot.sandbox.clock",
+    "create_sandbox_app": "atom_hubspot.sandbox.app",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'atom_hubspot.sandbox' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
