@@ -138,18 +138,10 @@ def provider_variable(capability: str) -> str:
 
 
 def database_url_issues(url: str) -> list[ConfigIssue]:
-    """A database URL the installed drivers cannot serve is a config error naming the extra."""
+    """A database URL of a kind no plugin can serve is a config error. Whether the driver is
+    installed is each plugin's to say: only it knows its extra (one report, not two)."""
     scheme = url.split(":", 1)[0].lower()
     if scheme.startswith("postgres"):
-        if not importable("psycopg"):
-            return [
-                ConfigIssue(
-                    key="ATOM_DATABASE_URL",
-                    message="ATOM_DATABASE_URL is a PostgreSQL URL but the driver (psycopg) is "
-                    "not installed",
-                    hint="pip install 'atom-hubspot[postgres]', or use a sqlite:/// URL.",
-                )
-            ]
         return []
     if scheme.startswith("sqlite"):
         return []

@@ -65,19 +65,16 @@ def test_dotenv_values_apply_under_the_real_environment(tmp_path: Path) -> None:
     assert env["ATOM_DATA_DIR"] == "/from/env"
 
 
-def test_a_postgresql_url_without_the_driver_is_an_error_naming_the_extra(
+def test_a_postgresql_url_is_the_hosts_to_accept_and_the_drivers_the_plugins_to_check(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The HubSpot plugin reports a missing psycopg with its own extra (tests/api/test_plugin.py);
+    # the host saying it too would show the same problem twice.
     url = "postgresql://app@db:5432/atom"
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # what an uninstalled driver looks like
     assert (
         HostSettings.from_env({"ATOM_API_KEYS": "k:t:u", "ATOM_DATABASE_URL": url}).validate() == []
     )
-    monkeypatch.setitem(sys.modules, "psycopg", None)  # what an uninstalled driver looks like
-    (issue,) = HostSettings.from_env(
-        {"ATOM_API_KEYS": "k:t:u", "ATOM_DATABASE_URL": url}
-    ).validate()
-    assert issue.key == "ATOM_DATABASE_URL" and issue.severity == Severity.ERROR
-    assert "atom-hubspot[postgres]" in issue.hint
 
 
 def test_an_unknown_database_scheme_is_an_error() -> None:
