@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from atom_host_stub import access_log
 from atom_host_stub.config import HOST_NAME
 from atom_host_stub.contract import FeatureState, HealthStatus, Principal, Severity
 from atom_host_stub.host import ConfigReport, Host, web_available
@@ -256,7 +257,9 @@ def serve_command(ctx: click.Context, demo: bool, bind_host: str, port: int, str
             ctx.exit(EXIT_REFUSED)
     app = create_app(host, strict=strict)
     click.echo(f"Dashboard: {host.context.public_url}/")
-    server = uvicorn.Server(uvicorn.Config(app, host=bind_host, port=port, log_level="info"))
+    config = uvicorn.Config(app, host=bind_host, port=port, log_level="info")
+    access_log.install()  # after Config(), which (re)configures uvicorn's loggers
+    server = uvicorn.Server(config)
     server.run()
     ctx.exit(EXIT_OK if server.started else EXIT_REFUSED)
 

@@ -1,0 +1,29 @@
+"""The web server's access log without query strings.
+
+Query strings carry what must not reach a log: the OAuth callback's single-use `code` and
+`state`, and filters such as `?email=` (personal data). The access log keeps method, path and
+status — enough to follow a request — and drops everything after the `?`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+
+class DropQueryStrings(logging.Filter):
+    """Rewrites uvicorn access records (client, method, path, http version, status)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path, sep, _ = args[2].partition("?")
+            if sep:
+                record.args = (*args[:2], f"{path}?…", *args[3:])
+        return True
+
+
+def install(logger_name: str = "uvicorn.access") -> None:
+    """Attach the filter once to the access logger."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, DropQueryStrings) for f in logger.filters):
+        logger.addFilter(DropQueryStrings())
