@@ -89,8 +89,9 @@ def plan_demo(context: HostContext) -> DemoPlan:
     return DemoPlan(env, transport, transport, app, env["HUBSPOT_API_BASE_URL"])
 
 
-async def connect_demo_portal(runtime: Any, principal: Principal,
-                              browser_transport: httpx.AsyncBaseTransport) -> Any:
+async def connect_demo_portal(
+    runtime: Any, principal: Principal, browser_transport: httpx.AsyncBaseTransport
+) -> Any:
     """OAuthFlow.start → the user's click on the sandbox's authorize page → OAuthFlow.complete."""
     from atom_hubspot.sandbox.testing import approve
 
@@ -98,7 +99,9 @@ async def connect_demo_portal(runtime: Any, principal: Principal,
     redirect = await approve(start.url, browser_transport)
     query = {k: v[0] for k, v in parse_qs(urlsplit(redirect).query).items()}
     return await runtime.oauth.complete(
-        code=query.get("code"), state=query.get("state"), error=query.get("error"),
+        code=query.get("code"),
+        state=query.get("state"),
+        error=query.get("error"),
         principal=principal,
     )
 
@@ -128,8 +131,7 @@ async def setup_demo(context: HostContext, mount: RegisterMount) -> None:
     principal, key = first_principal(context.env)
     conn = await connect_demo_portal(runtime, principal, plan.browser_transport)
     public = context.public_url.rstrip("/")
-    key_hint = ("the first key of ATOM_API_KEYS" if key
-                else "the host's (ATOM_API_KEYS is not set)")
+    key_hint = "the first key of ATOM_API_KEYS" if key else "the host's (ATOM_API_KEYS is not set)"
     lines = [
         f"HubSpot demo: portal {conn.portal_id} connected through OAuth for tenant "
         f"{principal.tenant_id!r}, user {principal.user_id!r}",

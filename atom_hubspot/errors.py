@@ -136,7 +136,11 @@ class RateLimited(HubSpotError):
     http_status = 429
 
     def __init__(
-        self, message: str, *, policy: str | None = None, retry_after_s: float | None = None,
+        self,
+        message: str,
+        *,
+        policy: str | None = None,
+        retry_after_s: float | None = None,
         **kw: Any,
     ):
         super().__init__(message, **kw)

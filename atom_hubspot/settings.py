@@ -15,7 +15,6 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import (
-    AliasChoices,
     Field,
     SecretStr,
     ValidationError,
@@ -115,8 +114,12 @@ class HubSpotSettings(BaseSettings):
         description="Where the browser goes after connecting; default: a small 'connected' page",
     )
     features: list[Feature] = Field(
-        default_factory=lambda: [Feature.CRM, Feature.LISTS, Feature.CAMPAIGNS,
-                                 Feature.MARKETING_EMAIL],
+        default_factory=lambda: [
+            Feature.CRM,
+            Feature.LISTS,
+            Feature.CAMPAIGNS,
+            Feature.MARKETING_EMAIL,
+        ],
         alias="HUBSPOT_FEATURES",
     )
     api_version: str = Field(default="2026-03", alias="HUBSPOT_API_VERSION")

@@ -26,7 +26,7 @@ def machine() -> str:
         import psutil
 
         cpus = len(psutil.Process().cpu_affinity() or []) or cpus
-    except Exception:  # noqa: BLE001 - affinity is not available everywhere
+    except Exception:
         pass
     return (
         f"{cpus} cores, {platform.machine()}, {platform.system()} {platform.release()}, "
@@ -40,7 +40,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -52,13 +54,20 @@ def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes
 
 
 @contextlib.contextmanager
-def child_server(args: Sequence[str], port: int, *, env: dict[str, str] | None = None,
-                 timeout: float = 60.0, quiet: bool = True) -> Iterator[subprocess.Popen[bytes]]:
+def child_server(
+    args: Sequence[str],
+    port: int,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    quiet: bool = True,
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run `args` (a server listening on `port`) for the duration of the block."""
     full_env = {**os.environ, **(env or {})}
     out = subprocess.DEVNULL if quiet else None
-    proc = subprocess.Popen(list(args), cwd=ROOT, env=full_env, stdout=out, stderr=out,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        list(args), cwd=ROOT, env=full_env, stdout=out, stderr=out, start_new_session=True
+    )
     try:
         wait_for_port(port, timeout, proc)
         yield proc
@@ -73,12 +82,26 @@ def child_server(args: Sequence[str], port: int, *, env: dict[str, str] | None =
                 proc.wait(5)
 
 
-def sandbox_server(port: int, *, rate_limit: int | None, window_s: float = 10.0,
-                   contacts: int = 0, quiet: bool = True) -> contextlib.AbstractContextManager[
-                       subprocess.Popen[bytes]]:
+def sandbox_server(
+    port: int,
+    *,
+    rate_limit: int | None,
+    window_s: float = 10.0,
+    contacts: int = 0,
+    quiet: bool = True,
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
     """The offline sandbox as a real HTTP server (the SDK speaks urllib3, not ASGI)."""
-    args = [PYTHON, "-m", "bench.sandbox_server", "--port", str(port), "--window", str(window_s),
-            "--contacts", str(contacts)]
+    args = [
+        PYTHON,
+        "-m",
+        "bench.sandbox_server",
+        "--port",
+        str(port),
+        "--window",
+        str(window_s),
+        "--contacts",
+        str(contacts),
+    ]
     args += ["--rate-limit", str(rate_limit) if rate_limit else "none"]
     return child_server(args, port, quiet=quiet, timeout=120.0)
 
@@ -113,8 +136,11 @@ class Table:
         for r in self.rows:
             widths = [max(w, len(c)) for w, c in zip(widths, r, strict=False)]
         line = "  ".join("-" * w for w in widths)
-        out = [f"== {self.title}", "  ".join(h.ljust(w) for h, w in zip(self.headers, widths,
-                                                                        strict=False)), line]
+        out = [
+            f"== {self.title}",
+            "  ".join(h.ljust(w) for h, w in zip(self.headers, widths, strict=False)),
+            line,
+        ]
         out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) for r in self.rows]
         out += [f"  * {n}" for n in self.notes]
         return "\n".join(out)

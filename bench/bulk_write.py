@@ -22,16 +22,24 @@ from typing import Any
 import httpx
 
 from bench import sandbox_server as sbx
-from bench._harness import Stopwatch, Table, free_port, ratio, sandbox_server
+from bench._harness import Table, free_port, ratio, sandbox_server
 
 
 def rows(prefix: str, n: int) -> list[dict[str, str]]:
-    return [{"email": f"{prefix}{i:06d}@bench.example", "firstname": f"F{i}",
-             "lastname": f"L{i}", "lifecyclestage": "lead"} for i in range(n)]
+    return [
+        {
+            "email": f"{prefix}{i:06d}@bench.example",
+            "firstname": f"F{i}",
+            "lastname": f"L{i}",
+            "lifecyclestage": "lead",
+        }
+        for i in range(n)
+    ]
 
 
-async def run_ours(base_url: str, data: list[dict[str, str]], rate_limit: int,
-                   window_s: float) -> dict[str, Any]:
+async def run_ours(
+    base_url: str, data: list[dict[str, str]], rate_limit: int, window_s: float
+) -> dict[str, Any]:
     from atom_hubspot.client import HubSpotClient, HubSpotHTTP, StaticToken
     from atom_hubspot.errors import RateLimited
     from bench.ours import bench_settings, make_governor
@@ -67,7 +75,7 @@ def run_sdk(base_url: str, data: list[dict[str, str]]) -> dict[str, Any]:
     surfaced: dict[int, int] = {}
     t0 = time.perf_counter()
     for i in range(0, len(data), 100):
-        chunk = sdk_upsert_inputs(data[i:i + 100])
+        chunk = sdk_upsert_inputs(data[i : i + 100])
         while True:
             try:
                 api.upsert(batch_input_simple_public_object_batch_input_upsert=chunk)
@@ -85,16 +93,19 @@ def best_seconds(calls: int, limit: int, window_s: float) -> float:
     return ((calls - 1) // limit) * window_s
 
 
-def run_scenario(t: Table, label: str, records: int, limit: int, window_s: float,
-                 skip_sdk: bool) -> None:
+def run_scenario(
+    t: Table, label: str, records: int, limit: int, window_s: float, skip_sdk: bool
+) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     bound = limit * 100 / window_s
     calls_needed = -(-records // 100)
     best = records / max(best_seconds(calls_needed, limit, window_s), window_s)
     rates: dict[str, float] = {}
-    with sandbox_server(port, rate_limit=limit, window_s=window_s), \
-            httpx.Client(base_url=base, timeout=60) as admin:
+    with (
+        sandbox_server(port, rate_limit=limit, window_s=window_s),
+        httpx.Client(base_url=base, timeout=60) as admin,
+    ):
         sides = [("ours", "atom-hubspot batch_upsert")]
         if not skip_sdk:
             sides.append(("sdk", "hubspot-api-client upsert"))
@@ -108,14 +119,27 @@ def run_scenario(t: Table, label: str, records: int, limit: int, window_s: float
             else:
                 res = run_sdk(base, data)
                 surfaced = ", ".join(f"{n}x {s}" for s, n in sorted(res["surfaced"].items()))
-                surfaced = f"{surfaced or '0'} (= {sum(res['surfaced'].values()) * 100:,} " \
-                           "records lost without a caller loop)"
+                surfaced = (
+                    f"{surfaced or '0'} (= {sum(res['surfaced'].values()) * 100:,} "
+                    "records lost without a caller loop)"
+                )
             check = sbx.check_contacts(admin, side, records)
             got_429 = sbx.calls(admin)["rate_limited"] - before["rate_limited"]
             rate = records / res["elapsed"]
             rates[side] = rate
-            t.add(label, name, res["elapsed"], rate, f"{rate / bound:.0%}", f"{rate / best:.0%}",
-                  check["stored"], check["lost"], check["duplicated"], got_429, surfaced)
+            t.add(
+                label,
+                name,
+                res["elapsed"],
+                rate,
+                f"{rate / bound:.0%}",
+                f"{rate / best:.0%}",
+                check["stored"],
+                check["lost"],
+                check["duplicated"],
+                got_429,
+                surfaced,
+            )
     if "sdk" in rates:
         t.notes.append(f"{label}: ours / SDK records/s = {ratio(rates['ours'], rates['sdk'])}")
 
@@ -138,17 +162,34 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [(f"{a.rate_limit} / {a.window:g} s", a.rate_limit, a.window)]
     else:
         chosen = list(SCENARIOS.values()) if a.scenario == "all" else [SCENARIOS[a.scenario]]
-    t = Table(f"Bulk upsert of {a.records:,} contacts by email into the sandbox (chunks of 100)",
-              ["limit", "client", "seconds", "records/s", "of bound", "of best", "stored",
-               "lost", "dup", "429s answered", "errors surfaced to caller"])
+    t = Table(
+        f"Bulk upsert of {a.records:,} contacts by email into the sandbox (chunks of 100)",
+        [
+            "limit",
+            "client",
+            "seconds",
+            "records/s",
+            "of bound",
+            "of best",
+            "stored",
+            "lost",
+            "dup",
+            "429s answered",
+            "errors surfaced to caller",
+        ],
+    )
     for label, limit, window_s in chosen:
         run_scenario(t, label, a.records, limit, window_s, a.skip_sdk)
-    t.notes.append("bound = limit x 100 records per window (steady state); best = the fastest "
-                   "a rolling window allows for this many calls (the first window starts "
-                   "empty, so a short job can pass the steady bound)")
-    t.notes.append("SDK: README's Retry(total=5, backoff_factor=0.3, status_forcelist=(429, 500,"
-                   " 502, 504)); urllib3 does not repeat POST, so the caller re-sends the chunk "
-                   "after 1 s")
+    t.notes.append(
+        "bound = limit x 100 records per window (steady state); best = the fastest "
+        "a rolling window allows for this many calls (the first window starts "
+        "empty, so a short job can pass the steady bound)"
+    )
+    t.notes.append(
+        "SDK: README's Retry(total=5, backoff_factor=0.3, status_forcelist=(429, 500,"
+        " 502, 504)); urllib3 does not repeat POST, so the caller re-sends the chunk "
+        "after 1 s"
+    )
     t.print()
     return 0
 

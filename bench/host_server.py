@@ -37,20 +37,26 @@ async def serve(port: int, sandbox_url: str, data: str) -> None:
     key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
     env = {
         **os.environ,
-        "HUBSPOT_CLIENT_ID": "sandbox-client-id", "HUBSPOT_CLIENT_SECRET": "sandbox-client-secret",
-        "ATOM_HUBSPOT_ENCRYPTION_KEYS": f"k1:{key}", "HUBSPOT_API_BASE_URL": sandbox_url,
+        "HUBSPOT_CLIENT_ID": "sandbox-client-id",
+        "HUBSPOT_CLIENT_SECRET": "sandbox-client-secret",
+        "ATOM_HUBSPOT_ENCRYPTION_KEYS": f"k1:{key}",
+        "HUBSPOT_API_BASE_URL": sandbox_url,
         "HUBSPOT_AUTHORIZE_URL": sandbox_url + "/oauth/authorize",
         "HUBSPOT_REDIRECT_URI": f"http://127.0.0.1:{port}/auth/hubspot/callback",
-        "ATOM_DATABASE_URL": db, "ATOM_DATA_DIR": data, "ATOM_PLUGINS": "hubspot",
+        "ATOM_DATABASE_URL": db,
+        "ATOM_DATA_DIR": data,
+        "ATOM_PLUGINS": "hubspot",
         "ATOM_API_KEYS": f"{API_KEY}:{PRINCIPAL.tenant_id}:{PRINCIPAL.user_id}",
         "ATOM_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
     host = Host.from_env(env)
     host.context.state["hubspot.governor"] = RateLimitGovernor(
-        requests_per_10s=1_000_000, search_per_s=1_000_000)
+        requests_per_10s=1_000_000, search_per_s=1_000_000
+    )
     app = create_app(host)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -39,16 +39,19 @@ def host_stats(pid: int) -> tuple[int, float, int]:
     return fds, rss, conns
 
 
-async def run_load(base: str, clients: int, seconds: float, share: float,
-                   ids: list[str]) -> tuple[dict[str, list[float]], dict[str, int], int]:
+async def run_load(
+    base: str, clients: int, seconds: float, share: float, ids: list[str]
+) -> tuple[dict[str, list[float]], dict[str, int], int]:
     lat: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
     kinds = [("host", "/api/integrations"), ("storage", "/api/hubspot/auth/status")]
     rng = random.Random(1)
     t_end = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {API_KEY}"},
-                                 limits=limits, timeout=90) as c:
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {API_KEY}"}, limits=limits, timeout=90
+    ) as c:
+
         async def client() -> None:
             while time.perf_counter() < t_end:
                 if rng.random() < share:
@@ -84,10 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://127.0.0.1:{port}"
     atom_host = str(Path(PYTHON).parent / "atom-host")
     with tempfile.TemporaryDirectory(prefix="atom-load-") as data:
-        env = {"ATOM_API_KEYS": f"{API_KEY}:load:load", "ATOM_DATA_DIR": data,
-               "ATOM_PUBLIC_URL": base, "ATOM_DATABASE_URL": f"sqlite:///{data}/atom.sqlite3"}
-        with child_server([atom_host, "serve", "--demo", "--port", str(port)], port, env=env,
-                          timeout=120) as proc:
+        env = {
+            "ATOM_API_KEYS": f"{API_KEY}:load:load",
+            "ATOM_DATA_DIR": data,
+            "ATOM_PUBLIC_URL": base,
+            "ATOM_DATABASE_URL": f"sqlite:///{data}/atom.sqlite3",
+        }
+        with child_server(
+            [atom_host, "serve", "--demo", "--port", str(port)], port, env=env, timeout=120
+        ) as proc:
             h = {"Authorization": f"Bearer {API_KEY}"}
             deadline = time.monotonic() + 60
             while True:
@@ -102,29 +110,47 @@ def main(argv: list[str] | None = None) -> int:
             httpx.get(f"{base}/api/hubspot/auth/status", headers=h)
             before = host_stats(proc.pid)
             lat, errors, overrun_ms = asyncio.run(
-                run_load(base, a.clients, a.seconds, a.hubspot_share, ids))
+                run_load(base, a.clients, a.seconds, a.hubspot_share, ids)
+            )
             after = host_stats(proc.pid)
             time.sleep(5)
             later = host_stats(proc.pid)
             alive = proc.poll() is None
-    t = Table(f"Load: {a.clients} clients for {a.seconds:g} s on loopback against "
-              f"`atom-host serve --demo`", ["kind", "requests", "errors", "req/s", "p50 ms",
-                                             "p99 ms", "max ms"])
+    t = Table(
+        f"Load: {a.clients} clients for {a.seconds:g} s on loopback against "
+        f"`atom-host serve --demo`",
+        ["kind", "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms"],
+    )
     total = 0
     for kind in ("host", "storage", "hubspot"):
         v = lat.get(kind, [])
         total += len(v)
-        t.add(kind, len(v), errors.get(kind, 0), len(v) / a.seconds, percentile(v, 50) * 1000,
-              percentile(v, 99) * 1000, max(v, default=float("nan")) * 1000)
-    t.notes.append(f"total {total:,} requests, {sum(errors.values())} errors; last requests "
-                   f"finished {overrun_ms} ms after the {a.seconds:g} s mark; host still "
-                   f"running: {alive}")
-    t.notes.append(f"host open fds {before[0]} before -> {after[0]} right after -> {later[0]} "
-                   f"5 s later; TCP connections {before[2]} -> {after[2]} -> {later[2]}")
-    t.notes.append(f"host RSS {before[1]:.1f} MB before -> {after[1]:.1f} MB after -> "
-                   f"{later[1]:.1f} MB 5 s later")
-    t.notes.append("hubspot = reads through the plugin to the in-process sandbox, paced by the "
-                   "governor at the demo portal's 110 calls per 10 s")
+        t.add(
+            kind,
+            len(v),
+            errors.get(kind, 0),
+            len(v) / a.seconds,
+            percentile(v, 50) * 1000,
+            percentile(v, 99) * 1000,
+            max(v, default=float("nan")) * 1000,
+        )
+    t.notes.append(
+        f"total {total:,} requests, {sum(errors.values())} errors; last requests "
+        f"finished {overrun_ms} ms after the {a.seconds:g} s mark; host still "
+        f"running: {alive}"
+    )
+    t.notes.append(
+        f"host open fds {before[0]} before -> {after[0]} right after -> {later[0]} "
+        f"5 s later; TCP connections {before[2]} -> {after[2]} -> {later[2]}"
+    )
+    t.notes.append(
+        f"host RSS {before[1]:.1f} MB before -> {after[1]:.1f} MB after -> "
+        f"{later[1]:.1f} MB 5 s later"
+    )
+    t.notes.append(
+        "hubspot = reads through the plugin to the in-process sandbox, paced by the "
+        "governor at the demo portal's 110 calls per 10 s"
+    )
     t.print()
     return 0 if alive else 1
 

@@ -22,11 +22,15 @@ def bench_settings(base_url: str, **extra: Any) -> HubSpotSettings:
     return HubSpotSettings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-def make_governor(settings: HubSpotSettings, rate_limit: int, window_s: float,
-                  backend: Any = None) -> Any:
+def make_governor(
+    settings: HubSpotSettings, rate_limit: int, window_s: float, backend: Any = None
+) -> Any:
     """The client's governor with the sandbox's limit and (possibly scaled) window."""
     from atom_hubspot.client.governor import RateLimitGovernor
 
-    return RateLimitGovernor(requests_per_10s=rate_limit,
-                             search_per_s=settings.search_rate_per_second,
-                             window_ms=int(window_s * 1000), backend=backend)
+    return RateLimitGovernor(
+        requests_per_10s=rate_limit,
+        search_per_s=settings.search_rate_per_second,
+        window_ms=int(window_s * 1000),
+        backend=backend,
+    )

@@ -6,7 +6,8 @@ sandbox vs the SDK's `basic_api.get_by_id`, all against the same standalone sand
 The host (bench/host_server.py: the stub host with the plugin, SQLite, a private-app
 connection) calls the same sandbox over the same loopback as the bare and SDK calls; what it
 adds is our whole stack: API-key auth, connection lookup in SQLite, token decryption,
-governor (given the sandbox's unlimited budget), client, mapping, envelope. Each side runs one sequential phase (latency) and one phase with
+governor (given the sandbox's unlimited budget), client, mapping, envelope. Each side runs
+one sequential phase (latency) and one phase with
 `--concurrency` requests in flight (throughput; SDK: that many threads).
 """
 
@@ -25,13 +26,25 @@ import httpx
 
 from bench import sandbox_server as sbx
 from bench._harness import PYTHON, Table, child_server, free_port, percentile, sandbox_server
-
 from bench.host_server import API_KEY as HOST_KEY
 
 
 def bench_host(sandbox_url: str, port: int, data_dir: str):  # type: ignore[no-untyped-def]
-    return child_server([PYTHON, "-m", "bench.host_server", "--port", str(port),
-                         "--sandbox-url", sandbox_url, "--data", data_dir], port, timeout=120)
+    return child_server(
+        [
+            PYTHON,
+            "-m",
+            "bench.host_server",
+            "--port",
+            str(port),
+            "--sandbox-url",
+            sandbox_url,
+            "--data",
+            data_dir,
+        ],
+        port,
+        timeout=120,
+    )
 
 
 def wait_ready(url: str, headers: dict[str, str], timeout: float = 60.0) -> None:
@@ -49,7 +62,9 @@ def wait_ready(url: str, headers: dict[str, str], timeout: float = 60.0) -> None
     raise RuntimeError(f"{url} not ready: {last}")
 
 
-def sequential(call: Callable[[int], None], ids: list[int], seconds: float) -> tuple[list[float], float]:
+def sequential(
+    call: Callable[[int], None], ids: list[int], seconds: float
+) -> tuple[list[float], float]:
     lat: list[float] = []
     it = itertools.cycle(ids)
     for rid in ids[:20]:  # warm connections and caches
@@ -92,12 +107,23 @@ def main(argv: list[str] | None = None) -> int:
     ids = list(range(1001, 1001 + a.contacts))
     host_h = {"Authorization": f"Bearer {HOST_KEY}"}
     bare_h = {"Authorization": f"Bearer {sbx.BENCH_TOKEN}"}
-    t = Table(f"Read one contact by id ({a.seconds:g} s per phase)",
-              ["path", "p50 ms", "p99 ms", "req/s sequential", f"req/s {a.concurrency} in flight",
-               "errors", "p50 vs bare"])
-    with tempfile.TemporaryDirectory(prefix="atom-bench-") as data, \
-            sandbox_server(sport, rate_limit=None, contacts=a.contacts), \
-            bench_host(sandbox_url, hport, data):
+    t = Table(
+        f"Read one contact by id ({a.seconds:g} s per phase)",
+        [
+            "path",
+            "p50 ms",
+            "p99 ms",
+            "req/s sequential",
+            f"req/s {a.concurrency} in flight",
+            "errors",
+            "p50 vs bare",
+        ],
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="atom-bench-") as data,
+        sandbox_server(sport, rate_limit=None, contacts=a.contacts),
+        bench_host(sandbox_url, hport, data),
+    ):
         wait_ready(f"{host_url}/api/hubspot/contacts/{ids[0]}", host_h)
         host_url_of = lambda rid: f"{host_url}/api/hubspot/contacts/{rid}"  # noqa: E731
         bare_url_of = lambda rid: f"{sandbox_url}/crm/objects/2026-03/contacts/{rid}"  # noqa: E731
@@ -106,9 +132,11 @@ def main(argv: list[str] | None = None) -> int:
         errors = {"host": 0, "bare": 0, "sdk": 0}
         for name, url_of, headers in (("host", host_url_of, host_h), ("bare", bare_url_of, bare_h)):
             with httpx.Client(headers=headers, timeout=30) as c:
+
                 def call(rid: int, c: httpx.Client = c, url_of=url_of, name=name) -> None:
                     if c.get(url_of(rid)).status_code != 200:
                         errors[name] += 1
+
                 lat, rps = sequential(call, ids, a.seconds)
             # Same driver for every side: one thread per in-flight request, each with its own
             # keep-alive client (the SDK can only be driven this way).
@@ -144,14 +172,23 @@ def main(argv: list[str] | None = None) -> int:
         results["sdk"] = (lat, rps, conc)
 
     bare_p50 = percentile(results["bare"][0], 50)
-    labels = {"host": "GET /api/hubspot/contacts/{id} via atom-host",
-              "bare": "bare httpx GET to the sandbox",
-              "sdk": "SDK basic_api.get_by_id"}
+    labels = {
+        "host": "GET /api/hubspot/contacts/{id} via atom-host",
+        "bare": "bare httpx GET to the sandbox",
+        "sdk": "SDK basic_api.get_by_id",
+    }
     for name in ("host", "bare", "sdk"):
         lat, rps, conc = results[name]
         p50 = percentile(lat, 50)
-        t.add(labels[name], p50 * 1000, percentile(lat, 99) * 1000, rps, conc, errors[name],
-              f"{p50 / bare_p50:.2f}x")
+        t.add(
+            labels[name],
+            p50 * 1000,
+            percentile(lat, 99) * 1000,
+            rps,
+            conc,
+            errors[name],
+            f"{p50 / bare_p50:.2f}x",
+        )
     t.notes.append("the driver, the host and the sandbox share the machine's cores")
     t.print()
     return 0

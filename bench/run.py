@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     extra: list[str] = []
     if "--" in args:
         i = args.index("--")
-        args, extra = args[:i], args[i + 1:]
+        args, extra = args[:i], args[i + 1 :]
     if any(a in ("-h", "--help") for a in args):
         print(__doc__)
         return 0

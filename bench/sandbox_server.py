@@ -31,14 +31,19 @@ PORTAL_ID = DEMO_PORTAL_ID
 def calls(admin: httpx.Client) -> dict[str, int]:
     """Counters from the sandbox: total API calls and 429s answered (all policies)."""
     body = admin.get("/_sandbox/calls", params={"log": 0}).json()
-    return {"total": int(body.get("total", 0)),
-            "rate_limited": sum(int(v) for v in (body.get("rate_limited") or {}).values())}
+    return {
+        "total": int(body.get("total", 0)),
+        "rate_limited": sum(int(v) for v in (body.get("rate_limited") or {}).values()),
+    }
 
 
 def check_contacts(admin: httpx.Client, prefix: str, expected: int) -> dict[str, int]:
     got = admin.get("/_bench/contacts", params={"prefix": prefix}).json()
-    return {"stored": got["records"], "lost": max(0, expected - got["distinct_emails"]),
-            "duplicated": got["duplicates"]}
+    return {
+        "stored": got["records"],
+        "lost": max(0, expected - got["distinct_emails"]),
+        "duplicated": got["duplicates"],
+    }
 
 
 def populate(app: Any, n: int) -> None:
@@ -53,10 +58,20 @@ def populate(app: Any, n: int) -> None:
     for i in range(n):
         rid = portal.next_id
         portal.next_id += 1
-        table[rid] = Record(rid, {
-            "email": f"seed{i:07d}@bench.example", "firstname": f"First{i}",
-            "lastname": f"Last{i}", "lifecyclestage": "lead", "createdate": stamp,
-            "lastmodifieddate": stamp, "hs_object_id": str(rid)}, now, now)
+        table[rid] = Record(
+            rid,
+            {
+                "email": f"seed{i:07d}@bench.example",
+                "firstname": f"First{i}",
+                "lastname": f"Last{i}",
+                "lifecyclestage": "lead",
+                "createdate": stamp,
+                "lastmodifieddate": stamp,
+                "hs_object_id": str(rid),
+            },
+            now,
+            now,
+        )
         note = getattr(type(portal), "_bench_note", None)
         if note is not None:
             note(portal, CONTACTS, table[rid])
@@ -144,13 +159,19 @@ def install_fast_list() -> Callable[[], None]:
             i += 1
         more = len(page) > limit
         page = page[:limit]
-        body: dict[str, Any] = {"results": [
-            api_crm.record_json(portal, otype, r, api_crm._props_param(call),
-                                call.list_query("associations")) for r in page]}
+        body: dict[str, Any] = {
+            "results": [
+                api_crm.record_json(
+                    portal, otype, r, api_crm._props_param(call), call.list_query("associations")
+                )
+                for r in page
+            ]
+        }
         if more:
             nxt = str(page[-1].id + 1)
-            body["paging"] = {"next": {"after": nxt,
-                                       "link": f"{call.root_path}{call.path}?after={nxt}"}}
+            body["paging"] = {
+                "next": {"after": nxt, "link": f"{call.root_path}{call.path}?after={nxt}"}
+            }
         return api_crm.json_response(body)
 
     route.handler = list_objects
@@ -174,10 +195,17 @@ def speedups() -> Iterator[None]:
 
 def build(rate_limit: int | None, window_s: float, contacts: int) -> Any:
     """The benchmark sandbox app (call inside `speedups()` for the bench-only speed-ups)."""
-    app = create_sandbox_app(SandboxConfig(
-        seed=False, requests_per_10s=rate_limit, window_s=window_s, search_per_s=None,
-        api_versions=["2026-03", "v3"], private_app_tokens={BENCH_TOKEN: PORTAL_ID},
-        fault_style="wire"))
+    app = create_sandbox_app(
+        SandboxConfig(
+            seed=False,
+            requests_per_10s=rate_limit,
+            window_s=window_s,
+            search_per_s=None,
+            api_versions=["2026-03", "v3"],
+            private_app_tokens={BENCH_TOKEN: PORTAL_ID},
+            fault_style="wire",
+        )
+    )
     if contacts:
         populate(app, contacts)
 
@@ -190,11 +218,22 @@ def build(rate_limit: int | None, window_s: float, contacts: int) -> Any:
             emails = Counter(
                 (r.properties.get("email") or "").lower()
                 for r in app.state.sandbox.portals[PORTAL_ID].records["contacts"].values()
-                if not r.archived and (r.properties.get("email") or "").startswith(prefix))
-            body = json.dumps({"records": sum(emails.values()), "distinct_emails": len(emails),
-                               "duplicates": sum(c - 1 for c in emails.values())}).encode()
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json")]})
+                if not r.archived and (r.properties.get("email") or "").startswith(prefix)
+            )
+            body = json.dumps(
+                {
+                    "records": sum(emails.values()),
+                    "distinct_emails": len(emails),
+                    "duplicates": sum(c - 1 for c in emails.values()),
+                }
+            ).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
             return
         await app(scope, receive, send)
@@ -215,8 +254,14 @@ def main(argv: list[str] | None = None) -> int:
     limit = None if a.rate_limit == "none" else int(a.rate_limit)
     with speedups():
         app = build(limit, a.window, a.contacts)
-        uvicorn.run(app, host="127.0.0.1", port=a.port, log_level="warning", access_log=False,
-                    lifespan="off")
+        uvicorn.run(
+            app,
+            host="127.0.0.1",
+            port=a.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
     return 0
 
 

@@ -75,8 +75,13 @@ def child(a: argparse.Namespace) -> dict[str, Any]:
         await http.aclose()
         if backend is not None:
             await backend.aclose()
-        return {"start": t0, "end": t1, "rate_limited": surfaced, "other_errors": other,
-                "waits": governor.waits}
+        return {
+            "start": t0,
+            "end": t1,
+            "rate_limited": surfaced,
+            "other_errors": other,
+            "waits": governor.waits,
+        }
 
     return asyncio.run(run())
 
@@ -99,8 +104,9 @@ def fresh_pg_database() -> tuple[str, Any]:
     return url, drop
 
 
-def run_backend(backend: str, a: argparse.Namespace, url: str,
-                admin: httpx.Client) -> dict[str, Any]:
+def run_backend(
+    backend: str, a: argparse.Namespace, url: str, admin: httpx.Client
+) -> dict[str, Any]:
     drop = None
     store = ""
     if backend == "postgres":
@@ -111,12 +117,38 @@ def run_backend(backend: str, a: argparse.Namespace, url: str,
     per = a.records // a.processes
     admin.post("/_sandbox/limits/reset")
     before = sbx.calls(admin)
-    procs = [subprocess.Popen(
-        [PYTHON, "-m", "bench.scale_out", "--child", "--backend", backend, "--store", store,
-         "--prefix", prefix, "--index", str(i), "--records", str(per), "--url", url,
-         "--rate-limit", str(a.rate_limit), "--window", str(a.window)],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True) for i in range(a.processes)]
+    procs = [
+        subprocess.Popen(
+            [
+                PYTHON,
+                "-m",
+                "bench.scale_out",
+                "--child",
+                "--backend",
+                backend,
+                "--store",
+                store,
+                "--prefix",
+                prefix,
+                "--index",
+                str(i),
+                "--records",
+                str(per),
+                "--url",
+                url,
+                "--rate-limit",
+                str(a.rate_limit),
+                "--window",
+                str(a.window),
+            ],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(a.processes)
+    ]
     for p in procs:
         assert p.stdout is not None
         line = p.stdout.readline()
@@ -138,9 +170,14 @@ def run_backend(backend: str, a: argparse.Namespace, url: str,
     stored = sbx.check_contacts(admin, prefix, per * a.processes)
     elapsed = max(o["end"] for o in outs) - min(o["start"] for o in outs)
     late = max(o["start"] for o in outs) - min(o["start"] for o in outs)
-    return {"elapsed": elapsed, "late": late, "answered_429": after["rate_limited"]
-            - before["rate_limited"], "surfaced": sum(o["rate_limited"] for o in outs),
-            "other": sum(o["other_errors"] for o in outs), **stored}
+    return {
+        "elapsed": elapsed,
+        "late": late,
+        "answered_429": after["rate_limited"] - before["rate_limited"],
+        "surfaced": sum(o["rate_limited"] for o in outs),
+        "other": sum(o["other_errors"] for o in outs),
+        **stored,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,9 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--records", type=int, default=20_000)
     ap.add_argument("--rate-limit", type=int, default=110)
     ap.add_argument("--window", type=float, default=10.0)
-    ap.add_argument("--backends", default="postgres,redis",
-                    help="comma list of postgres, redis, memory (memory = not shared: the "
-                    "contrast; left out of the default run to keep it near 1 minute)")
+    ap.add_argument(
+        "--backends",
+        default="postgres,redis",
+        help="comma list of postgres, redis, memory (memory = not shared: the "
+        "contrast; left out of the default run to keep it near 1 minute)",
+    )
     # child-only
     ap.add_argument("--child", action="store_true")
     ap.add_argument("--backend")
@@ -166,29 +206,58 @@ def main(argv: list[str] | None = None) -> int:
     bound = a.rate_limit * 100 / a.window
     calls = -(-a.records // 100)
     best = a.records / max(best_seconds(calls, a.rate_limit, a.window), a.window)
-    t = Table(f"{a.processes} processes upserting {a.records:,} contacts into one portal, "
-              f"sandbox limit {a.rate_limit} / {a.window:g} s (bound {bound:,.0f} records/s)",
-              ["shared budget", "seconds", "records/s", "of bound", "of best", "stored", "lost",
-               "dup", "429s answered", "rate-limit errors surfaced", "other errors"])
+    t = Table(
+        f"{a.processes} processes upserting {a.records:,} contacts into one portal, "
+        f"sandbox limit {a.rate_limit} / {a.window:g} s (bound {bound:,.0f} records/s)",
+        [
+            "shared budget",
+            "seconds",
+            "records/s",
+            "of bound",
+            "of best",
+            "stored",
+            "lost",
+            "dup",
+            "429s answered",
+            "rate-limit errors surfaced",
+            "other errors",
+        ],
+    )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    labels = {"memory": "none (each process its own)", "postgres": "PostgreSQL",
-              "redis": "Redis (limits)"}
-    with sandbox_server(port, rate_limit=a.rate_limit, window_s=a.window), \
-            httpx.Client(base_url=url, timeout=60) as admin:
+    labels = {
+        "memory": "none (each process its own)",
+        "postgres": "PostgreSQL",
+        "redis": "Redis (limits)",
+    }
+    with (
+        sandbox_server(port, rate_limit=a.rate_limit, window_s=a.window),
+        httpx.Client(base_url=url, timeout=60) as admin,
+    ):
         for backend in [b.strip() for b in a.backends.split(",") if b.strip()]:
             try:
                 r = run_backend(backend, a, url, admin)
-            except Exception as exc:  # noqa: BLE001 - one backend down should not hide the rest
-                t.notes.append(f"{backend}: not measured ({type(exc).__name__}: "
-                               f"{str(exc)[:200]})")
+            except Exception as exc:
+                t.notes.append(f"{backend}: not measured ({type(exc).__name__}: {str(exc)[:200]})")
                 continue
             rate = a.records / r["elapsed"]
-            t.add(labels.get(backend, backend), r["elapsed"], rate, f"{rate / bound:.0%}",
-                  f"{rate / best:.0%}", r["stored"], r["lost"], r["duplicated"],
-                  r["answered_429"], r["surfaced"], r["other"])
-    t.notes.append("best = the fastest a rolling window allows for this many calls (the first "
-                   "window starts empty)")
+            t.add(
+                labels.get(backend, backend),
+                r["elapsed"],
+                rate,
+                f"{rate / bound:.0%}",
+                f"{rate / best:.0%}",
+                r["stored"],
+                r["lost"],
+                r["duplicated"],
+                r["answered_429"],
+                r["surfaced"],
+                r["other"],
+            )
+    t.notes.append(
+        "best = the fastest a rolling window allows for this many calls (the first "
+        "window starts empty)"
+    )
     t.print()
     return 0
 

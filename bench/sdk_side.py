@@ -30,8 +30,11 @@ def sdk_client(base_url: str, token: str, *, retry: str | None = "both") -> Any:
     """A `hubspot.HubSpot` pointed at `base_url` (the SDK's Configuration has a `host` field)."""
     from hubspot import HubSpot
 
-    return HubSpot(access_token=token, retry=documented_retry(retry) if retry else None,
-                   host=base_url.rstrip("/"))
+    return HubSpot(
+        access_token=token,
+        retry=documented_retry(retry) if retry else None,
+        host=base_url.rstrip("/"),
+    )
 
 
 def sdk_upsert_inputs(rows: list[dict[str, str]]) -> Any:
@@ -40,10 +43,12 @@ def sdk_upsert_inputs(rows: list[dict[str, str]]) -> Any:
         SimplePublicObjectBatchInputUpsert,
     )
 
-    return BatchInputSimplePublicObjectBatchInputUpsert(inputs=[
-        SimplePublicObjectBatchInputUpsert(id=r["email"], id_property="email", properties=r)
-        for r in rows
-    ])
+    return BatchInputSimplePublicObjectBatchInputUpsert(
+        inputs=[
+            SimplePublicObjectBatchInputUpsert(id=r["email"], id_property="email", properties=r)
+            for r in rows
+        ]
+    )
 
 
 def is_rate_limited(exc: BaseException) -> bool:

@@ -22,8 +22,18 @@ from typing import Any
 
 from bench._harness import PYTHON, ROOT, Stopwatch, Table, median, ratio
 
-PROPS = ("email", "firstname", "lastname", "phone", "company", "lifecyclestage",
-         "hs_lead_status", "createdate", "lastmodifieddate", "hs_object_id")
+PROPS = (
+    "email",
+    "firstname",
+    "lastname",
+    "phone",
+    "company",
+    "lifecyclestage",
+    "hs_lead_status",
+    "createdate",
+    "lastmodifieddate",
+    "hs_object_id",
+)
 
 
 def hubspot_page(n: int = 100) -> bytes:
@@ -31,22 +41,32 @@ def hubspot_page(n: int = 100) -> bytes:
     results = []
     for i in range(n):
         cid = str(1000 + i)
-        results.append({
-            "id": cid,
-            "properties": {
-                "email": f"person{i}@example.com", "firstname": f"First{i}",
-                "lastname": f"Last{i}", "phone": f"+1 555 01{i:02d}", "company": "Acme",
-                "lifecyclestage": "lead", "hs_lead_status": None,
-                "createdate": "2026-01-02T03:04:05.678Z",
-                "lastmodifieddate": "2026-02-03T04:05:06.789Z", "hs_object_id": cid,
-            },
-            "createdAt": "2026-01-02T03:04:05.678Z",
-            "updatedAt": "2026-02-03T04:05:06.789Z",
-            "archived": False,
-        })
-    return json.dumps({"results": results,
-                       "paging": {"next": {"after": "1100", "link": "https://api.hubapi.com/x"}}}
-                      ).encode()
+        results.append(
+            {
+                "id": cid,
+                "properties": {
+                    "email": f"person{i}@example.com",
+                    "firstname": f"First{i}",
+                    "lastname": f"Last{i}",
+                    "phone": f"+1 555 01{i:02d}",
+                    "company": "Acme",
+                    "lifecyclestage": "lead",
+                    "hs_lead_status": None,
+                    "createdate": "2026-01-02T03:04:05.678Z",
+                    "lastmodifieddate": "2026-02-03T04:05:06.789Z",
+                    "hs_object_id": cid,
+                },
+                "createdAt": "2026-01-02T03:04:05.678Z",
+                "updatedAt": "2026-02-03T04:05:06.789Z",
+                "archived": False,
+            }
+        )
+    return json.dumps(
+        {
+            "results": results,
+            "paging": {"next": {"after": "1100", "link": "https://api.hubapi.com/x"}},
+        }
+    ).encode()
 
 
 def ours_decoder() -> Any:
@@ -57,8 +77,11 @@ def ours_decoder() -> Any:
     # What ObjectsAPI.list does with an answer's body.
     def decode(raw: bytes) -> ObjectPage:
         body = json.loads(raw)
-        return ObjectPage(results=[CrmObject.model_validate(r) for r in body.get("results") or []],
-                          next_after=_next_after(body), total=body.get("total"))
+        return ObjectPage(
+            results=[CrmObject.model_validate(r) for r in body.get("results") or []],
+            next_after=_next_after(body),
+            total=body.get("total"),
+        )
 
     return decode
 
@@ -78,8 +101,9 @@ def time_start(cmd: list[str], runs: int, env: dict[str, str]) -> tuple[float, f
     for _ in range(runs):
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        subprocess.run(
+            cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         walls.append(time.perf_counter() - t0)
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
@@ -107,19 +131,34 @@ def main(argv: list[str] | None = None) -> int:
 
     key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
     # A complete configuration, so `atom-host plugins` validates rather than stops early.
-    env = {**os.environ, "HUBSPOT_CLIENT_ID": "bench-client-id",
-           "HUBSPOT_CLIENT_SECRET": "bench-client-secret", "ATOM_HUBSPOT_ENCRYPTION_KEYS":
-           f"k1:{key}"}
+    env = {
+        **os.environ,
+        "HUBSPOT_CLIENT_ID": "bench-client-id",
+        "HUBSPOT_CLIENT_SECRET": "bench-client-secret",
+        "ATOM_HUBSPOT_ENCRYPTION_KEYS": f"k1:{key}",
+    }
     atom_host = str(Path(PYTHON).parent / "atom-host")
 
-    t = Table(f"Start-up (fresh interpreter, median of {a.runs})",
-              ["command", "wall ms", "CPU ms", "CPU vs SDK import"])
+    t = Table(
+        f"Start-up (fresh interpreter, median of {a.runs})",
+        ["command", "wall ms", "CPU ms", "CPU vs SDK import"],
+    )
     base = time_start([PYTHON, "-c", "pass"], a.runs, env)
     sdk = time_start([PYTHON, "-c", "from hubspot import HubSpot"], a.runs, env)
-    sdk_ready = time_start([PYTHON, "-c", "from hubspot import HubSpot; "
-                            "HubSpot(access_token='x').crm.contacts.basic_api"], a.runs, env)
-    rows = [("python -c pass", base), ('python -c "from hubspot import HubSpot"', sdk),
-            ("SDK + contacts API object built", sdk_ready)]
+    sdk_ready = time_start(
+        [
+            PYTHON,
+            "-c",
+            "from hubspot import HubSpot; HubSpot(access_token='x').crm.contacts.basic_api",
+        ],
+        a.runs,
+        env,
+    )
+    rows = [
+        ("python -c pass", base),
+        ('python -c "from hubspot import HubSpot"', sdk),
+        ("SDK + contacts API object built", sdk_ready),
+    ]
     try:
         ours = time_start([atom_host, "plugins"], a.runs, env)
         rows.append(("atom-host plugins (discover, import, validate)", ours))
@@ -127,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         t.notes.append(f"atom-host plugins failed: {exc}")
     try:
         client_imp = time_start([PYTHON, "-c", "import atom_hubspot.client"], a.runs, env)
-        rows.append(("python -c \"import atom_hubspot.client\"", client_imp))
+        rows.append(('python -c "import atom_hubspot.client"', client_imp))
     except subprocess.CalledProcessError as exc:
         t.notes.append(f"importing atom_hubspot.client failed: {exc}")
     for name, (wall, cpu) in rows:
@@ -135,13 +174,15 @@ def main(argv: list[str] | None = None) -> int:
     t.print()
 
     raw = hubspot_page(100)
-    d = Table(f"Decode one 100-contact page ({len(raw):,} bytes, json parse included)",
-              ["decoder", "µs/page", "pages/s", "SDK ÷ ours"])
+    d = Table(
+        f"Decode one 100-contact page ({len(raw):,} bytes, json parse included)",
+        ["decoder", "µs/page", "pages/s", "SDK ÷ ours"],
+    )
     sdk_t = time_decode(sdk_decoder(), raw, a.decode_loops)
     try:
         ours_t = time_decode(ours_decoder(), raw, a.decode_loops)
         d.add("atom-hubspot ObjectPage", ours_t * 1e6, 1 / ours_t, ratio(sdk_t, ours_t))
-    except Exception as exc:  # noqa: BLE001 - report, do not hide the SDK figure
+    except Exception as exc:
         d.notes.append(f"our decoder unavailable: {type(exc).__name__}: {exc}")
     d.add("hubspot-api-client models", sdk_t * 1e6, 1 / sdk_t, "1.00x")
     d.print()

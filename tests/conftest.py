@@ -49,7 +49,7 @@ def postgres_admin_url() -> str:
     try:
         with psycopg.connect(url, connect_timeout=3) as conn:
             conn.execute("select 1")
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable here"
+    except Exception as exc:
         skip_or_fail(
             f"PostgreSQL not reachable at {url} ({type(exc).__name__}); start it or set "
             "ATOM_TEST_POSTGRES_URL=postgresql://user@host:port/db to run these tests",

@@ -57,20 +57,31 @@ TAG_EMAIL = "HubSpot email"
 # --------------------------------------------------------------------------- parameters
 
 CampaignIdPath = Annotated[
-    str, Path(pattern=r"^[A-Za-z0-9\-]{1,64}$", description="Campaign id (a GUID)",
-              examples=["edb9b6c3-d2e2-4ca8-8396-832262aed0d4"])
+    str,
+    Path(
+        pattern=r"^[A-Za-z0-9\-]{1,64}$",
+        description="Campaign id (a GUID)",
+        examples=["edb9b6c3-d2e2-4ca8-8396-832262aed0d4"],
+    ),
 ]
 ListIdPath = Annotated[
     str, Path(pattern=r"^[0-9]{1,20}$", description="HubSpot list id", examples=["123"])
 ]
 SendIdPath = Annotated[
-    str, Path(pattern=r"^[0-9a-fA-F\-]{36}$", description="Scheduled send id",
-              examples=["3f1c2a9e-8d44-4b7a-9a51-0c7d9b0f1e22"])
+    str,
+    Path(
+        pattern=r"^[0-9a-fA-F\-]{36}$",
+        description="Scheduled send id",
+        examples=["3f1c2a9e-8d44-4b7a-9a51-0c7d9b0f1e22"],
+    ),
 ]
 AfterQuery = Annotated[
     str | None,
-    Query(max_length=256, pattern=r"^[A-Za-z0-9_\-=]+$",
-          description="Cursor from the previous page's `next_cursor`"),
+    Query(
+        max_length=256,
+        pattern=r"^[A-Za-z0-9_\-=]+$",
+        description="Cursor from the previous page's `next_cursor`",
+    ),
 ]
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (at most 100)")]
 DateQuery = Annotated[date | None, Query(description="ISO date, e.g. 2026-01-31")]
@@ -87,9 +98,16 @@ ContactIdList = Annotated[
 class CampaignCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"name": "Spring launch", "start_date": "2026-03-01",
-                                         "end_date": "2026-04-30",
-                                         "notes": "Webinar series and nurture emails"}]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Spring launch",
+                    "start_date": "2026-03-01",
+                    "end_date": "2026-04-30",
+                    "notes": "Webinar series and nurture emails",
+                }
+            ]
+        },
     )
 
     name: str = Field(min_length=1, max_length=255)
@@ -101,13 +119,22 @@ class CampaignCreate(BaseModel):
 class LeadListCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [
-            {"name": "Webinar leads", "processing_type": "MANUAL"},
-            {"name": "German leads", "processing_type": "DYNAMIC",
-             "segment": {"match": "all", "conditions": [
-                 {"property": "lifecyclestage", "operator": "eq", "value": "lead"},
-                 {"property": "country", "operator": "eq", "value": "Germany"}]}},
-        ]},
+        json_schema_extra={
+            "examples": [
+                {"name": "Webinar leads", "processing_type": "MANUAL"},
+                {
+                    "name": "German leads",
+                    "processing_type": "DYNAMIC",
+                    "segment": {
+                        "match": "all",
+                        "conditions": [
+                            {"property": "lifecyclestage", "operator": "eq", "value": "lead"},
+                            {"property": "country", "operator": "eq", "value": "Germany"},
+                        ],
+                    },
+                },
+            ]
+        },
     )
 
     name: str = Field(min_length=1, max_length=255, description="Unique among the portal's lists")
@@ -120,8 +147,9 @@ class LeadListCreate(BaseModel):
 
 
 class MembersBody(BaseModel):
-    model_config = ConfigDict(extra="forbid",
-                              json_schema_extra={"examples": [{"contact_ids": ["101", "102"]}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"contact_ids": ["101", "102"]}]}
+    )
 
     contact_ids: ContactIdList
 
@@ -129,29 +157,37 @@ class MembersBody(BaseModel):
 class SendEmailBody(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [
-            {"email_id": 123456789, "contact_ids": ["101", "102"]},
-            {"email_id": 123456789, "emails": ["ada@example.com"],
-             "contact_properties": {"firstname": "Ada"},
-             "custom_properties": {"offer": "20% off"},
-             "send_at": "2026-12-01T09:00:00Z"},
-        ]},
+        json_schema_extra={
+            "examples": [
+                {"email_id": 123456789, "contact_ids": ["101", "102"]},
+                {
+                    "email_id": 123456789,
+                    "emails": ["ada@example.com"],
+                    "contact_properties": {"firstname": "Ada"},
+                    "custom_properties": {"offer": "20% off"},
+                    "send_at": "2026-12-01T09:00:00Z",
+                },
+            ]
+        },
     )
 
     email_id: int = Field(ge=1, le=2**53, description="The marketing email to send (its id)")
     contact_ids: list[Annotated[str, Field(pattern=r"^[0-9]{1,20}$")]] = Field(
-        default_factory=list, max_length=1000,
+        default_factory=list,
+        max_length=1000,
         description="Contacts to send to; each one's e-mail address is looked up",
     )
     emails: list[Annotated[str, Field(max_length=254)]] = Field(
         default_factory=list, max_length=1000, description="Addresses to send to"
     )
     contact_properties: dict[str, Annotated[str, Field(max_length=65536)]] = Field(
-        default_factory=dict, max_length=100,
+        default_factory=dict,
+        max_length=100,
         description="Contact property values for personalisation tokens",
     )
     custom_properties: dict[str, Any] = Field(
-        default_factory=dict, max_length=100,
+        default_factory=dict,
+        max_length=100,
         description="Values for the email's custom tokens",
     )
     send_at: datetime | None = Field(
@@ -166,10 +202,12 @@ class SendEmailBody(BaseModel):
 
 class SendEmailAnswer(BaseModel):
     mode: Literal["sent", "scheduled"]
-    summary: SendSummary | None = Field(default=None, description="Per-recipient results "
-                                        "when sent now")
-    scheduled: ScheduledSendInfo | None = Field(default=None, description="The stored send "
-                                                "when scheduled")
+    summary: SendSummary | None = Field(
+        default=None, description="Per-recipient results when sent now"
+    )
+    scheduled: ScheduledSendInfo | None = Field(
+        default=None, description="The stored send when scheduled"
+    )
 
 
 class ScheduledSendList(BaseModel):
@@ -188,8 +226,11 @@ def build_router(context: HostContext) -> APIRouter:
 
     def marketing(scope: RequestScope) -> MarketingService:
         settings = scope.runtime.settings
-        return MarketingService(scope.client, send_concurrency=settings.send_concurrency,
-                                send_mode=send_mode_for(settings))
+        return MarketingService(
+            scope.client,
+            send_concurrency=settings.send_concurrency,
+            send_mode=send_mode_for(settings),
+        )
 
     def analytics(scope: RequestScope) -> AnalyticsService:
         # One cache per runtime (a restarted plugin starts afresh), keyed per connection: a
@@ -209,37 +250,58 @@ def build_router(context: HostContext) -> APIRouter:
 
     # ------------------------------------------------------------------ campaigns
 
-    @router.get("/campaigns", response_model=Envelope[CampaignPage], operation_id="list_campaigns",
-                summary="List marketing campaigns", tags=[TAG_CAMPAIGNS],
-                description="Needs Marketing Hub Professional (403 `hubspot_tier_required` "
-                "otherwise).")
+    @router.get(
+        "/campaigns",
+        response_model=Envelope[CampaignPage],
+        operation_id="list_campaigns",
+        summary="List marketing campaigns",
+        tags=[TAG_CAMPAIGNS],
+        description="Needs Marketing Hub Professional (403 `hubspot_tier_required` otherwise).",
+    )
     async def list_campaigns(
-        scope: Scope, limit: LimitQuery = 20, after: AfterQuery = None,
+        scope: Scope,
+        limit: LimitQuery = 20,
+        after: AfterQuery = None,
         name: Annotated[str | None, Query(max_length=255, description="Filter by name")] = None,
     ) -> dict[str, Any]:
         page = await marketing(scope).list_campaigns(limit=limit, after=after, name=name)
         return {"ok": True, "data": page, "meta": meta(scope)}
 
-    @router.post("/campaigns", status_code=201, response_model=Envelope[Campaign],
-                 operation_id="create_campaign", summary="Create a marketing campaign",
-                 tags=[TAG_CAMPAIGNS])
+    @router.post(
+        "/campaigns",
+        status_code=201,
+        response_model=Envelope[Campaign],
+        operation_id="create_campaign",
+        summary="Create a marketing campaign",
+        tags=[TAG_CAMPAIGNS],
+    )
     async def create_campaign(scope: Scope, body: CampaignCreate) -> dict[str, Any]:
         c = await marketing(scope).create_campaign(
             body.name, start_date=body.start_date, end_date=body.end_date, notes=body.notes
         )
         return {"ok": True, "data": c, "meta": meta(scope)}
 
-    @router.get("/campaigns/{campaign_id}", response_model=Envelope[Campaign],
-                operation_id="get_campaign", summary="Read one campaign", tags=[TAG_CAMPAIGNS])
+    @router.get(
+        "/campaigns/{campaign_id}",
+        response_model=Envelope[Campaign],
+        operation_id="get_campaign",
+        summary="Read one campaign",
+        tags=[TAG_CAMPAIGNS],
+    )
     async def get_campaign(scope: Scope, campaign_id: CampaignIdPath) -> dict[str, Any]:
-        return {"ok": True, "data": await marketing(scope).get_campaign(campaign_id),
-                "meta": meta(scope)}
+        return {
+            "ok": True,
+            "data": await marketing(scope).get_campaign(campaign_id),
+            "meta": meta(scope),
+        }
 
     # ------------------------------------------------------------------ analytics
 
     @router.get(
-        "/analytics/deals", response_model=Envelope[DealAnalytics],
-        operation_id="deal_analytics", tags=[TAG_ANALYTICS],
+        "/analytics/deals",
+        response_model=Envelope[DealAnalytics],
+        operation_id="deal_analytics",
+        tags=[TAG_ANALYTICS],
         summary="Deals per pipeline and stage: counts, amounts, weighted amounts, win rate",
         description="Computed from the deals whose close date falls in the range (both ends "
         "inclusive, UTC); weighted amount uses each stage's probability; won/lost come from "
@@ -249,8 +311,9 @@ def build_router(context: HostContext) -> APIRouter:
         scope: Scope,
         close_date_from: DateQuery = None,
         close_date_to: DateQuery = None,
-        pipeline_id: Annotated[str | None, Query(max_length=100, pattern=r"^[A-Za-z0-9_\-]+$",
-                                                 examples=["default"])] = None,
+        pipeline_id: Annotated[
+            str | None, Query(max_length=100, pattern=r"^[A-Za-z0-9_\-]+$", examples=["default"])
+        ] = None,
     ) -> dict[str, Any]:
         data, cached = await analytics(scope).deals(
             close_from=close_date_from, close_to=close_date_to, pipeline_id=pipeline_id
@@ -258,8 +321,10 @@ def build_router(context: HostContext) -> APIRouter:
         return {"ok": True, "data": data, "meta": meta(scope, cached=cached)}
 
     @router.get(
-        "/analytics/contacts", response_model=Envelope[ContactAnalytics],
-        operation_id="contact_analytics", tags=[TAG_ANALYTICS],
+        "/analytics/contacts",
+        response_model=Envelope[ContactAnalytics],
+        operation_id="contact_analytics",
+        tags=[TAG_ANALYTICS],
         summary="Contacts per lifecycle stage and new contacts per day or week",
         description="From HubSpot search totals, one call per bucket (no contact is "
         "downloaded). Default range: the last 30 days (days) or 12 weeks (weeks). At most 62 "
@@ -277,78 +342,114 @@ def build_router(context: HostContext) -> APIRouter:
         return {"ok": True, "data": data, "meta": meta(scope, cached=cached)}
 
     @router.get(
-        "/analytics/campaigns/{campaign_id}", response_model=Envelope[CampaignMetrics],
-        operation_id="campaign_analytics", tags=[TAG_ANALYTICS],
+        "/analytics/campaigns/{campaign_id}",
+        response_model=Envelope[CampaignMetrics],
+        operation_id="campaign_analytics",
+        tags=[TAG_ANALYTICS],
         summary="HubSpot's metrics of one campaign over a date range",
         description="Sessions, new contacts (first and last touch) and influenced contacts. "
         "Default range: the last 30 days. Needs Marketing Hub Professional.",
     )
     async def campaign_analytics(
-        scope: Scope, campaign_id: CampaignIdPath,
-        start_date: DateQuery = None, end_date: DateQuery = None,
+        scope: Scope,
+        campaign_id: CampaignIdPath,
+        start_date: DateQuery = None,
+        end_date: DateQuery = None,
     ) -> dict[str, Any]:
-        data, cached = await analytics(scope).campaign(campaign_id, start=start_date,
-                                                        end=end_date)
+        data, cached = await analytics(scope).campaign(campaign_id, start=start_date, end=end_date)
         return {"ok": True, "data": data, "meta": meta(scope, cached=cached)}
 
     # ------------------------------------------------------------------ lead lists
 
-    @router.get("/lead-lists", response_model=Envelope[LeadListPage],
-                operation_id="list_lead_lists", summary="Find lead lists (lists of contacts)",
-                tags=[TAG_LISTS])
+    @router.get(
+        "/lead-lists",
+        response_model=Envelope[LeadListPage],
+        operation_id="list_lead_lists",
+        summary="Find lead lists (lists of contacts)",
+        tags=[TAG_LISTS],
+    )
     async def list_lead_lists(
         scope: Scope,
         query: Annotated[str | None, Query(max_length=255, description="Part of the name")] = None,
         count: Annotated[int, Query(ge=1, le=500, description="Page size")] = 20,
-        offset: Annotated[int, Query(ge=0, le=1_000_000, description="From the previous "
-                                     "answer's `offset`")] = 0,
+        offset: Annotated[
+            int, Query(ge=0, le=1_000_000, description="From the previous answer's `offset`")
+        ] = 0,
     ) -> dict[str, Any]:
         page = await marketing(scope).list_lead_lists(query=query, count=count, offset=offset)
         return {"ok": True, "data": page, "meta": meta(scope)}
 
-    @router.post("/lead-lists", status_code=201, response_model=Envelope[LeadList],
-                 operation_id="create_lead_list", tags=[TAG_LISTS],
-                 summary="Create a MANUAL lead list, or a DYNAMIC one from a segment",
-                 description="A segment is conditions on contact properties (`eq`, `neq`, `in`, "
-                 "`not_in`, `contains`, `gt`, `gte`, `lt`, `lte`, `known`, `unknown`), all or "
-                 "any of which must hold; it becomes HubSpot's list filter definition.")
+    @router.post(
+        "/lead-lists",
+        status_code=201,
+        response_model=Envelope[LeadList],
+        operation_id="create_lead_list",
+        tags=[TAG_LISTS],
+        summary="Create a MANUAL lead list, or a DYNAMIC one from a segment",
+        description="A segment is conditions on contact properties (`eq`, `neq`, `in`, "
+        "`not_in`, `contains`, `gt`, `gte`, `lt`, `lte`, `known`, `unknown`), all or "
+        "any of which must hold; it becomes HubSpot's list filter definition.",
+    )
     async def create_lead_list(scope: Scope, body: LeadListCreate) -> dict[str, Any]:
         lst = await marketing(scope).create_lead_list(
             body.name, processing_type=body.processing_type, segment=body.segment
         )
         return {"ok": True, "data": lst, "meta": meta(scope)}
 
-    @router.get("/lead-lists/{list_id}", response_model=Envelope[LeadList],
-                operation_id="get_lead_list", summary="Read one lead list", tags=[TAG_LISTS])
+    @router.get(
+        "/lead-lists/{list_id}",
+        response_model=Envelope[LeadList],
+        operation_id="get_lead_list",
+        summary="Read one lead list",
+        tags=[TAG_LISTS],
+    )
     async def get_lead_list(scope: Scope, list_id: ListIdPath) -> dict[str, Any]:
-        return {"ok": True, "data": await marketing(scope).get_lead_list(list_id),
-                "meta": meta(scope)}
+        return {
+            "ok": True,
+            "data": await marketing(scope).get_lead_list(list_id),
+            "meta": meta(scope),
+        }
 
-    @router.get("/lead-lists/{list_id}/members", response_model=Envelope[MemberPage],
-                operation_id="list_lead_list_members", summary="Contact ids in a lead list",
-                tags=[TAG_LISTS])
+    @router.get(
+        "/lead-lists/{list_id}/members",
+        response_model=Envelope[MemberPage],
+        operation_id="list_lead_list_members",
+        summary="Contact ids in a lead list",
+        tags=[TAG_LISTS],
+    )
     async def list_members(
-        scope: Scope, list_id: ListIdPath, limit: LimitQuery = 100, after: AfterQuery = None,
+        scope: Scope,
+        list_id: ListIdPath,
+        limit: LimitQuery = 100,
+        after: AfterQuery = None,
     ) -> dict[str, Any]:
         svc = marketing(scope)
         await svc.get_lead_list(list_id)  # 404 for a list that is not a contacts list
         page = await svc.list_members(list_id, limit=limit, after=after)
         return {"ok": True, "data": page, "meta": meta(scope)}
 
-    @router.post("/lead-lists/{list_id}/members", response_model=Envelope[MembershipResult],
-                 operation_id="add_lead_list_members", tags=[TAG_LISTS],
-                 summary="Add contacts to a MANUAL lead list",
-                 description="Answers which ids were added, which HubSpot does not know "
-                 "(missing) and which were members already (unchanged).")
+    @router.post(
+        "/lead-lists/{list_id}/members",
+        response_model=Envelope[MembershipResult],
+        operation_id="add_lead_list_members",
+        tags=[TAG_LISTS],
+        summary="Add contacts to a MANUAL lead list",
+        description="Answers which ids were added, which HubSpot does not know "
+        "(missing) and which were members already (unchanged).",
+    )
     async def add_members(scope: Scope, list_id: ListIdPath, body: MembersBody) -> dict[str, Any]:
         res = await marketing(scope).add_members(list_id, body.contact_ids)
         return {"ok": True, "data": res, "meta": meta(scope)}
 
-    @router.delete("/lead-lists/{list_id}/members", response_model=Envelope[MembershipResult],
-                   operation_id="remove_lead_list_members", tags=[TAG_LISTS],
-                   summary="Remove contacts from a MANUAL lead list",
-                   description="Answers which ids were removed, which HubSpot does not know "
-                   "(missing) and which were not members (unchanged).")
+    @router.delete(
+        "/lead-lists/{list_id}/members",
+        response_model=Envelope[MembershipResult],
+        operation_id="remove_lead_list_members",
+        tags=[TAG_LISTS],
+        summary="Remove contacts from a MANUAL lead list",
+        description="Answers which ids were removed, which HubSpot does not know "
+        "(missing) and which were not members (unchanged).",
+    )
     async def remove_members(
         scope: Scope, list_id: ListIdPath, body: Annotated[MembersBody, Body()]
     ) -> dict[str, Any]:
@@ -357,13 +458,19 @@ def build_router(context: HostContext) -> APIRouter:
 
     # ------------------------------------------------------------------ email
 
-    @router.get("/email-templates", response_model=Envelope[EmailTemplatePage],
-                operation_id="list_email_templates", tags=[TAG_EMAIL],
-                summary="Marketing emails that can be sent",
-                description="HubSpot has no template resource: what a send uses is a marketing "
-                "email, by its id. Only published emails unless `include_unpublished`.")
+    @router.get(
+        "/email-templates",
+        response_model=Envelope[EmailTemplatePage],
+        operation_id="list_email_templates",
+        tags=[TAG_EMAIL],
+        summary="Marketing emails that can be sent",
+        description="HubSpot has no template resource: what a send uses is a marketing "
+        "email, by its id. Only published emails unless `include_unpublished`.",
+    )
     async def list_email_templates(
-        scope: Scope, limit: LimitQuery = 20, after: AfterQuery = None,
+        scope: Scope,
+        limit: LimitQuery = 20,
+        after: AfterQuery = None,
         include_unpublished: bool = False,
     ) -> dict[str, Any]:
         page = await marketing(scope).list_email_templates(
@@ -372,10 +479,17 @@ def build_router(context: HostContext) -> APIRouter:
         return {"ok": True, "data": page, "meta": meta(scope)}
 
     @router.post(
-        "/send-email", response_model=Envelope[SendEmailAnswer], operation_id="send_email",
-        tags=[TAG_EMAIL], summary="Send a marketing email now or at `send_at`",
-        responses={202: {"model": Envelope[SendEmailAnswer],
-                         "description": "Stored; it will be sent once at `send_at`"}},
+        "/send-email",
+        response_model=Envelope[SendEmailAnswer],
+        operation_id="send_email",
+        tags=[TAG_EMAIL],
+        summary="Send a marketing email now or at `send_at`",
+        responses={
+            202: {
+                "model": Envelope[SendEmailAnswer],
+                "description": "Stored; it will be sent once at `send_at`",
+            }
+        },
         description="One HubSpot call per recipient (bounded concurrency), with a result per "
         "recipient: sent, failed, skipped or unknown (may have been sent; never repeated). With "
         "`send_at` in the future the send is stored and performed once at that time (202). "
@@ -384,50 +498,77 @@ def build_router(context: HostContext) -> APIRouter:
     async def send_email(scope: Scope, body: SendEmailBody, response: Response) -> dict[str, Any]:
         recipients = recipients_from(body.contact_ids, body.emails)
         if body.send_at is not None and body.send_at.tzinfo is None:
-            raise InputError("send_at needs a time zone (e.g. 2026-12-01T09:00:00Z)",
-                             errors=[{"field": "send_at", "message": "no time zone"}])
+            raise InputError(
+                "send_at needs a time zone (e.g. 2026-12-01T09:00:00Z)",
+                errors=[{"field": "send_at", "message": "no time zone"}],
+            )
         svc = marketing(scope)
         await svc.get_email_template(body.email_id)  # 404 before anything is sent or stored
         if body.send_at is not None and body.send_at > datetime.now(UTC):
             info = await ScheduledSendStore(scope.runtime.db).create(
-                scope.principal, portal_id=scope.connection.portal_id,
-                connection_id=scope.connection.id, email_id=body.email_id,
-                recipients=recipients, send_at=body.send_at,
+                scope.principal,
+                portal_id=scope.connection.portal_id,
+                connection_id=scope.connection.id,
+                email_id=body.email_id,
+                recipients=recipients,
+                send_at=body.send_at,
                 contact_properties=body.contact_properties,
                 custom_properties=body.custom_properties,
             )
             response.status_code = 202
-            return {"ok": True, "data": SendEmailAnswer(mode="scheduled", scheduled=info),
-                    "meta": meta(scope)}
+            return {
+                "ok": True,
+                "data": SendEmailAnswer(mode="scheduled", scheduled=info),
+                "meta": meta(scope),
+            }
         summary = await svc.send_email(
-            body.email_id, recipients, contact_properties=body.contact_properties or None,
+            body.email_id,
+            recipients,
+            contact_properties=body.contact_properties or None,
             custom_properties=body.custom_properties or None,
         )
-        return {"ok": True, "data": SendEmailAnswer(mode="sent", summary=summary),
-                "meta": meta(scope)}
+        return {
+            "ok": True,
+            "data": SendEmailAnswer(mode="sent", summary=summary),
+            "meta": meta(scope),
+        }
 
-    @router.get("/scheduled-sends", response_model=Envelope[ScheduledSendList],
-                operation_id="list_scheduled_sends", tags=[TAG_EMAIL],
-                summary="Your scheduled sends, latest first")
+    @router.get(
+        "/scheduled-sends",
+        response_model=Envelope[ScheduledSendList],
+        operation_id="list_scheduled_sends",
+        tags=[TAG_EMAIL],
+        summary="Your scheduled sends, latest first",
+    )
     async def list_scheduled_sends(
-        principal: Caller, portal_id: PortalQuery = None,
-        status: Annotated[Literal["pending", "claimed", "sent", "partial", "failed",
-                                  "cancelled"] | None, Query()] = None,
+        principal: Caller,
+        portal_id: PortalQuery = None,
+        status: Annotated[
+            Literal["pending", "claimed", "sent", "partial", "failed", "cancelled"] | None, Query()
+        ] = None,
         limit: LimitQuery = 100,
     ) -> dict[str, Any]:
         items = await store().list_for(principal, portal_id=portal_id, status=status, limit=limit)
         return {"ok": True, "data": ScheduledSendList(items=items), "meta": {}}
 
-    @router.get("/scheduled-sends/{send_id}", response_model=Envelope[ScheduledSendInfo],
-                operation_id="get_scheduled_send", tags=[TAG_EMAIL],
-                summary="One scheduled send with its per-recipient results")
+    @router.get(
+        "/scheduled-sends/{send_id}",
+        response_model=Envelope[ScheduledSendInfo],
+        operation_id="get_scheduled_send",
+        tags=[TAG_EMAIL],
+        summary="One scheduled send with its per-recipient results",
+    )
     async def get_scheduled_send(principal: Caller, send_id: SendIdPath) -> dict[str, Any]:
         return {"ok": True, "data": await store().get(principal, send_id), "meta": {}}
 
-    @router.delete("/scheduled-sends/{send_id}", response_model=Envelope[ScheduledSendInfo],
-                   operation_id="cancel_scheduled_send", tags=[TAG_EMAIL],
-                   summary="Cancel a scheduled send that has not started",
-                   description="409 when it is being sent or was already performed.")
+    @router.delete(
+        "/scheduled-sends/{send_id}",
+        response_model=Envelope[ScheduledSendInfo],
+        operation_id="cancel_scheduled_send",
+        tags=[TAG_EMAIL],
+        summary="Cancel a scheduled send that has not started",
+        description="409 when it is being sent or was already performed.",
+    )
     async def cancel_scheduled_send(principal: Caller, send_id: SendIdPath) -> dict[str, Any]:
         return {"ok": True, "data": await store().cancel(principal, send_id), "meta": {}}
 

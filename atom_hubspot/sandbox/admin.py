@@ -17,9 +17,13 @@ def _model(model: type[Any], data: Any) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise validation("Invalid sandbox setting", [
-            {"message": e["msg"], "in": ".".join(str(p) for p in e["loc"])}
-            for e in exc.errors(include_url=False, include_input=False)]) from None
+        raise validation(
+            "Invalid sandbox setting",
+            [
+                {"message": e["msg"], "in": ".".join(str(p) for p in e["loc"])}
+                for e in exc.errors(include_url=False, include_input=False)
+            ],
+        ) from None
 
 
 @router.add("GET", "admin.faults.get", "/_sandbox/faults", kind="admin")
@@ -44,8 +48,9 @@ async def patch_faults(call: Call) -> Response:
 @router.add("GET", "admin.limits.get", "/_sandbox/limits", kind="admin")
 async def get_limits(call: Call) -> Response:
     lim = call.sandbox.limits
-    return json_response({**lim.config.model_dump(), "usage": lim.usage(),
-                          "rejected": lim.rejected})
+    return json_response(
+        {**lim.config.model_dump(), "usage": lim.usage(), "rejected": lim.rejected}
+    )
 
 
 @router.add("PUT", "admin.limits.put", "/_sandbox/limits", kind="admin")
@@ -82,11 +87,15 @@ async def get_calls(call: Call) -> Response:
     sb = call.sandbox
     limit = call.int_query("log", 100, low=0, high=5000)
     log = [e for e in sb.log if e["route"] is None or not str(e["route"]).startswith("admin.")]
-    return json_response({
-        "total": sum(sb.calls.values()), "by_route": dict(sb.calls),
-        "faults": dict(sb.faults_injected), "rate_limited": sb.limits.rejected,
-        "log": log[-limit:] if limit else [],
-    })
+    return json_response(
+        {
+            "total": sum(sb.calls.values()),
+            "by_route": dict(sb.calls),
+            "faults": dict(sb.faults_injected),
+            "rate_limited": sb.limits.rejected,
+            "log": log[-limit:] if limit else [],
+        }
+    )
 
 
 @router.add("DELETE", "admin.calls.clear", "/_sandbox/calls", kind="admin")
@@ -117,13 +126,26 @@ async def reset(call: Call) -> Response:
 
 @router.add("GET", "admin.portals", "/_sandbox/portals", kind="admin")
 async def list_portals(call: Call) -> Response:
-    return json_response({"results": [
-        {"portalId": p.portal_id, "hubDomain": p.hub_domain,
-         "marketingTier": p.marketing_tier, "transactionalAddon": p.transactional_addon,
-         "counts": {k: sum(1 for r in v.values() if not r.archived)
-                    for k, v in p.records.items()},
-         "lists": len(p.lists), "campaigns": len(p.campaigns), "emails": len(p.emails)}
-        for p in call.sandbox.portals.values()]})
+    return json_response(
+        {
+            "results": [
+                {
+                    "portalId": p.portal_id,
+                    "hubDomain": p.hub_domain,
+                    "marketingTier": p.marketing_tier,
+                    "transactionalAddon": p.transactional_addon,
+                    "counts": {
+                        k: sum(1 for r in v.values() if not r.archived)
+                        for k, v in p.records.items()
+                    },
+                    "lists": len(p.lists),
+                    "campaigns": len(p.campaigns),
+                    "emails": len(p.emails),
+                }
+                for p in call.sandbox.portals.values()
+            ]
+        }
+    )
 
 
 @router.add("POST", "admin.portals.create", "/_sandbox/portals", kind="admin")
@@ -148,8 +170,13 @@ async def update_portal(call: Call) -> Response:
         p.transactional_addon = bool(body["transactional_addon"])
     for otype, names in (body.get("extra_properties") or {}).items():
         p.extra_properties.setdefault(otype, set()).update(names)
-    return json_response({"portalId": p.portal_id, "marketingTier": p.marketing_tier,
-                          "transactionalAddon": p.transactional_addon})
+    return json_response(
+        {
+            "portalId": p.portal_id,
+            "marketingTier": p.marketing_tier,
+            "transactionalAddon": p.transactional_addon,
+        }
+    )
 
 
 @router.add("POST", "admin.private_app_tokens", "/_sandbox/private-app-tokens", kind="admin")
@@ -187,8 +214,15 @@ async def advance_clock(call: Call) -> Response:
     return json_response({"now": call.sandbox.now()})
 
 
-RUNTIME_SETTINGS = ("access_token_ttl_s", "auth_code_ttl_s", "rotate_refresh_tokens",
-                    "search_lag_s", "api_versions", "app_name", "retry_after")
+RUNTIME_SETTINGS = (
+    "access_token_ttl_s",
+    "auth_code_ttl_s",
+    "rotate_refresh_tokens",
+    "search_lag_s",
+    "api_versions",
+    "app_name",
+    "retry_after",
+)
 
 
 @router.add("PATCH", "admin.config", "/_sandbox/config", kind="admin")
@@ -199,8 +233,9 @@ async def patch_config(call: Call) -> Response:
     if unknown:
         raise validation(f"Not settable at run time: {', '.join(unknown)}")
     sb = call.sandbox
-    merged = _model(SandboxConfig, {**sb.config.model_dump(exclude={"clock"}), **body,
-                                    "clock": sb.config.clock})
+    merged = _model(
+        SandboxConfig, {**sb.config.model_dump(exclude={"clock"}), **body, "clock": sb.config.clock}
+    )
     for key in body:
         setattr(sb.config, key, getattr(merged, key))
     return json_response({k: getattr(sb.config, k) for k in RUNTIME_SETTINGS})
@@ -209,12 +244,19 @@ async def patch_config(call: Call) -> Response:
 @router.add("GET", "admin.state", "/_sandbox", kind="admin")
 async def overview(call: Call) -> Response:
     sb = call.sandbox
-    return json_response({
-        "portals": sorted(sb.portals), "apiVersions": sb.config.api_versions,
-        "clientId": sb.config.client_id, "appName": sb.config.app_name,
-        "accessTokenTtlSeconds": sb.config.access_token_ttl_s, "now": sb.now(),
-        "admin": sorted({f"{r.method} {r.templates[0]}" for r in router.routes
-                         if r.kind == "admin"}),
-        "api": sorted({f"{r.method} {t}" for r in router.routes if r.kind != "admin"
-                       for t in r.templates}),
-    })
+    return json_response(
+        {
+            "portals": sorted(sb.portals),
+            "apiVersions": sb.config.api_versions,
+            "clientId": sb.config.client_id,
+            "appName": sb.config.app_name,
+            "accessTokenTtlSeconds": sb.config.access_token_ttl_s,
+            "now": sb.now(),
+            "admin": sorted(
+                {f"{r.method} {r.templates[0]}" for r in router.routes if r.kind == "admin"}
+            ),
+            "api": sorted(
+                {f"{r.method} {t}" for r in router.routes if r.kind != "admin" for t in r.templates}
+            ),
+        }
+    )

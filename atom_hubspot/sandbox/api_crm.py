@@ -43,8 +43,13 @@ def _props_param(call: Call) -> list[str] | None:
     return props or None
 
 
-def record_json(portal: Portal, otype: ObjectType, rec: Record, props: list[str] | None,
-                assoc: list[str] | None = None) -> dict[str, Any]:
+def record_json(
+    portal: Portal,
+    otype: ObjectType,
+    rec: Record,
+    props: list[str] | None,
+    assoc: list[str] | None = None,
+) -> dict[str, Any]:
     if props is None:
         keys: list[str] = list(otype.default_props)
     else:
@@ -62,9 +67,11 @@ def record_json(portal: Portal, otype: ObjectType, rec: Record, props: list[str]
         links: dict[str, Any] = {}
         for name in assoc:
             to = resolve_type(name)
-            results = [{"id": str(tid), "type": TYPE_NAMES.get(t, str(t))}
-                       for tid, types in portal.associated(otype.name, rec.id, to.name)
-                       for t in sorted(types)]
+            results = [
+                {"id": str(tid), "type": TYPE_NAMES.get(t, str(t))}
+                for tid, types in portal.associated(otype.name, rec.id, to.name)
+                for t in sorted(types)
+            ]
             if results:  # HubSpot leaves out object types without associations
                 links[to.name] = {"results": results}
         if links:
@@ -72,11 +79,16 @@ def record_json(portal: Portal, otype: ObjectType, rec: Record, props: list[str]
     return out
 
 
-def _batch_answer(call: Call, results: list[dict[str, Any]], errors: list[dict[str, Any]],
-                  ok_status: int = 200) -> Response:
+def _batch_answer(
+    call: Call, results: list[dict[str, Any]], errors: list[dict[str, Any]], ok_status: int = 200
+) -> Response:
     now = iso_ms(call.now)
-    body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": now,
-                            "completedAt": now}
+    body: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": now,
+        "completedAt": now,
+    }
     if errors:
         body["numErrors"] = len(errors)
         body["errors"] = errors
@@ -89,9 +101,10 @@ def _inputs(body: dict[str, Any], limit: int = BATCH_MAX) -> list[Any]:
     if not isinstance(inputs, list):
         raise validation("Invalid input JSON: `inputs` is required")
     if len(inputs) > limit:
-        raise validation(f"Batch input limit exceeded: {len(inputs)} inputs, the maximum is "
-                         f"{limit}", [{"message": f"size must be between 0 and {limit}",
-                                       "in": "inputs"}])
+        raise validation(
+            f"Batch input limit exceeded: {len(inputs)} inputs, the maximum is {limit}",
+            [{"message": f"size must be between 0 and {limit}", "in": "inputs"}],
+        )
     return inputs
 
 
@@ -105,16 +118,22 @@ async def list_objects(call: Call) -> Response:
     limit = call.int_query("limit", 10, low=1, high=LIST_MAX)
     after = call.int_query("after", 0)
     archived = call.query.get("archived", "false").lower() == "true"
-    recs = sorted((r for r in portal.records[otype.name].values()
-                   if r.archived == archived and r.id >= after), key=lambda r: r.id)
+    recs = sorted(
+        (
+            r
+            for r in portal.records[otype.name].values()
+            if r.archived == archived and r.id >= after
+        ),
+        key=lambda r: r.id,
+    )
     page = recs[:limit]
     props, assoc = _props_param(call), call.list_query("associations")
-    body: dict[str, Any] = {"results": [record_json(portal, otype, r, props, assoc)
-                                        for r in page]}
+    body: dict[str, Any] = {"results": [record_json(portal, otype, r, props, assoc) for r in page]}
     if len(recs) > limit:
         nxt = str(page[-1].id + 1)
-        body["paging"] = {"next": {"after": nxt,
-                                   "link": f"{call.root_path}{call.path}?after={nxt}"}}
+        body["paging"] = {
+            "next": {"after": nxt, "link": f"{call.root_path}{call.path}?after={nxt}"}
+        }
     return json_response(body)
 
 
@@ -139,10 +158,12 @@ async def get_object(call: Call) -> Response:
             cand = None
         rec = cand if cand is not None and cand.archived else None
     if rec is None:
-        raise not_found(f"Object not found. objectId are usually numeric. "
-                        f"({otype.label} {call.params['oid']})")
-    return json_response(record_json(portal, otype, rec, _props_param(call),
-                                     call.list_query("associations")))
+        raise not_found(
+            f"Object not found. objectId are usually numeric. ({otype.label} {call.params['oid']})"
+        )
+    return json_response(
+        record_json(portal, otype, rec, _props_param(call), call.list_query("associations"))
+    )
 
 
 @router.add("PATCH", "crm.objects.update", *ONE)
@@ -173,8 +194,13 @@ async def archive_object(call: Call) -> Response:
 @router.add("POST", "crm.objects.batch", *BATCH)
 async def batch(call: Call) -> Response:
     action = call.params["action"]
-    handler = {"read": _batch_read, "create": _batch_create, "update": _batch_update,
-               "upsert": _batch_upsert, "archive": _batch_archive}.get(action)
+    handler = {
+        "read": _batch_read,
+        "create": _batch_create,
+        "update": _batch_update,
+        "upsert": _batch_upsert,
+        "archive": _batch_archive,
+    }.get(action)
     if handler is None:
         raise not_found(f"Unknown batch action {action}")
     otype = _otype(call, "read" if action == "read" else "write")
@@ -183,15 +209,17 @@ async def batch(call: Call) -> Response:
 
 def _not_found_error(otype: ObjectType, ids: list[str], verb: str = "get") -> dict[str, Any]:
     return {
-        "status": "error", "category": "OBJECT_NOT_FOUND",
+        "status": "error",
+        "category": "OBJECT_NOT_FOUND",
         "message": f"Could not {verb} some {otype.label} objects, they may be deleted or not "
-                   "exist. Check that ids are valid.",
+        "exist. Check that ids are valid.",
         "context": {"ids": ids},
     }
 
 
-async def _batch_read(call: Call, otype: ObjectType, portal: Portal,
-                      body: dict[str, Any]) -> Response:
+async def _batch_read(
+    call: Call, otype: ObjectType, portal: Portal, body: dict[str, Any]
+) -> Response:
     with_history = bool(body.get("propertiesWithHistory"))
     inputs = _inputs(body, 50 if with_history else BATCH_MAX)
     props = body.get("properties") or None
@@ -208,8 +236,9 @@ async def _batch_read(call: Call, otype: ObjectType, portal: Portal,
     return _batch_answer(call, results, errors)
 
 
-async def _batch_create(call: Call, otype: ObjectType, portal: Portal,
-                        body: dict[str, Any]) -> Response:
+async def _batch_create(
+    call: Call, otype: ObjectType, portal: Portal, body: dict[str, Any]
+) -> Response:
     inputs = _inputs(body)
     # HubSpot creates all or nothing: check every input before the first write.
     seen: set[str] = set()
@@ -222,20 +251,30 @@ async def _batch_create(call: Call, otype: ObjectType, portal: Portal,
             key = props[otype.unique_prop].lower()
             existing = portal.find_by(otype, otype.unique_prop, key)
             if existing is not None:
-                raise ApiError(409, f"{otype.singular.capitalize()} already exists. "
-                               f"Existing ID: {existing.id}", "CONFLICT")
+                raise ApiError(
+                    409,
+                    f"{otype.singular.capitalize()} already exists. Existing ID: {existing.id}",
+                    "CONFLICT",
+                )
             if key in seen:
                 raise validation(f"Duplicate {otype.unique_prop} {key} in the batch inputs")
             seen.add(key)
         portal._check_inline_associations(otype, item.get("associations"))
-    results = [record_json(portal, otype, portal.create(
-        otype, item.get("properties"), call.now, item.get("associations")),
-        sorted(item.get("properties") or {})) for item in inputs]
+    results = [
+        record_json(
+            portal,
+            otype,
+            portal.create(otype, item.get("properties"), call.now, item.get("associations")),
+            sorted(item.get("properties") or {}),
+        )
+        for item in inputs
+    ]
     return _batch_answer(call, results, [], 201)
 
 
-async def _batch_update(call: Call, otype: ObjectType, portal: Portal,
-                        body: dict[str, Any]) -> Response:
+async def _batch_update(
+    call: Call, otype: ObjectType, portal: Portal, body: dict[str, Any]
+) -> Response:
     inputs = _inputs(body)
     results: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
@@ -249,8 +288,15 @@ async def _batch_update(call: Call, otype: ObjectType, portal: Portal,
         try:
             portal.update(otype, rec, item.get("properties"), call.now)
         except ApiError as exc:
-            errors.append({"status": "error", "category": exc.category, "message": exc.message,
-                           "context": {"ids": [key]}, "errors": exc.errors or []})
+            errors.append(
+                {
+                    "status": "error",
+                    "category": exc.category,
+                    "message": exc.message,
+                    "context": {"ids": [key]},
+                    "errors": exc.errors or [],
+                }
+            )
             continue
         results.append(record_json(portal, otype, rec, sorted(item.get("properties") or {})))
     if missing:
@@ -258,23 +304,34 @@ async def _batch_update(call: Call, otype: ObjectType, portal: Portal,
     return _batch_answer(call, results, errors)
 
 
-async def _batch_upsert(call: Call, otype: ObjectType, portal: Portal,
-                        body: dict[str, Any]) -> Response:
+async def _batch_upsert(
+    call: Call, otype: ObjectType, portal: Portal, body: dict[str, Any]
+) -> Response:
     inputs = _inputs(body)
     results: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     for item in inputs:
         if not isinstance(item, dict) or not item.get("id"):
-            errors.append({"status": "error", "category": "VALIDATION_ERROR",
-                           "message": "each upsert input needs `id` and `idProperty`",
-                           "context": {"ids": [""]}})
+            errors.append(
+                {
+                    "status": "error",
+                    "category": "VALIDATION_ERROR",
+                    "message": "each upsert input needs `id` and `idProperty`",
+                    "context": {"ids": [""]},
+                }
+            )
             continue
         key = str(item["id"])
         id_prop = item.get("idProperty") or "hs_object_id"
         if id_prop not in ("hs_object_id", otype.unique_prop):
-            errors.append({"status": "error", "category": "VALIDATION_ERROR",
-                           "message": f"{id_prop} is not a unique property of {otype.name}",
-                           "context": {"ids": [key]}})
+            errors.append(
+                {
+                    "status": "error",
+                    "category": "VALIDATION_ERROR",
+                    "message": f"{id_prop} is not a unique property of {otype.name}",
+                    "context": {"ids": [key]},
+                }
+            )
             continue
         props = dict(item.get("properties") or {})
         try:
@@ -284,14 +341,20 @@ async def _batch_upsert(call: Call, otype: ObjectType, portal: Portal,
                 new = False
             else:
                 if id_prop == "hs_object_id":
-                    raise ApiError(404, f"No {otype.singular} with ID {key}",
-                                   "OBJECT_NOT_FOUND")
+                    raise ApiError(404, f"No {otype.singular} with ID {key}", "OBJECT_NOT_FOUND")
                 props.setdefault(id_prop, key)
                 rec = portal.create(otype, props, call.now)
                 new = True
         except ApiError as exc:
-            errors.append({"status": "error", "category": exc.category, "message": exc.message,
-                           "context": {"ids": [key]}, "errors": exc.errors or []})
+            errors.append(
+                {
+                    "status": "error",
+                    "category": exc.category,
+                    "message": exc.message,
+                    "context": {"ids": [key]},
+                    "errors": exc.errors or [],
+                }
+            )
             continue
         out = record_json(portal, otype, rec, sorted(props))
         out["new"] = new
@@ -299,8 +362,9 @@ async def _batch_upsert(call: Call, otype: ObjectType, portal: Portal,
     return _batch_answer(call, results, errors)
 
 
-async def _batch_archive(call: Call, otype: ObjectType, portal: Portal,
-                         body: dict[str, Any]) -> Response:
+async def _batch_archive(
+    call: Call, otype: ObjectType, portal: Portal, body: dict[str, Any]
+) -> Response:
     for item in _inputs(body):
         rec = portal.live(otype, item.get("id", "")) if isinstance(item, dict) else None
         if rec is not None:
@@ -317,13 +381,17 @@ async def search(call: Call) -> Response:
     portal = call.require_portal()
     body = call.json_object()
     visible_before = call.now - call.sandbox.config.search_lag_s
-    live = [r for r in portal.records[otype.name].values()
-            if not r.archived and (not call.sandbox.config.search_lag_s
-                                   or r.created <= visible_before)]
+    live = [
+        r
+        for r in portal.records[otype.name].values()
+        if not r.archived and (not call.sandbox.config.search_lag_s or r.created <= visible_before)
+    ]
     page, total, offset, _limit = run_search(otype, live, body)
     props = body.get("properties") or None
-    out: dict[str, Any] = {"total": total,
-                           "results": [record_json(portal, otype, r, props) for r in page]}
+    out: dict[str, Any] = {
+        "total": total,
+        "results": [record_json(portal, otype, r, props) for r in page],
+    }
     nxt = offset + len(page)
     if page and nxt < total:
         out["paging"] = {"next": {"after": str(nxt)}}
@@ -332,22 +400,38 @@ async def search(call: Call) -> Response:
 
 # --------------------------------------------------------------------------- associations (v4)
 
-ASSOC_READ = ("/crm/v4/objects/{otype}/{oid}/associations/{totype}",
-              "/crm/objects/{date}/{otype}/{oid}/associations/{totype}")
-ASSOC_DEFAULT = ("/crm/v4/objects/{otype}/{oid}/associations/default/{totype}/{toid}",
-                 "/crm/objects/{date}/{otype}/{oid}/associations/default/{totype}/{toid}")
-ASSOC_ONE = ("/crm/v4/objects/{otype}/{oid}/associations/{totype}/{toid}",
-             "/crm/objects/{date}/{otype}/{oid}/associations/{totype}/{toid}")
-ASSOC_BATCH = ("/crm/v4/associations/{otype}/{totype}/batch/{action}",
-               "/crm/associations/{date}/{otype}/{totype}/batch/{action}")
+ASSOC_READ = (
+    "/crm/v4/objects/{otype}/{oid}/associations/{totype}",
+    "/crm/objects/{date}/{otype}/{oid}/associations/{totype}",
+)
+ASSOC_DEFAULT = (
+    "/crm/v4/objects/{otype}/{oid}/associations/default/{totype}/{toid}",
+    "/crm/objects/{date}/{otype}/{oid}/associations/default/{totype}/{toid}",
+)
+ASSOC_ONE = (
+    "/crm/v4/objects/{otype}/{oid}/associations/{totype}/{toid}",
+    "/crm/objects/{date}/{otype}/{oid}/associations/{totype}/{toid}",
+)
+ASSOC_BATCH = (
+    "/crm/v4/associations/{otype}/{totype}/batch/{action}",
+    "/crm/associations/{date}/{otype}/{totype}/batch/{action}",
+)
 ASSOC_BATCH_PAGE = 500  # associations per input and page in a batch read
-ASSOC_BATCH_DEFAULT = ("/crm/v4/associations/{otype}/{totype}/batch/associate/default",
-                       "/crm/associations/{date}/{otype}/{totype}/batch/associate/default")
+ASSOC_BATCH_DEFAULT = (
+    "/crm/v4/associations/{otype}/{totype}/batch/associate/default",
+    "/crm/associations/{date}/{otype}/{totype}/batch/associate/default",
+)
 
 
 def _assoc_types(types: set[int]) -> list[dict[str, Any]]:
-    return [{"category": "HUBSPOT_DEFINED", "typeId": t,
-             "label": "Primary" if t in PRIMARY_IDS else None} for t in sorted(types)]
+    return [
+        {
+            "category": "HUBSPOT_DEFINED",
+            "typeId": t,
+            "label": "Primary" if t in PRIMARY_IDS else None,
+        }
+        for t in sorted(types)
+    ]
 
 
 def _pair(call: Call, access: str) -> tuple[ObjectType, ObjectType]:
@@ -372,21 +456,26 @@ async def assoc_read(call: Call) -> Response:
     rec = _live_or_404(portal, a, call.params["oid"])
     limit = call.int_query("limit", 500, low=1, high=500)
     after = call.int_query("after", 0)
-    rows = [(tid, types) for tid, types in portal.associated(a.name, rec.id, b.name)
-            if tid >= after]
+    rows = [
+        (tid, types) for tid, types in portal.associated(a.name, rec.id, b.name) if tid >= after
+    ]
     page = rows[:limit]
-    body: dict[str, Any] = {"results": [{"toObjectId": tid, "associationTypes": _assoc_types(t)}
-                                        for tid, t in page]}
+    body: dict[str, Any] = {
+        "results": [{"toObjectId": tid, "associationTypes": _assoc_types(t)} for tid, t in page]
+    }
     if len(rows) > limit:
         body["paging"] = {"next": {"after": str(page[-1][0] + 1)}}
     return json_response(body)
 
 
-def _default_result(a: ObjectType, from_id: int, b: ObjectType, to_id: int,
-                    type_id: int) -> dict[str, Any]:
-    return {"from": {"id": str(from_id)}, "to": {"id": str(to_id)},
-            "associationSpec": {"associationCategory": "HUBSPOT_DEFINED",
-                                "associationTypeId": type_id}}
+def _default_result(
+    a: ObjectType, from_id: int, b: ObjectType, to_id: int, type_id: int
+) -> dict[str, Any]:
+    return {
+        "from": {"id": str(from_id)},
+        "to": {"id": str(to_id)},
+        "associationSpec": {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id},
+    }
 
 
 # Answer shape: https://developers.hubspot.com/docs/api-reference/2026-03/crm/associations/associate-records/update-association
@@ -398,11 +487,17 @@ async def assoc_default(call: Call) -> Response:
     dst = _live_or_404(portal, b, call.params["toid"])
     type_id = portal.link_default(a.name, src.id, b.name, dst.id)
     now = iso_ms(call.now)
-    return json_response({"status": "COMPLETE",
-                          "results": [_default_result(a, src.id, b, dst.id, type_id),
-                                      _default_result(b, dst.id, a, src.id,
-                                                      ASSOCIATION_TYPES[(b.name, a.name)][0])],
-                          "startedAt": now, "completedAt": now})
+    return json_response(
+        {
+            "status": "COMPLETE",
+            "results": [
+                _default_result(a, src.id, b, dst.id, type_id),
+                _default_result(b, dst.id, a, src.id, ASSOCIATION_TYPES[(b.name, a.name)][0]),
+            ],
+            "startedAt": now,
+            "completedAt": now,
+        }
+    )
 
 
 @router.add("PUT", "crm.associations.create", *ASSOC_ONE)
@@ -420,14 +515,20 @@ async def assoc_create(call: Call) -> Response:
         # https://developers.hubspot.com/docs/api-reference/2026-03/crm/associations/associate-records/update-association-labeled
         category = spec.get("associationCategory", "HUBSPOT_DEFINED")
         if tid not in allowed or category != "HUBSPOT_DEFINED":
-            raise validation(f"invalid association type {tid} from {a.singular} to "
-                             f"{b.singular}")
+            raise validation(f"invalid association type {tid} from {a.singular} to {b.singular}")
         portal.link(a.name, src.id, b.name, dst.id, int(str(tid)))
-    return json_response({"fromObjectTypeId": a.type_id, "fromObjectId": src.id,
-                          "toObjectTypeId": b.type_id, "toObjectId": dst.id,
-                          "labels": ["Primary"] if any(
-                              s.get("associationTypeId") in PRIMARY_IDS for s in specs) else []},
-                         201)
+    return json_response(
+        {
+            "fromObjectTypeId": a.type_id,
+            "fromObjectId": src.id,
+            "toObjectTypeId": b.type_id,
+            "toObjectId": dst.id,
+            "labels": ["Primary"]
+            if any(s.get("associationTypeId") in PRIMARY_IDS for s in specs)
+            else [],
+        },
+        201,
+    )
 
 
 @router.add("DELETE", "crm.associations.archive", *ASSOC_ONE)
@@ -476,15 +577,21 @@ async def assoc_batch(call: Call) -> Response:
             rows = [(tid, t) for tid, t in rows if tid >= after]
             if not rows:
                 # HubSpot reports ids without associations as errors next to the results.
-                errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
-                               "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
-                               "message": f"No {b.singular} is associated with {a.singular} "
-                                          f"{key}.",
-                               "context": {"fromObjectId": [key]}})
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "OBJECT_NOT_FOUND",
+                        "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                        "message": f"No {b.singular} is associated with {a.singular} {key}.",
+                        "context": {"fromObjectId": [key]},
+                    }
+                )
                 continue
             page = rows[:ASSOC_BATCH_PAGE]
-            result: dict[str, Any] = {"from": {"id": key}, "to": [
-                {"toObjectId": tid, "associationTypes": _assoc_types(t)} for tid, t in page]}
+            result: dict[str, Any] = {
+                "from": {"id": key},
+                "to": [{"toObjectId": tid, "associationTypes": _assoc_types(t)} for tid, t in page],
+            }
             if len(rows) > len(page):  # present only when there is more
                 result["paging"] = {"next": {"after": str(page[-1][0] + 1)}}
             results.append(result)
@@ -499,8 +606,15 @@ async def assoc_batch(call: Call) -> Response:
                 if tid not in ASSOCIATION_TYPES[(a.name, b.name)]:
                     raise validation(f"invalid association type {tid}")
                 portal.link(a.name, src.id, b.name, dst.id, int(tid))
-            created.append({"fromObjectTypeId": a.type_id, "fromObjectId": src.id,
-                            "toObjectTypeId": b.type_id, "toObjectId": dst.id, "labels": []})
+            created.append(
+                {
+                    "fromObjectTypeId": a.type_id,
+                    "fromObjectId": src.id,
+                    "toObjectTypeId": b.type_id,
+                    "toObjectId": dst.id,
+                    "labels": [],
+                }
+            )
         return _batch_answer(call, created, [], 201)
     if action == "archive":
         for item in _inputs(body, 2000):
@@ -532,8 +646,14 @@ def _pipelines(call: Call) -> Portal:
 @router.add("GET", "crm.pipelines.list", *PIPELINES)
 async def pipelines_list(call: Call) -> Response:
     portal = _pipelines(call)
-    return json_response({"results": [p.to_json() for p in sorted(
-        portal.pipelines.values(), key=lambda p: p.display_order)]})
+    return json_response(
+        {
+            "results": [
+                p.to_json()
+                for p in sorted(portal.pipelines.values(), key=lambda p: p.display_order)
+            ]
+        }
+    )
 
 
 @router.add("GET", "crm.pipelines.get", *PIPELINE)
@@ -560,9 +680,16 @@ async def pipeline_stages(call: Call) -> Response:
 @router.add("GET", "account.details", "/account-info/v3/details", "/account-info/{date}/details")
 async def account_details(call: Call) -> Response:
     p = call.require_portal()
-    return json_response({
-        "portalId": p.portal_id, "accountType": p.account_type, "timeZone": p.time_zone,
-        "companyCurrency": p.company_currency, "additionalCurrencies": [],
-        "utcOffset": "-05:00", "utcOffsetMilliseconds": -18_000_000,
-        "uiDomain": p.ui_domain, "dataHostingLocation": p.data_hosting_location,
-    })
+    return json_response(
+        {
+            "portalId": p.portal_id,
+            "accountType": p.account_type,
+            "timeZone": p.time_zone,
+            "companyCurrency": p.company_currency,
+            "additionalCurrencies": [],
+            "utcOffset": "-05:00",
+            "utcOffsetMilliseconds": -18_000_000,
+            "uiDomain": p.ui_domain,
+            "dataHostingLocation": p.data_hosting_location,
+        }
+    )

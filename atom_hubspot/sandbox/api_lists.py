@@ -16,8 +16,10 @@ LISTS = ("/crm/v3/lists", "/crm/lists/{date}")
 LIST_SEARCH = ("/crm/v3/lists/search", "/crm/lists/{date}/search")
 LIST_ONE = ("/crm/v3/lists/{list_id}", "/crm/lists/{date}/{list_id}")
 MEMBERS = ("/crm/v3/lists/{list_id}/memberships", "/crm/lists/{date}/{list_id}/memberships")
-MEMBERS_OP = ("/crm/v3/lists/{list_id}/memberships/{op}",
-              "/crm/lists/{date}/{list_id}/memberships/{op}")
+MEMBERS_OP = (
+    "/crm/v3/lists/{list_id}/memberships/{op}",
+    "/crm/lists/{date}/{list_id}/memberships/{op}",
+)
 TYPE_BY_ID = {t.type_id: t for t in OBJECT_TYPES.values()}
 PROCESSING_TYPES = ("MANUAL", "DYNAMIC", "SNAPSHOT")
 
@@ -44,33 +46,44 @@ def _filter_matches(f: dict[str, Any], rec: Record) -> bool:
     targets = values or [str(op.get("value", "")).lower()]
     v = value.lower()
     return {
-        "IS_EQUAL_TO": v in targets, "IS_NOT_EQUAL_TO": v not in targets,
-        "IS_ANY_OF": v in values, "IS_NONE_OF": v not in values,
+        "IS_EQUAL_TO": v in targets,
+        "IS_NOT_EQUAL_TO": v not in targets,
+        "IS_ANY_OF": v in values,
+        "IS_NONE_OF": v not in values,
         "CONTAINS": any(t in v for t in targets),
         "DOES_NOT_CONTAIN": not any(t in v for t in targets),
         "STARTS_WITH": any(v.startswith(t) for t in targets),
         "ENDS_WITH": any(v.endswith(t) for t in targets),
-        "IS_KNOWN": v != "", "IS_UNKNOWN": v == "",
+        "IS_KNOWN": v != "",
+        "IS_UNKNOWN": v == "",
     }.get(operator, False)
 
 
 def members_of(portal: Portal, lst: CrmList) -> list[int]:
     otype = TYPE_BY_ID[lst.object_type_id]
     if lst.processing_type == "DYNAMIC":
-        return sorted(r.id for r in portal.records[otype.name].values()
-                      if not r.archived and lst.filter_branch
-                      and _branch_matches(lst.filter_branch, r))
+        return sorted(
+            r.id
+            for r in portal.records[otype.name].values()
+            if not r.archived and lst.filter_branch and _branch_matches(lst.filter_branch, r)
+        )
     return [rid for rid in lst.members if portal.live(otype, rid) is not None]
 
 
 def list_json(portal: Portal, lst: CrmList, *, include_filters: bool = False) -> dict[str, Any]:
     size = len(members_of(portal, lst))
     out: dict[str, Any] = {
-        "listId": str(lst.list_id), "listVersion": 1, "name": lst.name,
-        "objectTypeId": lst.object_type_id, "processingType": lst.processing_type,
-        "processingStatus": "COMPLETE", "size": size,
-        "createdAt": iso_ms(lst.created), "updatedAt": iso_ms(lst.updated),
-        "filtersUpdatedAt": iso_ms(lst.created), "createdById": str(portal.user_id),
+        "listId": str(lst.list_id),
+        "listVersion": 1,
+        "name": lst.name,
+        "objectTypeId": lst.object_type_id,
+        "processingType": lst.processing_type,
+        "processingStatus": "COMPLETE",
+        "size": size,
+        "createdAt": iso_ms(lst.created),
+        "updatedAt": iso_ms(lst.updated),
+        "filtersUpdatedAt": iso_ms(lst.created),
+        "createdById": str(portal.user_id),
         "updatedById": str(portal.user_id),
         "additionalProperties": {"hs_list_size": str(size)},
     }
@@ -101,8 +114,9 @@ async def create_list(call: Call) -> Response:
     if not name:
         problems.append({"message": "name is required", "in": "name"})
     if ptype not in PROCESSING_TYPES:
-        problems.append({"message": f"processingType must be one of {PROCESSING_TYPES}",
-                         "in": "processingType"})
+        problems.append(
+            {"message": f"processingType must be one of {PROCESSING_TYPES}", "in": "processingType"}
+        )
     if otid not in TYPE_BY_ID:
         problems.append({"message": "objectTypeId must be 0-1, 0-2 or 0-3", "in": "objectTypeId"})
     if ptype in ("DYNAMIC", "SNAPSHOT") and not isinstance(body.get("filterBranch"), dict):
@@ -111,14 +125,17 @@ async def create_list(call: Call) -> Response:
         raise validation("Invalid list definition", problems)
     if any(lst.name.lower() == name.lower() for lst in portal.lists.values()):
         raise ApiError(409, f"A list named {name!r} already exists", "CONFLICT")
-    lst = CrmList(portal.next_list_id, name, ptype, otid, body.get("filterBranch"), call.now,
-                  call.now)
+    lst = CrmList(
+        portal.next_list_id, name, ptype, otid, body.get("filterBranch"), call.now, call.now
+    )
     portal.next_list_id += 1
     if ptype == "SNAPSHOT":  # filters applied once, then it behaves like a manual list
         otype = TYPE_BY_ID[otid]
-        lst.members = {r.id: call.now for r in sorted(portal.records[otype.name].values(),
-                                                       key=lambda r: r.id)
-                       if not r.archived and _branch_matches(lst.filter_branch or {}, r)}
+        lst.members = {
+            r.id: call.now
+            for r in sorted(portal.records[otype.name].values(), key=lambda r: r.id)
+            if not r.archived and _branch_matches(lst.filter_branch or {}, r)
+        }
     portal.lists[lst.list_id] = lst
     return json_response({"list": list_json(portal, lst, include_filters=True)})
 
@@ -134,19 +151,26 @@ async def search_lists(call: Call) -> Response:
     except (TypeError, ValueError):
         raise validation("count and offset must be integers") from None
     if not 1 <= count <= 500:
-        raise validation("count must be between 1 and 500", [{"message": "max 500",
-                                                               "in": "count"}])
+        raise validation("count must be between 1 and 500", [{"message": "max 500", "in": "count"}])
     query = str(body.get("query") or "").lower()
     ptypes = body.get("processingTypes") or None
     ids = {str(i) for i in body.get("listIds") or []} or None
-    found = [lst for lst in sorted(portal.lists.values(), key=lambda x: x.list_id)
-             if query in lst.name.lower()
-             and (ptypes is None or lst.processing_type in ptypes)
-             and (ids is None or str(lst.list_id) in ids)]
-    page = found[offset: offset + count]
-    return json_response({"lists": [list_json(portal, lst) for lst in page],
-                          "total": len(found), "offset": offset + len(page),
-                          "hasMore": offset + len(page) < len(found)})
+    found = [
+        lst
+        for lst in sorted(portal.lists.values(), key=lambda x: x.list_id)
+        if query in lst.name.lower()
+        and (ptypes is None or lst.processing_type in ptypes)
+        and (ids is None or str(lst.list_id) in ids)
+    ]
+    page = found[offset : offset + count]
+    return json_response(
+        {
+            "lists": [list_json(portal, lst) for lst in page],
+            "total": len(found),
+            "offset": offset + len(page),
+            "hasMore": offset + len(page) < len(found),
+        }
+    )
 
 
 @router.add("GET", "lists.get", *LIST_ONE)
@@ -190,21 +214,32 @@ async def memberships(call: Call) -> Response:
     limit = call.int_query("limit", 100, low=1, high=250)
     offset = _offset(call.query.get("after"))
     ids = members_of(portal, lst)
-    page = ids[offset: offset + limit]
-    body: dict[str, Any] = {"results": [
-        {"recordId": str(rid), "membershipTimestamp": iso_ms(lst.members.get(rid, lst.updated))}
-        for rid in page], "total": len(ids)}
+    page = ids[offset : offset + limit]
+    body: dict[str, Any] = {
+        "results": [
+            {"recordId": str(rid), "membershipTimestamp": iso_ms(lst.members.get(rid, lst.updated))}
+            for rid in page
+        ],
+        "total": len(ids),
+    }
     if offset + len(page) < len(ids):
         body["paging"] = {"next": {"after": _cursor(offset + len(page))}}
     return json_response(body)
 
 
-def _change(call: Call, portal: Portal, lst: CrmList, add: list[Any],
-            remove: list[Any]) -> dict[str, list[str]]:
+def _change(
+    call: Call, portal: Portal, lst: CrmList, add: list[Any], remove: list[Any]
+) -> dict[str, list[str]]:
     if lst.processing_type == "DYNAMIC":
-        raise validation(f"List {lst.list_id} is DYNAMIC: its members come from its filters",
-                         [{"message": "Only MANUAL and SNAPSHOT lists can be changed by hand",
-                           "code": "INVALID_LIST_PROCESSING_TYPE"}])
+        raise validation(
+            f"List {lst.list_id} is DYNAMIC: its members come from its filters",
+            [
+                {
+                    "message": "Only MANUAL and SNAPSHOT lists can be changed by hand",
+                    "code": "INVALID_LIST_PROCESSING_TYPE",
+                }
+            ],
+        )
     otype = TYPE_BY_ID[lst.object_type_id]
     added, removed, missing = [], [], []
     for raw in add:
@@ -239,11 +274,19 @@ async def change_members(call: Call) -> Response:
     if op in ("add", "remove"):
         if not isinstance(body, list):
             raise validation("Invalid input JSON: expected a JSON array of record ids")
-        return json_response(_change(call, portal, lst, body if op == "add" else [],
-                                     body if op == "remove" else []))
+        return json_response(
+            _change(call, portal, lst, body if op == "add" else [], body if op == "remove" else [])
+        )
     if op == "add-and-remove":
         if not isinstance(body, dict):
             raise validation("Invalid input JSON: expected {recordIdsToAdd, recordIdsToRemove}")
-        return json_response(_change(call, portal, lst, body.get("recordIdsToAdd") or [],
-                                     body.get("recordIdsToRemove") or []))
+        return json_response(
+            _change(
+                call,
+                portal,
+                lst,
+                body.get("recordIdsToAdd") or [],
+                body.get("recordIdsToRemove") or [],
+            )
+        )
     raise not_found(f"Unknown membership operation {op}")

@@ -18,18 +18,31 @@ from atom_hubspot.sandbox.state import Campaign, Portal
 
 CAMPAIGNS = ("/marketing/v3/campaigns", "/marketing/campaigns/{date}")
 CAMPAIGN = ("/marketing/v3/campaigns/{guid}", "/marketing/campaigns/{date}/{guid}")
-METRICS = ("/marketing/v3/campaigns/{guid}/reports/metrics",
-           "/marketing/campaigns/{date}/{guid}/reports/metrics")
+METRICS = (
+    "/marketing/v3/campaigns/{guid}/reports/metrics",
+    "/marketing/campaigns/{date}/{guid}/reports/metrics",
+)
 EMAILS = ("/marketing/v3/emails", "/marketing/emails/{date}")
 EMAIL = ("/marketing/v3/emails/{email_id}", "/marketing/emails/{date}/{email_id}")
 EMAIL_STATS = ("/marketing/v3/emails/statistics/list", "/marketing/emails/{date}/statistics/list")
-SINGLE_SEND = ("/marketing/v4/email/single-send",
-               "/marketing/email-campaigns/{date}/single-send")
-TRANSACTIONAL = ("/marketing/v3/transactional/single-email/send",
-                 "/marketing/transactional/{date}/single-email/send")
-CAMPAIGN_PROPS = ("hs_name", "hs_start_date", "hs_end_date", "hs_notes", "hs_audience",
-                  "hs_currency_code", "hs_campaign_status", "hs_owner", "hs_goal",
-                  "hs_color_hex", "hs_budget_items_sum_amount")
+SINGLE_SEND = ("/marketing/v4/email/single-send", "/marketing/email-campaigns/{date}/single-send")
+TRANSACTIONAL = (
+    "/marketing/v3/transactional/single-email/send",
+    "/marketing/transactional/{date}/single-email/send",
+)
+CAMPAIGN_PROPS = (
+    "hs_name",
+    "hs_start_date",
+    "hs_end_date",
+    "hs_notes",
+    "hs_audience",
+    "hs_currency_code",
+    "hs_campaign_status",
+    "hs_owner",
+    "hs_goal",
+    "hs_color_hex",
+    "hs_budget_items_sum_amount",
+)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -39,9 +52,13 @@ _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 def campaign_json(c: Campaign, props: list[str] | None) -> dict[str, Any]:
     keys = props or ["hs_name", "hs_start_date", "hs_end_date", "hs_notes"]
-    return {"id": c.id, "properties": {k: c.properties.get(k) for k in keys},
-            "createdAt": iso_ms(c.created), "updatedAt": iso_ms(c.updated),
-            "businessUnits": [{"id": 0}]}
+    return {
+        "id": c.id,
+        "properties": {k: c.properties.get(k) for k in keys},
+        "createdAt": iso_ms(c.created),
+        "updatedAt": iso_ms(c.updated),
+        "businessUnits": [{"id": 0}],
+    }
 
 
 def _campaign(portal: Portal, guid: str) -> Campaign:
@@ -56,20 +73,26 @@ def _clean_campaign_props(raw: Any, *, for_create: bool) -> dict[str, str | None
         raise validation("properties must be an object")
     unknown = [k for k in raw if k not in CAMPAIGN_PROPS]
     if unknown:
-        raise validation(f"Unknown campaign properties: {', '.join(unknown)}",
-                         [{"message": f'Property "{k}" does not exist',
-                           "code": "PROPERTY_DOESNT_EXIST"} for k in unknown])
+        raise validation(
+            f"Unknown campaign properties: {', '.join(unknown)}",
+            [
+                {"message": f'Property "{k}" does not exist', "code": "PROPERTY_DOESNT_EXIST"}
+                for k in unknown
+            ],
+        )
     if for_create and not str(raw.get("hs_name") or "").strip():
-        raise validation("hs_name is required", [{"message": "hs_name is required",
-                                                  "in": "hs_name"}])
+        raise validation(
+            "hs_name is required", [{"message": "hs_name is required", "in": "hs_name"}]
+        )
     for k in ("hs_start_date", "hs_end_date"):
         if raw.get(k) and not _DAY.match(str(raw[k])):
             raise validation(f"{k} must be a date YYYY-MM-DD")
     return {k: None if v is None else str(v) for k, v in raw.items()}
 
 
-@router.add("GET", "campaigns.list", *CAMPAIGNS, scopes=("marketing.campaigns.read",),
-            tier="campaigns")
+@router.add(
+    "GET", "campaigns.list", *CAMPAIGNS, scopes=("marketing.campaigns.read",), tier="campaigns"
+)
 async def list_campaigns(call: Call) -> Response:
     portal = call.require_portal()
     limit = call.int_query("limit", 50, low=1, high=100)
@@ -78,46 +101,57 @@ async def list_campaigns(call: Call) -> Response:
     sort = call.query.get("sort") or "hs_name"
     desc = sort.startswith("-")
     key = sort.lstrip("-")
-    found = [c for c in portal.campaigns.values()
-             if name in str(c.properties.get("hs_name") or "").lower()]
+    found = [
+        c
+        for c in portal.campaigns.values()
+        if name in str(c.properties.get("hs_name") or "").lower()
+    ]
     if key in ("createdAt", "updatedAt"):
         found.sort(key=lambda c: c.created if key == "createdAt" else c.updated, reverse=desc)
     else:
         found.sort(key=lambda c: str(c.properties.get(key) or ""), reverse=desc)
-    page = found[after: after + limit]
-    body: dict[str, Any] = {"total": len(found), "results": [
-        campaign_json(c, call.list_query("properties") or None) for c in page]}
+    page = found[after : after + limit]
+    body: dict[str, Any] = {
+        "total": len(found),
+        "results": [campaign_json(c, call.list_query("properties") or None) for c in page],
+    }
     if after + len(page) < len(found):
         body["paging"] = {"next": {"after": str(after + len(page))}}
     return json_response(body)
 
 
-@router.add("POST", "campaigns.create", *CAMPAIGNS, scopes=("marketing.campaigns.write",),
-            tier="campaigns")
+@router.add(
+    "POST", "campaigns.create", *CAMPAIGNS, scopes=("marketing.campaigns.write",), tier="campaigns"
+)
 async def create_campaign(call: Call) -> Response:
     portal = call.require_portal()
     body = call.json_object()
     props = _clean_campaign_props(body.get("properties"), for_create=True)
     name = str(props["hs_name"]).strip().lower()
-    if any(str(c.properties.get("hs_name") or "").lower() == name
-           for c in portal.campaigns.values()):
-        raise validation(f"A campaign named {props['hs_name']!r} already exists",
-                         [{"message": "campaign name must be unique", "code": "DUPLICATE_NAME"}])
+    if any(
+        str(c.properties.get("hs_name") or "").lower() == name for c in portal.campaigns.values()
+    ):
+        raise validation(
+            f"A campaign named {props['hs_name']!r} already exists",
+            [{"message": "campaign name must be unique", "code": "DUPLICATE_NAME"}],
+        )
     guid = str(uuid.uuid4())
     c = Campaign(guid, props, call.now, call.now)
     portal.campaigns[guid] = c
     return json_response(campaign_json(c, sorted(props)), 201)
 
 
-@router.add("GET", "campaigns.get", *CAMPAIGN, scopes=("marketing.campaigns.read",),
-            tier="campaigns")
+@router.add(
+    "GET", "campaigns.get", *CAMPAIGN, scopes=("marketing.campaigns.read",), tier="campaigns"
+)
 async def get_campaign(call: Call) -> Response:
     c = _campaign(call.require_portal(), call.params["guid"])
     return json_response(campaign_json(c, call.list_query("properties") or None))
 
 
-@router.add("PATCH", "campaigns.update", *CAMPAIGN, scopes=("marketing.campaigns.write",),
-            tier="campaigns")
+@router.add(
+    "PATCH", "campaigns.update", *CAMPAIGN, scopes=("marketing.campaigns.write",), tier="campaigns"
+)
 async def update_campaign(call: Call) -> Response:
     c = _campaign(call.require_portal(), call.params["guid"])
     props = _clean_campaign_props(call.json_object().get("properties"), for_create=False)
@@ -126,8 +160,9 @@ async def update_campaign(call: Call) -> Response:
     return json_response(campaign_json(c, sorted(c.properties)))
 
 
-@router.add("DELETE", "campaigns.delete", *CAMPAIGN, scopes=("marketing.campaigns.write",),
-            tier="campaigns")
+@router.add(
+    "DELETE", "campaigns.delete", *CAMPAIGN, scopes=("marketing.campaigns.write",), tier="campaigns"
+)
 async def delete_campaign(call: Call) -> Response:
     portal = call.require_portal()
     portal.campaigns.pop(call.params["guid"], None)  # 204 whether or not it existed
@@ -139,8 +174,7 @@ def _day(call: Call, name: str) -> date | None:
     if not raw:
         return None
     if not _DAY.match(raw):
-        raise validation(f"{name} must be a date YYYY-MM-DD", [{"message": "bad date",
-                                                                 "in": name}])
+        raise validation(f"{name} must be a date YYYY-MM-DD", [{"message": "bad date", "in": name}])
     return date.fromisoformat(raw)
 
 
@@ -149,12 +183,14 @@ def _n(seed: str, low: int, high: int) -> int:
     return low + h % (high - low + 1)
 
 
-@router.add("GET", "campaigns.metrics", *METRICS, scopes=("marketing.campaigns.read",),
-            tier="campaigns")
+@router.add(
+    "GET", "campaigns.metrics", *METRICS, scopes=("marketing.campaigns.read",), tier="campaigns"
+)
 async def campaign_metrics(call: Call) -> Response:
     c = _campaign(call.require_portal(), call.params["guid"])
     start = _day(call, "startDate") or date.fromisoformat(
-        str(c.properties.get("hs_start_date") or "2026-01-01"))
+        str(c.properties.get("hs_start_date") or "2026-01-01")
+    )
     end = _day(call, "endDate") or date.fromtimestamp(call.now)
     if end < start:
         raise validation("endDate is before startDate")
@@ -163,11 +199,14 @@ async def campaign_metrics(call: Call) -> Response:
     per_day = _n(c.id, 5, 60)
     sessions = per_day * days
     first = sessions * _n(c.id + "f", 2, 9) // 100
-    return json_response({
-        "sessions": sessions, "newContactsFirstTouch": first,
-        "newContactsLastTouch": first * _n(c.id + "l", 60, 95) // 100,
-        "influencedContacts": first * _n(c.id + "i", 110, 300) // 100,
-    })
+    return json_response(
+        {
+            "sessions": sessions,
+            "newContactsFirstTouch": first,
+            "newContactsLastTouch": first * _n(c.id + "l", 60, 95) // 100,
+            "influencedContacts": first * _n(c.id + "i", 110, 300) // 100,
+        }
+    )
 
 
 # --------------------------------------------------------------------------- marketing emails
@@ -191,8 +230,8 @@ def _stats_block(c: dict[str, int]) -> dict[str, Any]:
     return {
         "counters": dict(c),
         "ratios": {
-            "deliveredratio": ratio(delivered, sent), "openratio": ratio(c.get("open", 0),
-                                                                         delivered),
+            "deliveredratio": ratio(delivered, sent),
+            "openratio": ratio(c.get("open", 0), delivered),
             "clickratio": ratio(c.get("click", 0), delivered),
             "bounceratio": ratio(c.get("bounce", 0), sent),
             "unsubscribedratio": ratio(c.get("unsubscribed", 0), delivered),
@@ -210,12 +249,17 @@ async def list_emails(call: Call) -> Response:
     etype = call.query.get("type")
     published = call.query.get("isPublished")
     stats = call.query.get("includeStats", "false").lower() == "true"
-    found = [e for _, e in sorted(portal.emails.items())
-             if (etype is None or e["type"] == etype)
-             and (published is None or str(e["isPublished"]).lower() == published.lower())]
-    page = found[after: after + limit]
-    body: dict[str, Any] = {"total": len(found),
-                            "results": [email_json(portal, e, stats) for e in page]}
+    found = [
+        e
+        for _, e in sorted(portal.emails.items())
+        if (etype is None or e["type"] == etype)
+        and (published is None or str(e["isPublished"]).lower() == published.lower())
+    ]
+    page = found[after : after + limit]
+    body: dict[str, Any] = {
+        "total": len(found),
+        "results": [email_json(portal, e, stats) for e in page],
+    }
     if after + len(page) < len(found):
         body["paging"] = {"next": {"after": str(after + len(page))}}
     return json_response(body)
@@ -245,8 +289,9 @@ async def email_statistics(call: Call) -> Response:
         chosen.append(str(eid))
         for k, v in portal.email_stats.get(eid, {}).items():
             total[k] = total.get(k, 0) + v
-    return json_response({"emails": chosen, "aggregate": _stats_block(total),
-                          "campaignAggregations": {}})
+    return json_response(
+        {"emails": chosen, "aggregate": _stats_block(total), "campaignAggregations": {}}
+    )
 
 
 @router.add("GET", "emails.get", *EMAIL, scopes=("content",))
@@ -270,20 +315,35 @@ def _send(call: Call, kind: str) -> Response:
     body = call.json_object()
     email_id = body.get("emailId")
     if not isinstance(email_id, int) or isinstance(email_id, bool):
-        raise validation("emailId must be an integer", [{"message": "emailId is required",
-                                                         "in": "emailId"}])
+        raise validation(
+            "emailId must be an integer", [{"message": "emailId is required", "in": "emailId"}]
+        )
     email = portal.emails.get(email_id)
     if email is None:
-        raise ApiError(400, f"Email {email_id} not found", "VALIDATION_ERROR",
-                       errors=[{"message": "unknown emailId", "code": "EMAIL_NOT_FOUND"}])
+        raise ApiError(
+            400,
+            f"Email {email_id} not found",
+            "VALIDATION_ERROR",
+            errors=[{"message": "unknown emailId", "code": "EMAIL_NOT_FOUND"}],
+        )
     if not email.get("isPublished"):
-        raise ApiError(400, f"Email {email_id} is not published", "VALIDATION_ERROR",
-                       errors=[{"message": "the email must be published before sending",
-                                "code": "EMAIL_NOT_PUBLISHED"}])
+        raise ApiError(
+            400,
+            f"Email {email_id} is not published",
+            "VALIDATION_ERROR",
+            errors=[
+                {
+                    "message": "the email must be published before sending",
+                    "code": "EMAIL_NOT_PUBLISHED",
+                }
+            ],
+        )
     message = body.get("message")
     if not isinstance(message, dict) or not isinstance(message.get("to"), str):
-        raise validation("message.to is required: one recipient address per call",
-                         [{"message": "message.to is required", "in": "message.to"}])
+        raise validation(
+            "message.to is required: one recipient address per call",
+            [{"message": "message.to is required", "in": "message.to"}],
+        )
     to = message["to"].strip()
     send_id = message.get("sendId")
     now = call.now
@@ -299,10 +359,17 @@ def _send(call: Call, kind: str) -> Response:
     else:
         result = "SENT"
     record = {
-        "kind": kind, "portalId": portal.portal_id, "statusId": status_id, "emailId": email_id,
-        "to": to, "message": message, "contactProperties": body.get("contactProperties") or {},
-        "customProperties": body.get("customProperties") or {}, "sendId": send_id,
-        "sendResult": result, "requestedAt": iso_ms(now),
+        "kind": kind,
+        "portalId": portal.portal_id,
+        "statusId": status_id,
+        "emailId": email_id,
+        "to": to,
+        "message": message,
+        "contactProperties": body.get("contactProperties") or {},
+        "customProperties": body.get("customProperties") or {},
+        "sendId": send_id,
+        "sendResult": result,
+        "requestedAt": iso_ms(now),
     }
     if result != "IDEMPOTENT_IGNORE":
         portal.sends.append(record)
@@ -312,20 +379,32 @@ def _send(call: Call, kind: str) -> Response:
             stats = portal.email_stats.setdefault(email_id, {})
             stats["sent"] = stats.get("sent", 0) + 1
             stats["delivered"] = stats.get("delivered", 0) + 1
-    return json_response({
-        "status": "COMPLETE", "statusId": status_id, "sendResult": result,
-        "requestedAt": iso_ms(now), "startedAt": iso_ms(now), "completedAt": iso_ms(now),
-        "eventId": {"id": status_id, "created": iso_ms(now)},
-    })
+    return json_response(
+        {
+            "status": "COMPLETE",
+            "statusId": status_id,
+            "sendResult": result,
+            "requestedAt": iso_ms(now),
+            "startedAt": iso_ms(now),
+            "completedAt": iso_ms(now),
+            "eventId": {"id": status_id, "created": iso_ms(now)},
+        }
+    )
 
 
-@router.add("POST", "sends.single_send", *SINGLE_SEND, scopes=("marketing-email",),
-            tier="single_send")
+@router.add(
+    "POST", "sends.single_send", *SINGLE_SEND, scopes=("marketing-email",), tier="single_send"
+)
 async def single_send(call: Call) -> Response:
     return _send(call, "single_send")
 
 
-@router.add("POST", "sends.transactional", *TRANSACTIONAL, scopes=("transactional-email",),
-            tier="transactional")
+@router.add(
+    "POST",
+    "sends.transactional",
+    *TRANSACTIONAL,
+    scopes=("transactional-email",),
+    tier="transactional",
+)
 async def transactional(call: Call) -> Response:
     return _send(call, "transactional")

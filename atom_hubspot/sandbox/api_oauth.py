@@ -33,12 +33,17 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
         "<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;"
         "color:#213343}button{font-size:1rem;padding:.6rem 1.4rem;margin-right:.6rem}"
         ".approve{background:#ff7a59;color:#fff;border:0}li{margin:.2rem 0}</style>"
-        f"</head><body>{body}</body></html>", status_code=status)
+        f"</head><body>{body}</body></html>",
+        status_code=status,
+    )
 
 
 def _error_page(message: str) -> HTMLResponse:
-    return _page("Authorization error", f"<h1>Authorization error</h1><p id='error'>"
-                 f"{html.escape(message)}</p>", 400)
+    return _page(
+        "Authorization error",
+        f"<h1>Authorization error</h1><p id='error'>{html.escape(message)}</p>",
+        400,
+    )
 
 
 def _authorize_params(call: Call, source: dict[str, str]) -> dict[str, str] | HTMLResponse:
@@ -64,26 +69,31 @@ async def authorize_page(call: Call) -> Response:
     optional = params.get("optional_scope", "").split()
     hidden = "".join(
         f"<input type='hidden' name='{html.escape(k)}' value='{html.escape(v)}'>"
-        for k, v in params.items())
+        for k, v in params.items()
+    )
     portal_options = "".join(
         f"<option value='{pid}'>{html.escape(p.hub_domain)} ({pid})</option>"
-        for pid, p in sb.portals.items())
+        for pid, p in sb.portals.items()
+    )
     scope_items = "".join(f"<li class='scope'>{html.escape(s)}</li>" for s in scopes)
-    optional_items = "".join(f"<li class='optional-scope'>{html.escape(s)}</li>"
-                             for s in optional)
+    optional_items = "".join(f"<li class='optional-scope'>{html.escape(s)}</li>" for s in optional)
     action = html.escape(call.root_path + "/oauth/authorize")
     body = (
         f"<h1>Connect <span id='app-name'>{html.escape(sb.config.app_name)}</span></h1>"
         "<p>This app is asking for access to your HubSpot account (offline sandbox).</p>"
         f"<h2>Requested scopes</h2><ul id='scopes'>{scope_items}</ul>"
-        + (f"<h2>Optional scopes</h2><ul id='optional-scopes'>{optional_items}</ul>"
-           if optional else "")
+        + (
+            f"<h2>Optional scopes</h2><ul id='optional-scopes'>{optional_items}</ul>"
+            if optional
+            else ""
+        )
         + f"<form method='post' action='{action}'>{hidden}"
         f"<label>Account <select name='portal_id' id='portal'>{portal_options}</select></label>"
         "<p><button class='approve' id='approve' name='decision' value='approve' "
         "type='submit'>Connect app</button>"
         "<button id='deny' name='decision' value='deny' type='submit'>Cancel</button></p>"
-        "</form>")
+        "</form>"
+    )
     return _page(f"Connect {sb.config.app_name}", body)
 
 
@@ -98,9 +108,17 @@ async def authorize_decide(call: Call) -> Response:
     state = form.get("state")
     extra = {"state": state} if state is not None else {}
     if form.get("decision") != "approve":
-        return RedirectResponse(_with_query(redirect_uri, {
-            "error": "access_denied",
-            "error_description": "The user declined to connect the app", **extra}), 302)
+        return RedirectResponse(
+            _with_query(
+                redirect_uri,
+                {
+                    "error": "access_denied",
+                    "error_description": "The user declined to connect the app",
+                    **extra,
+                },
+            ),
+            302,
+        )
     try:
         portal_id = int(form.get("portal_id") or next(iter(sb.portals)))
     except (ValueError, StopIteration):
@@ -109,7 +127,9 @@ async def authorize_decide(call: Call) -> Response:
         return _error_page("No such account.")
     code = sb.new_token("")
     sb.codes[code] = {
-        "client_id": form["client_id"], "redirect_uri": redirect_uri, "portal_id": portal_id,
+        "client_id": form["client_id"],
+        "redirect_uri": redirect_uri,
+        "portal_id": portal_id,
         "scopes": form["scope"].split() + form.get("optional_scope", "").split(),
         "expires_at": sb.now() + sb.config.auth_code_ttl_s,
         "code_challenge": form.get("code_challenge"),
@@ -128,8 +148,11 @@ def _client(call: Call, form: dict[str, str]) -> None:
 
 def _form(call: Call) -> dict[str, str]:
     if "application/x-www-form-urlencoded" not in call.headers.get("content-type", ""):
-        raise OAuthError("invalid_request", "BAD_REQUEST",
-                         "the token endpoint takes application/x-www-form-urlencoded bodies")
+        raise OAuthError(
+            "invalid_request",
+            "BAD_REQUEST",
+            "the token endpoint takes application/x-www-form-urlencoded bodies",
+        )
     return call.form()
 
 
@@ -140,20 +163,35 @@ def _issue(call: Call, portal_id: int, scopes: list[str], refresh: str | None) -
         if refresh is not None:
             sb.refresh_tokens.pop(refresh, None)
         refresh = "na1-" + str(uuid.UUID(int=sb.token_rng.getrandbits(128), version=4))
-        sb.refresh_tokens[refresh] = TokenGrant(portal_id, scopes, portal.user_id,
-                                                portal.user_email, "oauth")
+        sb.refresh_tokens[refresh] = TokenGrant(
+            portal_id, scopes, portal.user_id, portal.user_email, "oauth"
+        )
     access = "CN" + base64.urlsafe_b64encode(secrets.token_bytes(48)).decode().rstrip("=")
     sb.access_tokens[access] = TokenGrant(
-        portal_id, scopes, portal.user_id, portal.user_email, "oauth",
-        expires_at=sb.now() + sb.config.access_token_ttl_s, refresh_token=refresh)
+        portal_id,
+        scopes,
+        portal.user_id,
+        portal.user_email,
+        "oauth",
+        expires_at=sb.now() + sb.config.access_token_ttl_s,
+        refresh_token=refresh,
+    )
     out: dict[str, Any] = {
-        "token_type": "bearer", "refresh_token": refresh, "access_token": access,
+        "token_type": "bearer",
+        "refresh_token": refresh,
+        "access_token": access,
         "expires_in": sb.config.access_token_ttl_s,
     }
     if call.version != "legacy":
         # Only the date-versioned endpoint adds these (HubSpot calls them optional).
-        out.update({"token_use": "access", "hub_id": portal_id, "user_id": portal.user_id,
-                    "scopes": scopes})
+        out.update(
+            {
+                "token_use": "access",
+                "hub_id": portal_id,
+                "user_id": portal.user_id,
+                "scopes": scopes,
+            }
+        )
     return out
 
 
@@ -167,11 +205,15 @@ async def token(call: Call) -> Response:
         code = sb.codes.get(form.get("code", ""))
         if code is None or code["expires_at"] <= sb.now():
             sb.codes.pop(form.get("code", ""), None)
-            raise OAuthError("invalid_grant", "BAD_AUTH_CODE",
-                             "auth code not found, already used or expired")
+            raise OAuthError(
+                "invalid_grant", "BAD_AUTH_CODE", "auth code not found, already used or expired"
+            )
         if form.get("redirect_uri") != code["redirect_uri"]:
-            raise OAuthError("invalid_grant", "BAD_REDIRECT_URI",
-                             "redirect_uri does not match the one the code was issued for")
+            raise OAuthError(
+                "invalid_grant",
+                "BAD_REDIRECT_URI",
+                "redirect_uri does not match the one the code was issued for",
+            )
         if code["code_challenge"]:
             verifier = form.get("code_verifier", "")
             if code["code_challenge_method"] == "S256":
@@ -180,27 +222,36 @@ async def token(call: Call) -> Response:
             else:
                 calc = verifier
             if calc != code["code_challenge"]:
-                raise OAuthError("invalid_grant", "BAD_AUTH_CODE",
-                                 "code_verifier does not match the code challenge")
+                raise OAuthError(
+                    "invalid_grant",
+                    "BAD_AUTH_CODE",
+                    "code_verifier does not match the code challenge",
+                )
         del sb.codes[form["code"]]  # single use
         return json_response(_issue(call, code["portal_id"], code["scopes"], None))
     if grant_type == "refresh_token":
         rt = form.get("refresh_token", "")
         grant = sb.refresh_tokens.get(rt)
         if grant is None or grant.revoked:
-            raise OAuthError("invalid_grant", "BAD_REFRESH_TOKEN",
-                             "missing or unknown refresh token")
+            raise OAuthError(
+                "invalid_grant", "BAD_REFRESH_TOKEN", "missing or unknown refresh token"
+            )
         return json_response(_issue(call, grant.portal_id, grant.scopes, rt))
-    raise OAuthError("unsupported_grant_type", "BAD_GRANT_TYPE",
-                     f"grant_type {grant_type!r} is not supported")
+    raise OAuthError(
+        "unsupported_grant_type", "BAD_GRANT_TYPE", f"grant_type {grant_type!r} is not supported"
+    )
 
 
 def _token_info(call: Call, token: str, grant: TokenGrant, *, legacy: bool) -> dict[str, Any]:
     sb = call.sandbox
     portal = sb.portal(grant.portal_id)
     info: dict[str, Any] = {
-        "token": token, "user": grant.user, "hub_domain": portal.hub_domain,
-        "scopes": grant.scopes, "hub_id": grant.portal_id, "app_id": sb.config.app_id,
+        "token": token,
+        "user": grant.user,
+        "hub_domain": portal.hub_domain,
+        "scopes": grant.scopes,
+        "hub_id": grant.portal_id,
+        "app_id": sb.config.app_id,
         "user_id": grant.user_id,
     }
     if grant.expires_at is not None:
@@ -210,8 +261,9 @@ def _token_info(call: Call, token: str, grant: TokenGrant, *, legacy: bool) -> d
         info["token_type"] = "refresh"  # noqa: S105 - a kind, not a secret
     if not legacy:
         info.pop("token")
-        info.update({"active": True, "client_id": sb.config.client_id,
-                     "token_use": info.pop("token_type")})
+        info.update(
+            {"active": True, "client_id": sb.config.client_id, "token_use": info.pop("token_type")}
+        )
     return info
 
 

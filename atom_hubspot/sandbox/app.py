@@ -28,10 +28,20 @@ from atom_hubspot.sandbox.state import Portal
 
 # Every scope the sandbox knows; private-app tokens get all of them unless told otherwise.
 ALL_SCOPES = [
-    "oauth", "crm.objects.contacts.read", "crm.objects.contacts.write",
-    "crm.objects.companies.read", "crm.objects.companies.write", "crm.objects.deals.read",
-    "crm.objects.deals.write", "crm.schemas.deals.read", "crm.lists.read", "crm.lists.write",
-    "marketing.campaigns.read", "marketing.campaigns.write", "content", "marketing-email",
+    "oauth",
+    "crm.objects.contacts.read",
+    "crm.objects.contacts.write",
+    "crm.objects.companies.read",
+    "crm.objects.companies.write",
+    "crm.objects.deals.read",
+    "crm.objects.deals.write",
+    "crm.schemas.deals.read",
+    "crm.lists.read",
+    "crm.lists.write",
+    "marketing.campaigns.read",
+    "marketing.campaigns.write",
+    "content",
+    "marketing-email",
     "transactional-email",
 ]
 _SEEDED: dict[tuple[object, ...], Portal] = {}
@@ -59,12 +69,17 @@ class Sandbox:
         self.config = config
         self.clock = config.clock
         self.offset = 0.0
-        self.limits = RateLimiter(LimitConfig(
-            requests_per_10s=config.requests_per_10s, window_s=config.window_s,
-            private_app_requests_per_10s=config.private_app_requests_per_10s,
-            search_per_s=config.search_per_s, search_window_s=config.search_window_s,
-            daily_limit=config.daily_limit, retry_after=config.retry_after,
-        ))
+        self.limits = RateLimiter(
+            LimitConfig(
+                requests_per_10s=config.requests_per_10s,
+                window_s=config.window_s,
+                private_app_requests_per_10s=config.private_app_requests_per_10s,
+                search_per_s=config.search_per_s,
+                search_window_s=config.search_window_s,
+                daily_limit=config.daily_limit,
+                retry_after=config.retry_after,
+            )
+        )
         self.set_faults(config.faults)
         self.portals: dict[int, Portal] = {}
         self.codes: dict[str, dict[str, Any]] = {}
@@ -89,8 +104,11 @@ class Sandbox:
     def portal_configs(self) -> list[PortalConfig]:
         if self.config.portals is not None:
             return self.config.portals
-        return [PortalConfig(portal_id=DEMO_PORTAL_ID, hub_domain=DEMO_HUB_DOMAIN,
-                             seed=self.config.seed)]
+        return [
+            PortalConfig(
+                portal_id=DEMO_PORTAL_ID, hub_domain=DEMO_HUB_DOMAIN, seed=self.config.seed
+            )
+        ]
 
     def reset_data(self) -> None:
         """Back to the initial portals and seed data; tokens stay valid."""
@@ -105,11 +123,15 @@ class Sandbox:
         portal = Portal(
             portal_id=pc.portal_id,
             hub_domain=pc.hub_domain or f"portal-{pc.portal_id}.hubspot.sandbox",
-            account_type=pc.account_type, time_zone=pc.time_zone,
-            company_currency=pc.company_currency, data_hosting_location=pc.data_hosting_location,
-            ui_domain=pc.ui_domain, marketing_tier=pc.marketing_tier,
+            account_type=pc.account_type,
+            time_zone=pc.time_zone,
+            company_currency=pc.company_currency,
+            data_hosting_location=pc.data_hosting_location,
+            ui_domain=pc.ui_domain,
+            marketing_tier=pc.marketing_tier,
             transactional_addon=pc.transactional_addon,
-            user_email=DEMO_USER_EMAIL if pc.portal_id == DEMO_PORTAL_ID
+            user_email=DEMO_USER_EMAIL
+            if pc.portal_id == DEMO_PORTAL_ID
             else f"owner@portal-{pc.portal_id}.example",
             extra_properties={k: set(v) for k, v in self.config.extra_properties.items()},
         )
@@ -118,12 +140,19 @@ class Sandbox:
             # Seeding is deterministic, so a seeded portal is built once per (seed, day) and
             # copied afterwards: tests create many sandboxes. (Seed dates are relative to the
             # day; times clamped to "now" at build time stay in the past for later copies.)
-            key = (self.config.seed_value, int(self.now() // 86_400), repr(pc),
-                   repr(sorted(self.config.extra_properties.items())))
+            key = (
+                self.config.seed_value,
+                int(self.now() // 86_400),
+                repr(pc),
+                repr(sorted(self.config.extra_properties.items())),
+            )
             template = _SEEDED.get(key)
             if template is None:
-                seed_portal(portal, random.Random(self.config.seed_value + pc.portal_id),  # noqa: S311
-                            self.now())
+                seed_portal(
+                    portal,
+                    random.Random(self.config.seed_value + pc.portal_id),  # noqa: S311
+                    self.now(),
+                )
                 _SEEDED.clear()
                 _SEEDED[key] = template = portal
             portal = template.clone()
@@ -133,8 +162,9 @@ class Sandbox:
     def portal(self, portal_id: int) -> Portal:
         p = self.portals.get(portal_id)
         if p is None:
-            raise ApiError(404, f"Portal {portal_id} does not exist in the sandbox",
-                           "OBJECT_NOT_FOUND")
+            raise ApiError(
+                404, f"Portal {portal_id} does not exist in the sandbox", "OBJECT_NOT_FOUND"
+            )
         return p
 
     # ------------------------------------------------------------------ tokens
@@ -142,13 +172,17 @@ class Sandbox:
     def new_token(self, prefix: str) -> str:
         return prefix + uuid.UUID(int=self.token_rng.getrandbits(128), version=4).hex
 
-    def add_private_app_token(self, portal_id: int, token: str | None = None,
-                              scopes: list[str] | None = None) -> str:
-        token = token or "pat-na1-" + str(uuid.UUID(int=self.token_rng.getrandbits(128),
-                                                    version=4))
+    def add_private_app_token(
+        self, portal_id: int, token: str | None = None, scopes: list[str] | None = None
+    ) -> str:
+        token = token or "pat-na1-" + str(uuid.UUID(int=self.token_rng.getrandbits(128), version=4))
         self.private_tokens[token] = TokenGrant(
-            portal_id, list(scopes or ALL_SCOPES), 7000001, f"owner@portal-{portal_id}",
-            "private_app")
+            portal_id,
+            list(scopes or ALL_SCOPES),
+            7000001,
+            f"owner@portal-{portal_id}",
+            "private_app",
+        )
         return token
 
     def bearer(self, headers: dict[str, str]) -> TokenGrant:
@@ -157,22 +191,30 @@ class Sandbox:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise ApiError(
-                401, "Authentication credentials not found. This API supports OAuth 2.0 "
+                401,
+                "Authentication credentials not found. This API supports OAuth 2.0 "
                 "authentication and you can find more details at "
                 "https://developers.hubspot.com/docs/methods/auth/oauth-overview",
-                "INVALID_AUTHENTICATION")
+                "INVALID_AUTHENTICATION",
+            )
         grant = self.private_tokens.get(token) or self.access_tokens.get(token)
         if grant is None:
-            raise ApiError(401, "Authentication credentials not found. The token is not valid "
-                           "or not known to this sandbox.", "INVALID_AUTHENTICATION")
+            raise ApiError(
+                401,
+                "Authentication credentials not found. The token is not valid "
+                "or not known to this sandbox.",
+                "INVALID_AUTHENTICATION",
+            )
         if grant.expires_at is not None and grant.expires_at <= self.now():
             ago = int(self.now() - grant.expires_at)
             raise ApiError(
-                401, f"The OAuth token used to make this call expired {ago} second(s) ago.",
-                "EXPIRED_AUTHENTICATION", context={"expiredTimestamp": [str(grant.expires_at)]})
+                401,
+                f"The OAuth token used to make this call expired {ago} second(s) ago.",
+                "EXPIRED_AUTHENTICATION",
+                context={"expiredTimestamp": [str(grant.expires_at)]},
+            )
         if grant.portal_id not in self.portals:
-            raise ApiError(401, "The portal of this token does not exist",
-                           "INVALID_AUTHENTICATION")
+            raise ApiError(401, "The portal of this token does not exist", "INVALID_AUTHENTICATION")
         return grant
 
     # ------------------------------------------------------------------ faults
@@ -190,8 +232,12 @@ class Sandbox:
         if f.script:
             return f.script.pop(0)
         r = self._fault_rng.random()
-        for kind, rate in (("5xx", f.error_rate_5xx), ("timeout", f.timeout_rate),
-                           ("reset", f.reset_rate), ("lost_answer", f.lost_answer_rate)):
+        for kind, rate in (
+            ("5xx", f.error_rate_5xx),
+            ("timeout", f.timeout_rate),
+            ("reset", f.reset_rate),
+            ("lost_answer", f.lost_answer_rate),
+        ):
             if kind == "lost_answer" and method == "GET":
                 continue
             if r < rate:
@@ -241,22 +287,46 @@ class SandboxApp:
         root = scope.get("root_path", "") or ""
         path = scope["path"]
         if root and path.startswith(root):
-            path = path[len(root):] or "/"
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                   for k, v in scope.get("headers", [])}
+            path = path[len(root) :] or "/"
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
         method = scope["method"].upper()
-        response = await self.handle(method, path, QueryParams(scope.get("query_string", b"")),
-                                     body, headers, root, scope, send)
+        response = await self.handle(
+            method,
+            path,
+            QueryParams(scope.get("query_string", b"")),
+            body,
+            headers,
+            root,
+            scope,
+            send,
+        )
         if response is not None:
             await response(scope, receive, send)
 
-    async def handle(self, method: str, path: str, query: QueryParams, body: bytes,
-                     headers: dict[str, str], root: str, scope: dict[str, Any],
-                     send: Any) -> Response | None:
+    async def handle(
+        self,
+        method: str,
+        path: str,
+        query: QueryParams,
+        body: bytes,
+        headers: dict[str, str],
+        root: str,
+        scope: dict[str, Any],
+        send: Any,
+    ) -> Response | None:
         sb = self.sandbox
         cid = str(uuid.uuid4())
-        entry: dict[str, Any] = {"t": sb.now(), "method": method, "path": path, "route": None,
-                                 "portal_id": None, "status": None, "fault": None}
+        entry: dict[str, Any] = {
+            "t": sb.now(),
+            "method": method,
+            "path": path,
+            "route": None,
+            "portal_id": None,
+            "status": None,
+            "fault": None,
+        }
         sb.log.append(entry)
         route: Route | None = None
         call: Call | None = None
@@ -275,16 +345,23 @@ class SandboxApp:
                 call.grant = grant
                 call.portal = sb.portal(grant.portal_id)
                 entry["portal_id"] = grant.portal_id
-                extra_headers = sb.limits.check(grant.portal_id, sb.now(), search=route.search,
-                                                private_app=grant.kind == "private_app")
+                extra_headers = sb.limits.check(
+                    grant.portal_id,
+                    sb.now(),
+                    search=route.search,
+                    private_app=grant.kind == "private_app",
+                )
             fault = sb.draw_fault(method, path)
             entry["fault"] = fault
             if fault:
                 sb.faults_injected[fault] += 1
             if fault == "429":
-                raise ApiError(429, "You have reached your ten_secondly_rolling limit.",
-                               "RATE_LIMITS", extra={"errorType": "RATE_LIMIT",
-                                                     "policyName": "TEN_SECONDLY_ROLLING"})
+                raise ApiError(
+                    429,
+                    "You have reached your ten_secondly_rolling limit.",
+                    "RATE_LIMITS",
+                    extra={"errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"},
+                )
             if fault in ("5xx", "500", "502", "503", "504"):
                 resp = self._server_error(fault, cid)
                 entry["status"] = resp.status_code
@@ -323,35 +400,56 @@ class SandboxApp:
         assert grant is not None
         if route.scopes and not any(s in grant.scopes for s in route.scopes):
             raise ApiError(
-                403, "This app hasn't been granted all required scopes to make this call. "
+                403,
+                "This app hasn't been granted all required scopes to make this call. "
                 "Read more about required scopes here: https://developers.hubspot.com/scopes.",
                 "MISSING_SCOPES",
-                errors=[{"message": "One or more of the following scopes are required.",
-                         "context": {"requiredGranularScopes": list(route.scopes)}}])
+                errors=[
+                    {
+                        "message": "One or more of the following scopes are required.",
+                        "context": {"requiredGranularScopes": list(route.scopes)},
+                    }
+                ],
+            )
         portal = call.require_portal()
         need = {"campaigns": "professional", "single_send": "enterprise"}.get(route.tier or "")
         if need and TIER_ORDER[portal.marketing_tier] < TIER_ORDER[need]:
             raise ApiError(
-                403, f"This endpoint requires Marketing Hub {need.capitalize()}; this account "
-                f"has Marketing Hub {portal.marketing_tier.capitalize()}.", "FORBIDDEN",
+                403,
+                f"This endpoint requires Marketing Hub {need.capitalize()}; this account "
+                f"has Marketing Hub {portal.marketing_tier.capitalize()}.",
+                "FORBIDDEN",
                 sub_category="PortalTierRequirement",
-                context={"requiredTier": [f"MARKETING_{need.upper()}"]})
+                context={"requiredTier": [f"MARKETING_{need.upper()}"]},
+            )
         if route.tier == "transactional" and not portal.transactional_addon:
             raise ApiError(
-                403, "This account does not have the transactional email add-on.", "FORBIDDEN",
+                403,
+                "This account does not have the transactional email add-on.",
+                "FORBIDDEN",
                 sub_category="PortalTierRequirement",
-                context={"requiredTier": ["TRANSACTIONAL_EMAIL_ADDON"]})
+                context={"requiredTier": ["TRANSACTIONAL_EMAIL_ADDON"]},
+            )
 
     def _server_error(self, fault: str, cid: str) -> Response:
-        code = int(fault) if fault.isdigit() else self.sandbox._fault_rng.choice(
-            [500, 502, 503, 504])
+        code = (
+            int(fault) if fault.isdigit() else self.sandbox._fault_rng.choice([500, 502, 503, 504])
+        )
         if code in (502, 504):  # the edge answers these, in HTML
-            return HTMLResponse(f"<html><body><h1>{code}</h1>The server did not answer in "
-                                "time.</body></html>", status_code=code)
+            return HTMLResponse(
+                f"<html><body><h1>{code}</h1>The server did not answer in time.</body></html>",
+                status_code=code,
+            )
         msg = "internal error" if code == 500 else "Service temporarily unavailable"
-        return JSONResponse({"status": "error", "message": msg, "correlationId": cid,
-                             "category": "INTERNAL_ERROR" if code == 500
-                             else "SERVICE_UNAVAILABLE"}, status_code=code)
+        return JSONResponse(
+            {
+                "status": "error",
+                "message": msg,
+                "correlationId": cid,
+                "category": "INTERNAL_ERROR" if code == 500 else "SERVICE_UNAVAILABLE",
+            },
+            status_code=code,
+        )
 
     async def _drop(self, kind: str, scope: dict[str, Any], send: Any) -> Response | None:
         sb = self.sandbox
@@ -361,12 +459,18 @@ class SandboxApp:
             raise SimulatedReset("Connection reset by peer (sandbox fault)")
         if kind == "timeout":
             await asyncio.sleep(sb.faults.hang_s)
-            return JSONResponse({"status": "error", "message": "gateway timeout",
-                                 "category": "INTERNAL_ERROR"}, status_code=504)
+            return JSONResponse(
+                {"status": "error", "message": "gateway timeout", "category": "INTERNAL_ERROR"},
+                status_code=504,
+            )
         # Start an answer and stop halfway: the server closes the connection.
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", b"4096")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+            }
+        )
         await send({"type": "http.response.body", "body": b'{"status":', "more_body": True})
         return None
 

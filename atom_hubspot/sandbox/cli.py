@@ -25,17 +25,30 @@ def _faults(spec: str | None) -> FaultConfig:
     return FaultConfig.model_validate(data)
 
 
-def build_config(*, rate_limit: int | None, window: float, search_rate: int | None,
-                 daily_limit: int | None, faults: str | None, token_ttl: int, no_seed: bool,
-                 private_app_token: tuple[str, ...]) -> SandboxConfig:
+def build_config(
+    *,
+    rate_limit: int | None,
+    window: float,
+    search_rate: int | None,
+    daily_limit: int | None,
+    faults: str | None,
+    token_ttl: int,
+    no_seed: bool,
+    private_app_token: tuple[str, ...],
+) -> SandboxConfig:
     try:
         fault_config = _faults(faults)
     except (ValueError, json.JSONDecodeError) as exc:
         raise click.BadParameter(str(exc), param_hint="--faults") from None
     return SandboxConfig(
-        seed=not no_seed, requests_per_10s=rate_limit, window_s=window,
-        search_per_s=search_rate, daily_limit=daily_limit, faults=fault_config,
-        fault_style="wire", access_token_ttl_s=token_ttl,
+        seed=not no_seed,
+        requests_per_10s=rate_limit,
+        window_s=window,
+        search_per_s=search_rate,
+        daily_limit=daily_limit,
+        faults=fault_config,
+        fault_style="wire",
+        access_token_ttl_s=token_ttl,
         private_app_tokens={t: DEMO_PORTAL_ID for t in private_app_token},
     )
 
@@ -43,33 +56,74 @@ def build_config(*, rate_limit: int | None, window: float, search_rate: int | No
 @click.command("sandbox")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8765, show_default=True, type=int)
-@click.option("--rate-limit", type=int, default=110, show_default=True,
-              help="Requests per window (10 s) per portal; 0 turns the limit off.")
-@click.option("--window", type=float, default=10.0, show_default=True,
-              help="Length in seconds of the rolling window (scale it down for benchmarks).")
-@click.option("--search-rate", type=int, default=5, show_default=True,
-              help="Search requests per second per portal; 0 turns the limit off.")
+@click.option(
+    "--rate-limit",
+    type=int,
+    default=110,
+    show_default=True,
+    help="Requests per window (10 s) per portal; 0 turns the limit off.",
+)
+@click.option(
+    "--window",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Length in seconds of the rolling window (scale it down for benchmarks).",
+)
+@click.option(
+    "--search-rate",
+    type=int,
+    default=5,
+    show_default=True,
+    help="Search requests per second per portal; 0 turns the limit off.",
+)
 @click.option("--daily-limit", type=int, default=None, help="Requests per day per portal.")
-@click.option("--faults", default=None,
-              help='Injected faults: JSON or key=value pairs, e.g. '
-                   '"error_rate_5xx=0.05,latency_ms=80,lost_answer_rate=0.01".')
-@click.option("--token-ttl", type=int, default=1800, show_default=True,
-              help="Access-token lifetime in seconds.")
+@click.option(
+    "--faults",
+    default=None,
+    help="Injected faults: JSON or key=value pairs, e.g. "
+    '"error_rate_5xx=0.05,latency_ms=80,lost_answer_rate=0.01".',
+)
+@click.option(
+    "--token-ttl",
+    type=int,
+    default=1800,
+    show_default=True,
+    help="Access-token lifetime in seconds.",
+)
 @click.option("--no-seed", is_flag=True, help="Start with an empty demo portal.")
-@click.option("--private-app-token", multiple=True,
-              help="Accept this static token for the demo portal (repeatable).")
-def sandbox(host: str, port: int, rate_limit: int, window: float, search_rate: int,
-            daily_limit: int | None, faults: str | None, token_ttl: int, no_seed: bool,
-            private_app_token: tuple[str, ...]) -> None:
+@click.option(
+    "--private-app-token",
+    multiple=True,
+    help="Accept this static token for the demo portal (repeatable).",
+)
+def sandbox(
+    host: str,
+    port: int,
+    rate_limit: int,
+    window: float,
+    search_rate: int,
+    daily_limit: int | None,
+    faults: str | None,
+    token_ttl: int,
+    no_seed: bool,
+    private_app_token: tuple[str, ...],
+) -> None:
     """Run the offline HubSpot sandbox (OAuth, CRM, lists, marketing) over HTTP."""
     import uvicorn
 
     from atom_hubspot.sandbox.app import create_sandbox_app
 
     config = build_config(
-        rate_limit=rate_limit or None, window=window, search_rate=search_rate or None,
-        daily_limit=daily_limit, faults=faults, token_ttl=token_ttl, no_seed=no_seed,
-        private_app_token=private_app_token)
+        rate_limit=rate_limit or None,
+        window=window,
+        search_rate=search_rate or None,
+        daily_limit=daily_limit,
+        faults=faults,
+        token_ttl=token_ttl,
+        no_seed=no_seed,
+        private_app_token=private_app_token,
+    )
     app = create_sandbox_app(config)
     base = f"http://{host}:{port}"
     click.echo(f"HubSpot sandbox on {base}  (demo portal {DEMO_PORTAL_ID})")

@@ -28,9 +28,14 @@ class LimitConfig(BaseModel):
 def _rate_limited(message: str, policy: str, retry_after_s: float | None) -> ApiError:
     headers = {"Retry-After": str(max(1, round(retry_after_s)))} if retry_after_s else {}
     return ApiError(
-        429, message, "RATE_LIMITS",
-        extra={"errorType": "RATE_LIMIT", "policyName": policy,
-               "groupName": f"api-calls:{policy.lower()}"},
+        429,
+        message,
+        "RATE_LIMITS",
+        extra={
+            "errorType": "RATE_LIMIT",
+            "policyName": policy,
+            "groupName": f"api-calls:{policy.lower()}",
+        },
         headers=headers,
     )
 
@@ -61,11 +66,14 @@ class RateLimiter:
             self.rejected["DAILY"] += 1
             midnight = (int(now // 86400) + 1) * 86400
             raise _rate_limited(
-                "You have reached your daily limit.", "DAILY",
-                midnight - now if self.config.retry_after else None)
+                "You have reached your daily limit.",
+                "DAILY",
+                midnight - now if self.config.retry_after else None,
+            )
 
-    def check(self, portal_id: int, now: float, *, search: bool,
-              private_app: bool) -> dict[str, str]:
+    def check(
+        self, portal_id: int, now: float, *, search: bool, private_app: bool
+    ) -> dict[str, str]:
         """Count one call or raise a 429; returns the headers HubSpot would send."""
         cfg = self.config
         u = self._usage.setdefault(portal_id, _PortalUsage())
@@ -76,8 +84,10 @@ class RateLimiter:
             if cfg.search_per_s is not None and len(u.search) >= cfg.search_per_s:
                 self.rejected["SECONDLY"] += 1
                 raise _rate_limited(
-                    "You have reached your secondly limit.", "SECONDLY",
-                    u.search[0] + cfg.search_window_s - now if cfg.retry_after else None)
+                    "You have reached your secondly limit.",
+                    "SECONDLY",
+                    u.search[0] + cfg.search_window_s - now if cfg.retry_after else None,
+                )
             self._take_daily(u, now)
             u.search.append(now)
             u.day_count += 1
@@ -92,8 +102,10 @@ class RateLimiter:
             if len(u.window) >= limit:
                 self.rejected["TEN_SECONDLY_ROLLING"] += 1
                 err = _rate_limited(
-                    "You have reached your ten_secondly_rolling limit.", "TEN_SECONDLY_ROLLING",
-                    u.window[0] + cfg.window_s - now if cfg.retry_after else None)
+                    "You have reached your ten_secondly_rolling limit.",
+                    "TEN_SECONDLY_ROLLING",
+                    u.window[0] + cfg.window_s - now if cfg.retry_after else None,
+                )
                 err.headers.update(self._headers(limit, 0, u, private_app))
                 raise err
         self._take_daily(u, now)
@@ -103,8 +115,9 @@ class RateLimiter:
             headers = self._headers(limit, limit - len(u.window), u, private_app)
         return headers
 
-    def _headers(self, limit: int, remaining: int, u: _PortalUsage,
-                 private_app: bool) -> dict[str, str]:
+    def _headers(
+        self, limit: int, remaining: int, u: _PortalUsage, private_app: bool
+    ) -> dict[str, str]:
         h = {
             "X-HubSpot-RateLimit-Max": str(limit),
             "X-HubSpot-RateLimit-Remaining": str(max(0, remaining)),
@@ -113,10 +126,17 @@ class RateLimiter:
         if private_app and self.config.daily_limit is not None:
             h["X-HubSpot-RateLimit-Daily"] = str(self.config.daily_limit)
             h["X-HubSpot-RateLimit-Daily-Remaining"] = str(
-                max(0, self.config.daily_limit - u.day_count))
+                max(0, self.config.daily_limit - u.day_count)
+            )
         return h
 
     def usage(self) -> dict[str, Any]:
-        return {str(pid): {"window": len(u.window), "search": len(u.search),
-                           "day": u.day, "day_count": u.day_count}
-                for pid, u in self._usage.items()}
+        return {
+            str(pid): {
+                "window": len(u.window),
+                "search": len(u.search),
+                "day": u.day,
+                "day_count": u.day_count,
+            }
+            for pid, u in self._usage.items()
+        }

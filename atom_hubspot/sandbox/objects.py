@@ -26,21 +26,41 @@ class ObjectType:
 
 
 CONTACTS = ObjectType(
-    "contacts", "0-1", "contact", "CONTACT", "lastmodifieddate",
+    "contacts",
+    "0-1",
+    "contact",
+    "CONTACT",
+    "lastmodifieddate",
     ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"),
     ("firstname", "lastname", "email", "phone", "company"),
     "email",
 )
 COMPANIES = ObjectType(
-    "companies", "0-2", "company", "COMPANY", "hs_lastmodifieddate",
+    "companies",
+    "0-2",
+    "company",
+    "COMPANY",
+    "hs_lastmodifieddate",
     ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
     ("name", "domain", "website", "phone"),
     "domain",
 )
 DEALS = ObjectType(
-    "deals", "0-3", "deal", "DEAL", "hs_lastmodifieddate",
-    ("amount", "closedate", "createdate", "dealname", "dealstage", "hs_lastmodifieddate",
-     "hs_object_id", "pipeline"),
+    "deals",
+    "0-3",
+    "deal",
+    "DEAL",
+    "hs_lastmodifieddate",
+    (
+        "amount",
+        "closedate",
+        "createdate",
+        "dealname",
+        "dealstage",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "pipeline",
+    ),
     ("dealname", "pipeline", "dealstage", "description", "dealtype"),
     None,
 )
@@ -60,43 +80,93 @@ def resolve_type(name: str) -> ObjectType:
 
 
 LIFECYCLE_STAGES = (
-    "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
-    "customer", "evangelist", "other",
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
+    "other",
 )
 LEAD_STATUSES = (
-    "NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED", "ATTEMPTED_TO_CONTACT",
-    "CONNECTED", "BAD_TIMING",
+    "NEW",
+    "OPEN",
+    "IN_PROGRESS",
+    "OPEN_DEAL",
+    "UNQUALIFIED",
+    "ATTEMPTED_TO_CONTACT",
+    "CONNECTED",
+    "BAD_TIMING",
 )
 
 _COMMON = {"createdate": "datetime", "hs_object_id": "number", "hubspot_owner_id": "string"}
 PROPERTY_TYPES: dict[str, dict[str, str]] = {
     "contacts": {
-        **_COMMON, "lastmodifieddate": "datetime", "email": "email", "firstname": "string",
-        "lastname": "string", "phone": "string", "mobilephone": "string", "company": "string",
-        "jobtitle": "string", "website": "string", "address": "string", "city": "string",
-        "state": "string", "zip": "string", "country": "string", "industry": "string",
-        "lifecyclestage": "lifecyclestage", "hs_lead_status": "lead_status",
-        "annualrevenue": "number", "notes_last_updated": "datetime",
+        **_COMMON,
+        "lastmodifieddate": "datetime",
+        "email": "email",
+        "firstname": "string",
+        "lastname": "string",
+        "phone": "string",
+        "mobilephone": "string",
+        "company": "string",
+        "jobtitle": "string",
+        "website": "string",
+        "address": "string",
+        "city": "string",
+        "state": "string",
+        "zip": "string",
+        "country": "string",
+        "industry": "string",
+        "lifecyclestage": "lifecyclestage",
+        "hs_lead_status": "lead_status",
+        "annualrevenue": "number",
+        "notes_last_updated": "datetime",
         "hs_email_optout": "bool",
     },
     "companies": {
-        **_COMMON, "hs_lastmodifieddate": "datetime", "name": "string", "domain": "string",
-        "website": "string", "industry": "string", "numberofemployees": "number",
-        "annualrevenue": "number", "city": "string", "state": "string", "country": "string",
-        "phone": "string", "description": "string", "type": "string",
+        **_COMMON,
+        "hs_lastmodifieddate": "datetime",
+        "name": "string",
+        "domain": "string",
+        "website": "string",
+        "industry": "string",
+        "numberofemployees": "number",
+        "annualrevenue": "number",
+        "city": "string",
+        "state": "string",
+        "country": "string",
+        "phone": "string",
+        "description": "string",
+        "type": "string",
         "lifecyclestage": "lifecyclestage",
     },
     "deals": {
-        **_COMMON, "hs_lastmodifieddate": "datetime", "dealname": "string", "amount": "number",
-        "dealstage": "string", "pipeline": "string", "closedate": "datetime",
-        "dealtype": "string", "description": "string", "deal_currency_code": "string",
-        "hs_is_closed": "bool", "hs_is_closed_won": "bool",
+        **_COMMON,
+        "hs_lastmodifieddate": "datetime",
+        "dealname": "string",
+        "amount": "number",
+        "dealstage": "string",
+        "pipeline": "string",
+        "closedate": "datetime",
+        "dealtype": "string",
+        "description": "string",
+        "deal_currency_code": "string",
+        "hs_is_closed": "bool",
+        "hs_is_closed_won": "bool",
         "hs_deal_stage_probability": "number",
     },
 }
 # Written by HubSpot, never by callers.
-READ_ONLY = {"hs_object_id", "lastmodifieddate", "hs_lastmodifieddate", "hs_is_closed",
-             "hs_is_closed_won", "hs_deal_stage_probability"}
+READ_ONLY = {
+    "hs_object_id",
+    "lastmodifieddate",
+    "hs_lastmodifieddate",
+    "hs_is_closed",
+    "hs_is_closed_won",
+    "hs_deal_stage_probability",
+}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -155,24 +225,28 @@ class PropertyCheck:
 
     def clean(self, props: Any, *, for_create: bool) -> dict[str, str]:
         if not isinstance(props, dict):
-            raise ApiError(400, "Invalid input JSON: properties must be an object",
-                           "VALIDATION_ERROR")
+            raise ApiError(
+                400, "Invalid input JSON: properties must be an object", "VALIDATION_ERROR"
+            )
         out: dict[str, str] = {}
         problems: list[dict[str, Any]] = []
         for name, raw in props.items():
             kind = self.known.get(name)
             if kind is None:
-                problems.append({
-                    "isValid": False, "message": f'Property "{name}" does not exist',
-                    "error": "PROPERTY_DOESNT_EXIST", "name": name,
-                    "localizedErrorMessage": f'Property "{name}" does not exist',
-                })
+                problems.append(
+                    {
+                        "isValid": False,
+                        "message": f'Property "{name}" does not exist',
+                        "error": "PROPERTY_DOESNT_EXIST",
+                        "name": name,
+                        "localizedErrorMessage": f'Property "{name}" does not exist',
+                    }
+                )
                 continue
             if name in READ_ONLY:
                 problems.append(_invalid(name, raw, "READ_ONLY_VALUE", "writable value"))
                 continue
-            value = "" if raw is None else (str(raw).lower() if isinstance(raw, bool)
-                                            else str(raw))
+            value = "" if raw is None else (str(raw).lower() if isinstance(raw, bool) else str(raw))
             if value == "":
                 out[name] = ""
                 continue
@@ -212,7 +286,13 @@ class PropertyCheck:
                 400,
                 "Property values were not valid: " + json.dumps(problems),
                 "VALIDATION_ERROR",
-                errors=[{"message": p["message"], "code": p["error"],
-                         "context": {"propertyName": [p["name"]]}} for p in problems],
+                errors=[
+                    {
+                        "message": p["message"],
+                        "code": p["error"],
+                        "context": {"propertyName": [p["name"]]},
+                    }
+                    for p in problems
+                ],
             )
         return out

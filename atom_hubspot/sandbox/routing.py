@@ -53,8 +53,9 @@ class Call:
         try:
             return json.loads(self.body)
         except ValueError:
-            raise validation("Invalid input JSON on line 1: unable to parse the request body")\
-                from None
+            raise validation(
+                "Invalid input JSON on line 1: unable to parse the request body"
+            ) from None
 
     def json_object(self) -> dict[str, Any]:
         data = self.json(default={})
@@ -75,11 +76,14 @@ class Call:
         try:
             v = int(raw)
         except ValueError:
-            raise validation(f"{name} must be an integer", [{"message": "not an integer",
-                                                              "in": name}]) from None
+            raise validation(
+                f"{name} must be an integer", [{"message": "not an integer", "in": name}]
+            ) from None
         if v < low or (high is not None and v > high):
-            raise validation(f"{name} must be between {low} and {high}",
-                             [{"message": f"must be between {low} and {high}", "in": name}])
+            raise validation(
+                f"{name} must be between {low} and {high}",
+                [{"message": f"must be between {low} and {high}", "in": name}],
+            )
         return v
 
     def list_query(self, name: str) -> list[str]:
@@ -129,17 +133,37 @@ class Router:
     def __init__(self) -> None:
         self.routes: list[Route] = []
 
-    def add(self, method: str, name: str, *paths: str, kind: Kind = "api",
-            scopes: tuple[str, ...] = (), search: bool = False,
-            tier: str | None = None) -> Callable[[Handler], Handler]:
+    def add(
+        self,
+        method: str,
+        name: str,
+        *paths: str,
+        kind: Kind = "api",
+        scopes: tuple[str, ...] = (),
+        search: bool = False,
+        tier: str | None = None,
+    ) -> Callable[[Handler], Handler]:
         def deco(fn: Handler) -> Handler:
-            self.routes.append(Route(method, name, [_compile(p) for p in paths], fn, kind,
-                                     scopes, search, tier, paths))
+            self.routes.append(
+                Route(
+                    method,
+                    name,
+                    [_compile(p) for p in paths],
+                    fn,
+                    kind,
+                    scopes,
+                    search,
+                    tier,
+                    paths,
+                )
+            )
             return fn
+
         return deco
 
-    def match(self, method: str, path: str,
-              versions: list[str]) -> tuple[Route, dict[str, str], str]:
+    def match(
+        self, method: str, path: str, versions: list[str]
+    ) -> tuple[Route, dict[str, str], str]:
         allowed = False
         for route in self.routes:
             for pattern in route.patterns:
@@ -155,8 +179,9 @@ class Router:
                     continue
                 return route, params, version
         if allowed:
-            raise ApiError(405, f"HTTP method {method} is not supported by this resource",
-                           "METHOD_NOT_ALLOWED")
+            raise ApiError(
+                405, f"HTTP method {method} is not supported by this resource", "METHOD_NOT_ALLOWED"
+            )
         raise not_found(f"Unable to route {method} {path}: no such resource")
 
 
@@ -169,8 +194,14 @@ def require_scopes(call: Call, *any_of: str) -> None:
     if grant is None or any(s in grant.scopes for s in any_of):
         return
     raise ApiError(
-        403, "This app hasn't been granted all required scopes to make this call. "
+        403,
+        "This app hasn't been granted all required scopes to make this call. "
         "Read more about required scopes here: https://developers.hubspot.com/scopes.",
         "MISSING_SCOPES",
-        errors=[{"message": "One or more of the following scopes are required.",
-                 "context": {"requiredGranularScopes": list(any_of)}}])
+        errors=[
+            {
+                "message": "One or more of the following scopes are required.",
+                "context": {"requiredGranularScopes": list(any_of)},
+            }
+        ],
+    )

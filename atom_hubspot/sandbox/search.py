@@ -13,8 +13,19 @@ from atom_hubspot.sandbox.objects import PROPERTY_TYPES, ObjectType, as_number, 
 from atom_hubspot.sandbox.state import Record
 
 OPERATORS = {
-    "EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY",
-    "NOT_HAS_PROPERTY", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN",
+    "EQ",
+    "NEQ",
+    "LT",
+    "LTE",
+    "GT",
+    "GTE",
+    "BETWEEN",
+    "IN",
+    "NOT_IN",
+    "HAS_PROPERTY",
+    "NOT_HAS_PROPERTY",
+    "CONTAINS_TOKEN",
+    "NOT_CONTAINS_TOKEN",
 }
 MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 6, 18
 MAX_LIMIT = 200
@@ -58,7 +69,7 @@ def check_filter(f: Any) -> None:
     if op not in OPERATORS:
         raise validation(
             f"Invalid input JSON on line 1: Cannot deserialize value of type `FilterOperatorEnum`"
-            f" from String \"{op}\"",
+            f' from String "{op}"',
             [{"message": f"Unknown operator {op}", "code": "INVALID_OPERATOR"}],
         )
     if op in ("IN", "NOT_IN") and not isinstance(f.get("values"), list):
@@ -83,8 +94,9 @@ def compile_filter(otype: ObjectType, f: dict[str, Any]) -> Callable[[Record], b
     if op in ("IN", "NOT_IN"):
         targets = [_typed(otype, prop, v) for v in f["values"]]
         inside: bool = op == "IN"
-        return lambda rec: any(_cmp(_typed(otype, prop, raw_of(rec)), t) == 0
-                               for t in targets) == inside
+        return lambda rec: (
+            any(_cmp(_typed(otype, prop, raw_of(rec)), t) == 0 for t in targets) == inside
+        )
     if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
         pattern = str(f["value"]).lower()
         contains: bool = op == "CONTAINS_TOKEN"
@@ -92,7 +104,8 @@ def compile_filter(otype: ObjectType, f: dict[str, Any]) -> Callable[[Record], b
         def tokens(rec: Record) -> bool:
             raw = raw_of(rec)
             hit = raw not in (None, "") and any(
-                fnmatch.fnmatchcase(t, pattern) for t in _tokens(str(raw)))
+                fnmatch.fnmatchcase(t, pattern) for t in _tokens(str(raw))
+            )
             return bool(hit) == contains
 
         return tokens
@@ -119,8 +132,9 @@ def matches(otype: ObjectType, rec: Record, f: dict[str, Any]) -> bool:
     return compile_filter(otype, f)(rec)
 
 
-def run_search(otype: ObjectType, records: list[Record], body: dict[str, Any]) -> tuple[
-        list[Record], int, int, int]:
+def run_search(
+    otype: ObjectType, records: list[Record], body: dict[str, Any]
+) -> tuple[list[Record], int, int, int]:
     """Filter, sort and page; returns (page, total, offset, limit)."""
     groups = body.get("filterGroups") or []
     if not isinstance(groups, list):
@@ -133,8 +147,10 @@ def run_search(otype: ObjectType, records: list[Record], body: dict[str, Any]) -
         if not isinstance(filters, list):
             raise validation("each filter group needs `filters`")
         if len(filters) > MAX_FILTERS_PER_GROUP:
-            raise validation(f"Too many filters in a group ({len(filters)}); the maximum is "
-                             f"{MAX_FILTERS_PER_GROUP}")
+            raise validation(
+                f"Too many filters in a group ({len(filters)}); the maximum is "
+                f"{MAX_FILTERS_PER_GROUP}"
+            )
         total_filters += len(filters)
         for f in filters:
             check_filter(f)
@@ -146,13 +162,15 @@ def run_search(otype: ObjectType, records: list[Record], body: dict[str, Any]) -
     except (TypeError, ValueError):
         raise validation("limit and after must be integers") from None
     if limit < 0 or limit > MAX_LIMIT:
-        raise validation(f"limit must be between 0 and {MAX_LIMIT}",
-                         [{"message": f"must be less than or equal to {MAX_LIMIT}",
-                           "in": "limit"}])
+        raise validation(
+            f"limit must be between 0 and {MAX_LIMIT}",
+            [{"message": f"must be less than or equal to {MAX_LIMIT}", "in": "limit"}],
+        )
     if offset >= RESULT_CAP:
         raise validation(
             f"Search paging is limited to {RESULT_CAP} results: after={offset} limit={limit}",
-            [{"message": f"Cannot page past {RESULT_CAP} results", "in": "after"}])
+            [{"message": f"Cannot page past {RESULT_CAP} results", "in": "after"}],
+        )
 
     query = str(body.get("query") or "").strip().lower()
     compiled = [[compile_filter(otype, f) for f in g.get("filters", [])] for g in groups]
@@ -160,8 +178,9 @@ def run_search(otype: ObjectType, records: list[Record], body: dict[str, Any]) -
     for rec in records:
         if compiled and not any(all(test(rec) for test in g) for g in compiled):
             continue
-        if query and not any(query in str(rec.properties.get(p, "")).lower()
-                             for p in otype.searchable):
+        if query and not any(
+            query in str(rec.properties.get(p, "")).lower() for p in otype.searchable
+        ):
             continue
         out.append(rec)
 

@@ -9,28 +9,124 @@ import uuid
 from atom_hubspot.sandbox.objects import COMPANIES, CONTACTS, DEALS, iso_ms
 from atom_hubspot.sandbox.state import Campaign, CrmList, Portal
 
-FIRST = ["Ada", "Grace", "Alan", "Linus", "Margaret", "Dennis", "Barbara", "Ken", "Radia",
-         "Edsger", "Frances", "John", "Katherine", "Tim", "Hedy", "Donald", "Sophie", "Yukihiro",
-         "Guido", "Anita", "Niklaus", "Joan", "Bjarne", "Shafi", "Leslie", "Mary", "Vint"]
-LAST = ["Lovelace", "Hopper", "Turing", "Torvalds", "Hamilton", "Ritchie", "Liskov", "Thompson",
-        "Perlman", "Dijkstra", "Allen", "McCarthy", "Johnson", "Berners-Lee", "Lamarr", "Knuth",
-        "Wilson", "Matsumoto", "van Rossum", "Borg", "Wirth", "Clarke", "Stroustrup",
-        "Goldwasser", "Lamport", "Keller", "Cerf"]
-WORDS = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Stark", "Wayne",
-         "Wonka", "Tyrell", "Cyberdyne", "Soylent", "Aperture", "Massive", "Oscorp", "Pied",
-         "Gringotts", "Nakatomi", "Monarch", "Dunder"]
+FIRST = [
+    "Ada",
+    "Grace",
+    "Alan",
+    "Linus",
+    "Margaret",
+    "Dennis",
+    "Barbara",
+    "Ken",
+    "Radia",
+    "Edsger",
+    "Frances",
+    "John",
+    "Katherine",
+    "Tim",
+    "Hedy",
+    "Donald",
+    "Sophie",
+    "Yukihiro",
+    "Guido",
+    "Anita",
+    "Niklaus",
+    "Joan",
+    "Bjarne",
+    "Shafi",
+    "Leslie",
+    "Mary",
+    "Vint",
+]
+LAST = [
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Torvalds",
+    "Hamilton",
+    "Ritchie",
+    "Liskov",
+    "Thompson",
+    "Perlman",
+    "Dijkstra",
+    "Allen",
+    "McCarthy",
+    "Johnson",
+    "Berners-Lee",
+    "Lamarr",
+    "Knuth",
+    "Wilson",
+    "Matsumoto",
+    "van Rossum",
+    "Borg",
+    "Wirth",
+    "Clarke",
+    "Stroustrup",
+    "Goldwasser",
+    "Lamport",
+    "Keller",
+    "Cerf",
+]
+WORDS = [
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Vandelay",
+    "Stark",
+    "Wayne",
+    "Wonka",
+    "Tyrell",
+    "Cyberdyne",
+    "Soylent",
+    "Aperture",
+    "Massive",
+    "Oscorp",
+    "Pied",
+    "Gringotts",
+    "Nakatomi",
+    "Monarch",
+    "Dunder",
+]
 SUFFIX = ["Labs", "Systems", "Industries", "Analytics", "Works", "Group", "Digital", "Foods"]
-INDUSTRIES = ["COMPUTER_SOFTWARE", "FINANCIAL_SERVICES", "HOSPITAL_HEALTH_CARE", "RETAIL",
-              "MARKETING_AND_ADVERTISING", "EDUCATION_MANAGEMENT", "LOGISTICS_AND_SUPPLY_CHAIN"]
-CITIES = [("Boston", "United States"), ("Dublin", "Ireland"), ("Berlin", "Germany"),
-          ("Paris", "France"), ("Singapore", "Singapore"), ("Sydney", "Australia"),
-          ("Toronto", "Canada"), ("Tokyo", "Japan")]
-LIFECYCLE_WEIGHTS = [("subscriber", 20), ("lead", 30), ("marketingqualifiedlead", 15),
-                     ("salesqualifiedlead", 10), ("opportunity", 10), ("customer", 12),
-                     ("evangelist", 3)]
-STAGE_WEIGHTS = [("appointmentscheduled", 18), ("qualifiedtobuy", 16),
-                 ("presentationscheduled", 14), ("decisionmakerboughtin", 10),
-                 ("contractsent", 8), ("closedwon", 20), ("closedlost", 14)]
+INDUSTRIES = [
+    "COMPUTER_SOFTWARE",
+    "FINANCIAL_SERVICES",
+    "HOSPITAL_HEALTH_CARE",
+    "RETAIL",
+    "MARKETING_AND_ADVERTISING",
+    "EDUCATION_MANAGEMENT",
+    "LOGISTICS_AND_SUPPLY_CHAIN",
+]
+CITIES = [
+    ("Boston", "United States"),
+    ("Dublin", "Ireland"),
+    ("Berlin", "Germany"),
+    ("Paris", "France"),
+    ("Singapore", "Singapore"),
+    ("Sydney", "Australia"),
+    ("Toronto", "Canada"),
+    ("Tokyo", "Japan"),
+]
+LIFECYCLE_WEIGHTS = [
+    ("subscriber", 20),
+    ("lead", 30),
+    ("marketingqualifiedlead", 15),
+    ("salesqualifiedlead", 10),
+    ("opportunity", 10),
+    ("customer", 12),
+    ("evangelist", 3),
+]
+STAGE_WEIGHTS = [
+    ("appointmentscheduled", 18),
+    ("qualifiedtobuy", 16),
+    ("presentationscheduled", 14),
+    ("decisionmakerboughtin", 10),
+    ("contractsent", 8),
+    ("closedwon", 20),
+    ("closedlost", 14),
+]
 N_COMPANIES, N_CONTACTS, N_DEALS = 80, 300, 160
 DAY = 86_400.0
 
@@ -47,89 +143,178 @@ def seed_portal(portal: Portal, rng: random.Random, now: float) -> None:
         city, country = rng.choice(CITIES)
         created = today - rng.uniform(30, 400) * DAY
         domain = name.lower().replace(" ", "") + ".example"
-        rec = portal.create(COMPANIES, {
-            "name": name, "domain": domain, "industry": rng.choice(INDUSTRIES),
-            "numberofemployees": str(rng.choice([8, 25, 60, 120, 400, 1500, 8000])),
-            "city": city, "country": country, "createdate": iso_ms(created),
-        }, created)
+        rec = portal.create(
+            COMPANIES,
+            {
+                "name": name,
+                "domain": domain,
+                "industry": rng.choice(INDUSTRIES),
+                "numberofemployees": str(rng.choice([8, 25, 60, 120, 400, 1500, 8000])),
+                "city": city,
+                "country": country,
+                "createdate": iso_ms(created),
+            },
+            created,
+        )
         companies.append(rec)
     contacts = []
     for i in range(N_CONTACTS):
         first, last = rng.choice(FIRST), rng.choice(LAST)
         company = rng.choice(companies)
         created = today - rng.uniform(0, 365) * DAY
-        email = f"{first}.{last}.{i}".lower().replace(" ", "") + "@" + \
-            company.properties["domain"]
-        rec = portal.create(CONTACTS, {
-            "email": email, "firstname": first, "lastname": last,
-            "phone": f"+1 617 555 {i:04d}", "company": company.properties["name"],
-            "lifecyclestage": _weighted(rng, LIFECYCLE_WEIGHTS),
-            "hs_lead_status": rng.choice(["NEW", "OPEN", "IN_PROGRESS", "CONNECTED"]),
-            "city": company.properties.get("city", ""), "createdate": iso_ms(created),
-        }, created, [{"to": {"id": str(company.id)}, "types": [
-            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1},
-            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279}]}])
+        email = f"{first}.{last}.{i}".lower().replace(" ", "") + "@" + company.properties["domain"]
+        rec = portal.create(
+            CONTACTS,
+            {
+                "email": email,
+                "firstname": first,
+                "lastname": last,
+                "phone": f"+1 617 555 {i:04d}",
+                "company": company.properties["name"],
+                "lifecyclestage": _weighted(rng, LIFECYCLE_WEIGHTS),
+                "hs_lead_status": rng.choice(["NEW", "OPEN", "IN_PROGRESS", "CONNECTED"]),
+                "city": company.properties.get("city", ""),
+                "createdate": iso_ms(created),
+            },
+            created,
+            [
+                {
+                    "to": {"id": str(company.id)},
+                    "types": [
+                        {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1},
+                        {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279},
+                    ],
+                }
+            ],
+        )
         rec.updated = min(now, created + rng.uniform(0, 60) * DAY)
         contacts.append(rec)
     for i in range(N_DEALS):
         contact = rng.choice(contacts)
-        company_id = next((tid for tid, _ in portal.associated("contacts", contact.id,
-                                                                "companies")), None)
+        company_id = next(
+            (tid for tid, _ in portal.associated("contacts", contact.id, "companies")), None
+        )
         stage = _weighted(rng, STAGE_WEIGHTS)
         created = today - rng.uniform(0, 330) * DAY
         closed = stage in ("closedwon", "closedlost")
         close = created + rng.uniform(10, 90) * DAY
-        links = [{"to": {"id": str(contact.id)}, "types": [
-            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}]}]
+        links = [
+            {
+                "to": {"id": str(contact.id)},
+                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}],
+            }
+        ]
         if company_id is not None:
-            links.append({"to": {"id": str(company_id)}, "types": [
-                {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 5},
-                {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 341}]})
-        rec = portal.create(DEALS, {
-            "dealname": f"{contact.properties.get('company', 'Deal')} - "
-                        f"{rng.choice(['Pilot', 'Renewal', 'Expansion', 'Platform', 'Support'])}"
-                        f" #{i + 1}",
-            "amount": str(rng.choice([1200, 4500, 9000, 15000, 25000, 48000, 120000])),
-            "pipeline": "default", "dealstage": stage,
-            "closedate": iso_ms(min(close, now) if closed else close + 30 * DAY),
-            "dealtype": rng.choice(["newbusiness", "existingbusiness"]),
-            "createdate": iso_ms(created),
-        }, created, links)
+            links.append(
+                {
+                    "to": {"id": str(company_id)},
+                    "types": [
+                        {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 5},
+                        {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 341},
+                    ],
+                }
+            )
+        rec = portal.create(
+            DEALS,
+            {
+                "dealname": f"{contact.properties.get('company', 'Deal')} - "
+                f"{rng.choice(['Pilot', 'Renewal', 'Expansion', 'Platform', 'Support'])}"
+                f" #{i + 1}",
+                "amount": str(rng.choice([1200, 4500, 9000, 15000, 25000, 48000, 120000])),
+                "pipeline": "default",
+                "dealstage": stage,
+                "closedate": iso_ms(min(close, now) if closed else close + 30 * DAY),
+                "dealtype": rng.choice(["newbusiness", "existingbusiness"]),
+                "createdate": iso_ms(created),
+            },
+            created,
+            links,
+        )
         rec.updated = min(now, created + rng.uniform(0, 30) * DAY)
 
     # Lists: one of each processing type.
-    manual = CrmList(portal.next_list_id, "Newsletter subscribers", "MANUAL", "0-1", None,
-                     today - 200 * DAY, today - 2 * DAY)
+    manual = CrmList(
+        portal.next_list_id,
+        "Newsletter subscribers",
+        "MANUAL",
+        "0-1",
+        None,
+        today - 200 * DAY,
+        today - 2 * DAY,
+    )
     manual.members = {c.id: c.created for c in contacts[::6]}
     portal.next_list_id += 1
-    customers = {"filterBranchType": "OR", "filters": [], "filterBranches": [{
-        "filterBranchType": "AND", "filterBranches": [], "filters": [{
-            "filterType": "PROPERTY", "property": "lifecyclestage",
-            "operation": {"operationType": "ENUMERATION", "operator": "IS_ANY_OF",
-                          "values": ["customer", "evangelist"]}}]}]}
-    dynamic = CrmList(portal.next_list_id, "Customers", "DYNAMIC", "0-1", customers,
-                      today - 150 * DAY, today - 150 * DAY)
+    customers = {
+        "filterBranchType": "OR",
+        "filters": [],
+        "filterBranches": [
+            {
+                "filterBranchType": "AND",
+                "filterBranches": [],
+                "filters": [
+                    {
+                        "filterType": "PROPERTY",
+                        "property": "lifecyclestage",
+                        "operation": {
+                            "operationType": "ENUMERATION",
+                            "operator": "IS_ANY_OF",
+                            "values": ["customer", "evangelist"],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    dynamic = CrmList(
+        portal.next_list_id,
+        "Customers",
+        "DYNAMIC",
+        "0-1",
+        customers,
+        today - 150 * DAY,
+        today - 150 * DAY,
+    )
     portal.next_list_id += 1
-    snapshot = CrmList(portal.next_list_id, "Spring webinar attendees", "SNAPSHOT", "0-1",
-                       customers, today - 90 * DAY, today - 90 * DAY)
+    snapshot = CrmList(
+        portal.next_list_id,
+        "Spring webinar attendees",
+        "SNAPSHOT",
+        "0-1",
+        customers,
+        today - 90 * DAY,
+        today - 90 * DAY,
+    )
     snapshot.members = {c.id: today - 90 * DAY for c in contacts[1::9]}
     portal.next_list_id += 1
     for lst in (manual, dynamic, snapshot):
         portal.lists[lst.list_id] = lst
 
     # Campaigns, and marketing emails belonging to them.
-    names = ["Spring launch", "Summer webinar series", "Autumn product tour",
-             "Holiday promotion", "Customer onboarding", "Partner enablement"]
+    names = [
+        "Spring launch",
+        "Summer webinar series",
+        "Autumn product tour",
+        "Holiday promotion",
+        "Customer onboarding",
+        "Partner enablement",
+    ]
     campaign_ids = []
     for n, name in enumerate(names):
         guid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         start = today - (330 - n * 55) * DAY
-        portal.campaigns[guid] = Campaign(guid, {
-            "hs_name": name, "hs_start_date": iso_ms(start)[:10],
-            "hs_end_date": iso_ms(start + 45 * DAY)[:10],
-            "hs_notes": f"{name}: seeded by the sandbox", "hs_currency_code": "USD",
-            "hs_campaign_status": "active" if n >= 4 else "completed",
-        }, start - 10 * DAY, start)
+        portal.campaigns[guid] = Campaign(
+            guid,
+            {
+                "hs_name": name,
+                "hs_start_date": iso_ms(start)[:10],
+                "hs_end_date": iso_ms(start + 45 * DAY)[:10],
+                "hs_notes": f"{name}: seeded by the sandbox",
+                "hs_currency_code": "USD",
+                "hs_campaign_status": "active" if n >= 4 else "completed",
+            },
+            start - 10 * DAY,
+            start,
+        )
         campaign_ids.append((guid, start))
     email_id = 100_000_001
     for n in range(12):
@@ -137,14 +322,19 @@ def seed_portal(portal: Portal, rng: random.Random, now: float) -> None:
         published = n < 10
         ts = start + (n // len(campaign_ids)) * 14 * DAY + DAY
         portal.emails[email_id] = {
-            "id": str(email_id), "name": f"{names[n % len(names)]} — email {n // 6 + 1}",
+            "id": str(email_id),
+            "name": f"{names[n % len(names)]} — email {n // 6 + 1}",
             "subject": f"{names[n % len(names)]}: news for {{{{ contact.firstname }}}}",
             "type": "AUTOMATED_EMAIL" if n % 4 == 3 else "BATCH_EMAIL",
-            "state": "PUBLISHED" if published else "DRAFT", "isPublished": published,
-            "publishDate": iso_ms(ts) if published else None, "campaign": guid,
+            "state": "PUBLISHED" if published else "DRAFT",
+            "isPublished": published,
+            "publishDate": iso_ms(ts) if published else None,
+            "campaign": guid,
             "from": {"fromName": "ATOM Demo", "replyTo": "hello@atom.example"},
-            "createdAt": iso_ms(ts - 5 * DAY), "updatedAt": iso_ms(ts),
-            "archived": False, "language": "en",
+            "createdAt": iso_ms(ts - 5 * DAY),
+            "updatedAt": iso_ms(ts),
+            "archived": False,
+            "language": "en",
             "_published_ts": ts if published else None,
         }
         if published:
@@ -152,8 +342,12 @@ def seed_portal(portal: Portal, rng: random.Random, now: float) -> None:
             delivered = sent - rng.randint(5, 60)
             opened = int(delivered * rng.uniform(0.18, 0.45))
             portal.email_stats[email_id] = {
-                "sent": sent, "delivered": delivered, "open": opened,
-                "click": int(opened * rng.uniform(0.08, 0.3)), "bounce": sent - delivered,
-                "unsubscribed": rng.randint(0, 25), "spamreport": rng.randint(0, 3),
+                "sent": sent,
+                "delivered": delivered,
+                "open": opened,
+                "click": int(opened * rng.uniform(0.08, 0.3)),
+                "bounce": sent - delivered,
+                "unsubscribed": rng.randint(0, 25),
+                "spamreport": rng.randint(0, 3),
             }
         email_id += 1

@@ -27,11 +27,16 @@ ASSOCIATION_TYPES: dict[tuple[str, str], tuple[int, int | None]] = {
 }
 INVERSE_TYPE = {279: 280, 280: 279, 1: 2, 2: 1, 3: 4, 4: 3, 341: 342, 342: 341, 5: 6, 6: 5}
 TYPE_NAMES = {
-    279: "contact_to_company_unlabeled", 1: "contact_to_company",
-    280: "company_to_contact_unlabeled", 2: "company_to_contact",
-    3: "deal_to_contact", 4: "contact_to_deal",
-    341: "deal_to_company_unlabeled", 5: "deal_to_company",
-    342: "company_to_deal_unlabeled", 6: "company_to_deal",
+    279: "contact_to_company_unlabeled",
+    1: "contact_to_company",
+    280: "company_to_contact_unlabeled",
+    2: "company_to_contact",
+    3: "deal_to_contact",
+    4: "contact_to_deal",
+    341: "deal_to_company_unlabeled",
+    5: "deal_to_company",
+    342: "company_to_deal_unlabeled",
+    6: "company_to_deal",
 }
 PRIMARY_IDS = {1, 2, 5, 6}
 
@@ -69,11 +74,17 @@ class Stage:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "label": self.label, "displayOrder": self.display_order,
-            "metadata": {"probability": self.probability,
-                         "isClosed": "true" if self.closed else "false"},
-            "archived": self.archived, "createdAt": iso_ms(self.created),
-            "updatedAt": iso_ms(self.created), "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
+            "id": self.id,
+            "label": self.label,
+            "displayOrder": self.display_order,
+            "metadata": {
+                "probability": self.probability,
+                "isClosed": "true" if self.closed else "false",
+            },
+            "archived": self.archived,
+            "createdAt": iso_ms(self.created),
+            "updatedAt": iso_ms(self.created),
+            "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
         }
 
 
@@ -88,9 +99,13 @@ class Pipeline:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "label": self.label, "displayOrder": self.display_order,
-            "archived": self.archived, "createdAt": iso_ms(self.created),
-            "updatedAt": iso_ms(self.created), "stages": [s.to_json() for s in self.stages],
+            "id": self.id,
+            "label": self.label,
+            "displayOrder": self.display_order,
+            "archived": self.archived,
+            "createdAt": iso_ms(self.created),
+            "updatedAt": iso_ms(self.created),
+            "stages": [s.to_json() for s in self.stages],
         }
 
 
@@ -129,10 +144,12 @@ class Portal:
     user_email: str = "owner@example.com"
     next_id: int = 1001
     records: dict[str, dict[int, Record]] = field(
-        default_factory=lambda: {name: {} for name in OBJECT_TYPES})
+        default_factory=lambda: {name: {} for name in OBJECT_TYPES}
+    )
     # (type, id) -> {(to type, to id): {type ids}}
     associations: dict[tuple[str, int], dict[tuple[str, int], set[int]]] = field(
-        default_factory=dict)
+        default_factory=dict
+    )
     pipelines: dict[str, Pipeline] = field(default_factory=dict)
     lists: dict[int, CrmList] = field(default_factory=dict)
     next_list_id: int = 1
@@ -147,23 +164,33 @@ class Portal:
 
     def clone(self) -> Portal:
         """A copy sharing nothing mutable (cheaper than copy.deepcopy for seeded portals)."""
+
         def rec(r: Record) -> Record:
-            return Record(r.id, dict(r.properties), r.created, r.updated, r.archived,
-                          r.archived_at)
+            return Record(r.id, dict(r.properties), r.created, r.updated, r.archived, r.archived_at)
 
         def lst(x: CrmList) -> CrmList:
-            return CrmList(x.list_id, x.name, x.processing_type, x.object_type_id,
-                           copy.deepcopy(x.filter_branch), x.created, x.updated,
-                           dict(x.members))
+            return CrmList(
+                x.list_id,
+                x.name,
+                x.processing_type,
+                x.object_type_id,
+                copy.deepcopy(x.filter_branch),
+                x.created,
+                x.updated,
+                dict(x.members),
+            )
 
         out = copy.copy(self)
         out.records = {t: {i: rec(r) for i, r in rs.items()} for t, rs in self.records.items()}
-        out.associations = {k: {k2: set(v2) for k2, v2 in v.items()}
-                            for k, v in self.associations.items()}
+        out.associations = {
+            k: {k2: set(v2) for k2, v2 in v.items()} for k, v in self.associations.items()
+        }
         out.pipelines = copy.deepcopy(self.pipelines)
         out.lists = {i: lst(x) for i, x in self.lists.items()}
-        out.campaigns = {g: Campaign(c.id, dict(c.properties), c.created, c.updated)
-                         for g, c in self.campaigns.items()}
+        out.campaigns = {
+            g: Campaign(c.id, dict(c.properties), c.created, c.updated)
+            for g, c in self.campaigns.items()
+        }
         out.emails = {i: copy.deepcopy(e) for i, e in self.emails.items()}
         out.email_stats = {i: dict(v) for i, v in self.email_stats.items()}
         out.sends = [dict(x) for x in self.sends]
@@ -206,9 +233,15 @@ class Portal:
     def get_by(self, otype: ObjectType, key: str, id_property: str | None) -> Record | None:
         if id_property and id_property != "hs_object_id":
             if id_property not in self.known_properties(otype):
-                raise validation(f"Property {id_property} does not exist",
-                                 [{"message": f"Property {id_property} does not exist",
-                                   "code": "PROPERTY_DOESNT_EXIST"}])
+                raise validation(
+                    f"Property {id_property} does not exist",
+                    [
+                        {
+                            "message": f"Property {id_property} does not exist",
+                            "code": "PROPERTY_DOESNT_EXIST",
+                        }
+                    ],
+                )
             return self.find_by(otype, id_property, key)
         return self.live(otype, key)
 
@@ -222,13 +255,15 @@ class Portal:
         if new and not rec.archived:
             idx[new.lower()] = rec.id
 
-    def _check_unique(self, otype: ObjectType, props: dict[str, str],
-                      own_id: int | None = None) -> None:
+    def _check_unique(
+        self, otype: ObjectType, props: dict[str, str], own_id: int | None = None
+    ) -> None:
         if otype.unique_prop and props.get(otype.unique_prop):
             other = self.find_by(otype, otype.unique_prop, props[otype.unique_prop])
             if other is not None and other.id != own_id:
                 raise ApiError(
-                    409, f"{otype.singular.capitalize()} already exists. Existing ID: {other.id}",
+                    409,
+                    f"{otype.singular.capitalize()} already exists. Existing ID: {other.id}",
                     "CONFLICT",
                 )
 
@@ -238,26 +273,42 @@ class Portal:
         pipeline_id = merged.get("pipeline") or "default"
         pipeline = self.pipelines.get(pipeline_id)
         if pipeline is None:
-            raise validation(f"{pipeline_id} is not a valid pipeline ID",
-                             [{"message": f"{pipeline_id} is not a valid pipeline ID",
-                               "code": "INVALID_OPTION",
-                               "context": {"propertyName": ["pipeline"]}}])
+            raise validation(
+                f"{pipeline_id} is not a valid pipeline ID",
+                [
+                    {
+                        "message": f"{pipeline_id} is not a valid pipeline ID",
+                        "code": "INVALID_OPTION",
+                        "context": {"propertyName": ["pipeline"]},
+                    }
+                ],
+            )
         stage_id = merged.get("dealstage")
         if not stage_id:
             return
         stage = next((s for s in pipeline.stages if s.id == stage_id), None)
         if stage is None:
             msg = f"{stage_id} is not a valid deal stage ID in pipeline {pipeline_id}"
-            raise validation(msg, [{"message": msg, "code": "INVALID_OPTION",
-                                    "context": {"propertyName": ["dealstage"]}}])
+            raise validation(
+                msg,
+                [
+                    {
+                        "message": msg,
+                        "code": "INVALID_OPTION",
+                        "context": {"propertyName": ["dealstage"]},
+                    }
+                ],
+            )
         merged["pipeline"] = pipeline_id
         merged["hs_is_closed"] = "true" if stage.closed else "false"
-        merged["hs_is_closed_won"] = "true" if stage.closed and stage.probability != "0.0" \
-            else "false"
+        merged["hs_is_closed_won"] = (
+            "true" if stage.closed and stage.probability != "0.0" else "false"
+        )
         merged["hs_deal_stage_probability"] = stage.probability
 
-    def create(self, otype: ObjectType, raw_props: Any, now: float,
-               associations: Any = None) -> Record:
+    def create(
+        self, otype: ObjectType, raw_props: Any, now: float, associations: Any = None
+    ) -> Record:
         props = self.property_check(otype).clean(raw_props or {}, for_create=True)
         self._check_unique(otype, props)
         links = self._check_inline_associations(otype, associations)
@@ -307,8 +358,9 @@ class Portal:
 
     # ------------------------------------------------------------------ associations
 
-    def _check_inline_associations(self, otype: ObjectType,
-                                   associations: Any) -> list[tuple[str, int, int]]:
+    def _check_inline_associations(
+        self, otype: ObjectType, associations: Any
+    ) -> list[tuple[str, int, int]]:
         if not associations:
             return []
         if not isinstance(associations, list):
@@ -319,18 +371,29 @@ class Portal:
                 to_id = int(str(assoc["to"]["id"]))
                 types = assoc["types"]
             except (KeyError, TypeError, ValueError):
-                raise validation("Invalid association: expected {to:{id}, types:[...]}") \
-                    from None
+                raise validation("Invalid association: expected {to:{id}, types:[...]}") from None
             for t in types:
                 type_id = t.get("associationTypeId") if isinstance(t, dict) else None
                 category = t.get("associationCategory") if isinstance(t, dict) else None
-                pair = next(((f, to) for (f, to), ids in ASSOCIATION_TYPES.items()
-                             if f == otype.name and type_id in ids), None)
+                pair = next(
+                    (
+                        (f, to)
+                        for (f, to), ids in ASSOCIATION_TYPES.items()
+                        if f == otype.name and type_id in ids
+                    ),
+                    None,
+                )
                 if pair is None or category != "HUBSPOT_DEFINED":
                     raise validation(
                         f"{category} {type_id} is not a valid association type from "
-                        f"{otype.singular}", [{"message": "invalid association type",
-                                                 "code": "INVALID_ASSOCIATION_TYPE"}])
+                        f"{otype.singular}",
+                        [
+                            {
+                                "message": "invalid association type",
+                                "code": "INVALID_ASSOCIATION_TYPE",
+                            }
+                        ],
+                    )
                 to_type = OBJECT_TYPES[pair[1]]
                 if self.live(to_type, to_id) is None:
                     msg = f"No {to_type.singular} with ID {to_id} exists"
@@ -340,9 +403,11 @@ class Portal:
 
     def link(self, from_type: str, from_id: int, to_type: str, to_id: int, type_id: int) -> None:
         self.associations.setdefault((from_type, from_id), {}).setdefault(
-            (to_type, to_id), set()).add(type_id)
+            (to_type, to_id), set()
+        ).add(type_id)
         self.associations.setdefault((to_type, to_id), {}).setdefault(
-            (from_type, from_id), set()).add(INVERSE_TYPE[type_id])
+            (from_type, from_id), set()
+        ).add(INVERSE_TYPE[type_id])
 
     def link_default(self, from_type: str, from_id: int, to_type: str, to_id: int) -> int:
         type_id = ASSOCIATION_TYPES[(from_type, to_type)][0]
@@ -365,6 +430,8 @@ class Portal:
     # ------------------------------------------------------------------ pipelines
 
     def seed_default_pipeline(self, now: float) -> None:
-        stages = [Stage(sid, label, n, prob, closed, now)
-                  for n, (sid, label, prob, closed) in enumerate(DEFAULT_STAGES)]
+        stages = [
+            Stage(sid, label, n, prob, closed, now)
+            for n, (sid, label, prob, closed) in enumerate(DEFAULT_STAGES)
+        ]
         self.pipelines["default"] = Pipeline("default", "Sales Pipeline", 0, stages, now)

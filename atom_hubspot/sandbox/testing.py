@@ -14,8 +14,9 @@ from atom_hubspot.sandbox.config import DEMO_PORTAL_ID, SandboxConfig
 SANDBOX_BASE_URL = "http://sandbox.local"
 
 
-def sandbox_transport(config: SandboxConfig | SandboxApp | None = None, *,
-                      root_path: str = "") -> httpx.ASGITransport:
+def sandbox_transport(
+    config: SandboxConfig | SandboxApp | None = None, *, root_path: str = ""
+) -> httpx.ASGITransport:
     """An httpx transport into a (new, unless one is given) in-process sandbox.
 
     The sandbox is reachable as `transport.app.state.sandbox`.
@@ -28,8 +29,13 @@ def sandbox_of(transport: httpx.ASGITransport) -> object:
     return transport.app.state.sandbox  # type: ignore[attr-defined]
 
 
-async def approve(authorize_url: str, transport: httpx.AsyncBaseTransport, *,
-                  deny: bool = False, portal_id: int | None = None) -> str:
+async def approve(
+    authorize_url: str,
+    transport: httpx.AsyncBaseTransport,
+    *,
+    deny: bool = False,
+    portal_id: int | None = None,
+) -> str:
     """Do what the user does on the authorize page: open it and click Connect (or Cancel).
 
     Returns the URL the browser is redirected to (the app's redirect_uri with `code` and
@@ -42,11 +48,18 @@ async def approve(authorize_url: str, transport: httpx.AsyncBaseTransport, *,
         form = re.search(r"<form method='post' action='([^']*)'>(.*?)</form>", page.text, re.S)
         if form is None:
             raise AssertionError("authorize page has no form")
-        fields = {html.unescape(k): html.unescape(v) for k, v in re.findall(
-            r"<input type='hidden' name='([^']*)' value='([^']*)'>", form.group(2))}
+        fields = {
+            html.unescape(k): html.unescape(v)
+            for k, v in re.findall(
+                r"<input type='hidden' name='([^']*)' value='([^']*)'>", form.group(2)
+            )
+        }
         options = re.findall(r"<option value='(\d+)'>", form.group(2))
-        chosen = portal_id if portal_id is not None else (
-            DEMO_PORTAL_ID if str(DEMO_PORTAL_ID) in options else int(options[0]))
+        chosen = (
+            portal_id
+            if portal_id is not None
+            else (DEMO_PORTAL_ID if str(DEMO_PORTAL_ID) in options else int(options[0]))
+        )
         fields["portal_id"] = str(chosen)
         fields["decision"] = "deny" if deny else "approve"
         parts = urlsplit(authorize_url)

@@ -41,8 +41,14 @@ T = TypeVar("T")
 
 # HubSpot's default contact lifecycle stages (internal values), in funnel order.
 LIFECYCLE_STAGES: tuple[str, ...] = (
-    "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
-    "opportunity", "customer", "evangelist", "other",
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
+    "other",
 )
 MAX_DAY_BUCKETS = 62
 MAX_WEEK_BUCKETS = 53
@@ -108,7 +114,8 @@ class StageFigures(BaseModel):
     probability: Decimal | None = Field(default=None, examples=["0.9"])
     is_closed: bool | None = None
     outcome: Literal["open", "won", "lost", "closed"] | None = Field(
-        default=None, description="From the stage metadata; None for a stage HubSpot no longer "
+        default=None,
+        description="From the stage metadata; None for a stage HubSpot no longer "
         "lists in the pipeline",
     )
     count: int = 0
@@ -131,7 +138,8 @@ class PipelineFigures(BaseModel):
     lost_count: int = 0
     lost_amount: Decimal = Decimal(0)
     win_rate: float | None = Field(
-        default=None, examples=[0.42],
+        default=None,
+        examples=[0.42],
         description="won ÷ (won + lost) by count; None when no deal is won or lost",
     )
     stages: list[StageFigures] = Field(default_factory=list)
@@ -236,7 +244,11 @@ class AnalyticsService:
     """Deal, contact and campaign figures for one connection; cached under `scope_key`."""
 
     def __init__(
-        self, client: HubSpotClient, cache: AnalyticsCache, *, scope_key: str,
+        self,
+        client: HubSpotClient,
+        cache: AnalyticsCache,
+        *,
+        scope_key: str,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.client = client
@@ -247,13 +259,17 @@ class AnalyticsService:
     # ------------------------------------------------------------------ deals
 
     async def deals(
-        self, *, close_from: date | None = None, close_to: date | None = None,
+        self,
+        *,
+        close_from: date | None = None,
+        close_to: date | None = None,
         pipeline_id: str | None = None,
     ) -> tuple[DealAnalytics, bool]:
         if close_from and close_to and close_to < close_from:
-            raise InputError("close_date_to is before close_date_from",
-                             errors=[{"field": "close_date_to",
-                                      "message": "before close_date_from"}])
+            raise InputError(
+                "close_date_to is before close_date_from",
+                errors=[{"field": "close_date_to", "message": "before close_date_from"}],
+            )
         key = (self.scope_key, "deals", close_from, close_to, pipeline_id)
         return await self.cache.get_or_compute(
             key, lambda: self._deals(close_from, close_to, pipeline_id)
@@ -265,9 +281,9 @@ class AnalyticsService:
         from atom_hubspot.client.search import Filter, SearchRequest
 
         pipelines = [as_json(p) for p in await self.client.pipelines.list("deals")]
-        if pipeline_id is not None and not any(str(p.get("id")) == pipeline_id
-                                               for p in pipelines):
+        if pipeline_id is not None and not any(str(p.get("id")) == pipeline_id for p in pipelines):
             from atom_hubspot.errors import NotFound
+
             raise NotFound(f"Deal pipeline {pipeline_id} was not found in this portal.")
 
         figures: dict[str, PipelineFigures] = {}
@@ -277,14 +293,20 @@ class AnalyticsService:
             if pipeline_id is not None and pid != pipeline_id:
                 continue
             pf = PipelineFigures(pipeline_id=pid, label=pick(p, "label"))
-            for s in sorted(p.get("stages") or [],
-                            key=lambda s: (pick(s, "displayOrder", default=0), str(s.get("id")))):
+            for s in sorted(
+                p.get("stages") or [],
+                key=lambda s: (pick(s, "displayOrder", default=0), str(s.get("id"))),
+            ):
                 meta = s.get("metadata") or {}
                 prob = _decimal(meta.get("probability"))
                 closed = _bool(meta.get("isClosed"))
-                sf = StageFigures(stage_id=str(s["id"]), label=pick(s, "label"),
-                                  probability=prob, is_closed=closed,
-                                  outcome=_outcome(prob, closed))  # type: ignore[arg-type]
+                sf = StageFigures(
+                    stage_id=str(s["id"]),
+                    label=pick(s, "label"),
+                    probability=prob,
+                    is_closed=closed,
+                    outcome=_outcome(prob, closed),
+                )  # type: ignore[arg-type]
                 pf.stages.append(sf)
                 stage_index[(pid, sf.stage_id)] = sf
             figures[pid] = pf
@@ -337,25 +359,33 @@ class AnalyticsService:
             pf.win_rate = round(pf.won_count / decided, 4) if decided else None
         items = list(figures.values())
         return DealAnalytics(
-            close_date_from=close_from, close_date_to=close_to, pipeline_id=pipeline_id,
+            close_date_from=close_from,
+            close_date_to=close_to,
+            pipeline_id=pipeline_id,
             total_count=sum(p.count for p in items),
             total_amount=sum((p.amount_total for p in items), Decimal(0)),
             weighted_amount=sum((p.weighted_amount for p in items), Decimal(0)),
-            pipelines=items, computed_at=self.now(),
+            pipelines=items,
+            computed_at=self.now(),
         )
 
     # ------------------------------------------------------------------ contacts
 
     async def contacts(
-        self, *, created_from: date | None = None, created_to: date | None = None,
+        self,
+        *,
+        created_from: date | None = None,
+        created_to: date | None = None,
         granularity: Literal["day", "week"] = "day",
     ) -> tuple[ContactAnalytics, bool]:
         today = self.now().astimezone(UTC).date()
         end = created_to or today
         start = created_from or (end - timedelta(days=29 if granularity == "day" else 7 * 12 - 1))
         if end < start:
-            raise InputError("created_to is before created_from",
-                             errors=[{"field": "created_to", "message": "before created_from"}])
+            raise InputError(
+                "created_to is before created_from",
+                errors=[{"field": "created_to", "message": "before created_from"}],
+            )
         bs = buckets(start, end, granularity)
         cap = MAX_DAY_BUCKETS if granularity == "day" else MAX_WEEK_BUCKETS
         if len(bs) > cap:
@@ -365,11 +395,15 @@ class AnalyticsService:
                 errors=[{"field": "created_from", "message": f"range too long for {granularity}"}],
             )
         key = (self.scope_key, "contacts", start, end, granularity)
-        return await self.cache.get_or_compute(key, lambda: self._contacts(start, end,
-                                                                           granularity, bs))
+        return await self.cache.get_or_compute(
+            key, lambda: self._contacts(start, end, granularity, bs)
+        )
 
     async def _contacts(
-        self, start: date, end: date, granularity: Literal["day", "week"],
+        self,
+        start: date,
+        end: date,
+        granularity: Literal["day", "week"],
         bs: list[tuple[date, date]],
     ) -> ContactAnalytics:
         from atom_hubspot.client.search import Filter, FilterGroup
@@ -384,22 +418,31 @@ class AnalyticsService:
         stage_calls = [count(Filter.eq("lifecyclestage", s)) for s in LIFECYCLE_STAGES]
         none_call = count(Filter(property_name="lifecyclestage", operator="NOT_HAS_PROPERTY"))
         bucket_calls = [
-            count(Filter.gte("createdate", _ms(day_start(a))),
-                  Filter.lt("createdate", _ms(day_start(b + timedelta(days=1)))))
+            count(
+                Filter.gte("createdate", _ms(day_start(a))),
+                Filter.lt("createdate", _ms(day_start(b + timedelta(days=1)))),
+            )
             for a, b in bs
         ]
         results = await asyncio.gather(count(), none_call, *stage_calls, *bucket_calls)
         total, none = results[0], results[1]
-        by_stage = dict(zip(LIFECYCLE_STAGES, results[2:2 + len(LIFECYCLE_STAGES)], strict=True))
-        bucket_counts = results[2 + len(LIFECYCLE_STAGES):]
+        by_stage = dict(zip(LIFECYCLE_STAGES, results[2 : 2 + len(LIFECYCLE_STAGES)], strict=True))
+        bucket_counts = results[2 + len(LIFECYCLE_STAGES) :]
         by_stage["none"] = none
         by_stage["custom"] = max(0, total - sum(by_stage.values()))
-        new = [CountBucket(start=a, end=b, count=c)
-               for (a, b), c in zip(bs, bucket_counts, strict=True)]
+        new = [
+            CountBucket(start=a, end=b, count=c)
+            for (a, b), c in zip(bs, bucket_counts, strict=True)
+        ]
         return ContactAnalytics(
-            created_from=start, created_to=end, granularity=granularity,
-            total_contacts=total, by_lifecycle_stage=by_stage, new_contacts=new,
-            new_contacts_total=sum(b.count for b in new), computed_at=self.now(),
+            created_from=start,
+            created_to=end,
+            granularity=granularity,
+            total_contacts=total,
+            by_lifecycle_stage=by_stage,
+            new_contacts=new,
+            new_contacts_total=sum(b.count for b in new),
+            computed_at=self.now(),
         )
 
     # ------------------------------------------------------------------ campaigns
@@ -411,8 +454,10 @@ class AnalyticsService:
         end = end or today
         start = start or end - timedelta(days=29)
         if end < start:
-            raise InputError("end_date is before start_date",
-                             errors=[{"field": "end_date", "message": "before start_date"}])
+            raise InputError(
+                "end_date is before start_date",
+                errors=[{"field": "end_date", "message": "before start_date"}],
+            )
         key = (self.scope_key, "campaign", campaign_id, start, end)
 
         async def compute() -> CampaignMetrics:

@@ -106,7 +106,9 @@ async def tier_gate(tier: str, what: str) -> AsyncIterator[None]:
             raise
         raise TierRequired(
             f"{what} needs {tier} in this HubSpot portal.",
-            required_tier=tier, status=err.status, category=err.category,
+            required_tier=tier,
+            status=err.status,
+            category=err.category,
             correlation_id=err.correlation_id,
         ) from None
     except MissingScopes:
@@ -114,9 +116,10 @@ async def tier_gate(tier: str, what: str) -> AsyncIterator[None]:
     except HubSpotError as err:
         if err.status == 403:
             raise TierRequired(
-                f"{what} needs {tier} in this HubSpot portal "
-                f"(HubSpot answered 403: {err.message})",
-                required_tier=tier, status=403, category=err.category,
+                f"{what} needs {tier} in this HubSpot portal (HubSpot answered 403: {err.message})",
+                required_tier=tier,
+                status=403,
+                category=err.category,
                 correlation_id=err.correlation_id,
             ) from None
         raise
@@ -172,12 +175,16 @@ class CampaignMetrics(BaseModel):
     def from_hubspot(cls, campaign_id: str, start: date, end: date, obj: Any) -> CampaignMetrics:
         d = as_json(obj)
         return cls(
-            campaign_id=campaign_id, start_date=start.isoformat(), end_date=end.isoformat(),
+            campaign_id=campaign_id,
+            start_date=start.isoformat(),
+            end_date=end.isoformat(),
             sessions=_int(pick(d, "sessions")),
-            new_contacts_first_touch=_int(pick(d, "newContactsFirstTouch",
-                                               "new_contacts_first_touch")),
-            new_contacts_last_touch=_int(pick(d, "newContactsLastTouch",
-                                              "new_contacts_last_touch")),
+            new_contacts_first_touch=_int(
+                pick(d, "newContactsFirstTouch", "new_contacts_first_touch")
+            ),
+            new_contacts_last_touch=_int(
+                pick(d, "newContactsLastTouch", "new_contacts_last_touch")
+            ),
             influenced_contacts=_int(pick(d, "influencedContacts", "influenced_contacts")),
             raw=d,
         )
@@ -199,8 +206,9 @@ class SegmentCondition(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    property: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9_]+$",
-                          examples=["lifecyclestage"])
+    property: str = Field(
+        min_length=1, max_length=100, pattern=r"^[a-z0-9_]+$", examples=["lifecyclestage"]
+    )
     operator: SegmentOperator = "eq"
     value: str | float | list[str] | None = Field(default=None, examples=["lead"])
 
@@ -210,14 +218,21 @@ class Segment(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{
-            "match": "all",
-            "conditions": [
-                {"property": "lifecyclestage", "operator": "in",
-                 "value": ["lead", "marketingqualifiedlead"]},
-                {"property": "country", "operator": "eq", "value": "Germany"},
-            ],
-        }]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "match": "all",
+                    "conditions": [
+                        {
+                            "property": "lifecyclestage",
+                            "operator": "in",
+                            "value": ["lead", "marketingqualifiedlead"],
+                        },
+                        {"property": "country", "operator": "eq", "value": "Germany"},
+                    ],
+                }
+            ]
+        },
     )
 
     match: Literal["all", "any"] = "all"
@@ -230,44 +245,61 @@ def _condition_filter(c: SegmentCondition, loc: str) -> dict[str, Any]:
     v = c.value
     if op in ("known", "unknown"):
         if v not in (None, "", []):
-            raise InputError(f"{loc}.value must be empty for operator {op}",
-                             errors=[{"field": f"{loc}.value", "message": "must be empty"}])
+            raise InputError(
+                f"{loc}.value must be empty for operator {op}",
+                errors=[{"field": f"{loc}.value", "message": "must be empty"}],
+            )
         operation: dict[str, Any] = {
             "operationType": "ALL_PROPERTY",
             "operator": "IS_KNOWN" if op == "known" else "IS_UNKNOWN",
         }
     elif op in ("gt", "gte", "lt", "lte"):
         if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-            raise InputError(f"{loc}.value must be a number for operator {op}",
-                             errors=[{"field": f"{loc}.value", "message": "must be a number"}])
+            raise InputError(
+                f"{loc}.value must be a number for operator {op}",
+                errors=[{"field": f"{loc}.value", "message": "must be a number"}],
+            )
         try:
             num = float(v)
         except ValueError:
-            raise InputError(f"{loc}.value must be a number for operator {op}",
-                             errors=[{"field": f"{loc}.value", "message": "must be a number"}]
-                             ) from None
-        operator = {"gt": "IS_GREATER_THAN", "gte": "IS_GREATER_THAN_OR_EQUAL_TO",
-                    "lt": "IS_LESS_THAN", "lte": "IS_LESS_THAN_OR_EQUAL_TO"}[op]
-        operation = {"operationType": "NUMBER", "operator": operator,
-                     "value": int(num) if num.is_integer() else num}
+            raise InputError(
+                f"{loc}.value must be a number for operator {op}",
+                errors=[{"field": f"{loc}.value", "message": "must be a number"}],
+            ) from None
+        operator = {
+            "gt": "IS_GREATER_THAN",
+            "gte": "IS_GREATER_THAN_OR_EQUAL_TO",
+            "lt": "IS_LESS_THAN",
+            "lte": "IS_LESS_THAN_OR_EQUAL_TO",
+        }[op]
+        operation = {
+            "operationType": "NUMBER",
+            "operator": operator,
+            "value": int(num) if num.is_integer() else num,
+        }
     else:
         values = v if isinstance(v, list) else ([] if v is None else [str(v)])
         values = [str(x) for x in values if str(x) != ""]
         if not values:
-            raise InputError(f"{loc}.value is required for operator {op}",
-                             errors=[{"field": f"{loc}.value", "message": "value required"}])
+            raise InputError(
+                f"{loc}.value is required for operator {op}",
+                errors=[{"field": f"{loc}.value", "message": "value required"}],
+            )
         if op in ("eq", "neq") and len(values) != 1:
-            raise InputError(f"{loc}.value takes one value for operator {op}; use in/not_in",
-                             errors=[{"field": f"{loc}.value", "message": "one value"}])
+            raise InputError(
+                f"{loc}.value takes one value for operator {op}; use in/not_in",
+                errors=[{"field": f"{loc}.value", "message": "one value"}],
+            )
         if c.property in ENUM_PROPERTIES or op in ("in", "not_in"):
             if op == "contains":
-                raise InputError(f"{loc}.operator contains does not apply to {c.property}",
-                                 errors=[{"field": f"{loc}.operator", "message": "not allowed"}])
+                raise InputError(
+                    f"{loc}.operator contains does not apply to {c.property}",
+                    errors=[{"field": f"{loc}.operator", "message": "not allowed"}],
+                )
             operator = "IS_ANY_OF" if op in ("eq", "in") else "IS_NONE_OF"
             operation = {"operationType": "ENUMERATION", "operator": operator, "values": values}
         else:
-            operator = {"eq": "IS_EQUAL_TO", "neq": "IS_NOT_EQUAL_TO",
-                        "contains": "CONTAINS"}[op]
+            operator = {"eq": "IS_EQUAL_TO", "neq": "IS_NOT_EQUAL_TO", "contains": "CONTAINS"}[op]
             operation = {"operationType": "MULTISTRING", "operator": operator, "values": values}
     return {"filterType": "PROPERTY", "property": c.property, "operation": operation}
 
@@ -279,13 +311,22 @@ def segment_filter_branch(segment: Segment) -> dict[str, Any]:
     ]
 
     def and_branch(fs: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"filterBranchType": "AND", "filterBranchOperator": "AND",
-                "filters": fs, "filterBranches": []}
+        return {
+            "filterBranchType": "AND",
+            "filterBranchOperator": "AND",
+            "filters": fs,
+            "filterBranches": [],
+        }
 
-    branches = [and_branch(filters)] if segment.match == "all" else [and_branch([f])
-                                                                      for f in filters]
-    return {"filterBranchType": "OR", "filterBranchOperator": "OR",
-            "filters": [], "filterBranches": branches}
+    branches = (
+        [and_branch(filters)] if segment.match == "all" else [and_branch([f]) for f in filters]
+    )
+    return {
+        "filterBranchType": "OR",
+        "filterBranchOperator": "OR",
+        "filters": [],
+        "filterBranches": branches,
+    }
 
 
 class LeadList(BaseModel):
@@ -333,7 +374,8 @@ class MembershipResult(BaseModel):
     added: list[str] = Field(default_factory=list, examples=[["101", "102"]])
     removed: list[str] = Field(default_factory=list, examples=[[]])
     missing: list[str] = Field(
-        default_factory=list, examples=[["999"]],
+        default_factory=list,
+        examples=[["999"]],
         description="Ids HubSpot does not know as contacts of this portal",
     )
     unchanged: list[str] = Field(
@@ -438,8 +480,16 @@ class SendSummary(BaseModel):
     def of(cls, email_id: int, results: list[RecipientResult]) -> SendSummary:
         def n(s: str) -> int:
             return sum(1 for r in results if r.status == s)
-        return cls(email_id=email_id, requested=len(results), sent=n("sent"), failed=n("failed"),
-                   skipped=n("skipped"), unknown=n("unknown"), results=results)
+
+        return cls(
+            email_id=email_id,
+            requested=len(results),
+            sent=n("sent"),
+            failed=n("failed"),
+            skipped=n("skipped"),
+            unknown=n("unknown"),
+            results=results,
+        )
 
 
 # HubSpot's sendResult values meaning it took the message (anything else: it refused).
@@ -472,14 +522,19 @@ def recipients_from(
         else:
             out.append(Recipient(email=s))
     if errors:
-        raise InputError("Invalid recipients: " + ", ".join(e["field"] for e in errors),
-                         errors=errors)
+        raise InputError(
+            "Invalid recipients: " + ", ".join(e["field"] for e in errors), errors=errors
+        )
     if not out:
-        raise InputError("Give contact_ids or emails (at least one recipient).",
-                         errors=[{"field": "contact_ids", "message": "no recipients"}])
+        raise InputError(
+            "Give contact_ids or emails (at least one recipient).",
+            errors=[{"field": "contact_ids", "message": "no recipients"}],
+        )
     if len(out) > MAX_RECIPIENTS:
-        raise InputError(f"At most {MAX_RECIPIENTS} recipients per request.",
-                         errors=[{"field": "contact_ids", "message": "too many recipients"}])
+        raise InputError(
+            f"At most {MAX_RECIPIENTS} recipients per request.",
+            errors=[{"field": "contact_ids", "message": "too many recipients"}],
+        )
     return out
 
 
@@ -515,20 +570,27 @@ class MarketingService:
         nxt = pick(d, "next_after", "nextAfter")
         if nxt is None:
             nxt = ((d.get("paging") or {}).get("next") or {}).get("after")
-        return CampaignPage(items=[Campaign.from_hubspot(r) for r in results],
-                            next_cursor=_str(nxt))
+        return CampaignPage(
+            items=[Campaign.from_hubspot(r) for r in results], next_cursor=_str(nxt)
+        )
 
     async def get_campaign(self, campaign_id: str) -> Campaign:
         async with tier_gate(TIER_CAMPAIGNS, "Campaigns"):
             return Campaign.from_hubspot(await self.client.campaigns.get(campaign_id))
 
     async def create_campaign(
-        self, name: str, *, start_date: date | None = None, end_date: date | None = None,
+        self,
+        name: str,
+        *,
+        start_date: date | None = None,
+        end_date: date | None = None,
         notes: str | None = None,
     ) -> Campaign:
         if start_date and end_date and end_date < start_date:
-            raise InputError("end_date is before start_date",
-                             errors=[{"field": "end_date", "message": "before start_date"}])
+            raise InputError(
+                "end_date is before start_date",
+                errors=[{"field": "end_date", "message": "before start_date"}],
+            )
         async with tier_gate(TIER_CAMPAIGNS, "Campaigns"):
             created = await self.client.campaigns.create(
                 name,
@@ -540,8 +602,10 @@ class MarketingService:
 
     async def campaign_metrics(self, campaign_id: str, start: date, end: date) -> CampaignMetrics:
         if end < start:
-            raise InputError("end_date is before start_date",
-                             errors=[{"field": "end_date", "message": "before start_date"}])
+            raise InputError(
+                "end_date is before start_date",
+                errors=[{"field": "end_date", "message": "before start_date"}],
+            )
         async with tier_gate(TIER_CAMPAIGNS, "Campaign reports"):
             raw = await self.client.campaigns.metrics(
                 campaign_id, start.isoformat(), end.isoformat()
@@ -573,18 +637,27 @@ class MarketingService:
         return lst
 
     async def create_lead_list(
-        self, name: str, *, processing_type: Literal["MANUAL", "DYNAMIC"] = "MANUAL",
+        self,
+        name: str,
+        *,
+        processing_type: Literal["MANUAL", "DYNAMIC"] = "MANUAL",
         segment: Segment | None = None,
     ) -> LeadList:
         if processing_type == "DYNAMIC" and segment is None:
-            raise InputError("A DYNAMIC list needs a segment.",
-                             errors=[{"field": "segment", "message": "required for DYNAMIC"}])
+            raise InputError(
+                "A DYNAMIC list needs a segment.",
+                errors=[{"field": "segment", "message": "required for DYNAMIC"}],
+            )
         if processing_type == "MANUAL" and segment is not None:
-            raise InputError("A MANUAL list takes no segment; add members instead.",
-                             errors=[{"field": "segment", "message": "only for DYNAMIC"}])
+            raise InputError(
+                "A MANUAL list takes no segment; add members instead.",
+                errors=[{"field": "segment", "message": "only for DYNAMIC"}],
+            )
         branch = segment_filter_branch(segment) if segment else None
         created = await self.client.lists.create(
-            name, processing_type=processing_type, filter_branch=branch,
+            name,
+            processing_type=processing_type,
+            filter_branch=branch,
             object_type_id=CONTACT_OBJECT_TYPE,
         )
         return LeadList.from_hubspot(created)
@@ -603,12 +676,12 @@ class MarketingService:
         ids = _clean_ids(contact_ids, "contact_ids")
         await self._manual_list(list_id)
         change = as_json(await self.client.lists.add_members(list_id, ids))
-        added = [str(x) for x in pick(change, "added", "recordsIdsAdded", "recordIdsAdded",
-                                      default=[])]
+        added = [
+            str(x) for x in pick(change, "added", "recordsIdsAdded", "recordIdsAdded", default=[])
+        ]
         missing = [str(x) for x in pick(change, "missing", "recordIdsMissing", default=[])]
         unchanged = [i for i in ids if i not in added and i not in missing]
-        return MembershipResult(list_id=list_id, added=added, missing=missing,
-                                unchanged=unchanged)
+        return MembershipResult(list_id=list_id, added=added, missing=missing, unchanged=unchanged)
 
     async def remove_members(self, list_id: str, contact_ids: list[str]) -> MembershipResult:
         ids = _clean_ids(contact_ids, "contact_ids")
@@ -617,8 +690,9 @@ class MarketingService:
         removed = [str(x) for x in pick(change, "removed", "recordIdsRemoved", default=[])]
         missing = [str(x) for x in pick(change, "missing", "recordIdsMissing", default=[])]
         unchanged = [i for i in ids if i not in removed and i not in missing]
-        return MembershipResult(list_id=list_id, removed=removed, missing=missing,
-                                unchanged=unchanged)
+        return MembershipResult(
+            list_id=list_id, removed=removed, missing=missing, unchanged=unchanged
+        )
 
     async def list_members(
         self, list_id: str, *, limit: int = 100, after: str | None = None
@@ -628,12 +702,18 @@ class MarketingService:
         params: dict[str, Any] = {"limit": limit}
         if after:
             params["after"] = after
-        page = as_json(await self.client.json(
-            "GET", self.client.http.paths.list_memberships(lid), params=params
-        ))
+        page = as_json(
+            await self.client.json(
+                "GET", self.client.http.paths.list_memberships(lid), params=params
+            )
+        )
         results = pick(page, "results", default=[])
-        ids = [str(pick(as_json(r), "recordId", "record_id", "id")) if not isinstance(r, str | int)
-               else str(r) for r in results]
+        ids = [
+            str(pick(as_json(r), "recordId", "record_id", "id"))
+            if not isinstance(r, str | int)
+            else str(r)
+            for r in results
+        ]
         nxt = pick(page, "next_after", "nextAfter")
         if nxt is None:
             nxt = ((page.get("paging") or {}).get("next") or {}).get("after")
@@ -689,35 +769,70 @@ class MarketingService:
         for r in recipients:
             if r.contact_id:
                 if r.contact_id not in emails_by_id:
-                    out.append((r, None, RecipientResult(
-                        contact_id=r.contact_id, status="skipped",
-                        error={"code": "not_found",
-                               "message": f"Contact {r.contact_id} was not found"})))
+                    out.append(
+                        (
+                            r,
+                            None,
+                            RecipientResult(
+                                contact_id=r.contact_id,
+                                status="skipped",
+                                error={
+                                    "code": "not_found",
+                                    "message": f"Contact {r.contact_id} was not found",
+                                },
+                            ),
+                        )
+                    )
                     continue
                 addr = emails_by_id[r.contact_id]
                 if not addr:
-                    out.append((r, None, RecipientResult(
-                        contact_id=r.contact_id, status="skipped",
-                        error={"code": "no_email",
-                               "message": f"Contact {r.contact_id} has no e-mail address"})))
+                    out.append(
+                        (
+                            r,
+                            None,
+                            RecipientResult(
+                                contact_id=r.contact_id,
+                                status="skipped",
+                                error={
+                                    "code": "no_email",
+                                    "message": f"Contact {r.contact_id} has no e-mail address",
+                                },
+                            ),
+                        )
+                    )
                     continue
             else:
                 addr = r.email
             assert addr is not None
             key = addr.lower()
             if key in seen:
-                out.append((r, addr, RecipientResult(
-                    contact_id=r.contact_id, email=addr, status="skipped",
-                    error={"code": "duplicate",
-                           "message": "Same address earlier in this send; sent once"})))
+                out.append(
+                    (
+                        r,
+                        addr,
+                        RecipientResult(
+                            contact_id=r.contact_id,
+                            email=addr,
+                            status="skipped",
+                            error={
+                                "code": "duplicate",
+                                "message": "Same address earlier in this send; sent once",
+                            },
+                        ),
+                    )
+                )
                 continue
             seen.add(key)
             out.append((r, addr, None))
         return out
 
     async def _send_one(
-        self, email_id: int, r: Recipient, addr: str,
-        contact_properties: dict[str, str] | None, custom_properties: dict[str, Any] | None,
+        self,
+        email_id: int,
+        r: Recipient,
+        addr: str,
+        contact_properties: dict[str, str] | None,
+        custom_properties: dict[str, Any] | None,
         send_id: str | None,
     ) -> tuple[RecipientResult, HubSpotError | None]:
         base = {"contact_id": r.contact_id, "email": addr}
@@ -727,22 +842,32 @@ class MarketingService:
             tier, call = TIER_SINGLE_SEND, self.client.sends.single_send
         try:
             async with tier_gate(tier, "Sending marketing email"):
-                res = as_json(await call(email_id, addr, contact_properties=contact_properties,
-                                         custom_properties=custom_properties,
-                                         send_id=send_id))
+                res = as_json(
+                    await call(
+                        email_id,
+                        addr,
+                        contact_properties=contact_properties,
+                        custom_properties=custom_properties,
+                        send_id=send_id,
+                    )
+                )
         except OutcomeUnknown as err:
             return RecipientResult(**base, status="unknown", error=_error_dict(err)), err
         except HubSpotError as err:
             return RecipientResult(**base, status="failed", error=_error_dict(err)), err
         send_result = _str(pick(res, "sendResult", "send_result"))
         status = _str(pick(res, "status"))
-        accepted = (send_result in _ACCEPTED_SEND_RESULTS
-                    or (send_result is None and status != "CANCELED"))
+        accepted = send_result in _ACCEPTED_SEND_RESULTS or (
+            send_result is None and status != "CANCELED"
+        )
         return RecipientResult(
-            **base, status="sent" if accepted else "failed",
-            status_id=_str(pick(res, "statusId", "status_id")), send_result=send_result,
-            error=None if accepted else {"code": "send_refused",
-                                         "message": f"HubSpot did not send it: {send_result}"},
+            **base,
+            status="sent" if accepted else "failed",
+            status_id=_str(pick(res, "statusId", "status_id")),
+            send_result=send_result,
+            error=None
+            if accepted
+            else {"code": "send_refused", "message": f"HubSpot did not send it: {send_result}"},
         ), None
 
     async def send_email(
@@ -779,13 +904,23 @@ class MarketingService:
                 async with sem:
                     if fatal:
                         final = RecipientResult(
-                            contact_id=r.contact_id, email=addr, status="failed",
-                            error={**_error_dict(fatal[0]),
-                                   "message": "Not attempted: " + fatal[0].message})
+                            contact_id=r.contact_id,
+                            email=addr,
+                            status="failed",
+                            error={
+                                **_error_dict(fatal[0]),
+                                "message": "Not attempted: " + fatal[0].message,
+                            },
+                        )
                     else:
                         final, err = await self._send_one(
-                            email_id, r, addr, contact_properties, custom_properties,
-                            f"atom-{key}-{i}")
+                            email_id,
+                            r,
+                            addr,
+                            contact_properties,
+                            custom_properties,
+                            f"atom-{key}-{i}",
+                        )
                         if err is not None and isinstance(err, _FATAL):
                             fatal.append(err)
             results[i] = final
@@ -803,8 +938,10 @@ class MarketingService:
 def _one_id(value: str, field: str) -> str:
     s = str(value).strip()
     if not s.isdigit():
-        raise InputError(f"{field} must be a numeric HubSpot id",
-                         errors=[{"field": field, "message": "must be numeric"}])
+        raise InputError(
+            f"{field} must be a numeric HubSpot id",
+            errors=[{"field": field, "message": "must be numeric"}],
+        )
     return s
 
 

@@ -92,12 +92,19 @@ class ScheduledSendInfo(BaseModel):
     @classmethod
     def from_row(cls, row: Any) -> ScheduledSendInfo:
         return cls(
-            id=row.id, portal_id=row.portal_id, email_id=row.email_id,
+            id=row.id,
+            portal_id=row.portal_id,
+            email_id=row.email_id,
             recipients=[Recipient(**r) for r in (row.recipients or [])],
-            send_at=row.send_at, status=row.status, attempts=row.attempts or 0,
+            send_at=row.send_at,
+            status=row.status,
+            attempts=row.attempts or 0,
             results=[None if r is None else RecipientResult(**r) for r in row.results]
-            if row.results is not None else None,
-            error=row.error, created_at=row.created_at, updated_at=row.updated_at,
+            if row.results is not None
+            else None,
+            error=row.error,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
         )
 
 
@@ -125,26 +132,44 @@ class ScheduledSendStore:
     # ------------------------------------------------------------------ per principal
 
     async def create(
-        self, principal: Principal, *, portal_id: int, connection_id: str, email_id: int,
-        recipients: list[Recipient], send_at: datetime,
+        self,
+        principal: Principal,
+        *,
+        portal_id: int,
+        connection_id: str,
+        email_id: int,
+        recipients: list[Recipient],
+        send_at: datetime,
         contact_properties: dict[str, Any] | None = None,
         custom_properties: dict[str, Any] | None = None,
     ) -> ScheduledSendInfo:
         if send_at.tzinfo is None:
-            raise InputError("send_at needs a time zone (e.g. 2026-12-01T09:00:00Z)",
-                             errors=[{"field": "send_at", "message": "no time zone"}])
+            raise InputError(
+                "send_at needs a time zone (e.g. 2026-12-01T09:00:00Z)",
+                errors=[{"field": "send_at", "message": "no time zone"}],
+            )
         now = self.clock()
         if send_at - now > MAX_SCHEDULE_AHEAD:
-            raise InputError("send_at is more than a year ahead",
-                             errors=[{"field": "send_at", "message": "too far ahead"}])
+            raise InputError(
+                "send_at is more than a year ahead",
+                errors=[{"field": "send_at", "message": "too far ahead"}],
+            )
         M = _model()
         row = M(
-            id=str(uuid.uuid4()), tenant_id=principal.tenant_id, user_id=principal.user_id,
-            portal_id=portal_id, connection_id=connection_id, email_id=email_id,
+            id=str(uuid.uuid4()),
+            tenant_id=principal.tenant_id,
+            user_id=principal.user_id,
+            portal_id=portal_id,
+            connection_id=connection_id,
+            email_id=email_id,
             recipients=[r.model_dump(exclude_none=True) for r in recipients],
-            contact_properties=contact_properties or {}, custom_properties=custom_properties or {},
-            send_at=send_at.astimezone(UTC), status="pending", attempts=0,
-            created_at=now, updated_at=now,
+            contact_properties=contact_properties or {},
+            custom_properties=custom_properties or {},
+            send_at=send_at.astimezone(UTC),
+            status="pending",
+            attempts=0,
+            created_at=now,
+            updated_at=now,
         )
         async with self.db.session(principal.tenant_id) as s:
             s.add(row)
@@ -152,12 +177,17 @@ class ScheduledSendStore:
 
     def _owned(self, principal: Principal) -> Any:
         M = _model()
-        return sa.select(M).where(M.tenant_id == principal.tenant_id,
-                                  M.user_id == principal.user_id)
+        return sa.select(M).where(
+            M.tenant_id == principal.tenant_id, M.user_id == principal.user_id
+        )
 
     async def list_for(
-        self, principal: Principal, *, portal_id: int | None = None,
-        status: str | None = None, limit: int = 100,
+        self,
+        principal: Principal,
+        *,
+        portal_id: int | None = None,
+        status: str | None = None,
+        limit: int = 100,
     ) -> list[ScheduledSendInfo]:
         M = _model()
         q = self._owned(principal)
@@ -185,20 +215,27 @@ class ScheduledSendStore:
         async with self.db.session(principal.tenant_id, write_lock=True) as s:
             res = await s.execute(
                 sa.update(M)
-                .where(M.id == send_id, M.tenant_id == principal.tenant_id,
-                       M.user_id == principal.user_id, M.status == "pending")
+                .where(
+                    M.id == send_id,
+                    M.tenant_id == principal.tenant_id,
+                    M.user_id == principal.user_id,
+                    M.status == "pending",
+                )
                 .values(status="cancelled", updated_at=now)
             )
             row = (await s.execute(self._owned(principal).where(M.id == send_id))).scalar()
             if row is None:
                 raise NotFound(f"Scheduled send {send_id} was not found.")
             if _rowcount(res) != 1:
-                what = {"claimed": "is being sent right now",
-                        "cancelled": "is already cancelled"}.get(row.status,
-                                                                 f"was already performed "
-                                                                 f"({row.status})")
-                raise Conflict(f"Scheduled send {send_id} {what}; it cannot be cancelled.",
-                               existing_id=send_id, status_now=row.status)
+                what = {
+                    "claimed": "is being sent right now",
+                    "cancelled": "is already cancelled",
+                }.get(row.status, f"was already performed ({row.status})")
+                raise Conflict(
+                    f"Scheduled send {send_id} {what}; it cannot be cancelled.",
+                    existing_id=send_id,
+                    status_now=row.status,
+                )
             await s.refresh(row)
             return ScheduledSendInfo.from_row(row)
 
@@ -208,8 +245,12 @@ class ScheduledSendStore:
         """Claim up to `limit` due pending rows for `worker_id`; each row goes to one worker."""
         M = _model()
         now = self.clock()
-        due = (sa.select(M).where(M.status == "pending", M.send_at <= now)
-               .order_by(M.send_at, M.id).limit(limit))
+        due = (
+            sa.select(M)
+            .where(M.status == "pending", M.send_at <= now)
+            .order_by(M.send_at, M.id)
+            .limit(limit)
+        )
         claimed: list[Any] = []
         if self.db.dialect == "postgresql":
             async with self.db.session(None) as s:
@@ -230,14 +271,23 @@ class ScheduledSendStore:
             ids = (await s.execute(due.with_only_columns(M.id))).scalars().all()
             for sid in ids:
                 res = await s.execute(
-                    sa.update(M).where(M.id == sid, M.status == "pending")
-                    .values(status="claimed", claimed_by=worker_id, claimed_at=now,
-                            attempts=M.attempts + 1, updated_at=now)
+                    sa.update(M)
+                    .where(M.id == sid, M.status == "pending")
+                    .values(
+                        status="claimed",
+                        claimed_by=worker_id,
+                        claimed_at=now,
+                        attempts=M.attempts + 1,
+                        updated_at=now,
+                    )
                 )
                 if _rowcount(res) == 1:
                     claimed.append(sid)
-            rows = (await s.execute(sa.select(M).where(M.id.in_(claimed)))).scalars().all() \
-                if claimed else []
+            rows = (
+                (await s.execute(sa.select(M).where(M.id.in_(claimed)))).scalars().all()
+                if claimed
+                else []
+            )
             return sorted(rows, key=lambda r: (r.send_at, r.id))
 
     async def _update_claimed(self, send_id: str, worker_id: str, **values: Any) -> bool:
@@ -246,28 +296,40 @@ class ScheduledSendStore:
         values.setdefault("updated_at", self.clock())
         async with self.db.session(None) as s:
             res = await s.execute(
-                sa.update(M).where(M.id == send_id, M.status == "claimed",
-                                   M.claimed_by == worker_id).values(**values)
+                sa.update(M)
+                .where(M.id == send_id, M.status == "claimed", M.claimed_by == worker_id)
+                .values(**values)
             )
             return _rowcount(res) == 1
 
     async def heartbeat(self, send_id: str, worker_id: str) -> bool:
         return await self._update_claimed(send_id, worker_id, claimed_at=self.clock())
 
-    async def record_progress(self, send_id: str, worker_id: str,
-                              results: list[dict[str, Any] | None]) -> bool:
-        return await self._update_claimed(send_id, worker_id, results=results,
-                                          claimed_at=self.clock())
+    async def record_progress(
+        self, send_id: str, worker_id: str, results: list[dict[str, Any] | None]
+    ) -> bool:
+        return await self._update_claimed(
+            send_id, worker_id, results=results, claimed_at=self.clock()
+        )
 
-    async def finish(self, send_id: str, worker_id: str, *, status: SendStatus,
-                     results: list[dict[str, Any] | None] | None, error: str | None) -> bool:
-        return await self._update_claimed(send_id, worker_id, status=status, results=results,
-                                          error=error)
+    async def finish(
+        self,
+        send_id: str,
+        worker_id: str,
+        *,
+        status: SendStatus,
+        results: list[dict[str, Any] | None] | None,
+        error: str | None,
+    ) -> bool:
+        return await self._update_claimed(
+            send_id, worker_id, status=status, results=results, error=error
+        )
 
     async def release(self, send_id: str, worker_id: str, error: str) -> bool:
         """Back to pending: nothing was attempted (e.g. HubSpot unavailable before any send)."""
-        return await self._update_claimed(send_id, worker_id, status="pending",
-                                          claimed_by=None, claimed_at=None, error=error)
+        return await self._update_claimed(
+            send_id, worker_id, status="pending", claimed_by=None, claimed_at=None, error=error
+        )
 
     async def recover_stale(self, stale_after: timedelta) -> int:
         """Close claimed rows whose worker stopped showing signs of life, without re-sending."""
@@ -292,29 +354,42 @@ class ScheduledSendStore:
                     if r is None:
                         rec = recipients[i] if i < len(recipients) else {}
                         results[i] = RecipientResult(
-                            contact_id=rec.get("contact_id"), email=rec.get("email"),
+                            contact_id=rec.get("contact_id"),
+                            email=rec.get("email"),
                             status="unknown",
-                            error={"code": "outcome_unknown",
-                                   "message": "The process sending this stopped; it may have "
-                                   "been sent. Not re-sent, to avoid a duplicate: check in "
-                                   "HubSpot."},
+                            error={
+                                "code": "outcome_unknown",
+                                "message": "The process sending this stopped; it may have "
+                                "been sent. Not re-sent, to avoid a duplicate: check in "
+                                "HubSpot.",
+                            },
                         ).model_dump()
                         unknown += 1
                 sent = sum(1 for r in results if r and r.get("status") == "sent")
                 res = await s.execute(
-                    sa.update(M).where(M.id == row.id, M.status == "claimed",
-                                       M.claimed_by == row.claimed_by,
-                                       M.claimed_at == row.claimed_at)
-                    .values(status="partial" if sent or unknown else "failed",
-                            results=results, updated_at=self.clock(),
-                            error=f"outcome unknown for {unknown} recipient(s): the process "
-                            f"sending this ({row.claimed_by}) stopped before it finished; not "
-                            "re-sent, to avoid duplicates")
+                    sa.update(M)
+                    .where(
+                        M.id == row.id,
+                        M.status == "claimed",
+                        M.claimed_by == row.claimed_by,
+                        M.claimed_at == row.claimed_at,
+                    )
+                    .values(
+                        status="partial" if sent or unknown else "failed",
+                        results=results,
+                        updated_at=self.clock(),
+                        error=f"outcome unknown for {unknown} recipient(s): the process "
+                        f"sending this ({row.claimed_by}) stopped before it finished; not "
+                        "re-sent, to avoid duplicates",
+                    )
                 )
                 if _rowcount(res) == 1:
                     n += 1
-                    log.warning("scheduled send %s: stale claim closed, %d recipient(s) unknown",
-                                row.id, unknown)
+                    log.warning(
+                        "scheduled send %s: stale claim closed, %d recipient(s) unknown",
+                        row.id,
+                        unknown,
+                    )
         return n
 
 
@@ -418,7 +493,8 @@ class ScheduledSendRunner:
                 return
             settings = self.runtime.settings
             service = MarketingService(
-                client, send_concurrency=int(getattr(settings, "send_concurrency", 5)),
+                client,
+                send_concurrency=int(getattr(settings, "send_concurrency", 5)),
                 send_mode=send_mode_for(settings),
             )
             results: list[dict[str, Any] | None] = [None] * len(recipients)
@@ -435,10 +511,12 @@ class ScheduledSendRunner:
 
             try:
                 summary = await service.send_email(
-                    int(row.email_id), recipients,
+                    int(row.email_id),
+                    recipients,
                     contact_properties=row.contact_properties or None,
                     custom_properties=row.custom_properties or None,
-                    on_result=on_result, raise_when_nothing_sent=False,
+                    on_result=on_result,
+                    raise_when_nothing_sent=False,
                     send_key=send_id.replace("-", ""),
                 )
             except HubSpotError as err:
@@ -446,20 +524,34 @@ class ScheduledSendRunner:
                 await self._fail_or_release(row, err)
                 return
             status = _final_status(summary)
-            error = None if status == "sent" else (
-                f"{summary.sent} sent, {summary.failed} failed, {summary.skipped} skipped, "
-                f"{summary.unknown} unknown"
+            error = (
+                None
+                if status == "sent"
+                else (
+                    f"{summary.sent} sent, {summary.failed} failed, {summary.skipped} skipped, "
+                    f"{summary.unknown} unknown"
+                )
             )
             async with write_lock:
-                ok = await self.store.finish(send_id, self.worker_id, status=status,
-                                             results=[r.model_dump() for r in summary.results],
-                                             error=error)
+                ok = await self.store.finish(
+                    send_id,
+                    self.worker_id,
+                    status=status,
+                    results=[r.model_dump() for r in summary.results],
+                    error=error,
+                )
             if ok:
-                log.info("scheduled send %s performed: %s (%d sent of %d)", send_id, status,
-                         summary.sent, summary.requested)
+                log.info(
+                    "scheduled send %s performed: %s (%d sent of %d)",
+                    send_id,
+                    status,
+                    summary.sent,
+                    summary.requested,
+                )
             else:
-                log.warning("scheduled send %s: the claim was lost before the result was "
-                            "written", send_id)
+                log.warning(
+                    "scheduled send %s: the claim was lost before the result was written", send_id
+                )
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -468,12 +560,18 @@ class ScheduledSendRunner:
     async def _fail_or_release(self, row: Any, err: HubSpotError) -> None:
         transient = isinstance(err, Unavailable | RateLimited | StorageError)
         if transient and (row.attempts or 0) < MAX_ATTEMPTS:
-            await self.store.release(row.id, self.worker_id,
-                                     error=f"attempt {row.attempts}: {err.code}: {err.message}")
+            await self.store.release(
+                row.id, self.worker_id, error=f"attempt {row.attempts}: {err.code}: {err.message}"
+            )
             log.info("scheduled send %s: nothing sent (%s); will try again", row.id, err.code)
             return
-        await self.store.finish(row.id, self.worker_id, status="failed", results=None,
-                                error=f"{err.code}: {err.message} (nothing was sent)")
+        await self.store.finish(
+            row.id,
+            self.worker_id,
+            status="failed",
+            results=None,
+            error=f"{err.code}: {err.message} (nothing was sent)",
+        )
         log.info("scheduled send %s failed before sending: %s", row.id, err.code)
 
     async def _heartbeat(self, send_id: str) -> None:

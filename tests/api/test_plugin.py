@@ -39,7 +39,7 @@ BLOCKER = textwrap.dedent(
 
 def _run_blocked(blocked: str, body: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     code = BLOCKER + textwrap.dedent(body)
-    proc = subprocess.run(  # noqa: S603 - our own interpreter and code
+    proc = subprocess.run(
         [sys.executable, "-c", code, blocked],
         capture_output=True,
         text=True,

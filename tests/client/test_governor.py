@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
-import socket
 
 import pytest
 

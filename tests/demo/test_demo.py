@@ -16,8 +16,13 @@ from atom_hubspot.sandbox import DEMO_PORTAL_ID
 def _context(tmp_path: Path, env: dict[str, str]) -> HostContext:
     data = tmp_path / "data"
     data.mkdir()
-    return HostContext(env=env, data_dir=data, database_url=f"sqlite:///{data / 'atom.sqlite3'}",
-                       demo=True, public_url="http://127.0.0.1:8123")
+    return HostContext(
+        env=env,
+        data_dir=data,
+        database_url=f"sqlite:///{data / 'atom.sqlite3'}",
+        demo=True,
+        public_url="http://127.0.0.1:8123",
+    )
 
 
 def test_first_principal_of_api_keys():
@@ -39,8 +44,9 @@ def test_demo_env_points_at_the_sandbox(tmp_path: Path):
     assert external["HUBSPOT_AUTHORIZE_URL"] == "http://127.0.0.1:9999/oauth/authorize"
 
 
-async def test_setup_demo_connects_through_oauth(tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]):
+async def test_setup_demo_connects_through_oauth(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     ctx = _context(tmp_path, {"ATOM_API_KEYS": "secret-key-1:acme:alice"})
     mounted: dict[str, Any] = {}
     await setup_demo(ctx, lambda path, app: mounted.__setitem__(path, app))
@@ -75,7 +81,8 @@ async def test_setup_demo_twice_reconnects_a_fresh_sandbox(tmp_path: Path):
         conns = await runtime.connections.list(Principal(tenant_id="demo", user_id="demo"))
         assert len(conns) == 1 and conns[0].status == "connected"
         client, _ = await runtime.connections.client_for(
-            Principal(tenant_id="demo", user_id="demo"))
+            Principal(tenant_id="demo", user_id="demo")
+        )
         assert (await client.account.details()).portal_id == DEMO_PORTAL_ID
     finally:
         await runtime.aclose()
@@ -92,10 +99,17 @@ def _serve_demo(env: dict[str, str]) -> Any:
 def test_host_in_demo_mode_serves_seeded_contacts(tmp_path: Path):
     """`serve --demo` end to end through the stub host: dashboard healthy, contacts listed
     with the API key, the sandbox's authorize page reachable under the mount."""
-    env = {"ATOM_DATA_DIR": str(tmp_path), "ATOM_API_KEYS": "k-123:acme:alice",
-           "ATOM_PUBLIC_URL": "http://testserver", "ATOM_PLUGINS": "hubspot"}
-    env.update(demo_env(HostContext(env=env, data_dir=tmp_path, database_url="",
-                                    public_url="http://testserver")))
+    env = {
+        "ATOM_DATA_DIR": str(tmp_path),
+        "ATOM_API_KEYS": "k-123:acme:alice",
+        "ATOM_PUBLIC_URL": "http://testserver",
+        "ATOM_PLUGINS": "hubspot",
+    }
+    env.update(
+        demo_env(
+            HostContext(env=env, data_dir=tmp_path, database_url="", public_url="http://testserver")
+        )
+    )
     with _serve_demo(env) as c:
         report = c.get("/api/integrations").json()
         hubspot = next(i for i in report["integrations"] if i["name"] == "hubspot")
@@ -104,16 +118,26 @@ def test_host_in_demo_mode_serves_seeded_contacts(tmp_path: Path):
         r = c.get("/api/hubspot/contacts", headers={"Authorization": "Bearer k-123"})
         assert r.status_code == 200, r.text
         assert r.json()["data"]["results"][0]["properties"]["email"]
-        page = c.get(f"{SANDBOX_MOUNT}/oauth/authorize", params={
-            "client_id": "sandbox-client-id", "redirect_uri": "http://x/cb", "scope": "oauth"})
+        page = c.get(
+            f"{SANDBOX_MOUNT}/oauth/authorize",
+            params={
+                "client_id": "sandbox-client-id",
+                "redirect_uri": "http://x/cb",
+                "scope": "oauth",
+            },
+        )
         assert page.status_code == 200
         assert f"action='{SANDBOX_MOUNT}/oauth/authorize'" in page.text
 
 
 def test_host_in_demo_mode_needs_no_hubspot_settings(tmp_path: Path):
     """The README's first command: nothing but `--demo` (no HubSpot settings at all)."""
-    env = {"ATOM_DATA_DIR": str(tmp_path), "ATOM_API_KEYS": "k-123:acme:alice",
-           "ATOM_PUBLIC_URL": "http://testserver", "ATOM_PLUGINS": "hubspot"}
+    env = {
+        "ATOM_DATA_DIR": str(tmp_path),
+        "ATOM_API_KEYS": "k-123:acme:alice",
+        "ATOM_PUBLIC_URL": "http://testserver",
+        "ATOM_PLUGINS": "hubspot",
+    }
     with _serve_demo(env) as c:
         r = c.get("/api/hubspot/contacts", headers={"Authorization": "Bearer k-123"})
         assert r.status_code == 200, r.text
@@ -136,8 +160,7 @@ async def test_setup_demo_with_a_standalone_sandbox_url(tmp_path: Path):
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     server = uvicorn.Server(uvicorn.Config(app, log_level="critical"))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])),
-                              daemon=True)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()
     for _ in range(500):  # the server thread binds and starts within a few ms
         if server.started:
@@ -152,7 +175,8 @@ async def test_setup_demo_with_a_standalone_sandbox_url(tmp_path: Path):
             assert mounted == []
             assert app.state.sandbox.calls["oauth.token"] == 1
             client, conn = await runtime.connections.client_for(
-                Principal(tenant_id="demo", user_id="demo"))
+                Principal(tenant_id="demo", user_id="demo")
+            )
             assert conn.portal_id == DEMO_PORTAL_ID
             assert (await client.account.details()).portal_id == DEMO_PORTAL_ID
         finally:

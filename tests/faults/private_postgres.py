@@ -59,21 +59,47 @@ class PrivatePostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, *args: str, timeout: float = 60.0) -> None:
-        proc = subprocess.run([*self._as_user, *args], capture_output=True, text=True,
-                              timeout=timeout, cwd=self.root)
+        proc = subprocess.run(
+            [*self._as_user, *args], capture_output=True, text=True, timeout=timeout, cwd=self.root
+        )
         if proc.returncode != 0:
-            raise RuntimeError(f"{Path(args[0]).name} failed ({proc.returncode}): "
-                               f"{proc.stderr.strip()[-500:]}")
+            raise RuntimeError(
+                f"{Path(args[0]).name} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}"
+            )
 
     def init(self) -> None:
-        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
-                  "-A", "trust", "--no-sync", "-E", "UTF8", timeout=120)
+        self._run(
+            str(self.bin / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            timeout=120,
+        )
 
     def start(self) -> None:
-        opts = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
-                f"-c unix_socket_directories={self.root} -c fsync=off -c max_connections=50")
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log),
-                  "-o", opts, "-w", "-t", "60", "start")
+        opts = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 "
+            f"-c unix_socket_directories={self.root} -c fsync=off -c max_connections=50"
+        )
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            opts,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         self._wait_ready()
 
     def stop(self, mode: str = "fast") -> None:
@@ -97,6 +123,6 @@ class PrivatePostgres:
         try:
             if (self.data / "postmaster.pid").exists():
                 self.stop("immediate")
-        except Exception:  # noqa: BLE001, S110 - best effort on the way out
+        except Exception:  # noqa: S110 - best effort on the way out
             pass
         shutil.rmtree(self.root, ignore_errors=True)

@@ -35,15 +35,20 @@ PRINCIPAL = Principal(tenant_id="tenant-r", user_id="rita")
 def private_pg() -> Iterator[PrivatePostgres]:
     bin_dir = find_pg_bin()
     if bin_dir is None:
-        skip_or_fail("PostgreSQL server binaries (initdb, pg_ctl) not found: install "
-                     "postgresql or set PG_BIN to their folder", require_var="ATOM_REQUIRE_POSTGRES")
+        skip_or_fail(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found: install "
+            "postgresql or set PG_BIN to their folder",
+            require_var="ATOM_REQUIRE_POSTGRES",
+        )
     try:
         pg = PrivatePostgres(bin_dir)
         pg.init()
         pg.start()
-    except Exception as exc:  # noqa: BLE001 - report why the private server could not run
-        skip_or_fail(f"could not start a private PostgreSQL server: {exc}",
-                     require_var="ATOM_REQUIRE_POSTGRES")
+    except Exception as exc:
+        skip_or_fail(
+            f"could not start a private PostgreSQL server: {exc}",
+            require_var="ATOM_REQUIRE_POSTGRES",
+        )
     try:
         import psycopg
 
@@ -67,22 +72,33 @@ async def host(private_pg: PrivatePostgres, hubspot_env: dict[str, str]) -> Asyn
 
     url = private_pg.url.rsplit("/", 1)[0] + "/atom"
     await asyncio.to_thread(migrate, url)
-    transport = sandbox_transport(SandboxConfig(
-        private_app_tokens={TOKEN: DEMO_PORTAL_ID}, requests_per_10s=None, search_per_s=None))
-    env = {**hubspot_env, "ATOM_DATABASE_URL": url, "ATOM_PLUGINS": "hubspot",
-           "ATOM_API_KEYS": f"{API_KEY}:{PRINCIPAL.tenant_id}:{PRINCIPAL.user_id}"}
+    transport = sandbox_transport(
+        SandboxConfig(
+            private_app_tokens={TOKEN: DEMO_PORTAL_ID}, requests_per_10s=None, search_per_s=None
+        )
+    )
+    env = {
+        **hubspot_env,
+        "ATOM_DATABASE_URL": url,
+        "ATOM_PLUGINS": "hubspot",
+        "ATOM_API_KEYS": f"{API_KEY}:{PRINCIPAL.tenant_id}:{PRINCIPAL.user_id}",
+    }
     h = Host.from_env(env)
     h.context.state["hubspot.transport"] = transport
     h.context.state["hubspot.governor"] = RateLimitGovernor(
-        requests_per_10s=1_000_000, search_per_s=1_000_000, sleep=_nosleep)
+        requests_per_10s=1_000_000, search_per_s=1_000_000, sleep=_nosleep
+    )
     app = create_app(h)
     async with app.router.lifespan_context(app):
         runtime = h.context.state.get("hubspot")
         assert runtime is not None, "the HubSpot plugin did not start"
         await runtime.connections.save_private_app_token(PRINCIPAL, TOKEN)
         async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://host.local",
-                headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as client:
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://host.local",
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            timeout=30,
+        ) as client:
             yield client
 
 
@@ -93,7 +109,8 @@ async def _get(client: httpx.AsyncClient, path: str) -> tuple[httpx.Response, fl
 
 
 async def test_storage_outage_gives_clear_503_and_service_resumes_without_restart(
-        private_pg: PrivatePostgres, host: httpx.AsyncClient) -> None:
+    private_pg: PrivatePostgres, host: httpx.AsyncClient
+) -> None:
     r, _ = await _get(host, "/api/hubspot/contacts?limit=2")
     assert r.status_code == 200, r.text
     assert r.json()["ok"] is True
@@ -120,7 +137,8 @@ async def test_storage_outage_gives_clear_503_and_service_resumes_without_restar
 
 
 async def test_a_restart_while_requests_are_in_flight_leaves_no_lasting_damage(
-        private_pg: PrivatePostgres, host: httpx.AsyncClient) -> None:
+    private_pg: PrivatePostgres, host: httpx.AsyncClient
+) -> None:
     statuses: list[int] = []
     stop = asyncio.Event()
 
@@ -129,8 +147,9 @@ async def test_a_restart_while_requests_are_in_flight_leaves_no_lasting_damage(
             r = await host.get("/api/hubspot/contacts?limit=1")
             statuses.append(r.status_code)
             if r.status_code != 200:
-                assert r.status_code == 503 and r.json()["error"]["code"] == \
-                    "storage_unavailable", r.text
+                assert (
+                    r.status_code == 503 and r.json()["error"]["code"] == "storage_unavailable"
+                ), r.text
             await asyncio.sleep(0.01)
 
     tasks = [asyncio.create_task(reader()) for _ in range(4)]

@@ -23,7 +23,7 @@ from atom_hubspot.sandbox import DEMO_PORTAL_ID, FaultConfig, SandboxConfig
 from atom_hubspot.sandbox.testing import SANDBOX_BASE_URL, sandbox_transport
 from atom_hubspot.settings import HubSpotSettings
 
-PAT = "pat-na1-fault-run-token-000000000000"  # noqa: S105 - known to the sandbox only
+PAT = "pat-na1-fault-run-token-000000000000"
 
 
 class FakeTime:
@@ -45,32 +45,54 @@ class FakeTime:
         await asyncio.sleep(0)
 
 
-def make(faults: FaultConfig | None = None, *, sandbox_limit: int | None = None,
-         client_limit: int = 10_000, seed: bool = False, **config: Any):
+def make(
+    faults: FaultConfig | None = None,
+    *,
+    sandbox_limit: int | None = None,
+    client_limit: int = 10_000,
+    seed: bool = False,
+    **config: Any,
+):
     ft = FakeTime()
-    transport = sandbox_transport(SandboxConfig(
-        seed=seed, private_app_tokens={PAT: DEMO_PORTAL_ID}, requests_per_10s=sandbox_limit,
-        search_per_s=None, faults=faults or FaultConfig(), clock=ft, **config))
+    transport = sandbox_transport(
+        SandboxConfig(
+            seed=seed,
+            private_app_tokens={PAT: DEMO_PORTAL_ID},
+            requests_per_10s=sandbox_limit,
+            search_per_s=None,
+            faults=faults or FaultConfig(),
+            clock=ft,
+            **config,
+        )
+    )
     settings = HubSpotSettings(  # type: ignore[call-arg]
-        _env_file=None, HUBSPOT_API_BASE_URL=SANDBOX_BASE_URL, HUBSPOT_RETRY_MAX_ATTEMPTS="6",
-        HUBSPOT_RETRY_MAX_SECONDS="600", HUBSPOT_TOTAL_TIMEOUT="600")
-    gov = RateLimitGovernor(requests_per_10s=client_limit, search_per_s=1000, clock=ft.clock,
-                            sleep=ft.sleep)
-    http = HubSpotHTTP(settings, transport=transport, governor=gov, clock=ft.clock,
-                       sleep=ft.sleep)
+        _env_file=None,
+        HUBSPOT_API_BASE_URL=SANDBOX_BASE_URL,
+        HUBSPOT_RETRY_MAX_ATTEMPTS="6",
+        HUBSPOT_RETRY_MAX_SECONDS="600",
+        HUBSPOT_TOTAL_TIMEOUT="600",
+    )
+    gov = RateLimitGovernor(
+        requests_per_10s=client_limit, search_per_s=1000, clock=ft.clock, sleep=ft.sleep
+    )
+    http = HubSpotHTTP(settings, transport=transport, governor=gov, clock=ft.clock, sleep=ft.sleep)
     client = HubSpotClient(http, StaticToken(PAT), portal_id=DEMO_PORTAL_ID)
     return client, http, transport.app.state.sandbox, ft
 
 
 def stored_emails(sb: Any, prefix: str) -> Counter[str]:
-    return Counter(r.properties.get("email", "") for r in
-                   sb.portals[DEMO_PORTAL_ID].records["contacts"].values()
-                   if not r.archived and r.properties.get("email", "").startswith(prefix))
+    return Counter(
+        r.properties.get("email", "")
+        for r in sb.portals[DEMO_PORTAL_ID].records["contacts"].values()
+        if not r.archived and r.properties.get("email", "").startswith(prefix)
+    )
 
 
 def people(prefix: str, n: int) -> list[tuple[str, dict[str, str]]]:
-    return [(f"{prefix}{i:05d}@faults.example", {"firstname": f"F{i}", "lastname": "Fault"})
-            for i in range(n)]
+    return [
+        (f"{prefix}{i:05d}@faults.example", {"firstname": f"F{i}", "lastname": "Fault"})
+        for i in range(n)
+    ]
 
 
 # --------------------------------------------------------------------------- idempotent work
@@ -87,10 +109,10 @@ async def test_upserts_complete_through_5xx_resets_and_lost_answers() -> None:
     try:
         result = await client.contacts.batch_upsert(everyone)
         injected = Counter(sb.faults_injected)
-        returned = [tuple(i) if isinstance(i, list) else i for e in result.errors
-                    for i in e.inputs]
-        assert all(e.status == "error" and e.category == "INTERNAL_ERROR"
-                   for e in result.errors), "only a plain 500 may surface"
+        returned = [tuple(i) if isinstance(i, list) else i for e in result.errors for i in e.inputs]
+        assert all(e.status == "error" and e.category == "INTERNAL_ERROR" for e in result.errors), (
+            "only a plain 500 may surface"
+        )
         # Every input is accounted for: written, or handed back with the reason.
         done = set(stored_emails(sb, "up"))
         back = {i["id"] for i in returned}
@@ -98,7 +120,8 @@ async def test_upserts_complete_through_5xx_resets_and_lost_answers() -> None:
         assert done | back == {e for e, _ in everyone} and not done & back
         if returned:
             again = await client.contacts.batch_upsert(
-                [(i["id"], i["properties"]) for i in returned])
+                [(i["id"], i["properties"]) for i in returned]
+            )
             assert again.errors == []
     finally:
         await http.aclose()
@@ -109,8 +132,9 @@ async def test_upserts_complete_through_5xx_resets_and_lost_answers() -> None:
 
 
 async def test_upserts_complete_with_retryable_faults_only() -> None:
-    faults = FaultConfig(script=["502", "503", "504", "reset", "lost_answer", "timeout"] * 2,
-                         seed=11)
+    faults = FaultConfig(
+        script=["502", "503", "504", "reset", "lost_answer", "timeout"] * 2, seed=11
+    )
     client, http, sb, _ = make(faults)
     try:
         result = await client.contacts.batch_upsert(people("rt", 1000))
@@ -184,8 +208,9 @@ async def test_paging_reads_everything_once_through_faults() -> None:
     faults = FaultConfig(error_rate_5xx=0.10, reset_rate=0.10, timeout_rate=0.05, seed=3)
     client, http, sb, _ = make(faults, seed=True)
     retryable_5xx_only(sb)
-    expected = {str(r.id) for r in sb.portals[DEMO_PORTAL_ID].records["contacts"].values()
-                if not r.archived}
+    expected = {
+        str(r.id) for r in sb.portals[DEMO_PORTAL_ID].records["contacts"].values() if not r.archived
+    }
     try:
         seen = [c.id async for c in client.contacts.iter_all(page_size=7)]
     finally:
@@ -198,8 +223,7 @@ async def test_paging_reads_everything_once_through_faults() -> None:
 
 
 @pytest.mark.parametrize("lost_as", ["reset", "timeout"])
-async def test_a_create_whose_answer_is_lost_is_outcome_unknown_and_done_once(
-        lost_as: str) -> None:
+async def test_a_create_whose_answer_is_lost_is_outcome_unknown_and_done_once(lost_as: str) -> None:
     faults = FaultConfig(script=["lost_answer"], lost_answer_as=lost_as)
     client, http, sb, _ = make(faults)
     try:
@@ -217,8 +241,13 @@ async def test_a_create_that_fails_is_never_resent(fault: str) -> None:
     client, http, sb, _ = make(FaultConfig(script=[fault]))
     try:
         with pytest.raises(OutcomeUnknown):
-            await client.deals.create({"dealname": "Never twice", "pipeline": "default",
-                                       "dealstage": "appointmentscheduled"})
+            await client.deals.create(
+                {
+                    "dealname": "Never twice",
+                    "pipeline": "default",
+                    "dealstage": "appointmentscheduled",
+                }
+            )
     finally:
         await http.aclose()
     assert sb.calls["crm.objects.create"] == 1
@@ -264,8 +293,12 @@ async def test_a_send_whose_answer_is_lost_is_outcome_unknown_and_sent_once() ->
             await client.sends.single_send(email_id, "reader@faults.example")
     finally:
         await http.aclose()
-    sends = [s for s in sb.sends(DEMO_PORTAL_ID) if s.get("to") == "reader@faults.example"
-             or (s.get("message") or {}).get("to") == "reader@faults.example"]
+    sends = [
+        s
+        for s in sb.sends(DEMO_PORTAL_ID)
+        if s.get("to") == "reader@faults.example"
+        or (s.get("message") or {}).get("to") == "reader@faults.example"
+    ]
     assert len(sends) == 1
     assert sb.calls["sends.single_send"] == 1
 

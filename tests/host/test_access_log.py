@@ -29,7 +29,10 @@ def test_served_access_log_drops_query_strings(tmp_path: Path) -> None:
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "atom_host_stub", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 30
@@ -50,6 +53,6 @@ def test_served_access_log_drops_query_strings(tmp_path: Path) -> None:
         out, _ = proc.communicate(timeout=20)
     lines = [ln for ln in out.splitlines() if "/api/integrations" in ln]
     assert lines, out
-    assert any('GET /api/integrations?…' in ln and "200" in ln for ln in lines), lines
+    assert any("GET /api/integrations?…" in ln and "200" in ln for ln in lines), lines
     for secret in ("one-time-code-123", "state-456", "a@b.example"):
         assert secret not in out

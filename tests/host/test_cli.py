@@ -55,7 +55,7 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def run_cli(
     tmp_path: Path, *args: str, blocked: bool = False, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own interpreter and code
+    return subprocess.run(
         [sys.executable, "-c", BLOCKED_CLI if blocked else PLAIN_CLI, *args],
         capture_output=True,
         text=True,

@@ -25,28 +25,44 @@ def test_bulk_write_check_counts_what_the_sandbox_holds() -> None:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with sandbox_server(port, rate_limit=11, window_s=1.0), \
-            httpx.Client(base_url=base, timeout=30) as admin:
+    with (
+        sandbox_server(port, rate_limit=11, window_s=1.0),
+        httpx.Client(base_url=base, timeout=30) as admin,
+    ):
         data = rows("smoke", 300)
         res = asyncio.run(run_ours(base, data, 11, 1.0))
         assert res["errors"] == [] and res["rate_limited_surfaced"] == 0
-        assert sbx.check_contacts(admin, "smoke", 300) == {"stored": 300, "lost": 0,
-                                                           "duplicated": 0}
+        assert sbx.check_contacts(admin, "smoke", 300) == {
+            "stored": 300,
+            "lost": 0,
+            "duplicated": 0,
+        }
         # The check can fail: ask for more than was written.
         assert sbx.check_contacts(admin, "smoke", 310)["lost"] == 10
         # A duplicate made behind the API's back is seen.
-        admin.post("/crm/v3/objects/contacts", headers={"Authorization":
-                                                         f"Bearer {sbx.BENCH_TOKEN}"},
-                   json={"properties": {"email": "smoke-extra@bench.example"}})
+        admin.post(
+            "/crm/v3/objects/contacts",
+            headers={"Authorization": f"Bearer {sbx.BENCH_TOKEN}"},
+            json={"properties": {"email": "smoke-extra@bench.example"}},
+        )
         assert sbx.check_contacts(admin, "smoke", 300)["stored"] == 301
 
 
 async def _pages_after_writes(app: object, token: str) -> list[list[str]]:
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
-                                 base_url="http://sb", headers=headers) as c:
-        inputs = [{"id": f"p{i}@bench.example", "idProperty": "email",
-                   "properties": {"firstname": f"F{i}"}} for i in range(30)]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
+        base_url="http://sb",
+        headers=headers,
+    ) as c:
+        inputs = [
+            {
+                "id": f"p{i}@bench.example",
+                "idProperty": "email",
+                "properties": {"firstname": f"F{i}"},
+            }
+            for i in range(30)
+        ]
         first = await c.post("/crm/v3/objects/contacts/batch/upsert", json={"inputs": inputs})
         assert first.status_code in (200, 201)
         # Upsert again (updates, found through the unique lookup) and archive one.
@@ -72,9 +88,18 @@ async def test_bench_sandbox_speedups_answer_like_the_sandbox() -> None:
 
     with speedups():
         fast = await _pages_after_writes(build(None, 10.0, 0), BENCH_TOKEN)
-    plain = await _pages_after_writes(create_sandbox_app(SandboxConfig(
-        seed=False, requests_per_10s=None, search_per_s=None, api_versions=["2026-03", "v3"],
-        private_app_tokens={BENCH_TOKEN: DEMO_PORTAL_ID})), BENCH_TOKEN)
+    plain = await _pages_after_writes(
+        create_sandbox_app(
+            SandboxConfig(
+                seed=False,
+                requests_per_10s=None,
+                search_per_s=None,
+                api_versions=["2026-03", "v3"],
+                private_app_tokens={BENCH_TOKEN: DEMO_PORTAL_ID},
+            )
+        ),
+        BENCH_TOKEN,
+    )
     assert fast == plain
     assert sum(len(p) for p in fast) == 29
     # The speed-ups are gone again: the sandbox's own code is back for every other test.
@@ -82,5 +107,7 @@ async def test_bench_sandbox_speedups_answer_like_the_sandbox() -> None:
     from atom_hubspot.sandbox.state import Portal
 
     assert not hasattr(Portal, "_bench_note")
-    assert next(r for r in router.routes if r.name == "crm.objects.list").handler.__module__ \
+    assert (
+        next(r for r in router.routes if r.name == "crm.objects.list").handler.__module__
         == "atom_hubspot.sandbox.api_crm"
+    )

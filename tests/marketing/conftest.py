@@ -55,12 +55,17 @@ def sandbox_config() -> SandboxConfig:
     return SandboxConfig(
         portals=[
             PortalConfig(portal_id=DEMO_PORTAL_ID, seed=True),
-            PortalConfig(portal_id=BOB_PORTAL_ID, seed=False, marketing_tier="starter",
-                         transactional_addon=False),
+            PortalConfig(
+                portal_id=BOB_PORTAL_ID,
+                seed=False,
+                marketing_tier="starter",
+                transactional_addon=False,
+            ),
         ],
         # Limits are the client's and sandbox's own tests' business; here they would only
         # slow the suite down.
-        requests_per_10s=None, search_per_s=None,
+        requests_per_10s=None,
+        search_per_s=None,
     )
 
 
@@ -143,18 +148,33 @@ async def running_host(
         runtime = host.context.state["hubspot"]
         if connect:
             await runtime.connections.save_private_app_token(
-                ALICE, sandbox.add_private_app_token(DEMO_PORTAL_ID))
+                ALICE, sandbox.add_private_app_token(DEMO_PORTAL_ID)
+            )
             await runtime.connections.save_private_app_token(
-                BOB, sandbox.add_private_app_token(BOB_PORTAL_ID))
+                BOB, sandbox.add_private_app_token(BOB_PORTAL_ID)
+            )
         transport = httpx.ASGITransport(app=app)
         async with (
-            httpx.AsyncClient(transport=transport, base_url="http://host",
-                              headers={"Authorization": "Bearer key-alice-0123456789"}) as a,
-            httpx.AsyncClient(transport=transport, base_url="http://host",
-                              headers={"Authorization": "Bearer key-bob-0123456789"}) as b,
+            httpx.AsyncClient(
+                transport=transport,
+                base_url="http://host",
+                headers={"Authorization": "Bearer key-alice-0123456789"},
+            ) as a,
+            httpx.AsyncClient(
+                transport=transport,
+                base_url="http://host",
+                headers={"Authorization": "Bearer key-bob-0123456789"},
+            ) as b,
         ):
-            yield Stack(app=app, sandbox_app=sandbox_app, host=host, runtime=runtime,
-                        sandbox=sandbox, alice=a, bob=b)
+            yield Stack(
+                app=app,
+                sandbox_app=sandbox_app,
+                host=host,
+                runtime=runtime,
+                sandbox=sandbox,
+                alice=a,
+                bob=b,
+            )
 
 
 @pytest.fixture

@@ -43,13 +43,17 @@ class _Contacts:
         self.emails = emails
         self.fail_times = fail_times
 
-    async def batch_read(self, ids: list[str], *, properties: list[str] | None = None,
-                         **_: Any) -> dict[str, Any]:
+    async def batch_read(
+        self, ids: list[str], *, properties: list[str] | None = None, **_: Any
+    ) -> dict[str, Any]:
         if self.fail_times and self.fail_times[0] > 0:
             self.fail_times[0] -= 1
             raise Unavailable("HubSpot answered 503")
-        return {"results": [{"id": i, "properties": {"email": self.emails[i]}}
-                            for i in ids if i in self.emails]}
+        return {
+            "results": [
+                {"id": i, "properties": {"email": self.emails[i]}} for i in ids if i in self.emails
+            ]
+        }
 
 
 class _Sends:
@@ -65,14 +69,19 @@ class _Sends:
             await self.gate.wait()
         await asyncio.sleep(0)
         self.log.calls.append((email_id, to))
-        return {"status": "COMPLETE", "statusId": f"s-{len(self.log.calls)}",
-                "sendResult": "SENT"}
+        return {"status": "COMPLETE", "statusId": f"s-{len(self.log.calls)}", "sendResult": "SENT"}
 
 
 class FakeClient:
-    def __init__(self, log: SendLog, *, emails: dict[str, str | None] | None = None,
-                 hang_on: set[str] | None = None, fail_reads: int = 0,
-                 gate: asyncio.Event | None = None) -> None:
+    def __init__(
+        self,
+        log: SendLog,
+        *,
+        emails: dict[str, str | None] | None = None,
+        hang_on: set[str] | None = None,
+        fail_reads: int = 0,
+        gate: asyncio.Event | None = None,
+    ) -> None:
         self.contacts = _Contacts(emails or {}, [fail_reads])
         self.sends = _Sends(log, hang_on or set(), gate)
 

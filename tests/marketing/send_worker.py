@@ -28,11 +28,15 @@ from tests.marketing.fakes import FakeClock
 
 
 def sandbox_for(token: str, *, send_latency_ms: float = 0.0) -> Any:
-    return create_sandbox_app(SandboxConfig(
-        portals=[PortalConfig(portal_id=DEMO_PORTAL_ID, seed=True)],
-        requests_per_10s=None, search_per_s=None, private_app_tokens={token: DEMO_PORTAL_ID},
-        faults=FaultConfig(latency_ms=send_latency_ms, paths=["single-send"]),
-    ))
+    return create_sandbox_app(
+        SandboxConfig(
+            portals=[PortalConfig(portal_id=DEMO_PORTAL_ID, seed=True)],
+            requests_per_10s=None,
+            search_per_s=None,
+            private_app_tokens={token: DEMO_PORTAL_ID},
+            faults=FaultConfig(latency_ms=send_latency_ms, paths=["single-send"]),
+        )
+    )
 
 
 async def main(cfg: dict[str, Any]) -> None:
@@ -45,17 +49,20 @@ async def main(cfg: dict[str, Any]) -> None:
             await asyncio.sleep(0.01)
         host.runtime.scheduler.batch_size = 1
         host.runtime.scheduler.clock = FakeClock(
-            datetime.fromisoformat(cfg["send_at"]) + timedelta(seconds=1))
+            datetime.fromisoformat(cfg["send_at"]) + timedelta(seconds=1)
+        )
         store = host.runtime.scheduler.store
         for _ in range(3000):
             rows = await store.list_for(ALICE, limit=1000)
             if rows and all(r.status not in ("pending", "claimed") for r in rows):
                 break
             await asyncio.sleep(0.02)
-        result = json.dumps({
-            "worker": host.runtime.scheduler.worker_id,
-            "sends": [s["to"] for s in app.state.sandbox.sends()],
-        })
+        result = json.dumps(
+            {
+                "worker": host.runtime.scheduler.worker_id,
+                "sends": [s["to"] for s in app.state.sandbox.sends()],
+            }
+        )
         await asyncio.to_thread(Path(cfg["out"]).write_text, result)
 
 

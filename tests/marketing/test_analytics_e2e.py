@@ -27,7 +27,8 @@ def _expected_deals(stack: Stack, start: date, end: date) -> dict[str, Any]:
     hi = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)
     stages = {s.id: s for p in stack.demo.pipelines.values() for s in p.stages}
     per_stage: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"count": 0, "amount": Decimal(0), "weighted": Decimal(0)})
+        lambda: {"count": 0, "amount": Decimal(0), "weighted": Decimal(0)}
+    )
     won = lost = 0
     for r in _live(stack, "deals"):
         cd = r.properties.get("closedate")
@@ -45,13 +46,17 @@ def _expected_deals(stack: Stack, start: date, end: date) -> dict[str, Any]:
 
 
 async def test_deal_analytics_match_the_seed(stack: Stack) -> None:
-    closes = sorted(_when(r.properties["closedate"]).date() for r in _live(stack, "deals")
-                    if r.properties.get("closedate"))
+    closes = sorted(
+        _when(r.properties["closedate"]).date()
+        for r in _live(stack, "deals")
+        if r.properties.get("closedate")
+    )
     # A range that cuts through the data, so the date filter matters.
     start, end = closes[len(closes) // 4], closes[3 * len(closes) // 4]
-    r = await stack.alice.get("/api/hubspot/analytics/deals",
-                              params={"close_date_from": start.isoformat(),
-                                      "close_date_to": end.isoformat()})
+    r = await stack.alice.get(
+        "/api/hubspot/analytics/deals",
+        params={"close_date_from": start.isoformat(), "close_date_to": end.isoformat()},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["meta"] == {"portal_id": DEMO_PORTAL_ID, "cached": False}
@@ -75,21 +80,24 @@ async def test_deal_analytics_match_the_seed(stack: Stack) -> None:
     assert got["contractsent"]["probability"] == "0.9"
 
     # Asked again within the cache time: served from the cache, same figures.
-    again = await stack.alice.get("/api/hubspot/analytics/deals",
-                                  params={"close_date_from": start.isoformat(),
-                                          "close_date_to": end.isoformat()})
+    again = await stack.alice.get(
+        "/api/hubspot/analytics/deals",
+        params={"close_date_from": start.isoformat(), "close_date_to": end.isoformat()},
+    )
     assert again.json()["meta"]["cached"] is True
     assert again.json()["data"] == data
 
 
 async def test_deal_analytics_bad_input_and_unknown_pipeline(stack: Stack) -> None:
-    r = await stack.alice.get("/api/hubspot/analytics/deals",
-                              params={"close_date_from": "2026-05-01",
-                                      "close_date_to": "2026-04-01"})
+    r = await stack.alice.get(
+        "/api/hubspot/analytics/deals",
+        params={"close_date_from": "2026-05-01", "close_date_to": "2026-04-01"},
+    )
     assert r.status_code == 422
     assert r.json()["error"]["errors"][0]["field"] == "close_date_to"
-    r = await stack.alice.get("/api/hubspot/analytics/deals",
-                              params={"close_date_from": "not-a-date"})
+    r = await stack.alice.get(
+        "/api/hubspot/analytics/deals", params={"close_date_from": "not-a-date"}
+    )
     assert r.status_code == 422 and "close_date_from" in r.json()["error"]["message"]
     r = await stack.alice.get("/api/hubspot/analytics/deals", params={"pipeline_id": "nope"})
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
@@ -101,9 +109,14 @@ async def test_contact_analytics_match_the_seed_one_call_per_bucket(stack: Stack
     end = created[-1]
     start = end - timedelta(days=20)
     before = sum(stack.sandbox.calls.values())
-    r = await stack.alice.get("/api/hubspot/analytics/contacts",
-                              params={"created_from": start.isoformat(),
-                                      "created_to": end.isoformat(), "granularity": "day"})
+    r = await stack.alice.get(
+        "/api/hubspot/analytics/contacts",
+        params={
+            "created_from": start.isoformat(),
+            "created_to": end.isoformat(),
+            "granularity": "day",
+        },
+    )
     assert r.status_code == 200, r.text
     data = r.json()["data"]
     calls = sum(stack.sandbox.calls.values()) - before
@@ -117,7 +130,8 @@ async def test_contact_analytics_match_the_seed_one_call_per_bucket(stack: Stack
 
     per_day = Counter(d for d in created if start <= d <= end)
     assert [b["count"] for b in data["new_contacts"]] == [
-        per_day.get(start + timedelta(days=i), 0) for i in range(21)]
+        per_day.get(start + timedelta(days=i), 0) for i in range(21)
+    ]
     assert data["new_contacts_total"] == sum(per_day.values()) > 0
     # total + 8 stages + "none" + 21 day buckets: one search each, no contact downloaded.
     assert calls == 1 + 8 + 1 + 21
@@ -127,20 +141,27 @@ async def test_contact_analytics_weeks_and_range_cap(stack: Stack) -> None:
     created = [_when(c.properties["createdate"]).date() for c in _live(stack, "contacts")]
     start = min(created)
     end = start + timedelta(days=7 * 5 - 1)
-    r = await stack.alice.get("/api/hubspot/analytics/contacts",
-                              params={"created_from": start.isoformat(),
-                                      "created_to": end.isoformat(), "granularity": "week"})
+    r = await stack.alice.get(
+        "/api/hubspot/analytics/contacts",
+        params={
+            "created_from": start.isoformat(),
+            "created_to": end.isoformat(),
+            "granularity": "week",
+        },
+    )
     data = r.json()["data"]
     assert [(b["start"], b["end"]) for b in data["new_contacts"]][:2] == [
         (start.isoformat(), (start + timedelta(days=6)).isoformat()),
-        ((start + timedelta(days=7)).isoformat(), (start + timedelta(days=13)).isoformat())]
+        ((start + timedelta(days=7)).isoformat(), (start + timedelta(days=13)).isoformat()),
+    ]
     for b in data["new_contacts"]:
         lo, hi = date.fromisoformat(b["start"]), date.fromisoformat(b["end"])
         assert b["count"] == sum(1 for d in created if lo <= d <= hi)
 
-    r = await stack.alice.get("/api/hubspot/analytics/contacts",
-                              params={"created_from": "2025-01-01", "created_to": "2026-01-01",
-                                      "granularity": "day"})
+    r = await stack.alice.get(
+        "/api/hubspot/analytics/contacts",
+        params={"created_from": "2025-01-01", "created_to": "2026-01-01", "granularity": "day"},
+    )
     assert r.status_code == 422 and r.json()["error"]["errors"][0]["field"] == "created_from"
     r = await stack.alice.get("/api/hubspot/analytics/contacts", params={"granularity": "hour"})
     assert r.status_code == 422 and "granularity" in r.json()["error"]["message"]
@@ -155,20 +176,26 @@ async def test_campaign_analytics_are_hubspots_metrics(stack: Stack) -> None:
 
     # The same question put to the sandbox directly, without the plugin.
     token = stack.sandbox.add_private_app_token(DEMO_PORTAL_ID)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=stack.sandbox_app),
-                                 base_url="http://sandbox.local") as raw:
-        direct = (await raw.get(
-            f"/marketing/campaigns/2026-03/{campaign.id}/reports/metrics",  # noqa: hubspot path
-            params={"startDate": "2026-01-01", "endDate": "2026-01-31"},
-            headers={"Authorization": f"Bearer {token}"})).json()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=stack.sandbox_app), base_url="http://sandbox.local"
+    ) as raw:
+        direct = (
+            await raw.get(
+                # The path HubSpot documents, called directly to compare with the route.
+                f"/marketing/campaigns/2026-03/{campaign.id}/reports/metrics",
+                params={"startDate": "2026-01-01", "endDate": "2026-01-31"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        ).json()
     assert data["sessions"] == direct["sessions"] > 0
     assert data["new_contacts_first_touch"] == direct["newContactsFirstTouch"]
     assert data["new_contacts_last_touch"] == direct["newContactsLastTouch"]
     assert data["influenced_contacts"] == direct["influencedContacts"]
     assert (data["start_date"], data["end_date"]) == ("2026-01-01", "2026-01-31")
 
-    r = await stack.alice.get("/api/hubspot/analytics/campaigns/"
-                              "00000000-0000-0000-0000-000000000000")
+    r = await stack.alice.get(
+        "/api/hubspot/analytics/campaigns/00000000-0000-0000-0000-000000000000"
+    )
     assert r.status_code == 404
     r = await stack.bob.get(f"/api/hubspot/analytics/campaigns/{campaign.id}", params=params)
     assert r.status_code == 403

@@ -18,8 +18,13 @@ def _published_email(stack: Stack) -> int:
 
 async def test_lost_answer_is_unknown_and_not_resent(stack: Stack) -> None:
     stack.sandbox.set_faults(FaultConfig(script=["lost_answer"], paths=["single-send"]))
-    r = await stack.alice.post("/api/hubspot/send-email", json={
-        "email_id": _published_email(stack), "emails": ["one@example.com", "two@example.com"]})
+    r = await stack.alice.post(
+        "/api/hubspot/send-email",
+        json={
+            "email_id": _published_email(stack),
+            "emails": ["one@example.com", "two@example.com"],
+        },
+    )
     assert r.status_code == 200, r.text
     s = r.json()["data"]["summary"]
     assert (s["sent"], s["unknown"]) == (1, 1)
@@ -27,14 +32,21 @@ async def test_lost_answer_is_unknown_and_not_resent(stack: Stack) -> None:
     assert unknown["error"]["code"] == "outcome_unknown"
     # HubSpot did send both (the answer was lost after the write), and each exactly once.
     assert Counter(x["to"] for x in stack.sandbox.sends()) == {
-        "one@example.com": 1, "two@example.com": 1}
+        "one@example.com": 1,
+        "two@example.com": 1,
+    }
 
 
 async def test_scheduled_lost_answer_is_partial_and_never_repeated(stack: Stack) -> None:
     send_at = datetime.now(UTC) + timedelta(hours=1)
-    r = await stack.alice.post("/api/hubspot/send-email", json={
-        "email_id": _published_email(stack), "emails": ["a@example.com", "b@example.com"],
-        "send_at": send_at.isoformat()})
+    r = await stack.alice.post(
+        "/api/hubspot/send-email",
+        json={
+            "email_id": _published_email(stack),
+            "emails": ["a@example.com", "b@example.com"],
+            "send_at": send_at.isoformat(),
+        },
+    )
     sid = r.json()["data"]["scheduled"]["id"]
     stack.sandbox.set_faults(FaultConfig(script=["lost_answer"], paths=["single-send"]))
     runner = stack.runtime.scheduler
@@ -48,16 +60,22 @@ async def test_scheduled_lost_answer_is_partial_and_never_repeated(stack: Stack)
     assert sorted(x["status"] for x in info["results"]) == ["sent", "unknown"]
     assert "1 unknown" in info["error"]
     assert Counter(x["to"] for x in stack.sandbox.sends()) == {
-        "a@example.com": 1, "b@example.com": 1}
+        "a@example.com": 1,
+        "b@example.com": 1,
+    }
 
 
 async def test_scheduler_retries_when_nothing_was_sent(stack: Stack) -> None:
-    contact = next(c for c in stack.demo.records["contacts"].values()
-                   if c.properties.get("email"))
+    contact = next(c for c in stack.demo.records["contacts"].values() if c.properties.get("email"))
     send_at = datetime.now(UTC) + timedelta(hours=1)
-    r = await stack.alice.post("/api/hubspot/send-email", json={
-        "email_id": _published_email(stack), "contact_ids": [str(contact.id)],
-        "send_at": send_at.isoformat()})
+    r = await stack.alice.post(
+        "/api/hubspot/send-email",
+        json={
+            "email_id": _published_email(stack),
+            "contact_ids": [str(contact.id)],
+            "send_at": send_at.isoformat(),
+        },
+    )
     sid = r.json()["data"]["scheduled"]["id"]
     runner = stack.runtime.scheduler
     await runner.aclose()

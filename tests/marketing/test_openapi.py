@@ -41,11 +41,15 @@ async def test_every_marketing_route_is_documented(stack: Stack) -> None:
     r = await stack.alice.get("/openapi.json")
     assert r.status_code == 200
     schema = r.json()
-    ours = {(m, p.removeprefix("/api/hubspot"))
-            for p, ops in schema["paths"].items() for m in ops
-            if any(t.startswith("HubSpot") and t not in ("HubSpot CRM",)
-                   for t in ops[m].get("tags", []))
-            and not p.startswith(("/api/hubspot/auth", "/auth", "/api/hubspot/health"))}
+    ours = {
+        (m, p.removeprefix("/api/hubspot"))
+        for p, ops in schema["paths"].items()
+        for m in ops
+        if any(
+            t.startswith("HubSpot") and t not in ("HubSpot CRM",) for t in ops[m].get("tags", [])
+        )
+        and not p.startswith(("/api/hubspot/auth", "/auth", "/api/hubspot/health"))
+    }
     assert {(m, p) for m, p, _, _ in ROUTES} <= ours
 
     for method, path, ok, has_body in ROUTES:

@@ -33,16 +33,21 @@ CHECKS = [
     response_schema_conformance,
     response_headers_conformance,
 ]
-MARKETING_TAGS = {"HubSpot campaigns", "HubSpot analytics", "HubSpot lead lists",
-                  "HubSpot email"}
+MARKETING_TAGS = {"HubSpot campaigns", "HubSpot analytics", "HubSpot lead lists", "HubSpot email"}
 EXAMPLES_PER_MODE = 8  # x 2 modes x 17 operations ≈ 270 requests
 
 
 def _generate(operation: Any, mode: GenerationMode, n: int) -> list[Any]:
     cases: list[Any] = []
 
-    @settings(max_examples=n, derandomize=True, database=None, deadline=None,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=n,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(operation.as_strategy(generation_mode=mode))
     def collect(case: Any) -> None:
         cases.append(case)
@@ -54,8 +59,11 @@ def _generate(operation: Any, mode: GenerationMode, n: int) -> list[Any]:
 @pytest.mark.slow
 async def test_generated_requests_never_5xx_and_match_the_schema(stack: Stack) -> None:
     schema = schemathesis.openapi.from_dict(stack.app.openapi())
-    operations = [op for op in (r.ok() for r in schema.get_all_operations())
-                  if set(op.definition.raw.get("tags", [])) & MARKETING_TAGS]
+    operations = [
+        op
+        for op in (r.ok() for r in schema.get_all_operations())
+        if set(op.definition.raw.get("tags", [])) & MARKETING_TAGS
+    ]
     assert len(operations) == 17, sorted(f"{o.method} {o.path}" for o in operations)
 
     real = {
@@ -85,7 +93,10 @@ async def test_generated_requests_never_5xx_and_match_the_schema(stack: Stack) -
     for case in cases:
         kw = case.as_transport_kwargs(base_url="http://host", headers=headers)
         request = stack.alice.build_request(
-            kw["method"], kw["url"], params=kw.get("params"), headers=kw.get("headers"),
+            kw["method"],
+            kw["url"],
+            params=kw.get("params"),
+            headers=kw.get("headers"),
             json=kw["json"] if "json" in kw else None,
             content=kw.get("data") if isinstance(kw.get("data"), (bytes, str)) else None,
         )
@@ -94,8 +105,10 @@ async def test_generated_requests_never_5xx_and_match_the_schema(stack: Stack) -
         try:
             case.validate_response(response, checks=CHECKS, headers=headers)
         except (Exception, BaseExceptionGroup) as exc:  # collect them all
-            failures.append(f"{kw['method']} {request.url} -> {response.status_code}: "
-                            f"{type(exc).__name__}: {str(exc)[:400]}")
+            failures.append(
+                f"{kw['method']} {request.url} -> {response.status_code}: "
+                f"{type(exc).__name__}: {str(exc)[:400]}"
+            )
     print(f"{len(cases)} cases; statuses {dict(statuses)}")
     assert not failures, f"{len(failures)} failing cases:\n" + "\n".join(failures[:15])
     assert not [s for s in statuses if s >= 500], statuses

@@ -28,13 +28,21 @@ async def test_campaigns_page_create_and_read(stack: Stack) -> None:
             break
     assert sorted(seen) == sorted(stack.demo.campaigns)
 
-    body = {"name": "Black Friday", "start_date": "2026-11-27", "end_date": "2026-11-30",
-            "notes": "Door-buster offers"}
+    body = {
+        "name": "Black Friday",
+        "start_date": "2026-11-27",
+        "end_date": "2026-11-30",
+        "notes": "Door-buster offers",
+    }
     r = await stack.alice.post("/api/hubspot/campaigns", json=body)
     assert r.status_code == 201, r.text
     created = r.json()["data"]
     assert (created["name"], created["start_date"], created["end_date"], created["notes"]) == (
-        "Black Friday", "2026-11-27", "2026-11-30", "Door-buster offers")
+        "Black Friday",
+        "2026-11-27",
+        "2026-11-30",
+        "Door-buster offers",
+    )
     stored = stack.demo.campaigns[created["id"]]
     assert stored.properties["hs_name"] == "Black Friday"
     assert stored.properties["hs_start_date"] == "2026-11-27"
@@ -82,8 +90,11 @@ async def test_campaigns_need_marketing_hub_professional(stack: Stack) -> None:
 
 
 def _contact_ids(stack: Stack, n: int) -> list[str]:
-    return [str(r.id) for r in sorted(stack.demo.records["contacts"].values(),
-                                      key=lambda r: r.id) if not r.archived][:n]
+    return [
+        str(r.id)
+        for r in sorted(stack.demo.records["contacts"].values(), key=lambda r: r.id)
+        if not r.archived
+    ][:n]
 
 
 async def test_manual_lead_list_membership(stack: Stack) -> None:
@@ -95,16 +106,21 @@ async def test_manual_lead_list_membership(stack: Stack) -> None:
     members = stack.demo.lists[int(lid)].members
     a, b, c = _contact_ids(stack, 3)
 
-    r = await stack.alice.post(f"/api/hubspot/lead-lists/{lid}/members",
-                               json={"contact_ids": [a, b, "999999999"]})
+    r = await stack.alice.post(
+        f"/api/hubspot/lead-lists/{lid}/members", json={"contact_ids": [a, b, "999999999"]}
+    )
     assert r.status_code == 200, r.text
     res = r.json()["data"]
     assert (sorted(res["added"]), res["missing"], res["unchanged"]) == (
-        sorted([a, b]), ["999999999"], [])
+        sorted([a, b]),
+        ["999999999"],
+        [],
+    )
     assert {str(i) for i in members} == {a, b}
 
-    r = await stack.alice.post(f"/api/hubspot/lead-lists/{lid}/members",
-                               json={"contact_ids": [a, c]})
+    r = await stack.alice.post(
+        f"/api/hubspot/lead-lists/{lid}/members", json={"contact_ids": [a, c]}
+    )
     res = r.json()["data"]
     assert (res["added"], res["unchanged"]) == ([c], [a])
 
@@ -120,8 +136,9 @@ async def test_manual_lead_list_membership(stack: Stack) -> None:
             break
     assert sorted(ids) == sorted([a, b, c])
 
-    r = await stack.alice.request("DELETE", f"/api/hubspot/lead-lists/{lid}/members",
-                                  json={"contact_ids": [a, "999999999"]})
+    r = await stack.alice.request(
+        "DELETE", f"/api/hubspot/lead-lists/{lid}/members", json={"contact_ids": [a, "999999999"]}
+    )
     assert r.status_code == 200, r.text
     res = r.json()["data"]
     assert (res["removed"], res["missing"]) == ([a], ["999999999"])
@@ -138,9 +155,11 @@ async def test_lead_list_bad_input_and_other_tenant_change_nothing(stack: Stack)
     lid = r.json()["data"]["id"]
     members = stack.demo.lists[int(lid)].members
     [a] = _contact_ids(stack, 1)
-    for body, field in [({"contact_ids": ["abc"]}, "contact_ids.0"),
-                        ({"contact_ids": []}, "contact_ids"),
-                        ({"ids": [a]}, "contact_ids")]:
+    for body, field in [
+        ({"contact_ids": ["abc"]}, "contact_ids.0"),
+        ({"contact_ids": []}, "contact_ids"),
+        ({"ids": [a]}, "contact_ids"),
+    ]:
         r = await stack.alice.post(f"/api/hubspot/lead-lists/{lid}/members", json=body)
         assert r.status_code == 422, r.text
         assert field in [e["field"] for e in r.json()["error"]["errors"]]
@@ -154,19 +173,25 @@ async def test_lead_list_bad_input_and_other_tenant_change_nothing(stack: Stack)
     assert r.status_code == 404
     r = await stack.bob.get(f"/api/hubspot/lead-lists/{lid}")
     assert r.status_code == 404
-    r = await stack.bob.request("DELETE", f"/api/hubspot/lead-lists/{lid}/members",
-                                json={"contact_ids": [a]})
+    r = await stack.bob.request(
+        "DELETE", f"/api/hubspot/lead-lists/{lid}/members", json={"contact_ids": [a]}
+    )
     assert r.status_code == 404
     assert members == {} and stack.bobs.lists == {}
 
 
 async def test_dynamic_lead_list_from_a_segment(stack: Stack) -> None:
-    segment = {"match": "all", "conditions": [
-        {"property": "lifecyclestage", "operator": "in", "value": ["customer", "evangelist"]},
-        {"property": "city", "operator": "known"},
-    ]}
-    r = await stack.alice.post("/api/hubspot/lead-lists", json={
-        "name": "Happy customers", "processing_type": "DYNAMIC", "segment": segment})
+    segment = {
+        "match": "all",
+        "conditions": [
+            {"property": "lifecyclestage", "operator": "in", "value": ["customer", "evangelist"]},
+            {"property": "city", "operator": "known"},
+        ],
+    }
+    r = await stack.alice.post(
+        "/api/hubspot/lead-lists",
+        json={"name": "Happy customers", "processing_type": "DYNAMIC", "segment": segment},
+    )
     assert r.status_code == 201, r.text
     lst = r.json()["data"]
     assert lst["processing_type"] == "DYNAMIC"
@@ -175,19 +200,25 @@ async def test_dynamic_lead_list_from_a_segment(stack: Stack) -> None:
     assert stored.filter_branch["filterBranchType"] == "OR"
     [and_branch] = stored.filter_branch["filterBranches"]
     assert [f["operation"]["operationType"] for f in and_branch["filters"]] == [
-        "ENUMERATION", "ALL_PROPERTY"]
+        "ENUMERATION",
+        "ALL_PROPERTY",
+    ]
 
     # HubSpot decides the members: the seeded customers and evangelists with a city.
-    want = sorted(str(c.id) for c in stack.demo.records["contacts"].values()
-                  if not c.archived and c.properties.get("lifecyclestage") in
-                  ("customer", "evangelist") and c.properties.get("city"))
-    r = await stack.alice.get(f"/api/hubspot/lead-lists/{lst['id']}/members",
-                              params={"limit": 100})
+    want = sorted(
+        str(c.id)
+        for c in stack.demo.records["contacts"].values()
+        if not c.archived
+        and c.properties.get("lifecyclestage") in ("customer", "evangelist")
+        and c.properties.get("city")
+    )
+    r = await stack.alice.get(f"/api/hubspot/lead-lists/{lst['id']}/members", params={"limit": 100})
     assert sorted(r.json()["data"]["contact_ids"]) == want and want
 
     # Members cannot be added by hand to a DYNAMIC list: 422, nothing changed.
-    r = await stack.alice.post(f"/api/hubspot/lead-lists/{lst['id']}/members",
-                               json={"contact_ids": [want[0]]})
+    r = await stack.alice.post(
+        f"/api/hubspot/lead-lists/{lst['id']}/members", json={"contact_ids": [want[0]]}
+    )
     assert r.status_code == 422 and "DYNAMIC" in r.json()["error"]["message"]
 
 
@@ -195,16 +226,34 @@ async def test_segment_validation(stack: Stack) -> None:
     before = set(stack.demo.lists)
     cases = [
         ({"name": "A", "processing_type": "DYNAMIC"}, "segment"),
-        ({"name": "B", "segment": {"conditions": [{"property": "city", "operator": "known"}]}},
-         "segment"),
-        ({"name": "C", "processing_type": "DYNAMIC", "segment": {"conditions": [
-            {"property": "numberofemployees", "operator": "gt", "value": "many"}]}},
-         "segment.conditions.0.value"),
-        ({"name": "D", "processing_type": "DYNAMIC", "segment": {"conditions": [
-            {"property": "city", "operator": "like", "value": "x"}]}},
-         "segment.conditions.0.operator"),
-        ({"name": "E", "processing_type": "DYNAMIC", "segment": {"conditions": []}},
-         "segment.conditions"),
+        (
+            {"name": "B", "segment": {"conditions": [{"property": "city", "operator": "known"}]}},
+            "segment",
+        ),
+        (
+            {
+                "name": "C",
+                "processing_type": "DYNAMIC",
+                "segment": {
+                    "conditions": [
+                        {"property": "numberofemployees", "operator": "gt", "value": "many"}
+                    ]
+                },
+            },
+            "segment.conditions.0.value",
+        ),
+        (
+            {
+                "name": "D",
+                "processing_type": "DYNAMIC",
+                "segment": {"conditions": [{"property": "city", "operator": "like", "value": "x"}]},
+            },
+            "segment.conditions.0.operator",
+        ),
+        (
+            {"name": "E", "processing_type": "DYNAMIC", "segment": {"conditions": []}},
+            "segment.conditions",
+        ),
         ({"name": "F", "processing_type": "SNAPSHOT"}, "processing_type"),
     ]
     for body, field in cases:
@@ -222,8 +271,9 @@ async def test_email_templates_are_the_sendable_marketing_emails(stack: Stack) -
     assert r.status_code == 200, r.text
     got = {e["id"] for e in r.json()["data"]["items"]}
     assert got == {str(i) for i, e in stack.demo.emails.items() if e["isPublished"]}
-    r = await stack.alice.get("/api/hubspot/email-templates",
-                              params={"limit": 100, "include_unpublished": "true"})
+    r = await stack.alice.get(
+        "/api/hubspot/email-templates", params={"limit": 100, "include_unpublished": "true"}
+    )
     assert {e["id"] for e in r.json()["data"]["items"]} == {str(i) for i in stack.demo.emails}
     assert len(got) < len(stack.demo.emails)  # the seed has drafts, which are left out
 
@@ -233,32 +283,45 @@ def _published_email(stack: Stack) -> int:
 
 
 def _contacts_with_email(stack: Stack, n: int) -> list[Any]:
-    return [c for c in sorted(stack.demo.records["contacts"].values(), key=lambda r: r.id)
-            if not c.archived and c.properties.get("email")][:n]
+    return [
+        c
+        for c in sorted(stack.demo.records["contacts"].values(), key=lambda r: r.id)
+        if not c.archived and c.properties.get("email")
+    ][:n]
 
 
 async def test_send_now_one_call_per_recipient_with_results(stack: Stack) -> None:
     eid = _published_email(stack)
     c1, c2 = _contacts_with_email(stack, 2)
-    body = {"email_id": eid, "contact_ids": [str(c1.id), str(c2.id), "999999999"],
-            "emails": ["ada@example.com", "bounce@example.com", c1.properties["email"].upper()],
-            "contact_properties": {"firstname": "Ada"}}
+    body = {
+        "email_id": eid,
+        "contact_ids": [str(c1.id), str(c2.id), "999999999"],
+        "emails": ["ada@example.com", "bounce@example.com", c1.properties["email"].upper()],
+        "contact_properties": {"firstname": "Ada"},
+    }
     r = await stack.alice.post("/api/hubspot/send-email", json=body)
     assert r.status_code == 200, r.text
     data = r.json()["data"]
     assert data["mode"] == "sent" and data["scheduled"] is None
     s = data["summary"]
     assert [(x["status"], (x["error"] or {}).get("code")) for x in s["results"]] == [
-        ("sent", None), ("sent", None), ("skipped", "not_found"), ("sent", None),
-        ("failed", "send_refused"), ("skipped", "duplicate")]
+        ("sent", None),
+        ("sent", None),
+        ("skipped", "not_found"),
+        ("sent", None),
+        ("failed", "send_refused"),
+        ("skipped", "duplicate"),
+    ]
     assert (s["requested"], s["sent"], s["failed"], s["skipped"], s["unknown"]) == (6, 3, 1, 2, 0)
     assert s["results"][4]["send_result"] == "PREVIOUSLY_BOUNCED"
 
     sends = stack.sandbox.sends(stack.demo.portal_id)
-    assert sorted(x["to"] for x in sends) == sorted([
-        c1.properties["email"], c2.properties["email"], "ada@example.com", "bounce@example.com"])
-    assert all(x["emailId"] == eid and x["contactProperties"] == {"firstname": "Ada"}
-               for x in sends)
+    assert sorted(x["to"] for x in sends) == sorted(
+        [c1.properties["email"], c2.properties["email"], "ada@example.com", "bounce@example.com"]
+    )
+    assert all(
+        x["emailId"] == eid and x["contactProperties"] == {"firstname": "Ada"} for x in sends
+    )
     assert len({x["sendId"] for x in sends}) == 4  # HubSpot's per-send dedup key, one each
 
 
@@ -270,16 +333,19 @@ async def test_send_bad_input_sends_nothing(stack: Stack) -> None:
         ({"email_id": eid, "contact_ids": ["12x"]}, "contact_ids.0"),
         ({"contact_ids": ["1"]}, "email_id"),
         ({"email_id": eid, "emails": ["a@example.com"], "send_at": "tomorrow"}, "send_at"),
-        ({"email_id": eid, "emails": ["a@example.com"], "send_at": "2099-01-01T09:00:00"},
-         "send_at"),
+        (
+            {"email_id": eid, "emails": ["a@example.com"], "send_at": "2099-01-01T09:00:00"},
+            "send_at",
+        ),
         ({"email_id": eid, "emails": ["a@example.com"], "bcc": "x"}, "bcc"),
     ]
     for body, field in cases:
         r = await stack.alice.post("/api/hubspot/send-email", json=body)
         assert r.status_code == 422, (body, r.text)
         assert field in [e["field"] for e in r.json()["error"]["errors"]], (body, r.json())
-    r = await stack.alice.post("/api/hubspot/send-email",
-                               json={"email_id": 424242, "emails": ["a@example.com"]})
+    r = await stack.alice.post(
+        "/api/hubspot/send-email", json={"email_id": 424242, "emails": ["a@example.com"]}
+    )
     assert r.status_code == 404
     assert stack.sandbox.sends() == []
     r = await stack.alice.get("/api/hubspot/scheduled-sends")
@@ -289,9 +355,10 @@ async def test_send_bad_input_sends_nothing(stack: Stack) -> None:
 async def test_send_needs_marketing_hub_enterprise(stack: Stack) -> None:
     eid = _published_email(stack)
     stack.bobs.emails[eid] = copy.deepcopy(stack.demo.emails[eid])  # the same email in Bob's
-    r = await stack.bob.post("/api/hubspot/send-email",
-                             json={"email_id": eid, "emails": ["a@example.com",
-                                                              "b@example.com"]})
+    r = await stack.bob.post(
+        "/api/hubspot/send-email",
+        json={"email_id": eid, "emails": ["a@example.com", "b@example.com"]},
+    )
     assert r.status_code == 403, r.text
     err = r.json()["error"]
     assert err["code"] == "hubspot_tier_required"
@@ -301,8 +368,10 @@ async def test_send_needs_marketing_hub_enterprise(stack: Stack) -> None:
 
 async def test_send_with_a_past_send_at_goes_now(stack: Stack) -> None:
     eid = _published_email(stack)
-    r = await stack.alice.post("/api/hubspot/send-email", json={
-        "email_id": eid, "emails": ["now@example.com"], "send_at": "2020-01-01T00:00:00Z"})
+    r = await stack.alice.post(
+        "/api/hubspot/send-email",
+        json={"email_id": eid, "emails": ["now@example.com"], "send_at": "2020-01-01T00:00:00Z"},
+    )
     assert r.status_code == 200 and r.json()["data"]["mode"] == "sent"
     assert [x["to"] for x in stack.sandbox.sends()] == ["now@example.com"]
     assert BOB_PORTAL_ID not in {x["portalId"] for x in stack.sandbox.sends()}

@@ -21,11 +21,18 @@ def _published_email(stack: Stack) -> int:
     return next(int(i) for i, e in sorted(stack.demo.emails.items()) if e["isPublished"])
 
 
-async def _schedule(stack: Stack, addresses: list[str], send_at: datetime,
-                    contact_ids: list[str] | None = None) -> str:
-    r = await stack.alice.post("/api/hubspot/send-email", json={
-        "email_id": _published_email(stack), "emails": addresses,
-        "contact_ids": contact_ids or [], "send_at": send_at.isoformat()})
+async def _schedule(
+    stack: Stack, addresses: list[str], send_at: datetime, contact_ids: list[str] | None = None
+) -> str:
+    r = await stack.alice.post(
+        "/api/hubspot/send-email",
+        json={
+            "email_id": _published_email(stack),
+            "emails": addresses,
+            "contact_ids": contact_ids or [],
+            "send_at": send_at.isoformat(),
+        },
+    )
     assert r.status_code == 202, r.text
     data = r.json()["data"]
     assert data["mode"] == "scheduled" and data["summary"] is None
@@ -90,8 +97,9 @@ async def test_performed_once_across_a_host_restart(
     env = host_env(hubspot_env, marketing_db_url, HUBSPOT_SCHEDULER_INTERVAL="0.05")
     send_at = datetime.now(UTC) + timedelta(hours=1)
     async with running_host(env, sandbox_app) as first:
-        contact = next(c for c in first.demo.records["contacts"].values()
-                       if c.properties.get("email"))
+        contact = next(
+            c for c in first.demo.records["contacts"].values() if c.properties.get("email")
+        )
         sid = await _schedule(first, ["restart@example.com"], send_at, [str(contact.id)])
         await asyncio.sleep(0.2)  # a few ticks of the first host's runner: not due yet
         assert first.sandbox.sends() == []
@@ -109,7 +117,10 @@ async def test_performed_once_across_a_host_restart(
 
 @pytest.mark.parametrize("db", ["sqlite", "postgresql"])
 async def test_two_hosts_on_one_database_send_each_once(
-    db: str, request: pytest.FixtureRequest, hubspot_env: dict[str, str], sandbox_app: Any,
+    db: str,
+    request: pytest.FixtureRequest,
+    hubspot_env: dict[str, str],
+    sandbox_app: Any,
 ) -> None:
     if db == "sqlite":
         url = request.getfixturevalue("marketing_db_url")
@@ -121,8 +132,10 @@ async def test_two_hosts_on_one_database_send_each_once(
         running_host(env, sandbox_app) as one,
         running_host(env, sandbox_app, connect=False) as two,
     ):
-        ids = [await _schedule(one if n % 2 else two, [f"r{n}@example.com"], send_at)
-               for n in range(12)]
+        ids = [
+            await _schedule(one if n % 2 else two, [f"r{n}@example.com"], send_at)
+            for n in range(12)
+        ]
         # Both hosts' runners see every row due at the same moment and race for them.
         _advance_runner(one, send_at + timedelta(seconds=1))
         _advance_runner(two, send_at + timedelta(seconds=1))

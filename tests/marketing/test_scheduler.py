@@ -44,10 +44,19 @@ async def engines(db_url: str) -> AsyncIterator[Callable[[], Database]]:
         await d.dispose()
 
 
-async def _schedule(store: ScheduledSendStore, clock: FakeClock, addresses: list[str],
-                    *, principal: Principal = ALICE, in_s: float = 60) -> str:
+async def _schedule(
+    store: ScheduledSendStore,
+    clock: FakeClock,
+    addresses: list[str],
+    *,
+    principal: Principal = ALICE,
+    in_s: float = 60,
+) -> str:
     info = await store.create(
-        principal, portal_id=1234567, connection_id="conn-1", email_id=42,
+        principal,
+        portal_id=1234567,
+        connection_id="conn-1",
+        email_id=42,
         recipients=[Recipient(email=a) for a in addresses],
         send_at=clock() + timedelta(seconds=in_s),
     )
@@ -57,8 +66,9 @@ async def _schedule(store: ScheduledSendStore, clock: FakeClock, addresses: list
 
 async def _row(db: Database, send_id: str) -> ScheduledSend:
     async with db.session(None) as s:
-        row = (await s.execute(sa.select(ScheduledSend).where(ScheduledSend.id == send_id))
-               ).scalar_one()
+        row = (
+            await s.execute(sa.select(ScheduledSend).where(ScheduledSend.id == send_id))
+        ).scalar_one()
         return row
 
 
@@ -85,8 +95,11 @@ async def test_performed_once_at_its_time_and_not_before(engines: Callable[[], D
 
 async def test_survives_a_restart(engines: Callable[[], Database]) -> None:
     clock, log = FakeClock(), SendLog()
-    first = ScheduledSendRunner(FakeRuntime(engines(), FakeConnections(FakeClient(log))),
-                                clock=clock, worker_id="before-restart")
+    first = ScheduledSendRunner(
+        FakeRuntime(engines(), FakeConnections(FakeClient(log))),
+        clock=clock,
+        worker_id="before-restart",
+    )
     first.start()
     send_id = await _schedule(first.store, clock, ["a@example.com"])
     await asyncio.sleep(0.05)
@@ -95,8 +108,9 @@ async def test_survives_a_restart(engines: Callable[[], Database]) -> None:
 
     clock.advance(minutes=5)
     db2 = engines()  # a new process: new engine, same database
-    second = ScheduledSendRunner(FakeRuntime(db2, FakeConnections(FakeClient(log))),
-                                 clock=clock, worker_id="after-restart")
+    second = ScheduledSendRunner(
+        FakeRuntime(db2, FakeConnections(FakeClient(log))), clock=clock, worker_id="after-restart"
+    )
     assert await second.run_once() == 1
     assert log.per_address() == {"a@example.com": 1}
     row = await _row(db2, send_id)
@@ -109,12 +123,17 @@ async def test_two_runners_on_separate_engines_send_each_once(
     clock, log = FakeClock(), SendLog()
     gate = asyncio.Event()  # holds the sends so both runners are claiming at the same time
     runners = [
-        ScheduledSendRunner(FakeRuntime(engines(), FakeConnections(FakeClient(log, gate=gate))),
-                            clock=clock, worker_id=f"w{i}", batch_size=7)
+        ScheduledSendRunner(
+            FakeRuntime(engines(), FakeConnections(FakeClient(log, gate=gate))),
+            clock=clock,
+            worker_id=f"w{i}",
+            batch_size=7,
+        )
         for i in range(2)
     ]
-    ids = [await _schedule(runners[0].store, clock, [f"r{n}@example.com"], in_s=10)
-           for n in range(20)]
+    ids = [
+        await _schedule(runners[0].store, clock, [f"r{n}@example.com"], in_s=10) for n in range(20)
+    ]
     clock.advance(seconds=11)
 
     async def drain(r: ScheduledSendRunner) -> int:
@@ -131,8 +150,12 @@ async def test_two_runners_on_separate_engines_send_each_once(
     assert sum(performed) == 20
     counts = log.per_address()
     assert len(counts) == 20 and set(counts.values()) == {1}
-    claimed_by = {(await _row(runners[0].db if hasattr(runners[0], "db") else
-                              runners[0].store.db, i)).claimed_by for i in ids}
+    claimed_by = {
+        (
+            await _row(runners[0].db if hasattr(runners[0], "db") else runners[0].store.db, i)
+        ).claimed_by
+        for i in ids
+    }
     assert claimed_by <= {"w0", "w1"}
     statuses = {(await _row(runners[0].store.db, i)).status for i in ids}
     assert statuses == {"sent"}
@@ -146,11 +169,14 @@ async def test_stale_claim_is_reported_unknown_not_resent(
     # The first process hangs on the second recipient, then dies (task cancelled, no cleanup).
     dying = ScheduledSendRunner(
         FakeRuntime(db1, FakeConnections(FakeClient(log, hang_on={"b@example.com"}))),
-        clock=clock, worker_id="dies", stale_after_s=120,
+        clock=clock,
+        worker_id="dies",
+        stale_after_s=120,
     )
     dying.runtime.settings.send_concurrency = 1
-    send_id = await _schedule(dying.store, clock, ["a@example.com", "b@example.com",
-                                                   "c@example.com"])
+    send_id = await _schedule(
+        dying.store, clock, ["a@example.com", "b@example.com", "c@example.com"]
+    )
     clock.advance(seconds=61)
     task = asyncio.create_task(dying.run_once())
     for _ in range(100):
@@ -165,8 +191,12 @@ async def test_stale_claim_is_reported_unknown_not_resent(
     assert row.status == "claimed"
     assert log.per_address() == {"a@example.com": 1}
 
-    other = ScheduledSendRunner(FakeRuntime(engines(), FakeConnections(FakeClient(log))),
-                                clock=clock, worker_id="survivor", stale_after_s=120)
+    other = ScheduledSendRunner(
+        FakeRuntime(engines(), FakeConnections(FakeClient(log))),
+        clock=clock,
+        worker_id="survivor",
+        stale_after_s=120,
+    )
     assert await other.run_once() == 0  # not stale yet: the first process may be alive
     assert (await _row(db1, send_id)).status == "claimed"
 
@@ -183,8 +213,9 @@ async def test_stale_claim_is_reported_unknown_not_resent(
 
 async def test_cancel_and_tenant_isolation(engines: Callable[[], Database]) -> None:
     db, clock, log = engines(), FakeClock(), SendLog()
-    runner = ScheduledSendRunner(FakeRuntime(db, FakeConnections(FakeClient(log))),
-                                 clock=clock, worker_id="w")
+    runner = ScheduledSendRunner(
+        FakeRuntime(db, FakeConnections(FakeClient(log))), clock=clock, worker_id="w"
+    )
     keep = await _schedule(runner.store, clock, ["keep@example.com"])
     drop = await _schedule(runner.store, clock, ["drop@example.com"])
 
@@ -214,10 +245,14 @@ async def test_transient_failure_before_sending_is_retried(
 ) -> None:
     db, clock, log = engines(), FakeClock(), SendLog()
     client = FakeClient(log, emails={"7": "seven@example.com"}, fail_reads=1)
-    runner = ScheduledSendRunner(FakeRuntime(db, FakeConnections(client)), clock=clock,
-                                 worker_id="w")
+    runner = ScheduledSendRunner(
+        FakeRuntime(db, FakeConnections(client)), clock=clock, worker_id="w"
+    )
     info = await runner.store.create(
-        ALICE, portal_id=1, connection_id="conn-1", email_id=42,
+        ALICE,
+        portal_id=1,
+        connection_id="conn-1",
+        email_id=42,
         recipients=[Recipient(contact_id="7"), Recipient(contact_id="8")],
         send_at=clock() + timedelta(seconds=5),
     )
@@ -239,7 +274,8 @@ async def test_not_connected_fails_without_sending(engines: Callable[[], Databas
     db, clock, log = engines(), FakeClock(), SendLog()
     runner = ScheduledSendRunner(
         FakeRuntime(db, FakeConnections(FakeClient(log), connected={"someone-else"})),
-        clock=clock, worker_id="w",
+        clock=clock,
+        worker_id="w",
     )
     send_id = await _schedule(runner.store, clock, ["a@example.com"])
     clock.advance(seconds=61)

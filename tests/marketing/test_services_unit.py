@@ -68,8 +68,11 @@ def test_week_buckets_cover_the_range_exactly() -> None:
     from datetime import date
 
     bs = buckets(date(2026, 1, 1), date(2026, 1, 17), "week")
-    assert bs == [(date(2026, 1, 1), date(2026, 1, 7)), (date(2026, 1, 8), date(2026, 1, 14)),
-                  (date(2026, 1, 15), date(2026, 1, 17))]
+    assert bs == [
+        (date(2026, 1, 1), date(2026, 1, 7)),
+        (date(2026, 1, 8), date(2026, 1, 14)),
+        (date(2026, 1, 15), date(2026, 1, 17)),
+    ]
 
 
 # --------------------------------------------------------------------------- segments
@@ -94,29 +97,40 @@ def test_segment_operators_map_to_hubspot_list_operations() -> None:
     ]
     ops = _ops({"match": "all", "conditions": conds})
     assert [(o["operationType"], o["operator"]) for o in ops] == [
-        ("ENUMERATION", "IS_ANY_OF"), ("MULTISTRING", "IS_EQUAL_TO"),
-        ("MULTISTRING", "IS_NOT_EQUAL_TO"), ("ENUMERATION", "IS_ANY_OF"),
-        ("ENUMERATION", "IS_NONE_OF"), ("MULTISTRING", "CONTAINS"),
-        ("NUMBER", "IS_GREATER_THAN_OR_EQUAL_TO"), ("NUMBER", "IS_LESS_THAN"),
-        ("ALL_PROPERTY", "IS_UNKNOWN")]
+        ("ENUMERATION", "IS_ANY_OF"),
+        ("MULTISTRING", "IS_EQUAL_TO"),
+        ("MULTISTRING", "IS_NOT_EQUAL_TO"),
+        ("ENUMERATION", "IS_ANY_OF"),
+        ("ENUMERATION", "IS_NONE_OF"),
+        ("MULTISTRING", "CONTAINS"),
+        ("NUMBER", "IS_GREATER_THAN_OR_EQUAL_TO"),
+        ("NUMBER", "IS_LESS_THAN"),
+        ("ALL_PROPERTY", "IS_UNKNOWN"),
+    ]
     assert ops[1]["values"] == ["Paris"] and ops[6]["value"] == 50
     assert ops[7]["value"] == 1_500_000
     # "any": one AND branch per condition under the OR root, as HubSpot requires.
-    branch = segment_filter_branch(Segment.model_validate({"match": "any", "conditions":
-                                                           conds[:3]}))
+    branch = segment_filter_branch(
+        Segment.model_validate({"match": "any", "conditions": conds[:3]})
+    )
     assert branch["filterBranchType"] == "OR" and branch["filters"] == []
     assert [len(b["filters"]) for b in branch["filterBranches"]] == [1, 1, 1]
     assert {b["filterBranchType"] for b in branch["filterBranches"]} == {"AND"}
 
 
-@pytest.mark.parametrize("cond,field", [
-    ({"property": "city", "operator": "eq"}, "segment.conditions.0.value"),
-    ({"property": "city", "operator": "eq", "value": ["a", "b"]}, "segment.conditions.0.value"),
-    ({"property": "age", "operator": "gt", "value": "old"}, "segment.conditions.0.value"),
-    ({"property": "city", "operator": "known", "value": "x"}, "segment.conditions.0.value"),
-    ({"property": "lifecyclestage", "operator": "contains", "value": "le"},
-     "segment.conditions.0.operator"),
-])
+@pytest.mark.parametrize(
+    "cond,field",
+    [
+        ({"property": "city", "operator": "eq"}, "segment.conditions.0.value"),
+        ({"property": "city", "operator": "eq", "value": ["a", "b"]}, "segment.conditions.0.value"),
+        ({"property": "age", "operator": "gt", "value": "old"}, "segment.conditions.0.value"),
+        ({"property": "city", "operator": "known", "value": "x"}, "segment.conditions.0.value"),
+        (
+            {"property": "lifecyclestage", "operator": "contains", "value": "le"},
+            "segment.conditions.0.operator",
+        ),
+    ],
+)
 def test_bad_segment_conditions_name_the_field(cond: dict[str, Any], field: str) -> None:
     with pytest.raises(InputError) as exc:
         segment_filter_branch(Segment.model_validate({"conditions": [cond]}))
@@ -146,7 +160,8 @@ async def test_tier_gate_names_the_tier_for_a_bare_403() -> None:
 
 def _client(handler: Any) -> tuple[HubSpotClient, HubSpotHTTP]:
     settings = HubSpotSettings(  # type: ignore[call-arg]
-        _env_file=None, HUBSPOT_API_BASE_URL="http://hubspot.test")
+        _env_file=None, HUBSPOT_API_BASE_URL="http://hubspot.test"
+    )
     http = HubSpotHTTP(settings, transport=httpx.MockTransport(handler))
     return HubSpotClient(http, StaticToken("pat-test"), portal_id=1), http
 
@@ -156,10 +171,16 @@ async def test_a_tier_refusal_stops_the_remaining_sends() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(json.loads(request.content)["message"]["to"])
-        return httpx.Response(403, json={
-            "status": "error", "category": "MISSING_SCOPES", "subCategory": "PortalTierRequirement",
-            "message": "This endpoint requires Marketing Hub Enterprise",
-            "correlationId": "corr-9"})
+        return httpx.Response(
+            403,
+            json={
+                "status": "error",
+                "category": "MISSING_SCOPES",
+                "subCategory": "PortalTierRequirement",
+                "message": "This endpoint requires Marketing Hub Enterprise",
+                "correlationId": "corr-9",
+            },
+        )
 
     client, http = _client(handler)
     try:
@@ -185,19 +206,21 @@ async def test_send_calls_carry_distinct_send_ids_and_bounded_concurrency() -> N
         await asyncio.sleep(0.01)
         in_flight -= 1
         seen.append(json.loads(request.content))
-        return httpx.Response(200, json={"status": "COMPLETE", "statusId": "s",
-                                         "sendResult": "SENT"})
+        return httpx.Response(
+            200, json={"status": "COMPLETE", "statusId": "s", "sendResult": "SENT"}
+        )
 
     client, http = _client(handler)
     try:
         svc = MarketingService(client, send_concurrency=3)
         out = await svc.send_email(
-            42, recipients_from([], [f"r{i}@example.com" for i in range(10)]),
-            custom_properties={"offer": "20%"})
+            42,
+            recipients_from([], [f"r{i}@example.com" for i in range(10)]),
+            custom_properties={"offer": "20%"},
+        )
         assert out.sent == 10 and peak == 3
         assert len({b["message"]["sendId"] for b in seen}) == 10
-        assert all(b["emailId"] == 42 and b["customProperties"] == {"offer": "20%"}
-                   for b in seen)
+        assert all(b["emailId"] == 42 and b["customProperties"] == {"offer": "20%"} for b in seen)
     finally:
         await http.aclose()
 
@@ -210,16 +233,21 @@ async def test_contacts_that_could_not_be_read_stop_the_send_before_anything_goe
     sent: list[str] = []
 
     async def batch_read(ids: list[str], **_: Any) -> dict[str, Any]:
-        return {"results": [{"id": "1", "properties": {"email": "one@example.com"}}],
-                "errors": [{"inputs": ["2"], "code": "hubspot_unavailable",
-                            "message": "HubSpot answered 503"}]}
+        return {
+            "results": [{"id": "1", "properties": {"email": "one@example.com"}}],
+            "errors": [
+                {"inputs": ["2"], "code": "hubspot_unavailable", "message": "HubSpot answered 503"}
+            ],
+        }
 
     async def single_send(email_id: int, to: str, **_: Any) -> dict[str, Any]:
         sent.append(to)
         return {"sendResult": "SENT"}
 
-    client = SimpleNamespace(contacts=SimpleNamespace(batch_read=batch_read),
-                             sends=SimpleNamespace(single_send=single_send))
+    client = SimpleNamespace(
+        contacts=SimpleNamespace(batch_read=batch_read),
+        sends=SimpleNamespace(single_send=single_send),
+    )
     svc = MarketingService(client)  # type: ignore[arg-type]
     with pytest.raises(Unavailable) as exc:
         await svc.send_email(42, recipients_from(["1", "2"], []))

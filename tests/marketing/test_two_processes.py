@@ -27,7 +27,10 @@ N = 16
 @pytest.mark.slow
 @pytest.mark.parametrize("db", ["sqlite", "postgresql"])
 async def test_two_host_processes_send_each_once(
-    db: str, request: pytest.FixtureRequest, hubspot_env: dict[str, str], tmp_path: Path,
+    db: str,
+    request: pytest.FixtureRequest,
+    hubspot_env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     if db == "sqlite":
         url = request.getfixturevalue("marketing_db_url")
@@ -40,9 +43,14 @@ async def test_two_host_processes_send_each_once(
         await host.runtime.scheduler.aclose()  # this host only stores the sends
         email_id = next(int(i) for i, e in sorted(host.demo.emails.items()) if e["isPublished"])
         for n in range(N):
-            r = await host.alice.post("/api/hubspot/send-email", json={
-                "email_id": email_id, "emails": [f"p{n}@example.com"],
-                "send_at": send_at.isoformat()})
+            r = await host.alice.post(
+                "/api/hubspot/send-email",
+                json={
+                    "email_id": email_id,
+                    "emails": [f"p{n}@example.com"],
+                    "send_at": send_at.isoformat(),
+                },
+            )
             assert r.status_code == 202, r.text
 
     results = await asyncio.to_thread(_race, env, tmp_path, send_at)
@@ -59,18 +67,34 @@ def _race(env: dict[str, str], tmp_path: Path, send_at: datetime) -> list[dict[s
     for i in range(2):
         out, ready = tmp_path / f"out{i}.json", tmp_path / f"ready{i}"
         cfg = tmp_path / f"cfg{i}.json"
-        cfg.write_text(json.dumps({"env": env, "token": TOKEN, "go": str(go), "out": str(out),
-                                   "ready": str(ready), "send_at": send_at.isoformat()}))
-        procs.append(subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "tests.marketing.send_worker", str(cfg)], cwd=ROOT,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+        cfg.write_text(
+            json.dumps(
+                {
+                    "env": env,
+                    "token": TOKEN,
+                    "go": str(go),
+                    "out": str(out),
+                    "ready": str(ready),
+                    "send_at": send_at.isoformat(),
+                }
+            )
+        )
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.marketing.send_worker", str(cfg)],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+        )
         outs.append(out)
         readies.append(ready)
     try:
         deadline = time.monotonic() + 120
         while not all(r.exists() for r in readies):
-            assert all(p.poll() is None for p in procs), [p.communicate()[0][-2000:]
-                                                          for p in procs if p.poll() is not None]
+            assert all(p.poll() is None for p in procs), [
+                p.communicate()[0][-2000:] for p in procs if p.poll() is not None
+            ]
             assert time.monotonic() < deadline, "workers did not start"
             time.sleep(0.05)
         go.touch()  # both hosts' runners now see all N sends due at once

@@ -49,7 +49,7 @@ async def test_two_processes_refresh_once(backend, request, tmp_path, settings, 
     await db.dispose()
     go = tmp_path / "go"
     procs = [
-        subprocess.Popen(  # noqa: ASYNC220, S603
+        subprocess.Popen(  # noqa: ASYNC220
             [
                 sys.executable,
                 "-m",

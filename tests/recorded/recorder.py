@@ -47,8 +47,8 @@ _HEADERS_DROPPED = ["authorization", "cookie", "set-cookie", "user-agent", "cont
 
 HEADERS = {
     "sandbox": "# Recorded against the atom-hubspot offline sandbox (atom_hubspot.sandbox), not\n"
-               "# HubSpot: it pins our wire format. Re-recording against a HubSpot developer\n"
-               "# test account (see tests/cassettes/README.md) replaces it. Secrets scrubbed.\n",
+    "# HubSpot: it pins our wire format. Re-recording against a HubSpot developer\n"
+    "# test account (see tests/cassettes/README.md) replaces it. Secrets scrubbed.\n",
     "hubspot": "# Recorded against a HubSpot developer test account. Secrets scrubbed.\n",
 }
 
@@ -67,8 +67,10 @@ def _scrub_form(body: str) -> str:
 
 def _scrub_json(obj: Any) -> Any:
     if isinstance(obj, dict):
-        return {k: (PLACEHOLDER[k] if k in PLACEHOLDER and isinstance(v, str) else _scrub_json(v))
-                for k, v in obj.items()}
+        return {
+            k: (PLACEHOLDER[k] if k in PLACEHOLDER and isinstance(v, str) else _scrub_json(v))
+            for k, v in obj.items()
+        }
     if isinstance(obj, list):
         return [_scrub_json(v) for v in obj]
     return obj
@@ -90,8 +92,9 @@ def scrub_request(request: Any) -> Any:
     body = request.body
     if body:
         text = body.decode() if isinstance(body, bytes) else str(body)
-        ctype = str(request.headers.get("content-type", "") or
-                    request.headers.get("Content-Type", ""))
+        ctype = str(
+            request.headers.get("content-type", "") or request.headers.get("Content-Type", "")
+        )
         new = _scrub_text(text, ctype)
         if new != text:
             request.body = new.encode() if isinstance(body, bytes) else new
@@ -133,8 +136,9 @@ class _HeaderedYaml:
         return self.header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-def make_vcr(target: str = "sandbox", *, library: Path | None = None,
-             mode: str | None = None) -> vcr.VCR:
+def make_vcr(
+    target: str = "sandbox", *, library: Path | None = None, mode: str | None = None
+) -> vcr.VCR:
     mode = mode or ("all" if record_target() == target else "none")
     v = vcr.VCR(
         cassette_library_dir=str(library or CASSETTES / target),

@@ -33,9 +33,14 @@ def _all_cassettes() -> list:
 
 def test_the_committed_cassettes_exist() -> None:
     names = {p.name for p in _all_cassettes()}
-    for conv in ("oauth_code_exchange_and_refresh", "contacts_crud_and_search_paging",
-                 "deal_with_associations", "list_membership", "campaign_with_metrics",
-                 "single_send"):
+    for conv in (
+        "oauth_code_exchange_and_refresh",
+        "contacts_crud_and_search_paging",
+        "deal_with_associations",
+        "list_membership",
+        "campaign_with_metrics",
+        "single_send",
+    ):
         assert f"{conv}.sandbox.yaml" in names
 
 
@@ -55,15 +60,29 @@ async def test_recording_scrubs_real_looking_secrets(tmp_path) -> None:
     """Record a fresh OAuth conversation with long, real-looking secrets and scan the file."""
     secret = "cs-" + "A1b2C3d4" * 5
     token = "pat-na1-" + "0123abcd-" * 4 + "ffff"
-    transport = sandbox_transport(SandboxConfig(
-        client_secret=secret, private_app_tokens={token: DEMO_PORTAL_ID},
-        requests_per_10s=None, search_per_s=None))
+    transport = sandbox_transport(
+        SandboxConfig(
+            client_secret=secret,
+            private_app_tokens={token: DEMO_PORTAL_ID},
+            requests_per_10s=None,
+            search_per_s=None,
+        )
+    )
     settings = _settings(SANDBOX_URL)
-    http = HubSpotHTTP(settings, transport=transport, sleep=_nosleep,
-                       governor=RateLimitGovernor(requests_per_10s=10_000, sleep=_nosleep))
-    url = f"{SANDBOX_URL}/oauth/authorize?" + urlencode({
-        "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI, "state": "s",
-        "scope": "oauth crm.objects.contacts.read"})
+    http = HubSpotHTTP(
+        settings,
+        transport=transport,
+        sleep=_nosleep,
+        governor=RateLimitGovernor(requests_per_10s=10_000, sleep=_nosleep),
+    )
+    url = f"{SANDBOX_URL}/oauth/authorize?" + urlencode(
+        {
+            "client_id": CLIENT_ID,
+            "redirect_uri": REDIRECT_URI,
+            "state": "s",
+            "scope": "oauth crm.objects.contacts.read",
+        }
+    )
     code = query_of(await approve(url, transport))["code"]
     try:
         with make_vcr("sandbox", library=tmp_path, mode="all").use_cassette("fresh"):
@@ -75,8 +94,14 @@ async def test_recording_scrubs_real_looking_secrets(tmp_path) -> None:
     finally:
         await http.aclose()
     text = (tmp_path / "fresh.sandbox.yaml").read_text()
-    live = [secret, token, code, tokens.access_token.get_secret_value(),
-            tokens.refresh_token.get_secret_value(), refreshed.access_token.get_secret_value()]
+    live = [
+        secret,
+        token,
+        code,
+        tokens.access_token.get_secret_value(),
+        tokens.refresh_token.get_secret_value(),
+        refreshed.access_token.get_secret_value(),
+    ]
     for value in live:
         assert len(value) >= 16 and value not in text
     assert not SECRET_SHAPE.search(text)
@@ -85,14 +110,21 @@ async def test_recording_scrubs_real_looking_secrets(tmp_path) -> None:
 
 async def test_a_different_request_is_not_answered_from_the_cassette() -> None:
     """Matching is on method, path, query and body: a changed body finds no recording."""
-    http = HubSpotHTTP(_settings(SANDBOX_URL), transport=httpx.MockTransport(
-        lambda r: httpx.Response(599)), sleep=_nosleep,
-        governor=RateLimitGovernor(requests_per_10s=10_000, sleep=_nosleep))
+    http = HubSpotHTTP(
+        _settings(SANDBOX_URL),
+        transport=httpx.MockTransport(lambda r: httpx.Response(599)),
+        sleep=_nosleep,
+        governor=RateLimitGovernor(requests_per_10s=10_000, sleep=_nosleep),
+    )
     client = HubSpotClient(http, StaticToken("x"), portal_id=None)
     try:
         with make_vcr("sandbox", mode="none").use_cassette("campaign_with_metrics"):
             with pytest.raises(vcr.errors.CannotOverwriteExistingCassetteException):
-                await client.campaigns.create("Not the recorded name", start_date="2026-10-01",
-                                              end_date="2026-12-31", notes="from a cassette")
+                await client.campaigns.create(
+                    "Not the recorded name",
+                    start_date="2026-10-01",
+                    end_date="2026-12-31",
+                    notes="from a cassette",
+                )
     finally:
         await http.aclose()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -68,8 +67,11 @@ async def _nosleep(_: float) -> None:
 
 def _settings(base: str) -> HubSpotSettings:
     return HubSpotSettings(  # type: ignore[call-arg]
-        _env_file=None, HUBSPOT_API_BASE_URL=base, HUBSPOT_CLIENT_ID=CLIENT_ID,
-        HUBSPOT_CLIENT_SECRET=CLIENT_SECRET, HUBSPOT_AUTHORIZE_URL=base + "/oauth/authorize",
+        _env_file=None,
+        HUBSPOT_API_BASE_URL=base,
+        HUBSPOT_CLIENT_ID=CLIENT_ID,
+        HUBSPOT_CLIENT_SECRET=CLIENT_SECRET,
+        HUBSPOT_AUTHORIZE_URL=base + "/oauth/authorize",
     )
 
 
@@ -94,26 +96,36 @@ async def conversation(request: pytest.FixtureRequest) -> AsyncIterator[Conversa
             from atom_hubspot.sandbox import DEMO_PORTAL_ID, SandboxConfig
             from atom_hubspot.sandbox.testing import sandbox_transport as make_transport
 
-            sandbox_transport = make_transport(SandboxConfig(
-                private_app_tokens={SANDBOX_TOKEN: DEMO_PORTAL_ID}, requests_per_10s=None,
-                search_per_s=None))
+            sandbox_transport = make_transport(
+                SandboxConfig(
+                    private_app_tokens={SANDBOX_TOKEN: DEMO_PORTAL_ID},
+                    requests_per_10s=None,
+                    search_per_s=None,
+                )
+            )
             transport = sandbox_transport
         else:
             assert cassette.exists(), f"missing cassette {cassette}; record it (module doc)"
             transport = httpx.MockTransport(_no_network)
     governor = RateLimitGovernor(requests_per_10s=10_000, search_per_s=1_000, sleep=_nosleep)
     http = HubSpotHTTP(_settings(base), transport=transport, governor=governor, sleep=_nosleep)
-    conv = Conversation(target, HubSpotClient(http, StaticToken(token), portal_id=None),
-                        OAuthAPI(http, CLIENT_ID, CLIENT_SECRET), http, sandbox_transport,
-                        recording)
+    conv = Conversation(
+        target,
+        HubSpotClient(http, StaticToken(token), portal_id=None),
+        OAuthAPI(http, CLIENT_ID, CLIENT_SECRET),
+        http,
+        sandbox_transport,
+        recording,
+    )
     try:
         yield conv
     finally:
         await http.aclose()
 
 
-async def play(conv: Conversation, name: str,
-               body: Callable[[Conversation], Awaitable[Any]]) -> Any:
+async def play(
+    conv: Conversation, name: str, body: Callable[[Conversation], Awaitable[Any]]
+) -> Any:
     """Run `body` inside the cassette `name`; replayed, every recorded answer must be used."""
     if conv.recording:  # a re-recording replaces the cassette (vcrpy would append to it)
         (CASSETTES / conv.target / f"{name}.{conv.target}.yaml").unlink(missing_ok=True)
@@ -140,9 +152,14 @@ async def test_oauth_code_exchange_and_refresh(conversation: Conversation) -> No
         from atom_hubspot.sandbox.testing import approve, query_of
 
         assert conv.sandbox_transport is not None
-        url = f"{SANDBOX_URL}/oauth/authorize?" + urlencode({
-            "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI, "state": "s1",
-            "scope": "oauth crm.objects.contacts.read crm.objects.contacts.write"})
+        url = f"{SANDBOX_URL}/oauth/authorize?" + urlencode(
+            {
+                "client_id": CLIENT_ID,
+                "redirect_uri": REDIRECT_URI,
+                "state": "s1",
+                "scope": "oauth crm.objects.contacts.read crm.objects.contacts.write",
+            }
+        )
         code = query_of(await approve(url, conv.sandbox_transport))["code"]
 
     async def body(c: Conversation) -> Any:
@@ -171,9 +188,13 @@ async def test_contacts_crud_and_search_paging(conversation: Conversation) -> No
         by_email = await contacts.get(email, id_property="email")
         updated = await contacts.update(created.id, {"lastname": "Recorded"})
         req = SearchRequest(
-            filter_groups=[FilterGroup(filters=[Filter.eq("lifecyclestage", "lead")]),
-                           FilterGroup(filters=[Filter.eq("email", email)])],
-            properties=["email", "lifecyclestage"], limit=3)
+            filter_groups=[
+                FilterGroup(filters=[Filter.eq("lifecyclestage", "lead")]),
+                FilterGroup(filters=[Filter.eq("email", email)]),
+            ],
+            properties=["email", "lifecyclestage"],
+            limit=3,
+        )
         first_page = await contacts.search(req)
         second_page = await contacts.search(req.model_copy(update={"after": first_page.next_after}))
         await contacts.archive(created.id)
@@ -185,7 +206,8 @@ async def test_contacts_crud_and_search_paging(conversation: Conversation) -> No
         return created, got, by_email, updated, first_page, second_page, gone
 
     created, got, by_email, updated, p1, p2, gone = await play(
-        conversation, "contacts_crud_and_search_paging", body)
+        conversation, "contacts_crud_and_search_paging", body
+    )
     assert created.id and got.id == created.id == by_email.id
     assert got.properties["email"] == email and got.properties["firstname"] == "Cass"
     assert updated.properties["lastname"] == "Recorded"
@@ -199,13 +221,20 @@ async def test_deal_with_associations(conversation: Conversation) -> None:
     async def body(c: Conversation) -> Any:
         cl = c.client
         contact = await cl.contacts.batch_upsert(
-            [("cassette.deal@atom-hubspot.example", {"firstname": "Dee"})])
+            [("cassette.deal@atom-hubspot.example", {"firstname": "Dee"})]
+        )
         company = await cl.companies.create({"name": "Cassette Co", "domain": "cassette.example"})
         contact_id = contact.results[0].id
         deal = await cl.deals.create(
-            {"dealname": "Recorded deal", "amount": "1500.50", "pipeline": "default",
-             "dealstage": "qualifiedtobuy", "closedate": "2026-12-31T00:00:00.000Z"},
-            associations=[inline_association("deals", "contacts", contact_id)])
+            {
+                "dealname": "Recorded deal",
+                "amount": "1500.50",
+                "pipeline": "default",
+                "dealstage": "qualifiedtobuy",
+                "closedate": "2026-12-31T00:00:00.000Z",
+            },
+            associations=[inline_association("deals", "contacts", contact_id)],
+        )
         await cl.associations.link_default("deals", deal.id, "companies", company.id)
         to_contacts = await cl.associations.list("deals", deal.id, "contacts")
         to_companies = await cl.associations.list("deals", deal.id, "companies")
@@ -213,7 +242,8 @@ async def test_deal_with_associations(conversation: Conversation) -> None:
         return contact_id, company.id, deal, to_contacts, to_companies, read
 
     contact_id, company_id, deal, to_contacts, to_companies, read = await play(
-        conversation, "deal_with_associations", body)
+        conversation, "deal_with_associations", body
+    )
     assert deal.properties["dealstage"] == "qualifiedtobuy"
     assert [r.id for r in to_contacts.results] == [contact_id]
     assert [r.id for r in to_companies.results] == [company_id]
@@ -232,8 +262,7 @@ async def test_list_membership(conversation: Conversation) -> None:
         found = await cl.lists.search("Recorded list")
         return ids, created, added, members, removed, found
 
-    ids, created, added, members, removed, found = await play(
-        conversation, "list_membership", body)
+    ids, created, added, members, removed, found = await play(conversation, "list_membership", body)
     assert created.processing_type == "MANUAL"
     assert sorted(added.added) == sorted(ids) and added.missing == ["999999999"]
     assert sorted(str(m.record_id) for m in members) == sorted(ids)
@@ -244,8 +273,12 @@ async def test_list_membership(conversation: Conversation) -> None:
 async def test_campaign_with_metrics(conversation: Conversation) -> None:
     async def body(c: Conversation) -> Any:
         cl = c.client
-        created = await cl.campaigns.create("Recorded campaign", start_date="2026-10-01",
-                                            end_date="2026-12-31", notes="from a cassette")
+        created = await cl.campaigns.create(
+            "Recorded campaign",
+            start_date="2026-10-01",
+            end_date="2026-12-31",
+            notes="from a cassette",
+        )
         got = await cl.campaigns.get(created.id)
         metrics = await cl.campaigns.metrics(created.id, "2026-10-01", "2026-11-30")
         return created, got, metrics
@@ -262,8 +295,11 @@ async def test_single_send(conversation: Conversation) -> None:
         emails = await cl.emails.list(limit=1)
         email_id = int(emails.results[0].id)
         sent = await cl.sends.single_send(
-            email_id, "cassette.recipient@atom-hubspot.example",
-            contact_properties={"firstname": "Cass"}, send_id="cassette-send-1")
+            email_id,
+            "cassette.recipient@atom-hubspot.example",
+            contact_properties={"firstname": "Cass"},
+            send_id="cassette-send-1",
+        )
         return email_id, sent
 
     email_id, sent = await play(conversation, "single_send", body)

@@ -21,40 +21,63 @@ REDIRECT = "http://host.local/auth/hubspot/callback"
 # Legacy prefix -> date-versioned prefix, for the paths tests build.
 STYLES = {
     "legacy": {
-        "objects": "/crm/v3/objects", "assoc_objects": "/crm/v4/objects",
-        "assoc_batch": "/crm/v4/associations", "pipelines": "/crm/v3/pipelines",
-        "lists": "/crm/v3/lists", "campaigns": "/marketing/v3/campaigns",
-        "emails": "/marketing/v3/emails", "single_send": "/marketing/v4/email/single-send",
+        "objects": "/crm/v3/objects",
+        "assoc_objects": "/crm/v4/objects",
+        "assoc_batch": "/crm/v4/associations",
+        "pipelines": "/crm/v3/pipelines",
+        "lists": "/crm/v3/lists",
+        "campaigns": "/marketing/v3/campaigns",
+        "emails": "/marketing/v3/emails",
+        "single_send": "/marketing/v4/email/single-send",
         "transactional": "/marketing/v3/transactional/single-email/send",
-        "account": "/account-info/v3/details", "token": "/oauth/v1/token",
+        "account": "/account-info/v3/details",
+        "token": "/oauth/v1/token",
     },
     "2026-03": {
-        "objects": "/crm/objects/2026-03", "assoc_objects": "/crm/objects/2026-03",
-        "assoc_batch": "/crm/associations/2026-03", "pipelines": "/crm/pipelines/2026-03",
-        "lists": "/crm/lists/2026-03", "campaigns": "/marketing/campaigns/2026-03",
+        "objects": "/crm/objects/2026-03",
+        "assoc_objects": "/crm/objects/2026-03",
+        "assoc_batch": "/crm/associations/2026-03",
+        "pipelines": "/crm/pipelines/2026-03",
+        "lists": "/crm/lists/2026-03",
+        "campaigns": "/marketing/campaigns/2026-03",
         "emails": "/marketing/emails/2026-03",
         "single_send": "/marketing/email-campaigns/2026-03/single-send",
         "transactional": "/marketing/transactional/2026-03/single-email/send",
-        "account": "/account-info/2026-03/details", "token": "/oauth/2026-03/token",
+        "account": "/account-info/2026-03/details",
+        "token": "/oauth/2026-03/token",
     },
 }
 
 
 def authorize_url(scopes: list[str] | None = None, state: str = "st-1", **extra: str) -> str:
-    q = {"client_id": CLIENT_ID, "redirect_uri": REDIRECT,
-         "scope": " ".join(scopes or ALL_SCOPES), "state": state, **extra}
+    q = {
+        "client_id": CLIENT_ID,
+        "redirect_uri": REDIRECT,
+        "scope": " ".join(scopes or ALL_SCOPES),
+        "state": state,
+        **extra,
+    }
     return f"{SANDBOX_BASE_URL}/oauth/authorize?{urlencode(q)}"
 
 
-async def oauth_tokens(client: httpx.AsyncClient, transport: httpx.AsyncBaseTransport,
-                       scopes: list[str] | None = None,
-                       token_path: str = "/oauth/2026-03/token",  # noqa: S107 - a path
-                       ) -> dict[str, Any]:
+async def oauth_tokens(
+    client: httpx.AsyncClient,
+    transport: httpx.AsyncBaseTransport,
+    scopes: list[str] | None = None,
+    token_path: str = "/oauth/2026-03/token",  # noqa: S107 - a path
+) -> dict[str, Any]:
     location = await approve(authorize_url(scopes), transport)
     code = query_of(location)["code"]
-    r = await client.post(token_path, data={
-        "grant_type": "authorization_code", "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET, "redirect_uri": REDIRECT, "code": code})
+    r = await client.post(
+        token_path,
+        data={
+            "grant_type": "authorization_code",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "redirect_uri": REDIRECT,
+            "code": code,
+        },
+    )
     assert r.status_code == 200, r.text
     return r.json()
 

@@ -26,9 +26,13 @@ def test_sandbox_never_imports_the_client():
                 names = [node.module or ""]
                 if node.level:  # relative imports stay inside the sandbox package
                     names = []
-            offenders += [f"{path.name}: {n}" for n in names
-                          if n == "atom_hubspot.client" or n.startswith("atom_hubspot.client.")
-                          or n.startswith(("atom_hubspot.oauth", "atom_hubspot.service"))]
+            offenders += [
+                f"{path.name}: {n}"
+                for n in names
+                if n == "atom_hubspot.client"
+                or n.startswith("atom_hubspot.client.")
+                or n.startswith(("atom_hubspot.oauth", "atom_hubspot.service"))
+            ]
     assert offenders == []
     assert len(list(root.rglob("*.py"))) >= 10  # the walk really saw the package
 
@@ -82,8 +86,9 @@ async def test_calls_are_counted_and_logged(api: httpx.AsyncClient, client: http
     assert calls["log"][0]["portal_id"] == DEMO_PORTAL_ID
 
 
-async def test_reset_restores_seed_and_keeps_tokens(api: httpx.AsyncClient,
-                                                    client: httpx.AsyncClient):
+async def test_reset_restores_seed_and_keeps_tokens(
+    api: httpx.AsyncClient, client: httpx.AsyncClient
+):
     r = await api.post("/crm/v3/objects/contacts", json={"properties": {"email": "r@x.example"}})
     assert r.status_code == 201
     assert (await client.post("/_sandbox/reset", json={})).json()["portals"] == [DEMO_PORTAL_ID]
@@ -99,13 +104,16 @@ async def test_portals_admin_and_tiers(client: httpx.AsyncClient, sandbox: Sandb
     portals = (await client.get("/_sandbox/portals")).json()["results"]
     by_id = {x["portalId"]: x for x in portals}
     assert by_id[777]["counts"]["contacts"] == 300
-    r = await client.patch("/_sandbox/portals/777", json={
-        "marketing_tier": "free", "extra_properties": {"contacts": ["favorite_color"]}})
+    r = await client.patch(
+        "/_sandbox/portals/777",
+        json={"marketing_tier": "free", "extra_properties": {"contacts": ["favorite_color"]}},
+    )
     assert r.json()["marketingTier"] == "free"
     token = sandbox.add_private_app_token(777)
     h = {"Authorization": f"Bearer {token}"}
-    created = await client.post("/crm/v3/objects/contacts", headers=h,
-                                json={"properties": {"favorite_color": "teal"}})
+    created = await client.post(
+        "/crm/v3/objects/contacts", headers=h, json={"properties": {"favorite_color": "teal"}}
+    )
     assert created.status_code == 201
 
 
@@ -123,8 +131,9 @@ async def test_mounted_under_a_prefix_the_form_posts_back_there():
 
     from .conftest import authorize_url
 
-    t = sandbox_transport(SandboxConfig(clock=ManualClock(), seed=False),
-                          root_path="/_hubspot_sandbox")
+    t = sandbox_transport(
+        SandboxConfig(clock=ManualClock(), seed=False), root_path="/_hubspot_sandbox"
+    )
     url = authorize_url().replace("/oauth/authorize", "/_hubspot_sandbox/oauth/authorize")
     page = await httpx.AsyncClient(transport=t).get(url)
     assert "action='/_hubspot_sandbox/oauth/authorize'" in page.text
@@ -138,29 +147,35 @@ def test_config_defaults_match_hubspot():
     assert cfg.client_id == "sandbox-client-id"
 
 
-async def test_runtime_config_ttl_and_search_lag(client: httpx.AsyncClient,
-                                                 transport: httpx.ASGITransport,
-                                                 clock: ManualClock):
+async def test_runtime_config_ttl_and_search_lag(
+    client: httpx.AsyncClient, transport: httpx.ASGITransport, clock: ManualClock
+):
     from .conftest import oauth_tokens
 
-    r = await client.patch("/_sandbox/config", json={"access_token_ttl_s": 60,
-                                                      "search_lag_s": 2})
+    r = await client.patch("/_sandbox/config", json={"access_token_ttl_s": 60, "search_lag_s": 2})
     assert r.status_code == 200 and r.json()["access_token_ttl_s"] == 60
     assert (await client.patch("/_sandbox/config", json={"client_secret": "x"})).status_code == 400
-    assert (await client.patch("/_sandbox/config",
-                               json={"access_token_ttl_s": 0})).status_code == 400
+    assert (
+        await client.patch("/_sandbox/config", json={"access_token_ttl_s": 0})
+    ).status_code == 400
     tokens = await oauth_tokens(client, transport)
     assert tokens["expires_in"] == 60
     h = {"Authorization": f"Bearer {tokens['access_token']}"}
-    await client.post("/crm/v3/objects/contacts", headers=h,
-                      json={"properties": {"email": "lag@example.com"}})
-    q = {"filterGroups": [{"filters": [{"propertyName": "email", "operator": "EQ",
-                                        "value": "lag@example.com"}]}]}
-    assert (await client.post("/crm/v3/objects/contacts/search", headers=h,
-                              json=q)).json()["total"] == 0
+    await client.post(
+        "/crm/v3/objects/contacts", headers=h, json={"properties": {"email": "lag@example.com"}}
+    )
+    q = {
+        "filterGroups": [
+            {"filters": [{"propertyName": "email", "operator": "EQ", "value": "lag@example.com"}]}
+        ]
+    }
+    assert (await client.post("/crm/v3/objects/contacts/search", headers=h, json=q)).json()[
+        "total"
+    ] == 0
     clock.advance(2)
-    assert (await client.post("/crm/v3/objects/contacts/search", headers=h,
-                              json=q)).json()["total"] == 1
+    assert (await client.post("/crm/v3/objects/contacts/search", headers=h, json=q)).json()[
+        "total"
+    ] == 1
     clock.advance(60)
     assert (await client.get("/crm/v3/objects/contacts", headers=h)).status_code == 401
 
@@ -176,9 +191,13 @@ def test_every_api_endpoint_answers_in_both_path_styles():
 
     api = [r for r in router.routes if r.kind == "api"]
     assert len(api) >= 30
-    one_style = [r.name for r in api
-                 if not (any("{date}" in t for t in r.templates)
-                         and any("{date}" not in t for t in r.templates))]
+    one_style = [
+        r.name
+        for r in api
+        if not (
+            any("{date}" in t for t in r.templates) and any("{date}" not in t for t in r.templates)
+        )
+    ]
     assert one_style == []
     oauth = {r.name: r.templates for r in router.routes if r.kind == "oauth"}
     assert set(oauth["oauth.token"]) == {"/oauth/v1/token", "/oauth/{date}/token"}

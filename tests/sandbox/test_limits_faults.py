@@ -17,8 +17,9 @@ LIST = "/crm/objects/2026-03/contacts"
 SEARCH = "/crm/v3/objects/contacts/search"
 
 
-async def test_ten_second_window_headers_and_429(api: httpx.AsyncClient, clock: ManualClock,
-                                                 client: httpx.AsyncClient):
+async def test_ten_second_window_headers_and_429(
+    api: httpx.AsyncClient, clock: ManualClock, client: httpx.AsyncClient
+):
     await client.put("/_sandbox/limits", json={"requests_per_10s": 5})
     remaining = []
     for _ in range(5):
@@ -41,8 +42,9 @@ async def test_ten_second_window_headers_and_429(api: httpx.AsyncClient, clock: 
     assert (await api.get(LIST)).status_code == 200
 
 
-async def test_window_scales_for_benchmarks(api: httpx.AsyncClient, clock: ManualClock,
-                                            client: httpx.AsyncClient):
+async def test_window_scales_for_benchmarks(
+    api: httpx.AsyncClient, clock: ManualClock, client: httpx.AsyncClient
+):
     await client.put("/_sandbox/limits", json={"requests_per_10s": 2, "window_s": 0.5})
     assert [(await api.get(LIST)).status_code for _ in range(3)] == [200, 200, 429]
     r = await api.get(LIST)
@@ -52,8 +54,7 @@ async def test_window_scales_for_benchmarks(api: httpx.AsyncClient, clock: Manua
     assert r.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] == "500"
 
 
-async def test_search_limit_is_separate_and_headerless(api: httpx.AsyncClient,
-                                                       clock: ManualClock):
+async def test_search_limit_is_separate_and_headerless(api: httpx.AsyncClient, clock: ManualClock):
     codes = [(await api.post(SEARCH, json={"limit": 1})).status_code for _ in range(6)]
     assert codes == [200] * 5 + [429]
     r = await api.post(SEARCH, json={})
@@ -66,10 +67,12 @@ async def test_search_limit_is_separate_and_headerless(api: httpx.AsyncClient,
     assert (await api.post(SEARCH, json={})).status_code == 200
 
 
-async def test_daily_budget_and_private_app_headers(client: httpx.AsyncClient,
-                                                    sandbox: Sandbox, clock: ManualClock):
-    token = (await client.post("/_sandbox/private-app-tokens",
-                               json={"portal_id": 1234567})).json()["token"]
+async def test_daily_budget_and_private_app_headers(
+    client: httpx.AsyncClient, sandbox: Sandbox, clock: ManualClock
+):
+    token = (await client.post("/_sandbox/private-app-tokens", json={"portal_id": 1234567})).json()[
+        "token"
+    ]
     assert token.startswith("pat-")
     await client.put("/_sandbox/limits", json={"daily_limit": 3, "retry_after": True})
     h = {"Authorization": f"Bearer {token}"}
@@ -110,9 +113,9 @@ async def test_scripted_5xx_answers(api: httpx.AsyncClient, client: httpx.AsyncC
     assert (await api.get(LIST)).status_code == 200
 
 
-async def test_reset_and_timeout_raise_transport_errors(api: httpx.AsyncClient,
-                                                        client: httpx.AsyncClient,
-                                                        sandbox: Sandbox):
+async def test_reset_and_timeout_raise_transport_errors(
+    api: httpx.AsyncClient, client: httpx.AsyncClient, sandbox: Sandbox
+):
     await _faults(client, script=["reset", "timeout"])
     with pytest.raises(httpx.ReadError):
         await api.get(LIST)
@@ -135,9 +138,19 @@ async def test_rates_are_seeded_and_repeatable(clock: ManualClock):
     from atom_hubspot.sandbox import SandboxConfig, create_sandbox_app
 
     def outcomes() -> list[str | None]:
-        app = create_sandbox_app(SandboxConfig(clock=clock, seed=False, faults=FaultConfig(
-            error_rate_5xx=0.2, reset_rate=0.1, timeout_rate=0.1, lost_answer_rate=0.1,
-            seed=7)))
+        app = create_sandbox_app(
+            SandboxConfig(
+                clock=clock,
+                seed=False,
+                faults=FaultConfig(
+                    error_rate_5xx=0.2,
+                    reset_rate=0.1,
+                    timeout_rate=0.1,
+                    lost_answer_rate=0.1,
+                    seed=7,
+                ),
+            )
+        )
         sb = app.state.sandbox
         return [sb.draw_fault("POST", LIST) for _ in range(200)]
 
@@ -148,15 +161,15 @@ async def test_rates_are_seeded_and_repeatable(clock: ManualClock):
     assert first.count(None) > 60
 
 
-async def test_fault_filters_by_path_and_method(api: httpx.AsyncClient,
-                                                client: httpx.AsyncClient):
+async def test_fault_filters_by_path_and_method(api: httpx.AsyncClient, client: httpx.AsyncClient):
     await _faults(client, error_rate_5xx=1.0, paths=["/search"], methods=["POST"])
     assert (await api.get(LIST)).status_code == 200
     assert (await api.post(SEARCH, json={})).status_code >= 500
 
 
-async def test_latency_uses_the_injected_clock(api: httpx.AsyncClient, client: httpx.AsyncClient,
-                                               clock: ManualClock):
+async def test_latency_uses_the_injected_clock(
+    api: httpx.AsyncClient, client: httpx.AsyncClient, clock: ManualClock
+):
     await _faults(client, latency_ms=250)
     before = clock.now()
     assert (await api.get(LIST)).status_code == 200
@@ -173,8 +186,9 @@ async def test_faults_can_be_set_at_start(clock: ManualClock):
     from atom_hubspot.sandbox import SandboxConfig
     from atom_hubspot.sandbox.testing import sandbox_transport
 
-    t = sandbox_transport(SandboxConfig(clock=clock, seed=False,
-                                        faults=FaultConfig(script=["503"])))
+    t = sandbox_transport(
+        SandboxConfig(clock=clock, seed=False, faults=FaultConfig(script=["503"]))
+    )
     async with httpx.AsyncClient(transport=t, base_url="http://sandbox.local") as c:
         token = t.app.state.sandbox.add_private_app_token(1234567)  # type: ignore[attr-defined]
         r = await c.get(LIST, headers={"Authorization": f"Bearer {token}"})
@@ -189,8 +203,9 @@ async def test_invalid_fault_settings_rejected(client: httpx.AsyncClient):
     assert (await client.get("/_sandbox/faults")).json()["latency_ms"] == 5
 
 
-async def test_faults_reach_the_token_endpoint_but_not_the_pages(client: httpx.AsyncClient,
-                                                                 transport: httpx.ASGITransport):
+async def test_faults_reach_the_token_endpoint_but_not_the_pages(
+    client: httpx.AsyncClient, transport: httpx.ASGITransport
+):
     from atom_hubspot.sandbox.testing import approve
 
     from .conftest import authorize_url
@@ -203,8 +218,9 @@ async def test_faults_reach_the_token_endpoint_but_not_the_pages(client: httpx.A
     assert r.status_code >= 500
 
 
-async def test_private_apps_can_have_their_own_budget(client: httpx.AsyncClient,
-                                                      api: httpx.AsyncClient, sandbox: Sandbox):
+async def test_private_apps_can_have_their_own_budget(
+    client: httpx.AsyncClient, api: httpx.AsyncClient, sandbox: Sandbox
+):
     await client.put("/_sandbox/limits", json={"private_app_requests_per_10s": 2})
     token = sandbox.add_private_app_token(1234567)
     h = {"Authorization": f"Bearer {token}"}

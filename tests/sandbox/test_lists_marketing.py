@@ -15,14 +15,16 @@ GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 
 async def test_list_create_get_search(api: httpx.AsyncClient, p: dict[str, str]):
-    r = await api.post(p["lists"], json={"name": "VIPs", "objectTypeId": "0-1",
-                                         "processingType": "MANUAL"})
+    r = await api.post(
+        p["lists"], json={"name": "VIPs", "objectTypeId": "0-1", "processingType": "MANUAL"}
+    )
     assert r.status_code == 200, r.text
     lst = r.json()["list"]
     assert lst["name"] == "VIPs" and lst["processingType"] == "MANUAL" and lst["size"] == 0
     assert isinstance(lst["listId"], str)
-    dup = await api.post(p["lists"], json={"name": "vips", "objectTypeId": "0-1",
-                                           "processingType": "MANUAL"})
+    dup = await api.post(
+        p["lists"], json={"name": "vips", "objectTypeId": "0-1", "processingType": "MANUAL"}
+    )
     assert dup.status_code == 409
     assert_error_shape(dup.json())
     got = await api.get(f"{p['lists']}/{lst['listId']}")
@@ -39,10 +41,15 @@ async def test_list_create_get_search(api: httpx.AsyncClient, p: dict[str, str])
 
 
 async def test_memberships_add_remove_and_paging(api: httpx.AsyncClient, p: dict[str, str]):
-    lst = (await api.post(p["lists"], json={"name": "Members", "objectTypeId": "0-1",
-                                            "processingType": "MANUAL"})).json()["list"]
-    ids = [o["id"] for o in (await api.get(f"{p['objects']}/contacts",
-                                           params={"limit": 5})).json()["results"]]
+    lst = (
+        await api.post(
+            p["lists"], json={"name": "Members", "objectTypeId": "0-1", "processingType": "MANUAL"}
+        )
+    ).json()["list"]
+    ids = [
+        o["id"]
+        for o in (await api.get(f"{p['objects']}/contacts", params={"limit": 5})).json()["results"]
+    ]
     base = f"{p['lists']}/{lst['listId']}/memberships"
     r = await api.put(f"{base}/add", json=[*ids, "999999999"])
     assert r.status_code == 200
@@ -52,8 +59,9 @@ async def test_memberships_add_remove_and_paging(api: httpx.AsyncClient, p: dict
     assert not_array.status_code == 400
     r = await api.put(f"{base}/remove", json=ids[:2])
     assert r.json()["recordIdsRemoved"] == ids[:2]
-    r = await api.put(f"{base}/add-and-remove",
-                      json={"recordIdsToAdd": ids[:1], "recordIdsToRemove": ids[4:]})
+    r = await api.put(
+        f"{base}/add-and-remove", json={"recordIdsToAdd": ids[:1], "recordIdsToRemove": ids[4:]}
+    )
     assert r.json()["recordsIdsAdded"] == ids[:1] and r.json()["recordIdsRemoved"] == ids[4:]
     seen, after = [], None
     while True:
@@ -68,24 +76,62 @@ async def test_memberships_add_remove_and_paging(api: httpx.AsyncClient, p: dict
 
 
 async def test_dynamic_lists_refuse_manual_changes(api: httpx.AsyncClient, p: dict[str, str]):
-    branch = {"filterBranchType": "OR", "filters": [], "filterBranches": [{
-        "filterBranchType": "AND", "filterBranches": [], "filters": [{
-            "filterType": "PROPERTY", "property": "lifecyclestage",
-            "operation": {"operationType": "ENUMERATION", "operator": "IS_ANY_OF",
-                          "values": ["lead"]}}]}]}
-    r = await api.post(p["lists"], json={"name": "Leads", "objectTypeId": "0-1",
-                                         "processingType": "DYNAMIC", "filterBranch": branch})
+    branch = {
+        "filterBranchType": "OR",
+        "filters": [],
+        "filterBranches": [
+            {
+                "filterBranchType": "AND",
+                "filterBranches": [],
+                "filters": [
+                    {
+                        "filterType": "PROPERTY",
+                        "property": "lifecyclestage",
+                        "operation": {
+                            "operationType": "ENUMERATION",
+                            "operator": "IS_ANY_OF",
+                            "values": ["lead"],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    r = await api.post(
+        p["lists"],
+        json={
+            "name": "Leads",
+            "objectTypeId": "0-1",
+            "processingType": "DYNAMIC",
+            "filterBranch": branch,
+        },
+    )
     lst = r.json()["list"]
-    leads = await api.post(f"{p['objects']}/contacts/search", json={"limit": 1, "filterGroups": [
-        {"filters": [{"propertyName": "lifecyclestage", "operator": "EQ", "value": "lead"}]}]})
+    leads = await api.post(
+        f"{p['objects']}/contacts/search",
+        json={
+            "limit": 1,
+            "filterGroups": [
+                {"filters": [{"propertyName": "lifecyclestage", "operator": "EQ", "value": "lead"}]}
+            ],
+        },
+    )
     assert lst["size"] == leads.json()["total"] > 0
     r = await api.put(f"{p['lists']}/{lst['listId']}/memberships/add", json=["1001"])
     assert r.status_code == 400
-    snap = await api.post(p["lists"], json={"name": "Leads then", "objectTypeId": "0-1",
-                                            "processingType": "SNAPSHOT", "filterBranch": branch})
+    snap = await api.post(
+        p["lists"],
+        json={
+            "name": "Leads then",
+            "objectTypeId": "0-1",
+            "processingType": "SNAPSHOT",
+            "filterBranch": branch,
+        },
+    )
     assert snap.json()["list"]["size"] == lst["size"]
-    r = await api.put(f"{p['lists']}/{snap.json()['list']['listId']}/memberships/remove",
-                      json=["1001"])
+    r = await api.put(
+        f"{p['lists']}/{snap.json()['list']['listId']}/memberships/remove", json=["1001"]
+    )
     assert r.status_code == 200
 
 
@@ -93,17 +139,54 @@ async def test_dynamic_list_multistring_filters_match_any_of_their_values(
     api: httpx.AsyncClient, p: dict[str, str]
 ):
     # MULTISTRING operations carry a `values` array, not one `value` (HubSpot's list filters).
-    branch = {"filterBranchType": "OR", "filters": [], "filterBranches": [{
-        "filterBranchType": "AND", "filterBranches": [], "filters": [{
-            "filterType": "PROPERTY", "property": "lifecyclestage",
-            "operation": {"operationType": "MULTISTRING", "operator": "IS_EQUAL_TO",
-                          "values": ["lead", "customer"]}}]}]}
-    r = await api.post(p["lists"], json={"name": "Leads or customers", "objectTypeId": "0-1",
-                                         "processingType": "DYNAMIC", "filterBranch": branch})
+    branch = {
+        "filterBranchType": "OR",
+        "filters": [],
+        "filterBranches": [
+            {
+                "filterBranchType": "AND",
+                "filterBranches": [],
+                "filters": [
+                    {
+                        "filterType": "PROPERTY",
+                        "property": "lifecyclestage",
+                        "operation": {
+                            "operationType": "MULTISTRING",
+                            "operator": "IS_EQUAL_TO",
+                            "values": ["lead", "customer"],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    r = await api.post(
+        p["lists"],
+        json={
+            "name": "Leads or customers",
+            "objectTypeId": "0-1",
+            "processingType": "DYNAMIC",
+            "filterBranch": branch,
+        },
+    )
     size = r.json()["list"]["size"]
-    found = await api.post(f"{p['objects']}/contacts/search", json={"limit": 1, "filterGroups": [
-        {"filters": [{"propertyName": "lifecyclestage", "operator": "IN",
-                      "values": ["lead", "customer"]}]}]})
+    found = await api.post(
+        f"{p['objects']}/contacts/search",
+        json={
+            "limit": 1,
+            "filterGroups": [
+                {
+                    "filters": [
+                        {
+                            "propertyName": "lifecyclestage",
+                            "operator": "IN",
+                            "values": ["lead", "customer"],
+                        }
+                    ]
+                }
+            ],
+        },
+    )
     assert size == found.json()["total"] > 0
 
 
@@ -112,9 +195,17 @@ async def test_campaigns_crud_and_metrics(api: httpx.AsyncClient, p: dict[str, s
     assert listed.status_code == 200
     assert len(listed.json()["results"]) == 2 and listed.json()["paging"]["next"]["after"]
     assert all(GUID.match(c["id"]) for c in listed.json()["results"])
-    r = await api.post(p["campaigns"], json={"properties": {
-        "hs_name": "Launch 2027", "hs_start_date": "2027-01-01", "hs_end_date": "2027-02-01",
-        "hs_notes": "n"}})
+    r = await api.post(
+        p["campaigns"],
+        json={
+            "properties": {
+                "hs_name": "Launch 2027",
+                "hs_start_date": "2027-01-01",
+                "hs_end_date": "2027-02-01",
+                "hs_notes": "n",
+            }
+        },
+    )
     assert r.status_code == 201, r.text
     guid = r.json()["id"]
     assert GUID.match(guid) and r.json()["properties"]["hs_name"] == "Launch 2027"
@@ -123,11 +214,17 @@ async def test_campaigns_crud_and_metrics(api: httpx.AsyncClient, p: dict[str, s
     assert upd.json()["properties"]["hs_notes"] == "x"
     named = await api.get(p["campaigns"], params={"name": "launch 20"})
     assert [c["id"] for c in named.json()["results"]] == [guid]
-    m = await api.get(f"{p['campaigns']}/{guid}/reports/metrics",
-                      params={"startDate": "2027-01-01", "endDate": "2027-01-31"})
+    m = await api.get(
+        f"{p['campaigns']}/{guid}/reports/metrics",
+        params={"startDate": "2027-01-01", "endDate": "2027-01-31"},
+    )
     assert m.status_code == 200
-    assert set(m.json()) == {"sessions", "newContactsFirstTouch", "newContactsLastTouch",
-                             "influencedContacts"}
+    assert set(m.json()) == {
+        "sessions",
+        "newContactsFirstTouch",
+        "newContactsLastTouch",
+        "influencedContacts",
+    }
     assert all(isinstance(v, int) for v in m.json().values())
     bad = await api.get(f"{p['campaigns']}/{guid}/reports/metrics", params={"startDate": "jan"})
     assert bad.status_code == 400
@@ -135,8 +232,9 @@ async def test_campaigns_crud_and_metrics(api: httpx.AsyncClient, p: dict[str, s
     assert (await api.get(f"{p['campaigns']}/{guid}")).status_code == 404
 
 
-async def test_campaigns_need_marketing_professional(api: httpx.AsyncClient, p: dict[str, str],
-                                                     sandbox: Sandbox):
+async def test_campaigns_need_marketing_professional(
+    api: httpx.AsyncClient, p: dict[str, str], sandbox: Sandbox
+):
     sandbox.portals[1234567].marketing_tier = "starter"
     r = await api.get(p["campaigns"])
     assert r.status_code == 403
@@ -155,32 +253,49 @@ async def test_marketing_emails_and_statistics(api: httpx.AsyncClient, p: dict[s
     assert drafts.json()["total"] == 2
     one = await api.get(f"{p['emails']}/{first['id']}")
     assert one.json()["name"] == first["name"]
-    stats = await api.get(f"{p['emails']}/statistics/list", params={
-        "startTimestamp": "2000-01-01T00:00:00Z", "endTimestamp": "2100-01-01T00:00:00Z",
-        "emailIds": first["id"]})
+    stats = await api.get(
+        f"{p['emails']}/statistics/list",
+        params={
+            "startTimestamp": "2000-01-01T00:00:00Z",
+            "endTimestamp": "2100-01-01T00:00:00Z",
+            "emailIds": first["id"],
+        },
+    )
     assert stats.status_code == 200
     assert stats.json()["emails"] == [first["id"]]
     assert stats.json()["aggregate"]["counters"]["sent"] == first["stats"]["counters"]["sent"]
 
 
 @pytest.mark.parametrize("kind", ["single_send", "transactional"])
-async def test_sends_are_recorded(api: httpx.AsyncClient, p: dict[str, str], sandbox: Sandbox,
-                                  client: httpx.AsyncClient, kind: str):
+async def test_sends_are_recorded(
+    api: httpx.AsyncClient,
+    p: dict[str, str],
+    sandbox: Sandbox,
+    client: httpx.AsyncClient,
+    kind: str,
+):
     email_id = 100_000_001
-    r = await api.post(p[kind], json={"emailId": email_id,
-                                      "message": {"to": "reader@example.com", "sendId": "s-1"},
-                                      "contactProperties": {"firstname": "Rea"},
-                                      "customProperties": {"code": "X1"}})
+    r = await api.post(
+        p[kind],
+        json={
+            "emailId": email_id,
+            "message": {"to": "reader@example.com", "sendId": "s-1"},
+            "contactProperties": {"firstname": "Rea"},
+            "customProperties": {"code": "X1"},
+        },
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "COMPLETE" and body["sendResult"] == "SENT"
     assert body["statusId"] and body["requestedAt"].endswith("Z")
-    again = await api.post(p[kind], json={"emailId": email_id,
-                                          "message": {"to": "reader@example.com",
-                                                      "sendId": "s-1"}})
+    again = await api.post(
+        p[kind],
+        json={"emailId": email_id, "message": {"to": "reader@example.com", "sendId": "s-1"}},
+    )
     assert again.json()["sendResult"] == "IDEMPOTENT_IGNORE"
-    bounced = await api.post(p[kind], json={"emailId": email_id,
-                                            "message": {"to": "bounce@example.com"}})
+    bounced = await api.post(
+        p[kind], json={"emailId": email_id, "message": {"to": "bounce@example.com"}}
+    )
     assert bounced.json()["sendResult"] == "PREVIOUSLY_BOUNCED"
     recorded = (await client.get("/_sandbox/sends")).json()
     assert recorded["total"] == 2
@@ -189,8 +304,9 @@ async def test_sends_are_recorded(api: httpx.AsyncClient, p: dict[str, str], san
     assert recorded["results"][0]["customProperties"] == {"code": "X1"}
     no_to = await api.post(p[kind], json={"emailId": email_id, "message": {}})
     assert no_to.status_code == 400
-    draft = await api.post(p[kind], json={"emailId": 100_000_012,
-                                          "message": {"to": "a@example.com"}})
+    draft = await api.post(
+        p[kind], json={"emailId": 100_000_012, "message": {"to": "a@example.com"}}
+    )
     assert draft.status_code == 400
     assert sandbox.sends(1234567)[1]["to"] == "bounce@example.com"
 

@@ -16,13 +16,15 @@ def f(prop: str, op: str, **kw: Any) -> dict[str, Any]:
     return {"propertyName": prop, "operator": op, **kw}
 
 
-async def search(api: httpx.AsyncClient, p: dict[str, str], otype: str = "contacts",
-                 **body: Any) -> httpx.Response:
+async def search(
+    api: httpx.AsyncClient, p: dict[str, str], otype: str = "contacts", **body: Any
+) -> httpx.Response:
     return await api.post(f"{p['objects']}/{otype}/search", json=body)
 
 
-async def _all(api: httpx.AsyncClient, p: dict[str, str], otype: str,
-               props: list[str]) -> list[dict[str, Any]]:
+async def _all(
+    api: httpx.AsyncClient, p: dict[str, str], otype: str, props: list[str]
+) -> list[dict[str, Any]]:
     out, after = [], None
     while True:
         body: dict[str, Any] = {"limit": 100, "properties": props}
@@ -35,8 +37,7 @@ async def _all(api: httpx.AsyncClient, p: dict[str, str], otype: str,
             return out
 
 
-async def test_empty_body_is_valid_and_counts_everything(api: httpx.AsyncClient,
-                                                         p: dict[str, str]):
+async def test_empty_body_is_valid_and_counts_everything(api: httpx.AsyncClient, p: dict[str, str]):
     r = await api.post(f"{p['objects']}/deals/search", json={})
     assert r.status_code == 200
     assert r.json()["total"] == 160 and len(r.json()["results"]) == 10
@@ -50,21 +51,29 @@ async def test_search_sends_no_rate_limit_headers(api: httpx.AsyncClient, p: dic
     assert "x-hubspot-ratelimit-max" in listed.headers
 
 
-@pytest.mark.parametrize("flt, check", [
-    (f("lifecyclestage", "EQ", value="customer"), lambda v: v["lifecyclestage"] == "customer"),
-    (f("lifecyclestage", "NEQ", value="customer"), lambda v: v["lifecyclestage"] != "customer"),
-    (f("lifecyclestage", "IN", values=["lead", "customer"]),
-     lambda v: v["lifecyclestage"] in ("lead", "customer")),
-    (f("lifecyclestage", "NOT_IN", values=["lead", "customer"]),
-     lambda v: v["lifecyclestage"] not in ("lead", "customer")),
-    (f("phone", "HAS_PROPERTY"), lambda v: v["phone"] is not None),
-    (f("jobtitle", "NOT_HAS_PROPERTY"), lambda v: v["jobtitle"] is None),
-    (f("email", "CONTAINS_TOKEN", value="*labs*"), lambda v: "labs" in v["email"]),
-    (f("email", "NOT_CONTAINS_TOKEN", value="*labs*"), lambda v: "labs" not in v["email"]),
-    (f("firstname", "CONTAINS_TOKEN", value="ada"), lambda v: v["firstname"] == "Ada"),
-])
-async def test_string_operators(api: httpx.AsyncClient, p: dict[str, str], flt: dict[str, Any],
-                                check: Any):
+@pytest.mark.parametrize(
+    "flt, check",
+    [
+        (f("lifecyclestage", "EQ", value="customer"), lambda v: v["lifecyclestage"] == "customer"),
+        (f("lifecyclestage", "NEQ", value="customer"), lambda v: v["lifecyclestage"] != "customer"),
+        (
+            f("lifecyclestage", "IN", values=["lead", "customer"]),
+            lambda v: v["lifecyclestage"] in ("lead", "customer"),
+        ),
+        (
+            f("lifecyclestage", "NOT_IN", values=["lead", "customer"]),
+            lambda v: v["lifecyclestage"] not in ("lead", "customer"),
+        ),
+        (f("phone", "HAS_PROPERTY"), lambda v: v["phone"] is not None),
+        (f("jobtitle", "NOT_HAS_PROPERTY"), lambda v: v["jobtitle"] is None),
+        (f("email", "CONTAINS_TOKEN", value="*labs*"), lambda v: "labs" in v["email"]),
+        (f("email", "NOT_CONTAINS_TOKEN", value="*labs*"), lambda v: "labs" not in v["email"]),
+        (f("firstname", "CONTAINS_TOKEN", value="ada"), lambda v: v["firstname"] == "Ada"),
+    ],
+)
+async def test_string_operators(
+    api: httpx.AsyncClient, p: dict[str, str], flt: dict[str, Any], check: Any
+):
     props = ["lifecyclestage", "phone", "jobtitle", "email", "firstname"]
     everyone = await _all(api, p, "contacts", props)
     expected = {o["id"] for o in everyone if check(o["properties"])}
@@ -75,12 +84,19 @@ async def test_string_operators(api: httpx.AsyncClient, p: dict[str, str], flt: 
     assert got == expected or len(expected) > 200
 
 
-@pytest.mark.parametrize("op, low, high", [
-    ("LT", None, 15000), ("LTE", None, 15000), ("GT", 15000, None), ("GTE", 15000, None),
-    ("BETWEEN", 4500, 25000),
-])
-async def test_numeric_operators_compare_as_numbers(api: httpx.AsyncClient, p: dict[str, str],
-                                                    op: str, low: int | None, high: int | None):
+@pytest.mark.parametrize(
+    "op, low, high",
+    [
+        ("LT", None, 15000),
+        ("LTE", None, 15000),
+        ("GT", 15000, None),
+        ("GTE", 15000, None),
+        ("BETWEEN", 4500, 25000),
+    ],
+)
+async def test_numeric_operators_compare_as_numbers(
+    api: httpx.AsyncClient, p: dict[str, str], op: str, low: int | None, high: int | None
+):
     deals = await _all(api, p, "deals", ["amount"])
     amounts = {o["id"]: float(o["properties"]["amount"]) for o in deals}
     if op == "BETWEEN":
@@ -89,8 +105,11 @@ async def test_numeric_operators_compare_as_numbers(api: httpx.AsyncClient, p: d
     else:
         flt = f("amount", op, value=str(low if low is not None else high))
         v = float(low if low is not None else high)  # type: ignore[arg-type]
-        exp = {i for i, a in amounts.items() if {"LT": a < v, "LTE": a <= v, "GT": a > v,
-                                                 "GTE": a >= v}[op]}
+        exp = {
+            i
+            for i, a in amounts.items()
+            if {"LT": a < v, "LTE": a <= v, "GT": a > v, "GTE": a >= v}[op]
+        }
     r = await search(api, p, "deals", filterGroups=[{"filters": [flt]}], limit=200)
     assert r.json()["total"] == len(exp) > 0
     assert {o["id"] for o in r.json()["results"]} == exp
@@ -100,12 +119,15 @@ async def test_dates_compare_as_epoch_ms_or_iso(api: httpx.AsyncClient, p: dict[
     everyone = await _all(api, p, "contacts", ["createdate"])
     stamps = sorted(o["properties"]["createdate"] for o in everyone)
     pivot = stamps[100]
-    r1 = await search(api, p, filterGroups=[{"filters": [f("createdate", "LT", value=pivot)]}],
-                      limit=1)
+    r1 = await search(
+        api, p, filterGroups=[{"filters": [f("createdate", "LT", value=pivot)]}], limit=1
+    )
     from datetime import datetime
+
     ms = int(datetime.fromisoformat(pivot.replace("Z", "+00:00")).timestamp() * 1000)
-    r2 = await search(api, p, filterGroups=[{"filters": [f("createdate", "LT", value=str(ms))]}],
-                      limit=1)
+    r2 = await search(
+        api, p, filterGroups=[{"filters": [f("createdate", "LT", value=str(ms))]}], limit=1
+    )
     assert r1.json()["total"] == r2.json()["total"] == 100
 
 
@@ -115,20 +137,31 @@ async def test_groups_or_and_filters_and(api: httpx.AsyncClient, p: dict[str, st
     both = (await search(api, p, filterGroups=[{"filters": [a, b]}], limit=1)).json()["total"]
     only_a = (await search(api, p, filterGroups=[{"filters": [a]}], limit=1)).json()["total"]
     only_b = (await search(api, p, filterGroups=[{"filters": [b]}], limit=1)).json()["total"]
-    either = (await search(api, p, filterGroups=[{"filters": [a]}, {"filters": [b]}],
-                           limit=1)).json()["total"]
+    either = (
+        await search(api, p, filterGroups=[{"filters": [a]}, {"filters": [b]}], limit=1)
+    ).json()["total"]
     assert 0 < both < min(only_a, only_b)
     assert either == only_a + only_b - both
 
 
 async def test_one_sort_and_query(api: httpx.AsyncClient, p: dict[str, str]):
-    r = await search(api, p, "deals", sorts=[{"propertyName": "amount",
-                                             "direction": "DESCENDING"}],
-                     limit=50, properties=["amount"])
+    r = await search(
+        api,
+        p,
+        "deals",
+        sorts=[{"propertyName": "amount", "direction": "DESCENDING"}],
+        limit=50,
+        properties=["amount"],
+    )
     amounts = [float(o["properties"]["amount"]) for o in r.json()["results"]]
     assert amounts == sorted(amounts, reverse=True)
-    asc = await search(api, p, "deals", sorts=[{"propertyName": "hs_object_id",
-                                               "direction": "ASCENDING"}], limit=50)
+    asc = await search(
+        api,
+        p,
+        "deals",
+        sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+        limit=50,
+    )
     ids = [int(o["id"]) for o in asc.json()["results"]]
     assert ids == sorted(ids)
     q = await search(api, p, "companies", query="acme", properties=["name"], limit=100)
@@ -149,8 +182,9 @@ async def test_validation_errors(api: httpx.AsyncClient, p: dict[str, str]):
 
 
 async def test_search_total_and_limit_zero_counts(api: httpx.AsyncClient, p: dict[str, str]):
-    r = await search(api, p, limit=1, filterGroups=[{"filters": [
-        f("lifecyclestage", "EQ", value="lead")]}])
+    r = await search(
+        api, p, limit=1, filterGroups=[{"filters": [f("lifecyclestage", "EQ", value="lead")]}]
+    )
     assert r.json()["total"] > 1 and len(r.json()["results"]) == 1
 
 

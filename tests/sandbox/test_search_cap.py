@@ -34,9 +34,11 @@ async def test_paging_stops_at_10000(api: httpx.AsyncClient, sandbox: Any, p: di
     assert_error_shape(past.json(), "VALIDATION_ERROR")
     # Keyset: restart after the last id seen, sorted by hs_object_id.
     last = r.json()["results"][-1]["id"]
-    rest = await search(api, p, limit=200, sorts=[{"propertyName": "hs_object_id",
-                                                  "direction": "ASCENDING"}],
-                        filterGroups=[{"filters": [f("hs_object_id", "GT", value=last)]}])
+    rest = await search(
+        api,
+        p,
+        limit=200,
+        sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+        filterGroups=[{"filters": [f("hs_object_id", "GT", value=last)]}],
+    )
     assert rest.json()["total"] == 50
-
-

@@ -65,7 +65,11 @@ def test_type_errors_name_the_variable_and_never_echo_the_value() -> None:
 def test_bad_encryption_key_is_an_issue_not_a_crash_and_is_not_echoed() -> None:
     secret = "k1:" + "A" * 10
     _, issues = load_settings(
-        {"HUBSPOT_CLIENT_ID": "x", "HUBSPOT_CLIENT_SECRET": "y", "ATOM_HUBSPOT_ENCRYPTION_KEYS": secret}
+        {
+            "HUBSPOT_CLIENT_ID": "x",
+            "HUBSPOT_CLIENT_SECRET": "y",
+            "ATOM_HUBSPOT_ENCRYPTION_KEYS": secret,
+        }
     )
     [issue] = issues
     assert issue.key == "ATOM_HUBSPOT_ENCRYPTION_KEYS"
