@@ -15,7 +15,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from atom_host_stub.contract import HostContext, ObjectKind, Pipeline, Stage
-from atom_hubspot.api.deps import RequestScope, scope_dependency
+from atom_hubspot.api.deps import RequestScope, answer, scope_dependency
 from atom_hubspot.api.envelope import Envelope, envelope_router
 from atom_hubspot.errors import InputError
 from atom_hubspot.service import mapping
@@ -568,10 +568,6 @@ def _service(scope: RequestScope) -> HubSpotCRMService:
     )
 
 
-def _meta(scope: RequestScope, **extra: Any) -> dict[str, Any]:
-    return {"portal_id": scope.connection.portal_id, **extra}
-
-
 # --------------------------------------------------------------------------- router
 
 
@@ -603,7 +599,7 @@ def _add_object_routes(router: APIRouter, kind: ObjectKind, scope_dep: Any) -> N
             next_after=page.next_after,
             total=page.total,
         )
-        return {"ok": True, "data": data, "meta": _meta(scope)}
+        return answer(scope, data)
 
     async def get_record(
         scope: Scope,
@@ -617,7 +613,7 @@ def _add_object_routes(router: APIRouter, kind: ObjectKind, scope_dep: Any) -> N
             properties=_split("properties", properties),
             associations=associations.split(",") if associations else None,
         )
-        return {"ok": True, "data": record_out(obj), "meta": _meta(scope)}
+        return answer(scope, record_out(obj))
 
     async def create_record(
         scope: Scope,
@@ -632,7 +628,7 @@ def _add_object_routes(router: APIRouter, kind: ObjectKind, scope_dep: Any) -> N
         obj = await _service(scope).create_object(
             kind, props, contact_ids=contact_ids, company_ids=company_ids
         )
-        return {"ok": True, "data": record_out(obj), "meta": _meta(scope)}
+        return answer(scope, record_out(obj))
 
     async def update_record(
         scope: Scope,
@@ -643,11 +639,11 @@ def _add_object_routes(router: APIRouter, kind: ObjectKind, scope_dep: Any) -> N
         obj = await _service(scope).update_object(
             kind, record_id, props, contact_ids=contact_ids, company_ids=company_ids
         )
-        return {"ok": True, "data": record_out(obj), "meta": _meta(scope)}
+        return answer(scope, record_out(obj))
 
     async def archive_record(scope: Scope, record_id: RecordIdPath) -> dict[str, Any]:
         await _service(scope).archive_object(kind, record_id)
-        return {"ok": True, "data": Archived(id=record_id), "meta": _meta(scope)}
+        return answer(scope, Archived(id=record_id))
 
     base = f"/{many}"
     tags: list[str | Enum] = ["HubSpot CRM"]
@@ -764,7 +760,7 @@ def build_router(context: HostContext) -> APIRouter:
         responses={200: _example([{**_PIPELINE_EXAMPLE, "stages": _STAGES_EXAMPLE}])},
     )
     async def list_pipelines(scope: Scope) -> dict[str, Any]:
-        return {"ok": True, "data": await _service(scope).pipelines(), "meta": _meta(scope)}
+        return answer(scope, await _service(scope).pipelines())
 
     @router.get(
         "/pipelines/{pipeline_id}/stages",
@@ -775,6 +771,6 @@ def build_router(context: HostContext) -> APIRouter:
         responses={200: _example(_STAGES_EXAMPLE)},
     )
     async def list_stages(scope: Scope, pipeline_id: PipelineIdPath) -> dict[str, Any]:
-        return {"ok": True, "data": await _service(scope).stages(pipeline_id), "meta": _meta(scope)}
+        return answer(scope, await _service(scope).stages(pipeline_id))
 
     return router

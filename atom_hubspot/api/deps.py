@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Query
 
 from atom_host_stub.contract import HostContext, Principal
+from atom_hubspot.api.envelope import ok
 from atom_hubspot.errors import Unavailable
 
 if TYPE_CHECKING:
@@ -70,3 +71,8 @@ def scope_dependency(context: HostContext) -> Callable[..., Awaitable[RequestSco
         )
 
     return hubspot_scope
+
+
+def answer(scope: RequestScope, data: Any, **meta: Any) -> dict[str, Any]:
+    """The success envelope of a portal-scoped route: `meta` always names the portal used."""
+    return ok(data, portal_id=scope.connection.portal_id, **meta)

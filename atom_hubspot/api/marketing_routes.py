@@ -17,6 +17,7 @@ from atom_host_stub.contract import HostContext, Principal
 from atom_hubspot.api.deps import (
     PortalQuery,
     RequestScope,
+    answer,
     principal_dependency,
     runtime_of,
     scope_dependency,
@@ -242,9 +243,6 @@ def build_router(context: HostContext) -> APIRouter:
             cache = caches[id(rt)] = AnalyticsCache(rt.settings.analytics_cache_s)
         return AnalyticsService(scope.client, cache, scope_key=scope.connection.id)
 
-    def meta(scope: RequestScope, **extra: Any) -> dict[str, Any]:
-        return {"portal_id": scope.connection.portal_id, **extra}
-
     def store() -> ScheduledSendStore:
         return ScheduledSendStore(runtime_of(context).db)
 
@@ -265,7 +263,7 @@ def build_router(context: HostContext) -> APIRouter:
         name: Annotated[str | None, Query(max_length=255, description="Filter by name")] = None,
     ) -> dict[str, Any]:
         page = await marketing(scope).list_campaigns(limit=limit, after=after, name=name)
-        return {"ok": True, "data": page, "meta": meta(scope)}
+        return answer(scope, page)
 
     @router.post(
         "/campaigns",
@@ -279,7 +277,7 @@ def build_router(context: HostContext) -> APIRouter:
         c = await marketing(scope).create_campaign(
             body.name, start_date=body.start_date, end_date=body.end_date, notes=body.notes
         )
-        return {"ok": True, "data": c, "meta": meta(scope)}
+        return answer(scope, c)
 
     @router.get(
         "/campaigns/{campaign_id}",
@@ -289,11 +287,7 @@ def build_router(context: HostContext) -> APIRouter:
         tags=[TAG_CAMPAIGNS],
     )
     async def get_campaign(scope: Scope, campaign_id: CampaignIdPath) -> dict[str, Any]:
-        return {
-            "ok": True,
-            "data": await marketing(scope).get_campaign(campaign_id),
-            "meta": meta(scope),
-        }
+        return answer(scope, await marketing(scope).get_campaign(campaign_id))
 
     # ------------------------------------------------------------------ analytics
 
@@ -318,7 +312,7 @@ def build_router(context: HostContext) -> APIRouter:
         data, cached = await analytics(scope).deals(
             close_from=close_date_from, close_to=close_date_to, pipeline_id=pipeline_id
         )
-        return {"ok": True, "data": data, "meta": meta(scope, cached=cached)}
+        return answer(scope, data, cached=cached)
 
     @router.get(
         "/analytics/contacts",
@@ -339,7 +333,7 @@ def build_router(context: HostContext) -> APIRouter:
         data, cached = await analytics(scope).contacts(
             created_from=created_from, created_to=created_to, granularity=granularity
         )
-        return {"ok": True, "data": data, "meta": meta(scope, cached=cached)}
+        return answer(scope, data, cached=cached)
 
     @router.get(
         "/analytics/campaigns/{campaign_id}",
@@ -357,7 +351,7 @@ def build_router(context: HostContext) -> APIRouter:
         end_date: DateQuery = None,
     ) -> dict[str, Any]:
         data, cached = await analytics(scope).campaign(campaign_id, start=start_date, end=end_date)
-        return {"ok": True, "data": data, "meta": meta(scope, cached=cached)}
+        return answer(scope, data, cached=cached)
 
     # ------------------------------------------------------------------ lead lists
 
@@ -377,7 +371,7 @@ def build_router(context: HostContext) -> APIRouter:
         ] = 0,
     ) -> dict[str, Any]:
         page = await marketing(scope).list_lead_lists(query=query, count=count, offset=offset)
-        return {"ok": True, "data": page, "meta": meta(scope)}
+        return answer(scope, page)
 
     @router.post(
         "/lead-lists",
@@ -394,7 +388,7 @@ def build_router(context: HostContext) -> APIRouter:
         lst = await marketing(scope).create_lead_list(
             body.name, processing_type=body.processing_type, segment=body.segment
         )
-        return {"ok": True, "data": lst, "meta": meta(scope)}
+        return answer(scope, lst)
 
     @router.get(
         "/lead-lists/{list_id}",
@@ -404,11 +398,7 @@ def build_router(context: HostContext) -> APIRouter:
         tags=[TAG_LISTS],
     )
     async def get_lead_list(scope: Scope, list_id: ListIdPath) -> dict[str, Any]:
-        return {
-            "ok": True,
-            "data": await marketing(scope).get_lead_list(list_id),
-            "meta": meta(scope),
-        }
+        return answer(scope, await marketing(scope).get_lead_list(list_id))
 
     @router.get(
         "/lead-lists/{list_id}/members",
@@ -426,7 +416,7 @@ def build_router(context: HostContext) -> APIRouter:
         svc = marketing(scope)
         await svc.get_lead_list(list_id)  # 404 for a list that is not a contacts list
         page = await svc.list_members(list_id, limit=limit, after=after)
-        return {"ok": True, "data": page, "meta": meta(scope)}
+        return answer(scope, page)
 
     @router.post(
         "/lead-lists/{list_id}/members",
@@ -439,7 +429,7 @@ def build_router(context: HostContext) -> APIRouter:
     )
     async def add_members(scope: Scope, list_id: ListIdPath, body: MembersBody) -> dict[str, Any]:
         res = await marketing(scope).add_members(list_id, body.contact_ids)
-        return {"ok": True, "data": res, "meta": meta(scope)}
+        return answer(scope, res)
 
     @router.delete(
         "/lead-lists/{list_id}/members",
@@ -454,7 +444,7 @@ def build_router(context: HostContext) -> APIRouter:
         scope: Scope, list_id: ListIdPath, body: Annotated[MembersBody, Body()]
     ) -> dict[str, Any]:
         res = await marketing(scope).remove_members(list_id, body.contact_ids)
-        return {"ok": True, "data": res, "meta": meta(scope)}
+        return answer(scope, res)
 
     # ------------------------------------------------------------------ email
 
@@ -476,7 +466,7 @@ def build_router(context: HostContext) -> APIRouter:
         page = await marketing(scope).list_email_templates(
             limit=limit, after=after, include_unpublished=include_unpublished
         )
-        return {"ok": True, "data": page, "meta": meta(scope)}
+        return answer(scope, page)
 
     @router.post(
         "/send-email",
@@ -516,22 +506,14 @@ def build_router(context: HostContext) -> APIRouter:
                 custom_properties=body.custom_properties,
             )
             response.status_code = 202
-            return {
-                "ok": True,
-                "data": SendEmailAnswer(mode="scheduled", scheduled=info),
-                "meta": meta(scope),
-            }
+            return answer(scope, SendEmailAnswer(mode="scheduled", scheduled=info))
         summary = await svc.send_email(
             body.email_id,
             recipients,
             contact_properties=body.contact_properties or None,
             custom_properties=body.custom_properties or None,
         )
-        return {
-            "ok": True,
-            "data": SendEmailAnswer(mode="sent", summary=summary),
-            "meta": meta(scope),
-        }
+        return answer(scope, SendEmailAnswer(mode="sent", summary=summary))
 
     @router.get(
         "/scheduled-sends",
