@@ -1,0 +1,260 @@
+"""Walk every route the HubSpot plugin documents, in demo mode, the way a client would.
+
+The host runs exactly as `atom-host serve --demo` does (in-process sandbox, demo portal connected
+through OAuth). Each operation in the OpenAPI is called once, in an order that makes the ids it
+needs, and must give the answer its documentation promises; the last check is that the walk
+covered every documented operation, so a new route without a walk step fails here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from atom_host_stub.contract import HostContext
+from atom_hubspot.demo import SANDBOX_MOUNT, demo_env
+from atom_hubspot.sandbox import DEMO_PORTAL_ID
+
+KEY = {"Authorization": "Bearer k-walk"}
+SECOND_PORTAL = 7_654_321
+
+
+def _demo_client(tmp_path: Path) -> Any:
+    from fastapi.testclient import TestClient
+
+    from atom_host_stub.app import create_app
+
+    env = {
+        "ATOM_DATA_DIR": str(tmp_path),
+        "ATOM_API_KEYS": "k-walk:acme:alice",
+        "ATOM_PUBLIC_URL": "http://testserver",
+        "ATOM_PLUGINS": "hubspot",
+    }
+    ctx = HostContext(env=env, data_dir=tmp_path, database_url="", public_url="http://testserver")
+    env.update(demo_env(ctx))
+    return TestClient(create_app(env=env, demo=True))
+
+
+def test_every_documented_route_answers_as_documented_in_demo_mode(tmp_path: Path) -> None:
+    walked: set[tuple[str, str]] = set()
+
+    with _demo_client(tmp_path) as c:
+
+        def call(
+            method: str, template: str, expect: int, *, path: str | None = None, **kw: Any
+        ) -> Any:
+            kw.setdefault("headers", KEY)
+            r = c.request(method, path or template, follow_redirects=False, **kw)
+            assert r.status_code == expect, f"{method} {template}: {r.status_code} {r.text}"
+            walked.add((method.lower(), template))
+            if r.headers.get("content-type", "").startswith("application/json"):
+                body = r.json()
+                assert body["ok"] is (expect < 400), body
+                return body.get("data", body.get("error"))
+            return r  # redirects and pages
+
+        # --- connection and health
+        status = call("GET", "/api/hubspot/auth/status", 200)
+        assert status["default_portal_id"] == DEMO_PORTAL_ID
+        assert not {"access_token", "refresh_token"} & set(status["connections"][0])
+        assert call("GET", "/api/hubspot/health", 200)["status"] == "ok"
+
+        # --- contacts, companies, deals: create, read, list/search, update (PATCH, PUT), archive
+        cid = call(
+            "POST",
+            "/api/hubspot/contacts",
+            201,
+            json={"email": "walker@example.com", "firstname": "Wal"},
+        )["id"]
+        co = call(
+            "POST",
+            "/api/hubspot/companies",
+            201,
+            json={"name": "Walk Ltd", "domain": "walk.example"},
+        )["id"]
+        deal = call(
+            "POST",
+            "/api/hubspot/deals",
+            201,
+            json={
+                "dealname": "Walk deal",
+                "amount": "1250.50",
+                "pipeline": "default",
+                "dealstage": "appointmentscheduled",
+                "closedate": "2026-12-31",
+                "contact_ids": [cid],
+                "company_ids": [co],
+            },
+        )["id"]
+        for many, rid, change in (
+            ("contacts", cid, {"lastname": "Ker"}),
+            ("companies", co, {"city": "Leeds"}),
+            ("deals", deal, {"amount": "1300"}),
+        ):
+            one = f"/api/hubspot/{many}/{{record_id}}"
+            got = call("GET", one, 200, path=f"/api/hubspot/{many}/{rid}")
+            assert got["id"] == rid
+            listed = call("GET", f"/api/hubspot/{many}", 200, params={"limit": 5})
+            assert listed["results"] and len(listed["results"]) <= 5
+            updated = call("PATCH", one, 200, path=f"/api/hubspot/{many}/{rid}", json=change)
+            key, value = next(iter(change.items()))
+            assert updated["properties"][key] == value
+            call("PUT", one, 200, path=f"/api/hubspot/{many}/{rid}", json=change)
+        found = call("GET", "/api/hubspot/contacts", 200, params={"email": "walker@example.com"})
+        assert [r["id"] for r in found["results"]] == [cid]
+
+        # --- pipelines
+        pipelines = call("GET", "/api/hubspot/pipelines", 200)
+        assert any(p["id"] == "default" for p in pipelines)
+        stages = call(
+            "GET",
+            "/api/hubspot/pipelines/{pipeline_id}/stages",
+            200,
+            path="/api/hubspot/pipelines/default/stages",
+        )
+        assert "closedwon" in {s["id"] for s in stages}
+
+        # --- campaigns and analytics
+        assert call("GET", "/api/hubspot/campaigns", 200, params={"limit": 2})["items"]
+        camp = call(
+            "POST",
+            "/api/hubspot/campaigns",
+            201,
+            json={"name": "Walk campaign", "start_date": "2026-12-01"},
+        )["id"]
+        assert (
+            call(
+                "GET",
+                "/api/hubspot/campaigns/{campaign_id}",
+                200,
+                path=f"/api/hubspot/campaigns/{camp}",
+            )["id"]
+            == camp
+        )
+        deals = call("GET", "/api/hubspot/analytics/deals", 200)
+        assert deals["total_count"] >= 161  # the seed's 160 deals and the walk's
+        contacts = call(
+            "GET", "/api/hubspot/analytics/contacts", 200, params={"granularity": "week"}
+        )
+        assert contacts["total_contacts"] >= 301
+        call(
+            "GET",
+            "/api/hubspot/analytics/campaigns/{campaign_id}",
+            200,
+            path=f"/api/hubspot/analytics/campaigns/{camp}",
+            params={"start_date": "2026-01-01", "end_date": "2026-01-31"},
+        )
+
+        # --- lead lists and members
+        assert call("GET", "/api/hubspot/lead-lists", 200)["items"]
+        lst = call("POST", "/api/hubspot/lead-lists", 201, json={"name": "Walk list"})["id"]
+        assert (
+            call(
+                "GET",
+                "/api/hubspot/lead-lists/{list_id}",
+                200,
+                path=f"/api/hubspot/lead-lists/{lst}",
+            )["name"]
+            == "Walk list"
+        )
+        members = "/api/hubspot/lead-lists/{list_id}/members"
+        added = call(
+            "POST",
+            members,
+            200,
+            path=f"/api/hubspot/lead-lists/{lst}/members",
+            json={"contact_ids": [cid]},
+        )
+        assert added["added"] == [cid]
+        page = call("GET", members, 200, path=f"/api/hubspot/lead-lists/{lst}/members")
+        assert cid in [str(m) for m in page["contact_ids"]]
+        removed = call(
+            "DELETE",
+            members,
+            200,
+            path=f"/api/hubspot/lead-lists/{lst}/members",
+            json={"contact_ids": [cid]},
+        )
+        assert removed["removed"] == [cid]
+
+        # --- email: templates, send now, schedule, list, read, cancel
+        email_id = int(call("GET", "/api/hubspot/email-templates", 200)["items"][0]["id"])
+        sent = call(
+            "POST",
+            "/api/hubspot/send-email",
+            200,
+            json={"email_id": email_id, "contact_ids": [cid]},
+        )
+        assert sent["summary"]["sent"] == 1
+        later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+        sched = call(
+            "POST",
+            "/api/hubspot/send-email",
+            202,
+            json={"email_id": email_id, "contact_ids": [cid], "send_at": later},
+        )
+        sid = sched["scheduled"]["id"]
+        assert sid in [s["id"] for s in call("GET", "/api/hubspot/scheduled-sends", 200)["items"]]
+        one_send = "/api/hubspot/scheduled-sends/{send_id}"
+        assert call("GET", one_send, 200, path=f"/api/hubspot/scheduled-sends/{sid}")["id"] == sid
+        cancelled = call("DELETE", one_send, 200, path=f"/api/hubspot/scheduled-sends/{sid}")
+        assert cancelled["status"] == "cancelled"
+
+        # --- archive what the walk made
+        for many, rid in (("deals", deal), ("contacts", cid), ("companies", co)):
+            call(
+                "DELETE",
+                f"/api/hubspot/{many}/{{record_id}}",
+                200,
+                path=f"/api/hubspot/{many}/{rid}",
+            )
+            gone = c.get(f"/api/hubspot/{many}/{rid}", headers=KEY)
+            assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
+
+        # --- connecting: JSON start, browser redirect, a declined callback, refresh
+        start = call("POST", "/auth/hubspot", 200, json={})
+        state = parse_qs(urlsplit(start["url"]).query)["state"][0]
+        redirect = call("GET", "/auth/hubspot", 302)
+        assert redirect.headers["location"].startswith(f"http://testserver{SANDBOX_MOUNT}/oauth")
+        declined = call(
+            "GET",
+            "/auth/hubspot/callback",
+            400,
+            headers={},
+            params={"error": "access_denied", "state": state},
+        )
+        assert declined["code"] == "oauth_access_denied"
+        assert call("POST", "/auth/hubspot/refresh", 200)["portal_id"] == DEMO_PORTAL_ID
+
+        # --- a second portal by private-app token, made the default, then both disconnected
+        assert (
+            c.post(
+                f"{SANDBOX_MOUNT}/_sandbox/portals", json={"portal_id": SECOND_PORTAL}
+            ).status_code
+            == 201
+        )
+        token = c.post(
+            f"{SANDBOX_MOUNT}/_sandbox/private-app-tokens", json={"portal_id": SECOND_PORTAL}
+        ).json()["token"]
+        saved = call("POST", "/api/hubspot/auth/save", 200, json={"token": token})
+        assert saved["portal_id"] == SECOND_PORTAL and token not in str(saved)
+        made = call("POST", "/api/hubspot/auth/default", 200, json={"portal_id": SECOND_PORTAL})
+        assert made["is_default"] is True
+        gone_portal = call("DELETE", "/auth/hubspot", 200, params={"portal_id": SECOND_PORTAL})
+        assert gone_portal["revocation"] == "not_applicable"
+        call("DELETE", "/auth/hubspot", 200)
+        after = c.get("/api/hubspot/contacts", headers=KEY)
+        assert after.status_code == 401 and after.json()["error"]["code"] == "not_connected"
+
+        spec = c.get("/openapi.json").json()
+
+    documented = {
+        (method, path)
+        for path, ops in spec["paths"].items()
+        if path.startswith(("/api/hubspot", "/auth/hubspot"))
+        for method in ops
+    }
+    assert documented - walked == set(), "documented routes the walk did not call"
+    assert len(documented) >= 35
