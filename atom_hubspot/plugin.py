@@ -220,6 +220,7 @@ def atom_register_services(register: RegisterService, context: HostContext) -> N
             portal_id=conn.portal_id,
             currency_cache=runtime.portal_currency,
             custom_properties=runtime.custom_properties,
+            property_names=runtime.portal_properties,
         )
 
     async def marketing(principal: Principal) -> Any:

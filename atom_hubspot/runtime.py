@@ -19,6 +19,7 @@ from atom_hubspot.settings import HubSpotSettings
 if TYPE_CHECKING:
     from atom_hubspot.client import HubSpotHTTP, RateLimitGovernor
     from atom_hubspot.oauth import ConnectionManager, OAuthFlow
+    from atom_hubspot.service.crm import PortalProperties
     from atom_hubspot.storage.db import Database
 
 log = logging.getLogger("atom_hubspot.runtime")
@@ -36,6 +37,9 @@ class HubSpotRuntime:
     portal_currency: dict[int, str | None] = field(default_factory=dict)
     # Custom property names in use per (portal, object kind), so reads can name them.
     custom_properties: dict[tuple[int | None, str], set[str]] = field(default_factory=dict)
+    # Custom property names HubSpot's Properties API listed per (portal, object kind), with
+    # their expiry: UI-made properties read back without a definitions call on every read.
+    portal_properties: dict[tuple[int, str], PortalProperties] = field(default_factory=dict)
 
     @classmethod
     async def start(

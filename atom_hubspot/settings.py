@@ -59,6 +59,9 @@ FEATURE_SCOPES: dict[Feature, tuple[str, ...]] = {
         "crm.objects.companies.write",
         "crm.objects.deals.read",
         "crm.objects.deals.write",
+        # Property definitions, so custom properties made in HubSpot's UI read back too.
+        "crm.schemas.contacts.read",
+        "crm.schemas.companies.read",
         "crm.schemas.deals.read",
     ),
     Feature.LISTS: ("crm.lists.read", "crm.lists.write"),

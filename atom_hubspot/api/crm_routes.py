@@ -565,6 +565,7 @@ def _service(scope: RequestScope) -> HubSpotCRMService:
         portal_id=scope.connection.portal_id,
         currency_cache=getattr(scope.runtime, "portal_currency", None),
         custom_properties=getattr(scope.runtime, "custom_properties", None),
+        property_names=getattr(scope.runtime, "portal_properties", None),
     )
 
 

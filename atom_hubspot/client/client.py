@@ -15,6 +15,7 @@ from atom_hubspot.client.resources import (
     ListsAPI,
     MarketingEmailsAPI,
     PipelinesAPI,
+    PropertiesAPI,
     SendsAPI,
 )
 
@@ -36,6 +37,7 @@ class HubSpotClient:
         self.deals = ObjectsAPI(self, "deals")
         self.associations = AssociationsAPI(self)
         self.pipelines = PipelinesAPI(self)
+        self.properties = PropertiesAPI(self)
         self.lists = ListsAPI(self)
         self.campaigns = CampaignsAPI(self)
         self.emails = MarketingEmailsAPI(self)

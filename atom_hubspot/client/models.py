@@ -194,6 +194,34 @@ class PipelineModel(HubSpotModel):
     stages: list[StageModel] = Field(default_factory=list)
 
 
+# --------------------------------------------------------------------------- properties
+
+
+class PropertyDefinition(HubSpotModel):
+    """One property of an object type, as the Properties API lists it.
+    https://developers.hubspot.com/docs/api-reference/crm-properties-v3/guide
+
+    `type` and `field_type` stay text (HubSpot adds kinds over time). Custom properties may come
+    without `hubspotDefined` at all (the legacy v3 examples omit it), so only an explicit
+    `true` marks a property as HubSpot's own.
+    """
+
+    name: str
+    label: str | None = None
+    type: str | None = None  # string, number, date, datetime, enumeration, bool, …
+    field_type: str | None = None  # text, textarea, select, number, date, booleancheckbox, …
+    group_name: str | None = None
+    description: str | None = None
+    hubspot_defined: bool | None = None
+    archived: bool | None = None
+    hidden: bool | None = None
+    options: list[dict[str, Any]] = Field(default_factory=list)
+
+    @property
+    def is_custom(self) -> bool:
+        return self.hubspot_defined is not True
+
+
 # --------------------------------------------------------------------------- lists
 
 

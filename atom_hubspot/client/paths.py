@@ -26,6 +26,7 @@ _FAMILIES: dict[str, tuple[str, str]] = {
     "crm.object_associations": ("/crm/objects/{v}", "/crm/v4/objects"),
     "crm.associations": ("/crm/associations/{v}", "/crm/v4/associations"),
     "crm.pipelines": ("/crm/pipelines/{v}", "/crm/v3/pipelines"),
+    "crm.properties": ("/crm/properties/{v}", "/crm/v3/properties"),
     "crm.lists": ("/crm/lists/{v}", "/crm/v3/lists"),
     "marketing.campaigns": ("/marketing/campaigns/{v}", "/marketing/v3/campaigns"),
     "marketing.emails": ("/marketing/emails/{v}", "/marketing/v3/emails"),
@@ -142,6 +143,11 @@ class Paths:
             objectType=object_type,
             pipelineId=pipeline_id,
         )
+
+    # ------------------------------------------------------------------ properties
+    # https://developers.hubspot.com/docs/api-reference/2026-03/crm/properties/get-properties
+    def properties(self, object_type: str) -> Route:
+        return self._route("crm.properties", "/{objectType}", objectType=object_type)
 
     # ------------------------------------------------------------------ lists
     # https://developers.hubspot.com/docs/api-reference/crm-lists-v3/guide

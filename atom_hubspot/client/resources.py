@@ -1,5 +1,5 @@
-"""The smaller HubSpot resources: associations, pipelines, lists, campaigns, marketing email,
-sends and account details."""
+"""The smaller HubSpot resources: associations, pipelines, properties, lists, campaigns,
+marketing email, sends and account details."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from atom_hubspot.client.models import (
     MarketingEmail,
     MembershipChange,
     PipelineModel,
+    PropertyDefinition,
     SendResult,
     StageModel,
 )
@@ -164,6 +165,34 @@ class PipelinesAPI:
             "GET", self._c.http.paths.pipeline_stages(object_type, pipeline_id)
         )
         return [StageModel.model_validate(s) for s in body.get("results") or []]
+
+
+# --------------------------------------------------------------------------- properties
+
+
+class PropertiesAPI:
+    """Property definitions of an object type, HubSpot-defined and custom (created in HubSpot's
+    UI or through the API).
+    https://developers.hubspot.com/docs/api-reference/crm-properties-v3/guide"""
+
+    def __init__(self, client: HubSpotClient) -> None:
+        self._c = client
+
+    async def list(
+        self, object_type: str, *, archived: bool = False
+    ) -> builtins.list[PropertyDefinition]:
+        """Every property of `object_type` (one call, HubSpot does not page this list).
+        Entries without a name are skipped: nothing could be read by them."""
+        body = await self._c.json(
+            "GET",
+            self._c.http.paths.properties(object_type),
+            params=_params(archived="true" if archived else None),
+        )
+        return [
+            PropertyDefinition.model_validate(p)
+            for p in body.get("results") or []
+            if isinstance(p, dict) and isinstance(p.get("name"), str) and p["name"]
+        ]
 
 
 # --------------------------------------------------------------------------- lists

@@ -12,8 +12,9 @@ It is an independent implementation of HubSpot's documented behaviour and import
 Endpoints (each under the legacy and the `2026-03` path): OAuth authorize page (GET, POST
 decision), token (code, refresh), introspect (POST; legacy GET access-tokens/{t}), revoke
 (POST; legacy DELETE refresh-tokens/{t}); CRM objects contacts/companies/deals (list, get,
-create, update, archive, batch read/create/update/upsert/archive, search); associations v4
-(read, default link, labelled create, delete, batch read/create/archive/associate-default);
+create, update, archive, batch read/create/update/upsert/archive, search); their properties
+(read all, create a custom one); associations v4 (read, default link, labelled create, delete,
+batch read/create/archive/associate-default);
 deal pipelines and stages; lists (create, search, get, delete, memberships, add/remove/
 add-and-remove); campaigns (+ metrics); marketing emails (+ statistics); single-send;
 transactional send; account details.

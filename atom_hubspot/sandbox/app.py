@@ -35,7 +35,12 @@ ALL_SCOPES = [
     "crm.objects.companies.write",
     "crm.objects.deals.read",
     "crm.objects.deals.write",
+    "crm.schemas.contacts.read",
+    "crm.schemas.contacts.write",
+    "crm.schemas.companies.read",
+    "crm.schemas.companies.write",
     "crm.schemas.deals.read",
+    "crm.schemas.deals.write",
     "crm.lists.read",
     "crm.lists.write",
     "marketing.campaigns.read",
@@ -483,6 +488,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> SandboxApp:
         api_lists,
         api_marketing,
         api_oauth,
+        api_properties,
     )
 
     return SandboxApp(Sandbox(config or SandboxConfig()))

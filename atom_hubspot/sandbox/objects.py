@@ -158,6 +158,13 @@ PROPERTY_TYPES: dict[str, dict[str, str]] = {
         "hs_deal_stage_probability": "number",
     },
 }
+# HubSpot property `type` -> the value check PropertyCheck applies (others: any string).
+VALUE_KINDS: dict[str, str] = {
+    "number": "number",
+    "date": "datetime",
+    "datetime": "datetime",
+    "bool": "bool",
+}
 # Written by HubSpot, never by callers.
 READ_ONLY = {
     "hs_object_id",

@@ -11,6 +11,7 @@ from atom_hubspot.sandbox.errors import ApiError, validation
 from atom_hubspot.sandbox.objects import (
     OBJECT_TYPES,
     PROPERTY_TYPES,
+    VALUE_KINDS,
     ObjectType,
     PropertyCheck,
     iso_ms,
@@ -159,6 +160,8 @@ class Portal:
     sends: list[dict[str, Any]] = field(default_factory=list)
     send_ids: dict[str, str] = field(default_factory=dict)  # sendId -> statusId
     extra_properties: dict[str, set[str]] = field(default_factory=dict)
+    # Custom properties created through the Properties API: type -> name -> definition JSON.
+    property_defs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     # Dedup keys of live records (contact email, company domain): type -> value -> id.
     unique_index: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -196,6 +199,7 @@ class Portal:
         out.sends = [dict(x) for x in self.sends]
         out.send_ids = dict(self.send_ids)
         out.extra_properties = {k: set(v) for k, v in self.extra_properties.items()}
+        out.property_defs = copy.deepcopy(self.property_defs)
         out.unique_index = {k: dict(v) for k, v in self.unique_index.items()}
         return out
 
@@ -205,6 +209,9 @@ class Portal:
         known = dict(PROPERTY_TYPES[otype.name])
         for name in self.extra_properties.get(otype.name, ()):
             known.setdefault(name, "string")
+        for name, definition in self.property_defs.get(otype.name, {}).items():
+            # Values of a created property are checked by its declared type.
+            known[name] = VALUE_KINDS.get(str(definition.get("type")), "string")
         return PropertyCheck(otype, known)
 
     def known_properties(self, otype: ObjectType) -> set[str]:

@@ -8,7 +8,9 @@ The routes speak HubSpot's own property names (flat bodies such as `{"email": â€
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,11 +25,30 @@ from atom_host_stub.contract import (
     SearchFilter,
     Stage,
 )
-from atom_hubspot.errors import HubSpotError, InputError, NotFound
+from atom_hubspot.errors import HubSpotError, InputError, MissingScopes, NotFound
 from atom_hubspot.service import mapping
+
+log = logging.getLogger("atom_hubspot.service.crm")
 
 MAX_PAGE = 100  # HubSpot's list limit; search allows 200 but one page size keeps cursors sane.
 MAX_CUSTOM_READ = 200  # custom property names added to a read, at most (URL length)
+# Custom properties made in HubSpot's UI show up on reads within this time.
+PROPERTY_NAMES_TTL_S = 300.0
+# After a failure other than a refusal, ask again this soon (not on every read meanwhile).
+PROPERTY_NAMES_RETRY_S = 30.0
+
+
+@dataclass(frozen=True)
+class PortalProperties:
+    """The custom property names of one (portal, object type), from HubSpot's Properties API.
+
+    `readable` is False while the token may not read property definitions (403): reads then
+    name only the custom properties written through the plugin.
+    """
+
+    names: frozenset[str]
+    expires_at: float  # on the service's clock (monotonic)
+    readable: bool = True
 
 
 @dataclass
@@ -124,6 +145,8 @@ class HubSpotCRMService:
         account_currency: str | None = None,
         currency_cache: dict[int, str | None] | None = None,
         custom_properties: dict[tuple[int | None, str], set[str]] | None = None,
+        property_names: dict[tuple[int, str], PortalProperties] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.portal_id = portal_id if portal_id is not None else getattr(client, "portal_id", None)
@@ -135,12 +158,67 @@ class HubSpotCRMService:
         # the plugin are remembered per (portal, object type) and named on later reads, so
         # they read back (HubSpot ignores names that do not exist on reads).
         self._custom = custom_properties if custom_properties is not None else {}
+        # Custom properties made in HubSpot's UI are only known from the Properties API; its
+        # answer is shared per portal between services of a process for PROPERTY_NAMES_TTL_S.
+        self._property_names = property_names if property_names is not None else {}
+        self._clock = clock
 
-    def read_properties(self, kind: ObjectKind) -> list[str]:
+    async def read_properties(self, kind: ObjectKind) -> list[str]:
         """The properties a read asks for when the caller did not choose: the mapped ones and
-        the custom ones this portal is known to use."""
-        known = self._custom.get((self.portal_id, kind), set())
-        return mapping.DEFAULT_PROPERTIES[kind] + sorted(known)[:MAX_CUSTOM_READ]
+        the portal's custom ones â€” those written through the plugin first, then those HubSpot's
+        Properties API lists (HubSpot ignores names that do not exist on reads)."""
+        written = self._custom.get((self.portal_id, kind), set())
+        listed = await self._listed_custom_properties(kind)
+        default = set(mapping.DEFAULT_PROPERTIES[kind])
+        extra = [n for n in sorted(written) if n not in default]
+        extra += [n for n in sorted(listed - written) if n not in default]
+        return mapping.DEFAULT_PROPERTIES[kind] + extra[:MAX_CUSTOM_READ]
+
+    async def _listed_custom_properties(self, kind: ObjectKind) -> frozenset[str]:
+        """Custom (not HubSpot-defined, not archived) property names of `kind` in this portal,
+        cached. Never fails a read: on an error the names last known (or none) are used."""
+        key = (self.portal_id, kind) if self.portal_id is not None else None
+        now = self._clock()
+        cached = self._property_names.get(key) if key is not None else None
+        if cached is not None and cached.expires_at > now:
+            return cached.names
+        object_type = mapping.OBJECT_TYPES[kind]
+        try:
+            definitions = await self.client.properties.list(object_type)
+        except HubSpotError as exc:
+            stale = cached.names if cached is not None else frozenset()
+            if isinstance(exc, MissingScopes) or exc.status == 403:
+                # A connection made before the plugin asked for crm.schemas.*.read: say so
+                # once (not on every read), and retry after the usual lifetime, in case the
+                # user reconnected with the scope.
+                if cached is None or cached.readable:
+                    log.info(
+                        "HubSpot portal %s: cannot read %s property definitions (%s); only "
+                        "custom properties written through the plugin are read back until "
+                        "the user reconnects with the scope",
+                        self.portal_id,
+                        object_type,
+                        ", ".join(getattr(exc, "required_scopes", None) or [])
+                        or f"crm.schemas.{object_type}.read",
+                    )
+                entry = PortalProperties(stale, now + PROPERTY_NAMES_TTL_S, readable=False)
+            else:
+                log.warning(
+                    "HubSpot portal %s: %s property definitions unavailable (%s, correlation "
+                    "id %s); using the names known so far",
+                    self.portal_id,
+                    object_type,
+                    exc.code,
+                    exc.correlation_id,
+                )
+                readable = cached.readable if cached is not None else True
+                entry = PortalProperties(stale, now + PROPERTY_NAMES_RETRY_S, readable=readable)
+        else:
+            names = frozenset(d.name for d in definitions if d.is_custom and not d.archived)
+            entry = PortalProperties(names, now + PROPERTY_NAMES_TTL_S)
+        if key is not None:
+            self._property_names[key] = entry
+        return entry.names
 
     def _remember(self, kind: ObjectKind, properties: Mapping[str, str]) -> None:
         names = set(properties) - set(mapping.DEFAULT_PROPERTIES[kind])
@@ -166,7 +244,7 @@ class HubSpotCRMService:
         """A page of records. Plain listing when nothing narrows or orders it (cheaper, and
         not subject to search's 5 requests/s); HubSpot search otherwise."""
         limit = _limit(limit)
-        props = list(properties) if properties else self.read_properties(kind)
+        props = list(properties) if properties else await self.read_properties(kind)
         api = self._api(kind)
         if not any(filter_groups) and not sorts and not query:
             page = await api.list(limit=limit, after=after, properties=props)
@@ -194,7 +272,7 @@ class HubSpotCRMService:
         properties: Sequence[str] | None = None,
         associations: Sequence[str] | None = None,
     ) -> Any:
-        props = list(properties) if properties else self.read_properties(kind)
+        props = list(properties) if properties else await self.read_properties(kind)
         return await self._api(kind).get(
             _check_id(record_id), properties=props, associations=list(associations or []) or None
         )
@@ -233,7 +311,7 @@ class HubSpotCRMService:
             obj = await api.update(rid, dict(properties))
             self._remember(kind, properties)
         else:
-            obj = await api.get(rid, properties=self.read_properties(kind))
+            obj = await api.get(rid, properties=await self.read_properties(kind))
         from_type = mapping.OBJECT_TYPES[kind]
         for to_type, ids in (("contacts", contact_ids), ("companies", company_ids)):
             for to_id in ids:
@@ -361,7 +439,7 @@ class HubSpotCRMService:
         req = build_search_request(
             [group] if group else [],
             sorts=[SortSpec("hs_object_id")],
-            properties=self.read_properties(kind),
+            properties=await self.read_properties(kind),
             limit=_limit(limit),
             after=cursor,
         )

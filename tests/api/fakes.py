@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from atom_host_stub.contract import Principal
-from atom_hubspot.client.models import AccountDetails, CrmObject, ObjectPage
+from atom_hubspot.client.models import AccountDetails, CrmObject, ObjectPage, PropertyDefinition
 from atom_hubspot.errors import Conflict, NotConnected, NotFound
 
 _ids = itertools.count(101)
@@ -255,6 +255,26 @@ class FakeAccount:
         return AccountDetails(portal_id=1, company_currency=self.currency)
 
 
+class FakeProperties:
+    """Property definitions per object type; `error` makes every call fail with it."""
+
+    def __init__(self) -> None:
+        self.by_type: dict[str, list[PropertyDefinition]] = {}
+        self.error: Exception | None = None
+        self.calls: list[str] = []
+
+    def add(self, object_type: str, name: str, *, hubspot_defined: bool | None = False) -> None:
+        self.by_type.setdefault(object_type, []).append(
+            PropertyDefinition(name=name, type="string", hubspot_defined=hubspot_defined)
+        )
+
+    async def list(self, object_type: str) -> list[PropertyDefinition]:
+        self.calls.append(object_type)
+        if self.error is not None:
+            raise self.error
+        return list(self.by_type.get(object_type, []))
+
+
 class FakeClient:
     def __init__(self, portal_id: int = 1, currency: str | None = "EUR"):
         self.portal_id = portal_id
@@ -266,6 +286,7 @@ class FakeClient:
         self.pipelines = FakePipelines()
         self.associations = FakeAssociations(self)
         self.account = FakeAccount(currency)
+        self.properties = FakeProperties()
 
     def link(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
         self.links.setdefault((from_type, from_id, to_type), set()).add(to_id)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -14,8 +16,8 @@ from atom_host_stub.contract import (
     SearchFilter,
 )
 from atom_hubspot.client.models import CrmObject
-from atom_hubspot.errors import InputError, NotFound
-from atom_hubspot.service import mapping
+from atom_hubspot.errors import InputError, MissingScopes, NotFound, Unavailable
+from atom_hubspot.service import crm, mapping
 from atom_hubspot.service.crm import HubSpotCRMService
 from tests.api.fakes import FakeClient
 
@@ -241,3 +243,89 @@ async def test_service_non_numeric_id_is_not_found_without_a_call() -> None:
     with pytest.raises(NotFound):
         await HubSpotCRMService(client).get_record("contact", "../../x")
     assert client.calls == []
+
+
+# ----------------------------------------------------------------- custom properties on reads
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_reads_name_custom_properties_from_the_properties_api_cached_per_portal() -> None:
+    client = FakeClient(portal_id=5)
+    client.contacts.add({"email": "ui@example.com", "shoe_size": "44", "tier": "gold"})
+    client.properties.add("contacts", "email", hubspot_defined=True)
+    client.properties.add("contacts", "shoe_size", hubspot_defined=None)  # legacy: key left out
+    cache: dict[Any, Any] = {}
+    written: dict[Any, set[str]] = {(5, "contact"): {"written_one"}}
+    clock = Clock()
+
+    def svc() -> HubSpotCRMService:
+        return HubSpotCRMService(
+            client, custom_properties=written, property_names=cache, clock=clock
+        )
+
+    page = await svc().list_records("contact")
+    assert page.items[0].custom_fields == {"shoe_size": "44"}  # `tier` is not a property yet
+    asked = client.calls[-1][2]["properties"]
+    assert asked[-2:] == ["written_one", "shoe_size"]  # written ones first
+    assert "email" in asked and asked.count("email") == 1
+    # Another service of the same process reuses the answer until it expires.
+    client.properties.add("contacts", "tier")
+    await svc().list_records("contact")
+    assert client.properties.calls == ["contacts"]
+    clock.now += crm.PROPERTY_NAMES_TTL_S + 1
+    page = await svc().list_records("contact")
+    assert page.items[0].custom_fields == {"shoe_size": "44", "tier": "gold"}
+    assert client.properties.calls == ["contacts", "contacts"]
+
+
+async def test_without_the_schema_scope_reads_fall_back_and_say_so_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="atom_hubspot.service.crm")
+    client = FakeClient(portal_id=6)
+    rid = client.contacts.add({"email": "w@example.com", "written_one": "x", "ui_only": "y"})
+    client.properties.error = MissingScopes(
+        "missing", status=403, required_scopes=["crm.schemas.contacts.read"]
+    )
+    cache: dict[Any, Any] = {}
+    written: dict[Any, set[str]] = {(6, "contact"): {"written_one"}}
+    clock = Clock()
+    for _ in range(2):
+        svc = HubSpotCRMService(
+            client, custom_properties=written, property_names=cache, clock=clock
+        )
+        contact = await svc.get_record("contact", rid)
+        assert contact.custom_fields == {"written_one": "x"}
+        clock.now += crm.PROPERTY_NAMES_TTL_S + 1  # asked again after expiry: still refused
+    assert client.properties.calls == ["contacts", "contacts"]
+    infos = [r for r in caplog.records if r.name == "atom_hubspot.service.crm"]
+    assert len(infos) == 1 and infos[0].levelno == logging.INFO
+    assert "crm.schemas.contacts.read" in infos[0].getMessage()
+    assert "w@example.com" not in infos[0].getMessage()
+
+
+async def test_other_failures_keep_the_names_known_and_retry_soon() -> None:
+    client = FakeClient(portal_id=7)
+    rid = client.deals.add({"dealname": "D", "renewal_term": "12"})
+    client.properties.add("deals", "renewal_term")
+    cache: dict[Any, Any] = {}
+    clock = Clock()
+    svc = HubSpotCRMService(client, property_names=cache, clock=clock)
+    assert (await svc.get_record("deal", rid)).custom_fields == {"renewal_term": "12"}
+    clock.now += crm.PROPERTY_NAMES_TTL_S + 1
+    client.properties.error = Unavailable("down", status=503)
+    # The read still works, with the names last listed.
+    assert (await svc.get_record("deal", rid)).custom_fields == {"renewal_term": "12"}
+    await svc.get_record("deal", rid)
+    assert len(client.properties.calls) == 2  # not asked on every read meanwhile
+    clock.now += crm.PROPERTY_NAMES_RETRY_S + 1
+    client.properties.error = None
+    await svc.get_record("deal", rid)
+    assert len(client.properties.calls) == 3

@@ -266,3 +266,33 @@ def test_models_tolerate_new_values_and_keep_unknown_fields() -> None:
     )
     assert acc.account_type == "NEW_TYPE" and acc.time_zone == "Europe/Paris"
     assert SendResult.model_validate({}).status is None
+
+
+async def test_properties_list_tolerates_unknown_fields_kinds_and_nameless_entries() -> None:
+    answer = {
+        "results": [
+            {"name": "email", "type": "string", "fieldType": "text", "hubspotDefined": True},
+            # Legacy answers leave `hubspotDefined` out for custom properties.
+            {"name": "shoe_size", "type": "number", "fieldType": "number", "groupName": "g"},
+            {
+                "name": "tier",
+                "type": "quantum",
+                "fieldType": "hologram",
+                "hubspotDefined": False,
+                "archived": False,
+                "somethingNew": {"x": 1},
+            },
+            {"label": "no name"},
+            "junk",
+        ]
+    }
+    client, _http, rec, _ = make(lambda r: httpx.Response(200, json=answer))
+    props = await client.properties.list("contacts")
+    assert rec.requests[0].url.path == "/crm/properties/2026-03/contacts"
+    assert [(p.name, p.is_custom) for p in props] == [
+        ("email", False),
+        ("shoe_size", True),
+        ("tier", True),
+    ]
+    assert props[2].type == "quantum" and props[2].field_type == "hologram"
+    assert props[1].group_name == "g"

@@ -47,6 +47,11 @@ CASES = [
         "/crm/pipelines/2026-03/deals/default/stages",
         "/crm/v3/pipelines/deals/default/stages",
     ),
+    (
+        lambda p: p.properties("contacts"),
+        "/crm/properties/2026-03/contacts",
+        "/crm/v3/properties/contacts",
+    ),
     (lambda p: p.lists(), "/crm/lists/2026-03", "/crm/v3/lists"),
     (lambda p: p.lists_search(), "/crm/lists/2026-03/search", "/crm/v3/lists/search"),
     (
@@ -123,7 +128,8 @@ def test_bad_versions_and_actions_are_refused() -> None:
 # HubSpot-specific endpoint tail.
 HUBSPOT_PATH = re.compile(
     r"/(?:crm|marketing|account-info|oauth|automation|cms|events|communication-preferences)/"
-    r"(?:v\d+\b|\d{4}-\d{2}\b|objects|associations|pipelines|lists|campaigns|emails?\b|"
+    r"(?:v\d+\b|\d{4}-\d{2}\b|objects|associations|pipelines|properties|lists|campaigns|"
+    r"emails?\b|"
     r"email-campaigns|transactional|details|token|access-tokens|refresh-tokens)"
     r"|/(?:single-send|single-email/send|memberships/add|token/introspect|token/revoke|"
     r"associations/default|batch/(?:read|create|update|upsert|archive))\b"

@@ -143,6 +143,19 @@ async def test_crm_flow(version: str) -> None:
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+async def test_properties_list_marks_custom_ones(version: str) -> None:
+    client, http, sb, _ = stack(version, extra_properties={"deals": ["renewal_term"]})
+    try:
+        contacts = {p.name: p for p in await client.properties.list("contacts")}
+        assert contacts["email"].hubspot_defined is True and not contacts["email"].is_custom
+        deals = {p.name: p for p in await client.properties.list("deals")}
+        assert deals["renewal_term"].is_custom and deals["dealname"].hubspot_defined
+        assert sb.calls["crm.properties.list"] == 2
+    finally:
+        await http.aclose()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 async def test_lists_flow(version: str) -> None:
     client, http, _sb, _ = stack(version)
     created = await client.contacts.batch_upsert(
