@@ -238,8 +238,11 @@ def record_parts(
 
 
 def _custom(kind: ObjectKind, props: Mapping[str, str | None]) -> dict[str, str | None]:
+    # Only the values a record has: reads ask for every custom property of the portal, and a
+    # None for each one the record lacks would bury the few it has (the contract's other
+    # providers list set values only).
     known = set(FIELD_TO_PROPERTY[kind].values()) | SYSTEM_PROPERTIES
-    return {k: v for k, v in props.items() if k not in known}
+    return {k: v for k, v in props.items() if k not in known and v is not None}
 
 
 def _empty_to_none(v: str | None) -> str | None:

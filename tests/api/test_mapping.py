@@ -329,3 +329,20 @@ async def test_other_failures_keep_the_names_known_and_retry_soon() -> None:
     client.properties.error = None
     await svc.get_record("deal", rid)
     assert len(client.properties.calls) == 3
+
+
+def test_custom_fields_list_the_values_a_record_has_not_every_portal_property() -> None:
+    obj = CrmObject.model_validate(
+        {
+            "id": "7",
+            "properties": {
+                "email": "a@b.example",
+                "shoe_size": "42",
+                "favourite_colour": None,
+                "hs_object_id": "7",
+            },
+        }
+    )
+    contact = mapping.to_contact(obj)
+    assert contact.custom_fields == {"shoe_size": "42"}
+    assert contact.email == "a@b.example"
