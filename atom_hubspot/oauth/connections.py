@@ -104,6 +104,25 @@ def _info(conn: Connection, tok: Token | None) -> ConnectionInfo:
     )
 
 
+def _info_of_row(row: Any) -> ConnectionInfo:
+    """`_info` from a `ConnectionRepository.find_with_expiry` row."""
+    return ConnectionInfo(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        user_id=row["user_id"],
+        portal_id=row["portal_id"],
+        hub_domain=row["hub_domain"],
+        auth_kind=row["auth_kind"],
+        scopes=list(row["scopes"] or []),
+        status=row["status"],
+        is_default=row["is_default"],
+        access_expires_at=row["access_expires_at"],
+        problem=row["problem"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
 class ConnectionManager:
     """Lists, resolves, refreshes and removes a principal's HubSpot connections."""
 
@@ -164,11 +183,15 @@ class ConnectionManager:
             return [_info(c, await s.get(Token, c.id)) for c in conns]
 
     async def resolve(self, principal: Principal, portal_id: int | None = None) -> ConnectionInfo:
-        """The connection to use (the default when `portal_id` is None), usable or an error."""
-        async with self.db.session(principal.tenant_id, read_only=True) as s:
-            conn = await self.repo.find(s, principal.tenant_id, principal.user_id, portal_id)
-            tok = await s.get(Token, conn.id) if conn else None
-            info = _info(conn, tok) if conn else None
+        """The connection to use (the default when `portal_id` is None), usable or an error.
+
+        Runs on every request, so it is one indexed statement (connection and token expiry
+        joined; SQLite: no BEGIN/COMMIT) and nothing is cached: a disconnect, a reconnect
+        demand or a new default, made by this process or another, shows on the next request.
+        """
+        stmt, params = self.repo.find_with_expiry(principal.tenant_id, principal.user_id, portal_id)
+        row = await self.db.first(stmt, params, principal.tenant_id)
+        info = _info_of_row(row._mapping) if row is not None else None
         if info is None:
             where = f" to portal {portal_id}" if portal_id is not None else ""
             raise NotConnected(

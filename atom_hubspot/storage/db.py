@@ -142,15 +142,26 @@ def schema_sql(dialect_url: str = "postgresql://localhost/atom") -> str:
     return header + buf.getvalue()
 
 
+def _tenant_scope(tenant_id: str | None) -> tuple[sa.TextClause, dict[str, str]]:
+    """PostgreSQL: the row-level security scope of the current transaction only."""
+    if tenant_id is not None:
+        return sa.text("SELECT set_config('app.tenant_id', :t, true)"), {"t": tenant_id}
+    return sa.text("SELECT set_config('app.all_tenants', 'on', true)"), {}
+
+
 class Database:
     """An async engine plus one-transaction sessions, for SQLite or PostgreSQL."""
 
     def __init__(self, url: str, **engine_kwargs: Any):
         self.url = url
         self.dialect = dialect_of(url)
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        kwargs: dict[str, Any] = {}
         if self.dialect == "sqlite":
+            # A pooled connection to a local file cannot go stale, so no pre-ping: with
+            # aiosqlite it would cost four thread round trips on every checkout.
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+        else:
+            kwargs["pool_pre_ping"] = True  # a server restart or idle timeout drops connections
         kwargs.update(engine_kwargs)
         self.engine: AsyncEngine = create_async_engine(to_async_url(url), **kwargs)
         if self.dialect == "sqlite":
@@ -171,7 +182,10 @@ class Database:
 
         @event.listens_for(sync_engine, "begin")
         def _begin(conn: Any) -> None:
-            immediate = conn.get_execution_options().get("sqlite_immediate", False)
+            options = conn.get_execution_options()
+            if options.get("sqlite_single_statement", False):
+                return  # Database.first: the statement is its own (read) transaction
+            immediate = options.get("sqlite_immediate", False)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     @asynccontextmanager
@@ -195,16 +209,34 @@ class Database:
                 async with AsyncSession(bind=conn, expire_on_commit=False) as session:
                     async with session.begin():
                         if self.dialect == "postgresql":
-                            if tenant_id is not None:
-                                await session.execute(
-                                    sa.text("SELECT set_config('app.tenant_id', :t, true)"),
-                                    {"t": tenant_id},
-                                )
-                            else:
-                                await session.execute(
-                                    sa.text("SELECT set_config('app.all_tenants', 'on', true)")
-                                )
+                            await session.execute(*_tenant_scope(tenant_id))
                         yield session
+        except (OSError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            log.warning("database unavailable: %s", type(exc).__name__)
+            raise StorageError(
+                "The HubSpot plugin's database is unavailable; try again later."
+            ) from None
+
+    async def first(
+        self, stmt: sa.Select[Any], params: dict[str, Any], tenant_id: str | None
+    ) -> sa.Row[Any] | None:
+        """The first row of one read-only statement, with as few round trips as possible.
+
+        For lookups on every request (the caller's connection). No ORM session: plain rows.
+        SQLite runs the statement without BEGIN/COMMIT: a single statement is its own read
+        transaction there, so it sees one committed snapshot, and WAL readers take no lock;
+        skipping BEGIN and COMMIT saves their trips through aiosqlite's thread. PostgreSQL still
+        needs the transaction, because row-level security's tenant is set for it alone
+        (`set_config(..., true)`): a policy may evaluate the setting before a set_config in the
+        same statement would run, so that cannot be folded into the query.
+        """
+        try:
+            async with self.engine.connect() as conn:
+                if self.dialect == "sqlite":
+                    conn = await conn.execution_options(sqlite_single_statement=True)
+                else:
+                    await conn.execute(*_tenant_scope(tenant_id))
+                return (await conn.execute(stmt, params)).first()
         except (OSError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             log.warning("database unavailable: %s", type(exc).__name__)
             raise StorageError(

@@ -6,6 +6,7 @@ is ciphertext bound (AAD) to tenant, connection, portal and column.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +42,19 @@ class PlainTokens:
 def state_hash(state: str) -> str:
     """Only this hash of an OAuth state is stored (a database reader cannot replay it)."""
     return hashlib.sha256(state.encode()).hexdigest()
+
+
+@functools.cache
+def _find_with_expiry(by_portal: bool) -> sa.Select[Any]:
+    q = sa.select(*Connection.__table__.c, Token.expires_at.label("access_expires_at"))
+    q = q.outerjoin(Token, Token.connection_id == Connection.id)
+    q = q.where(
+        Connection.tenant_id == sa.bindparam("tenant_id"),
+        Connection.user_id == sa.bindparam("user_id"),
+    )
+    if by_portal:
+        q = q.where(Connection.portal_id == sa.bindparam("portal_id"))
+    return q.order_by(Connection.is_default.desc(), Connection.created_at).limit(1)
 
 
 class ConnectionRepository:
@@ -138,6 +152,19 @@ class ConnectionRepository:
             q = q.where(Connection.portal_id == portal_id)
         q = q.order_by(Connection.is_default.desc(), Connection.created_at).limit(1)
         return (await s.scalars(q)).first()
+
+    @staticmethod
+    def find_with_expiry(
+        tenant_id: str, user_id: str, portal_id: int | None
+    ) -> tuple[sa.Select[Any], dict[str, Any]]:
+        """`find` as one Core query and its parameters, for `Database.first`: the connection's
+        columns plus its access token's expiry (the token row joined on its primary key).
+        Ciphertext is never selected: the decrypted token lives in the TokenStore's cache.
+        The statement is built once per shape; only the parameters change per request."""
+        params: dict[str, Any] = {"tenant_id": tenant_id, "user_id": user_id}
+        if portal_id is not None:
+            params["portal_id"] = portal_id
+        return _find_with_expiry(portal_id is not None), params
 
     @staticmethod
     async def get(s: AsyncSession, connection_id: str) -> Connection | None:
