@@ -198,7 +198,7 @@ class HubSpotSettings(BaseSettings):
         return out
 
     @property
-    def optional_scopes(self) -> list[str]:
+    def optional_scope_names(self) -> list[str]:
         """Scopes of the features not enabled, asked for as `optional_scope`."""
         req = set(self.scopes)
         out: list[str] = []

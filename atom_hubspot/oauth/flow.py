@@ -68,7 +68,7 @@ class AuthorizeStart(BaseModel):
     url: str = Field(description="HubSpot's authorize page; send the user's browser there")
     expires_at: datetime = Field(description="The link stops working after this (UTC)")
     scopes: list[str] = Field(default_factory=list)
-    optional_scopes: list[str] = Field(default_factory=list)
+    optional_scope_names: list[str] = Field(default_factory=list)
 
 
 def _pkce_pair() -> tuple[str, str]:
@@ -131,8 +131,8 @@ class OAuthFlow:
             "scope": " ".join(self.settings.scopes),
             "state": state,
         }
-        if self.settings.optional_scopes:
-            params["optional_scope"] = " ".join(self.settings.optional_scopes)
+        if self.settings.optional_scope_names:
+            params["optional_scope"] = " ".join(self.settings.optional_scope_names)
         if challenge:
             params["code_challenge"] = challenge
             params["code_challenge_method"] = "S256"
@@ -141,7 +141,7 @@ class OAuthFlow:
             url=url,
             expires_at=expires_at,
             scopes=list(self.settings.scopes),
-            optional_scopes=list(self.settings.optional_scopes),
+            optional_scope_names=list(self.settings.optional_scope_names),
         )
 
     async def _take_state(

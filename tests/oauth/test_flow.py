@@ -35,7 +35,7 @@ async def test_authorize_url_carries_scopes_state_and_configured_redirect(flow, 
     assert q["redirect_uri"] == settings.redirect_uri
     assert q["scope"].split(" ") == settings.scopes
     assert "crm.objects.contacts.read" in q["scope"]
-    assert q["optional_scope"].split(" ") == settings.optional_scopes
+    assert q["optional_scope"].split(" ") == settings.optional_scope_names
     assert "%20" in start.url and "+" not in start.url.split("scope=")[1].split("&")[0]
     assert len(q["state"]) >= 40
     # Only the hash of the state is kept.

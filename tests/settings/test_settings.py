@@ -92,6 +92,6 @@ def test_scopes_follow_enabled_features() -> None:
     assert "crm.objects.contacts.write" in s.scopes
     assert "marketing.campaigns.read" in s.scopes
     # What is not enabled is asked for as optional_scope, never as scope.
-    assert set(FEATURE_SCOPES[Feature.LISTS]) <= set(s.optional_scopes)
-    assert not set(s.scopes) & set(s.optional_scopes)
+    assert set(FEATURE_SCOPES[Feature.LISTS]) <= set(s.optional_scope_names)
+    assert not set(s.scopes) & set(s.optional_scope_names)
     assert s.requests_per_10s == 110
