@@ -32,6 +32,7 @@ from atom_hubspot.errors import InputError
 
 if TYPE_CHECKING:
     from atom_hubspot.client.client import HubSpotClient
+    from atom_hubspot.client.paths import Route
 
 # --------------------------------------------------------------------------- associations
 
@@ -506,16 +507,10 @@ class SendsAPI:
         message: Mapping[str, Any] | None = None,
     ) -> SendResult:
         """Marketing Hub Enterprise single-send API. `message` may add from/cc/bcc/replyTo."""
-        body = await self._c.json(
-            "POST",
-            self._c.http.paths.single_send(),
-            json=self._payload(
-                email_id, to, contact_properties, custom_properties, send_id, message
-            ),
-            repeatable=False,
-            tier=SINGLE_SEND_TIER,
+        payload = self._payload(
+            email_id, to, contact_properties, custom_properties, send_id, message
         )
-        return SendResult.model_validate(body)
+        return await self._send(self._c.http.paths.single_send(), payload, SINGLE_SEND_TIER)
 
     async def transactional(
         self,
@@ -528,15 +523,17 @@ class SendsAPI:
         message: Mapping[str, Any] | None = None,
     ) -> SendResult:
         """Transactional single send (needs the transactional email add-on)."""
-        body = await self._c.json(
-            "POST",
-            self._c.http.paths.transactional_send(),
-            json=self._payload(
-                email_id, to, contact_properties, custom_properties, send_id, message
-            ),
-            repeatable=False,
-            tier=TRANSACTIONAL_TIER,
+        payload = self._payload(
+            email_id, to, contact_properties, custom_properties, send_id, message
         )
+        return await self._send(
+            self._c.http.paths.transactional_send(), payload, TRANSACTIONAL_TIER
+        )
+
+    async def _send(self, route: Route, payload: dict[str, Any], tier: str) -> SendResult:
+        # One recipient per call and never re-sent once it may have reached HubSpot: HubSpot
+        # has no idempotency key, so a repeat could e-mail the person twice.
+        body = await self._c.json("POST", route, json=payload, repeatable=False, tier=tier)
         return SendResult.model_validate(body)
 
 
