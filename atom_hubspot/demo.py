@@ -131,7 +131,11 @@ async def setup_demo(context: HostContext, mount: RegisterMount) -> None:
     principal, key = first_principal(context.env)
     conn = await connect_demo_portal(runtime, principal, plan.browser_transport)
     public = context.public_url.rstrip("/")
-    key_hint = "the first key of ATOM_API_KEYS" if key else "the host's (ATOM_API_KEYS is not set)"
+    key_hint = (
+        "the first key of ATOM_API_KEYS (unset, demo mode generates one: printed above)"
+        if key
+        else "the host's (ATOM_API_KEYS is not set)"
+    )
     lines = [
         f"HubSpot demo: portal {conn.portal_id} connected through OAuth for tenant "
         f"{principal.tenant_id!r}, user {principal.user_id!r}",
