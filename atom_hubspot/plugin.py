@@ -303,7 +303,8 @@ async def _health(runtime: Any, details: dict[str, Any]) -> HealthResult:
 
     t0 = time.monotonic()
     try:
-        async with runtime.db.session() as s:  # spans tenants on purpose: an operator's view
+        # Spans tenants on purpose (an operator's view); a pure read, so no SQLite write lock.
+        async with runtime.db.session(read_only=True) as s:
             rows = (
                 await s.execute(
                     sa.select(Connection.status, sa.func.count()).group_by(Connection.status)
