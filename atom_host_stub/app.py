@@ -10,15 +10,23 @@ from contextlib import asynccontextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from atom_host_stub.auth import ApiKeyAuthenticator, Unauthorized
+from atom_host_stub.auth import ApiKeyAuthenticator, CrossSiteRefused, Unauthorized
 from atom_host_stub.contract import Principal
 from atom_host_stub.host import Host, MountRegistration, RouteRegistration, host_version
 from atom_host_stub.services import ServiceUnavailable
+from atom_host_stub.sessions import (
+    REVOKED_DIR,
+    RevocationRecords,
+    SessionAuthority,
+    load_or_create_secret,
+)
+from atom_host_stub.sign_in import build_sign_in_router
 from atom_host_stub.status import IntegrationsReport, IntegrationState
 
 TEMPLATES = jinja2.Environment(
@@ -58,7 +66,16 @@ def create_app(
     reason shown; `strict` makes the lifespan raise StartupRefused instead."""
     host = host or Host.from_env(env, demo=demo)
     host.context.demo = host.context.demo or demo
-    authenticator = ApiKeyAuthenticator(host.settings.api_keys)
+    settings = host.settings
+    sessions = SessionAuthority(
+        load_or_create_secret(settings.data_dir, settings.session_secret),
+        settings.api_keys,
+        RevocationRecords(settings.data_dir / REVOKED_DIR),
+        max_age_s=settings.session_max_age_s,
+    )
+    authenticator = ApiKeyAuthenticator(
+        settings.api_keys, sessions, public_host=urlsplit(settings.public_url).netloc
+    )
     require_principal, optional_principal = authenticator.dependencies()
     host.context.principal_dependency = require_principal
     host.context.optional_principal_dependency = optional_principal
@@ -81,9 +98,15 @@ def create_app(
     async def _unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
         return _error(401, "unauthorized", exc.message, {"WWW-Authenticate": "Bearer"})
 
+    @app.exception_handler(CrossSiteRefused)
+    async def _cross_site(request: Request, exc: CrossSiteRefused) -> JSONResponse:
+        return _error(403, "cross_site_refused", exc.message)
+
     @app.exception_handler(ServiceUnavailable)
     async def _no_service(request: Request, exc: ServiceUnavailable) -> JSONResponse:
         return _error(503, "service_unavailable", str(exc))
+
+    app.include_router(build_sign_in_router(authenticator, settings, TEMPLATES))
 
     @app.get("/api/integrations", response_model=IntegrationsReport, tags=["host"])
     async def integrations() -> IntegrationsReport:

@@ -1,8 +1,9 @@
-"""Caller authentication: `Authorization: Bearer <key>` → Principal (tenant, user).
+"""Caller authentication: `Authorization: Bearer <key>`, or a browser session signed in with
+such a key (sessions.py) → Principal (tenant, user). Plugins get the same Principal either way.
 
 The FastAPI dependencies are built on demand, so this module imports without the web framework.
 A missing or wrong key is answered 401 by the dependency itself — before any plugin code that
-depends on it runs.
+depends on it runs; a cross-site request riding on a session cookie is answered 403 there too.
 """
 
 # No `from __future__ import annotations` here: FastAPI resolves the dependencies' annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from atom_host_stub.contract import Principal
+from atom_host_stub.sessions import COOKIE_NAME, SessionAuthority, cross_site_refusal
 
 
 class Unauthorized(Exception):
@@ -22,11 +24,53 @@ class Unauthorized(Exception):
         self.message = message
 
 
+class CrossSiteRefused(Exception):
+    """A state-changing request authenticated by a session cookie came from another site."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class ApiKeyAuthenticator:
     """Looks API keys up in constant time, so response timing leaks nothing about them."""
 
-    def __init__(self, keys: Mapping[str, Principal]) -> None:
+    def __init__(
+        self,
+        keys: Mapping[str, Principal],
+        sessions: SessionAuthority | None = None,
+        *,
+        public_host: str | None = None,
+    ) -> None:
         self._keys = [(key.encode(), principal) for key, principal in keys.items()]
+        self.sessions = sessions
+        self.public_host = public_host
+
+    def principal_for_key(self, api_key: str) -> Principal | None:
+        offered = api_key.strip().encode()
+        found: Principal | None = None
+        for key, principal in self._keys:
+            # Compare against every key, no early exit.
+            if hmac.compare_digest(key, offered):
+                found = principal
+        return found
+
+    def session_principal(self, method: str, headers: Mapping[str, str], cookie: str) -> Principal:
+        """The principal of a session cookie; 401 when it is not a live session, 403 when the
+        request changes state and came from another site."""
+        principal = self.sessions.principal_for(cookie) if self.sessions else None
+        if principal is None:
+            raise Unauthorized(
+                "Your browser session has ended: sign in again at /sign-in, or send your API "
+                "key as `Authorization: Bearer <key>`."
+            )
+        own_hosts = {headers.get("host", "").lower()}
+        if self.public_host:
+            own_hosts.add(self.public_host.lower())
+        refusal = cross_site_refusal(method, headers, frozenset(own_hosts - {""}))
+        if refusal:
+            raise CrossSiteRefused(f"Refused: {refusal}.")
+        return principal
 
     def principal_for(self, authorization: str | None) -> Principal:
         if not authorization:
@@ -34,12 +78,7 @@ class ApiKeyAuthenticator:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Use the Bearer scheme: `Authorization: Bearer <key>`.")
-        offered = token.strip().encode()
-        found: Principal | None = None
-        for key, principal in self._keys:
-            # Compare against every key, no early exit.
-            if hmac.compare_digest(key, offered):
-                found = principal
+        found = self.principal_for_key(token)
         if found is None:
             raise Unauthorized("The API key is not valid.")
         return found
@@ -49,11 +88,23 @@ class ApiKeyAuthenticator:
         from fastapi import Request
 
         async def require_principal(request: Request) -> Principal:
-            return self.principal_for(request.headers.get("authorization"))
+            authorization = request.headers.get("authorization")
+            cookie = request.cookies.get(COOKIE_NAME)
+            if authorization or not cookie:
+                return self.principal_for(authorization)
+            return self.session_principal(request.method, request.headers, cookie)
 
         async def optional_principal(request: Request) -> Principal | None:
-            # No key is fine (a browser redirect carries none); a wrong key is still a 401.
+            # No key and no session is fine (a browser redirect may carry neither); a wrong key
+            # is still a 401. An ended session counts as none: the route says what to do.
             authorization = request.headers.get("authorization")
-            return self.principal_for(authorization) if authorization else None
+            if authorization:
+                return self.principal_for(authorization)
+            cookie = request.cookies.get(COOKIE_NAME)
+            if not cookie or self.sessions is None:
+                return None
+            if self.sessions.principal_for(cookie) is None:
+                return None
+            return self.session_principal(request.method, request.headers, cookie)
 
         return require_principal, optional_principal

@@ -15,6 +15,7 @@ from atom_host_stub.contract import ConfigIssue, Principal, Severity
 TRUE_VALUES = frozenset({"1", "true", "yes", "on"})
 # Host-level issues are reported under this name, beside the plugins' own.
 HOST_NAME = "host"
+MIN_SESSION_SECRET_CHARS = 32
 
 
 def read_environment(
@@ -78,12 +79,35 @@ class HostSettings:
     database_url: str = ""
     public_url: str = "http://127.0.0.1:8000"
     health_cache_s: float = 5.0
+    # Browser sessions (sessions.py): the signing secret (None: one kept in data_dir), how
+    # long a sign-in lasts, and whether the cookie is Secure even on a plain-http request.
+    session_secret: str | None = field(default=None, repr=False)
+    session_max_age_s: int = 8 * 3600
+    session_cookie_secure: bool = False
+    session_problems: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HostSettings:
         allowed = env.get("ATOM_PLUGINS", "").strip()
         data_dir = Path(env.get("ATOM_DATA_DIR") or ".atom").expanduser().absolute()
         api_keys, problems = parse_api_keys(env.get("ATOM_API_KEYS", ""))
+        public_url = (env.get("ATOM_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+        session_problems: list[str] = []
+        secret = env.get("ATOM_SESSION_SECRET", "").strip() or None
+        if secret is not None and len(secret) < MIN_SESSION_SECRET_CHARS:
+            session_problems.append(
+                f"ATOM_SESSION_SECRET is shorter than {MIN_SESSION_SECRET_CHARS} characters"
+            )
+        raw_age = env.get("ATOM_SESSION_MAX_AGE_SECONDS", "").strip()
+        max_age = 8 * 3600
+        if raw_age:
+            if raw_age.isdigit() and 60 <= int(raw_age) <= 30 * 86400:
+                max_age = int(raw_age)
+            else:
+                session_problems.append(
+                    "ATOM_SESSION_MAX_AGE_SECONDS is not a whole number from 60 to 2592000"
+                )
+        secure_raw = env.get("ATOM_SESSION_COOKIE_SECURE", "").strip().lower()
         return cls(
             env=dict(env),
             allowed_plugins=frozenset(_split(allowed)) if allowed else None,
@@ -93,8 +117,13 @@ class HostSettings:
             api_key_problems=tuple(problems),
             data_dir=data_dir,
             database_url=env.get("ATOM_DATABASE_URL") or f"sqlite:///{data_dir / 'atom.sqlite3'}",
-            public_url=(env.get("ATOM_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            public_url=public_url,
             health_cache_s=float(env.get("ATOM_HEALTH_CACHE_SECONDS") or 5.0),
+            session_secret=secret,
+            session_max_age_s=max_age,
+            session_cookie_secure=secure_raw in TRUE_VALUES
+            or (not secure_raw and public_url.startswith("https://")),
+            session_problems=tuple(session_problems),
         )
 
     def provider_for(self, capability: str) -> str | None:
@@ -121,6 +150,17 @@ class HostSettings:
                     hint="Set ATOM_API_KEYS=key:tenant:user (a long random key per caller).",
                 )
             )
+        issues += [
+            ConfigIssue(
+                key=problem.split(" ", 1)[0],
+                message=problem,
+                hint="Use a random value of at least 32 characters, e.g. from "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+                if problem.startswith("ATOM_SESSION_SECRET")
+                else "Use seconds, e.g. 28800 for 8 hours.",
+            )
+            for problem in self.session_problems
+        ]
         issues += database_url_issues(self.database_url)
         return issues
 

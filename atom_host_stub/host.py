@@ -106,7 +106,7 @@ class Host:
         manager: PluginManager | None = None,
     ) -> None:
         self.settings = settings
-        self.redact = Redactor(settings.api_keys)
+        self.redact = Redactor([*settings.api_keys, settings.session_secret or ""])
         self.plugins = manager or PluginManager(settings, redact=self.redact)
         self.context = HostContext(
             env=settings.env,

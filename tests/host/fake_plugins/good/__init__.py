@@ -84,6 +84,14 @@ def atom_register_routes(register: Any, context: HostContext) -> None:
         HANDLER_CALLS["whoami"] += 1
         return {"tenant": principal.tenant_id, "user": principal.user_id}
 
+    @router.post("/whoami")
+    async def whoami_change(
+        principal: Principal = Depends(context.principal_dependency),  # noqa: B008 - FastAPI idiom
+    ) -> dict[str, str]:
+        # A state-changing route: what a cross-site form post would aim at.
+        HANDLER_CALLS["whoami"] += 1
+        return {"tenant": principal.tenant_id, "user": principal.user_id}
+
     @router.get("/callback")
     async def callback(
         principal: Principal | None = Depends(context.optional_principal_dependency),  # noqa: B008
