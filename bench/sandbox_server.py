@@ -130,9 +130,8 @@ def install_fast_list() -> Callable[[], None]:
     import bisect
 
     from atom_hubspot.sandbox import api_crm
-    from atom_hubspot.sandbox.routing import router
 
-    route = next(r for r in router.routes if r.name == "crm.objects.list")
+    route = next(r for r in api_crm.routes.routes if r.name == "crm.objects.list")
     slow = route.handler
     cache: dict[tuple[int, str, int, int], list[int]] = {}
 

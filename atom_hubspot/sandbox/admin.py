@@ -10,7 +10,10 @@ from starlette.responses import Response
 from atom_hubspot.sandbox.config import FaultConfig, PortalConfig, SandboxConfig
 from atom_hubspot.sandbox.errors import ApiError, validation
 from atom_hubspot.sandbox.limits import LimitConfig
-from atom_hubspot.sandbox.routing import Call, json_response, router
+from atom_hubspot.sandbox.routing import Call, Router, json_response
+
+# This module's endpoints; the sandbox app serves the tables it lists.
+routes = Router()
 
 
 def _model(model: type[Any], data: Any) -> Any:
@@ -26,26 +29,26 @@ def _model(model: type[Any], data: Any) -> Any:
         ) from None
 
 
-@router.add("GET", "admin.faults.get", "/_sandbox/faults", kind="admin")
+@routes.add("GET", "admin.faults.get", "/_sandbox/faults", kind="admin")
 async def get_faults(call: Call) -> Response:
     return json_response(call.sandbox.faults.model_dump())
 
 
-@router.add("PUT", "admin.faults.put", "/_sandbox/faults", kind="admin")
+@routes.add("PUT", "admin.faults.put", "/_sandbox/faults", kind="admin")
 async def put_faults(call: Call) -> Response:
     """Replace the fault settings (fields left out take their defaults: no faults)."""
     call.sandbox.set_faults(_model(FaultConfig, call.json_object()))
     return json_response(call.sandbox.faults.model_dump())
 
 
-@router.add("PATCH", "admin.faults.patch", "/_sandbox/faults", kind="admin")
+@routes.add("PATCH", "admin.faults.patch", "/_sandbox/faults", kind="admin")
 async def patch_faults(call: Call) -> Response:
     merged = {**call.sandbox.faults.model_dump(), **call.json_object()}
     call.sandbox.set_faults(_model(FaultConfig, merged))
     return json_response(call.sandbox.faults.model_dump())
 
 
-@router.add("GET", "admin.limits.get", "/_sandbox/limits", kind="admin")
+@routes.add("GET", "admin.limits.get", "/_sandbox/limits", kind="admin")
 async def get_limits(call: Call) -> Response:
     lim = call.sandbox.limits
     return json_response(
@@ -53,7 +56,7 @@ async def get_limits(call: Call) -> Response:
     )
 
 
-@router.add("PUT", "admin.limits.put", "/_sandbox/limits", kind="admin")
+@routes.add("PUT", "admin.limits.put", "/_sandbox/limits", kind="admin")
 async def put_limits(call: Call) -> Response:
     """Merge the given limit settings into the current ones; usage counters are kept."""
     lim = call.sandbox.limits
@@ -61,20 +64,20 @@ async def put_limits(call: Call) -> Response:
     return json_response(lim.config.model_dump())
 
 
-@router.add("POST", "admin.limits.reset", "/_sandbox/limits/reset", kind="admin")
+@routes.add("POST", "admin.limits.reset", "/_sandbox/limits/reset", kind="admin")
 async def reset_limits(call: Call) -> Response:
     call.sandbox.limits.reset()
     return json_response({"reset": True})
 
 
-@router.add("GET", "admin.sends", "/_sandbox/sends", kind="admin")
+@routes.add("GET", "admin.sends", "/_sandbox/sends", kind="admin")
 async def get_sends(call: Call) -> Response:
     pid = call.query.get("portal_id")
     sends = call.sandbox.sends(int(pid) if pid else None)
     return json_response({"total": len(sends), "results": sends})
 
 
-@router.add("DELETE", "admin.sends.clear", "/_sandbox/sends", kind="admin")
+@routes.add("DELETE", "admin.sends.clear", "/_sandbox/sends", kind="admin")
 async def clear_sends(call: Call) -> Response:
     for p in call.sandbox.portals.values():
         p.sends.clear()
@@ -82,7 +85,7 @@ async def clear_sends(call: Call) -> Response:
     return json_response({"cleared": True})
 
 
-@router.add("GET", "admin.calls", "/_sandbox/calls", kind="admin")
+@routes.add("GET", "admin.calls", "/_sandbox/calls", kind="admin")
 async def get_calls(call: Call) -> Response:
     sb = call.sandbox
     limit = call.int_query("log", 100, low=0, high=5000)
@@ -98,7 +101,7 @@ async def get_calls(call: Call) -> Response:
     )
 
 
-@router.add("DELETE", "admin.calls.clear", "/_sandbox/calls", kind="admin")
+@routes.add("DELETE", "admin.calls.clear", "/_sandbox/calls", kind="admin")
 async def clear_calls(call: Call) -> Response:
     sb = call.sandbox
     sb.calls.clear()
@@ -107,7 +110,7 @@ async def clear_calls(call: Call) -> Response:
     return json_response({"cleared": True})
 
 
-@router.add("POST", "admin.reset", "/_sandbox/reset", kind="admin")
+@routes.add("POST", "admin.reset", "/_sandbox/reset", kind="admin")
 async def reset(call: Call) -> Response:
     """Back to the seeded portals, no faults, fresh limits; `{"tokens": true}` also forgets
     every token issued."""
@@ -124,7 +127,7 @@ async def reset(call: Call) -> Response:
     return json_response({"reset": True, "portals": sorted(sb.portals)})
 
 
-@router.add("GET", "admin.portals", "/_sandbox/portals", kind="admin")
+@routes.add("GET", "admin.portals", "/_sandbox/portals", kind="admin")
 async def list_portals(call: Call) -> Response:
     return json_response(
         {
@@ -148,7 +151,7 @@ async def list_portals(call: Call) -> Response:
     )
 
 
-@router.add("POST", "admin.portals.create", "/_sandbox/portals", kind="admin")
+@routes.add("POST", "admin.portals.create", "/_sandbox/portals", kind="admin")
 async def create_portal(call: Call) -> Response:
     pc = _model(PortalConfig, call.json_object())
     if pc.portal_id in call.sandbox.portals:
@@ -157,7 +160,7 @@ async def create_portal(call: Call) -> Response:
     return json_response({"portalId": p.portal_id, "hubDomain": p.hub_domain}, 201)
 
 
-@router.add("PATCH", "admin.portals.update", "/_sandbox/portals/{portal_id}", kind="admin")
+@routes.add("PATCH", "admin.portals.update", "/_sandbox/portals/{portal_id}", kind="admin")
 async def update_portal(call: Call) -> Response:
     """Change a portal's tier, add-on or extra properties at run time."""
     p = call.sandbox.portal(int(call.params["portal_id"]))
@@ -179,7 +182,7 @@ async def update_portal(call: Call) -> Response:
     )
 
 
-@router.add("POST", "admin.private_app_tokens", "/_sandbox/private-app-tokens", kind="admin")
+@routes.add("POST", "admin.private_app_tokens", "/_sandbox/private-app-tokens", kind="admin")
 async def create_private_app_token(call: Call) -> Response:
     body = call.json_object()
     try:
@@ -191,7 +194,7 @@ async def create_private_app_token(call: Call) -> Response:
     return json_response({"token": token, "portalId": portal_id}, 201)
 
 
-@router.add("POST", "admin.tokens.expire", "/_sandbox/tokens/expire", kind="admin")
+@routes.add("POST", "admin.tokens.expire", "/_sandbox/tokens/expire", kind="admin")
 async def expire_tokens(call: Call) -> Response:
     """Make access tokens expire now: all of them, or the one named in `{"token": …}`."""
     sb = call.sandbox
@@ -204,7 +207,7 @@ async def expire_tokens(call: Call) -> Response:
     return json_response({"expired": n})
 
 
-@router.add("POST", "admin.clock.advance", "/_sandbox/clock/advance", kind="admin")
+@routes.add("POST", "admin.clock.advance", "/_sandbox/clock/advance", kind="admin")
 async def advance_clock(call: Call) -> Response:
     try:
         seconds = float(call.json_object().get("seconds", 0))
@@ -225,7 +228,7 @@ RUNTIME_SETTINGS = (
 )
 
 
-@router.add("PATCH", "admin.config", "/_sandbox/config", kind="admin")
+@routes.add("PATCH", "admin.config", "/_sandbox/config", kind="admin")
 async def patch_config(call: Call) -> Response:
     """Change OAuth and behaviour settings at run time (token lifetime, rotation, lag...)."""
     body = call.json_object()
@@ -241,7 +244,7 @@ async def patch_config(call: Call) -> Response:
     return json_response({k: getattr(sb.config, k) for k in RUNTIME_SETTINGS})
 
 
-@router.add("GET", "admin.state", "/_sandbox", kind="admin")
+@routes.add("GET", "admin.state", "/_sandbox", kind="admin")
 async def overview(call: Call) -> Response:
     sb = call.sandbox
     return json_response(
@@ -253,10 +256,19 @@ async def overview(call: Call) -> Response:
             "accessTokenTtlSeconds": sb.config.access_token_ttl_s,
             "now": sb.now(),
             "admin": sorted(
-                {f"{r.method} {r.templates[0]}" for r in router.routes if r.kind == "admin"}
+                {
+                    f"{r.method} {r.templates[0]}"
+                    for r in call.sandbox.router.routes
+                    if r.kind == "admin"
+                }
             ),
             "api": sorted(
-                {f"{r.method} {t}" for r in router.routes if r.kind != "admin" for t in r.templates}
+                {
+                    f"{r.method} {t}"
+                    for r in call.sandbox.router.routes
+                    if r.kind != "admin"
+                    for t in r.templates
+                }
             ),
         }
     )

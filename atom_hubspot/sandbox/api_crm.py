@@ -10,10 +10,10 @@ from atom_hubspot.sandbox.errors import ApiError, not_found, validation
 from atom_hubspot.sandbox.objects import ObjectType, iso_ms, resolve_type
 from atom_hubspot.sandbox.routing import (
     Call,
+    Router,
     json_response,
     no_content,
     require_scopes,
-    router,
 )
 from atom_hubspot.sandbox.search import run_search
 from atom_hubspot.sandbox.state import (
@@ -23,6 +23,9 @@ from atom_hubspot.sandbox.state import (
     Portal,
     Record,
 )
+
+# This module's endpoints; the sandbox app serves the tables it lists.
+routes = Router()
 
 OBJ = ("/crm/v3/objects/{otype}", "/crm/objects/{date}/{otype}")
 ONE = ("/crm/v3/objects/{otype}/{oid}", "/crm/objects/{date}/{otype}/{oid}")
@@ -111,7 +114,7 @@ def _inputs(body: dict[str, Any], limit: int = BATCH_MAX) -> list[Any]:
 # --------------------------------------------------------------------------- basic CRUD
 
 
-@router.add("GET", "crm.objects.list", *OBJ)
+@routes.add("GET", "crm.objects.list", *OBJ)
 async def list_objects(call: Call) -> Response:
     otype = _otype(call, "read")
     portal = call.require_portal()
@@ -137,7 +140,7 @@ async def list_objects(call: Call) -> Response:
     return json_response(body)
 
 
-@router.add("POST", "crm.objects.create", *OBJ)
+@routes.add("POST", "crm.objects.create", *OBJ)
 async def create_object(call: Call) -> Response:
     otype = _otype(call, "write")
     portal = call.require_portal()
@@ -146,7 +149,7 @@ async def create_object(call: Call) -> Response:
     return json_response(record_json(portal, otype, rec, sorted(rec.properties)), 201)
 
 
-@router.add("GET", "crm.objects.get", *ONE)
+@routes.add("GET", "crm.objects.get", *ONE)
 async def get_object(call: Call) -> Response:
     otype = _otype(call, "read")
     portal = call.require_portal()
@@ -166,7 +169,7 @@ async def get_object(call: Call) -> Response:
     )
 
 
-@router.add("PATCH", "crm.objects.update", *ONE)
+@routes.add("PATCH", "crm.objects.update", *ONE)
 async def update_object(call: Call) -> Response:
     otype = _otype(call, "write")
     portal = call.require_portal()
@@ -178,7 +181,7 @@ async def update_object(call: Call) -> Response:
     return json_response(record_json(portal, otype, rec, sorted(rec.properties)))
 
 
-@router.add("DELETE", "crm.objects.archive", *ONE)
+@routes.add("DELETE", "crm.objects.archive", *ONE)
 async def archive_object(call: Call) -> Response:
     otype = _otype(call, "write")
     portal = call.require_portal()
@@ -191,7 +194,7 @@ async def archive_object(call: Call) -> Response:
 # --------------------------------------------------------------------------- batch
 
 
-@router.add("POST", "crm.objects.batch", *BATCH)
+@routes.add("POST", "crm.objects.batch", *BATCH)
 async def batch(call: Call) -> Response:
     action = call.params["action"]
     handler = {
@@ -375,7 +378,7 @@ async def _batch_archive(
 # --------------------------------------------------------------------------- search
 
 
-@router.add("POST", "crm.objects.search", *SEARCH, search=True)
+@routes.add("POST", "crm.objects.search", *SEARCH, search=True)
 async def search(call: Call) -> Response:
     otype = _otype(call, "read")
     portal = call.require_portal()
@@ -449,7 +452,7 @@ def _live_or_404(portal: Portal, otype: ObjectType, oid: Any) -> Record:
     return rec
 
 
-@router.add("GET", "crm.associations.read", *ASSOC_READ)
+@routes.add("GET", "crm.associations.read", *ASSOC_READ)
 async def assoc_read(call: Call) -> Response:
     a, b = _pair(call, "read")
     portal = call.require_portal()
@@ -479,7 +482,7 @@ def _default_result(
 
 
 # Answer shape: https://developers.hubspot.com/docs/api-reference/2026-03/crm/associations/associate-records/update-association
-@router.add("PUT", "crm.associations.default", *ASSOC_DEFAULT)
+@routes.add("PUT", "crm.associations.default", *ASSOC_DEFAULT)
 async def assoc_default(call: Call) -> Response:
     a, b = _pair(call, "write")
     portal = call.require_portal()
@@ -500,7 +503,7 @@ async def assoc_default(call: Call) -> Response:
     )
 
 
-@router.add("PUT", "crm.associations.create", *ASSOC_ONE)
+@routes.add("PUT", "crm.associations.create", *ASSOC_ONE)
 async def assoc_create(call: Call) -> Response:
     a, b = _pair(call, "write")
     portal = call.require_portal()
@@ -531,7 +534,7 @@ async def assoc_create(call: Call) -> Response:
     )
 
 
-@router.add("DELETE", "crm.associations.archive", *ASSOC_ONE)
+@routes.add("DELETE", "crm.associations.archive", *ASSOC_ONE)
 async def assoc_delete(call: Call) -> Response:
     a, b = _pair(call, "write")
     portal = call.require_portal()
@@ -540,7 +543,7 @@ async def assoc_delete(call: Call) -> Response:
     return no_content()
 
 
-@router.add("POST", "crm.associations.batch_default", *ASSOC_BATCH_DEFAULT)
+@routes.add("POST", "crm.associations.batch_default", *ASSOC_BATCH_DEFAULT)
 async def assoc_batch_default(call: Call) -> Response:
     a, b = _pair(call, "write")
     portal = call.require_portal()
@@ -557,7 +560,7 @@ async def assoc_batch_default(call: Call) -> Response:
     return _batch_answer(call, results, errors)
 
 
-@router.add("POST", "crm.associations.batch", *ASSOC_BATCH)
+@routes.add("POST", "crm.associations.batch", *ASSOC_BATCH)
 async def assoc_batch(call: Call) -> Response:
     action = call.params["action"]
     a, b = _pair(call, "read" if action == "read" else "write")
@@ -643,7 +646,7 @@ def _pipelines(call: Call) -> Portal:
     return call.require_portal()
 
 
-@router.add("GET", "crm.pipelines.list", *PIPELINES)
+@routes.add("GET", "crm.pipelines.list", *PIPELINES)
 async def pipelines_list(call: Call) -> Response:
     portal = _pipelines(call)
     return json_response(
@@ -656,7 +659,7 @@ async def pipelines_list(call: Call) -> Response:
     )
 
 
-@router.add("GET", "crm.pipelines.get", *PIPELINE)
+@routes.add("GET", "crm.pipelines.get", *PIPELINE)
 async def pipeline_get(call: Call) -> Response:
     portal = _pipelines(call)
     p = portal.pipelines.get(call.params["pid"])
@@ -665,7 +668,7 @@ async def pipeline_get(call: Call) -> Response:
     return json_response(p.to_json())
 
 
-@router.add("GET", "crm.pipelines.stages", *STAGES)
+@routes.add("GET", "crm.pipelines.stages", *STAGES)
 async def pipeline_stages(call: Call) -> Response:
     portal = _pipelines(call)
     p = portal.pipelines.get(call.params["pid"])
@@ -677,7 +680,7 @@ async def pipeline_stages(call: Call) -> Response:
 # --------------------------------------------------------------------------- account
 
 
-@router.add("GET", "account.details", "/account-info/v3/details", "/account-info/{date}/details")
+@routes.add("GET", "account.details", "/account-info/v3/details", "/account-info/{date}/details")
 async def account_details(call: Call) -> Response:
     p = call.require_portal()
     return json_response(

@@ -9,8 +9,11 @@ from starlette.responses import Response
 
 from atom_hubspot.sandbox.errors import ApiError, not_found, validation
 from atom_hubspot.sandbox.objects import OBJECT_TYPES, iso_ms
-from atom_hubspot.sandbox.routing import Call, json_response, no_content, require_scopes, router
+from atom_hubspot.sandbox.routing import Call, Router, json_response, no_content, require_scopes
 from atom_hubspot.sandbox.state import CrmList, Portal, Record
+
+# This module's endpoints; the sandbox app serves the tables it lists.
+routes = Router()
 
 LISTS = ("/crm/v3/lists", "/crm/lists/{date}")
 LIST_SEARCH = ("/crm/v3/lists/search", "/crm/lists/{date}/search")
@@ -102,7 +105,7 @@ def _get(portal: Portal, raw: str) -> CrmList:
     return lst
 
 
-@router.add("POST", "lists.create", *LISTS)
+@routes.add("POST", "lists.create", *LISTS)
 async def create_list(call: Call) -> Response:
     require_scopes(call, "crm.lists.write")
     portal = call.require_portal()
@@ -140,7 +143,7 @@ async def create_list(call: Call) -> Response:
     return json_response({"list": list_json(portal, lst, include_filters=True)})
 
 
-@router.add("POST", "lists.search", *LIST_SEARCH)
+@routes.add("POST", "lists.search", *LIST_SEARCH)
 async def search_lists(call: Call) -> Response:
     require_scopes(call, "crm.lists.read")
     portal = call.require_portal()
@@ -173,7 +176,7 @@ async def search_lists(call: Call) -> Response:
     )
 
 
-@router.add("GET", "lists.get", *LIST_ONE)
+@routes.add("GET", "lists.get", *LIST_ONE)
 async def get_list(call: Call) -> Response:
     require_scopes(call, "crm.lists.read")
     portal = call.require_portal()
@@ -182,7 +185,7 @@ async def get_list(call: Call) -> Response:
     return json_response({"list": list_json(portal, lst, include_filters=include)})
 
 
-@router.add("DELETE", "lists.delete", *LIST_ONE)
+@routes.add("DELETE", "lists.delete", *LIST_ONE)
 async def delete_list(call: Call) -> Response:
     require_scopes(call, "crm.lists.write")
     portal = call.require_portal()
@@ -206,7 +209,7 @@ def _offset(cursor: str | None) -> int:
         raise validation("after is not a valid paging cursor") from None
 
 
-@router.add("GET", "lists.memberships", *MEMBERS)
+@routes.add("GET", "lists.memberships", *MEMBERS)
 async def memberships(call: Call) -> Response:
     require_scopes(call, "crm.lists.read")
     portal = call.require_portal()
@@ -264,7 +267,7 @@ def _change(
     return {"recordsIdsAdded": added, "recordIdsRemoved": removed, "recordIdsMissing": missing}
 
 
-@router.add("PUT", "lists.memberships.change", *MEMBERS_OP)
+@routes.add("PUT", "lists.memberships.change", *MEMBERS_OP)
 async def change_members(call: Call) -> Response:
     require_scopes(call, "crm.lists.write")
     portal = call.require_portal()

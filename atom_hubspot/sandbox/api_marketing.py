@@ -13,8 +13,11 @@ from starlette.responses import Response
 
 from atom_hubspot.sandbox.errors import ApiError, not_found, validation
 from atom_hubspot.sandbox.objects import iso_ms, parse_datetime
-from atom_hubspot.sandbox.routing import Call, json_response, no_content, router
+from atom_hubspot.sandbox.routing import Call, Router, json_response, no_content
 from atom_hubspot.sandbox.state import Campaign, Portal
+
+# This module's endpoints; the sandbox app serves the tables it lists.
+routes = Router()
 
 CAMPAIGNS = ("/marketing/v3/campaigns", "/marketing/campaigns/{date}")
 CAMPAIGN = ("/marketing/v3/campaigns/{guid}", "/marketing/campaigns/{date}/{guid}")
@@ -90,7 +93,7 @@ def _clean_campaign_props(raw: Any, *, for_create: bool) -> dict[str, str | None
     return {k: None if v is None else str(v) for k, v in raw.items()}
 
 
-@router.add(
+@routes.add(
     "GET", "campaigns.list", *CAMPAIGNS, scopes=("marketing.campaigns.read",), tier="campaigns"
 )
 async def list_campaigns(call: Call) -> Response:
@@ -120,7 +123,7 @@ async def list_campaigns(call: Call) -> Response:
     return json_response(body)
 
 
-@router.add(
+@routes.add(
     "POST", "campaigns.create", *CAMPAIGNS, scopes=("marketing.campaigns.write",), tier="campaigns"
 )
 async def create_campaign(call: Call) -> Response:
@@ -141,7 +144,7 @@ async def create_campaign(call: Call) -> Response:
     return json_response(campaign_json(c, sorted(props)), 201)
 
 
-@router.add(
+@routes.add(
     "GET", "campaigns.get", *CAMPAIGN, scopes=("marketing.campaigns.read",), tier="campaigns"
 )
 async def get_campaign(call: Call) -> Response:
@@ -149,7 +152,7 @@ async def get_campaign(call: Call) -> Response:
     return json_response(campaign_json(c, call.list_query("properties") or None))
 
 
-@router.add(
+@routes.add(
     "PATCH", "campaigns.update", *CAMPAIGN, scopes=("marketing.campaigns.write",), tier="campaigns"
 )
 async def update_campaign(call: Call) -> Response:
@@ -160,7 +163,7 @@ async def update_campaign(call: Call) -> Response:
     return json_response(campaign_json(c, sorted(c.properties)))
 
 
-@router.add(
+@routes.add(
     "DELETE", "campaigns.delete", *CAMPAIGN, scopes=("marketing.campaigns.write",), tier="campaigns"
 )
 async def delete_campaign(call: Call) -> Response:
@@ -183,7 +186,7 @@ def _n(seed: str, low: int, high: int) -> int:
     return low + h % (high - low + 1)
 
 
-@router.add(
+@routes.add(
     "GET", "campaigns.metrics", *METRICS, scopes=("marketing.campaigns.read",), tier="campaigns"
 )
 async def campaign_metrics(call: Call) -> Response:
@@ -241,7 +244,7 @@ def _stats_block(c: dict[str, int]) -> dict[str, Any]:
     }
 
 
-@router.add("GET", "emails.list", *EMAILS, scopes=("content",))
+@routes.add("GET", "emails.list", *EMAILS, scopes=("content",))
 async def list_emails(call: Call) -> Response:
     portal = call.require_portal()
     limit = call.int_query("limit", 10, low=1, high=500)
@@ -265,7 +268,7 @@ async def list_emails(call: Call) -> Response:
     return json_response(body)
 
 
-@router.add("GET", "emails.statistics", *EMAIL_STATS, scopes=("content",))
+@routes.add("GET", "emails.statistics", *EMAIL_STATS, scopes=("content",))
 async def email_statistics(call: Call) -> Response:
     portal = call.require_portal()
     start = parse_datetime(call.query.get("startTimestamp"))
@@ -294,7 +297,7 @@ async def email_statistics(call: Call) -> Response:
     )
 
 
-@router.add("GET", "emails.get", *EMAIL, scopes=("content",))
+@routes.add("GET", "emails.get", *EMAIL, scopes=("content",))
 async def get_email(call: Call) -> Response:
     portal = call.require_portal()
     try:
@@ -392,14 +395,14 @@ def _send(call: Call, kind: str) -> Response:
     )
 
 
-@router.add(
+@routes.add(
     "POST", "sends.single_send", *SINGLE_SEND, scopes=("marketing-email",), tier="single_send"
 )
 async def single_send(call: Call) -> Response:
     return _send(call, "single_send")
 
 
-@router.add(
+@routes.add(
     "POST",
     "sends.transactional",
     *TRANSACTIONAL,

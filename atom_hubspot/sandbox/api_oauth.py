@@ -13,9 +13,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from atom_hubspot.sandbox.app import TokenGrant
 from atom_hubspot.sandbox.errors import ApiError, OAuthError
-from atom_hubspot.sandbox.routing import Call, json_response, no_content, router
+from atom_hubspot.sandbox.routing import Call, Router, json_response, no_content
+from atom_hubspot.sandbox.tokens import TokenGrant
+
+# This module's endpoints; the sandbox app serves the tables it lists.
+routes = Router()
 
 TOKEN_PATHS = ("/oauth/v1/token", "/oauth/{date}/token")
 
@@ -59,7 +62,7 @@ def _authorize_params(call: Call, source: dict[str, str]) -> dict[str, str] | HT
     return source
 
 
-@router.add("GET", "oauth.authorize", "/oauth/authorize", kind="page")
+@routes.add("GET", "oauth.authorize", "/oauth/authorize", kind="page")
 async def authorize_page(call: Call) -> Response:
     params = _authorize_params(call, dict(call.query))
     if isinstance(params, HTMLResponse):
@@ -97,7 +100,7 @@ async def authorize_page(call: Call) -> Response:
     return _page(f"Connect {sb.config.app_name}", body)
 
 
-@router.add("POST", "oauth.authorize.decide", "/oauth/authorize", kind="page")
+@routes.add("POST", "oauth.authorize.decide", "/oauth/authorize", kind="page")
 async def authorize_decide(call: Call) -> Response:
     form = call.form()
     params = _authorize_params(call, form)
@@ -195,7 +198,7 @@ def _issue(call: Call, portal_id: int, scopes: list[str], refresh: str | None) -
     return out
 
 
-@router.add("POST", "oauth.token", *TOKEN_PATHS, kind="oauth")
+@routes.add("POST", "oauth.token", *TOKEN_PATHS, kind="oauth")
 async def token(call: Call) -> Response:
     form = _form(call)
     _client(call, form)
@@ -279,7 +282,7 @@ def _lookup(call: Call, token: str, hint: str | None) -> TokenGrant | None:
     return None
 
 
-@router.add("POST", "oauth.introspect", "/oauth/{date}/token/introspect", kind="oauth")
+@routes.add("POST", "oauth.introspect", "/oauth/{date}/token/introspect", kind="oauth")
 async def introspect(call: Call) -> Response:
     form = _form(call)
     _client(call, form)
@@ -290,7 +293,7 @@ async def introspect(call: Call) -> Response:
     return json_response(_token_info(call, token, grant, legacy=False))
 
 
-@router.add("GET", "oauth.access_token_info", "/oauth/v1/access-tokens/{token}", kind="oauth")
+@routes.add("GET", "oauth.access_token_info", "/oauth/v1/access-tokens/{token}", kind="oauth")
 async def legacy_access_token(call: Call) -> Response:
     sb = call.sandbox
     token = call.params["token"]
@@ -300,7 +303,7 @@ async def legacy_access_token(call: Call) -> Response:
     return json_response(_token_info(call, token, grant, legacy=True))
 
 
-@router.add("GET", "oauth.refresh_token_info", "/oauth/v1/refresh-tokens/{token}", kind="oauth")
+@routes.add("GET", "oauth.refresh_token_info", "/oauth/v1/refresh-tokens/{token}", kind="oauth")
 async def legacy_refresh_token(call: Call) -> Response:
     token = call.params["token"]
     grant = call.sandbox.refresh_tokens.get(token)
@@ -321,7 +324,7 @@ def _revoke(call: Call, token: str) -> bool:
     return True
 
 
-@router.add("POST", "oauth.revoke", "/oauth/{date}/token/revoke", kind="oauth")
+@routes.add("POST", "oauth.revoke", "/oauth/{date}/token/revoke", kind="oauth")
 async def revoke(call: Call) -> Response:
     form = _form(call)
     _client(call, form)
@@ -329,7 +332,7 @@ async def revoke(call: Call) -> Response:
     return no_content()
 
 
-@router.add("DELETE", "oauth.revoke_legacy", "/oauth/v1/refresh-tokens/{token}", kind="oauth")
+@routes.add("DELETE", "oauth.revoke_legacy", "/oauth/v1/refresh-tokens/{token}", kind="oauth")
 async def revoke_legacy(call: Call) -> Response:
     if not _revoke(call, call.params["token"]):
         raise ApiError(404, "refresh token not found", "OBJECT_NOT_FOUND")

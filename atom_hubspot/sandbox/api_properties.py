@@ -16,8 +16,11 @@ from starlette.responses import Response
 
 from atom_hubspot.sandbox.errors import ApiError, validation
 from atom_hubspot.sandbox.objects import PROPERTY_TYPES, ObjectType, iso_ms, resolve_type
-from atom_hubspot.sandbox.routing import Call, json_response, require_scopes, router
+from atom_hubspot.sandbox.routing import Call, Router, json_response, require_scopes
 from atom_hubspot.sandbox.state import Portal
+
+# This module's endpoints; the sandbox app serves the tables it lists.
+routes = Router()
 
 PROPERTIES = ("/crm/v3/properties/{otype}", "/crm/properties/{date}/{otype}")
 
@@ -147,7 +150,7 @@ def _otype(call: Call, access: str) -> ObjectType:
     return otype
 
 
-@router.add("GET", "crm.properties.list", *PROPERTIES)
+@routes.add("GET", "crm.properties.list", *PROPERTIES)
 async def list_properties(call: Call) -> Response:
     otype = _otype(call, "read")
     portal = call.require_portal()
@@ -157,7 +160,7 @@ async def list_properties(call: Call) -> Response:
     return json_response({"results": results})
 
 
-@router.add("POST", "crm.properties.create", *PROPERTIES)
+@routes.add("POST", "crm.properties.create", *PROPERTIES)
 async def create_property(call: Call) -> Response:
     """`{name, label, type, fieldType, groupName}` (all required, as HubSpot has them) → 201."""
     otype = _otype(call, "write")

@@ -7,12 +7,19 @@ import json
 import random
 import uuid
 from collections import Counter, deque
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import QueryParams, State
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from atom_hubspot.sandbox import (
+    admin,
+    api_crm,
+    api_lists,
+    api_marketing,
+    api_oauth,
+    api_properties,
+)
 from atom_hubspot.sandbox.config import (
     DEMO_HUB_DOMAIN,
     DEMO_PORTAL_ID,
@@ -23,8 +30,9 @@ from atom_hubspot.sandbox.config import (
 )
 from atom_hubspot.sandbox.errors import ApiError, OAuthError, SimulatedReset, SimulatedTimeout
 from atom_hubspot.sandbox.limits import LimitConfig, RateLimiter
-from atom_hubspot.sandbox.routing import Call, Route, router
+from atom_hubspot.sandbox.routing import Call, Route, Router
 from atom_hubspot.sandbox.state import Portal
+from atom_hubspot.sandbox.tokens import TokenGrant
 
 # Every scope the sandbox knows; private-app tokens get all of them unless told otherwise.
 ALL_SCOPES = [
@@ -52,19 +60,16 @@ ALL_SCOPES = [
 _SEEDED: dict[tuple[object, ...], Portal] = {}
 TIER_ORDER = {"free": 0, "starter": 1, "professional": 2, "enterprise": 3}
 
-
-@dataclass
-class TokenGrant:
-    """What a bearer or refresh token stands for."""
-
-    portal_id: int
-    scopes: list[str]
-    user_id: int
-    user: str
-    kind: str  # "oauth" | "private_app"
-    expires_at: float | None = None  # access tokens only
-    refresh_token: str | None = None
-    revoked: bool = False
+# The endpoint tables the sandbox serves, matched in this order. A new endpoint module
+# defines `routes = Router()` and is added here.
+ROUTE_TABLES: tuple[Router, ...] = (
+    admin.routes,
+    api_crm.routes,
+    api_lists.routes,
+    api_marketing.routes,
+    api_oauth.routes,
+    api_properties.routes,
+)
 
 
 class Sandbox:
@@ -73,6 +78,7 @@ class Sandbox:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.clock = config.clock
+        self.router = Router.joined(*ROUTE_TABLES)
         self.offset = 0.0
         self.limits = RateLimiter(
             LimitConfig(
@@ -337,7 +343,7 @@ class SandboxApp:
         call: Call | None = None
         extra_headers: dict[str, str] = {}
         try:
-            route, params, version = router.match(method, path, sb.config.api_versions)
+            route, params, version = sb.router.match(method, path, sb.config.api_versions)
             entry["route"] = route.name
             call = Call(sb, method, path, params, query, body, headers, root, version, cid)
             if route.kind in ("page", "admin"):
@@ -482,15 +488,6 @@ class SandboxApp:
 
 def create_sandbox_app(config: SandboxConfig | None = None) -> SandboxApp:
     """Build the sandbox; `app.state.sandbox` gives tests its state and admin operations."""
-    from atom_hubspot.sandbox import (  # noqa: F401 - registering the routes
-        admin,
-        api_crm,
-        api_lists,
-        api_marketing,
-        api_oauth,
-        api_properties,
-    )
-
     return SandboxApp(Sandbox(config or SandboxConfig()))
 
 

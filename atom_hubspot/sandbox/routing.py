@@ -15,8 +15,9 @@ from starlette.responses import JSONResponse, Response
 from atom_hubspot.sandbox.errors import ApiError, not_found, validation
 
 if TYPE_CHECKING:
-    from atom_hubspot.sandbox.app import Sandbox, TokenGrant
+    from atom_hubspot.sandbox.app import Sandbox
     from atom_hubspot.sandbox.state import Portal
+    from atom_hubspot.sandbox.tokens import TokenGrant
 
 Kind = Literal["api", "oauth", "page", "admin"]
 
@@ -130,8 +131,15 @@ def _compile(template: str) -> re.Pattern[str]:
 
 
 class Router:
-    def __init__(self) -> None:
-        self.routes: list[Route] = []
+    """A table of routes, matched in order. Each endpoint module fills its own table; the
+    sandbox app joins the tables it serves (`Router.joined`), so nothing registers itself."""
+
+    def __init__(self, routes: list[Route] | None = None) -> None:
+        self.routes: list[Route] = list(routes or [])
+
+    @classmethod
+    def joined(cls, *tables: Router) -> Router:
+        return cls([route for table in tables for route in table.routes])
 
     def add(
         self,
@@ -183,9 +191,6 @@ class Router:
                 405, f"HTTP method {method} is not supported by this resource", "METHOD_NOT_ALLOWED"
             )
         raise not_found(f"Unable to route {method} {path}: no such resource")
-
-
-router = Router()
 
 
 def require_scopes(call: Call, *any_of: str) -> None:

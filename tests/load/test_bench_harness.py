@@ -103,11 +103,11 @@ async def test_bench_sandbox_speedups_answer_like_the_sandbox() -> None:
     assert fast == plain
     assert sum(len(p) for p in fast) == 29
     # The speed-ups are gone again: the sandbox's own code is back for every other test.
-    from atom_hubspot.sandbox.routing import router
+    from atom_hubspot.sandbox.api_crm import routes
     from atom_hubspot.sandbox.state import Portal
 
     assert not hasattr(Portal, "_bench_note")
     assert (
-        next(r for r in router.routes if r.name == "crm.objects.list").handler.__module__
+        next(r for r in routes.routes if r.name == "crm.objects.list").handler.__module__
         == "atom_hubspot.sandbox.api_crm"
     )

@@ -37,6 +37,25 @@ def test_sandbox_never_imports_the_client():
     assert len(list(root.rglob("*.py"))) >= 10  # the walk really saw the package
 
 
+def test_endpoint_modules_do_not_import_the_app():
+    """The app joins the endpoint tables it lists; no endpoint module reaches back into it."""
+    root = pathlib.Path(sandbox_pkg.__file__).parent
+    offenders = []
+    for path in sorted(root.glob("*.py")):
+        if path.name in ("app.py", "testing.py", "cli.py", "__init__.py"):
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in tree.body:  # module level only: TYPE_CHECKING imports are fine
+            if isinstance(node, ast.ImportFrom) and node.module == "atom_hubspot.sandbox.app":
+                offenders.append(path.name)
+    assert offenders == []
+    from atom_hubspot.sandbox import app as app_module
+
+    served = {r.name for r in create_sandbox_app().state.sandbox.router.routes}
+    listed = {r.name for table in app_module.ROUTE_TABLES for r in table.routes}
+    assert served == listed and "crm.objects.list" in served and "oauth.token" in served
+
+
 def test_seed_is_deterministic(clock: ManualClock):
     from atom_hubspot.sandbox import app as app_module
 
@@ -187,7 +206,7 @@ async def test_wrong_method_is_405(api: httpx.AsyncClient):
 
 
 def test_every_api_endpoint_answers_in_both_path_styles():
-    from atom_hubspot.sandbox.routing import router
+    router = create_sandbox_app().state.sandbox.router
 
     api = [r for r in router.routes if r.kind == "api"]
     assert len(api) >= 30
