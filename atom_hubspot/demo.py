@@ -85,7 +85,7 @@ def plan_demo(context: HostContext) -> DemoPlan:
 
     app = create_sandbox_app(SandboxConfig(app_name="ATOM demo (offline HubSpot sandbox)"))
     # The host serves the sandbox under SANDBOX_MOUNT; in-process calls carry the same prefix.
-    transport = httpx.ASGITransport(app=app, root_path=SANDBOX_MOUNT)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app, root_path=SANDBOX_MOUNT)
     return DemoPlan(env, transport, transport, app, env["HUBSPOT_API_BASE_URL"])
 
 

@@ -1,4 +1,4 @@
-"""The tree passes the project's own linter and formatter settings (pyproject.toml)."""
+"""The tree passes the project's own linter, formatter and type checker (pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _ruff() -> str:
-    found = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+def _tool(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     if found is None:
-        pytest.fail("ruff is not installed: pip install -e '.[test]'")
+        pytest.fail(f"{name} is not installed: pip install -e '.[test]'")
     return found
 
 
@@ -23,5 +23,19 @@ def _ruff() -> str:
     "args", [["check", "."], ["format", "--check", "."]], ids=["lint", "format"]
 )
 def test_ruff(args: list[str]) -> None:
-    proc = subprocess.run([_ruff(), *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [_tool("ruff"), *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_strict() -> None:
+    """Both packages type-check under `mypy --strict` with no error (each ignore names its code)."""
+    proc = subprocess.run(
+        [_tool("mypy"), "--strict", "atom_hubspot", "atom_host_stub"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -6,6 +6,7 @@ accepts `portal_id` to choose another. Nothing here ever returns a token.
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -165,13 +166,13 @@ class ConnectionManager:
             raise ValueError("ConnectionManager needs `http` or a `client_factory`")
         from atom_hubspot.client import HubSpotClient
 
-        return HubSpotClient(self.http, token, portal_id=portal_id)  # type: ignore[arg-type]
+        return HubSpotClient(self.http, token, portal_id=portal_id)
 
     def static_token(self, token: str) -> TokenProviderLike:
         try:
             from atom_hubspot.client import StaticToken
 
-            return StaticToken(token)  # type: ignore[no-any-return]
+            return StaticToken(token)
         except ImportError:
             return _Static(token)
 
@@ -329,7 +330,7 @@ class ConnectionManager:
         tenant_id: str,
         user_id: str,
         portal_id: int,
-        scopes: list[str],
+        scopes: builtins.list[str],
         hub_domain: str | None,
         access_token: str,
         refresh_token: str | None,

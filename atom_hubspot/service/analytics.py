@@ -107,13 +107,15 @@ class AnalyticsCache:
 
 # --------------------------------------------------------------------------- models
 
+StageOutcome = Literal["open", "won", "lost", "closed"]
+
 
 class StageFigures(BaseModel):
     stage_id: str = Field(examples=["contractsent"])
     label: str | None = Field(default=None, examples=["Contract sent"])
     probability: Decimal | None = Field(default=None, examples=["0.9"])
     is_closed: bool | None = None
-    outcome: Literal["open", "won", "lost", "closed"] | None = Field(
+    outcome: StageOutcome | None = Field(
         default=None,
         description="From the stage metadata; None for a stage HubSpot no longer "
         "lists in the pipeline",
@@ -215,7 +217,7 @@ def _bool(v: Any) -> bool | None:
     return True if s == "true" else False if s == "false" else None
 
 
-def _outcome(probability: Decimal | None, is_closed: bool | None) -> str:
+def _outcome(probability: Decimal | None, is_closed: bool | None) -> StageOutcome:
     if not is_closed:
         return "open"
     if probability is not None and probability >= 1:
@@ -306,7 +308,7 @@ class AnalyticsService:
                     probability=prob,
                     is_closed=closed,
                     outcome=_outcome(prob, closed),
-                )  # type: ignore[arg-type]
+                )
                 pf.stages.append(sf)
                 stage_index[(pid, sf.stage_id)] = sf
             figures[pid] = pf

@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -142,6 +142,11 @@ def schema_sql(dialect_url: str = "postgresql://localhost/atom") -> str:
     return header + buf.getvalue()
 
 
+def rows_changed(result: sa.Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed (they return a CursorResult, typed Result)."""
+    return int(cast("sa.CursorResult[Any]", result).rowcount or 0)
+
+
 def _tenant_scope(tenant_id: str | None) -> tuple[sa.TextClause, dict[str, str]]:
     """PostgreSQL: the row-level security scope of the current transaction only."""
     if tenant_id is not None:
@@ -236,7 +241,9 @@ class Database:
                     conn = await conn.execution_options(sqlite_single_statement=True)
                 else:
                     await conn.execute(*_tenant_scope(tenant_id))
-                return (await conn.execute(stmt, params)).first()
+                # SQLAlchemy's overloads of AsyncConnection.execute resolve to Any for a Select.
+                result: sa.Result[Any] = await conn.execute(stmt, params)
+                return result.first()
         except (OSError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             log.warning("database unavailable: %s", type(exc).__name__)
             raise StorageError(

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atom_hubspot.storage.crypto import TokenCipher, token_aad
+from atom_hubspot.storage.db import rows_changed
 from atom_hubspot.storage.models import (
     Connection,
     OAuthState,
@@ -247,7 +248,7 @@ class ConnectionRepository:
     async def delete_connection(s: AsyncSession, conn: Connection) -> None:
         """Delete a connection with its tokens, details and cursors; promote a new default."""
         for model in (Token, PortalDetails, SyncCursor):
-            await s.execute(sa.delete(model).where(model.connection_id == conn.id))  # type: ignore[attr-defined]
+            await s.execute(sa.delete(model).where(model.connection_id == conn.id))
         await s.execute(
             sa.update(ScheduledSend)
             .where(ScheduledSend.connection_id == conn.id, ScheduledSend.status == "pending")
@@ -290,9 +291,9 @@ class ConnectionRepository:
             .where(OAuthState.id == st.id, OAuthState.consumed_at.is_(None))
             .values(consumed_at=now)
         )
-        return res.rowcount == 1  # type: ignore[attr-defined]
+        return rows_changed(res) == 1
 
     @staticmethod
     async def purge_states(s: AsyncSession, before: datetime) -> int:
         res = await s.execute(sa.delete(OAuthState).where(OAuthState.expires_at < before))
-        return int(res.rowcount or 0)  # type: ignore[attr-defined]
+        return rows_changed(res)

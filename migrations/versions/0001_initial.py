@@ -9,6 +9,7 @@ Create Date: 2026-11-25
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -46,7 +47,7 @@ RLS_RULE = (
 )
 
 
-def _timestamps() -> list[sa.Column]:
+def _timestamps() -> list[sa.Column[Any]]:
     return [
         sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
         sa.Column("updated_at", TS, nullable=False, server_default=sa.func.now()),
