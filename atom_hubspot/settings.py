@@ -147,6 +147,11 @@ class HubSpotSettings(BaseSettings):
     scheduler_interval_s: float = Field(default=5.0, alias="HUBSPOT_SCHEDULER_INTERVAL", gt=0)
     analytics_cache_s: float = Field(default=60.0, alias="HUBSPOT_ANALYTICS_CACHE_SECONDS", ge=0)
     health_cache_s: float = Field(default=10.0, alias="HUBSPOT_HEALTH_CACHE_SECONDS", ge=0)
+    sync_rate_share: float = Field(default=0.3, alias="HUBSPOT_SYNC_RATE_SHARE", gt=0, le=1)
+    sync_interval_s: float = Field(default=300.0, alias="HUBSPOT_SYNC_INTERVAL", ge=0)
+    sync_overlap_s: float = Field(default=120.0, alias="HUBSPOT_SYNC_OVERLAP_SECONDS", ge=0)
+    sync_reconcile_s: float = Field(default=86_400.0, alias="HUBSPOT_SYNC_RECONCILE_SECONDS", ge=0)
+    mirror_max_lag_s: float = Field(default=900.0, alias="HUBSPOT_MIRROR_MAX_LAG_SECONDS", ge=0)
 
     @field_validator("features", mode="before")
     @classmethod

@@ -20,13 +20,7 @@ Errors are `atom_hubspot.errors` classes; a create or a send whose answer was lo
 
 from atom_hubspot.client.auth import StaticToken, TokenProvider
 from atom_hubspot.client.client import HubSpotClient
-from atom_hubspot.client.governor import (
-    MemoryWindowBackend,
-    PostgresWindowBackend,
-    RateLimitGovernor,
-    RedisWindowBackend,
-    WindowBackend,
-)
+from atom_hubspot.client.governor import INTERACTIVE, LANES, SYNC, LanePolicy, RateLimitGovernor
 from atom_hubspot.client.http import Call, HubSpotHTTP
 from atom_hubspot.client.models import (
     AccountDetails,
@@ -56,6 +50,12 @@ from atom_hubspot.client.models import (
 from atom_hubspot.client.oauth import OAuthAPI
 from atom_hubspot.client.objects import ObjectsAPI
 from atom_hubspot.client.paths import Paths, Route
+from atom_hubspot.client.rate_windows import (
+    MemoryWindowBackend,
+    PostgresWindowBackend,
+    RedisWindowBackend,
+    WindowBackend,
+)
 from atom_hubspot.client.resources import (
     CAMPAIGNS_TIER,
     COMPANY_TO_CONTACT,
@@ -89,7 +89,10 @@ __all__ = [
     "DEAL_TO_COMPANY",
     "DEAL_TO_CONTACT",
     "DEFAULT_ASSOCIATION_TYPES",
+    "INTERACTIVE",
+    "LANES",
     "SINGLE_SEND_TIER",
+    "SYNC",
     "TRANSACTIONAL_TIER",
     "AccountAPI",
     "AccountDetails",
@@ -110,6 +113,7 @@ __all__ = [
     "FilterGroup",
     "HubSpotClient",
     "HubSpotHTTP",
+    "LanePolicy",
     "ListMember",
     "ListModel",
     "ListSearchPage",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from atom_hubspot.client.auth import TokenProvider
+from atom_hubspot.client.governor import INTERACTIVE
 from atom_hubspot.client.http import Call, HubSpotHTTP
 from atom_hubspot.client.objects import ObjectsAPI
 from atom_hubspot.client.paths import Route
@@ -28,10 +29,18 @@ class HubSpotClient:
     one "unknown portal" budget, which errs on the safe side.
     """
 
-    def __init__(self, http: HubSpotHTTP, token: TokenProvider, *, portal_id: int | None) -> None:
+    def __init__(
+        self,
+        http: HubSpotHTTP,
+        token: TokenProvider,
+        *,
+        portal_id: int | None,
+        lane: str = INTERACTIVE,
+    ) -> None:
         self.http = http
         self.token = token
         self.portal_id = portal_id
+        self.lane = lane
         self.contacts = ObjectsAPI(self, "contacts")
         self.companies = ObjectsAPI(self, "companies")
         self.deals = ObjectsAPI(self, "deals")
@@ -47,6 +56,11 @@ class HubSpotClient:
     @property
     def portal_key(self) -> str:
         return f"portal:{self.portal_id}" if self.portal_id is not None else "portal:unknown"
+
+    def in_lane(self, lane: str) -> HubSpotClient:
+        """The same connection with its calls in another governor lane (e.g. `sync`)."""
+        self.http.governor.lane(lane)  # unknown lanes fail here, not on the first call
+        return HubSpotClient(self.http, self.token, portal_id=self.portal_id, lane=lane)
 
     def objects(self, object_type: str) -> ObjectsAPI:
         """Any other CRM object type by name or type id (e.g. `tickets`, `0-5`)."""
@@ -74,5 +88,6 @@ class HubSpotClient:
                 repeatable=repeatable,
                 search=search,
                 tier=tier,
+                lane=self.lane,
             )
         )

@@ -10,27 +10,52 @@ the call bounce with a 429. Answers' `X-HubSpot-RateLimit-Max/-Remaining/-Interv
 headers correct the budget (the real tier, other consumers of the same portal). A `DAILY` 429
 marks the portal exhausted: calls then fail fast with `RateLimited` until the reset.
 
-The window store is pluggable: in-process memory (default), PostgreSQL (table
-`hubspot_rate_windows`, shared by processes and replicas) or Redis (the `limits` library's
-moving window). Clock and sleep are injectable, so tests never sleep for real.
+Calls come in lanes (see `LANES`): a person waiting for an answer (`interactive`) goes before
+the mirror's sync (`sync`). A lower lane may use the whole budget while nobody above it waits;
+while a call of a higher lane waits, the lower lane holds at most its `contended_share` of the
+portal's 10-s window, so the waiting call gets the rest. Waiting is marked in the window store,
+so a sync in one process yields to a person waiting in another when the store is shared.
+
+The window store (`rate_windows`) is pluggable: in-process memory (default), PostgreSQL
+(shared by processes and replicas) or Redis. Clock and sleep are injectable, so tests never
+sleep for real.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import logging
-import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from atom_hubspot.errors import RateLimited, StorageError
+from atom_hubspot.client.rate_windows import (
+    MemoryWindowBackend,
+    PostgresWindowBackend,
+    RedisWindowBackend,
+    WindowBackend,
+    poll_ms,
+)
+from atom_hubspot.errors import RateLimited
 
 if TYPE_CHECKING:
     from atom_hubspot.settings import HubSpotSettings
+
+__all__ = [
+    "DEFAULT_MARGIN_RATIO",
+    "INTERACTIVE",
+    "LANES",
+    "SYNC",
+    "LanePolicy",
+    "MemoryWindowBackend",
+    "PostgresWindowBackend",
+    "RateLimitGovernor",
+    "RedisWindowBackend",
+    "Slot",
+    "WindowBackend",
+]
 
 log = logging.getLogger("atom_hubspot.client.governor")
 
@@ -47,296 +72,32 @@ DEFAULT_MARGIN_RATIO = 0.02
 # call still in flight (queued, slow to arrive) never leaves the window early. A process that
 # dies mid-call leaves its slot to expire after this plus the window.
 DEFAULT_IN_FLIGHT_MS = 60_000
+# A waiting call marks its lane as waiting for this long, and wakes at least this often to
+# mark it again: lower lanes see the mark and hold back; it fades soon after the wait ends.
+WAITING_MARK_MS = 1_000
+
+INTERACTIVE = "interactive"
+SYNC = "sync"
 
 
-class WindowBackend(Protocol):
-    """A rolling-window counter shared by whoever uses the same store."""
+@dataclass(frozen=True)
+class LanePolicy:
+    """One lane of calls. Lower `priority` goes first. While a call of a lane with a lower
+    priority waits for budget, this lane holds at most `contended_share` of the portal's
+    10-s window (at least one slot, so it never stalls for good)."""
 
-    async def acquire(
-        self, key: str, limit: int, window_ms: int, now_ms: int, stamp_ms: int | None = None
-    ) -> int:
-        """Take one slot if the window holds fewer than `limit`; return 0 when taken, else the
-        milliseconds after which a slot may be free (nothing taken). The slot is dated
-        `stamp_ms` (default now); a date in the future holds it while the call is in flight."""
-        ...
-
-    async def occupancy(self, key: str, window_ms: int, now_ms: int) -> int:
-        """How many slots the window currently holds."""
-        ...
-
-    async def force(self, key: str, count: int, window_ms: int, now_ms: int) -> None:
-        """Record `count` slots used elsewhere (HubSpot's Remaining header says so)."""
-        ...
-
-    async def aclose(self) -> None: ...
+    name: str
+    priority: int
+    contended_share: float = 1.0
 
 
-# --------------------------------------------------------------------------- memory
-
-
-def _poll_ms(window_ms: int) -> int:
-    """How soon to look again when the slot to wait for is a call still in flight."""
-    return max(10, window_ms // 20)
-
-
-class MemoryWindowBackend:
-    """Exact sliding log per key (sorted stamps), in this process (the default)."""
-
-    def __init__(self) -> None:
-        self._logs: dict[str, list[int]] = {}
-
-    def _log(self, key: str, window_ms: int, now_ms: int) -> list[int]:
-        q = self._logs.setdefault(key, [])
-        gone = bisect.bisect_right(q, now_ms - window_ms)
-        if gone:
-            del q[:gone]
-        return q
-
-    async def acquire(
-        self, key: str, limit: int, window_ms: int, now_ms: int, stamp_ms: int | None = None
-    ) -> int:
-        q = self._log(key, window_ms, now_ms)
-        if len(q) < limit:
-            bisect.insort(q, now_ms if stamp_ms is None else stamp_ms)
-            return 0
-        # The (len - limit + 1)-th oldest entry must leave the window before one slot is free.
-        to_leave = q[len(q) - limit]
-        if to_leave > now_ms:  # in flight: it is re-dated when its answer comes
-            return _poll_ms(window_ms)
-        return max(1, to_leave + window_ms - now_ms + 1)
-
-    async def occupancy(self, key: str, window_ms: int, now_ms: int) -> int:
-        return len(self._log(key, window_ms, now_ms))
-
-    async def move(self, key: str, window_ms: int, from_ms: int, to_ms: int) -> None:
-        """Re-date one entry (from its in-flight or taking time to its answer time)."""
-        q = self._log(key, window_ms, to_ms)
-        i = bisect.bisect_left(q, from_ms)
-        if i < len(q) and q[i] == from_ms:
-            del q[i]
-        # (not found: already out of the window; count the call from its end anyway)
-        bisect.insort(q, to_ms)
-
-    async def oldest(self, key: str, window_ms: int, now_ms: int) -> int | None:
-        q = self._log(key, window_ms, now_ms)
-        return q[0] if q and q[0] <= now_ms else None
-
-    async def force(self, key: str, count: int, window_ms: int, now_ms: int) -> None:
-        q = self._log(key, window_ms, now_ms)
-        for _ in range(count):
-            bisect.insort(q, now_ms)
-
-    async def aclose(self) -> None:
-        return None  # nothing to release; the counts stay for whoever shares this governor
-
-
-# --------------------------------------------------------------------------- PostgreSQL
-
-
-class PostgresWindowBackend:
-    """Shared window in `hubspot_rate_windows(key, window_start ms, count)`.
-
-    Counts go into buckets of 1/20 of the window; a bucket is counted while any part of it may
-    still be inside the window, so the count errs high (never lets a burst through). One
-    transaction per slot, serialised per key by an advisory lock. The table is created by the
-    plugin's Alembic migrations.
-    """
-
-    BUCKETS_PER_WINDOW = 20
-
-    def __init__(self, url: str) -> None:
-        self._url = _plain_pg_url(url)
-        self._conn: Any = None
-        self._lock = asyncio.Lock()
-
-    async def _connection(self) -> Any:
-        if self._conn is None or self._conn.closed:
-            try:
-                import psycopg
-            except ImportError as exc:  # pragma: no cover - depends on the installed extras
-                raise StorageError(
-                    "the PostgreSQL rate-limit backend needs psycopg: "
-                    "pip install 'atom-hubspot[postgres]'"
-                ) from exc
-            try:
-                self._conn = await psycopg.AsyncConnection.connect(self._url, connect_timeout=5)
-            except Exception as exc:
-                raise StorageError(
-                    f"cannot reach PostgreSQL for the shared rate-limit budget "
-                    f"({type(exc).__name__})"
-                ) from None
-        return self._conn
-
-    def _bucket_ms(self, window_ms: int) -> int:
-        return max(1, window_ms // self.BUCKETS_PER_WINDOW)
-
-    async def _buckets(
-        self, cur: Any, key: str, window_ms: int, now_ms: int
-    ) -> list[tuple[int, int]]:
-        b = self._bucket_ms(window_ms)
-        await cur.execute(
-            "DELETE FROM hubspot_rate_windows WHERE key = %s AND window_start <= %s",
-            (key, now_ms - window_ms - b),
-        )
-        await cur.execute(
-            "SELECT window_start, count FROM hubspot_rate_windows "
-            "WHERE key = %s AND window_start > %s ORDER BY window_start",
-            (key, now_ms - window_ms - b),
-        )
-        return [(int(s), int(c)) for s, c in await cur.fetchall()]
-
-    async def _add(self, cur: Any, key: str, count: int, window_ms: int, now_ms: int) -> None:
-        b = self._bucket_ms(window_ms)
-        await cur.execute(
-            "INSERT INTO hubspot_rate_windows (key, window_start, count) VALUES (%s, %s, %s) "
-            "ON CONFLICT (key, window_start) DO UPDATE "
-            "SET count = hubspot_rate_windows.count + EXCLUDED.count",
-            (key, now_ms - now_ms % b, count),
-        )
-
-    async def _run(self, fn: Callable[[Any], Awaitable[Any]]) -> Any:
-        async with self._lock:
-            conn = await self._connection()
-            try:
-                async with conn.transaction(), conn.cursor() as cur:
-                    return await fn(cur)
-            except StorageError:
-                raise
-            except Exception as exc:
-                await self._reset()
-                raise StorageError(
-                    f"the shared rate-limit budget could not be read ({type(exc).__name__})"
-                ) from None
-
-    async def _reset(self) -> None:
-        if self._conn is not None:
-            try:
-                await self._conn.close()
-            finally:
-                self._conn = None
-
-    async def acquire(
-        self, key: str, limit: int, window_ms: int, now_ms: int, stamp_ms: int | None = None
-    ) -> int:
-        b = self._bucket_ms(window_ms)
-        stamp = now_ms if stamp_ms is None else stamp_ms
-
-        async def go(cur: Any) -> int:
-            await cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
-            buckets = await self._buckets(cur, key, window_ms, now_ms)
-            used = sum(c for _, c in buckets)
-            if used < limit:
-                await self._add(cur, key, 1, window_ms, stamp)
-                return 0
-            # Free buckets oldest first until one slot is available; that bucket's exit time.
-            for start, c in buckets:
-                used -= c
-                if used < limit:
-                    if start > now_ms:  # calls in flight: re-dated when their answers come
-                        return _poll_ms(window_ms)
-                    return max(1, start + window_ms + b - now_ms + 1)
-            return b  # pragma: no cover - unreachable: the loop empties `used`
-
-        return int(await self._run(go))
-
-    async def occupancy(self, key: str, window_ms: int, now_ms: int) -> int:
-        async def go(cur: Any) -> int:
-            return sum(c for _, c in await self._buckets(cur, key, window_ms, now_ms))
-
-        return int(await self._run(go))
-
-    async def force(self, key: str, count: int, window_ms: int, now_ms: int) -> None:
-        async def go(cur: Any) -> None:
-            await cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
-            await self._add(cur, key, count, window_ms, now_ms)
-
-        await self._run(go)
-
-    async def move(self, key: str, window_ms: int, from_ms: int, to_ms: int) -> None:
-        b = self._bucket_ms(window_ms)
-        if from_ms - from_ms % b == to_ms - to_ms % b:
-            return  # same bucket: nothing changes
-
-        async def go(cur: Any) -> None:
-            await cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
-            await cur.execute(
-                "UPDATE hubspot_rate_windows SET count = count - 1 "
-                "WHERE key = %s AND window_start = %s AND count > 0",
-                (key, from_ms - from_ms % b),
-            )
-            await self._add(cur, key, 1, window_ms, to_ms)
-
-        await self._run(go)
-
-    async def aclose(self) -> None:
-        async with self._lock:
-            await self._reset()
-
-
-def _plain_pg_url(url: str) -> str:
-    for prefix in ("postgresql+psycopg://", "postgresql+asyncpg://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql://" + url[len(prefix) :]
-    return url
-
-
-# --------------------------------------------------------------------------- Redis
-
-
-class RedisWindowBackend:
-    """Shared moving window on Redis through the `limits` library's async storage.
-
-    `limits` stamps entries with the wall clock (`time.time()`) itself, so an injected clock
-    does not apply to this backend; windows are whole seconds (HubSpot's are 10 s and 1 s).
-    """
-
-    def __init__(self, url: str, *, key_prefix: str = "atom-hubspot") -> None:
-        try:
-            from limits.aio.storage import RedisStorage
-        except ImportError as exc:  # pragma: no cover - depends on the installed extras
-            raise StorageError(
-                "the Redis rate-limit backend needs `limits` and `redis`: "
-                "pip install 'atom-hubspot[redis]'"
-            ) from exc
-        uri = url if url.startswith("async+") else "async+" + url
-        self._storage = RedisStorage(uri, implementation="redispy", key_prefix=key_prefix)
-
-    @staticmethod
-    def _expiry(window_ms: int) -> int:
-        return max(1, math.ceil(window_ms / 1000))
-
-    async def acquire(
-        self, key: str, limit: int, window_ms: int, now_ms: int, stamp_ms: int | None = None
-    ) -> int:
-        # `limits` dates entries itself (now): no in-flight holding on this backend.
-        expiry = self._expiry(window_ms)
-        try:
-            if await self._storage.acquire_entry(key, limit, expiry):
-                return 0
-            oldest, _count = await self._storage.get_moving_window(key, limit, expiry)
-        except Exception as exc:
-            raise StorageError(
-                f"the shared rate-limit budget on Redis is unreachable ({type(exc).__name__})"
-            ) from None
-        return max(1, int((oldest + expiry - time.time()) * 1000) + 1)
-
-    async def occupancy(self, key: str, window_ms: int, now_ms: int) -> int:
-        expiry = self._expiry(window_ms)
-        _, count = await self._storage.get_moving_window(key, 10_000, expiry)
-        return int(count)
-
-    async def force(self, key: str, count: int, window_ms: int, now_ms: int) -> None:
-        expiry = self._expiry(window_ms)
-        # Best effort: fills the window up to the limit at most (then it is full anyway).
-        used = await self.occupancy(key, window_ms, now_ms)
-        if count > 0:
-            await self._storage.acquire_entry(key, used + count, expiry, amount=count)
-
-    async def clear(self, key: str) -> None:
-        await self._storage.clear(key)
-
-    async def aclose(self) -> None:
-        return None
+# An assistant acting for a person could sit between the two (priority 10): the rules hold for
+# any number of lanes.
+DEFAULT_SYNC_SHARE = 0.3
+LANES: tuple[LanePolicy, ...] = (
+    LanePolicy(INTERACTIVE, 0),
+    LanePolicy(SYNC, 20, DEFAULT_SYNC_SHARE),
+)
 
 
 # --------------------------------------------------------------------------- governor
@@ -376,6 +137,7 @@ class RateLimitGovernor:
         search_window_ms: int = SEARCH_WINDOW_MS,
         margin_ratio: float = DEFAULT_MARGIN_RATIO,
         in_flight_ms: int = DEFAULT_IN_FLIGHT_MS,
+        lanes: Sequence[LanePolicy] = LANES,
     ) -> None:
         self.requests_per_10s = requests_per_10s
         self.search_per_s = search_per_s
@@ -386,7 +148,11 @@ class RateLimitGovernor:
         self.search_window_ms = search_window_ms
         self.margin_ratio = margin_ratio
         self.in_flight_ms = in_flight_ms
+        self.lanes: dict[str, LanePolicy] = {lane.name: lane for lane in lanes}
+        if INTERACTIVE not in self.lanes:
+            raise ValueError(f"the {INTERACTIVE!r} lane is required")
         self._budgets: dict[str, _PortalBudget] = {}
+        self.lane_waits: dict[str, int] = dict.fromkeys(self.lanes, 0)
         self.waits = 0  # how many times a call waited for budget (diagnostics, benchmarks)
         self.waited_s = 0.0
 
@@ -428,6 +194,7 @@ class RateLimitGovernor:
             backend=backend,
             clock=clock,
             sleep=sleep,
+            lanes=lanes_with_sync_share(settings.sync_rate_share),
         )
 
     def budget(self, portal: str) -> _PortalBudget:
@@ -509,19 +276,54 @@ class RateLimitGovernor:
     def _padded(self, window_ms: int) -> int:
         return window_ms + int(window_ms * self.margin_ratio)
 
-    async def _pause(self, key: str, delay_ms: int) -> None:
+    def lane(self, name: str) -> LanePolicy:
+        try:
+            return self.lanes[name]
+        except KeyError:
+            raise ValueError(f"unknown rate-limit lane {name!r}") from None
+
+    async def _pause(self, portal: str, key: str, delay_ms: int, lane: LanePolicy) -> None:
         self.waits += 1
+        self.lane_waits[lane.name] = self.lane_waits.get(lane.name, 0) + 1
         self.waited_s += delay_ms / 1000
-        log.info("rate limit: waiting %.3f s for budget (%s)", delay_ms / 1000, key)
+        log.info(
+            "rate limit: waiting %.3f s for budget (%s, %s lane)",
+            delay_ms / 1000,
+            key,
+            lane.name,
+        )
+        if self._outranks_a_lane(lane):
+            # Say so to the lanes below, and wake to say it again while still waiting.
+            await self.backend.force(
+                _waiting_key(portal, lane.name),
+                1,
+                WAITING_MARK_MS,
+                self._now_ms(),
+            )
+            delay_ms = min(delay_ms, WAITING_MARK_MS)
         await self.sleep(delay_ms / 1000)
 
-    async def acquire(self, portal: str, *, search: bool = False) -> float:
+    def _outranks_a_lane(self, lane: LanePolicy) -> bool:
+        return any(other.priority > lane.priority for other in self.lanes.values())
+
+    async def _higher_lane_waits(self, portal: str, lane: LanePolicy) -> bool:
+        now = self._now_ms()
+        for other in self.lanes.values():
+            if other.priority < lane.priority and await self.backend.occupancy(
+                _waiting_key(portal, other.name), WAITING_MARK_MS, now
+            ):
+                return True
+        return False
+
+    async def acquire(self, portal: str, *, search: bool = False, lane: str = INTERACTIVE) -> float:
         """Wait until the portal has budget for one call; returns the seconds waited."""
         start = self.clock()
-        await self._acquire(portal, search=search, in_flight=False)
+        await self._acquire(portal, search=search, in_flight=False, lane=self.lane(lane))
         return self.clock() - start
 
-    async def acquire_slot(self, portal: str, *, search: bool = False) -> Slot:
+    async def acquire_slot(
+        self, portal: str, *, search: bool = False, lane: str = INTERACTIVE
+    ) -> Slot:
         """Wait until the portal has budget for one call and take it. Pass the slot to
         `settle()` once the answer (or the failure) is in.
 
@@ -530,20 +332,33 @@ class RateLimitGovernor:
         first one stays spent (counting high is safe) and both are tried again after the
         wait: holding a slot while waiting would date it earlier than the request.
         The slot counts as in flight (see DEFAULT_IN_FLIGHT_MS) until `settle()`.
+        A lane below `interactive` first checks whether a higher lane waits; if one does and
+        the lane already holds its share of the window, it waits too (see `LanePolicy`).
         """
-        return await self._acquire(portal, search=search, in_flight=True)
+        return await self._acquire(portal, search=search, in_flight=True, lane=self.lane(lane))
 
-    async def _acquire(self, portal: str, *, search: bool, in_flight: bool) -> Slot:
+    async def _acquire(
+        self, portal: str, *, search: bool, in_flight: bool, lane: LanePolicy
+    ) -> Slot:
         self.check_daily(portal)
         b = self.budget(portal)
+        lane_key = f"{portal}:10s:lane:{lane.name}"
+        capped = lane.priority > min(p.priority for p in self.lanes.values())
         while True:
             slot = Slot(portal)
             if b.hold_until is not None:
                 held = b.hold_until - self.clock()
                 if held > 0:
-                    await self._pause(f"{portal}:hold", max(1, int(held * 1000)))
+                    await self._pause(portal, f"{portal}:hold", max(1, int(held * 1000)), lane)
                     continue
                 b.hold_until = None
+            if capped and await self._higher_lane_waits(portal, lane):
+                share = max(1, int(b.limit * lane.contended_share))
+                window = self._padded(b.window_ms)
+                if await self.backend.occupancy(lane_key, window, self._now_ms()) >= share:
+                    self.lane_waits[lane.name] = self.lane_waits.get(lane.name, 0) + 1
+                    await self.sleep(poll_ms(b.window_ms) / 1000)
+                    continue
             if search:
                 delay = await self._take(
                     f"{portal}:search",
@@ -553,14 +368,17 @@ class RateLimitGovernor:
                     in_flight=in_flight,
                 )
                 if delay > 0:
-                    await self._pause(f"{portal}:search", delay)
+                    await self._pause(portal, f"{portal}:search", delay, lane)
                     continue
             delay = await self._take(
                 f"{portal}:10s", b.limit, b.window_ms, slot, in_flight=in_flight
             )
             if delay <= 0:
+                if capped:
+                    # What this lane holds of the window, counted next to the window itself.
+                    await self._take(lane_key, _UNBOUNDED, b.window_ms, slot, in_flight=in_flight)
                 return slot
-            await self._pause(f"{portal}:10s", delay)
+            await self._pause(portal, f"{portal}:10s", delay, lane)
 
     async def settle(self, slot: Slot) -> None:
         """The call is over: re-date its slots to now. HubSpot counted the request at some
@@ -615,3 +433,17 @@ def _int(value: str | None) -> int | None:
         return int(str(value).strip())
     except ValueError:
         return None
+
+
+_UNBOUNDED = 1 << 30
+
+
+def _waiting_key(portal: str, lane: str) -> str:
+    return f"{portal}:waiting:{lane}"
+
+
+def lanes_with_sync_share(share: float) -> tuple[LanePolicy, ...]:
+    """The default lanes, with the sync lane's share while a person waits set to `share`."""
+    return tuple(
+        LanePolicy(lane.name, lane.priority, share) if lane.name == SYNC else lane for lane in LANES
+    )

@@ -23,7 +23,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from atom_hubspot.__about__ import __version__
 from atom_hubspot.client.auth import TokenProvider
 from atom_hubspot.client.error_mapping import correlation_id, map_error
-from atom_hubspot.client.governor import RateLimitGovernor, Sleep
+from atom_hubspot.client.governor import INTERACTIVE, RateLimitGovernor, Sleep
 from atom_hubspot.client.paths import Paths, Route
 from atom_hubspot.errors import (
     HubSpotError,
@@ -52,6 +52,7 @@ class Call:
     `portal`: the governor key; None for calls outside the per-account limits (OAuth).
     `tier`: the HubSpot tier/add-on a 403 means is missing, for tier-gated APIs.
     `secrets`: strings of the call that must never surface (form tokens, client secret).
+    `lane`: the governor lane (a person waiting, or the mirror's sync).
     """
 
     method: str
@@ -66,6 +67,7 @@ class Call:
     tier: str | None = None
     secrets: tuple[str, ...] = ()
     ok_statuses: tuple[int, ...] = ()
+    lane: str = INTERACTIVE
 
 
 class _HttpxURLFilter(logging.Filter):
@@ -239,7 +241,7 @@ class HubSpotHTTP:
             state.secrets.add(token)
             headers["Authorization"] = f"Bearer {token}"
         slot = (
-            await self.governor.acquire_slot(call.portal, search=call.search)
+            await self.governor.acquire_slot(call.portal, search=call.search, lane=call.lane)
             if call.portal is not None
             else None
         )
