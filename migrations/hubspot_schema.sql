@@ -203,5 +203,18 @@ CREATE POLICY hubspot_scheduled_sends_tenant_isolation ON hubspot_scheduled_send
 
 INSERT INTO hubspot_alembic_version (version_num) VALUES ('0001_initial') RETURNING hubspot_alembic_version.version_num;
 
+-- Running upgrade 0001_initial -> 0002_leader_leases
+
+CREATE TABLE hubspot_leases (
+    name VARCHAR(200) NOT NULL, 
+    holder VARCHAR(200) NOT NULL, 
+    term BIGINT NOT NULL, 
+    acquired_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    expires_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    PRIMARY KEY (name)
+);
+
+UPDATE hubspot_alembic_version SET version_num='0002_leader_leases' WHERE hubspot_alembic_version.version_num = '0001_initial';
+
 COMMIT;
 

@@ -1,8 +1,10 @@
 """Scheduled marketing-email sends: stored durably, performed once, never twice.
 
 HubSpot's single-send takes one recipient per call and cannot schedule, so "send later" is
-ours. A send is a row in `hubspot_scheduled_sends`; every host process runs a
-`ScheduledSendRunner` that claims due rows and performs them:
+ours. A send is a row in `hubspot_scheduled_sends`; the host process holding the scheduler's
+lease (one at a time, whatever the number of workers and hosts) runs the
+`ScheduledSendRunner` that claims due rows and performs them. The claims stay safe on their
+own, for the moment two holders may overlap while a lease changes hands:
 
 - Claiming is atomic across processes: PostgreSQL `SELECT … FOR UPDATE SKIP LOCKED` then the
   update in the same transaction; SQLite a write-locked transaction with a conditional
@@ -48,12 +50,17 @@ from atom_hubspot.service.marketing import (
 
 if TYPE_CHECKING:
     from atom_hubspot.storage.db import Database
+    from atom_hubspot.storage.leases import LeaderLease
 
 log = logging.getLogger("atom_hubspot.scheduler")
 
 MAX_ATTEMPTS = 3  # tries of a row that failed before any recipient was attempted
 MAX_SCHEDULE_AHEAD = timedelta(days=366)
 DEFAULT_STALE_AFTER_S = 300.0
+# One process runs the runner at a time (storage/leases.py); a dead holder's successor takes
+# over within about this long.
+SCHEDULER_LEASE = "hubspot.scheduled-sends"
+SCHEDULER_LEASE_TTL_S = 30.0
 SendStatus = Literal["pending", "claimed", "sent", "partial", "failed", "cancelled"]
 
 
@@ -417,6 +424,7 @@ class ScheduledSendRunner:
         stale_after_s: float = DEFAULT_STALE_AFTER_S,
         batch_size: int = 20,
         max_parallel: int = 4,
+        lease_ttl_s: float = SCHEDULER_LEASE_TTL_S,
     ) -> None:
         self.runtime = runtime
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -428,19 +436,49 @@ class ScheduledSendRunner:
         self.max_parallel = max_parallel
         # The store asks the runner for the time, so a test may swap `runner.clock` later.
         self.store = ScheduledSendStore(runtime.db, clock=lambda: self.clock())
+        self.lease_ttl_s = lease_ttl_s
+        self.leader: LeaderLease | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
     def start(self) -> None:
-        """Start the background loop (idempotent)."""
+        """Perform due sends in the background of whichever host process holds the
+        scheduler's lease — one process at a time, however many workers and hosts share the
+        database; another takes over within the lease's ttl when the holder dies."""
+        if self.leader is None:
+            from atom_hubspot.storage.leases import LeaderLease, LeaseStore
+
+            self.leader = LeaderLease(
+                LeaseStore(self.runtime.db),
+                SCHEDULER_LEASE,
+                holder=self.worker_id,
+                ttl_s=self.lease_ttl_s,
+                on_acquired=lambda _lease: self._start_loop(),
+                on_lost=self._stop_loop,
+            )
+        self.leader.start()
+
+    @property
+    def running(self) -> bool:
+        """Whether this process performs the sends now (it holds the lease)."""
+        return self._task is not None and not self._task.done()
+
+    async def aclose(self) -> None:
+        """Stop after the row in hand and give the lease up, so another process takes over
+        at once; a row cut short is recovered as 'unknown' later."""
+        leader, self.leader = self.leader, None
+        if leader is not None:
+            await leader.aclose()
+        await self._stop_loop()
+
+    def _start_loop(self) -> None:
         if self._task is None or self._task.done():
             self._stopping.clear()
             self._task = asyncio.get_running_loop().create_task(
                 self._loop(), name=f"hubspot-scheduled-sends-{self.worker_id}"
             )
 
-    async def aclose(self) -> None:
-        """Stop after the row in hand; a row cut short is recovered as 'unknown' later."""
+    async def _stop_loop(self) -> None:
         self._stopping.set()
         task, self._task = self._task, None
         if task is None:

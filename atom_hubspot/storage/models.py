@@ -230,6 +230,22 @@ class RateWindow(Base):
     count: Mapped[int] = mapped_column(sa.Integer, default=0)
 
 
+class Lease(Base):
+    """A named job held by one process until `expires_at` unless it renews (storage/leases.py).
+
+    `term` grows by one each time another holder takes the lease over, so work stamped with
+    the term it started under can be told apart from a later holder's.
+    """
+
+    __tablename__ = "hubspot_leases"
+
+    name: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(sa.String(200))
+    term: Mapped[int] = mapped_column(sa.BigInteger)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 # Tables with a tenant_id column and a row-level security policy on PostgreSQL.
 TENANT_TABLES: tuple[str, ...] = (
     "hubspot_connections",

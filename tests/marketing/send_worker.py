@@ -60,6 +60,7 @@ async def main(cfg: dict[str, Any]) -> None:
         result = json.dumps(
             {
                 "worker": host.runtime.scheduler.worker_id,
+                "running": host.runtime.scheduler.running,
                 "sends": [s["to"] for s in app.state.sandbox.sends()],
             }
         )

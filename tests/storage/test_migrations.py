@@ -30,6 +30,7 @@ TABLES = {
     "hubspot_sync_cursors",
     "hubspot_scheduled_sends",
     "hubspot_rate_windows",
+    "hubspot_leases",
 }
 
 
