@@ -149,21 +149,25 @@ class LeaseStore:
             row = (await s.execute(stmt)).first()
         return None if row is None else self._lease(name, holder, row, sent, ttl_s)
 
+    @staticmethod
+    def _live(lease: Lease, now: Any) -> sa.Update:
+        """An UPDATE of this lease's row while it is still this holder's live term."""
+        L = LeaseRow
+        return sa.update(L).where(
+            L.name == lease.name,
+            L.holder == lease.holder,
+            L.term == lease.term,
+            L.expires_at > now,
+        )
+
     async def renew(self, lease: Lease, ttl_s: float = DEFAULT_TTL_S) -> Lease | None:
         """Extend a live lease of ours by `ttl_s`; None if it expired or another holder has it."""
         self._check(lease.name, ttl_s)
         now, expires = self._times(ttl_s)
-        L = LeaseRow
         stmt = (
-            sa.update(L)
-            .where(
-                L.name == lease.name,
-                L.holder == lease.holder,
-                L.term == lease.term,
-                L.expires_at > now,
-            )
+            self._live(lease, now)
             .values(expires_at=expires)
-            .returning(L.term, L.expires_at)
+            .returning(LeaseRow.term, LeaseRow.expires_at)
         )
         sent = time.monotonic()
         async with self.db.session(None) as s:
@@ -175,19 +179,8 @@ class LeaseStore:
 
         The row stays, expired, so the next holder's term still counts up from this one."""
         now, _ = self._times(0.001)
-        L = LeaseRow
-        stmt = (
-            sa.update(L)
-            .where(
-                L.name == lease.name,
-                L.holder == lease.holder,
-                L.term == lease.term,
-                L.expires_at > now,
-            )
-            .values(expires_at=now)
-        )
         async with self.db.session(None) as s:
-            result: Any = await s.execute(stmt)
+            result: Any = await s.execute(self._live(lease, now).values(expires_at=now))
             return bool(result.rowcount == 1)
 
     async def state(self, name: str) -> LeaseState | None:
