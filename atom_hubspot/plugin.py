@@ -190,6 +190,11 @@ def atom_register_routes(register: RegisterRoutes, context: HostContext) -> None
         register(
             marketing_routes.build_router(context), prefix=API_PREFIX, tags=["HubSpot marketing"]
         )
+    from atom_hubspot.api import webhook_routes
+
+    register(
+        webhook_routes.build_router(context), prefix="/webhooks/hubspot", tags=["HubSpot feed"]
+    )
     try:
         from atom_hubspot.api import auth_routes
     except ImportError as exc:

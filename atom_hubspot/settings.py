@@ -152,6 +152,13 @@ class HubSpotSettings(BaseSettings):
     sync_overlap_s: float = Field(default=120.0, alias="HUBSPOT_SYNC_OVERLAP_SECONDS", ge=0)
     sync_reconcile_s: float = Field(default=86_400.0, alias="HUBSPOT_SYNC_RECONCILE_SECONDS", ge=0)
     mirror_max_lag_s: float = Field(default=900.0, alias="HUBSPOT_MIRROR_MAX_LAG_SECONDS", ge=0)
+    webhook_url: str | None = Field(
+        default=None,
+        alias="HUBSPOT_WEBHOOK_URL",
+        description="The webhook target URL exactly as set in the HubSpot app (HubSpot signs "
+        "it); default: the URL the request arrived on",
+    )
+    webhook_allow_v1: bool = Field(default=False, alias="HUBSPOT_WEBHOOK_ALLOW_V1")
 
     @field_validator("features", mode="before")
     @classmethod
@@ -179,6 +186,13 @@ class HubSpotSettings(BaseSettings):
     def _check_backend(cls, v: str) -> str:
         if v not in ("memory", "postgres", "redis"):
             raise ValueError("use memory, postgres or redis")
+        return v
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"https?://[^/\s]+\S*", v):
+            raise ValueError("must be the absolute http(s) URL HubSpot calls")
         return v
 
     @field_validator("api_base_url", "authorize_url")

@@ -216,5 +216,54 @@ CREATE TABLE hubspot_leases (
 
 UPDATE hubspot_alembic_version SET version_num='0002_leader_leases' WHERE hubspot_alembic_version.version_num = '0001_initial';
 
+-- Running upgrade 0002_leader_leases -> 0003_change_feed
+
+CREATE TABLE hubspot_feed_events (
+    id BIGSERIAL NOT NULL, 
+    portal_id BIGINT NOT NULL, 
+    event_id BIGINT NOT NULL, 
+    source VARCHAR(16) NOT NULL, 
+    subscription_type VARCHAR(128) NOT NULL, 
+    object_type VARCHAR(32), 
+    object_id BIGINT, 
+    occurred_at BIGINT NOT NULL, 
+    payload JSONB NOT NULL, 
+    status VARCHAR(16) DEFAULT 'pending' NOT NULL, 
+    attempts INTEGER DEFAULT '0' NOT NULL, 
+    error VARCHAR(500), 
+    received_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    applied_at TIMESTAMP WITH TIME ZONE, 
+    PRIMARY KEY (id), 
+    CONSTRAINT uq_hubspot_feed_events_portal_event UNIQUE (portal_id, event_id), 
+    CONSTRAINT ck_hubspot_feed_events_status CHECK (status in ('pending','applied','parked','skipped'))
+);
+
+CREATE INDEX ix_hubspot_feed_events_status_occurred ON hubspot_feed_events (status, occurred_at);
+
+CREATE INDEX ix_hubspot_feed_events_portal_object ON hubspot_feed_events (portal_id, object_type, object_id);
+
+CREATE TABLE hubspot_feed_deliveries (
+    digest VARCHAR(64) NOT NULL, 
+    received_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    PRIMARY KEY (digest)
+);
+
+CREATE INDEX ix_hubspot_feed_deliveries_received_at ON hubspot_feed_deliveries (received_at);
+
+CREATE TABLE hubspot_feed_health (
+    portal_id BIGINT NOT NULL, 
+    events_received BIGINT DEFAULT '0' NOT NULL, 
+    events_unknown_portal BIGINT DEFAULT '0' NOT NULL, 
+    last_event_at TIMESTAMP WITH TIME ZONE, 
+    signature_failures BIGINT DEFAULT '0' NOT NULL, 
+    last_signature_failure_at TIMESTAMP WITH TIME ZONE, 
+    last_signature_failure VARCHAR(64), 
+    journal_offset VARCHAR(128), 
+    journal_polled_at TIMESTAMP WITH TIME ZONE, 
+    PRIMARY KEY (portal_id)
+);
+
+UPDATE hubspot_alembic_version SET version_num='0003_change_feed' WHERE hubspot_alembic_version.version_num = '0002_leader_leases';
+
 COMMIT;
 

@@ -246,6 +246,73 @@ class Lease(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+FEED_EVENT_STATUSES = ("pending", "applied", "parked", "skipped")
+
+
+class FeedEvent(Base):
+    """One change event from HubSpot (webhook or journal), kept until applied to the mirror.
+
+    Stored before the delivery is answered, so an event HubSpot was told we have is never lost;
+    (portal_id, event_id) is unique, so a redelivery is stored once. Not tenant-owned: a portal's
+    events serve every tenant connected to it, and only the applier reads them.
+    """
+
+    __tablename__ = "hubspot_feed_events"
+    __table_args__ = (
+        sa.UniqueConstraint("portal_id", "event_id", name="uq_hubspot_feed_events_portal_event"),
+        sa.Index("ix_hubspot_feed_events_status_occurred", "status", "occurred_at"),
+        sa.Index("ix_hubspot_feed_events_portal_object", "portal_id", "object_type", "object_id"),
+        sa.CheckConstraint(
+            "status in ('pending','applied','parked','skipped')",
+            name="ck_hubspot_feed_events_status",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    portal_id: Mapped[int] = mapped_column(sa.BigInteger)
+    event_id: Mapped[int] = mapped_column(sa.BigInteger)
+    source: Mapped[str] = mapped_column(sa.String(16))  # webhook | journal
+    subscription_type: Mapped[str] = mapped_column(sa.String(128))
+    object_type: Mapped[str | None] = mapped_column(sa.String(32))
+    object_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    occurred_at: Mapped[int] = mapped_column(sa.BigInteger)  # epoch ms, as HubSpot sends it
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    error: Mapped[str | None] = mapped_column(sa.String(500))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class FeedDelivery(Base):
+    """Signatures of recent deliveries: the same signed request seen twice is a replay."""
+
+    __tablename__ = "hubspot_feed_deliveries"
+    __table_args__ = (sa.Index("ix_hubspot_feed_deliveries_received_at", "received_at"),)
+
+    digest: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FeedHealth(Base):
+    """Per-portal feed counters (portal 0: deliveries no portal can be told from, such as
+    those whose signature failed)."""
+
+    __tablename__ = "hubspot_feed_health"
+
+    portal_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    events_received: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    events_unknown_portal: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    signature_failures: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    last_signature_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_signature_failure: Mapped[str | None] = mapped_column(sa.String(64))
+    journal_offset: Mapped[str | None] = mapped_column(sa.String(128))
+    journal_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 # Tables with a tenant_id column and a row-level security policy on PostgreSQL.
 TENANT_TABLES: tuple[str, ...] = (
     "hubspot_connections",
