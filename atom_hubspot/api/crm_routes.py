@@ -20,6 +20,7 @@ from atom_hubspot.api.envelope import Envelope, envelope_router
 from atom_hubspot.errors import InputError
 from atom_hubspot.service import mapping
 from atom_hubspot.service.crm import HubSpotCRMService, SortSpec
+from atom_hubspot.service.pages import ResultsPage
 
 # --------------------------------------------------------------------------- models
 
@@ -163,12 +164,16 @@ class HubSpotRecord(BaseModel):
     )
 
 
-class RecordPage(BaseModel):
-    results: list[HubSpotRecord]
-    next_after: str | None = Field(
-        default=None, description="Pass as `after` to get the next page; null on the last page"
-    )
-    total: int | None = Field(default=None, description="Matches in all (filtered lists only)")
+class RecordPage(ResultsPage[HubSpotRecord]):
+    """Records, one page (`total` for filtered lists only)."""
+
+
+class PipelinePage(ResultsPage[Pipeline]):
+    """Every deal pipeline (HubSpot does not page them: `next_after` is always null)."""
+
+
+class StagePage(ResultsPage[Stage]):
+    """Every stage of one pipeline (not paged: `next_after` is always null)."""
 
 
 class Archived(BaseModel):
@@ -743,6 +748,11 @@ def _example(data: Any) -> dict[str, Any]:
     }
 
 
+def _whole(items: list[Any]) -> dict[str, Any]:
+    """A list answer that is not paged."""
+    return {"results": items, "next_after": None, "total": len(items)}
+
+
 def build_router(context: HostContext) -> APIRouter:
     """The CRM routes; mount under the prefix `/api/hubspot`."""
     router = envelope_router()
@@ -754,24 +764,26 @@ def build_router(context: HostContext) -> APIRouter:
 
     @router.get(
         "/pipelines",
-        response_model=Envelope[list[Pipeline]],
+        response_model=Envelope[PipelinePage],
         operation_id="list_pipelines",
         summary="Deal pipelines with their stages",
         tags=["HubSpot CRM"],
-        responses={200: _example([{**_PIPELINE_EXAMPLE, "stages": _STAGES_EXAMPLE}])},
+        responses={200: _example(_whole([{**_PIPELINE_EXAMPLE, "stages": _STAGES_EXAMPLE}]))},
     )
     async def list_pipelines(scope: Scope) -> dict[str, Any]:
-        return answer(scope, await _service(scope).pipelines())
+        items = await _service(scope).pipelines()
+        return answer(scope, PipelinePage(results=items, total=len(items)))
 
     @router.get(
         "/pipelines/{pipeline_id}/stages",
-        response_model=Envelope[list[Stage]],
+        response_model=Envelope[StagePage],
         operation_id="list_pipeline_stages",
         summary="Stages of one deal pipeline",
         tags=["HubSpot CRM"],
-        responses={200: _example(_STAGES_EXAMPLE)},
+        responses={200: _example(_whole(_STAGES_EXAMPLE))},
     )
     async def list_stages(scope: Scope, pipeline_id: PipelineIdPath) -> dict[str, Any]:
-        return answer(scope, await _service(scope).stages(pipeline_id))
+        items = await _service(scope).stages(pipeline_id)
+        return answer(scope, StagePage(results=items, total=len(items)))
 
     return router

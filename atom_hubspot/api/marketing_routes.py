@@ -44,6 +44,7 @@ from atom_hubspot.service.marketing import (
     SendSummary,
     recipients_from,
 )
+from atom_hubspot.service.pages import ResultsPage, offset_cursor
 from atom_hubspot.service.scheduler import (
     ScheduledSendInfo,
     ScheduledSendStore,
@@ -81,7 +82,7 @@ AfterQuery = Annotated[
     Query(
         max_length=256,
         pattern=r"^[A-Za-z0-9_\-=]+$",
-        description="Cursor from the previous page's `next_cursor`",
+        description="Cursor from the previous page's `next_after`",
     ),
 ]
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (at most 100)")]
@@ -211,8 +212,8 @@ class SendEmailAnswer(BaseModel):
     )
 
 
-class ScheduledSendList(BaseModel):
-    items: list[ScheduledSendInfo]
+class ScheduledSendList(ResultsPage[ScheduledSendInfo]):
+    """Scheduled sends, one page."""
 
 
 # --------------------------------------------------------------------------- router
@@ -365,12 +366,10 @@ def build_router(context: HostContext) -> APIRouter:
     async def list_lead_lists(
         scope: Scope,
         query: Annotated[str | None, Query(max_length=255, description="Part of the name")] = None,
-        count: Annotated[int, Query(ge=1, le=500, description="Page size")] = 20,
-        offset: Annotated[
-            int, Query(ge=0, le=1_000_000, description="From the previous answer's `offset`")
-        ] = 0,
+        limit: LimitQuery = 20,
+        after: AfterQuery = None,
     ) -> dict[str, Any]:
-        page = await marketing(scope).list_lead_lists(query=query, count=count, offset=offset)
+        page = await marketing(scope).list_lead_lists(query=query, limit=limit, after=after)
         return answer(scope, page)
 
     @router.post(
@@ -529,9 +528,17 @@ def build_router(context: HostContext) -> APIRouter:
             Literal["pending", "claimed", "sent", "partial", "failed", "cancelled"] | None, Query()
         ] = None,
         limit: LimitQuery = 100,
+        after: AfterQuery = None,
     ) -> dict[str, Any]:
-        items = await store().list_for(principal, portal_id=portal_id, status=status, limit=limit)
-        return {"ok": True, "data": ScheduledSendList(items=items), "meta": {}}
+        offset = offset_cursor(after)
+        items = await store().list_for(
+            principal, portal_id=portal_id, status=status, limit=limit + 1, offset=offset
+        )
+        page = ScheduledSendList(
+            results=items[:limit],
+            next_after=str(offset + limit) if len(items) > limit else None,
+        )
+        return {"ok": True, "data": page, "meta": {}}
 
     @router.get(
         "/scheduled-sends/{send_id}",

@@ -100,6 +100,18 @@ def required_scopes(body: dict[str, Any]) -> list[str]:
     return found
 
 
+_DUPLICATE_WORDS = re.compile(r"\balready exists\b", re.I)
+
+
+def _names_a_duplicate(errors: list[dict[str, Any]], message: str) -> bool:
+    """Whether a validation answer says the input clashes with an existing record."""
+    for e in errors:
+        code = str(e.get("code") or "").upper()
+        if "DUPLICATE" in code or "ALREADY_EXISTS" in code:
+            return True
+    return bool(_DUPLICATE_WORDS.search(message))
+
+
 def map_error(
     response: httpx.Response,
     *,
@@ -183,6 +195,10 @@ def map_error(
     if status >= 500:
         return Unavailable(f"HubSpot is unavailable (HTTP {status}): {message}", **common)
     if status in (400, 422):
+        if _names_a_duplicate(errors, message):
+            # Some APIs (campaigns: a name must be unique) answer a duplicate with a 400
+            # VALIDATION_ERROR; it is a conflict with an existing record all the same.
+            return Conflict(message, existing_id=None, **common)
         return ValidationFailed(message, **common)
     err = HubSpotError(f"HubSpot answered {status}: {message}", **common)
     err.http_status = 502

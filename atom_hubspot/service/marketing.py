@@ -33,6 +33,7 @@ from atom_hubspot.errors import (
     TierRequired,
     Unavailable,
 )
+from atom_hubspot.service.pages import ResultsPage, offset_cursor
 
 if TYPE_CHECKING:
     from atom_hubspot.client import HubSpotClient
@@ -156,9 +157,8 @@ class Campaign(BaseModel):
         )
 
 
-class CampaignPage(BaseModel):
-    items: list[Campaign]
-    next_cursor: str | None = Field(default=None, description="Pass as `after` for the next page")
+class CampaignPage(ResultsPage[Campaign]):
+    """Campaigns, one page."""
 
 
 class CampaignMetrics(BaseModel):
@@ -362,11 +362,8 @@ class LeadList(BaseModel):
         )
 
 
-class LeadListPage(BaseModel):
-    items: list[LeadList]
-    total: int | None = None
-    offset: int | None = Field(default=None, description="Pass as `offset` for the next page")
-    has_more: bool = False
+class LeadListPage(ResultsPage[LeadList]):
+    """Lead lists, one page (HubSpot pages lists by offset; the cursor carries it)."""
 
 
 class MembershipResult(BaseModel):
@@ -384,10 +381,8 @@ class MembershipResult(BaseModel):
     )
 
 
-class MemberPage(BaseModel):
-    list_id: str
-    contact_ids: list[str]
-    next_cursor: str | None = None
+class MemberPage(ResultsPage[str]):
+    """Contact ids in a lead list, one page."""
 
 
 def _clean_ids(ids: Iterable[str], field: str) -> list[str]:
@@ -435,9 +430,8 @@ class EmailTemplate(BaseModel):
         )
 
 
-class EmailTemplatePage(BaseModel):
-    items: list[EmailTemplate]
-    next_cursor: str | None = None
+class EmailTemplatePage(ResultsPage[EmailTemplate]):
+    """Marketing emails that can be sent, one page."""
 
 
 class Recipient(BaseModel):
@@ -571,7 +565,9 @@ class MarketingService:
         if nxt is None:
             nxt = ((d.get("paging") or {}).get("next") or {}).get("after")
         return CampaignPage(
-            items=[Campaign.from_hubspot(r) for r in results], next_cursor=_str(nxt)
+            results=[Campaign.from_hubspot(r) for r in results],
+            next_after=_str(nxt),
+            total=_int(pick(d, "total")),
         )
 
     async def get_campaign(self, campaign_id: str) -> Campaign:
@@ -615,19 +611,21 @@ class MarketingService:
     # ------------------------------------------------------------------ lead lists
 
     async def list_lead_lists(
-        self, *, query: str | None = None, count: int = 20, offset: int = 0
+        self, *, query: str | None = None, limit: int = 20, after: str | None = None
     ) -> LeadListPage:
-        page = await self.client.lists.search(query=query, count=count, offset=offset)
+        offset = offset_cursor(after)
+        page = await self.client.lists.search(query=query, count=limit, offset=offset)
         d = as_json(page)
         lists = pick(d, "lists", "results", default=[])
         items = [LeadList.from_hubspot(x) for x in lists]
         # Lead lists are lists of contacts; other object types are not ours to show.
         items = [x for x in items if x.object_type_id in (None, CONTACT_OBJECT_TYPE)]
+        has_more = bool(pick(d, "hasMore", "has_more", default=False))
+        nxt = _int(pick(d, "offset")) if has_more else None
         return LeadListPage(
-            items=items,
+            results=items,
+            next_after=str(nxt) if nxt is not None and nxt > offset else None,
             total=_int(pick(d, "total")),
-            offset=_int(pick(d, "offset")),
-            has_more=bool(pick(d, "hasMore", "has_more", default=False)),
         )
 
     async def get_lead_list(self, list_id: str) -> LeadList:
@@ -717,7 +715,7 @@ class MarketingService:
         nxt = pick(page, "next_after", "nextAfter")
         if nxt is None:
             nxt = ((page.get("paging") or {}).get("next") or {}).get("after")
-        return MemberPage(list_id=lid, contact_ids=ids, next_cursor=_str(nxt))
+        return MemberPage(results=ids, next_after=_str(nxt), total=_int(pick(page, "total")))
 
     # ------------------------------------------------------------------ emails
 
@@ -736,7 +734,7 @@ class MarketingService:
         if not include_unpublished:
             # Only published emails can be sent; filter again in case the API ignored the flag.
             items = [e for e in items if e.is_published is not False]
-        return EmailTemplatePage(items=items, next_cursor=_str(nxt))
+        return EmailTemplatePage(results=items, next_after=_str(nxt), total=None)
 
     async def get_email_template(self, email_id: int) -> EmailTemplate:
         return EmailTemplate.from_hubspot(await self.client.emails.get(str(email_id)))

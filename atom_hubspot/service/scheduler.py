@@ -195,6 +195,7 @@ class ScheduledSendStore:
         portal_id: int | None = None,
         status: str | None = None,
         limit: int = 100,
+        offset: int = 0,
     ) -> list[ScheduledSendInfo]:
         M = _model()
         q = self._owned(principal)
@@ -202,7 +203,7 @@ class ScheduledSendStore:
             q = q.where(M.portal_id == portal_id)
         if status is not None:
             q = q.where(M.status == status)
-        q = q.order_by(M.send_at.desc(), M.id).limit(limit)
+        q = q.order_by(M.send_at.desc(), M.id).offset(offset).limit(limit)
         async with self.db.session(principal.tenant_id, read_only=True) as s:
             rows = (await s.execute(q)).scalars().all()
             return [ScheduledSendInfo.from_row(r) for r in rows]

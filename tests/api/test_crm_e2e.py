@@ -290,14 +290,15 @@ async def test_pipelines_and_stages(shared_stack: Stack) -> None:
     async with shared_stack.client("alice") as c:
         r = await c.get("/api/hubspot/pipelines")
         assert r.status_code == 200, r.text
-        pipes = r.json()["data"]
+        pipes = r.json()["data"]["results"]
         assert {p["id"] for p in pipes} == set(portal.pipelines)
         default = next(p for p in pipes if p["id"] == "default")
         assert "closedwon" in [s["id"] for s in default["stages"]]
         won = next(s for s in default["stages"] if s["id"] == "closedwon")
         assert won["is_closed"] is True and Decimal(won["probability"]) == 1
         st = await c.get("/api/hubspot/pipelines/default/stages")
-        assert [s["id"] for s in st.json()["data"]] == [s["id"] for s in default["stages"]]
+        got = [s["id"] for s in st.json()["data"]["results"]]
+        assert got == [s["id"] for s in default["stages"]]
         assert (await c.get("/api/hubspot/pipelines/nope/stages")).status_code == 404
 
 

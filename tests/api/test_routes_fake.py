@@ -296,11 +296,12 @@ async def test_delete_archives_and_unknown_is_404(fake_http, fake_clients) -> No
 async def test_pipelines_and_stages(fake_http) -> None:
     r = await fake_http.get("/api/hubspot/pipelines")
     assert r.status_code == 200
-    p = r.json()["data"][0]
+    assert r.json()["data"]["next_after"] is None
+    p = r.json()["data"]["results"][0]
     assert p["id"] == "default"
     assert [s["id"] for s in p["stages"]] == ["appointmentscheduled", "closedwon"]
     s = await fake_http.get("/api/hubspot/pipelines/default/stages")
-    assert s.json()["data"][1]["is_closed"] is True
+    assert s.json()["data"]["results"][1]["is_closed"] is True
     assert (await fake_http.get("/api/hubspot/pipelines/nope/stages")).status_code == 404
 
 

@@ -107,17 +107,17 @@ def test_every_documented_route_answers_as_documented_in_demo_mode(tmp_path: Pat
 
         # --- pipelines
         pipelines = call("GET", "/api/hubspot/pipelines", 200)
-        assert any(p["id"] == "default" for p in pipelines)
+        assert any(p["id"] == "default" for p in pipelines["results"])
         stages = call(
             "GET",
             "/api/hubspot/pipelines/{pipeline_id}/stages",
             200,
             path="/api/hubspot/pipelines/default/stages",
         )
-        assert "closedwon" in {s["id"] for s in stages}
+        assert "closedwon" in {s["id"] for s in stages["results"]}
 
         # --- campaigns and analytics
-        assert call("GET", "/api/hubspot/campaigns", 200, params={"limit": 2})["items"]
+        assert call("GET", "/api/hubspot/campaigns", 200, params={"limit": 2})["results"]
         camp = call(
             "POST",
             "/api/hubspot/campaigns",
@@ -148,7 +148,7 @@ def test_every_documented_route_answers_as_documented_in_demo_mode(tmp_path: Pat
         )
 
         # --- lead lists and members
-        assert call("GET", "/api/hubspot/lead-lists", 200)["items"]
+        assert call("GET", "/api/hubspot/lead-lists", 200)["results"]
         lst = call("POST", "/api/hubspot/lead-lists", 201, json={"name": "Walk list"})["id"]
         assert (
             call(
@@ -169,7 +169,7 @@ def test_every_documented_route_answers_as_documented_in_demo_mode(tmp_path: Pat
         )
         assert added["added"] == [cid]
         page = call("GET", members, 200, path=f"/api/hubspot/lead-lists/{lst}/members")
-        assert cid in [str(m) for m in page["contact_ids"]]
+        assert cid in [str(m) for m in page["results"]]
         removed = call(
             "DELETE",
             members,
@@ -180,7 +180,7 @@ def test_every_documented_route_answers_as_documented_in_demo_mode(tmp_path: Pat
         assert removed["removed"] == [cid]
 
         # --- email: templates, send now, schedule, list, read, cancel
-        email_id = int(call("GET", "/api/hubspot/email-templates", 200)["items"][0]["id"])
+        email_id = int(call("GET", "/api/hubspot/email-templates", 200)["results"][0]["id"])
         sent = call(
             "POST",
             "/api/hubspot/send-email",
@@ -196,7 +196,7 @@ def test_every_documented_route_answers_as_documented_in_demo_mode(tmp_path: Pat
             json={"email_id": email_id, "contact_ids": [cid], "send_at": later},
         )
         sid = sched["scheduled"]["id"]
-        assert sid in [s["id"] for s in call("GET", "/api/hubspot/scheduled-sends", 200)["items"]]
+        assert sid in [s["id"] for s in call("GET", "/api/hubspot/scheduled-sends", 200)["results"]]
         one_send = "/api/hubspot/scheduled-sends/{send_id}"
         assert call("GET", one_send, 200, path=f"/api/hubspot/scheduled-sends/{sid}")["id"] == sid
         cancelled = call("DELETE", one_send, 200, path=f"/api/hubspot/scheduled-sends/{sid}")

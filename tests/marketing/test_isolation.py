@@ -83,7 +83,7 @@ async def test_bob_cannot_reach_alices_data(stack: Stack) -> None:
         if r.status_code == 401:
             assert r.json()["error"]["code"] == "not_connected"
     r = await stack.bob.get("/api/hubspot/scheduled-sends", params={"portal_id": DEMO_PORTAL_ID})
-    assert r.json()["data"]["items"] == []
+    assert r.json()["data"]["results"] == []
 
     # Nothing of Alice's changed.
     assert stack.demo.lists[int(ids["list_id"])].members == members_before

@@ -72,3 +72,30 @@ async def test_every_marketing_route_is_documented(stack: Stack) -> None:
 async def test_docs_page_is_served(stack: Stack) -> None:
     r = await stack.alice.get("/docs")
     assert r.status_code == 200 and "swagger" in r.text.lower()
+
+
+async def test_every_list_answer_has_one_shape_and_one_cursor(stack: Stack) -> None:
+    """Every plugin route answering a list answers `{results, next_after, total}`, and every
+    paged one takes the cursor as `after` (no `offset`, `count` or `cursor` parameters)."""
+    schema = (await stack.alice.get("/openapi.json")).json()
+    lists = 0
+    for path, ops in schema["paths"].items():
+        if not path.startswith("/api/hubspot"):
+            continue
+        for method, op in ops.items():
+            params = {p["name"] for p in op.get("parameters", [])}
+            assert not params & {"offset", "count", "cursor"}, (method, path)
+            ok = next((op["responses"][c] for c in ("200", "201") if c in op["responses"]), None)
+            if ok is None or "application/json" not in ok.get("content", {}):
+                continue
+            envelope = _resolve(schema, ok["content"]["application/json"]["schema"])
+            data = _resolve(schema, envelope["properties"]["data"])
+            assert data.get("type") != "array", (method, path, "a bare list")
+            props = set(data.get("properties", {}))
+            if props & {"next_after", "items", "next_cursor", "has_more", "contact_ids"}:
+                lists += 1
+                assert {"results", "next_after", "total"} <= props, (method, path)
+                assert not props & {"items", "next_cursor", "has_more", "offset"}, (method, path)
+                if method == "get" and "{" not in path.rsplit("/", 1)[-1]:
+                    assert "after" in params or path.endswith(("/pipelines", "/stages")), path
+    assert lists >= 8

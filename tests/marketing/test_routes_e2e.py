@@ -21,9 +21,9 @@ async def test_campaigns_page_create_and_read(stack: Stack) -> None:
         r = await stack.alice.get("/api/hubspot/campaigns", params=params)
         assert r.status_code == 200, r.text
         page = r.json()["data"]
-        assert len(page["items"]) <= 2
-        seen += [c["id"] for c in page["items"]]
-        after = page["next_cursor"]
+        assert len(page["results"]) <= 2
+        seen += [c["id"] for c in page["results"]]
+        after = page["next_after"]
         if after is None:
             break
     assert sorted(seen) == sorted(stack.demo.campaigns)
@@ -51,6 +51,38 @@ async def test_campaigns_page_create_and_read(stack: Stack) -> None:
     assert r.status_code == 200 and r.json()["data"]["name"] == "Black Friday"
     r = await stack.alice.get("/api/hubspot/campaigns/00000000-0000-0000-0000-000000000000")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+async def test_duplicate_campaign_name_is_a_conflict(stack: Stack) -> None:
+    r = await stack.alice.post("/api/hubspot/campaigns", json={"name": "Twice"})
+    assert r.status_code == 201, r.text
+    before = set(stack.demo.campaigns)
+    r = await stack.alice.post("/api/hubspot/campaigns", json={"name": "twice"})
+    assert r.status_code == 409, r.text
+    assert r.json()["error"]["code"] == "conflict"
+    assert set(stack.demo.campaigns) == before
+
+
+async def test_lead_lists_page_with_after(stack: Stack) -> None:
+    for i in range(3):
+        r = await stack.alice.post("/api/hubspot/lead-lists", json={"name": f"Paged {i}"})
+        assert r.status_code == 201, r.text
+    seen: list[str] = []
+    after: str | None = None
+    for _ in range(50):
+        params: dict[str, Any] = {"limit": 2, "query": "Paged"}
+        params |= {"after": after} if after else {}
+        r = await stack.alice.get("/api/hubspot/lead-lists", params=params)
+        assert r.status_code == 200, r.text
+        page = r.json()["data"]
+        assert page["total"] == 3 and len(page["results"]) <= 2
+        seen += [x["name"] for x in page["results"]]
+        after = page["next_after"]
+        if after is None:
+            break
+    assert sorted(seen) == ["Paged 0", "Paged 1", "Paged 2"]
+    r = await stack.alice.get("/api/hubspot/lead-lists", params={"after": "not-a-cursor"})
+    assert r.status_code == 422 and r.json()["error"]["errors"][0]["field"] == "after"
 
 
 async def test_campaign_bad_input_changes_nothing(stack: Stack) -> None:
@@ -130,8 +162,8 @@ async def test_manual_lead_list_membership(stack: Stack) -> None:
         params: dict[str, Any] = {"limit": 2} | ({"after": after} if after else {})
         r = await stack.alice.get(f"/api/hubspot/lead-lists/{lid}/members", params=params)
         assert r.status_code == 200, r.text
-        ids += r.json()["data"]["contact_ids"]
-        after = r.json()["data"]["next_cursor"]
+        ids += r.json()["data"]["results"]
+        after = r.json()["data"]["next_after"]
         if not after:
             break
     assert sorted(ids) == sorted([a, b, c])
@@ -147,7 +179,7 @@ async def test_manual_lead_list_membership(stack: Stack) -> None:
     assert r.status_code == 200 and r.json()["data"]["size"] == 2
 
     r = await stack.alice.get("/api/hubspot/lead-lists", params={"query": "Webinar leads"})
-    assert lid in [x["id"] for x in r.json()["data"]["items"]]
+    assert lid in [x["id"] for x in r.json()["data"]["results"]]
 
 
 async def test_lead_list_bad_input_and_other_tenant_change_nothing(stack: Stack) -> None:
@@ -213,7 +245,7 @@ async def test_dynamic_lead_list_from_a_segment(stack: Stack) -> None:
         and c.properties.get("city")
     )
     r = await stack.alice.get(f"/api/hubspot/lead-lists/{lst['id']}/members", params={"limit": 100})
-    assert sorted(r.json()["data"]["contact_ids"]) == want and want
+    assert sorted(r.json()["data"]["results"]) == want and want
 
     # Members cannot be added by hand to a DYNAMIC list: 422, nothing changed.
     r = await stack.alice.post(
@@ -269,12 +301,12 @@ async def test_segment_validation(stack: Stack) -> None:
 async def test_email_templates_are_the_sendable_marketing_emails(stack: Stack) -> None:
     r = await stack.alice.get("/api/hubspot/email-templates", params={"limit": 100})
     assert r.status_code == 200, r.text
-    got = {e["id"] for e in r.json()["data"]["items"]}
+    got = {e["id"] for e in r.json()["data"]["results"]}
     assert got == {str(i) for i, e in stack.demo.emails.items() if e["isPublished"]}
     r = await stack.alice.get(
         "/api/hubspot/email-templates", params={"limit": 100, "include_unpublished": "true"}
     )
-    assert {e["id"] for e in r.json()["data"]["items"]} == {str(i) for i in stack.demo.emails}
+    assert {e["id"] for e in r.json()["data"]["results"]} == {str(i) for i in stack.demo.emails}
     assert len(got) < len(stack.demo.emails)  # the seed has drafts, which are left out
 
 
@@ -349,7 +381,7 @@ async def test_send_bad_input_sends_nothing(stack: Stack) -> None:
     assert r.status_code == 404
     assert stack.sandbox.sends() == []
     r = await stack.alice.get("/api/hubspot/scheduled-sends")
-    assert r.json()["data"]["items"] == []
+    assert r.json()["data"]["results"] == []
 
 
 async def test_send_needs_marketing_hub_enterprise(stack: Stack) -> None:

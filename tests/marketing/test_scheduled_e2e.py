@@ -51,7 +51,7 @@ async def _wait_final(stack: Stack, ids: list[str], timeout_s: float = 15.0) -> 
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         r = await stack.alice.get("/api/hubspot/scheduled-sends", params={"limit": 100})
-        by_id = {i["id"]: i for i in r.json()["data"]["items"]}
+        by_id = {i["id"]: i for i in r.json()["data"]["results"]}
         if all(by_id[i]["status"] not in ("pending", "claimed") for i in ids):
             return by_id
         if asyncio.get_running_loop().time() > deadline:
@@ -65,9 +65,9 @@ async def test_list_get_cancel_are_per_principal(stack: Stack) -> None:
     drop = await _schedule(stack, ["drop@example.com"], later)
 
     r = await stack.alice.get("/api/hubspot/scheduled-sends")
-    assert {i["id"] for i in r.json()["data"]["items"]} == {keep, drop}
+    assert {i["id"] for i in r.json()["data"]["results"]} == {keep, drop}
     r = await stack.bob.get("/api/hubspot/scheduled-sends")
-    assert r.status_code == 200 and r.json()["data"]["items"] == []
+    assert r.status_code == 200 and r.json()["data"]["results"] == []
     for method in ("GET", "DELETE"):
         r = await stack.bob.request(method, f"/api/hubspot/scheduled-sends/{drop}")
         assert r.status_code == 404, (method, r.text)
@@ -79,7 +79,7 @@ async def test_list_get_cancel_are_per_principal(stack: Stack) -> None:
     r = await stack.alice.delete(f"/api/hubspot/scheduled-sends/{drop}")
     assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"
     r = await stack.alice.get("/api/hubspot/scheduled-sends", params={"status": "pending"})
-    assert [i["id"] for i in r.json()["data"]["items"]] == [keep]
+    assert [i["id"] for i in r.json()["data"]["results"]] == [keep]
     r = await stack.alice.get("/api/hubspot/scheduled-sends/not-a-uuid")
     assert r.status_code == 422
 
