@@ -23,7 +23,7 @@ import click
 from atom_host_stub import access_log
 from atom_host_stub.config import HOST_NAME
 from atom_host_stub.contract import FeatureState, HealthStatus, Principal, Severity
-from atom_host_stub.host import ConfigReport, Host, web_available
+from atom_host_stub.host import ConfigReport, Host, StartupRefused, web_available
 from atom_host_stub.status import IntegrationsReport, IntegrationState, IntegrationStatus
 
 # Exit codes; kept in one place because scripts and the README rely on them.
@@ -255,6 +255,13 @@ def serve_command(ctx: click.Context, demo: bool, bind_host: str, port: int, str
                 click.echo(f"error {row['owner']}: {row['key']}: {row['message']}", err=True)
             click.echo("Refusing to start (--strict).", err=True)
             ctx.exit(EXIT_REFUSED)
+        refused = _run(_strict_preflight(host))
+        if refused is not None:
+            for name in refused.failed:
+                reason = host.plugins.records[name].failure or "startup failed"
+                click.echo(f"error {name}: {reason}", err=True)
+            click.echo("Refusing to start (--strict).", err=True)
+            ctx.exit(EXIT_REFUSED)
     app = create_app(host, strict=strict)
     click.echo(f"Dashboard: {host.context.public_url}/")
     config = uvicorn.Config(app, host=bind_host, port=port, log_level="info")
@@ -262,6 +269,17 @@ def serve_command(ctx: click.Context, demo: bool, bind_host: str, port: int, str
     server = uvicorn.Server(config)
     server.run()
     ctx.exit(EXIT_OK if server.started else EXIT_REFUSED)
+
+
+async def _strict_preflight(host: Host) -> StartupRefused | None:
+    """Start and stop every plugin once, so a plugin that cannot start (an unmigrated
+    database, say) refuses `serve --strict` with its reason instead of a server traceback."""
+    try:
+        await host.start(strict=True)
+    except StartupRefused as refused:
+        return refused
+    await host.stop()
+    return None
 
 
 def demo_api_key(data_dir: Path) -> tuple[str, Path]:

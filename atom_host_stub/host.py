@@ -228,6 +228,13 @@ class Host:
         await self.plugins.call("atom_startup", plugins=self._started, context=self.context)
         for record in self._started:
             record.started = record.active
+        if strict:
+            # A plugin that could not start (e.g. its database is not migrated) is a refusal
+            # too, not a plugin quietly left out.
+            failed = [r.name for r in self._started if r.failure]
+            if failed:
+                await self.stop()
+                raise StartupRefused(report, failed)
         await self._register_services()
         await self._register_health_checks()
         return report

@@ -12,7 +12,7 @@ import binascii
 import re
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
     Field,
@@ -20,7 +20,13 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.exceptions import SettingsError
 
 from atom_host_stub.contract import ConfigIssue, Severity
 
@@ -116,7 +122,9 @@ class HubSpotSettings(BaseSettings):
         alias="HUBSPOT_RETURN_URL",
         description="Where the browser goes after connecting; default: a small 'connected' page",
     )
-    features: list[Feature] = Field(
+    # NoDecode: the environment gives a comma-separated list, not JSON (pydantic-settings
+    # would otherwise JSON-decode a list field read from the environment and fail).
+    features: Annotated[list[Feature], NoDecode] = Field(
         default_factory=lambda: [
             Feature.CRM,
             Feature.LISTS,
@@ -237,29 +245,74 @@ def _alias_of(field_name: str) -> str:
     return (f.alias if f and f.alias else field_name) if f else field_name
 
 
+class _GivenSettings(HubSpotSettings):
+    """The settings from the values handed in only: no process environment, no .env (the
+    host hands the plugin its environment; reading another one could hide or invent values)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
 def load_settings(env: Mapping[str, str]) -> tuple[HubSpotSettings | None, list[ConfigIssue]]:
     """Build the settings from `env` and list every problem at once (values never echoed)."""
     known = {f.alias for f in HubSpotSettings.model_fields.values() if f.alias}
     data: dict[str, Any] = {k: v for k, v in env.items() if k in known}
     issues: list[ConfigIssue] = []
-    try:
-        settings: HubSpotSettings | None = HubSpotSettings(_env_file=None, **data)  # type: ignore[call-arg]
-    except ValidationError as exc:
-        settings = None
-        for err in exc.errors(include_input=False, include_url=False):
-            loc = err.get("loc") or ("?",)
-            key = str(loc[0])
-            key = key if key in known else _alias_of(key)
+    settings: HubSpotSettings | None = None
+    # Every invalid value is reported, and the checks below still run on the rest: a bad
+    # value is left out and validation repeats, so one mistake never hides another.
+    for _ in range(len(known) + 1):
+        try:
+            settings = _GivenSettings(**data)
+            break
+        except SettingsError as exc:  # a source that cannot be read at all
             issues.append(
                 ConfigIssue(
-                    key=key,
+                    key="(environment)",
                     severity=Severity.ERROR,
-                    message=f"{key} is invalid: {err.get('msg', 'bad value')}",
-                    hint=f"Fix {key} in the environment or .env (see README, configuration).",
+                    message=f"The HubSpot settings cannot be read: {exc}",
+                    hint="Check the HUBSPOT_* variables in the environment and .env.",
                 )
             )
+            return None, issues
+        except ValidationError as exc:
+            bad: set[str] = set()
+            for err in exc.errors(include_input=False, include_url=False):
+                loc = err.get("loc") or ("?",)
+                key = str(loc[0])
+                key = key if key in known else _alias_of(key)
+                if key in bad:
+                    continue
+                bad.add(key)
+                issues.append(
+                    ConfigIssue(
+                        key=key,
+                        severity=Severity.ERROR,
+                        message=f"{key} is invalid: {err.get('msg', 'bad value')}",
+                        hint=f"Fix {key} in the environment or .env (see README, configuration).",
+                    )
+                )
+            if not bad & set(data):
+                return None, issues
+            data = {k: v for k, v in data.items() if k not in bad}
+    if settings is None:
         return None, issues
-    assert settings is not None
+    invalid = bool(issues)
+    issues += _consistency_issues(settings)
+    return (None if invalid else settings), issues
+
+
+def _consistency_issues(settings: HubSpotSettings) -> list[ConfigIssue]:
+    """Problems between values that are each valid on their own."""
+    issues: list[ConfigIssue] = []
     if not settings.client_id:
         issues.append(
             ConfigIssue(
@@ -314,4 +367,4 @@ def load_settings(env: Mapping[str, str]) -> tuple[HubSpotSettings | None, list[
                 hint="Make the read timeout at most the total timeout.",
             )
         )
-    return settings, issues
+    return issues

@@ -8,6 +8,10 @@ import click
 
 from atom_hubspot.sandbox.config import DEMO_PORTAL_ID, FaultConfig, SandboxConfig
 
+# The host's exit code for "a needed extra is missing" (atom-host's README, CLI section); the
+# plugin does not import the host's CLI, so the number is repeated here.
+EXIT_MISSING_EXTRA = 4
+
 
 def _faults(spec: str | None) -> FaultConfig:
     """`--faults` takes JSON (`{"error_rate_5xx": 0.1}`) or `key=value,key=value`."""
@@ -110,9 +114,17 @@ def sandbox(
     private_app_token: tuple[str, ...],
 ) -> None:
     """Run the offline HubSpot sandbox (OAuth, CRM, lists, marketing) over HTTP."""
-    import uvicorn
+    try:
+        import uvicorn
 
-    from atom_hubspot.sandbox.app import create_sandbox_app
+        from atom_hubspot.sandbox.app import create_sandbox_app
+    except ImportError as exc:
+        click.echo(
+            f"sandbox needs the web framework ({exc.name or 'a web package'} is missing): "
+            "pip install 'atom-hubspot[api]'",
+            err=True,
+        )
+        raise SystemExit(EXIT_MISSING_EXTRA) from None
 
     config = build_config(
         rate_limit=rate_limit or None,
