@@ -265,5 +265,180 @@ CREATE TABLE hubspot_feed_health (
 
 UPDATE hubspot_alembic_version SET version_num='0003_change_feed' WHERE hubspot_alembic_version.version_num = '0002_leader_leases';
 
+-- Running upgrade 0003_change_feed -> 0004_portal_mirror
+
+CREATE INDEX ix_hubspot_connections_portal_tenant ON hubspot_connections (portal_id, tenant_id);
+
+CREATE TABLE hubspot_mirror_records (
+    portal_id BIGINT NOT NULL, 
+    object_type VARCHAR(16) NOT NULL, 
+    record_id BIGINT NOT NULL, 
+    properties JSONB NOT NULL, 
+    created_at TIMESTAMP WITH TIME ZONE, 
+    updated_at TIMESTAMP WITH TIME ZONE, 
+    archived BOOLEAN DEFAULT false NOT NULL, 
+    archived_at TIMESTAMP WITH TIME ZONE, 
+    merged_into BIGINT, 
+    synced_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    PRIMARY KEY (portal_id, object_type, record_id)
+);
+
+CREATE INDEX ix_hubspot_mirror_records_live ON hubspot_mirror_records (portal_id, object_type, archived, record_id);
+
+CREATE INDEX ix_hubspot_mirror_records_created ON hubspot_mirror_records (portal_id, object_type, created_at);
+
+CREATE INDEX ix_hubspot_mirror_records_updated ON hubspot_mirror_records (portal_id, object_type, updated_at);
+
+CREATE INDEX ix_hubspot_mirror_records_merged ON hubspot_mirror_records (portal_id, object_type, merged_into);
+
+CREATE TABLE hubspot_mirror_associations (
+    portal_id BIGINT NOT NULL, 
+    from_type VARCHAR(16) NOT NULL, 
+    from_id BIGINT NOT NULL, 
+    to_type VARCHAR(16) NOT NULL, 
+    to_id BIGINT NOT NULL, 
+    type_id INTEGER NOT NULL, 
+    synced_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    PRIMARY KEY (portal_id, from_type, from_id, to_type, to_id, type_id)
+);
+
+CREATE INDEX ix_hubspot_mirror_associations_to ON hubspot_mirror_associations (portal_id, to_type, to_id, from_type);
+
+CREATE TABLE hubspot_mirror_pipelines (
+    portal_id BIGINT NOT NULL, 
+    object_type VARCHAR(16) NOT NULL, 
+    pipeline_id VARCHAR(64) NOT NULL, 
+    label TEXT, 
+    display_order INTEGER DEFAULT '0' NOT NULL, 
+    archived BOOLEAN DEFAULT false NOT NULL, 
+    data JSONB NOT NULL, 
+    synced_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    PRIMARY KEY (portal_id, object_type, pipeline_id)
+);
+
+CREATE TABLE hubspot_mirror_stages (
+    portal_id BIGINT NOT NULL, 
+    object_type VARCHAR(16) NOT NULL, 
+    pipeline_id VARCHAR(64) NOT NULL, 
+    stage_id VARCHAR(64) NOT NULL, 
+    label TEXT, 
+    display_order INTEGER DEFAULT '0' NOT NULL, 
+    probability FLOAT, 
+    is_closed BOOLEAN DEFAULT false NOT NULL, 
+    archived BOOLEAN DEFAULT false NOT NULL, 
+    data JSONB NOT NULL, 
+    PRIMARY KEY (portal_id, object_type, pipeline_id, stage_id)
+);
+
+CREATE TABLE hubspot_mirror_lists (
+    portal_id BIGINT NOT NULL, 
+    list_id VARCHAR(64) NOT NULL, 
+    name TEXT, 
+    processing_type VARCHAR(16), 
+    object_type_id VARCHAR(16), 
+    size BIGINT, 
+    data JSONB NOT NULL, 
+    updated_at TIMESTAMP WITH TIME ZONE, 
+    synced_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    PRIMARY KEY (portal_id, list_id)
+);
+
+CREATE TABLE hubspot_mirror_list_members (
+    portal_id BIGINT NOT NULL, 
+    list_id VARCHAR(64) NOT NULL, 
+    record_id BIGINT NOT NULL, 
+    PRIMARY KEY (portal_id, list_id, record_id)
+);
+
+CREATE INDEX ix_hubspot_mirror_list_members_record ON hubspot_mirror_list_members (portal_id, record_id);
+
+CREATE TABLE hubspot_mirror_campaigns (
+    portal_id BIGINT NOT NULL, 
+    campaign_id VARCHAR(64) NOT NULL, 
+    properties JSONB NOT NULL, 
+    created_at TIMESTAMP WITH TIME ZONE, 
+    updated_at TIMESTAMP WITH TIME ZONE, 
+    synced_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    PRIMARY KEY (portal_id, campaign_id)
+);
+
+CREATE TABLE hubspot_mirror_sync_state (
+    portal_id BIGINT NOT NULL, 
+    object_type VARCHAR(16) NOT NULL, 
+    status VARCHAR(16) DEFAULT 'idle' NOT NULL, 
+    mode VARCHAR(16), 
+    cursor JSONB NOT NULL, 
+    synced_through TIMESTAMP WITH TIME ZONE, 
+    run_started_at TIMESTAMP WITH TIME ZONE, 
+    last_success_at TIMESTAMP WITH TIME ZONE, 
+    reconciled_at TIMESTAMP WITH TIME ZONE, 
+    processed BIGINT DEFAULT '0' NOT NULL, 
+    expected BIGINT, 
+    last_error TEXT, 
+    updated_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    PRIMARY KEY (portal_id, object_type), 
+    CONSTRAINT ck_hubspot_mirror_sync_state_status CHECK (status in ('idle','running','current','failed'))
+);
+
+CREATE INDEX ix_hubspot_mirror_contacts_lifecyclestage ON hubspot_mirror_records (portal_id, (properties ->> 'lifecyclestage')) WHERE object_type = 'contacts' AND NOT archived;
+
+CREATE INDEX ix_hubspot_mirror_contacts_email ON hubspot_mirror_records (portal_id, (properties ->> 'email')) WHERE object_type = 'contacts' AND NOT archived;
+
+CREATE INDEX ix_hubspot_mirror_companies_domain ON hubspot_mirror_records (portal_id, (properties ->> 'domain')) WHERE object_type = 'companies' AND NOT archived;
+
+CREATE INDEX ix_hubspot_mirror_deals_dealstage ON hubspot_mirror_records (portal_id, (properties ->> 'dealstage')) WHERE object_type = 'deals' AND NOT archived;
+
+CREATE INDEX ix_hubspot_mirror_deals_pipeline ON hubspot_mirror_records (portal_id, (properties ->> 'pipeline')) WHERE object_type = 'deals' AND NOT archived;
+
+ALTER TABLE hubspot_mirror_records ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE hubspot_mirror_records FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY hubspot_mirror_records_portal_tenants ON hubspot_mirror_records USING (current_setting('app.all_tenants', true) = 'on' OR EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_records.portal_id AND c.tenant_id = current_setting('app.tenant_id', true))) WITH CHECK (current_setting('app.all_tenants', true) = 'on' OR EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_records.portal_id AND c.tenant_id = current_setting('app.tenant_id', true)));
+
+ALTER TABLE hubspot_mirror_associations ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE hubspot_mirror_associations FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY hubspot_mirror_associations_portal_tenants ON hubspot_mirror_associations USING (current_setting('app.all_tenants', true) = 'on' OR EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_associations.portal_id AND c.tenant_id = current_setting('app.tenant_id', true))) WITH CHECK (current_setting('app.all_tenants', true) = 'on' OR EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_associations.portal_id AND c.tenant_id = current_setting('app.tenant_id', true)));
+
+ALTER TABLE hubspot_mirror_pipelines ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE hubspot_mirror_pipelines FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY hubspot_mirror_pipelines_portal_tenants ON hubspot_mirror_pipelines USING (current_setting('app.all_tenants', true) = 'on' OR EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_pipelines.portal_id AND c.tenant_id = current_setting('app.tenant_id', true))) WITH CHECK (current_setting('app.all_tenants', true) = 'on' OR EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_pipelines.portal_id AND c.tenant_id = current_setting('app.tenant_id', true)));
+
+ALTER TABLE hubspot_mirror_stages ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE hubspot_mirror_stages FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY hubspot_mirror_stages_portal_tenants ON hubspot_mirror_stages USING (current_setting('app.all_tenants', true) = 'on' OR EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_stages.portal_id AND c.tenant_id = current_setting('app.tenant_id', true))) WITH CHECK (current_setting('app.all_tenants', true) = 'on' OR EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_stages.portal_id AND c.tenant_id = current_setting('app.tenant_id', true)));
+
+ALTER TABLE hubspot_mirror_lists ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE hubspot_mirror_lists FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY hubspot_mirror_lists_portal_tenants ON hubspot_mirror_lists USING (current_setting('app.all_tenants', true) = 'on' OR EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_lists.portal_id AND c.tenant_id = current_setting('app.tenant_id', true))) WITH CHECK (current_setting('app.all_tenants', true) = 'on' OR EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_lists.portal_id AND c.tenant_id = current_setting('app.tenant_id', true)));
+
+ALTER TABLE hubspot_mirror_list_members ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE hubspot_mirror_list_members FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY hubspot_mirror_list_members_portal_tenants ON hubspot_mirror_list_members USING (current_setting('app.all_tenants', true) = 'on' OR EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_list_members.portal_id AND c.tenant_id = current_setting('app.tenant_id', true))) WITH CHECK (current_setting('app.all_tenants', true) = 'on' OR EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_list_members.portal_id AND c.tenant_id = current_setting('app.tenant_id', true)));
+
+ALTER TABLE hubspot_mirror_campaigns ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE hubspot_mirror_campaigns FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY hubspot_mirror_campaigns_portal_tenants ON hubspot_mirror_campaigns USING (current_setting('app.all_tenants', true) = 'on' OR EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_campaigns.portal_id AND c.tenant_id = current_setting('app.tenant_id', true))) WITH CHECK (current_setting('app.all_tenants', true) = 'on' OR EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_campaigns.portal_id AND c.tenant_id = current_setting('app.tenant_id', true)));
+
+ALTER TABLE hubspot_mirror_sync_state ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE hubspot_mirror_sync_state FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY hubspot_mirror_sync_state_portal_tenants ON hubspot_mirror_sync_state USING (current_setting('app.all_tenants', true) = 'on' OR EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_sync_state.portal_id AND c.tenant_id = current_setting('app.tenant_id', true))) WITH CHECK (current_setting('app.all_tenants', true) = 'on' OR EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_sync_state.portal_id AND c.tenant_id = current_setting('app.tenant_id', true)));
+
+UPDATE hubspot_alembic_version SET version_num='0004_portal_mirror' WHERE hubspot_alembic_version.version_num = '0003_change_feed';
+
 COMMIT;
 

@@ -71,6 +71,8 @@ class Connection(_Timestamps, Base):
             "tenant_id", "user_id", "portal_id", name="uq_hubspot_connections_owner_portal"
         ),
         sa.Index("ix_hubspot_connections_tenant_user", "tenant_id", "user_id"),
+        # Row-level security of the mirror asks "has this tenant a connection to the portal?".
+        sa.Index("ix_hubspot_connections_portal_tenant", "portal_id", "tenant_id"),
         sa.CheckConstraint(
             "auth_kind in ('oauth','private_app')", name="ck_hubspot_connections_auth_kind"
         ),
@@ -311,6 +313,187 @@ class FeedHealth(Base):
     last_signature_failure: Mapped[str | None] = mapped_column(sa.String(64))
     journal_offset: Mapped[str | None] = mapped_column(sa.String(128))
     journal_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# --------------------------------------------------------------------------- the mirror
+# A copy of each connected portal's CRM, kept by the sync (atom_hubspot/sync) and written only
+# through storage/mirror.py. Rows belong to a portal, not a tenant: on PostgreSQL row-level
+# security shows them to the tenants that have a connection to that portal.
+
+MIRROR_OBJECT_TYPES = ("contacts", "companies", "deals")
+SYNC_STATUSES = ("idle", "running", "current", "failed")
+
+
+class MirrorRecord(Base):
+    """One contact, company or deal of a portal, with every property HubSpot gave."""
+
+    __tablename__ = "hubspot_mirror_records"
+    __table_args__ = (
+        sa.Index(
+            "ix_hubspot_mirror_records_live", "portal_id", "object_type", "archived", "record_id"
+        ),
+        sa.Index("ix_hubspot_mirror_records_created", "portal_id", "object_type", "created_at"),
+        sa.Index("ix_hubspot_mirror_records_updated", "portal_id", "object_type", "updated_at"),
+        sa.Index("ix_hubspot_mirror_records_merged", "portal_id", "object_type", "merged_into"),
+    )
+
+    portal_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    object_type: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    record_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # HubSpot's createdAt
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # HubSpot's updatedAt
+    archived: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when HubSpot merged this record into another: reads resolve to that one.
+    merged_into: Mapped[int | None] = mapped_column(sa.BigInteger)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MirrorAssociation(Base):
+    """A link between two mirrored records, as HubSpot reported it from `from_type`'s side."""
+
+    __tablename__ = "hubspot_mirror_associations"
+    __table_args__ = (
+        sa.Index("ix_hubspot_mirror_associations_to", "portal_id", "to_type", "to_id", "from_type"),
+    )
+
+    portal_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    from_type: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    from_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    to_type: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    to_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    type_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MirrorPipeline(Base):
+    """A pipeline of a portal (deals), as HubSpot's pipelines API answered it."""
+
+    __tablename__ = "hubspot_mirror_pipelines"
+
+    portal_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    object_type: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    pipeline_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    label: Mapped[str | None] = mapped_column(sa.Text)
+    display_order: Mapped[int] = mapped_column(sa.Integer, default=0)
+    archived: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MirrorStage(Base):
+    """A stage of a mirrored pipeline; `probability` and `is_closed` from its metadata."""
+
+    __tablename__ = "hubspot_mirror_stages"
+
+    portal_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    object_type: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    pipeline_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    stage_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    label: Mapped[str | None] = mapped_column(sa.Text)
+    display_order: Mapped[int] = mapped_column(sa.Integer, default=0)
+    probability: Mapped[float | None] = mapped_column(sa.Float)
+    is_closed: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    archived: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class MirrorList(Base):
+    """A list of a portal (the lists API's id and definition)."""
+
+    __tablename__ = "hubspot_mirror_lists"
+
+    portal_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    list_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str | None] = mapped_column(sa.Text)
+    processing_type: Mapped[str | None] = mapped_column(sa.String(16))
+    object_type_id: Mapped[str | None] = mapped_column(sa.String(16))
+    size: Mapped[int | None] = mapped_column(sa.BigInteger)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MirrorListMember(Base):
+    """A record in a mirrored list."""
+
+    __tablename__ = "hubspot_mirror_list_members"
+    __table_args__ = (sa.Index("ix_hubspot_mirror_list_members_record", "portal_id", "record_id"),)
+
+    portal_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    list_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    record_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+
+
+class MirrorCampaign(Base):
+    """A marketing campaign of a portal, with the properties HubSpot gave."""
+
+    __tablename__ = "hubspot_mirror_campaigns"
+
+    portal_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MirrorSyncState(Base):
+    """Where the sync of one object type of one portal stands: status, cursor, figures.
+
+    `cursor` is committed after every page, so a killed sync resumes where it stopped.
+    `last_success_at` is trusted only when a run ended `current`.
+    """
+
+    __tablename__ = "hubspot_mirror_sync_state"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status in ('idle','running','current','failed')",
+            name="ck_hubspot_mirror_sync_state_status",
+        ),
+    )
+
+    portal_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    object_type: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="idle")
+    mode: Mapped[str | None] = mapped_column(sa.String(16))  # full | incremental
+    cursor: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # The point up to which the mirror holds every change (the last finished run's bound).
+    synced_through: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    run_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    processed: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    expected: Mapped[int | None] = mapped_column(sa.BigInteger)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+# Expression indexes on properties inside the JSON, which the migration creates per dialect
+# (json_extract on SQLite, ->> on PostgreSQL): one model definition cannot say both.
+MIRROR_PROPERTY_INDEXES: tuple[tuple[str, str], ...] = (
+    ("contacts", "lifecyclestage"),
+    ("contacts", "email"),
+    ("companies", "domain"),
+    ("deals", "dealstage"),
+    ("deals", "pipeline"),
+)
+EXPRESSION_INDEXES: frozenset[str] = frozenset(
+    f"ix_hubspot_mirror_{t}_{p}" for t, p in MIRROR_PROPERTY_INDEXES
+)
+
+# Tables of the mirror: rows of a portal, visible on PostgreSQL to its tenants.
+MIRROR_TABLES: tuple[str, ...] = (
+    "hubspot_mirror_records",
+    "hubspot_mirror_associations",
+    "hubspot_mirror_pipelines",
+    "hubspot_mirror_stages",
+    "hubspot_mirror_lists",
+    "hubspot_mirror_list_members",
+    "hubspot_mirror_campaigns",
+    "hubspot_mirror_sync_state",
+)
 
 
 # Tables with a tenant_id column and a row-level security policy on PostgreSQL.

@@ -19,7 +19,7 @@ from atom_hubspot.storage.db import (
     to_async_url,
     to_sync_url,
 )
-from atom_hubspot.storage.models import TENANT_TABLES, Base
+from atom_hubspot.storage.models import EXPRESSION_INDEXES, TENANT_TABLES, Base
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = {
@@ -31,6 +31,9 @@ TABLES = {
     "hubspot_scheduled_sends",
     "hubspot_rate_windows",
     "hubspot_leases",
+    "hubspot_mirror_records",
+    "hubspot_mirror_associations",
+    "hubspot_mirror_sync_state",
 }
 
 
@@ -70,6 +73,7 @@ def test_up_down_up(url):
     assert TABLES <= _tables(url)
 
 
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_models_match_migrations(url):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
@@ -86,6 +90,12 @@ def test_models_match_migrations(url):
                 for d in compare_metadata(ctx, Base.metadata)
                 if not (
                     isinstance(d, tuple) and d[0] == "remove_table" and d[1].name == VERSION_TABLE
+                )
+                # Expression indexes on JSON properties are the migration's alone (per dialect).
+                and not (
+                    isinstance(d, tuple)
+                    and d[0] == "remove_index"
+                    and d[1].name in EXPRESSION_INDEXES
                 )
             ]
     finally:
