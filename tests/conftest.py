@@ -9,6 +9,7 @@ ATOM_REQUIRE_REDIS=1 do the same for the headless-Chromium and Redis-backed test
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
 import uuid
@@ -72,6 +73,36 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def non_owner_role(database_url: str, admin_url: str, prefix: str = "atom_app") -> Iterator[str]:
+    """`database_url` reached as a fresh LOGIN role that owns nothing and is no superuser (so
+    row-level security applies to it), with rights on every table; dropped afterwards."""
+    import psycopg
+
+    role = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as c:
+        c.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS')
+    with psycopg.connect(database_url, autocommit=True) as c:
+        c.execute(f'GRANT USAGE ON SCHEMA public TO "{role}"')
+        c.execute(
+            f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"'
+        )
+    base, _, dbname = database_url.rpartition("/")
+    scheme, _, rest = base.partition("://")
+    host = rest.split("@", 1)[-1]
+    try:
+        yield f"{scheme}://{role}@{host}/{dbname}"
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as c:
+            c.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"')
+            c.execute(f'REVOKE ALL ON SCHEMA public FROM "{role}"')
+        with psycopg.connect(admin_url, autocommit=True) as c:
+            c.execute(
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'"  # noqa: S608
+            )
+            c.execute(f'DROP ROLE IF EXISTS "{role}"')
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from atom_hubspot.storage.db import Database, migrate
 from atom_hubspot.storage.mirror import MirroredRecord, MirrorStore
 from atom_hubspot.storage.models import MIRROR_TABLES
+from tests.conftest import non_owner_role
 
 PORTAL = 777
 T0 = datetime(2026, 5, 1, 12, tzinfo=UTC)
@@ -167,26 +168,19 @@ async def test_hostile_property_names_are_refused(store: MirrorStore) -> None:
 async def test_postgres_mirror_is_visible_only_to_tenants_connected_to_the_portal(
     postgres_url, postgres_admin_url
 ) -> None:
-    import uuid
-
     migrate(postgres_url)
-    role = f"atom_mirror_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as c:
-        c.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS')
     with psycopg.connect(postgres_url, autocommit=True) as c:
-        c.execute(f'GRANT USAGE ON SCHEMA public TO "{role}"')
-        c.execute(
-            f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"'
-        )
         c.execute("select set_config('app.all_tenants', 'on', false)")
         c.execute(
             "insert into hubspot_connections (id, tenant_id, user_id, portal_id, auth_kind, scopes)"
             " values ('c1', 't1', 'u', %s, 'oauth', '[]')",
             (PORTAL,),
         )
-    base, _, dbname = postgres_url.rpartition("/")
-    scheme, _, rest = base.partition("://")
-    app_url = f"{scheme}://{role}@{rest.split('@', 1)[-1]}/{dbname}"
+    with non_owner_role(postgres_url, postgres_admin_url, "atom_mirror") as app_url:
+        await _only_connected_tenants_see(app_url)
+
+
+async def _only_connected_tenants_see(app_url: str) -> None:
     db = Database(app_url)
     try:
         store = MirrorStore(db)
@@ -199,11 +193,3 @@ async def test_postgres_mirror_is_visible_only_to_tenants_connected_to_the_porta
             await store.upsert_records(PORTAL, "contacts", [rec(2)], tenant_id="t2")
     finally:
         await db.dispose()
-        with psycopg.connect(postgres_url, autocommit=True) as c:
-            c.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"')
-            c.execute(f'REVOKE ALL ON SCHEMA public FROM "{role}"')
-        with psycopg.connect(postgres_admin_url, autocommit=True) as c:
-            c.execute(
-                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'"  # noqa: S608
-            )
-            c.execute(f'DROP ROLE IF EXISTS "{role}"')

@@ -2,57 +2,37 @@
 
 from __future__ import annotations
 
-import uuid
-
 import psycopg
 import pytest
 import sqlalchemy as sa
 
 from atom_hubspot.storage.db import Database, migrate
 from atom_hubspot.storage.models import Connection, ScheduledSend, Token, utcnow
+from tests.conftest import non_owner_role
 
 
 @pytest.fixture
 def app_role_url(postgres_url, postgres_admin_url):
     """The test database reached as a fresh LOGIN role that owns nothing and is no superuser."""
-    role = f"atom_app_{uuid.uuid4().hex[:8]}"
     migrate(postgres_url)
-    with psycopg.connect(postgres_admin_url, autocommit=True) as c:
-        c.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS')
-    with psycopg.connect(postgres_url, autocommit=True) as c:
-        c.execute(f'GRANT USAGE ON SCHEMA public TO "{role}"')
-        c.execute(
-            f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"'
-        )
-        # Two tenants' data, written by the owner.
-        c.execute("select set_config('app.all_tenants', 'on', false)")
-        for tenant in ("t1", "t2"):
-            for n in range(2):
-                cid = f"{tenant}-c{n}"
-                c.execute(
-                    "insert into hubspot_connections (id, tenant_id, user_id, portal_id, auth_kind,"
-                    " scopes) values (%s, %s, 'u', %s, 'oauth', '[]')",
-                    (cid, tenant, 100 + n),
-                )
-                c.execute(
-                    "insert into hubspot_tokens (connection_id, tenant_id, portal_id, access_token,"
-                    " key_id) values (%s, %s, %s, 'v1.k.x', 'k')",
-                    (cid, tenant, 100 + n),
-                )
-    base, _, dbname = postgres_url.rpartition("/")
-    scheme, _, rest = base.partition("://")
-    host = rest.split("@", 1)[-1]
-    try:
-        yield f"{scheme}://{role}@{host}/{dbname}"
-    finally:
+    with non_owner_role(postgres_url, postgres_admin_url) as url:
         with psycopg.connect(postgres_url, autocommit=True) as c:
-            c.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"')
-            c.execute(f'REVOKE ALL ON SCHEMA public FROM "{role}"')
-        with psycopg.connect(postgres_admin_url, autocommit=True) as c:
-            c.execute(
-                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'"  # noqa: S608
-            )
-            c.execute(f'DROP ROLE IF EXISTS "{role}"')
+            # Two tenants' data, written by the owner.
+            c.execute("select set_config('app.all_tenants', 'on', false)")
+            for tenant in ("t1", "t2"):
+                for n in range(2):
+                    cid = f"{tenant}-c{n}"
+                    c.execute(
+                        "insert into hubspot_connections (id, tenant_id, user_id, portal_id, "
+                        "auth_kind, scopes) values (%s, %s, 'u', %s, 'oauth', '[]')",
+                        (cid, tenant, 100 + n),
+                    )
+                    c.execute(
+                        "insert into hubspot_tokens (connection_id, tenant_id, portal_id, "
+                        "access_token, key_id) values (%s, %s, %s, 'v1.k.x', 'k')",
+                        (cid, tenant, 100 + n),
+                    )
+        yield url
 
 
 async def test_non_owner_sees_only_its_tenant(app_role_url):
