@@ -23,7 +23,12 @@ import pluggy
 from atom_host_stub import hookspecs
 from atom_host_stub.config import HostSettings
 from atom_host_stub.contract import ConfigIssue, FeatureState
-from atom_host_stub.manifest import ManifestError, PluginManifest, load_manifest
+from atom_host_stub.manifest import (
+    ManifestError,
+    PluginManifest,
+    distribution_defaults,
+    load_manifest,
+)
 from atom_host_stub.redaction import Redactor
 
 log = logging.getLogger("atom_host_stub.plugins")
@@ -43,7 +48,7 @@ class PluginRecord:
     source: PluginSource
     distribution: str | None = None  # the installed package it comes from, for pip hints
     manifest: PluginManifest | None = None
-    manifest_path: Path | None = None
+    manifest_path: Path | None = None  # None: defaults only, the plugin has no plugin.toml
     disabled_reason: str | None = None
     failure: str | None = None
     loaded: bool = False
@@ -102,8 +107,8 @@ class PluginManager:
             self._loaded = True
             for ep in sorted(self._entry_points(), key=lambda ep: ep.name):
                 self._load_entry_point(ep)
-            for module in self.settings.extra_plugins.values():
-                self.add_module(module)
+            for name, module in self.settings.extra_plugins.items():
+                self.add_module(module, name=name)
         return list(self.records.values())
 
     def _load_entry_point(self, ep: EntryPoint) -> None:
@@ -120,7 +125,9 @@ class PluginManager:
             and ep.name not in self.settings.allowed_plugins
         ):
             record.disabled_reason = "not listed in ATOM_PLUGINS"
-        if not self._read_manifest(record) or record.disabled_reason:
+        if not self._read_manifest(record, distribution_defaults(ep.name, ep.dist)) or (
+            record.disabled_reason
+        ):
             self._add_record(record)
             return
         if record.manifest is not None and record.manifest.name != ep.name:
@@ -131,20 +138,21 @@ class PluginManager:
         if record.failure is None:
             self._import_and_register(record, ep.load)
 
-    def add_module(self, module: str) -> PluginRecord:
+    def add_module(self, module: str, *, name: str | None = None) -> PluginRecord:
         """Load a plugin by module name through the same path as an installed one; its name is
-        its manifest's `name`."""
+        its manifest's `name`, else `name`, else the module's last part."""
         record = PluginRecord(name=module, module=module, source="module")
-        if self._read_manifest(record) and record.manifest is not None:
+        defaults = {"name": (name or module.rsplit(".", 1)[-1]).lower()}
+        if self._read_manifest(record, defaults) and record.manifest is not None:
             record.name = record.manifest.name
         self._add_record(record)
         if record.failure is None:
             self._import_and_register(record, lambda: importlib.import_module(module))
         return record
 
-    def _read_manifest(self, record: PluginRecord) -> bool:
+    def _read_manifest(self, record: PluginRecord, defaults: dict[str, Any]) -> bool:
         try:
-            record.manifest, record.manifest_path = load_manifest(record.module)
+            record.manifest, record.manifest_path = load_manifest(record.module, defaults)
         except ManifestError as exc:
             record.failure = f"manifest: {exc}"
             return False

@@ -1,8 +1,13 @@
-"""Plugin manifests (`plugin.toml`): the schema, and finding one without importing the plugin.
+"""Plugin manifests: the schema, and reading one without importing the plugin.
+
+A plugin needs no manifest file to load. Its defaults come from what the host already knows:
+the entry point's name and the installed distribution's metadata (version, summary, homepage).
+A `plugin.toml` beside the plugin's module adds to them (capabilities, route prefixes, config
+keys, features) and overrides what it sets.
 
 The host reads a plugin's manifest before it imports any of the plugin's code, so a plugin that
 is broken, heavy or misconfigured can still be listed by name, version and config keys. The
-manifest is located on disk from the module path alone: `importlib.util.find_spec` of the
+file is located on disk from the module path alone: `importlib.util.find_spec` of the
 *top-level* package only (that never imports anything), then the remaining dotted parts are
 walked as directories. A submodule's find_spec would import its parent packages.
 """
@@ -11,9 +16,11 @@ from __future__ import annotations
 
 import importlib.util
 import tomllib
+from importlib.metadata import Distribution
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 MANIFEST_FILE = "plugin.toml"
 
@@ -51,10 +58,14 @@ class PluginManifest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
-    display_name: str = Field(min_length=1)
-    version: str = Field(pattern=r"^\d+(\.\d+)*([.+-]?[A-Za-z0-9.]+)?$")
+    display_name: str = Field(default="", description="Defaults to the distribution's name")
+    version: str | None = Field(
+        default=None,
+        pattern=r"^\d+(\.\d+)*([.+-]?[A-Za-z0-9.]+)?$",
+        description="Defaults to the distribution's version; None when unknown",
+    )
     description: str = ""
-    category: str = Field(min_length=1)
+    category: str = Field(default="integration", min_length=1)
     module: str | None = None
     capabilities: list[str] = Field(default_factory=list)
     route_prefixes: list[str] = Field(default_factory=list)
@@ -79,6 +90,12 @@ class PluginManifest(BaseModel):
                 raise ValueError(f"config key {key.name} is listed twice")
             seen.add(key.name)
         return keys
+
+    @model_validator(mode="after")
+    def _display_name_defaults_to_name(self) -> PluginManifest:
+        if not self.display_name.strip():
+            self.display_name = self.name
+        return self
 
     @property
     def secret_keys(self) -> set[str]:
@@ -108,24 +125,63 @@ def module_directories(module: str) -> list[Path]:
     return directories
 
 
-def locate_manifest(module: str) -> Path:
-    """The `plugin.toml` nearest to `module`, looking no higher than its top-level package."""
-    directories = module_directories(module)
-    for directory in directories:
+def find_manifest(module: str) -> Path | None:
+    """The `plugin.toml` nearest to `module`, looking no higher than its top-level package;
+    None when there is none (a manifest file is optional)."""
+    for directory in module_directories(module):
         path = directory / MANIFEST_FILE
         if path.is_file():
             return path
-    raise ManifestError(
-        f"no {MANIFEST_FILE} found for module {module!r} (looked in {directories[0]})"
-    )
+    return None
 
 
-def parse_manifest(text: str, source: str) -> PluginManifest:
-    """Validate manifest text; the error names the file and every field at fault."""
+def locate_manifest(module: str) -> Path:
+    """The `plugin.toml` nearest to `module`, or ManifestError saying where it looked."""
+    path = find_manifest(module)
+    if path is None:
+        raise ManifestError(
+            f"no {MANIFEST_FILE} found for module {module!r} "
+            f"(looked in {module_directories(module)[0]})"
+        )
+    return path
+
+
+def distribution_defaults(name: str, distribution: Distribution | None) -> dict[str, Any]:
+    """Manifest fields known without a manifest file: the plugin's name and, when it comes
+    from an installed distribution, that distribution's name, version, summary and homepage."""
+    defaults: dict[str, Any] = {"name": name}
+    if distribution is None:
+        return defaults
+    metadata = distribution.metadata
+
+    def first(field: str) -> str | None:
+        values = metadata.get_all(field)
+        return str(values[0]) if values else None
+
+    defaults["display_name"] = first("Name") or name
+    defaults["version"] = distribution.version
+    if first("Summary"):
+        defaults["description"] = first("Summary")
+    urls = [str(url).partition(",")[2].strip() for url in metadata.get_all("Project-URL") or []]
+    homepage = first("Home-page") or next(filter(None, urls), None)
+    if homepage:
+        defaults["homepage"] = homepage
+    return defaults
+
+
+def parse_manifest(
+    text: str, source: str, defaults: dict[str, Any] | None = None
+) -> PluginManifest:
+    """Validate manifest text over `defaults`; the error names the file and every field at
+    fault."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{source} is not valid TOML: {exc}") from None
+    return _validated({**(defaults or {}), **data}, source)
+
+
+def _validated(data: dict[str, Any], source: str) -> PluginManifest:
     try:
         return PluginManifest.model_validate(data)
     except ValidationError as exc:
@@ -136,7 +192,14 @@ def parse_manifest(text: str, source: str) -> PluginManifest:
         raise ManifestError(f"{source} is invalid: {problems}") from None
 
 
-def load_manifest(module: str) -> tuple[PluginManifest, Path]:
-    """Find and validate the manifest of the plugin whose hooks live in `module`."""
-    path = locate_manifest(module)
-    return parse_manifest(path.read_text(encoding="utf-8"), str(path)), path
+def load_manifest(
+    module: str, defaults: dict[str, Any] | None = None
+) -> tuple[PluginManifest, Path | None]:
+    """The manifest of the plugin whose hooks live in `module`: `defaults` (see
+    `distribution_defaults`) with its `plugin.toml` over them, if it has one; the path is None
+    when the manifest comes from the defaults alone."""
+    path = find_manifest(module)
+    if path is None:
+        fallback = {"name": module.rsplit(".", 1)[-1].lower()}
+        return _validated({**fallback, **(defaults or {})}, f"the metadata of {module}"), None
+    return parse_manifest(path.read_text(encoding="utf-8"), str(path), defaults), path

@@ -3,6 +3,7 @@ every way a plugin can fail without taking the host or the others down."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import sys
 import textwrap
 from importlib.metadata import EntryPoint
@@ -13,6 +14,7 @@ import pytest
 from atom_host_stub.config import HostSettings
 from atom_host_stub.manager import PluginManager
 from tests.host.conftest import FAKE, HostFactory, plugin_modules
+from tests.plugin_dist import write_distribution
 
 
 def manager(env: dict[str, str], entry_points: list[EntryPoint] | None = None) -> PluginManager:
@@ -81,7 +83,7 @@ def test_a_malformed_manifest_fails_that_plugin_alone_without_importing_it() -> 
     records = {r.name: r for r in manager(env).load()}
     bad = records[f"{FAKE}.bad_manifest"]  # no valid manifest, so no name: listed by module
     assert bad.failure is not None
-    assert "version: Field required" in bad.failure
+    assert "version: String should match pattern" in bad.failure
     assert "capabilities: Input should be a valid list" in bad.failure
     assert f"{FAKE}.bad_manifest" not in sys.modules
     assert records["good"].active
@@ -160,3 +162,67 @@ async def test_a_raising_hook_fails_only_that_plugin(make_host: HostFactory) -> 
         assert records["good"].active and records["good"].started
     finally:
         await host.stop()
+
+
+def _installed_plugin(
+    root: Path, monkeypatch: pytest.MonkeyPatch, package_name: str, manifest: str | None
+) -> list[EntryPoint]:
+    """A package with one hook, installed as distribution `tiny-crm` 2.5.0 with the entry
+    point `tiny`; `manifest` (plugin.toml) is optional."""
+    package = root / package_name
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "import pluggy\nhookimpl = pluggy.HookimplMarker('atom')\n\n"
+        "@hookimpl\ndef atom_features():\n    return []\n"
+    )
+    if manifest is not None:
+        (package / "plugin.toml").write_text(textwrap.dedent(manifest))
+    write_distribution(
+        root, "tiny-crm", "2.5.0", {"tiny": package_name}, summary="A tiny CRM for tests"
+    )
+    monkeypatch.syspath_prepend(str(root))
+    (distribution,) = importlib.metadata.distributions(path=[str(root)])
+    return list(distribution.entry_points)
+
+
+def test_a_plugin_without_plugin_toml_loads_with_its_distributions_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    eps = _installed_plugin(tmp_path, monkeypatch, "tiny_bare", manifest=None)
+    (record,) = manager({}, eps).load()
+    assert record.active and record.hooks == ["atom_features"]
+    assert record.manifest_path is None
+    manifest = record.manifest
+    assert manifest is not None
+    assert (manifest.name, manifest.display_name, manifest.version) == ("tiny", "tiny-crm", "2.5.0")
+    assert (manifest.description, manifest.category, manifest.capabilities) == (
+        "A tiny CRM for tests",
+        "integration",
+        [],
+    )
+
+
+def test_plugin_toml_adds_to_the_distributions_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    eps = _installed_plugin(
+        tmp_path,
+        monkeypatch,
+        "tiny_with_toml",
+        manifest="""
+            display_name = "Tiny CRM"
+            category = "crm"
+            capabilities = ["crm"]
+        """,
+    )
+    (record,) = manager({}, eps).load()
+    assert record.active and record.manifest_path is not None
+    manifest = record.manifest
+    assert manifest is not None
+    assert (manifest.name, manifest.display_name, manifest.version, manifest.category) == (
+        "tiny",
+        "Tiny CRM",
+        "2.5.0",
+        "crm",
+    )
+    assert manifest.capabilities == ["crm"]

@@ -46,7 +46,7 @@ def test_every_config_key_has_a_description_and_secrets_have_no_default() -> Non
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("name = 'x'", "display_name: Field required"),
+        ("display_name = 'X'", "name: Field required"),
         (
             'name = "x"\ndisplay_name="X"\nversion="1"\ncategory="crm"\nroute_prefixes=["api/x"]',
             "route prefix 'api/x' must start with /",
