@@ -172,3 +172,35 @@ def browser_binary() -> str:
             require_var="ATOM_REQUIRE_BROWSER",
         )
     return path  # type: ignore[return-value]
+
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parents[1]
+MEMORY_EXAMPLE = REPO / "examples" / "memory-crm"
+
+
+@pytest.fixture(scope="session")
+def memory_crm_example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The in-memory CRM example plugin, discoverable through its `memory` entry point: as
+    installed by `pip install -e examples/memory-crm` (CI does), or else made so for this
+    session by putting it on sys.path beside a dist-info, as pip would."""
+    import importlib.metadata
+    import sys
+
+    try:
+        importlib.metadata.distribution("atom-memory-crm")
+    except importlib.metadata.PackageNotFoundError:
+        from tests.plugin_dist import write_distribution
+
+        site = tmp_path_factory.mktemp("memory-crm-site")
+        write_distribution(site, "atom-memory-crm", "0.1.0", {"memory": "atom_memory_crm.plugin"})
+        added = [str(site), str(MEMORY_EXAMPLE)]
+        sys.path[:0] = added
+        try:
+            yield MEMORY_EXAMPLE
+        finally:
+            for entry in added:
+                sys.path.remove(entry)
+        return
+    yield MEMORY_EXAMPLE

@@ -26,7 +26,11 @@ def test_wheel_ships_manifest_migrations_and_entry_point(tmp_path: Path) -> None
                 inside = f"atom_hubspot/_migrations/{rel.relative_to(ROOT / 'migrations')}"
                 assert z.read(inside) == rel.read_bytes(), inside
         assert {"atom_hubspot/py.typed", "atom_host_stub/py.typed"} <= names
+        assert {"atom_host_stub/testing/plugin.py", "atom_host_stub/testing/crm_contract.py"} <= (
+            names
+        )
         [entry_points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
         text = z.read(entry_points).decode()
     assert "[atom.plugins]\nhubspot = atom_hubspot.plugin" in text
     assert "atom-host = atom_host_stub.cli:main" in text
+    assert "[pytest11]\natom_host = atom_host_stub.testing.plugin" in text

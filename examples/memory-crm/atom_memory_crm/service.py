@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import itertools
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -29,6 +31,14 @@ from atom_host_stub.contract import (
 )
 
 MAX_PAGE = 100
+COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq,
+    "neq": operator.ne,
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+}
 
 DEFAULT_PIPELINE = Pipeline(
     id="default",
@@ -67,10 +77,12 @@ DEFAULT_PIPELINE = Pipeline(
 
 
 def parse_custom_fields(raw: str) -> dict[str, set[str]]:
-    """`kind:name[,...]` → {kind: {names}}."""
+    """`kind:name[,...]` → {kind: {names}}; ValueError names the entry at fault."""
     allowed: dict[str, set[str]] = {}
     for entry in (p.strip() for p in raw.split(",") if p.strip()):
         kind, _, name = entry.partition(":")
+        if kind not in RECORD_MODELS or not name.isidentifier():
+            raise ValueError(f"{entry!r} is not kind:name with kind contact, company or deal")
         allowed.setdefault(kind, set()).add(name)
     return allowed
 
@@ -120,14 +132,7 @@ def _matches(record: CRMRecord, f: SearchFilter) -> bool:
     mine, theirs = _comparable(value), _comparable(f.value)
     if type(mine) is not type(theirs):
         mine, theirs = str(mine), str(theirs)
-    return {
-        "eq": mine == theirs,
-        "neq": mine != theirs,
-        "lt": mine < theirs,
-        "lte": mine <= theirs,
-        "gt": mine > theirs,
-        "gte": mine >= theirs,
-    }[f.op]
+    return bool(COMPARISONS[f.op](mine, theirs))
 
 
 class MemoryCRMService:
@@ -143,7 +148,7 @@ class MemoryCRMService:
     def _kind(self, kind: str) -> ObjectKind:
         if kind not in RECORD_MODELS:
             raise CRMValidationError(f"Unknown object kind {kind!r}; use contact, company or deal.")
-        return kind  # type: ignore[return-value]
+        return kind
 
     def _live(self, kind: ObjectKind, record_id: str) -> CRMRecord:
         record = self.store.records[kind].get(str(record_id))
