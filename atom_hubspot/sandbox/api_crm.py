@@ -488,7 +488,7 @@ async def assoc_default(call: Call) -> Response:
     portal = call.require_portal()
     src = _live_or_404(portal, a, call.params["oid"])
     dst = _live_or_404(portal, b, call.params["toid"])
-    type_id = portal.link_default(a.name, src.id, b.name, dst.id)
+    type_id = portal.link_default(a.name, src.id, b.name, dst.id, now=call.sandbox.now())
     now = iso_ms(call.now)
     return json_response(
         {
@@ -519,7 +519,7 @@ async def assoc_create(call: Call) -> Response:
         category = spec.get("associationCategory", "HUBSPOT_DEFINED")
         if tid not in allowed or category != "HUBSPOT_DEFINED":
             raise validation(f"invalid association type {tid} from {a.singular} to {b.singular}")
-        portal.link(a.name, src.id, b.name, dst.id, int(str(tid)))
+        portal.link(a.name, src.id, b.name, dst.id, int(str(tid)), now=call.sandbox.now())
     return json_response(
         {
             "fromObjectTypeId": a.type_id,
@@ -539,7 +539,7 @@ async def assoc_delete(call: Call) -> Response:
     a, b = _pair(call, "write")
     portal = call.require_portal()
     src = _live_or_404(portal, a, call.params["oid"])
-    portal.unlink(a.name, src.id, b.name, int(call.params["toid"]))
+    portal.unlink(a.name, src.id, b.name, int(call.params["toid"]), now=call.sandbox.now())
     return no_content()
 
 
@@ -554,7 +554,7 @@ async def assoc_batch_default(call: Call) -> Response:
         if src is None or dst is None:
             missing.append(str((item.get("from") or {}).get("id", "")))
             continue
-        type_id = portal.link_default(a.name, src.id, b.name, dst.id)
+        type_id = portal.link_default(a.name, src.id, b.name, dst.id, now=call.sandbox.now())
         results.append(_default_result(a, src.id, b, dst.id, type_id))
     errors = [_not_found_error(a, missing, "associate")] if missing else []
     return _batch_answer(call, results, errors)
@@ -608,7 +608,7 @@ async def assoc_batch(call: Call) -> Response:
                 tid = spec.get("associationTypeId")
                 if tid not in ASSOCIATION_TYPES[(a.name, b.name)]:
                     raise validation(f"invalid association type {tid}")
-                portal.link(a.name, src.id, b.name, dst.id, int(tid))
+                portal.link(a.name, src.id, b.name, dst.id, int(tid), now=call.sandbox.now())
             created.append(
                 {
                     "fromObjectTypeId": a.type_id,
@@ -624,7 +624,9 @@ async def assoc_batch(call: Call) -> Response:
             from_id = (item.get("from") or {}).get("id", "")
             for to in item.get("to") or []:
                 try:
-                    portal.unlink(a.name, int(from_id), b.name, int(to.get("id", "")))
+                    portal.unlink(
+                        a.name, int(from_id), b.name, int(to.get("id", "")), now=call.sandbox.now()
+                    )
                 except ValueError:
                     continue
         return no_content()

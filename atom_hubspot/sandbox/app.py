@@ -19,6 +19,7 @@ from atom_hubspot.sandbox import (
     api_marketing,
     api_oauth,
     api_properties,
+    webhooks,
 )
 from atom_hubspot.sandbox.config import (
     DEMO_HUB_DOMAIN,
@@ -69,6 +70,7 @@ ROUTE_TABLES: tuple[Router, ...] = (
     api_marketing.routes,
     api_oauth.routes,
     api_properties.routes,
+    webhooks.routes,
 )
 
 
@@ -102,6 +104,9 @@ class Sandbox:
         self.faults_injected: Counter[str] = Counter()
         self.token_rng = random.Random(config.seed_value + 1)  # noqa: S311 - repeatable fakes
         self.reset_data()
+        from atom_hubspot.sandbox.webhooks import WebhookDispatcher
+
+        self.webhooks = WebhookDispatcher(self)
         for token, portal_id in config.private_app_tokens.items():
             self.add_private_app_token(portal_id, token)
 
@@ -315,6 +320,7 @@ class SandboxApp:
         )
         if response is not None:
             await response(scope, receive, send)
+        self.sandbox.webhooks.kick()
 
     async def handle(
         self,

@@ -93,5 +93,12 @@ class SandboxConfig(BaseModel):
     # "wire": a standalone server hangs or drops the connection instead.
     fault_style: Literal["raise", "wire"] = "raise"
     clock: Any = Field(default_factory=SystemClock)  # sandbox.clock.Clock
+    # Webhooks: where the sandbox delivers change events (None: it only journals them), how
+    # often a failed delivery is tried in all, the first retry's delay (it doubles after), and
+    # the share of deliveries sent twice and out of order (at least once, unordered, as HubSpot).
+    webhook_url: str | None = None
+    webhook_max_attempts: int = Field(default=10, ge=1, le=50)
+    webhook_retry_base_s: float = Field(default=1.0, ge=0)
+    webhook_disorder: float = Field(default=0.0, ge=0, le=1)
     # Properties the sandbox accepts besides HubSpot's defaults: object type -> names.
     extra_properties: dict[str, list[str]] = Field(default_factory=dict)

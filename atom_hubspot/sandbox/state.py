@@ -164,6 +164,12 @@ class Portal:
     property_defs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     # Dedup keys of live records (contact email, company domain): type -> value -> id.
     unique_index: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Change events as HubSpot's webhooks and journal report them, oldest first, until the
+    # sandbox's webhook dispatcher and journal take them (see sandbox/webhooks.py).
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    next_event_id: int = 1
+    # Who is making the current changes: "API" through the API, "CRM_UI" as a user in HubSpot.
+    change_source: str = "API"
 
     def clone(self) -> Portal:
         """A copy sharing nothing mutable (cheaper than copy.deepcopy for seeded portals)."""
@@ -201,7 +207,26 @@ class Portal:
         out.extra_properties = {k: set(v) for k, v in self.extra_properties.items()}
         out.property_defs = copy.deepcopy(self.property_defs)
         out.unique_index = {k: dict(v) for k, v in self.unique_index.items()}
+        out.changes = []
         return out
+
+    # ------------------------------------------------------------------ change events
+
+    def emit(self, subscription_type: str, now: float, **fields: Any) -> None:
+        """Record a change as HubSpot would report it to webhook subscribers.
+        https://developers.hubspot.com/docs/api-reference/webhooks-webhooks-v3/guide"""
+        self.changes.append(
+            {
+                "eventId": self.next_event_id,
+                "portalId": self.portal_id,
+                "occurredAt": int(now * 1000),
+                "subscriptionType": subscription_type,
+                "attemptNumber": 0,
+                "changeSource": self.change_source,
+                **fields,
+            }
+        )
+        self.next_event_id += 1
 
     # ------------------------------------------------------------------ properties
 
@@ -335,8 +360,9 @@ class Portal:
         rec = Record(rid, merged, created, now)
         self.records[otype.name][rid] = rec
         self._index(otype, rec, None)
+        self.emit(f"{otype.singular}.creation", now, objectId=rid)
         for to_type, to_id, type_id in links:
-            self.link(otype.name, rid, to_type, to_id, type_id)
+            self.link(otype.name, rid, to_type, to_id, type_id, now=now)
         return rec
 
     def update(self, otype: ObjectType, rec: Record, raw_props: Any, now: float) -> Record:
@@ -352,9 +378,18 @@ class Portal:
             self._apply_deal_rules(props, merged)
         merged[otype.modified_prop] = iso_ms(now)
         old = rec.properties.get(otype.unique_prop) if otype.unique_prop else None
+        changed = {k: merged.get(k, "") for k in props if merged.get(k) != rec.properties.get(k)}
         rec.properties = merged
         rec.updated = now
         self._index(otype, rec, old)
+        for name, value in changed.items():
+            self.emit(
+                f"{otype.singular}.propertyChange",
+                now,
+                objectId=rec.id,
+                propertyName=name,
+                propertyValue=value,
+            )
         return rec
 
     def archive(self, otype: ObjectType, rec: Record, now: float) -> None:
@@ -362,6 +397,7 @@ class Portal:
         self._index(otype, rec, rec.properties.get(otype.unique_prop or "", None))
         rec.archived_at = now
         rec.updated = now
+        self.emit(f"{otype.singular}.deletion", now, objectId=rec.id)
 
     # ------------------------------------------------------------------ associations
 
@@ -408,22 +444,53 @@ class Portal:
                 links.append((to_type.name, to_id, int(str(type_id))))
         return links
 
-    def link(self, from_type: str, from_id: int, to_type: str, to_id: int, type_id: int) -> None:
+    def link(
+        self,
+        from_type: str,
+        from_id: int,
+        to_type: str,
+        to_id: int,
+        type_id: int,
+        *,
+        now: float | None = None,
+    ) -> None:
         self.associations.setdefault((from_type, from_id), {}).setdefault(
             (to_type, to_id), set()
         ).add(type_id)
         self.associations.setdefault((to_type, to_id), {}).setdefault(
             (from_type, from_id), set()
         ).add(INVERSE_TYPE[type_id])
+        if now is not None:
+            self._emit_association(from_type, from_id, to_type, to_id, now, removed=False)
 
-    def link_default(self, from_type: str, from_id: int, to_type: str, to_id: int) -> int:
+    def _emit_association(
+        self, from_type: str, from_id: int, to_type: str, to_id: int, now: float, *, removed: bool
+    ) -> None:
+        singular = OBJECT_TYPES[from_type].singular
+        self.emit(
+            f"{singular}.associationChange",
+            now,
+            objectId=from_id,
+            associationType=f"{singular}_TO_{OBJECT_TYPES[to_type].singular}".upper(),
+            fromObjectId=from_id,
+            toObjectId=to_id,
+            associationRemoved=removed,
+        )
+
+    def link_default(
+        self, from_type: str, from_id: int, to_type: str, to_id: int, *, now: float | None = None
+    ) -> int:
         type_id = ASSOCIATION_TYPES[(from_type, to_type)][0]
-        self.link(from_type, from_id, to_type, to_id, type_id)
+        self.link(from_type, from_id, to_type, to_id, type_id, now=now)
         return type_id
 
-    def unlink(self, from_type: str, from_id: int, to_type: str, to_id: int) -> bool:
+    def unlink(
+        self, from_type: str, from_id: int, to_type: str, to_id: int, *, now: float | None = None
+    ) -> bool:
         a = self.associations.get((from_type, from_id), {}).pop((to_type, to_id), None)
         self.associations.get((to_type, to_id), {}).pop((from_type, from_id), None)
+        if a is not None and now is not None:
+            self._emit_association(from_type, from_id, to_type, to_id, now, removed=True)
         return a is not None
 
     def associated(self, from_type: str, from_id: int, to_type: str) -> list[tuple[int, set[int]]]:

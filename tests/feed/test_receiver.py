@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +19,6 @@ from tests.conftest import SANDBOX_CLIENT_SECRET
 
 URL = "http://host.local/webhooks/hubspot"
 WRONG_SECRET = "not-the-secret"  # noqa: S105 - a wrong key on purpose
-
-
-@pytest.fixture
-async def stack(
-    hubspot_env: dict[str, str], sqlite_url: str, migrated_template: Path
-) -> AsyncIterator[Stack]:
-    async with running_stack(hubspot_env, sqlite_url, migrated_template) as st:
-        yield st
 
 
 def event(event_id: int, portal_id: int = PORTAL_A, **kw: Any) -> dict[str, Any]:
