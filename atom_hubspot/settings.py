@@ -122,6 +122,12 @@ class HubSpotSettings(BaseSettings):
         alias="HUBSPOT_RETURN_URL",
         description="Where the browser goes after connecting; default: a small 'connected' page",
     )
+    use_pkce: bool = Field(
+        default=True,
+        alias="HUBSPOT_USE_PKCE",
+        description="Send a PKCE challenge and verifier in the OAuth flow (HubSpot accepts "
+        "code_verifier at the token endpoint)",
+    )
     # NoDecode: the environment gives a comma-separated list, not JSON (pydantic-settings
     # would otherwise JSON-decode a list field read from the environment and fail).
     features: Annotated[list[Feature], NoDecode] = Field(

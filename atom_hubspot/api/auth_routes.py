@@ -1,14 +1,16 @@
 """Connect, check, refresh and disconnect HubSpot: `/auth/hubspot…` and `/api/hubspot/auth/…`.
 
-No answer ever contains a token. The callback is a browser redirect from HubSpot and carries no
-API key: who is connecting comes from the (single-use, hashed) state; if the request does carry
-a principal, it must be the state's. Where the browser goes afterwards comes from configuration
+No answer ever contains a token. The callback is a browser redirect from HubSpot: it completes
+only for the principal the browser is signed in as (the host's session cookie, or an API key),
+and only when that principal started the flow — a forwarded link opened in someone else's
+browser connects nothing. Where the browser goes afterwards comes from configuration
 (HUBSPOT_RETURN_URL), never from the request.
 """
 
 import html
 import logging
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -19,18 +21,19 @@ from atom_hubspot.api.deps import PortalQuery, principal_dependency, runtime_of
 from atom_hubspot.api.envelope import Envelope, envelope_router, error_response, ok
 from atom_hubspot.errors import HubSpotError
 from atom_hubspot.oauth.connections import ConnectionInfo
-from atom_hubspot.oauth.flow import AuthorizeStart
+from atom_hubspot.oauth.flow import AuthorizeStart, CompletedConnection, OAuthSignInRequired
 
 log = logging.getLogger("atom_hubspot.api")
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache", "Referrer-Policy": "no-referrer"}
+PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
 class StartRequest(BaseModel):
-    use_pkce: bool = Field(
-        default=False,
-        description="Also send a PKCE code_verifier at the code exchange (an optional extra; "
-        "HubSpot does not document code_challenge on its authorize page).",
+    use_pkce: bool | None = Field(
+        default=None,
+        description="Send a PKCE challenge and code_verifier (default: HUBSPOT_USE_PKCE, on). "
+        "HubSpot accepts code_verifier at the code exchange.",
     )
 
 
@@ -80,16 +83,35 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in accept and "application/json" not in accept.split(",")[0]
 
 
-def _page(title: str, body: str, status: int) -> HTMLResponse:
+def _page(title: str, body: str, status: int, link: tuple[str, str] | None = None) -> HTMLResponse:
+    action = (
+        f"<p><a href='{html.escape(link[0], quote=True)}'>{html.escape(link[1])}</a></p>"
+        if link
+        else ""
+    )
     doc = (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>{html.escape(title)}</title>"
         "<meta name=viewport content='width=device-width,initial-scale=1'>"
         "<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;"
         "padding:0 1rem;color:#213343}h1{font-size:1.4rem}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(body)}</p></body></html>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(body)}</p>{action}</body></html>"
     )
-    return HTMLResponse(doc, status_code=status, headers=NO_STORE)
+    headers = {**NO_STORE, "Content-Security-Policy": PAGE_CSP}
+    return HTMLResponse(doc, status_code=status, headers=headers)
+
+
+def _connected_text(info: CompletedConnection) -> str:
+    portal = f"HubSpot portal {info.portal_id}"
+    if info.hub_domain:
+        portal += f" ({info.hub_domain})"
+    approver = info.hubspot_user or (
+        f"HubSpot user {info.hubspot_user_id}" if info.hubspot_user_id else "a HubSpot user"
+    )
+    return (
+        f"{portal} is connected to ATOM user {info.user_id} (tenant {info.tenant_id}), "
+        f"approved in HubSpot by {approver}. You can close this window."
+    )
 
 
 def _no_principal() -> None:
@@ -120,7 +142,7 @@ def build_routers(context: HostContext) -> tuple[APIRouter, APIRouter]:
         body: Annotated[StartRequest | None, Body()] = None,
     ) -> Any:
         runtime = runtime_of(context)
-        start = await runtime.oauth.start(principal, use_pkce=bool(body and body.use_pkce))
+        start = await runtime.oauth.start(principal, use_pkce=body.use_pkce if body else None)
         return JSONResponse(ok(start.model_dump(mode="json")), headers=NO_STORE)
 
     @browser.get(
@@ -132,7 +154,9 @@ def build_routers(context: HostContext) -> tuple[APIRouter, APIRouter]:
     )
     async def start_redirect(
         principal: CurrentPrincipal,
-        pkce: Annotated[bool, Query(description="Use PKCE as well")] = False,
+        pkce: Annotated[
+            bool | None, Query(description="PKCE on or off (default: HUBSPOT_USE_PKCE, on)")
+        ] = None,
     ) -> Response:
         runtime = runtime_of(context)
         start = await runtime.oauth.start(principal, use_pkce=pkce)
@@ -141,14 +165,17 @@ def build_routers(context: HostContext) -> tuple[APIRouter, APIRouter]:
     @browser.get(
         "/callback",
         summary="HubSpot's redirect back after the user approves or declines",
-        description="Browser-facing. Validates the state (known, unexpired, unused, the "
-        "caller's), exchanges the code and stores the connection encrypted; then redirects to "
-        "HUBSPOT_RETURN_URL or shows a small page. Refusals store nothing.",
+        description="Browser-facing. The browser must be signed in (host session, or an API "
+        "key) as the user who started connecting; the state must be theirs, unexpired and "
+        "unused. Exchanges the code and stores the connection encrypted; then redirects to "
+        "HUBSPOT_RETURN_URL or shows a page naming the portal and the HubSpot user who "
+        "approved. Refusals store nothing and say what to do.",
         response_model=None,
         responses={
             200: {"description": "Connected (page, or JSON for API clients)"},
             302: {"description": "Connected; redirect to HUBSPOT_RETURN_URL"},
             400: {"description": "Unknown, expired or used state; access denied; bad code"},
+            401: {"description": "This browser is not signed in to ATOM"},
             403: {"description": "The state belongs to another user"},
         },
     )
@@ -168,7 +195,12 @@ def build_routers(context: HostContext) -> tuple[APIRouter, APIRouter]:
         except HubSpotError as err:
             log.info("OAuth callback refused: %s", err.code)
             if browser_client:
-                return _page("HubSpot was not connected", err.message, err.http_status)
+                link = None
+                if isinstance(err, OAuthSignInRequired):
+                    # After signing in, the browser comes back to this very callback.
+                    back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                    link = ("/sign-in?" + urlencode({"next": back}), "Sign in to ATOM")
+                return _page("HubSpot was not connected", err.message, err.http_status, link)
             resp = error_response(err)
             resp.headers.update(NO_STORE)
             return resp
@@ -176,12 +208,7 @@ def build_routers(context: HostContext) -> tuple[APIRouter, APIRouter]:
         if target:
             return RedirectResponse(target, status_code=302, headers=NO_STORE)
         if browser_client:
-            domain = f" ({info.hub_domain})" if info.hub_domain else ""
-            return _page(
-                "HubSpot connected",
-                f"Portal {info.portal_id}{domain} is connected. You can close this window.",
-                200,
-            )
+            return _page("HubSpot connected", _connected_text(info), 200)
         return JSONResponse(ok(info.model_dump(mode="json")), headers=NO_STORE)
 
     # ------------------------------------------------------------ manage

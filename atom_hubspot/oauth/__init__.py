@@ -3,9 +3,11 @@
 from atom_hubspot.oauth.connections import ConnectionInfo, ConnectionManager
 from atom_hubspot.oauth.flow import (
     AuthorizeStart,
+    CompletedConnection,
     OAuthCodeRejected,
     OAuthDenied,
     OAuthFlow,
+    OAuthSignInRequired,
     OAuthStateForeign,
     OAuthStateInvalid,
 )
@@ -13,11 +15,13 @@ from atom_hubspot.oauth.session import TokenSession, TokenStore
 
 __all__ = [
     "AuthorizeStart",
+    "CompletedConnection",
     "ConnectionInfo",
     "ConnectionManager",
     "OAuthCodeRejected",
     "OAuthDenied",
     "OAuthFlow",
+    "OAuthSignInRequired",
     "OAuthStateForeign",
     "OAuthStateInvalid",
     "TokenSession",

@@ -1,12 +1,14 @@
 """The OAuth authorization-code flow (the *implementation*; token upkeep is session.py).
 
 start:    a random single-use state (only its SHA-256 is stored) bound to the principal,
-          valid 10 minutes, optional PKCE; the authorize URL asks for the enabled features'
-          scopes as `scope` and the others as `optional_scope`.
-complete: the state must be known, unexpired, unused and the caller's (when a caller is
-          known); HubSpot's `error=` is refused; then the code is exchanged, the token
-          introspected (hub id, hub domain, user, scopes), account details read, and all of it
-          stored encrypted. Redirect targets come from configuration, never from the request.
+          valid 10 minutes, PKCE unless HUBSPOT_USE_PKCE=false; the authorize URL asks for the
+          enabled features' scopes as `scope` and the others as `optional_scope`.
+complete: the browser must be signed in as the principal who started the flow (a session or
+          an API key; a forwarded link opened in someone else's browser connects nothing), and
+          the state must be that principal's, unexpired and unused; HubSpot's `error=` is
+          refused; then the code is exchanged, the token introspected (hub id, hub domain,
+          user, scopes), account details read, and all of it stored encrypted. Redirect
+          targets come from configuration, never from the request.
 https://developers.hubspot.com/docs/api/oauth-quickstart-guide
 """
 
@@ -43,6 +45,13 @@ class OAuthStateInvalid(HubSpotError):
     http_status = 400
 
 
+class OAuthSignInRequired(HubSpotError):
+    """The callback reached a browser that is not signed in to ATOM."""
+
+    code = "oauth_sign_in_required"
+    http_status = 401
+
+
 class OAuthStateForeign(HubSpotError):
     """The callback's state was issued to another user."""
 
@@ -69,6 +78,13 @@ class AuthorizeStart(BaseModel):
     expires_at: datetime = Field(description="The link stops working after this (UTC)")
     scopes: list[str] = Field(default_factory=list)
     optional_scope_names: list[str] = Field(default_factory=list)
+
+
+class CompletedConnection(ConnectionInfo):
+    """The stored connection plus who approved it in HubSpot (from token introspection)."""
+
+    hubspot_user: str | None = Field(default=None, description="E-mail of the approving user")
+    hubspot_user_id: int | None = None
 
 
 def _pkce_pair() -> tuple[str, str]:
@@ -98,7 +114,10 @@ class OAuthFlow:
         self.state_ttl = timedelta(seconds=state_ttl_s)
         self.clock = clock or connections.clock
 
-    async def start(self, principal: Principal, *, use_pkce: bool = False) -> AuthorizeStart:
+    async def start(self, principal: Principal, *, use_pkce: bool | None = None) -> AuthorizeStart:
+        """The authorize URL for `principal`; PKCE follows HUBSPOT_USE_PKCE unless asked."""
+        if use_pkce is None:
+            use_pkce = self.settings.use_pkce
         if not self.settings.client_id:
             raise StorageError(
                 "HUBSPOT_CLIENT_ID is not set, so no one can connect HubSpot yet.",
@@ -121,8 +140,9 @@ class OAuthFlow:
             s.add(row)
             await s.flush()
             if use_pkce:
-                # HubSpot accepts code_verifier at the token endpoint; code_challenge on the
-                # authorize page is undocumented, so PKCE is an optional extra.
+                # HubSpot accepts code_verifier at the token endpoint (its OAuth token
+                # reference); code_challenge on the authorize page is undocumented, so the
+                # setting can turn PKCE off should HubSpot ever refuse it.
                 verifier, challenge = _pkce_pair()
                 self.repo.seal_verifier(row, verifier)
         params: dict[str, str] = {
@@ -145,44 +165,47 @@ class OAuthFlow:
         )
 
     async def _take_state(
-        self, state: str | None, principal: Principal | None
+        self, state: str | None, principal: Principal
     ) -> tuple[OAuthState, str | None]:
-        """Validate and consume the state (single use); its row and PKCE verifier."""
+        """Validate and consume the state (single use); its row and PKCE verifier.
+
+        Read in the caller's tenant: another tenant's state is invisible (row-level security
+        on PostgreSQL, and the explicit check below on SQLite), so it reads as unknown."""
         if not state:
             raise OAuthStateInvalid(
                 "The callback has no state: start connecting HubSpot again.", reason="missing"
             )
         now = self.clock()
-        # The callback's caller is known only through the state, so this read spans tenants.
-        async with self.db.session(None) as s:
+        async with self.db.session(principal.tenant_id) as s:
             row = await self.repo.state_by_hash(s, state_hash(state))
-            if row is None:
+            if row is None or row.tenant_id != principal.tenant_id:
                 raise OAuthStateInvalid(
-                    "This sign-in link is not one we issued: start connecting HubSpot again.",
+                    "This connect link was not started from your ATOM account (or it is not one "
+                    "we issued), so nothing was connected. Start connecting HubSpot from your "
+                    "own account.",
                     reason="unknown",
                 )
-            if principal is not None and (
-                principal.tenant_id != row.tenant_id or principal.user_id != row.user_id
-            ):
+            if row.user_id != principal.user_id:
                 log.warning("OAuth callback with another user's state refused (state %s)", row.id)
                 raise OAuthStateForeign(
-                    "This sign-in link was started by another user; start connecting HubSpot "
-                    "yourself.",
+                    "This connect link was started by another ATOM user, so nothing was "
+                    "connected. To connect your own HubSpot portal, start connecting from your "
+                    "own account.",
                 )
             if row.consumed_at is not None:
                 raise OAuthStateInvalid(
-                    "This sign-in link was already used: start connecting HubSpot again.",
+                    "This connect link was already used: start connecting HubSpot again.",
                     reason="used",
                 )
             if row.expires_at <= now:
                 raise OAuthStateInvalid(
-                    "This sign-in link expired (links last 10 minutes): start connecting "
+                    "This connect link expired (links last 10 minutes): start connecting "
                     "HubSpot again.",
                     reason="expired",
                 )
             if not await self.repo.consume_state(s, row, now):
                 raise OAuthStateInvalid(
-                    "This sign-in link was already used: start connecting HubSpot again.",
+                    "This connect link was already used: start connecting HubSpot again.",
                     reason="used",
                 )
             verifier = self.repo.open_verifier(row)
@@ -195,7 +218,17 @@ class OAuthFlow:
         state: str | None,
         error: str | None,
         principal: Principal | None,
-    ) -> ConnectionInfo:
+    ) -> CompletedConnection:
+        """Store the connection HubSpot's redirect names, for `principal` only: the browser's
+        signed-in principal (or API key), who must be the one who started the flow."""
+        if principal is None:
+            # Without knowing whose browser this is, completing would connect the portal to
+            # whoever started the flow: the forwarded-link hijack. The state stays unused, so
+            # signing in and opening the same link again still works while the code is fresh.
+            raise OAuthSignInRequired(
+                "This browser is not signed in to ATOM, so nothing was connected. Sign in with "
+                "your API key and open this link again, or start connecting HubSpot again."
+            )
         row, verifier = await self._take_state(state, principal)
         if error:
             label = "declined" if error == "access_denied" else f"refused ({error[:64]})"
@@ -256,4 +289,8 @@ class OAuthFlow:
             conn.tenant_id,
             conn.id,
         )
-        return conn
+        return CompletedConnection(
+            **conn.model_dump(),
+            hubspot_user=info.user,
+            hubspot_user_id=details.get("hubspot_user_id"),
+        )

@@ -218,6 +218,14 @@ def test_every_documented_route_answers_as_documented_in_demo_mode(tmp_path: Pat
         state = parse_qs(urlsplit(start["url"]).query)["state"][0]
         redirect = call("GET", "/auth/hubspot", 302)
         assert redirect.headers["location"].startswith(f"http://testserver{SANDBOX_MOUNT}/oauth")
+        # HubSpot's redirect reaches the browser, which carries the host's session, no key.
+        signed_in = c.post(
+            "/sign-in",
+            data={"api_key": "k-walk"},
+            headers={"sec-fetch-site": "same-origin"},
+            follow_redirects=False,
+        )
+        assert signed_in.status_code == 303
         declined = call(
             "GET",
             "/auth/hubspot/callback",

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from atom_hubspot.oauth import (
     OAuthCodeRejected,
     OAuthDenied,
+    OAuthSignInRequired,
     OAuthStateForeign,
     OAuthStateInvalid,
 )
@@ -85,7 +86,7 @@ async def test_forged_state_refused(flow, fake, db):
     await flow.start(ALICE)
     with pytest.raises(OAuthStateInvalid) as ei:
         await flow.complete(
-            code=fake.new_code(flow.redirect_uri), state="forged-state", error=None, principal=None
+            code=fake.new_code(flow.redirect_uri), state="forged-state", error=None, principal=ALICE
         )
     assert ei.value.details["reason"] == "unknown" and ei.value.http_status == 400
     await _nothing_stored(db)
@@ -125,14 +126,19 @@ async def test_replayed_state_refused(flow, fake, db):
     await _nothing_stored(db)
 
 
-@pytest.mark.parametrize("other", [BOB, MALLORY])
-async def test_cross_principal_state_refused(flow, fake, db, other):
+@pytest.mark.parametrize(
+    ("other", "refusal", "status"),
+    [(BOB, OAuthStateForeign, 403), (MALLORY, OAuthStateInvalid, 400)],
+    ids=["same-tenant", "other-tenant"],
+)
+async def test_cross_principal_state_refused(flow, fake, db, other, refusal, status):
+    # Another tenant cannot even see the state (it reads as unknown); a colleague is told whose.
     q = query((await flow.start(ALICE)).url)
-    with pytest.raises(OAuthStateForeign) as ei:
+    with pytest.raises(refusal) as ei:
         await flow.complete(
             code=fake.new_code(q["redirect_uri"]), state=q["state"], error=None, principal=other
         )
-    assert ei.value.http_status == 403
+    assert ei.value.http_status == status
     await _nothing_stored(db)
     # The refusal did not burn Alice's state.
     info = await flow.complete(
@@ -144,7 +150,7 @@ async def test_cross_principal_state_refused(flow, fake, db, other):
 async def test_access_denied_stores_nothing(flow, fake, db):
     q = query((await flow.start(ALICE)).url)
     with pytest.raises(OAuthDenied) as ei:
-        await flow.complete(code=None, state=q["state"], error="access_denied", principal=None)
+        await flow.complete(code=None, state=q["state"], error="access_denied", principal=ALICE)
     assert ei.value.http_status == 400 and "declined" in ei.value.message
     await _nothing_stored(db)
     assert fake.refresh_calls == 0 and not fake.verifiers
@@ -157,9 +163,33 @@ async def test_rejected_code_stores_nothing(flow, fake, db):
     await _nothing_stored(db)
 
 
-async def test_callback_without_principal_uses_states_owner(flow, fake):
+async def test_callback_without_a_signed_in_principal_connects_nothing(flow, fake, db):
+    # A browser nobody signed in to could be anyone's: the link may have been forwarded.
     q = query((await flow.start(MALLORY)).url)
+    with pytest.raises(OAuthSignInRequired) as ei:
+        await flow.complete(
+            code=fake.new_code(q["redirect_uri"]), state=q["state"], error=None, principal=None
+        )
+    assert ei.value.http_status == 401 and "Sign in" in ei.value.message
+    await _nothing_stored(db)
+    # The state was not spent: once signed in as the one who started, the link works.
     info = await flow.complete(
-        code=fake.new_code(q["redirect_uri"]), state=q["state"], error=None, principal=None
+        code=fake.new_code(q["redirect_uri"]), state=q["state"], error=None, principal=MALLORY
     )
     assert (info.tenant_id, info.user_id) == ("t2", "mallory")
+
+
+async def test_pkce_is_on_by_default_and_a_setting_turns_it_off(flow, fake, settings):
+    q = query((await flow.start(ALICE)).url)
+    assert q["code_challenge_method"] == "S256"
+    await flow.complete(
+        code=fake.new_code(q["redirect_uri"]), state=q["state"], error=None, principal=ALICE
+    )
+    assert fake.verifiers[-1]
+    flow.settings = settings.model_copy(update={"use_pkce": False})
+    q = query((await flow.start(ALICE)).url)
+    assert "code_challenge" not in q
+    await flow.complete(
+        code=fake.new_code(q["redirect_uri"]), state=q["state"], error=None, principal=ALICE
+    )
+    assert fake.verifiers[-1] is None

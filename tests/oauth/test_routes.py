@@ -3,8 +3,10 @@ Every answer is searched for the token strings HubSpot (the fake) issued."""
 
 from __future__ import annotations
 
+import html
 import logging
 from types import SimpleNamespace
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -92,7 +94,10 @@ async def _connect(http, fake, who=ALICE) -> dict:
     url = r.json()["data"]["url"]
     q = query(url)
     code = fake.new_code(q["redirect_uri"])
-    cb = await http.get("/auth/hubspot/callback", params={"code": code, "state": q["state"]})
+    # The browser HubSpot sends back is signed in as the same user.
+    cb = await http.get(
+        "/auth/hubspot/callback", params={"code": code, "state": q["state"]}, headers=who
+    )
     assert cb.status_code == 200, cb.text
     return cb.json()["data"]
 
@@ -125,11 +130,15 @@ async def test_browser_redirect_start_and_connected_page(http, fake):
     assert q["client_id"] and q["state"]
     cb = await http.get(
         "/auth/hubspot/callback",
-        headers=HTML,
+        headers={**HTML, **ALICE},
         params={"code": fake.new_code(q["redirect_uri"]), "state": q["state"]},
     )
     assert cb.status_code == 200 and "HubSpot connected" in cb.text
     assert cb.headers["referrer-policy"] == "no-referrer"
+    # The page names the portal and the HubSpot user who approved (from introspection).
+    assert f"HubSpot portal {fake.portal_id} (demo.hubspot.com)" in cb.text
+    assert "approved in HubSpot by owner@example.com" in cb.text
+    assert "frame-ancestors 'none'" in cb.headers["content-security-policy"]
 
 
 async def test_start_needs_a_principal(http):
@@ -150,21 +159,24 @@ async def test_callback_redirects_to_configured_return_url(make_app, fake):
                 "state": q["state"],
                 "return_to": "https://evil.example/",
             },
+            headers=ALICE,
         )
     assert cb.status_code == 302
     assert cb.headers["location"] == "https://app.example.com/settings/hubspot"
 
 
-@pytest.mark.parametrize("case", ["forged", "replayed", "foreign", "denied", "no_state"])
+@pytest.mark.parametrize(
+    "case", ["forged", "replayed", "foreign", "other_tenant", "denied", "no_state", "signed_out"]
+)
 async def test_callback_refusals_store_nothing(http, fake, db, case):
     q = query((await http.post("/auth/hubspot", headers=ALICE)).json()["data"]["url"])
     params = {"code": fake.new_code(q["redirect_uri"]), "state": q["state"]}
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = ALICE
     expected = (400, "oauth_state_invalid")
     if case == "forged":
         params["state"] = "x" * 43
     elif case == "replayed":
-        first = await http.get("/auth/hubspot/callback", params=params)
+        first = await http.get("/auth/hubspot/callback", params=params, headers=ALICE)
         assert first.status_code == 200
         async with db.session(None) as s:
             await s.execute(sa.delete(Connection))
@@ -172,6 +184,11 @@ async def test_callback_refusals_store_nothing(http, fake, db, case):
     elif case == "foreign":
         headers = BOB
         expected = (403, "oauth_state_foreign")
+    elif case == "other_tenant":
+        headers = as_("t2", "alice")  # same user name, another tenant: not Alice
+    elif case == "signed_out":
+        headers = {}
+        expected = (401, "oauth_sign_in_required")
     elif case == "denied":
         params = {"error": "access_denied", "state": q["state"]}
         expected = (400, "oauth_access_denied")
@@ -183,14 +200,30 @@ async def test_callback_refusals_store_nothing(http, fake, db, case):
     async with db.session(None) as s:
         assert (await s.scalar(sa.select(sa.func.count()).select_from(Connection))) == 0
     # A browser gets a page, not JSON, with the same status.
-    page = await http.get("/auth/hubspot/callback", params={"state": "nope"}, headers=HTML)
+    page = await http.get(
+        "/auth/hubspot/callback", params={"state": "nope"}, headers={**HTML, **ALICE}
+    )
     assert page.status_code == 400 and "<h1>HubSpot was not connected</h1>" in page.text
+
+
+async def test_a_signed_out_browser_is_sent_to_sign_in_and_back(http, fake, db):
+    q = query((await http.post("/auth/hubspot", headers=ALICE)).json()["data"]["url"])
+    params = {"code": fake.new_code(q["redirect_uri"]), "state": q["state"]}
+    page = await http.get("/auth/hubspot/callback", params=params, headers=HTML)
+    assert page.status_code == 401 and "not signed in to ATOM" in page.text
+    back = "/auth/hubspot/callback?" + urlencode(params)
+    assert f"href='/sign-in?{html.escape(urlencode({'next': back}), quote=True)}'" in page.text
+    async with db.session(None) as s:
+        assert (await s.scalar(sa.select(sa.func.count()).select_from(Connection))) == 0
+    # Back from signing in, the same link completes (the state was not spent).
+    again = await http.get("/auth/hubspot/callback", params=params, headers={**HTML, **ALICE})
+    assert again.status_code == 200 and "HubSpot connected" in again.text
 
 
 async def test_callback_does_not_reflect_input(http):
     evil = "<script>alert(1)</script>"
     r = await http.get(
-        "/auth/hubspot/callback", params={"state": evil, "error": evil}, headers=HTML
+        "/auth/hubspot/callback", params={"state": evil, "error": evil}, headers={**HTML, **ALICE}
     )
     assert r.status_code == 400 and evil not in r.text
 

@@ -113,7 +113,7 @@ async def browser_connect(w, who=ALICE, *, deny: bool = False) -> httpx.Response
     issued(w.sb, w.seen)
     parts = urlsplit(back)
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == w.flow.redirect_uri
-    return await w.http.get(f"{parts.path}?{parts.query}")
+    return await w.http.get(f"{parts.path}?{parts.query}", headers=who)
 
 
 async def test_full_flow_against_sandbox(world):
