@@ -38,8 +38,6 @@ def test_manifest_entry_matches_field(entry: dict) -> None:
         default = field.get_default(call_default_factory=True)
         if isinstance(default, list):
             default = ",".join(str(v) for v in default)
-        if isinstance(default, bool):
-            default = str(default).lower()  # as one writes it in the environment
         assert str(default) == entry["default"]
 
 
