@@ -12,7 +12,8 @@ It is an independent implementation of HubSpot's documented behaviour and import
 Endpoints (each under the legacy and the `2026-03` path): OAuth authorize page (GET, POST
 decision), token (code, refresh), introspect (POST; legacy GET access-tokens/{t}), revoke
 (POST; legacy DELETE refresh-tokens/{t}); CRM objects contacts/companies/deals (list, get,
-create, update, archive, batch read/create/update/upsert/archive, search); their properties
+create, update, archive, batch read/create/update/upsert/archive, search, merge, GDPR delete);
+their properties
 (read all, create a custom one); associations v4 (read, default link, labelled create, delete,
 batch read/create/archive/associate-default);
 deal pipelines and stages; lists (create, search, get, delete, memberships, add/remove/
@@ -30,7 +31,8 @@ lost_answer_as, paths, methods, script, seed, hang_s), fault_style ("raise" in-p
 Admin endpoints (never rate-limited or faulted): GET /_sandbox; GET|PUT|PATCH /_sandbox/faults;
 GET|PUT /_sandbox/limits, POST /_sandbox/limits/reset; PATCH /_sandbox/config; GET|DELETE
 /_sandbox/sends; GET|DELETE /_sandbox/calls; POST /_sandbox/reset; GET|POST /_sandbox/portals,
-PATCH /_sandbox/portals/{id}; POST /_sandbox/private-app-tokens; POST /_sandbox/tokens/expire;
+PATCH /_sandbox/portals/{id}; POST /_sandbox/portals/{id}/records (many records at once, optionally
+all with one modification time); POST /_sandbox/private-app-tokens; POST /_sandbox/tokens/expire;
 POST /_sandbox/clock/advance.
 """
 

@@ -272,3 +272,26 @@ async def overview(call: Call) -> Response:
             ),
         }
     )
+
+
+@routes.add("POST", "admin.portals.records", "/_sandbox/portals/{pid}/records", kind="admin")
+async def generate_records(call: Call) -> Response:
+    """Create many records at once: `{"object_type", "count", "modified_at"?, "properties"?}`.
+    With `modified_at` (epoch ms or ISO-8601) every record carries that one modification time,
+    as after one of HubSpot's bulk imports."""
+    from atom_hubspot.sandbox.objects import parse_datetime, resolve_type
+
+    portal = call.sandbox.portals.get(int(call.params["pid"]))
+    if portal is None:
+        raise ApiError(404, f"No portal {call.params['pid']}", "OBJECT_NOT_FOUND")
+    body = call.json_object()
+    otype = resolve_type(str(body.get("object_type", "")))
+    count = body.get("count")
+    if not isinstance(count, int) or not 1 <= count <= 1_000_000:
+        raise validation("count must be an integer between 1 and 1000000")
+    modified = parse_datetime(body.get("modified_at")) if body.get("modified_at") else None
+    props = body.get("properties") or {}
+    if not isinstance(props, dict) or not all(isinstance(v, str) for v in props.values()):
+        raise validation("properties must map names to strings")
+    ids = portal.bulk_create(otype, count, call.now, modified=modified, properties=props)
+    return json_response({"created": len(ids), "first_id": ids[0], "last_id": ids[-1]}, 201)

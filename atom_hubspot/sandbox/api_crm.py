@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 from starlette.responses import Response
@@ -121,14 +122,16 @@ async def list_objects(call: Call) -> Response:
     limit = call.int_query("limit", 10, low=1, high=LIST_MAX)
     after = call.int_query("after", 0)
     archived = call.query.get("archived", "false").lower() == "true"
-    recs = sorted(
-        (
-            r
-            for r in portal.records[otype.name].values()
-            if r.archived == archived and r.id >= after
-        ),
-        key=lambda r: r.id,
-    )
+    # Records are kept in id order (ids only grow): start at `after`, stop after one extra.
+    records = portal.records[otype.name]
+    ids = list(records)
+    recs: list[Record] = []
+    for rid in ids[bisect.bisect_left(ids, after) :]:
+        r = records[rid]
+        if r.archived == archived:
+            recs.append(r)
+            if len(recs) > limit:
+                break
     page = recs[:limit]
     props, assoc = _props_param(call), call.list_query("associations")
     body: dict[str, Any] = {"results": [record_json(portal, otype, r, props, assoc) for r in page]}
@@ -154,6 +157,10 @@ async def get_object(call: Call) -> Response:
     otype = _otype(call, "read")
     portal = call.require_portal()
     rec = portal.get_by(otype, call.params["oid"], call.query.get("idProperty"))
+    if rec is None and call.params["oid"].isdigit() and not call.query.get("idProperty"):
+        # A merged-away id answers the record it was merged into.
+        survivor = portal.merged.get(otype.name, {}).get(int(call.params["oid"]))
+        rec = portal.live(otype, survivor) if survivor is not None else None
     if rec is None and call.query.get("archived", "false").lower() == "true":
         try:
             cand = portal.records[otype.name].get(int(call.params["oid"]))
@@ -372,6 +379,41 @@ async def _batch_archive(
         rec = portal.live(otype, item.get("id", "")) if isinstance(item, dict) else None
         if rec is not None:
             portal.archive(otype, rec, call.now)
+    return no_content()
+
+
+# --------------------------------------------------------------------------- merge, GDPR
+
+MERGE = ("/crm/v3/objects/{otype}/merge", "/crm/objects/{date}/{otype}/merge")
+GDPR = ("/crm/v3/objects/{otype}/gdpr-delete", "/crm/objects/{date}/{otype}/gdpr-delete")
+
+
+# https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/basic/post-crm-v3-objects-contacts-merge
+@routes.add("POST", "crm.objects.merge", *MERGE)
+async def merge_objects(call: Call) -> Response:
+    otype = _otype(call, "write")
+    portal = call.require_portal()
+    body = call.json_object()
+    primary = portal.live(otype, body.get("primaryObjectId", ""))
+    other = portal.live(otype, body.get("objectIdToMerge", ""))
+    if primary is None or other is None:
+        raise not_found(f"Object not found. ({otype.label} merge)")
+    if primary.id == other.id:
+        raise validation("A record cannot be merged with itself")
+    rec = portal.merge(otype, primary, other, call.now)
+    return json_response(record_json(portal, otype, rec, sorted(rec.properties)))
+
+
+# https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/gdpr/post-crm-v3-objects-contacts-gdpr-delete
+@routes.add("POST", "crm.objects.gdpr_delete", *GDPR)
+async def gdpr_delete(call: Call) -> Response:
+    otype = _otype(call, "write")
+    portal = call.require_portal()
+    body = call.json_object()
+    rec = portal.get_by(otype, str(body.get("objectId", "")), body.get("idProperty"))
+    if rec is None:
+        raise not_found(f"Object not found. ({otype.label} {body.get('objectId')})")
+    portal.gdpr_delete(otype, rec, call.now)
     return no_content()
 
 

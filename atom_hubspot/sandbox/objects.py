@@ -100,7 +100,13 @@ LEAD_STATUSES = (
     "BAD_TIMING",
 )
 
-_COMMON = {"createdate": "datetime", "hs_object_id": "number", "hubspot_owner_id": "string"}
+_COMMON = {
+    "createdate": "datetime",
+    "hs_object_id": "number",
+    "hubspot_owner_id": "string",
+    # Ids merged into this record, ";"-separated (HubSpot sets it on the surviving record).
+    "hs_merged_object_ids": "string",
+}
 PROPERTY_TYPES: dict[str, dict[str, str]] = {
     "contacts": {
         **_COMMON,
@@ -168,6 +174,7 @@ VALUE_KINDS: dict[str, str] = {
 # Written by HubSpot, never by callers.
 READ_ONLY = {
     "hs_object_id",
+    "hs_merged_object_ids",
     "lastmodifieddate",
     "hs_lastmodifieddate",
     "hs_is_closed",

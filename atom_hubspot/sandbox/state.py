@@ -170,6 +170,8 @@ class Portal:
     next_event_id: int = 1
     # Who is making the current changes: "API" through the API, "CRM_UI" as a user in HubSpot.
     change_source: str = "API"
+    # Ids merged away: type -> merged id -> surviving id (reads of the old id answer the new).
+    merged: dict[str, dict[int, int]] = field(default_factory=dict)
 
     def clone(self) -> Portal:
         """A copy sharing nothing mutable (cheaper than copy.deepcopy for seeded portals)."""
@@ -208,6 +210,7 @@ class Portal:
         out.property_defs = copy.deepcopy(self.property_defs)
         out.unique_index = {k: dict(v) for k, v in self.unique_index.items()}
         out.changes = []
+        out.merged = {k: dict(v) for k, v in self.merged.items()}
         return out
 
     # ------------------------------------------------------------------ change events
@@ -398,6 +401,90 @@ class Portal:
         rec.archived_at = now
         rec.updated = now
         self.emit(f"{otype.singular}.deletion", now, objectId=rec.id)
+
+    def merge(self, otype: ObjectType, primary: Record, other: Record, now: float) -> Record:
+        """`other` merges into `primary`: the primary keeps its id and gains the other's values
+        where it has none, its associations move over, and the other id is gone (reads of it
+        answer the primary). https://knowledge.hubspot.com/records/merge-records"""
+        for k, v in other.properties.items():
+            if k not in primary.properties and v not in (None, ""):
+                primary.properties[k] = v
+        ids = [
+            *(primary.properties.get("hs_merged_object_ids") or "").split(";"),
+            *(other.properties.get("hs_merged_object_ids") or "").split(";"),
+            str(other.id),
+        ]
+        primary.properties["hs_merged_object_ids"] = ";".join(i for i in ids if i)
+        links = list(self.associations.get((otype.name, other.id), {}).items())
+        for (to_type, to_id), types in links:
+            for type_id in types:
+                self.link(otype.name, primary.id, to_type, to_id, type_id)
+        self._forget(otype, other)
+        merged = self.merged.setdefault(otype.name, {})
+        for old, new in list(merged.items()):
+            if new == other.id:
+                merged[old] = primary.id
+        merged[other.id] = primary.id
+        primary.properties[otype.modified_prop] = iso_ms(now)
+        primary.updated = now
+        self.emit(
+            f"{otype.singular}.merge",
+            now,
+            objectId=primary.id,
+            primaryObjectId=primary.id,
+            mergedObjectIds=[other.id],
+            newObjectId=primary.id,
+        )
+        return primary
+
+    def gdpr_delete(self, otype: ObjectType, rec: Record, now: float) -> None:
+        """Permanently delete a record and what links to it (a privacy deletion)."""
+        self._forget(otype, rec)
+        for lst in self.lists.values():
+            lst.members.pop(rec.id, None)
+        if otype.name == "contacts":
+            self.emit("contact.privacyDeletion", now, objectId=rec.id)
+
+    def _forget(self, otype: ObjectType, rec: Record) -> None:
+        if otype.unique_prop:
+            key = (rec.properties.get(otype.unique_prop) or "").lower()
+            if key and self.unique_index.get(otype.name, {}).get(key) == rec.id:
+                del self.unique_index[otype.name][key]
+        for to_type, to_id in list(self.associations.get((otype.name, rec.id), {})):
+            self.unlink(otype.name, rec.id, to_type, to_id)
+        self.associations.pop((otype.name, rec.id), None)
+        del self.records[otype.name][rec.id]
+
+    def bulk_create(
+        self,
+        otype: ObjectType,
+        count: int,
+        now: float,
+        *,
+        modified: float | None = None,
+        properties: dict[str, str] | None = None,
+    ) -> list[int]:
+        """`count` records at once, every one stamped with the same modification time when
+        `modified` is given (as HubSpot's own imports and bulk jobs do)."""
+        stamp = now if modified is None else modified
+        ids: list[int] = []
+        base = dict(properties or {})
+        for _ in range(count):
+            rid = self.next_id
+            self.next_id += 1
+            props = dict(base)
+            if otype.unique_prop == "email":
+                props["email"] = f"bulk{rid}@bulk.example"
+            elif otype.unique_prop == "domain":
+                props["domain"] = f"bulk{rid}.example"
+            props["createdate"] = iso_ms(stamp)
+            props[otype.modified_prop] = iso_ms(stamp)
+            props["hs_object_id"] = str(rid)
+            rec = Record(rid, props, stamp, stamp)
+            self.records[otype.name][rid] = rec
+            self._index(otype, rec, None)
+            ids.append(rid)
+        return ids
 
     # ------------------------------------------------------------------ associations
 

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from atom_hubspot.errors import InputError
 from atom_hubspot.storage.models import (
     MIRROR_OBJECT_TYPES,
+    MIRROR_SYNC_TYPES,
     MirrorAssociation,
     MirrorCampaign,
     MirrorList,
@@ -240,22 +241,26 @@ class MirrorStore:
             properties = R.c.properties.op("||")(ex.properties)
         else:
             properties = sa.func.json_patch(R.c.properties, ex.properties)
+        # Only a version HubSpot modified at the same time or later replaces the row; an older
+        # one still counts as seen (synced_at), which a full pass relies on.
+        newer = sa.or_(
+            R.c.updated_at.is_(None), ex.updated_at.is_(None), ex.updated_at >= R.c.updated_at
+        )
+
+        def pick(new: Any, old: Any) -> Any:
+            return sa.case((newer, new), else_=old)
+
         stmt = stmt.on_conflict_do_update(
             index_elements=[R.c.portal_id, R.c.object_type, R.c.record_id],
             set_={
-                "properties": properties,
+                "properties": pick(properties, R.c.properties),
                 "created_at": sa.func.coalesce(ex.created_at, R.c.created_at),
-                "updated_at": sa.func.coalesce(ex.updated_at, R.c.updated_at),
-                "archived": ex.archived,
-                "archived_at": ex.archived_at,
-                "merged_into": None,
+                "updated_at": pick(sa.func.coalesce(ex.updated_at, R.c.updated_at), R.c.updated_at),
+                "archived": pick(ex.archived, R.c.archived),
+                "archived_at": pick(ex.archived_at, R.c.archived_at),
+                "merged_into": pick(sa.null(), R.c.merged_into),
                 "synced_at": ex.synced_at,
             },
-            where=sa.or_(
-                R.c.updated_at.is_(None),
-                ex.updated_at.is_(None),
-                ex.updated_at >= R.c.updated_at,
-            ),
         )
         await s.execute(stmt, list(rows.values()))
         return len(rows)
@@ -267,24 +272,45 @@ class MirrorStore:
         ids: Iterable[int],
         *,
         archived_at: datetime | None = None,
+        before: datetime | None = None,
         tenant_id: str | None = None,
     ) -> int:
-        """Mark records archived (HubSpot keeps them restorable for 90 days)."""
+        """Mark records archived (HubSpot keeps them restorable for 90 days). With `before`,
+        only rows not written since then (a newer write knows better)."""
         _check_type(object_type)
         id_list = sorted({int(i) for i in ids})
         if not id_list:
             return 0
         when = archived_at or utcnow()
+        where = [
+            R.c.portal_id == portal_id,
+            R.c.object_type == object_type,
+            R.c.record_id.in_(id_list),
+            R.c.archived.is_(False),
+        ]
+        if before is not None:
+            where.append(R.c.synced_at < before)
         async with self.db.session(tenant_id) as s:
+            res = await s.execute(
+                sa.update(R).where(*where).values(archived=True, archived_at=when)
+            )
+            return int(getattr(res, "rowcount", 0) or 0)
+
+    async def archive_unseen(self, portal_id: int, object_type: str, since: datetime) -> int:
+        """After a full pass that started at `since`: archive the live records it did not
+        see (HubSpot archived or deleted them meanwhile)."""
+        _check_type(object_type)
+        now = utcnow()
+        async with self.db.session(None) as s:
             res = await s.execute(
                 sa.update(R)
                 .where(
                     R.c.portal_id == portal_id,
                     R.c.object_type == object_type,
-                    R.c.record_id.in_(id_list),
                     R.c.archived.is_(False),
+                    R.c.synced_at < since,
                 )
-                .values(archived=True, archived_at=when, synced_at=utcnow())
+                .values(archived=True, archived_at=now)
             )
             return int(getattr(res, "rowcount", 0) or 0)
 
@@ -608,7 +634,7 @@ class MirrorStore:
             rows = (await s.execute(sa.select(S).where(S.c.portal_id == portal_id))).mappings()
             found = {r["object_type"]: SyncStateView(**dict(r)) for r in rows}
         return {
-            **{t: SyncStateView(portal_id, t) for t in MIRROR_OBJECT_TYPES},
+            **{t: SyncStateView(portal_id, t) for t in MIRROR_SYNC_TYPES},
             **found,
         }
 

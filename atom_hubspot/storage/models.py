@@ -321,6 +321,8 @@ class FeedHealth(Base):
 # security shows them to the tenants that have a connection to that portal.
 
 MIRROR_OBJECT_TYPES = ("contacts", "companies", "deals")
+# What the sync keeps a state for: the records, then the smaller portal-wide sets.
+MIRROR_SYNC_TYPES = (*MIRROR_OBJECT_TYPES, "pipelines", "lists", "campaigns")
 SYNC_STATUSES = ("idle", "running", "current", "failed")
 
 

@@ -1,0 +1,586 @@
+"""Fill and keep a portal's mirror: full sync, incremental sync, id reconciliation.
+
+Full sync (first time, or `--full`): page through HubSpot's list endpoint (no 10,000-result cap;
+each page's `after` is committed with the page) and, once every page is in, mark as archived
+what the pass did not see. Incremental sync: search everything modified between the last
+synced point minus an overlap window (search lags writes by a few seconds) and the moment this
+run started, in `hs_object_id` order with `hs_object_id > last seen` as the cursor. The upper
+bound and the keyset are what make the same-timestamp trap harmless: 50,000 records stamped with
+one `lastmodifieddate` are still read once each, in id order, and the run ends.
+https://developers.hubspot.com/docs/api-reference/search/guide#limitations
+
+Every page is written with its cursor in one transaction (`MirrorStore.upsert_records(...,
+state=…)`), so a sync killed at any point resumes at the page after the last one stored: no
+record is lost and none is written twice. Deletions: archived records drop out of search and
+list, so a periodic reconciliation lists every id and archives the mirror's records HubSpot no
+longer has; merges arrive as the survivor's `hs_merged_object_ids` and are resolved on upsert.
+
+Calls go through the governor's `sync` lane, so people waiting for HubSpot go first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from atom_hubspot.client.objects import MAX_LIST_LIMIT
+from atom_hubspot.client.search import MAX_SEARCH_LIMIT, Filter, FilterGroup, SearchRequest
+from atom_hubspot.errors import HubSpotError, MissingScopes, TierRequired
+from atom_hubspot.storage.mirror import MirroredRecord, MirrorStore, iso_timestamp
+
+if TYPE_CHECKING:
+    from atom_hubspot.client import CrmObject, HubSpotClient
+
+log = logging.getLogger("atom_hubspot.sync")
+
+RECORD_TYPES = ("contacts", "companies", "deals")
+SYNC_TYPES = (*RECORD_TYPES, "pipelines", "lists", "campaigns")
+MODIFIED_PROPERTY = {
+    "contacts": "lastmodifieddate",
+    "companies": "hs_lastmodifieddate",
+    "deals": "hs_lastmodifieddate",
+}
+# The links mirrored, read from the side HubSpot lists them on.
+ASSOCIATED = {"contacts": ("companies",), "companies": (), "deals": ("contacts", "companies")}
+# Inline associations on list answers name their type; these are HubSpot's default ones.
+# https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide
+ASSOCIATION_TYPE_NAMES = {
+    "contact_to_company": 1,
+    "contact_to_company_unlabeled": 279,
+    "company_to_contact": 2,
+    "company_to_contact_unlabeled": 280,
+    "deal_to_contact": 3,
+    "contact_to_deal": 4,
+    "deal_to_company": 5,
+    "deal_to_company_unlabeled": 341,
+    "company_to_deal": 6,
+    "company_to_deal_unlabeled": 342,
+}
+# A list call names its properties in the URL; connectors keep that under about 15,000
+# characters. Properties past it are read by batch read, which takes them in the body.
+URL_PROPERTY_BUDGET = 15_000
+FALLBACK_PROPERTIES = {
+    "contacts": ["email", "firstname", "lastname", "phone", "company", "lifecyclestage"],
+    "companies": ["name", "domain", "industry", "numberofemployees", "city", "country"],
+    "deals": ["dealname", "amount", "dealstage", "pipeline", "closedate", "deal_currency_code"],
+}
+
+
+@dataclass
+class SyncProgress:
+    """What a run has done so far for one object type (for progress bars and status)."""
+
+    portal_id: int
+    object_type: str
+    mode: str
+    processed: int
+    expected: int | None
+    started: float
+    now: float
+
+    @property
+    def rate(self) -> float:
+        spent = self.now - self.started
+        return self.processed / spent if spent > 0 else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        if not self.expected or self.rate <= 0:
+            return None
+        return max(0.0, (self.expected - self.processed) / self.rate)
+
+
+@dataclass
+class ObjectSyncResult:
+    object_type: str
+    mode: str
+    records: int = 0
+    archived: int = 0
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class SyncReport:
+    portal_id: int
+    results: list[ObjectSyncResult] = field(default_factory=list)
+    skipped: str | None = None  # why nothing ran (another process holds the portal)
+
+    @property
+    def ok(self) -> bool:
+        return self.skipped is None and all(r.error is None for r in self.results)
+
+
+Progress = Callable[[SyncProgress], None]
+# Called between pages; False means this process no longer holds the portal: stop.
+StillHolder = Callable[[], Awaitable[bool]]
+
+
+class SyncStopped(Exception):
+    """The run stopped between pages (the lease was lost); its cursor is stored."""
+
+
+def _ms(dt: datetime) -> str:
+    return str(int(dt.timestamp() * 1000))
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def to_mirrored(obj: CrmObject) -> MirroredRecord:
+    return MirroredRecord(
+        id=int(obj.id),
+        properties=dict(obj.properties),
+        created_at=obj.created_at,
+        updated_at=obj.updated_at,
+        archived=bool(obj.archived),
+        archived_at=obj.archived_at,
+    )
+
+
+def _chunks(names: Sequence[str], budget: int) -> list[list[str]]:
+    out: list[list[str]] = [[]]
+    size = 0
+    for name in names:
+        if out[-1] and size + len(name) + 1 > budget:
+            out.append([])
+            size = 0
+        out[-1].append(name)
+        size += len(name) + 1
+    return out
+
+
+class PortalSyncer:
+    """Syncs one portal's mirror through one client (in the governor's sync lane)."""
+
+    def __init__(
+        self,
+        client: HubSpotClient,
+        store: MirrorStore,
+        portal_id: int,
+        *,
+        overlap_s: float = 120.0,
+        reconcile_s: float = 86_400.0,
+        clock: Callable[[], float] = time.time,
+        progress: Progress | None = None,
+        still_holder: StillHolder | None = None,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.portal_id = portal_id
+        self.overlap_s = overlap_s
+        self.reconcile_s = reconcile_s
+        self.clock = clock
+        self.progress = progress
+        self.still_holder = still_holder
+        self._properties: dict[str, list[str]] = {}
+
+    # ------------------------------------------------------------------ run
+
+    async def run(self, objects: Iterable[str] = SYNC_TYPES, *, full: bool = False) -> SyncReport:
+        """Sync the given object types, records first; a failing type does not stop the
+        others (its error is kept in its state)."""
+        report = SyncReport(self.portal_id)
+        wanted = [t for t in SYNC_TYPES if t in set(objects)]
+        for object_type in wanted:
+            started = self.clock()
+            try:
+                result = await self._one(object_type, full=full)
+            except SyncStopped:
+                report.results.append(
+                    ObjectSyncResult(object_type, "stopped", error="stopped: lease lost")
+                )
+                break
+            except HubSpotError as exc:
+                message = f"{exc.code}: {exc.message}"[:500]
+                await self.store.save_state(
+                    self.portal_id, object_type, status="failed", last_error=message
+                )
+                log.warning(
+                    "sync of portal %s %s failed: %s (correlation id %s)",
+                    self.portal_id,
+                    object_type,
+                    exc.code,
+                    exc.correlation_id,
+                )
+                result = ObjectSyncResult(object_type, "failed", error=message)
+            result.seconds = self.clock() - started
+            report.results.append(result)
+        return report
+
+    async def _one(self, object_type: str, *, full: bool) -> ObjectSyncResult:
+        if object_type in RECORD_TYPES:
+            return await self.sync_records(object_type, full=full)
+        if object_type == "pipelines":
+            return await self._small(object_type, self._pipelines)
+        if object_type == "lists":
+            return await self._small(object_type, self._lists)
+        return await self._small(object_type, self._campaigns)
+
+    async def _check_holder(self) -> None:
+        if self.still_holder is not None and not await self.still_holder():
+            raise SyncStopped
+
+    def _report(
+        self, object_type: str, mode: str, processed: int, expected: int | None, t0: float
+    ) -> None:
+        if self.progress is not None:
+            self.progress(
+                SyncProgress(
+                    self.portal_id, object_type, mode, processed, expected, t0, self.clock()
+                )
+            )
+
+    # ------------------------------------------------------------------ records
+
+    async def properties_of(self, object_type: str) -> list[str]:
+        """Every property name the portal has for the type (HubSpot's and custom ones)."""
+        if object_type not in self._properties:
+            try:
+                defs = await self.client.properties.list(object_type)
+                names = sorted({d.name for d in defs if not d.archived})
+            except (MissingScopes, TierRequired):
+                names = []
+            except HubSpotError as exc:
+                if exc.status != 403:
+                    raise
+                names = []
+            base = ["hs_object_id", "createdate", MODIFIED_PROPERTY[object_type]]
+            if object_type == "contacts":
+                base.append("hs_merged_object_ids")
+            self._properties[object_type] = list(
+                dict.fromkeys([*base, *(names or FALLBACK_PROPERTIES[object_type])])
+            )
+        return self._properties[object_type]
+
+    async def sync_records(self, object_type: str, *, full: bool = False) -> ObjectSyncResult:
+        state = await self.store.sync_state(self.portal_id, object_type)
+        resuming = state.status == "running" and state.mode in ("full", "incremental")
+        if full or state.synced_through is None:
+            if not (resuming and state.mode == "full" and not full):
+                state.cursor = {}
+                state.processed = 0
+                state.run_started_at = _utc(self.clock())
+            result = await self._full(object_type, state)
+        elif resuming and state.mode == "full":
+            result = await self._full(object_type, state)
+        else:
+            result = await self._incremental(object_type, state, resume=resuming)
+        due = state.reconciled_at is None or (
+            self.clock() - state.reconciled_at.timestamp() >= self.reconcile_s
+        )
+        if result.mode == "incremental" and due:
+            result.archived += await self.reconcile(object_type)
+        return result
+
+    async def _full(self, object_type: str, state: Any) -> ObjectSyncResult:
+        """List every record page by page; `after` is committed with each page."""
+        started_at: datetime = state.run_started_at or _utc(self.clock())
+        processed = int(state.processed or 0)
+        after = state.cursor.get("after")
+        api = self.client.objects(object_type)
+        names = await self.properties_of(object_type)
+        first, *rest = _chunks(names, URL_PROPERTY_BUDGET)
+        expected = await self._estimate(object_type)
+        await self.store.save_state(
+            self.portal_id,
+            object_type,
+            status="running",
+            mode="full",
+            run_started_at=started_at,
+            cursor=dict(state.cursor),
+            processed=processed,
+            expected=expected,
+            last_error=None,
+        )
+        t0 = self.clock()
+        while True:
+            await self._check_holder()
+            page = await api.list(
+                limit=MAX_LIST_LIMIT,
+                after=after,
+                properties=first,
+                associations=list(ASSOCIATED[object_type]) or None,
+            )
+            records = [to_mirrored(o) for o in page.results]
+            if rest and records:
+                records = await self._complete(object_type, records, rest)
+            after = page.next_after
+            processed += len(records)
+            await self.store.upsert_records(
+                self.portal_id,
+                object_type,
+                records,
+                state={"cursor": {"after": after}, "processed": processed},
+            )
+            await self._inline_links(object_type, page.results)
+            self._report(object_type, "full", processed, expected, t0)
+            if after is None:
+                break
+        # Whatever the pass did not see is gone from HubSpot (archived or deleted).
+        archived = await self.store.archive_unseen(self.portal_id, object_type, started_at)
+        now = _utc(self.clock())
+        await self.store.save_state(
+            self.portal_id,
+            object_type,
+            status="current",
+            mode="incremental",
+            cursor={},
+            synced_through=started_at,
+            last_success_at=now,
+            reconciled_at=now,
+            processed=processed,
+            last_error=None,
+        )
+        return ObjectSyncResult(object_type, "full", processed, archived)
+
+    async def _estimate(self, object_type: str) -> int | None:
+        """How many records there are (one search with limit 1), for progress and ETA."""
+        try:
+            return await self.client.objects(object_type).count()
+        except HubSpotError:
+            return None
+
+    async def _complete(
+        self, object_type: str, records: list[MirroredRecord], chunks: list[list[str]]
+    ) -> list[MirroredRecord]:
+        """Read the properties that did not fit in the list call's URL, by batch read."""
+        by_id = {r.id: dict(r.properties) for r in records}
+        api = self.client.objects(object_type)
+        for names in chunks:
+            batch = await api.batch_read(list(by_id), properties=names)
+            for obj in batch.results:
+                by_id.setdefault(int(obj.id), {}).update(obj.properties)
+        return [
+            MirroredRecord(r.id, by_id[r.id], r.created_at, r.updated_at, r.archived, r.archived_at)
+            for r in records
+        ]
+
+    async def _inline_links(self, object_type: str, objs: Sequence[CrmObject]) -> None:
+        for to_type in ASSOCIATED[object_type]:
+            links = {
+                int(o.id): [
+                    (int(ref.id), ASSOCIATION_TYPE_NAMES.get(ref.type or "", 0))
+                    for ref in o.associations.get(to_type, [])
+                ]
+                for o in objs
+            }
+            await self.store.replace_associations(self.portal_id, object_type, to_type, links)
+
+    async def _read_links(self, object_type: str, ids: list[int]) -> None:
+        for to_type in ASSOCIATED[object_type]:
+            found = await self.client.associations.batch_read(object_type, to_type, ids)
+            links = {
+                int(src): [
+                    (int(ref.id), int(t.get("typeId") or 0))
+                    for ref in refs
+                    for t in (ref.association_types or [{"typeId": 0}])
+                ]
+                for src, refs in found.items()
+            }
+            await self.store.replace_associations(self.portal_id, object_type, to_type, links)
+
+    async def _incremental(self, object_type: str, state: Any, *, resume: bool) -> ObjectSyncResult:
+        """Everything modified in [since, upper], in id order; the cursor is the last id."""
+        if resume and state.cursor.get("upper"):
+            since = datetime.fromisoformat(state.cursor["since"])
+            upper = datetime.fromisoformat(state.cursor["upper"])
+            after_id = int(state.cursor.get("after_id") or 0)
+            processed = int(state.processed or 0)
+        else:
+            since = state.synced_through - timedelta(seconds=self.overlap_s)
+            # Capped at this run's start: records changed meanwhile are the next run's, so a
+            # busy portal cannot keep this run going.
+            upper = _utc(self.clock())
+            after_id = 0
+            processed = 0
+        cursor = {"since": since.isoformat(), "upper": upper.isoformat()}
+        await self.store.save_state(
+            self.portal_id,
+            object_type,
+            status="running",
+            mode="incremental",
+            run_started_at=upper,
+            cursor={**cursor, "after_id": after_id},
+            processed=processed,
+            expected=None,
+            last_error=None,
+        )
+        names = await self.properties_of(object_type)
+        api = self.client.objects(object_type)
+        modified = MODIFIED_PROPERTY[object_type]
+        t0 = self.clock()
+        while True:
+            await self._check_holder()
+            request = SearchRequest(
+                filter_groups=[
+                    FilterGroup.of(
+                        Filter.between(modified, _ms(since), _ms(upper)),
+                        Filter.gt("hs_object_id", after_id),
+                    )
+                ],
+                properties=names,
+                limit=MAX_SEARCH_LIMIT,
+            ).sort("hs_object_id", "ASCENDING")
+            page = await api.search(request)
+            records = [to_mirrored(o) for o in page.results]
+            if records:
+                after_id = max(r.id for r in records)
+            processed += len(records)
+            await self.store.upsert_records(
+                self.portal_id,
+                object_type,
+                records,
+                state={"cursor": {**cursor, "after_id": after_id}, "processed": processed},
+            )
+            if records:
+                await self._read_links(object_type, [r.id for r in records])
+            self._report(object_type, "incremental", processed, page.total, t0)
+            if len(records) < MAX_SEARCH_LIMIT:
+                break
+        await self.store.save_state(
+            self.portal_id,
+            object_type,
+            status="current",
+            cursor={},
+            synced_through=upper,
+            last_success_at=_utc(self.clock()),
+            processed=processed,
+            last_error=None,
+        )
+        return ObjectSyncResult(object_type, "incremental", processed)
+
+    async def reconcile(self, object_type: str) -> int:
+        """List every id HubSpot has (ids only) and archive the mirror's records it no longer
+        has: deletions that no search shows. Streams range by range, in id order."""
+        api = self.client.objects(object_type)
+        after: str | None = None
+        low = 0
+        archived = 0
+        started = _utc(self.clock())
+        while True:
+            await self._check_holder()
+            page = await api.list(limit=MAX_LIST_LIMIT, after=after, properties=["hs_object_id"])
+            ids = sorted(int(o.id) for o in page.results)
+            after = page.next_after
+            high = ids[-1] if ids and after is not None else 2**62
+            have = await self.store.live_ids_between(self.portal_id, object_type, low, high)
+            gone = sorted(set(have) - set(ids))
+            if gone:
+                archived += await self.store.archive_records(
+                    self.portal_id, object_type, gone, before=started
+                )
+            low = high
+            if after is None:
+                break
+        await self.store.save_state(self.portal_id, object_type, reconciled_at=_utc(self.clock()))
+        if archived:
+            log.info(
+                "portal %s: %d %s no longer in HubSpot, archived in the mirror",
+                self.portal_id,
+                archived,
+                object_type,
+            )
+        return archived
+
+    # ------------------------------------------------------------------ small types
+
+    async def _small(
+        self, object_type: str, fetch: Callable[[], Awaitable[int]]
+    ) -> ObjectSyncResult:
+        await self.store.save_state(
+            self.portal_id,
+            object_type,
+            status="running",
+            mode="full",
+            run_started_at=_utc(self.clock()),
+            last_error=None,
+        )
+        try:
+            n = await fetch()
+        except (MissingScopes, TierRequired) as exc:
+            # Not this portal's (tier, scopes): nothing to mirror, say why.
+            await self.store.save_state(
+                self.portal_id,
+                object_type,
+                status="current",
+                last_success_at=_utc(self.clock()),
+                processed=0,
+                last_error=f"{exc.code}: {exc.message}"[:500],
+            )
+            return ObjectSyncResult(object_type, "full", 0, error=None)
+        now = _utc(self.clock())
+        await self.store.save_state(
+            self.portal_id,
+            object_type,
+            status="current",
+            synced_through=now,
+            last_success_at=now,
+            processed=n,
+            last_error=None,
+        )
+        return ObjectSyncResult(object_type, "full", n)
+
+    async def _pipelines(self) -> int:
+        pipelines = await self.client.pipelines.list("deals")
+        await self.store.replace_pipelines(
+            self.portal_id,
+            "deals",
+            [p.model_dump(by_alias=True, mode="json") for p in pipelines],
+        )
+        return len(pipelines)
+
+    async def _lists(self) -> int:
+        found: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            await self._check_holder()
+            page = await self.client.lists.search(count=500, offset=offset)
+            found += [x.model_dump(by_alias=True, mode="json") for x in page.lists]
+            offset += len(page.lists)
+            if not page.has_more or not page.lists:
+                break
+        await self.store.replace_lists(self.portal_id, found)
+        for x in found:
+            if x.get("processingType") == "DYNAMIC" and not x.get("listId"):
+                continue
+            members = [int(m.record_id) async for m in self.client.lists.iter_members(x["listId"])]
+            await self.store.replace_list_members(self.portal_id, str(x["listId"]), members)
+        return len(found)
+
+    async def _campaigns(self) -> int:
+        found: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            await self._check_holder()
+            page = await self.client.campaigns.list(limit=100, after=after)
+            found += [c.model_dump(by_alias=True, mode="json") for c in page.results]
+            after = page.next_after
+            if after is None:
+                break
+        await self.store.upsert_campaigns(self.portal_id, found)
+        return len(found)
+
+
+async def sync_many(syncers: Sequence[PortalSyncer], **kw: Any) -> list[SyncReport]:
+    """Several portals at once (each portal has its own budget)."""
+    return list(await asyncio.gather(*(s.run(**kw) for s in syncers)))
+
+
+__all__ = [
+    "RECORD_TYPES",
+    "SYNC_TYPES",
+    "ObjectSyncResult",
+    "PortalSyncer",
+    "SyncProgress",
+    "SyncReport",
+    "SyncStopped",
+    "iso_timestamp",
+    "to_mirrored",
+]
