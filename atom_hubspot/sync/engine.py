@@ -20,7 +20,6 @@ Calls go through the governor's `sync` lane, so people waiting for HubSpot go fi
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from atom_hubspot.client.objects import MAX_LIST_LIMIT
 from atom_hubspot.client.search import MAX_SEARCH_LIMIT, Filter, FilterGroup, SearchRequest
 from atom_hubspot.errors import HubSpotError, MissingScopes, TierRequired
-from atom_hubspot.storage.mirror import MirroredRecord, MirrorStore, iso_timestamp
+from atom_hubspot.storage.mirror import MirroredRecord, MirrorStore
 
 if TYPE_CHECKING:
     from atom_hubspot.client import CrmObject, HubSpotClient
@@ -566,21 +565,3 @@ class PortalSyncer:
                 break
         await self.store.upsert_campaigns(self.portal_id, found)
         return len(found)
-
-
-async def sync_many(syncers: Sequence[PortalSyncer], **kw: Any) -> list[SyncReport]:
-    """Several portals at once (each portal has its own budget)."""
-    return list(await asyncio.gather(*(s.run(**kw) for s in syncers)))
-
-
-__all__ = [
-    "RECORD_TYPES",
-    "SYNC_TYPES",
-    "ObjectSyncResult",
-    "PortalSyncer",
-    "SyncProgress",
-    "SyncReport",
-    "SyncStopped",
-    "iso_timestamp",
-    "to_mirrored",
-]
