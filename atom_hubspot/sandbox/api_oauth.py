@@ -240,6 +240,20 @@ async def token(call: Call) -> Response:
                 "invalid_grant", "BAD_REFRESH_TOKEN", "missing or unknown refresh token"
             )
         return json_response(_issue(call, grant.portal_id, grant.scopes, rt))
+    if grant_type == "client_credentials":
+        # An app-level token (no portal, no user), e.g. for the Webhooks Journal.
+        # https://developers.hubspot.com/docs/api-reference/latest/webhooks-journal/guide
+        scopes = [x for x in form.get("scope", "").split() if x]
+        access = "CC" + base64.urlsafe_b64encode(secrets.token_bytes(48)).decode().rstrip("=")
+        sb.app_tokens[access] = (scopes, sb.now() + sb.config.access_token_ttl_s)
+        return json_response(
+            {
+                "token_type": "bearer",
+                "access_token": access,
+                "expires_in": sb.config.access_token_ttl_s,
+                "scopes": scopes,
+            }
+        )
     raise OAuthError(
         "unsupported_grant_type", "BAD_GRANT_TYPE", f"grant_type {grant_type!r} is not supported"
     )

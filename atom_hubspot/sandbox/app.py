@@ -19,6 +19,7 @@ from atom_hubspot.sandbox import (
     api_marketing,
     api_oauth,
     api_properties,
+    journal,
     webhooks,
 )
 from atom_hubspot.sandbox.config import (
@@ -71,6 +72,7 @@ ROUTE_TABLES: tuple[Router, ...] = (
     api_oauth.routes,
     api_properties.routes,
     webhooks.routes,
+    journal.routes,
 )
 
 
@@ -99,6 +101,8 @@ class Sandbox:
         self.refresh_tokens: dict[str, TokenGrant] = {}
         self.access_tokens: dict[str, TokenGrant] = {}
         self.private_tokens: dict[str, TokenGrant] = {}
+        # Client-credentials (app) tokens: token -> (scopes, expires at).
+        self.app_tokens: dict[str, tuple[list[str], float]] = {}
         self.calls: Counter[str] = Counter()
         self.log: deque[dict[str, Any]] = deque(maxlen=5000)
         self.faults_injected: Counter[str] = Counter()

@@ -28,6 +28,7 @@ import httpx
 from starlette.responses import Response
 
 from atom_hubspot.sandbox.errors import ApiError, validation
+from atom_hubspot.sandbox.journal import Journal
 from atom_hubspot.sandbox.objects import resolve_type
 from atom_hubspot.sandbox.routing import Call, Router, json_response
 
@@ -73,7 +74,7 @@ class WebhookDispatcher:
         self.disorder = sandbox.config.webhook_disorder
         self.outbox: deque[Delivery] = deque()
         self.stats = DeliveryStats()
-        self.journal: list[dict[str, Any]] = []  # every event, in the order it happened
+        self.journal_book = Journal(sandbox)
         self._rng = random.Random(sandbox.config.seed_value + 7)  # noqa: S311 - repeatable
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -93,7 +94,8 @@ class WebhookDispatcher:
                 continue
             events, portal.changes = portal.changes, []
             taken += len(events)
-            self.journal.extend(events)
+            for i in range(0, len(events), MAX_BATCH):
+                self.journal_book.publish(portal.portal_id, events[i : i + MAX_BATCH])
             if self.url is None:
                 continue
             for i in range(0, len(events), MAX_BATCH):
@@ -209,7 +211,7 @@ class WebhookDispatcher:
             "dropped_batches": s.dropped_batches,
             "last_status": s.last_status,
             "last_error": s.last_error,
-            "journal_events": len(self.journal),
+            "journal_events": sum(len(e.events) for e in self.journal_book.entries),
             "max_attempts": self.max_attempts,
             "retry_base_s": self.retry_base_s,
             "disorder": self.disorder,

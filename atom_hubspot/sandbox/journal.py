@@ -1,0 +1,196 @@
+"""The sandbox's Webhooks Journal: the same changes as the webhooks, pulled instead of pushed.
+
+Each time the sandbox takes new changes (after a call), it publishes one journal entry per portal
+holding them. Readers walk the entries by offset: `earliest`, `latest`, `offset/{o}/next`, each
+answering a JournalFetchResponse `{currentOffset, url, expiresAt}`; the file behind `url` holds
+`{offset, publishedAt, journalEvents[]}`. Reads need the app's client-credentials token with
+`developer.webhooks_journal.read`. The journal keeps about three days; an offset it no longer
+has answers 404. When nothing newer exists, `next` answers 204 (HubSpot does not document that
+case; the plugin also accepts 404 there and then checks how old its offset is).
+https://developers.hubspot.com/docs/api-reference/latest/webhooks-journal/journal-entries/guide
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from starlette.responses import Response
+
+from atom_hubspot.sandbox.errors import ApiError, not_found
+from atom_hubspot.sandbox.objects import OBJECT_TYPES
+from atom_hubspot.sandbox.routing import Call, Router, json_response, no_content
+
+if TYPE_CHECKING:
+    from atom_hubspot.sandbox.app import Sandbox
+
+JOURNAL_SCOPE = "developer.webhooks_journal.read"
+RETENTION_S = 3 * 86_400
+_ACTIONS = {
+    "creation": "CREATE",
+    "propertyChange": "UPDATE",
+    "deletion": "DELETE",
+    "restore": "RESTORE",
+    "merge": "MERGE",
+    "privacyDeletion": "DELETE",
+}
+_TYPE_IDS = {t.singular: t.type_id for t in OBJECT_TYPES.values()}
+
+routes = Router()
+
+
+@dataclass
+class JournalEntry:
+    offset: str
+    portal_id: int
+    published_at: float
+    events: list[dict[str, Any]]
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def journal_event(event: dict[str, Any]) -> dict[str, Any]:
+    """A webhook-shaped change in the journal's (provisional) shape."""
+    head, _, kind = event["subscriptionType"].partition(".")
+    out: dict[str, Any] = {
+        "portalId": event["portalId"],
+        "occurredAt": event["occurredAt"],
+        "objectTypeId": _TYPE_IDS.get(head, head),
+        "objectId": event.get("objectId"),
+        "changeSource": event.get("changeSource"),
+    }
+    if kind == "associationChange":
+        out["action"] = (
+            "ASSOCIATION_REMOVED" if event.get("associationRemoved") else "ASSOCIATION_ADDED"
+        )
+        out["associatedObjectId"] = event.get("toObjectId")
+        out["associationType"] = event.get("associationType")
+    else:
+        out["action"] = _ACTIONS.get(kind, kind.upper())
+    if kind == "propertyChange":
+        out["propertyChanges"] = [
+            {"propertyName": event.get("propertyName"), "propertyValue": event.get("propertyValue")}
+        ]
+    if kind == "privacyDeletion":
+        out["privacyDeletion"] = True
+    return out
+
+
+class Journal:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.entries: list[JournalEntry] = []
+        self._counter = 0
+
+    def publish(self, portal_id: int, events: list[dict[str, Any]]) -> None:
+        if not events:
+            return
+        self._counter += 1
+        offset = str(
+            uuid.UUID(int=(self.sandbox.config.seed_value << 64) + self._counter, version=4)
+        )
+        self.entries.append(JournalEntry(offset, portal_id, self.sandbox.now(), events))
+
+    def live(self, portal_id: int | None) -> list[JournalEntry]:
+        horizon = self.sandbox.now() - RETENTION_S
+        return [
+            e
+            for e in self.entries
+            if e.published_at >= horizon and (portal_id is None or e.portal_id == portal_id)
+        ]
+
+    def fetch_response(self, call: Call, entry: JournalEntry) -> Response:
+        base = f"http://{call.headers.get('host', 'sandbox.local')}{call.root_path}"
+        return json_response(
+            {
+                "currentOffset": entry.offset,
+                "url": f"{base}/_journal-files/{entry.offset}",
+                "expiresAt": _iso(entry.published_at + RETENTION_S),
+            }
+        )
+
+
+def _app_token(call: Call) -> None:
+    auth = call.headers.get("authorization", "")
+    token = auth.partition(" ")[2].strip()
+    grant = call.sandbox.app_tokens.get(token)
+    if grant is None or grant[1] <= call.sandbox.now():
+        raise ApiError(
+            401,
+            "Authentication credentials not found: the journal takes the app's "
+            "client-credentials token.",
+            "INVALID_AUTHENTICATION",
+        )
+    if JOURNAL_SCOPE not in grant[0]:
+        raise ApiError(
+            403,
+            "This app hasn't been granted all required scopes to make this call.",
+            "MISSING_SCOPES",
+            errors=[
+                {
+                    "message": f"missing {JOURNAL_SCOPE}",
+                    "context": {"requiredScopes": [JOURNAL_SCOPE]},
+                }
+            ],
+        )
+
+
+def _portal_filter(call: Call) -> int | None:
+    raw = call.query.get("installPortalId")
+    return call.int_query("installPortalId", 0, low=1) if raw else None
+
+
+_PREFIXES = ("/webhooks-journal/journal/{date}", "/webhooks-journal/journal-local/{date}")
+
+
+@routes.add("GET", "journal.earliest", *(p + "/earliest" for p in _PREFIXES), kind="oauth")
+async def earliest(call: Call) -> Response:
+    _app_token(call)
+    entries = call.sandbox.webhooks.journal_book.live(_portal_filter(call))
+    if not entries:
+        return no_content()
+    return call.sandbox.webhooks.journal_book.fetch_response(call, entries[0])
+
+
+@routes.add("GET", "journal.latest", *(p + "/latest" for p in _PREFIXES), kind="oauth")
+async def latest(call: Call) -> Response:
+    _app_token(call)
+    entries = call.sandbox.webhooks.journal_book.live(_portal_filter(call))
+    if not entries:
+        return no_content()
+    return call.sandbox.webhooks.journal_book.fetch_response(call, entries[-1])
+
+
+@routes.add("GET", "journal.next", *(p + "/offset/{offset}/next" for p in _PREFIXES), kind="oauth")
+async def next_entry(call: Call) -> Response:
+    _app_token(call)
+    book = call.sandbox.webhooks.journal_book
+    entries = book.live(_portal_filter(call))
+    everything = book.live(None)
+    offset = call.params["offset"]
+    if not any(e.offset == offset for e in everything):
+        raise not_found(f"Offset {offset} does not exist or has expired")
+    position = next(i for i, e in enumerate(everything) if e.offset == offset)
+    later = [e for e in entries if everything.index(e) > position]
+    if not later:
+        return no_content()
+    return book.fetch_response(call, later[0])
+
+
+@routes.add("GET", "journal.file", "/_journal-files/{offset}", kind="oauth")
+async def journal_file(call: Call) -> Response:
+    book = call.sandbox.webhooks.journal_book
+    entry = next((e for e in book.live(None) if e.offset == call.params["offset"]), None)
+    if entry is None:
+        raise not_found("This journal file has expired")
+    return json_response(
+        {
+            "offset": entry.offset,
+            "publishedAt": _iso(entry.published_at),
+            "journalEvents": [journal_event(e) for e in entry.events],
+        }
+    )
