@@ -249,6 +249,7 @@ def atom_register_cli_commands(cli: Any) -> None:
     for module, attrs in (
         ("atom_hubspot.cli", ("hubspot", "cli", "group")),
         ("atom_hubspot.sandbox.cli", ("sandbox", "cli", "command")),
+        ("atom_hubspot.sandbox.cli", ("sandbox_edit",)),
     ):
         try:
             mod = importlib.import_module(module)

@@ -39,6 +39,8 @@ def build_config(
     token_ttl: int,
     no_seed: bool,
     private_app_token: tuple[str, ...],
+    webhook_url: str | None = None,
+    webhook_disorder: float = 0.0,
 ) -> SandboxConfig:
     try:
         fault_config = _faults(faults)
@@ -54,6 +56,8 @@ def build_config(
         fault_style="wire",
         access_token_ttl_s=token_ttl,
         private_app_tokens={t: DEMO_PORTAL_ID for t in private_app_token},
+        webhook_url=webhook_url,
+        webhook_disorder=webhook_disorder,
     )
 
 
@@ -101,6 +105,19 @@ def build_config(
     multiple=True,
     help="Accept this static token for the demo portal (repeatable).",
 )
+@click.option(
+    "--webhook-url",
+    default=None,
+    help="Deliver every change as signed HubSpot webhooks to this URL "
+    "(e.g. http://127.0.0.1:8000/webhooks/hubspot).",
+)
+@click.option(
+    "--webhook-disorder",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of deliveries sent twice and out of order (HubSpot promises neither).",
+)
 def sandbox(
     host: str,
     port: int,
@@ -112,6 +129,8 @@ def sandbox(
     token_ttl: int,
     no_seed: bool,
     private_app_token: tuple[str, ...],
+    webhook_url: str | None,
+    webhook_disorder: float,
 ) -> None:
     """Run the offline HubSpot sandbox (OAuth, CRM, lists, marketing) over HTTP."""
     try:
@@ -135,6 +154,8 @@ def sandbox(
         token_ttl=token_ttl,
         no_seed=no_seed,
         private_app_token=private_app_token,
+        webhook_url=webhook_url,
+        webhook_disorder=webhook_disorder,
     )
     app = create_sandbox_app(config)
     base = f"http://{host}:{port}"
@@ -143,4 +164,46 @@ def sandbox(
     click.echo(f"  HUBSPOT_AUTHORIZE_URL={base}/oauth/authorize")
     click.echo(f"  HUBSPOT_CLIENT_ID={config.client_id}  (secret: {config.client_secret})")
     click.echo(f"  admin: {base}/_sandbox")
+    if webhook_url:
+        click.echo(f"  webhooks to: {webhook_url}")
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@click.command("sandbox-edit")
+@click.option(
+    "--url",
+    default="http://127.0.0.1:8765",
+    show_default=True,
+    help="The running sandbox (its admin endpoints answer loopback clients).",
+)
+@click.option("--portal", type=int, default=DEMO_PORTAL_ID, show_default=True)
+@click.argument("object_type", type=click.Choice(["contacts", "companies", "deals"]))
+@click.argument("object_id", type=int)
+@click.argument("changes", nargs=-1, required=True)
+def sandbox_edit(
+    url: str, portal: int, object_type: str, object_id: int, changes: tuple[str, ...]
+) -> None:
+    """Change a sandbox record as a user in HubSpot's UI would: NAME=VALUE ... (webhook
+    subscribers and the journal hear of it like any change in HubSpot)."""
+    import httpx
+
+    props: dict[str, str] = {}
+    for change in changes:
+        name, sep, value = change.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{change!r} is not NAME=VALUE", param_hint="CHANGES")
+        props[name] = value
+    target = f"{url.rstrip('/')}/_sandbox/portals/{portal}/objects/{object_type}/{object_id}"
+    try:
+        answer = httpx.patch(target, json={"properties": props}, timeout=10)
+    except httpx.HTTPError as exc:
+        raise click.ClickException(
+            f"the sandbox at {url} did not answer: {type(exc).__name__}"
+        ) from None
+    if answer.status_code != 200:
+        message = answer.json().get("message", answer.text) if answer.content else ""
+        raise click.ClickException(f"the sandbox answered {answer.status_code}: {message}")
+    click.echo(
+        f"{object_type} {object_id} in portal {portal}: "
+        + ", ".join(f"{k}={v!r}" for k, v in props.items())
+    )
