@@ -145,9 +145,29 @@ def check_config_command(ctx: click.Context, as_json: bool) -> None:
     report = _run(host.check_config())
     rows = _issue_rows(report, host)
     has_errors = any(row["severity"] == Severity.ERROR for row in rows)
+    in_effect = {
+        record.name: record.config_summary
+        for record in host.plugins.records.values()
+        if record.config_summary
+    }
     if as_json:
-        _echo_json({"ok": not has_errors, "issues": rows})
-    elif not rows:
+        _echo_json(
+            {
+                "ok": not has_errors,
+                "issues": rows,
+                "in_effect": {
+                    name: [v.model_dump(mode="json") for v in values]
+                    for name, values in in_effect.items()
+                },
+            }
+        )
+        ctx.exit(EXIT_PROBLEMS if has_errors else EXIT_OK)
+    for name, values in in_effect.items():
+        click.echo(f"{name}, in effect:")
+        width = max(len(v.name) for v in values)
+        for v in values:
+            click.echo(f"    {v.name.ljust(width)}  {v.value}  ({v.key})")
+    if not rows:
         click.echo("Configuration OK.")
     else:
         for row in rows:

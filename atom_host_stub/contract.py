@@ -46,6 +46,15 @@ class ConfigIssue(BaseModel):
     hint: str = Field(default="", description="What to do about it")
 
 
+class ConfigValue(BaseModel):
+    """A setting as the plugin applies it (e.g. the API version one family uses), shown by
+    `check-config` and the dashboard. Never a secret."""
+
+    key: str = Field(description="The environment variable it comes from")
+    name: str = Field(description="What it governs")
+    value: str
+
+
 # --------------------------------------------------------------------------- health
 
 

@@ -14,6 +14,7 @@ import pluggy
 
 from atom_host_stub.contract import (
     ConfigIssue,
+    ConfigValue,
     FeatureState,
     HostContext,
     RegisterHealthCheck,
@@ -38,6 +39,11 @@ def atom_features() -> list[FeatureState]:
 @hookspec
 def atom_validate_config(env: Mapping[str, str], context: HostContext) -> list[ConfigIssue]:
     """Check the plugin's settings from `env`; return every issue at once, secrets never shown."""
+
+
+@hookspec
+def atom_config_summary(env: Mapping[str, str], context: HostContext) -> list[ConfigValue]:
+    """Say what the plugin's settings amount to (values derived from `env`); nothing secret."""
 
 
 # --------------------------------------------------------------------------- lifecycle

@@ -23,6 +23,7 @@ from atom_host_stub.config import (
 )
 from atom_host_stub.contract import (
     ConfigIssue,
+    ConfigValue,
     FeatureState,
     HealthCheck,
     HostContext,
@@ -173,6 +174,19 @@ class Host:
                 ]
             except ValidationError as exc:
                 self.plugins.fail(record, f"atom_validate_config returned invalid issues: {exc}")
+        summaries = self.plugins.call_sync(
+            "atom_config_summary", env=self.context.env, context=self.context
+        )
+        for name, values in summaries.items():
+            record = self.plugins.get(name)
+            try:
+                parsed = [ConfigValue.model_validate(v) for v in values or []]
+            except ValidationError as exc:
+                self.plugins.fail(record, f"atom_config_summary returned invalid values: {exc}")
+                continue
+            record.config_summary = [
+                v.model_copy(update={"value": self.redact(v.value)}) for v in parsed
+            ]
         report = ConfigReport({HOST_NAME: self.host_issues})
         for record in self.plugins.records.values():
             if record.config_issues:

@@ -22,7 +22,7 @@ import pluggy
 
 from atom_host_stub import hookspecs
 from atom_host_stub.config import HostSettings
-from atom_host_stub.contract import ConfigIssue, FeatureState
+from atom_host_stub.contract import ConfigIssue, ConfigValue, FeatureState
 from atom_host_stub.manifest import (
     ManifestError,
     PluginManifest,
@@ -55,6 +55,7 @@ class PluginRecord:
     hooks: list[str] = field(default_factory=list)
     features: list[FeatureState] = field(default_factory=list)
     config_issues: list[ConfigIssue] = field(default_factory=list)
+    config_summary: list[ConfigValue] = field(default_factory=list)
     started: bool = False
     routes: list[str] = field(default_factory=list)
     route_prefixes: list[str] = field(default_factory=list)

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from atom_host_stub.contract import ConfigIssue, FeatureState, HealthStatus
+from atom_host_stub.contract import ConfigIssue, ConfigValue, FeatureState, HealthStatus
 from atom_host_stub.health import HealthReport
 from atom_host_stub.manager import PluginRecord
 
@@ -49,6 +49,9 @@ class IntegrationStatus(BaseModel):
     features: list[FeatureState] = Field(default_factory=list)
     config: list[ConfigKeyState] = Field(default_factory=list)
     config_issues: list[ConfigIssue] = Field(default_factory=list)
+    config_summary: list[ConfigValue] = Field(
+        default_factory=list, description="Settings as the plugin applies them"
+    )
     health: list[HealthReport] = Field(default_factory=list)
     route_prefixes: list[str] = Field(default_factory=list)
     routes: list[str] = Field(default_factory=list)
@@ -120,6 +123,7 @@ def integration_status(
             for key in (manifest.config if manifest else [])
         ],
         config_issues=record.config_issues,
+        config_summary=record.config_summary,
         health=health,
         route_prefixes=record.route_prefixes,
         routes=record.routes,

@@ -19,6 +19,7 @@ import pluggy
 
 from atom_host_stub.contract import (
     ConfigIssue,
+    ConfigValue,
     FeatureState,
     HealthResult,
     HealthStatus,
@@ -110,6 +111,25 @@ def atom_validate_config(env: Mapping[str, str], context: HostContext) -> list[C
             )
         )
     return issues
+
+
+@hookimpl
+def atom_config_summary(env: Mapping[str, str], context: HostContext) -> list[ConfigValue]:
+    """The HubSpot API version each family is called with under HUBSPOT_API_VERSION."""
+    settings, _ = load_settings(effective_env(env, context))
+    if settings is None:
+        return []
+    from atom_hubspot.releases import FAMILIES, effective_versions
+
+    chosen = settings.api_version
+    return [
+        ConfigValue(
+            key="HUBSPOT_API_VERSION",
+            name=f"HubSpot API: {FAMILIES[family].title}",
+            value=version or f"not available under {chosen}",
+        )
+        for family, version in effective_versions(chosen).items()
+    ]
 
 
 # --------------------------------------------------------------------------- lifecycle

@@ -29,6 +29,7 @@ from pydantic_settings import (
 from pydantic_settings.exceptions import SettingsError
 
 from atom_host_stub.contract import ConfigIssue, Severity
+from atom_hubspot.releases import DEFAULT_RELEASE, LEGACY, RELEASES, is_known_choice
 
 # Requests per 10 s per installed account, by app kind and tier.
 # https://developers.hubspot.com/docs/guides/apps/api-usage/usage-details
@@ -40,8 +41,6 @@ RATE_LIMIT_TIERS: dict[str, int] = {
     "private-enterprise": 190,
     "private-api-addon": 250,
 }
-
-_API_VERSION = re.compile(r"^(v3|\d{4}-(03|09))$")
 
 
 class Feature(StrEnum):
@@ -139,7 +138,7 @@ class HubSpotSettings(BaseSettings):
         ],
         alias="HUBSPOT_FEATURES",
     )
-    api_version: str = Field(default="2026-03", alias="HUBSPOT_API_VERSION")
+    api_version: str = Field(default=DEFAULT_RELEASE, alias="HUBSPOT_API_VERSION")
     api_base_url: str = Field(default="https://api.hubapi.com", alias="HUBSPOT_API_BASE_URL")
     authorize_url: str = Field(
         default="https://app.hubspot.com/oauth/authorize", alias="HUBSPOT_AUTHORIZE_URL"
@@ -184,8 +183,11 @@ class HubSpotSettings(BaseSettings):
     @field_validator("api_version")
     @classmethod
     def _check_version(cls, v: str) -> str:
-        if not _API_VERSION.match(v):
-            raise ValueError("use a date version such as 2026-03, or v3 for the legacy paths")
+        if not is_known_choice(v):
+            raise ValueError(
+                f"use one of HubSpot's releases {', '.join(RELEASES)} (each API family then "
+                f"uses its newest release not later than it), or {LEGACY} for the legacy paths"
+            )
         return v
 
     @field_validator("rate_limit_tier")

@@ -75,7 +75,7 @@ class OAuthAPI:
         """Who a token belongs to (hub_id, hub_domain, user, scopes…); `active=False` when
         HubSpot no longer knows it."""
         paths = self.http.paths
-        if not paths.legacy:
+        if not paths.is_legacy("oauth"):
             body = await self._post_form(
                 paths.oauth_introspect(),
                 self._form(token=token, token_type_hint=token_type_hint),
@@ -106,7 +106,7 @@ class OAuthAPI:
         """Revoke a refresh token (issued access tokens stay valid until they expire; the app
         stays installed). Revoking twice is harmless, so it is retried when safe."""
         paths = self.http.paths
-        if not paths.legacy:
+        if not paths.is_legacy("oauth"):
             await self._post_form(
                 paths.oauth_revoke(),
                 self._form(token=token, token_type_hint=token_type_hint),

@@ -2,9 +2,11 @@
 
 HubSpot publishes date-versioned APIs since March 2026 (`/crm/objects/2026-03/contacts`) next
 to the legacy numbered ones (`/crm/v3/objects/contacts`, v4 associations, v1 OAuth), with the
-same request and response bodies. Which style is used is configuration (HUBSPOT_API_VERSION);
-no other module of the package builds a HubSpot path (a test greps for them).
-https://developers.hubspot.com/changelog (date-based versioning, 2026-03 release)
+same request and response bodies. The configured release (HUBSPOT_API_VERSION) is a ceiling:
+each family uses its newest release not later than it, as `atom_hubspot.releases` tabulates
+(single-send stays on 2026-03 under 2026-09, flows on v4). No other module of the package
+builds a HubSpot path (a test greps for them).
+https://developers.hubspot.com/changelog (date-based versioning)
 
 Every method returns a `Route`: the concrete path to send to and its template, which is what
 logs show (a record id, an email used as `idProperty` or a token never lands in a log line).
@@ -12,35 +14,68 @@ logs show (a record id, an email used as `idProperty` or a token never lands in 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
-_DATE_VERSION = re.compile(r"^\d{4}-\d{2}$")
+from atom_hubspot.releases import (
+    DATE_RELEASE,
+    DEFAULT_RELEASE,
+    FAMILIES,
+    LEGACY,
+    effective_version,
+)
 
-# family → (date-style template with {v}, legacy path). Sunsets: v1 OAuth 2027-02-16,
-# v4 paths 2027-03-30, v1 to v3 September 2027.
-_FAMILIES: dict[str, tuple[str, str]] = {
-    "crm.objects": ("/crm/objects/{v}", "/crm/v3/objects"),
+# path base → (API family, date-style template with {v} or None, legacy path or None).
+# Sunsets: v1 OAuth 2027-02-16, v4 paths 2027-03-30, v1 to v3 September 2027.
+_BASES: dict[str, tuple[str, str | None, str | None]] = {
+    "crm.objects": ("crm.objects", "/crm/objects/{v}", "/crm/v3/objects"),
     # Per-record association reads/links: v4 under /crm/v4/objects in the legacy style.
-    "crm.object_associations": ("/crm/objects/{v}", "/crm/v4/objects"),
-    "crm.associations": ("/crm/associations/{v}", "/crm/v4/associations"),
-    "crm.pipelines": ("/crm/pipelines/{v}", "/crm/v3/pipelines"),
-    "crm.properties": ("/crm/properties/{v}", "/crm/v3/properties"),
-    "crm.lists": ("/crm/lists/{v}", "/crm/v3/lists"),
-    "marketing.campaigns": ("/marketing/campaigns/{v}", "/marketing/v3/campaigns"),
-    "marketing.emails": ("/marketing/emails/{v}", "/marketing/v3/emails"),
+    "crm.object_associations": ("crm.object_associations", "/crm/objects/{v}", "/crm/v4/objects"),
+    "crm.associations": ("crm.associations", "/crm/associations/{v}", "/crm/v4/associations"),
+    "crm.pipelines": ("crm.pipelines", "/crm/pipelines/{v}", "/crm/v3/pipelines"),
+    "crm.properties": ("crm.properties", "/crm/properties/{v}", "/crm/v3/properties"),
+    "crm.lists": ("crm.lists", "/crm/lists/{v}", "/crm/v3/lists"),
+    "marketing.campaigns": (
+        "marketing.campaigns",
+        "/marketing/campaigns/{v}",
+        "/marketing/v3/campaigns",
+    ),
+    "marketing.emails": ("marketing.emails", "/marketing/emails/{v}", "/marketing/v3/emails"),
     "marketing.single_send": (
+        "marketing.single_send",
         "/marketing/email-campaigns/{v}/single-send",
         "/marketing/v4/email/single-send",
     ),
     "marketing.transactional": (
+        "marketing.transactional",
         "/marketing/transactional/{v}/single-email/send",
         "/marketing/v3/transactional/single-email/send",
     ),
-    "account": ("/account-info/{v}", "/account-info/v3"),
-    "oauth": ("/oauth/{v}", "/oauth/v1"),
+    "account": ("account", "/account-info/{v}", "/account-info/v3"),
+    "oauth": ("oauth", "/oauth/{v}", "/oauth/v1"),
+    "webhooks": ("webhooks", "/webhooks/{v}", "/webhooks/v3"),
+    # The Webhooks Journal has date releases only (2026-03); no legacy path.
+    "webhooks.journal": ("webhooks.journal", "/webhooks-journal/journal/{v}", None),
+    "webhooks.journal_local": ("webhooks.journal", "/webhooks-journal/journal-local/{v}", None),
+    "webhooks.journal_subscriptions": (
+        "webhooks.journal",
+        "/webhooks-journal/subscriptions/{v}",
+        None,
+    ),
+    "webhooks.journal_snapshots": ("webhooks.journal", "/webhooks-journal/snapshots/{v}", None),
+    "automation.sequences": (
+        "automation.sequences",
+        "/automation/sequences/{v}",
+        "/automation/v4/sequences",
+    ),
+    # Flows have no date release yet: v4 whatever the configured release.
+    "automation.flows": ("automation.flows", None, "/automation/v4/flows"),
 }
+
+
+class FamilyUnavailable(ValueError):
+    """The configured release has no version of this API family (e.g. the Webhooks Journal,
+    2026-03 only and without a legacy path, under 2025-09 or v3)."""
 
 
 def _seg(value: object) -> str:
@@ -61,25 +96,46 @@ class Route:
 
 
 class Paths:
-    """Paths for one API version: a date version such as `2026-03`, or `v3` (legacy)."""
+    """Paths for one configured release: a date release such as `2026-09` (a ceiling per
+    family), or `v3` (the legacy paths everywhere)."""
 
-    def __init__(self, version: str = "2026-03") -> None:
-        if version != "v3" and not _DATE_VERSION.match(version):
-            raise ValueError("API version must be a date version such as 2026-03, or v3")
+    def __init__(self, version: str = DEFAULT_RELEASE) -> None:
+        if version != LEGACY and not DATE_RELEASE.match(version):
+            raise ValueError("API version must be a date release such as 2026-09, or v3")
         self.version = version
 
     @property
     def legacy(self) -> bool:
-        return self.version == "v3"
+        """Whether the legacy paths were asked for everywhere (`v3`)."""
+        return self.version == LEGACY
 
-    def base(self, family: str) -> str:
-        dated, legacy = _FAMILIES[family]
-        return legacy if self.legacy else dated.format(v=self.version)
+    def effective(self, family: str) -> str | None:
+        """The version `family` is called with (a date release or a legacy `vN`; None when
+        the configured release has none)."""
+        return effective_version(family, self.version)
 
-    def _route(self, family: str, suffix_template: str, **values: object) -> Route:
-        base = self.base(family)
+    def is_legacy(self, family: str) -> bool:
+        """Whether `family` uses its legacy path under the configured release."""
+        eff = self.effective(family)
+        return eff is not None and not DATE_RELEASE.match(eff)
+
+    def base(self, base: str) -> str:
+        family, dated, legacy = _BASES[base]
+        eff = self.effective(family)
+        if eff is not None and DATE_RELEASE.match(eff) and dated is not None:
+            return dated.format(v=eff)
+        if eff is not None and legacy is not None:
+            return legacy
+        fam = FAMILIES[family]
+        raise FamilyUnavailable(
+            f"{fam.title} has no legacy path and no release at or before "
+            f"HUBSPOT_API_VERSION={self.version}: it exists as {', '.join(fam.releases)}"
+        )
+
+    def _route(self, base: str, suffix_template: str, **values: object) -> Route:
+        prefix = self.base(base)
         path = suffix_template.format(**{k: _seg(v) for k, v in values.items()})
-        return Route(path=base + path, template=base + suffix_template, family=family)
+        return Route(path=prefix + path, template=prefix + suffix_template, family=_BASES[base][0])
 
     # ------------------------------------------------------------------ CRM objects
     # https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/guide
@@ -219,3 +275,56 @@ class Paths:
     def oauth_refresh_token(self, token: str) -> Route:
         """Legacy `GET|DELETE /oauth/v1/refresh-tokens/{token}`."""
         return self._route("oauth", "/refresh-tokens/{token}", token=token)
+
+    # ------------------------------------------------------------------ webhooks (push)
+    # https://developers.hubspot.com/docs/api-reference/webhooks-webhooks-v3/guide
+    def webhooks_settings(self, app_id: str | int) -> Route:
+        return self._route("webhooks", "/{appId}/settings", appId=app_id)
+
+    def webhooks_subscriptions(self, app_id: str | int) -> Route:
+        return self._route("webhooks", "/{appId}/subscriptions", appId=app_id)
+
+    # ------------------------------------------------------------------ Webhooks Journal
+    def journal_next(self, offset: str | int, *, local: bool = False) -> Route:
+        return self._route(
+            "webhooks.journal_local" if local else "webhooks.journal",
+            "/offset/{offset}/next",
+            offset=offset,
+        )
+
+    def journal_earliest(self, *, local: bool = False) -> Route:
+        return self._route("webhooks.journal_local" if local else "webhooks.journal", "/earliest")
+
+    def journal_latest(self, *, local: bool = False) -> Route:
+        return self._route("webhooks.journal_local" if local else "webhooks.journal", "/latest")
+
+    def journal_subscriptions(self) -> Route:
+        return self._route("webhooks.journal_subscriptions", "")
+
+    def journal_snapshots(self) -> Route:
+        return self._route("webhooks.journal_snapshots", "/crm")
+
+    # ------------------------------------------------------------------ automation
+    # https://developers.hubspot.com/docs/api-reference/automation-automation-v4-v4/guide
+    def flows(self) -> Route:
+        return self._route("automation.flows", "")
+
+    def flow(self, flow_id: str | int) -> Route:
+        return self._route("automation.flows", "/{flowId}", flowId=flow_id)
+
+    def flows_batch_read(self) -> Route:
+        return self._route("automation.flows", "/batch/read")
+
+    def flow_performance(self, flow_id: str | int) -> Route:
+        return self._route("automation.flows", "/performance/{flowId}", flowId=flow_id)
+
+    def sequences(self) -> Route:
+        return self._route("automation.sequences", "")
+
+    def sequence_enrollments(self) -> Route:
+        return self._route("automation.sequences", "/enrollments")
+
+    def sequence_enrollments_of_contact(self, contact_id: str | int) -> Route:
+        return self._route(
+            "automation.sequences", "/enrollments/contact/{contactId}", contactId=contact_id
+        )

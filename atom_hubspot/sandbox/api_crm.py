@@ -115,7 +115,7 @@ def _inputs(body: dict[str, Any], limit: int = BATCH_MAX) -> list[Any]:
 # --------------------------------------------------------------------------- basic CRUD
 
 
-@routes.add("GET", "crm.objects.list", *OBJ)
+@routes.add("GET", "crm.objects.list", *OBJ, family="crm.objects")
 async def list_objects(call: Call) -> Response:
     otype = _otype(call, "read")
     portal = call.require_portal()
@@ -143,7 +143,7 @@ async def list_objects(call: Call) -> Response:
     return json_response(body)
 
 
-@routes.add("POST", "crm.objects.create", *OBJ)
+@routes.add("POST", "crm.objects.create", *OBJ, family="crm.objects")
 async def create_object(call: Call) -> Response:
     otype = _otype(call, "write")
     portal = call.require_portal()
@@ -152,7 +152,7 @@ async def create_object(call: Call) -> Response:
     return json_response(record_json(portal, otype, rec, sorted(rec.properties)), 201)
 
 
-@routes.add("GET", "crm.objects.get", *ONE)
+@routes.add("GET", "crm.objects.get", *ONE, family="crm.objects")
 async def get_object(call: Call) -> Response:
     otype = _otype(call, "read")
     portal = call.require_portal()
@@ -176,7 +176,7 @@ async def get_object(call: Call) -> Response:
     )
 
 
-@routes.add("PATCH", "crm.objects.update", *ONE)
+@routes.add("PATCH", "crm.objects.update", *ONE, family="crm.objects")
 async def update_object(call: Call) -> Response:
     otype = _otype(call, "write")
     portal = call.require_portal()
@@ -188,7 +188,7 @@ async def update_object(call: Call) -> Response:
     return json_response(record_json(portal, otype, rec, sorted(rec.properties)))
 
 
-@routes.add("DELETE", "crm.objects.archive", *ONE)
+@routes.add("DELETE", "crm.objects.archive", *ONE, family="crm.objects")
 async def archive_object(call: Call) -> Response:
     otype = _otype(call, "write")
     portal = call.require_portal()
@@ -201,7 +201,7 @@ async def archive_object(call: Call) -> Response:
 # --------------------------------------------------------------------------- batch
 
 
-@routes.add("POST", "crm.objects.batch", *BATCH)
+@routes.add("POST", "crm.objects.batch", *BATCH, family="crm.objects")
 async def batch(call: Call) -> Response:
     action = call.params["action"]
     handler = {
@@ -420,7 +420,7 @@ async def gdpr_delete(call: Call) -> Response:
 # --------------------------------------------------------------------------- search
 
 
-@routes.add("POST", "crm.objects.search", *SEARCH, search=True)
+@routes.add("POST", "crm.objects.search", *SEARCH, search=True, family="crm.objects")
 async def search(call: Call) -> Response:
     otype = _otype(call, "read")
     portal = call.require_portal()
@@ -494,7 +494,7 @@ def _live_or_404(portal: Portal, otype: ObjectType, oid: Any) -> Record:
     return rec
 
 
-@routes.add("GET", "crm.associations.read", *ASSOC_READ)
+@routes.add("GET", "crm.associations.read", *ASSOC_READ, family="crm.object_associations")
 async def assoc_read(call: Call) -> Response:
     a, b = _pair(call, "read")
     portal = call.require_portal()
@@ -524,7 +524,7 @@ def _default_result(
 
 
 # Answer shape: https://developers.hubspot.com/docs/api-reference/2026-03/crm/associations/associate-records/update-association
-@routes.add("PUT", "crm.associations.default", *ASSOC_DEFAULT)
+@routes.add("PUT", "crm.associations.default", *ASSOC_DEFAULT, family="crm.object_associations")
 async def assoc_default(call: Call) -> Response:
     a, b = _pair(call, "write")
     portal = call.require_portal()
@@ -545,7 +545,7 @@ async def assoc_default(call: Call) -> Response:
     )
 
 
-@routes.add("PUT", "crm.associations.create", *ASSOC_ONE)
+@routes.add("PUT", "crm.associations.create", *ASSOC_ONE, family="crm.object_associations")
 async def assoc_create(call: Call) -> Response:
     a, b = _pair(call, "write")
     portal = call.require_portal()
@@ -576,7 +576,7 @@ async def assoc_create(call: Call) -> Response:
     )
 
 
-@routes.add("DELETE", "crm.associations.archive", *ASSOC_ONE)
+@routes.add("DELETE", "crm.associations.archive", *ASSOC_ONE, family="crm.object_associations")
 async def assoc_delete(call: Call) -> Response:
     a, b = _pair(call, "write")
     portal = call.require_portal()
@@ -585,7 +585,9 @@ async def assoc_delete(call: Call) -> Response:
     return no_content()
 
 
-@routes.add("POST", "crm.associations.batch_default", *ASSOC_BATCH_DEFAULT)
+@routes.add(
+    "POST", "crm.associations.batch_default", *ASSOC_BATCH_DEFAULT, family="crm.associations"
+)
 async def assoc_batch_default(call: Call) -> Response:
     a, b = _pair(call, "write")
     portal = call.require_portal()
@@ -602,7 +604,7 @@ async def assoc_batch_default(call: Call) -> Response:
     return _batch_answer(call, results, errors)
 
 
-@routes.add("POST", "crm.associations.batch", *ASSOC_BATCH)
+@routes.add("POST", "crm.associations.batch", *ASSOC_BATCH, family="crm.associations")
 async def assoc_batch(call: Call) -> Response:
     action = call.params["action"]
     a, b = _pair(call, "read" if action == "read" else "write")
@@ -690,7 +692,7 @@ def _pipelines(call: Call) -> Portal:
     return call.require_portal()
 
 
-@routes.add("GET", "crm.pipelines.list", *PIPELINES)
+@routes.add("GET", "crm.pipelines.list", *PIPELINES, family="crm.pipelines")
 async def pipelines_list(call: Call) -> Response:
     portal = _pipelines(call)
     return json_response(
@@ -703,7 +705,7 @@ async def pipelines_list(call: Call) -> Response:
     )
 
 
-@routes.add("GET", "crm.pipelines.get", *PIPELINE)
+@routes.add("GET", "crm.pipelines.get", *PIPELINE, family="crm.pipelines")
 async def pipeline_get(call: Call) -> Response:
     portal = _pipelines(call)
     p = portal.pipelines.get(call.params["pid"])
@@ -712,7 +714,7 @@ async def pipeline_get(call: Call) -> Response:
     return json_response(p.to_json())
 
 
-@routes.add("GET", "crm.pipelines.stages", *STAGES)
+@routes.add("GET", "crm.pipelines.stages", *STAGES, family="crm.pipelines")
 async def pipeline_stages(call: Call) -> Response:
     portal = _pipelines(call)
     p = portal.pipelines.get(call.params["pid"])
@@ -724,7 +726,13 @@ async def pipeline_stages(call: Call) -> Response:
 # --------------------------------------------------------------------------- account
 
 
-@routes.add("GET", "account.details", "/account-info/v3/details", "/account-info/{date}/details")
+@routes.add(
+    "GET",
+    "account.details",
+    "/account-info/v3/details",
+    "/account-info/{date}/details",
+    family="account",
+)
 async def account_details(call: Call) -> Response:
     p = call.require_portal()
     return json_response(

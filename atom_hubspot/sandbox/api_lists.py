@@ -105,7 +105,7 @@ def _get(portal: Portal, raw: str) -> CrmList:
     return lst
 
 
-@routes.add("POST", "lists.create", *LISTS)
+@routes.add("POST", "lists.create", *LISTS, family="crm.lists")
 async def create_list(call: Call) -> Response:
     require_scopes(call, "crm.lists.write")
     portal = call.require_portal()
@@ -143,7 +143,7 @@ async def create_list(call: Call) -> Response:
     return json_response({"list": list_json(portal, lst, include_filters=True)})
 
 
-@routes.add("POST", "lists.search", *LIST_SEARCH)
+@routes.add("POST", "lists.search", *LIST_SEARCH, family="crm.lists")
 async def search_lists(call: Call) -> Response:
     require_scopes(call, "crm.lists.read")
     portal = call.require_portal()
@@ -176,7 +176,7 @@ async def search_lists(call: Call) -> Response:
     )
 
 
-@routes.add("GET", "lists.get", *LIST_ONE)
+@routes.add("GET", "lists.get", *LIST_ONE, family="crm.lists")
 async def get_list(call: Call) -> Response:
     require_scopes(call, "crm.lists.read")
     portal = call.require_portal()
@@ -185,7 +185,7 @@ async def get_list(call: Call) -> Response:
     return json_response({"list": list_json(portal, lst, include_filters=include)})
 
 
-@routes.add("DELETE", "lists.delete", *LIST_ONE)
+@routes.add("DELETE", "lists.delete", *LIST_ONE, family="crm.lists")
 async def delete_list(call: Call) -> Response:
     require_scopes(call, "crm.lists.write")
     portal = call.require_portal()
@@ -209,7 +209,7 @@ def _offset(cursor: str | None) -> int:
         raise validation("after is not a valid paging cursor") from None
 
 
-@routes.add("GET", "lists.memberships", *MEMBERS)
+@routes.add("GET", "lists.memberships", *MEMBERS, family="crm.lists")
 async def memberships(call: Call) -> Response:
     require_scopes(call, "crm.lists.read")
     portal = call.require_portal()
@@ -267,7 +267,7 @@ def _change(
     return {"recordsIdsAdded": added, "recordIdsRemoved": removed, "recordIdsMissing": missing}
 
 
-@routes.add("PUT", "lists.memberships.change", *MEMBERS_OP)
+@routes.add("PUT", "lists.memberships.change", *MEMBERS_OP, family="crm.lists")
 async def change_members(call: Call) -> Response:
     require_scopes(call, "crm.lists.write")
     portal = call.require_portal()

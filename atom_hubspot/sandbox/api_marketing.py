@@ -94,7 +94,12 @@ def _clean_campaign_props(raw: Any, *, for_create: bool) -> dict[str, str | None
 
 
 @routes.add(
-    "GET", "campaigns.list", *CAMPAIGNS, scopes=("marketing.campaigns.read",), tier="campaigns"
+    "GET",
+    "campaigns.list",
+    *CAMPAIGNS,
+    scopes=("marketing.campaigns.read",),
+    tier="campaigns",
+    family="marketing.campaigns",
 )
 async def list_campaigns(call: Call) -> Response:
     portal = call.require_portal()
@@ -124,7 +129,12 @@ async def list_campaigns(call: Call) -> Response:
 
 
 @routes.add(
-    "POST", "campaigns.create", *CAMPAIGNS, scopes=("marketing.campaigns.write",), tier="campaigns"
+    "POST",
+    "campaigns.create",
+    *CAMPAIGNS,
+    scopes=("marketing.campaigns.write",),
+    tier="campaigns",
+    family="marketing.campaigns",
 )
 async def create_campaign(call: Call) -> Response:
     portal = call.require_portal()
@@ -145,7 +155,12 @@ async def create_campaign(call: Call) -> Response:
 
 
 @routes.add(
-    "GET", "campaigns.get", *CAMPAIGN, scopes=("marketing.campaigns.read",), tier="campaigns"
+    "GET",
+    "campaigns.get",
+    *CAMPAIGN,
+    scopes=("marketing.campaigns.read",),
+    tier="campaigns",
+    family="marketing.campaigns",
 )
 async def get_campaign(call: Call) -> Response:
     c = _campaign(call.require_portal(), call.params["guid"])
@@ -153,7 +168,12 @@ async def get_campaign(call: Call) -> Response:
 
 
 @routes.add(
-    "PATCH", "campaigns.update", *CAMPAIGN, scopes=("marketing.campaigns.write",), tier="campaigns"
+    "PATCH",
+    "campaigns.update",
+    *CAMPAIGN,
+    scopes=("marketing.campaigns.write",),
+    tier="campaigns",
+    family="marketing.campaigns",
 )
 async def update_campaign(call: Call) -> Response:
     c = _campaign(call.require_portal(), call.params["guid"])
@@ -164,7 +184,12 @@ async def update_campaign(call: Call) -> Response:
 
 
 @routes.add(
-    "DELETE", "campaigns.delete", *CAMPAIGN, scopes=("marketing.campaigns.write",), tier="campaigns"
+    "DELETE",
+    "campaigns.delete",
+    *CAMPAIGN,
+    scopes=("marketing.campaigns.write",),
+    tier="campaigns",
+    family="marketing.campaigns",
 )
 async def delete_campaign(call: Call) -> Response:
     portal = call.require_portal()
@@ -187,7 +212,12 @@ def _n(seed: str, low: int, high: int) -> int:
 
 
 @routes.add(
-    "GET", "campaigns.metrics", *METRICS, scopes=("marketing.campaigns.read",), tier="campaigns"
+    "GET",
+    "campaigns.metrics",
+    *METRICS,
+    scopes=("marketing.campaigns.read",),
+    tier="campaigns",
+    family="marketing.campaigns",
 )
 async def campaign_metrics(call: Call) -> Response:
     c = _campaign(call.require_portal(), call.params["guid"])
@@ -244,7 +274,7 @@ def _stats_block(c: dict[str, int]) -> dict[str, Any]:
     }
 
 
-@routes.add("GET", "emails.list", *EMAILS, scopes=("content",))
+@routes.add("GET", "emails.list", *EMAILS, scopes=("content",), family="marketing.emails")
 async def list_emails(call: Call) -> Response:
     portal = call.require_portal()
     limit = call.int_query("limit", 10, low=1, high=500)
@@ -268,7 +298,9 @@ async def list_emails(call: Call) -> Response:
     return json_response(body)
 
 
-@routes.add("GET", "emails.statistics", *EMAIL_STATS, scopes=("content",))
+@routes.add(
+    "GET", "emails.statistics", *EMAIL_STATS, scopes=("content",), family="marketing.emails"
+)
 async def email_statistics(call: Call) -> Response:
     portal = call.require_portal()
     start = parse_datetime(call.query.get("startTimestamp"))
@@ -297,7 +329,7 @@ async def email_statistics(call: Call) -> Response:
     )
 
 
-@routes.add("GET", "emails.get", *EMAIL, scopes=("content",))
+@routes.add("GET", "emails.get", *EMAIL, scopes=("content",), family="marketing.emails")
 async def get_email(call: Call) -> Response:
     portal = call.require_portal()
     try:
@@ -396,7 +428,12 @@ def _send(call: Call, kind: str) -> Response:
 
 
 @routes.add(
-    "POST", "sends.single_send", *SINGLE_SEND, scopes=("marketing-email",), tier="single_send"
+    "POST",
+    "sends.single_send",
+    *SINGLE_SEND,
+    scopes=("marketing-email",),
+    tier="single_send",
+    family="marketing.single_send",
 )
 async def single_send(call: Call) -> Response:
     return _send(call, "single_send")
@@ -408,6 +445,7 @@ async def single_send(call: Call) -> Response:
     *TRANSACTIONAL,
     scopes=("transactional-email",),
     tier="transactional",
+    family="marketing.transactional",
 )
 async def transactional(call: Call) -> Response:
     return _send(call, "transactional")

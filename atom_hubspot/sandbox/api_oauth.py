@@ -198,7 +198,7 @@ def _issue(call: Call, portal_id: int, scopes: list[str], refresh: str | None) -
     return out
 
 
-@routes.add("POST", "oauth.token", *TOKEN_PATHS, kind="oauth")
+@routes.add("POST", "oauth.token", *TOKEN_PATHS, kind="oauth", family="oauth")
 async def token(call: Call) -> Response:
     form = _form(call)
     _client(call, form)
@@ -296,7 +296,9 @@ def _lookup(call: Call, token: str, hint: str | None) -> TokenGrant | None:
     return None
 
 
-@routes.add("POST", "oauth.introspect", "/oauth/{date}/token/introspect", kind="oauth")
+@routes.add(
+    "POST", "oauth.introspect", "/oauth/{date}/token/introspect", kind="oauth", family="oauth"
+)
 async def introspect(call: Call) -> Response:
     form = _form(call)
     _client(call, form)
@@ -307,7 +309,13 @@ async def introspect(call: Call) -> Response:
     return json_response(_token_info(call, token, grant, legacy=False))
 
 
-@routes.add("GET", "oauth.access_token_info", "/oauth/v1/access-tokens/{token}", kind="oauth")
+@routes.add(
+    "GET",
+    "oauth.access_token_info",
+    "/oauth/v1/access-tokens/{token}",
+    kind="oauth",
+    family="oauth",
+)
 async def legacy_access_token(call: Call) -> Response:
     sb = call.sandbox
     token = call.params["token"]
@@ -317,7 +325,13 @@ async def legacy_access_token(call: Call) -> Response:
     return json_response(_token_info(call, token, grant, legacy=True))
 
 
-@routes.add("GET", "oauth.refresh_token_info", "/oauth/v1/refresh-tokens/{token}", kind="oauth")
+@routes.add(
+    "GET",
+    "oauth.refresh_token_info",
+    "/oauth/v1/refresh-tokens/{token}",
+    kind="oauth",
+    family="oauth",
+)
 async def legacy_refresh_token(call: Call) -> Response:
     token = call.params["token"]
     grant = call.sandbox.refresh_tokens.get(token)
@@ -338,7 +352,7 @@ def _revoke(call: Call, token: str) -> bool:
     return True
 
 
-@routes.add("POST", "oauth.revoke", "/oauth/{date}/token/revoke", kind="oauth")
+@routes.add("POST", "oauth.revoke", "/oauth/{date}/token/revoke", kind="oauth", family="oauth")
 async def revoke(call: Call) -> Response:
     form = _form(call)
     _client(call, form)
@@ -346,7 +360,13 @@ async def revoke(call: Call) -> Response:
     return no_content()
 
 
-@routes.add("DELETE", "oauth.revoke_legacy", "/oauth/v1/refresh-tokens/{token}", kind="oauth")
+@routes.add(
+    "DELETE",
+    "oauth.revoke_legacy",
+    "/oauth/v1/refresh-tokens/{token}",
+    kind="oauth",
+    family="oauth",
+)
 async def revoke_legacy(call: Call) -> Response:
     if not _revoke(call, call.params["token"]):
         raise ApiError(404, "refresh token not found", "OBJECT_NOT_FOUND")

@@ -150,7 +150,7 @@ def _otype(call: Call, access: str) -> ObjectType:
     return otype
 
 
-@routes.add("GET", "crm.properties.list", *PROPERTIES)
+@routes.add("GET", "crm.properties.list", *PROPERTIES, family="crm.properties")
 async def list_properties(call: Call) -> Response:
     otype = _otype(call, "read")
     portal = call.require_portal()
@@ -160,7 +160,7 @@ async def list_properties(call: Call) -> Response:
     return json_response({"results": results})
 
 
-@routes.add("POST", "crm.properties.create", *PROPERTIES)
+@routes.add("POST", "crm.properties.create", *PROPERTIES, family="crm.properties")
 async def create_property(call: Call) -> Response:
     """`{name, label, type, fieldType, groupName}` (all required, as HubSpot has them) → 201."""
     otype = _otype(call, "write")

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from atom_hubspot.releases import RELEASES
 from atom_hubspot.sandbox.clock import SystemClock
 
 # The seeded demo portal (a HubSpot "hub id").
@@ -84,7 +85,9 @@ class SandboxConfig(BaseModel):
     search_window_s: float = Field(default=1.0, gt=0)
     daily_limit: int | None = Field(default=None, ge=1)
     retry_after: bool = False  # HubSpot does not promise Retry-After; opt in to send it
-    api_versions: list[str] = Field(default_factory=lambda: ["2026-03"])
+    # Date releases served (each route also only those its API family has); legacy paths
+    # are always served.
+    api_versions: list[str] = Field(default_factory=lambda: list(RELEASES))
     # Search is eventually consistent at HubSpot: records created less than this many
     # seconds ago are not found yet (0 = found at once).
     search_lag_s: float = Field(default=0.0, ge=0)

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 from starlette.datastructures import QueryParams
 from starlette.responses import JSONResponse, Response
 
+from atom_hubspot.releases import FAMILIES
 from atom_hubspot.sandbox.errors import ApiError, not_found, validation
 
 if TYPE_CHECKING:
@@ -116,6 +117,8 @@ class Route:
     search: bool = False
     tier: str | None = None  # "campaigns" | "single_send" | "transactional"
     templates: tuple[str, ...] = ()
+    # The API family (atom_hubspot.releases) whose date releases the `{date}` paths answer to.
+    family: str | None = None
 
 
 def _compile(template: str) -> re.Pattern[str]:
@@ -150,7 +153,11 @@ class Router:
         scopes: tuple[str, ...] = (),
         search: bool = False,
         tier: str | None = None,
+        family: str | None = None,
     ) -> Callable[[Handler], Handler]:
+        if any("{date}" in p for p in paths) and family not in FAMILIES:
+            raise ValueError(f"{name}: a date-versioned route needs its API family")
+
         def deco(fn: Handler) -> Handler:
             self.routes.append(
                 Route(
@@ -163,6 +170,7 @@ class Router:
                     search,
                     tier,
                     paths,
+                    family,
                 )
             )
             return fn
@@ -172,6 +180,9 @@ class Router:
     def match(
         self, method: str, path: str, versions: list[str]
     ) -> tuple[Route, dict[str, str], str]:
+        """The route for `method path`. A date-versioned path matches only a release HubSpot
+        has published for the route's family (and the sandbox serves): any other version is
+        a 404, as at HubSpot (`/crm/objects/2026-06/contacts`, single-send as 2026-09)."""
         allowed = False
         for route in self.routes:
             for pattern in route.patterns:
@@ -180,7 +191,11 @@ class Router:
                     continue
                 params = m.groupdict()
                 version = params.pop("_version", None) or "legacy"
-                if version != "legacy" and version not in versions:
+                if version != "legacy" and (
+                    version not in versions
+                    or route.family is None
+                    or version not in FAMILIES[route.family].releases
+                ):
                     continue
                 if route.method != method:
                     allowed = True

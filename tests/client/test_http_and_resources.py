@@ -35,7 +35,7 @@ async def test_one_shared_client_with_user_agent_timeouts_and_base_url() -> None
     req = rec.requests[0]
     assert req.headers["User-Agent"] == f"atom-hubspot/{__version__}"
     assert req.headers["Authorization"] == f"Bearer {TOKEN}"
-    assert str(req.url).startswith("http://hubspot.test/crm/objects/2026-03/contacts/1")
+    assert str(req.url).startswith("http://hubspot.test/crm/objects/2026-09/contacts/1")
     t = http.client.timeout
     assert (t.connect, t.read) == (3, 20)
     other = type(client)(http, client.token, portal_id=7)
@@ -63,7 +63,7 @@ async def test_one_debug_line_per_call_with_template_status_ms_and_correlation_i
     ]
     assert len(lines) == 1
     msg = lines[0].getMessage()
-    assert msg.startswith("hubspot GET /crm/objects/2026-03/{objectType}/{objectId} -> 404 in ")
+    assert msg.startswith("hubspot GET /crm/objects/2026-09/{objectType}/{objectId} -> 404 in ")
     assert "ms correlationId=cid-9" in msg
 
 
@@ -111,7 +111,7 @@ async def test_list_member_changes_send_a_bare_array() -> None:
     )
     change = await client.lists.add_members(12, [1, 2, 3])
     assert rec.requests[0].method == "PUT"
-    assert rec.requests[0].url.path == "/crm/lists/2026-03/12/memberships/add"
+    assert rec.requests[0].url.path == "/crm/lists/2026-09/12/memberships/add"
     assert rec.body() == ["1", "2", "3"]
     assert change == MembershipChange(added=["1", "2"], removed=[], missing=["3"])
 
@@ -177,7 +177,7 @@ async def test_campaign_create_and_metrics_requests() -> None:
 async def test_email_statistics_query() -> None:
     client, _, rec, _ = make(lambda r: httpx.Response(200, json={"aggregate": {"counters": {}}}))
     await client.emails.statistics("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z", [1, 2])
-    assert rec.requests[0].url.path == "/marketing/emails/2026-03/statistics/list"
+    assert rec.requests[0].url.path == "/marketing/emails/2026-09/statistics/list"
     assert rec.requests[0].url.params.get_list("emailIds") == ["1", "2"]
 
 
@@ -214,7 +214,8 @@ async def test_oauth_forms_and_legacy_paths() -> None:
             return httpx.Response(204)
         return httpx.Response(404, json={"message": "gone"})
 
-    for version in ("2026-03", "v3"):
+    # OAuth has no 2025-09 release: under it the v1 paths are used, as under v3.
+    for version in ("2026-09", "2026-03", "2025-09", "v3"):
         seen.clear()
         _, http, _, _ = make(handler, HUBSPOT_API_VERSION=version)
         oauth = OAuthAPI(http, "cid", "sec")
@@ -231,7 +232,9 @@ async def test_oauth_forms_and_legacy_paths() -> None:
             "code_verifier": "ver",
         }
         assert "authorization" not in seen[0].headers  # no bearer on token calls
-        if version == "v3":
+        expected = {"2026-09": "/oauth/2026-09/token", "2026-03": "/oauth/2026-03/token"}
+        assert seen[0].url.path == expected.get(version, "/oauth/v1/token")
+        if version in ("2025-09", "v3"):
             info = await oauth.introspect("at")
             assert info.active and info.app_id == 9 and seen[-1].method == "GET"
             await oauth.revoke("rt")
@@ -288,7 +291,7 @@ async def test_properties_list_tolerates_unknown_fields_kinds_and_nameless_entri
     }
     client, _http, rec, _ = make(lambda r: httpx.Response(200, json=answer))
     props = await client.properties.list("contacts")
-    assert rec.requests[0].url.path == "/crm/properties/2026-03/contacts"
+    assert rec.requests[0].url.path == "/crm/properties/2026-09/contacts"
     assert [(p.name, p.is_custom) for p in props] == [
         ("email", False),
         ("shoe_size", True),

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import atom_hubspot
-from atom_hubspot.client.paths import Paths
+from atom_hubspot.client.paths import FamilyUnavailable, Paths
+from atom_hubspot.releases import FAMILIES, RELEASES, effective_versions
 
 DATED = Paths("2026-03")
 LEGACY = Paths("v3")
@@ -99,6 +100,51 @@ def test_both_version_styles(build, dated: str, legacy: str) -> None:
 
 def test_other_date_versions_follow_the_same_pattern() -> None:
     assert Paths("2026-09").objects("contacts").path == "/crm/objects/2026-09/contacts"
+    assert Paths("2026-09").objects("0-1").path == "/crm/objects/2026-09/0-1"
+    assert Paths("2025-09").objects("deals").path == "/crm/objects/2025-09/deals"
+
+
+def test_a_release_is_a_ceiling_per_family() -> None:
+    """Each family takes its newest release not later than the configured one; legacy only
+    where it has none; unavailable where it has neither."""
+    newest, first = Paths("2026-09"), Paths("2025-09")
+    # single-send exists as 2026-03 only; flows have no date release; OAuth starts at 2026-03.
+    assert newest.single_send().path == "/marketing/email-campaigns/2026-03/single-send"
+    assert first.single_send().path == "/marketing/v4/email/single-send"
+    assert newest.flows().path == first.flows().path == "/automation/v4/flows"
+    assert newest.oauth_token().path == "/oauth/2026-09/token"
+    assert first.oauth_token().path == "/oauth/v1/token" and first.is_legacy("oauth")
+    assert not first.is_legacy("crm.objects") and LEGACY.is_legacy("crm.objects")
+    assert first.account_details().path == "/account-info/2025-09/details"
+    assert newest.sequences().path == "/automation/sequences/2026-09"
+    assert LEGACY.sequences().path == "/automation/v4/sequences"
+    assert newest.webhooks_settings(7).path == "/webhooks/2026-09/7/settings"
+    assert LEGACY.webhooks_subscriptions(7).path == "/webhooks/v3/7/subscriptions"
+    # The Webhooks Journal: 2026-03 only, no legacy path.
+    assert newest.journal_next(5).path == "/webhooks-journal/journal/2026-03/offset/5/next"
+    assert DATED.journal_latest(local=True).path == "/webhooks-journal/journal-local/2026-03/latest"
+    for paths in (first, LEGACY):
+        with pytest.raises(FamilyUnavailable, match="Webhooks Journal"):
+            paths.journal_earliest()
+    assert first.effective("webhooks.journal") is None
+
+
+def test_effective_versions_table() -> None:
+    table = {v: effective_versions(v) for v in (*RELEASES, "v3")}
+    assert table["2026-09"]["crm.objects"] == "2026-09"
+    assert table["2026-09"]["marketing.single_send"] == "2026-03"
+    assert table["2026-09"]["webhooks.journal"] == "2026-03"
+    assert table["2026-09"]["automation.flows"] == "v4"
+    assert table["2026-03"]["oauth"] == "2026-03" and table["2025-09"]["oauth"] == "v1"
+    assert table["v3"]["crm.associations"] == "v4" and table["v3"]["crm.objects"] == "v3"
+    assert table["v3"]["webhooks.journal"] is None
+    # Every release's resolution is a release the family really has (or its legacy path).
+    for chosen, row in table.items():
+        for family, eff in row.items():
+            fam = FAMILIES[family]
+            assert eff in (*fam.releases, fam.legacy), (chosen, family, eff)
+            if eff in fam.releases:
+                assert eff <= chosen
 
 
 def test_oauth_date_style_and_legacy_introspection_revocation() -> None:
@@ -120,6 +166,8 @@ def test_templates_hide_values_and_segments_are_encoded() -> None:
 def test_bad_versions_and_actions_are_refused() -> None:
     with pytest.raises(ValueError):
         Paths("v4")
+    with pytest.raises(ValueError):
+        Paths("2026-09-beta")
     with pytest.raises(ValueError):
         DATED.objects_batch("contacts", "merge")
 

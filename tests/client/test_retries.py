@@ -51,7 +51,7 @@ async def test_retries_are_logged_at_info_with_the_call_and_the_reason(
     await client.contacts.get(1)
     lines = [r.getMessage() for r in caplog.records if "retry" in r.getMessage()]
     assert len(lines) == 1
-    assert lines[0].startswith("hubspot GET /crm/objects/2026-03/{objectType}/{objectId}: retry 1")
+    assert lines[0].startswith("hubspot GET /crm/objects/2026-09/{objectType}/{objectId}: retry 1")
     assert lines[0].endswith("after 503")
 
 

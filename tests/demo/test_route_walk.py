@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from atom_host_stub.contract import HostContext
 from atom_hubspot.demo import SANDBOX_MOUNT, demo_env
 from atom_hubspot.sandbox import DEMO_PORTAL_ID
@@ -21,7 +23,7 @@ KEY = {"Authorization": "Bearer k-walk"}
 SECOND_PORTAL = 7_654_321
 
 
-def _demo_client(tmp_path: Path) -> Any:
+def _demo_client(tmp_path: Path, version: str | None = None) -> Any:
     from fastapi.testclient import TestClient
 
     from atom_host_stub.app import create_app
@@ -32,15 +34,30 @@ def _demo_client(tmp_path: Path) -> Any:
         "ATOM_PUBLIC_URL": "http://testserver",
         "ATOM_PLUGINS": "hubspot",
     }
+    if version is not None:
+        env["HUBSPOT_API_VERSION"] = version
     ctx = HostContext(env=env, data_dir=tmp_path, database_url="", public_url="http://testserver")
     env.update(demo_env(ctx))
     return TestClient(create_app(env=env, demo=True))
 
 
-def test_every_documented_route_answers_as_documented_in_demo_mode(tmp_path: Path) -> None:
+# What HubSpot paths each configured release must produce: one family on its own release,
+# one held back to an older release or to its legacy path (None: the default release).
+RELEASE_PATHS = {
+    None: ("/crm/objects/2026-09/", "/marketing/email-campaigns/2026-03/single-send"),
+    "2026-03": ("/crm/objects/2026-03/", "/oauth/2026-03/token"),
+    "2025-09": ("/crm/objects/2025-09/", "/oauth/v1/token"),
+    "v3": ("/crm/v3/objects/", "/marketing/v4/email/single-send"),
+}
+
+
+@pytest.mark.parametrize("version", list(RELEASE_PATHS), ids=lambda v: v or "default")
+def test_every_documented_route_answers_as_documented_in_demo_mode(
+    tmp_path: Path, version: str | None
+) -> None:
     walked: set[tuple[str, str]] = set()
 
-    with _demo_client(tmp_path) as c:
+    with _demo_client(tmp_path, version) as c:
 
         def call(
             method: str, template: str, expect: int, *, path: str | None = None, **kw: Any
@@ -257,6 +274,13 @@ def test_every_documented_route_answers_as_documented_in_demo_mode(tmp_path: Pat
         assert after.status_code == 401 and after.json()["error"]["code"] == "not_connected"
 
         spec = c.get("/openapi.json").json()
+        log = c.get(f"{SANDBOX_MOUNT}/_sandbox/calls", params={"log": 5000}).json()["log"]
+
+    # The walk really went through the configured release, family by family.
+    paths = [e["path"] for e in log]
+    for expected in RELEASE_PATHS[version]:
+        assert any(p.startswith(expected) for p in paths), (version, expected)
+    assert all(e["status"] != 404 or e["route"] for e in log), "unrouted HubSpot path"
 
     documented = {
         (method, path)

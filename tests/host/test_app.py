@@ -191,3 +191,16 @@ async def test_dashboard_refreshes_itself_and_fits_a_phone(make_host: HostFactor
         assert 'name="viewport" content="width=device-width, initial-scale=1"' in page.text
         assert "Good Example" in page.text and "v1.2.3" in page.text
         assert GOOD_TOKEN not in page.text
+
+
+async def test_dashboard_shows_the_settings_in_effect(make_host: HostFactory) -> None:
+    app = create_app(make_host("good", GOOD_MODE="shouting"))
+    async with serving(app) as client:
+        page = (await client.get("/")).text
+        assert "Settings in effect" in page
+        assert "<td>Greeting mode</td><td><code>shouting</code></td>" in page
+        report = (await client.get("/api/integrations")).json()
+        good = next(i for i in report["integrations"] if i["name"] == "good")
+        assert good["config_summary"] == [
+            {"key": "GOOD_MODE", "name": "Greeting mode", "value": "shouting"}
+        ]

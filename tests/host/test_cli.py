@@ -185,7 +185,44 @@ def test_check_config_passes_with_a_complete_configuration(
     cli_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["check-config", "--json"]) == EXIT_OK
-    assert json_out(capsys) == {"ok": True, "issues": []}
+    assert json_out(capsys) == {
+        "ok": True,
+        "issues": [],
+        "in_effect": {"good": [{"key": "GOOD_MODE", "name": "Greeting mode", "value": "plain"}]},
+    }
+
+
+def test_hook_config_summary_is_printed_by_check_config(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GOOD_MODE", "shouting")
+    assert main(["check-config"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "good, in effect:\n    Greeting mode  shouting  (GOOD_MODE)\n" in out
+    assert out.rstrip().endswith("Configuration OK.")
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        (
+            "2026-09",
+            {"CRM objects": "2026-09", "Marketing single-send": "2026-03", "OAuth": "2026-09"},
+        ),
+        ("2025-09", {"CRM objects": "2025-09", "Marketing single-send": "v4", "OAuth": "v1"}),
+        ("v3", {"CRM associations, batch": "v4", "Webhooks Journal": "not available under v3"}),
+    ],
+)
+def test_check_config_shows_the_hubspot_api_version_of_each_family(
+    tmp_path: Path, hubspot_env: dict[str, str], version: str, expected: dict[str, str]
+) -> None:
+    env = {**hubspot_env, "ATOM_PLUGINS": "hubspot", "HUBSPOT_API_VERSION": version}
+    done = run_cli(tmp_path, "check-config", "--json", **env)
+    assert done.returncode == EXIT_OK, done.stdout + done.stderr
+    values = json.loads(done.stdout)["in_effect"]["hubspot"]
+    assert {v["key"] for v in values} == {"HUBSPOT_API_VERSION"}
+    shown = {v["name"].removeprefix("HubSpot API: ").split(" (")[0]: v["value"] for v in values}
+    assert expected.items() <= shown.items()
 
 
 def test_check_config_lists_failed_plugins_as_errors(

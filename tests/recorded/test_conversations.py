@@ -69,6 +69,8 @@ def _settings(base: str) -> HubSpotSettings:
     return HubSpotSettings(  # type: ignore[call-arg]
         _env_file=None,
         HUBSPOT_API_BASE_URL=base,
+        # A cassette holds the paths of the release it was recorded with.
+        HUBSPOT_API_VERSION="2026-03",
         HUBSPOT_CLIENT_ID=CLIENT_ID,
         HUBSPOT_CLIENT_SECRET=CLIENT_SECRET,
         HUBSPOT_AUTHORIZE_URL=base + "/oauth/authorize",

@@ -11,6 +11,7 @@ import pluggy
 
 from atom_host_stub.contract import (
     ConfigIssue,
+    ConfigValue,
     FeatureState,
     HealthResult,
     HealthStatus,
@@ -32,6 +33,11 @@ def _events(context: HostContext) -> list[tuple[str, str]]:
 @hookimpl
 def atom_features() -> list[FeatureState]:
     return [FeatureState(name="sparkles", enabled=False, extra="sparkle", reason="not installed")]
+
+
+@hookimpl
+def atom_config_summary(env: Mapping[str, str]) -> list[ConfigValue]:
+    return [ConfigValue(key="GOOD_MODE", name="Greeting mode", value=env.get("GOOD_MODE", "plain"))]
 
 
 @hookimpl
