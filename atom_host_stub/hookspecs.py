@@ -44,6 +44,7 @@ def atom_validate_config(env: Mapping[str, str], context: HostContext) -> list[C
 @hookspec
 def atom_config_summary(env: Mapping[str, str], context: HostContext) -> list[ConfigValue]:
     """Say what the plugin's settings amount to (values derived from `env`); nothing secret."""
+    return []  # the spec's body is never called
 
 
 # --------------------------------------------------------------------------- lifecycle

@@ -200,7 +200,6 @@ def build(rate_limit: int | None, window_s: float, contacts: int) -> Any:
             requests_per_10s=rate_limit,
             window_s=window_s,
             search_per_s=None,
-            api_versions=["2026-03", "v3"],
             private_app_tokens={BENCH_TOKEN: PORTAL_ID},
             fault_style="wire",
         )

@@ -9,16 +9,16 @@ It is an independent implementation of HubSpot's documented behaviour and import
     transport = httpx.ASGITransport(app=app)       # or testing.sandbox_transport(config)
     sandbox = app.state.sandbox                     # state, tokens, calls, sends
 
-Endpoints (each under the legacy and the `2026-03` path): OAuth authorize page (GET, POST
-decision), token (code, refresh), introspect (POST; legacy GET access-tokens/{t}), revoke
-(POST; legacy DELETE refresh-tokens/{t}); CRM objects contacts/companies/deals (list, get,
-create, update, archive, batch read/create/update/upsert/archive, search, merge, GDPR delete);
-their properties
-(read all, create a custom one); associations v4 (read, default link, labelled create, delete,
-batch read/create/archive/associate-default);
-deal pipelines and stages; lists (create, search, get, delete, memberships, add/remove/
-add-and-remove); campaigns (+ metrics); marketing emails (+ statistics); single-send;
-transactional send; account details.
+Endpoints (each under its legacy path and the date releases HubSpot has published of its API
+family, `atom_hubspot.releases`: 2025-09, 2026-03, 2026-09; any other version is a 404): OAuth
+authorize page (GET, POST decision), token (code, refresh), introspect (POST; legacy GET
+access-tokens/{t}), revoke (POST; legacy DELETE refresh-tokens/{t}); CRM objects
+contacts/companies/deals (list, get, create, update, archive, batch
+read/create/update/upsert/archive, search, merge, GDPR delete); their properties (read all,
+create a custom one); associations v4 (read, default link, labelled create, delete, batch
+read/create/archive/associate-default); deal pipelines and stages; lists (create, search, get,
+delete, memberships, add/remove/add-and-remove); campaigns (+ metrics); marketing emails (+
+statistics); single-send; transactional send; account details.
 
 Knobs (SandboxConfig, set at start): seed, seed_value, portals, client_id, client_secret,
 app_id, app_name, access_token_ttl_s, auth_code_ttl_s, rotate_refresh_tokens,

@@ -94,7 +94,6 @@ async def test_bench_sandbox_speedups_answer_like_the_sandbox() -> None:
                 seed=False,
                 requests_per_10s=None,
                 search_per_s=None,
-                api_versions=["2026-03", "v3"],
                 private_app_tokens={BENCH_TOKEN: DEMO_PORTAL_ID},
             )
         ),
