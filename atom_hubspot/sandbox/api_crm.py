@@ -389,7 +389,7 @@ GDPR = ("/crm/v3/objects/{otype}/gdpr-delete", "/crm/objects/{date}/{otype}/gdpr
 
 
 # https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/basic/post-crm-v3-objects-contacts-merge
-@routes.add("POST", "crm.objects.merge", *MERGE)
+@routes.add("POST", "crm.objects.merge", *MERGE, family="crm.objects")
 async def merge_objects(call: Call) -> Response:
     otype = _otype(call, "write")
     portal = call.require_portal()
@@ -405,7 +405,7 @@ async def merge_objects(call: Call) -> Response:
 
 
 # https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/gdpr/post-crm-v3-objects-contacts-gdpr-delete
-@routes.add("POST", "crm.objects.gdpr_delete", *GDPR)
+@routes.add("POST", "crm.objects.gdpr_delete", *GDPR, family="crm.objects")
 async def gdpr_delete(call: Call) -> Response:
     otype = _otype(call, "write")
     portal = call.require_portal()
