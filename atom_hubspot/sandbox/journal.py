@@ -147,7 +147,13 @@ def _portal_filter(call: Call) -> int | None:
 _PREFIXES = ("/webhooks-journal/journal/{date}", "/webhooks-journal/journal-local/{date}")
 
 
-@routes.add("GET", "journal.earliest", *(p + "/earliest" for p in _PREFIXES), kind="oauth")
+@routes.add(
+    "GET",
+    "journal.earliest",
+    *(p + "/earliest" for p in _PREFIXES),
+    kind="oauth",
+    family="webhooks.journal",
+)
 async def earliest(call: Call) -> Response:
     _app_token(call)
     entries = call.sandbox.webhooks.journal_book.live(_portal_filter(call))
@@ -156,7 +162,13 @@ async def earliest(call: Call) -> Response:
     return call.sandbox.webhooks.journal_book.fetch_response(call, entries[0])
 
 
-@routes.add("GET", "journal.latest", *(p + "/latest" for p in _PREFIXES), kind="oauth")
+@routes.add(
+    "GET",
+    "journal.latest",
+    *(p + "/latest" for p in _PREFIXES),
+    kind="oauth",
+    family="webhooks.journal",
+)
 async def latest(call: Call) -> Response:
     _app_token(call)
     entries = call.sandbox.webhooks.journal_book.live(_portal_filter(call))
@@ -165,7 +177,13 @@ async def latest(call: Call) -> Response:
     return call.sandbox.webhooks.journal_book.fetch_response(call, entries[-1])
 
 
-@routes.add("GET", "journal.next", *(p + "/offset/{offset}/next" for p in _PREFIXES), kind="oauth")
+@routes.add(
+    "GET",
+    "journal.next",
+    *(p + "/offset/{offset}/next" for p in _PREFIXES),
+    kind="oauth",
+    family="webhooks.journal",
+)
 async def next_entry(call: Call) -> Response:
     _app_token(call)
     book = call.sandbox.webhooks.journal_book
