@@ -20,12 +20,13 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from atom_host_stub.contract import HostContext, Principal, RegisterMount
+from atom_hubspot.runtime import STATE_KEY
 
 log = logging.getLogger("atom_hubspot.demo")
 
 # Where the in-process sandbox is mounted on the host (its authorize page, API and admin).
 SANDBOX_MOUNT = "/hubspot-sandbox"
-STATE_KEY = "hubspot"
+
 # Whom the demo portal is connected for when ATOM_API_KEYS names nobody.
 HOST_DEMO_PRINCIPAL = Principal(tenant_id="demo", user_id="demo")
 

@@ -13,7 +13,7 @@ import logging
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -30,12 +30,17 @@ from atom_host_stub.contract import (
     RegisterRoutes,
     RegisterService,
 )
+from atom_hubspot.runtime import STATE_KEY, runtime_in, runtime_of
 from atom_hubspot.settings import load_settings
+
+if TYPE_CHECKING:
+    from atom_hubspot.runtime import HubSpotRuntime
+    from atom_hubspot.service.crm import HubSpotCRMService
+    from atom_hubspot.service.marketing import MarketingService
 
 hookimpl = pluggy.HookimplMarker("atom")
 
 NAME = "hubspot"
-STATE_KEY = "hubspot"
 API_PREFIX = "/api/hubspot"
 HEALTH_TIMEOUT_S = 5.0
 
@@ -135,10 +140,6 @@ def atom_config_summary(env: Mapping[str, str], context: HostContext) -> list[Co
 # --------------------------------------------------------------------------- lifecycle
 
 
-def _runtime(context: HostContext) -> Any:
-    return context.state.get(STATE_KEY)
-
-
 async def _startup(context: HostContext) -> None:
     from atom_hubspot.runtime import HubSpotRuntime
 
@@ -165,7 +166,8 @@ def atom_startup(context: HostContext) -> Any:
 
 
 async def _shutdown(context: HostContext) -> None:
-    runtime = context.state.pop(STATE_KEY, None)
+    runtime = runtime_in(context)
+    context.state.pop(STATE_KEY, None)
     if runtime is not None:
         await runtime.aclose()
 
@@ -235,30 +237,11 @@ def atom_register_health_checks(register: RegisterHealthCheck, context: HostCont
 
 @hookimpl
 def atom_register_services(register: RegisterService, context: HostContext) -> None:
-    async def crm(principal: Principal) -> Any:
-        from atom_hubspot.service.crm import HubSpotCRMService
+    async def crm(principal: Principal) -> HubSpotCRMService:
+        return (await runtime_of(context).services_for(principal)).crm
 
-        runtime = _require_runtime(context)
-        client, conn = await runtime.connections.client_for(principal)
-        return HubSpotCRMService(
-            client,
-            portal_id=conn.portal_id,
-            currency_cache=runtime.portal_currency,
-            custom_properties=runtime.custom_properties,
-            property_names=runtime.portal_properties,
-        )
-
-    async def marketing(principal: Principal) -> Any:
-        from atom_hubspot.service.marketing import MarketingService
-        from atom_hubspot.service.scheduler import send_mode_for
-
-        runtime = _require_runtime(context)
-        client, _conn = await runtime.connections.client_for(principal)
-        return MarketingService(
-            client,
-            send_concurrency=runtime.settings.send_concurrency,
-            send_mode=send_mode_for(runtime.settings),
-        )
+    async def marketing(principal: Principal) -> MarketingService:
+        return (await runtime_of(context).services_for(principal)).marketing
 
     register("crm", crm)
     register("marketing", marketing)
@@ -281,15 +264,6 @@ def atom_register_cli_commands(cli: Any) -> None:
             cli.add_command(command)
 
 
-def _require_runtime(context: HostContext) -> Any:
-    from atom_hubspot.errors import Unavailable
-
-    runtime = _runtime(context)
-    if runtime is None:
-        raise Unavailable("The HubSpot plugin is not started.")
-    return runtime
-
-
 # --------------------------------------------------------------------------- health
 
 
@@ -299,7 +273,7 @@ async def plugin_health(
     """Database reachable, connections by status, and one cheap authenticated HubSpot call
     (account details) for a sample connection. Bounded in time; never raises."""
     started = time.monotonic()
-    runtime = _runtime(context)
+    runtime = runtime_in(context)
     if runtime is None:
         return HealthResult(status=HealthStatus.DOWN, message="not started")
     details: dict[str, Any] = {}
@@ -321,7 +295,7 @@ async def plugin_health(
         )
 
 
-async def _health(runtime: Any, details: dict[str, Any]) -> HealthResult:
+async def _health(runtime: HubSpotRuntime, details: dict[str, Any]) -> HealthResult:
     import sqlalchemy as sa
 
     from atom_hubspot.errors import HubSpotError

@@ -1,6 +1,10 @@
 """What the plugin holds while the host serves: one HTTP client, one database, the connection
 manager, the OAuth flow and the scheduled-send runner. Built at startup, closed at shutdown.
 
+It is the one place services are built: `services_for(principal, portal_id)` answers the CRM,
+marketing, analytics and sends services of the caller's connection, sharing the per-portal
+caches kept here. Routes, the plugin's service factories and the scheduler all go through it.
+
 `transport` and `governor` are seams: demo mode and tests point the HTTP client at the
 in-process sandbox (and may lift the rate budget) through them; production passes neither.
 """
@@ -9,20 +13,57 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
-import httpx
-
-from atom_host_stub.contract import HostContext
+from atom_host_stub.contract import HostContext, Principal
 from atom_hubspot.settings import HubSpotSettings
 
 if TYPE_CHECKING:
-    from atom_hubspot.client import HubSpotHTTP, RateLimitGovernor
+    import httpx
+
+    from atom_hubspot.client import HubSpotClient, HubSpotHTTP, RateLimitGovernor
     from atom_hubspot.oauth import ConnectionManager, OAuthFlow
-    from atom_hubspot.service.crm import PortalProperties
+    from atom_hubspot.oauth.connections import ConnectionInfo
+    from atom_hubspot.service.analytics import AnalyticsCache, AnalyticsService
+    from atom_hubspot.service.crm import HubSpotCRMService, PortalProperties
+    from atom_hubspot.service.marketing import MarketingService
+    from atom_hubspot.service.scheduler import ScheduledSendRunner, ScheduledSendStore
+    from atom_hubspot.service.sends import SendService
     from atom_hubspot.storage.db import Database
 
 log = logging.getLogger("atom_hubspot.runtime")
+
+# Where the host context keeps the running plugin's runtime; `<STATE_KEY>.transport` and
+# `<STATE_KEY>.governor` are the seams demo mode and tests fill before startup.
+STATE_KEY = "hubspot"
+
+
+def runtime_in(context: HostContext) -> HubSpotRuntime | None:
+    """The running plugin's runtime, or None before startup and after shutdown."""
+    return cast("HubSpotRuntime | None", context.state.get(STATE_KEY))
+
+
+def runtime_of(context: HostContext) -> HubSpotRuntime:
+    """The running plugin's runtime; Unavailable (503) when the plugin is not started."""
+    from atom_hubspot.errors import Unavailable
+
+    runtime = runtime_in(context)
+    if runtime is None:
+        raise Unavailable("The HubSpot plugin is not started; try again shortly.")
+    return runtime
+
+
+@dataclass(frozen=True)
+class PortalServices:
+    """The services of one principal's connection to one portal."""
+
+    principal: Principal
+    connection: ConnectionInfo
+    client: HubSpotClient
+    crm: HubSpotCRMService
+    marketing: MarketingService
+    analytics: AnalyticsService
+    sends: SendService
 
 
 @dataclass
@@ -32,7 +73,7 @@ class HubSpotRuntime:
     db: Database
     connections: ConnectionManager
     oauth: OAuthFlow
-    scheduler: Any = None
+    scheduler: ScheduledSendRunner | None = None
     # Per-portal facts worth keeping between requests (e.g. the account currency).
     portal_currency: dict[int, str | None] = field(default_factory=dict)
     # Custom property names in use per (portal, object kind), so reads can name them.
@@ -40,6 +81,56 @@ class HubSpotRuntime:
     # Custom property names HubSpot's Properties API listed per (portal, object kind), with
     # their expiry: UI-made properties read back without a definitions call on every read.
     portal_properties: dict[tuple[int, str], PortalProperties] = field(default_factory=dict)
+    # Analytics figures, briefly, keyed per connection (a portal's figures are never served to
+    # a principal who has not connected it); made on first use.
+    _analytics_cache: AnalyticsCache | None = field(default=None, repr=False)
+
+    async def services_for(
+        self, principal: Principal, portal_id: int | None = None
+    ) -> PortalServices:
+        """The services of `principal`'s connection to `portal_id` (default: their default
+        portal); NotConnected when there is none."""
+        client, connection = await self.connections.client_for(principal, portal_id)
+        return self.services(principal, client, connection)
+
+    def services(
+        self, principal: Principal, client: HubSpotClient, connection: ConnectionInfo
+    ) -> PortalServices:
+        """The services over a client already made for `connection`."""
+        from atom_hubspot.service.analytics import AnalyticsCache, AnalyticsService
+        from atom_hubspot.service.crm import HubSpotCRMService
+        from atom_hubspot.service.marketing import MarketingService
+        from atom_hubspot.service.scheduler import send_mode_for
+        from atom_hubspot.service.sends import SendService
+
+        if self._analytics_cache is None:
+            self._analytics_cache = AnalyticsCache(self.settings.analytics_cache_s)
+        marketing = MarketingService(
+            client,
+            send_concurrency=self.settings.send_concurrency,
+            send_mode=send_mode_for(self.settings),
+        )
+        return PortalServices(
+            principal=principal,
+            connection=connection,
+            client=client,
+            crm=HubSpotCRMService(
+                client,
+                portal_id=connection.portal_id,
+                currency_cache=self.portal_currency,
+                custom_properties=self.custom_properties,
+                property_names=self.portal_properties,
+            ),
+            marketing=marketing,
+            analytics=AnalyticsService(client, self._analytics_cache, scope_key=connection.id),
+            sends=SendService(marketing, self.scheduled_sends(), principal, connection),
+        )
+
+    def scheduled_sends(self) -> ScheduledSendStore:
+        """The scheduled sends table: a principal's own rows, and the runner's claims."""
+        from atom_hubspot.service.scheduler import ScheduledSendStore
+
+        return ScheduledSendStore(self.db)
 
     @classmethod
     async def start(
@@ -90,7 +181,7 @@ class HubSpotRuntime:
                 await self.db.dispose()
 
 
-def _start_scheduler(runtime: HubSpotRuntime) -> Any:
+def _start_scheduler(runtime: HubSpotRuntime) -> ScheduledSendRunner | None:
     try:
         from atom_hubspot.service.scheduler import ScheduledSendRunner
     except ImportError as exc:  # the marketing part is optional for the CRM routes

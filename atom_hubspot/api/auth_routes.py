@@ -17,11 +17,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from atom_host_stub.contract import HostContext, Principal
-from atom_hubspot.api.deps import PortalQuery, principal_dependency, runtime_of
+from atom_hubspot.api.deps import PortalQuery, principal_dependency
 from atom_hubspot.api.envelope import Envelope, envelope_router, error_response, ok
 from atom_hubspot.errors import HubSpotError
 from atom_hubspot.oauth.connections import ConnectionInfo
 from atom_hubspot.oauth.flow import AuthorizeStart, CompletedConnection, OAuthSignInRequired
+from atom_hubspot.runtime import runtime_of
 
 log = logging.getLogger("atom_hubspot.api")
 

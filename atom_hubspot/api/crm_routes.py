@@ -6,10 +6,9 @@ custom properties included; records come back in HubSpot's shape (`id`, `propert
 route is scoped to the caller's own connection (see `deps.scope_dependency`).
 """
 
-from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable
 from enum import Enum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
@@ -17,9 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from atom_host_stub.contract import HostContext, ObjectKind, Pipeline, Stage
 from atom_hubspot.api.deps import RequestScope, answer, scope_dependency
 from atom_hubspot.api.envelope import Envelope, envelope_router
-from atom_hubspot.errors import InputError
-from atom_hubspot.service import mapping
-from atom_hubspot.service.crm import HubSpotCRMService, SortSpec
+from atom_hubspot.service.crm_records import Archived, HubSpotRecord, RecordPage
+from atom_hubspot.service.crm_requests import CompanyQuery, ContactQuery, DealQuery, RecordQuery
 from atom_hubspot.service.pages import ResultsPage
 
 # --------------------------------------------------------------------------- models
@@ -27,8 +25,8 @@ from atom_hubspot.service.pages import ResultsPage
 _VALUE_SCHEMA = {
     "anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}, {"type": "null"}]
 }
-# A property value as a caller may send it; checked by `properties_from_body` with messages
-# that name the property (HubSpot stores every value as a string).
+# A property value as a caller may send it; checked by `service.crm_requests.record_input`
+# with messages that name the property (HubSpot stores every value as a string).
 PropertyValue = Annotated[Any, WithJsonSchema(_VALUE_SCHEMA)]
 RecordIdList = Annotated[
     list[Any],
@@ -36,9 +34,6 @@ RecordIdList = Annotated[
         {"type": "array", "items": {"type": "string", "pattern": r"^[0-9]{1,20}$"}, "maxItems": 100}
     ),
 ]
-
-MAX_VALUE_LENGTH = 65536  # HubSpot's limit for a string property value
-READ_ONLY = frozenset({"hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate"})
 
 
 class _PropertiesBody(BaseModel):
@@ -136,264 +131,6 @@ class DealBody(_PropertiesBody):
     )
 
 
-class HubSpotRecord(BaseModel):
-    """A HubSpot CRM record as HubSpot keeps it: every property value is a string."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "101",
-                    "properties": {"email": "ada@example.com", "firstname": "Ada"},
-                    "created_at": "2026-01-05T10:00:00Z",
-                    "updated_at": "2026-02-01T09:30:00Z",
-                    "archived": False,
-                    "associations": {"companies": ["201"]},
-                }
-            ]
-        }
-    )
-
-    id: str
-    properties: dict[str, str | None]
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    archived: bool = False
-    associations: dict[str, list[str]] | None = Field(
-        default=None, description="Associated record ids by object type, when asked for"
-    )
-
-
-class RecordPage(ResultsPage[HubSpotRecord]):
-    """Records, one page (`total` for filtered lists only)."""
-
-
-class PipelinePage(ResultsPage[Pipeline]):
-    """Every deal pipeline (HubSpot does not page them: `next_after` is always null)."""
-
-
-class StagePage(ResultsPage[Stage]):
-    """Every stage of one pipeline (not paged: `next_after` is always null)."""
-
-
-class Archived(BaseModel):
-    id: str
-    archived: Literal[True] = True
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _as_str(name: str, value: Any, errors: list[dict[str, str]]) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return mapping.to_property_value(value)
-    if isinstance(value, str):
-        if len(value) > MAX_VALUE_LENGTH:
-            errors.append({"field": name, "message": f"longer than {MAX_VALUE_LENGTH} characters"})
-            return None
-        return value
-    errors.append({"field": name, "message": "must be a string, number, boolean or null"})
-    return None
-
-
-def _check_value(kind: ObjectKind, name: str, value: str, errors: list[dict[str, str]]) -> str:
-    """Validate and normalise the properties whose form we know; `""` (clear) passes."""
-    if value == "":
-        return value
-    if name == "email" and kind == "contact":
-        value = value.strip()
-        if not mapping.EMAIL.match(value):
-            errors.append({"field": name, "message": "not a valid e-mail address"})
-    elif name == "amount" and kind == "deal":
-        d = mapping.parse_decimal(value)
-        if d is None:
-            errors.append({"field": name, "message": "not a decimal number, e.g. 1250.50"})
-        else:
-            return mapping.format_decimal(d)
-    elif name == "closedate" and kind == "deal":
-        dt = mapping.parse_datetime(value)
-        if dt is None:
-            errors.append(
-                {"field": name, "message": "not an ISO-8601 date (2026-12-31) or date-time"}
-            )
-        else:
-            return mapping.format_datetime(dt)
-    elif name == "numberofemployees" and kind == "company":
-        n = mapping.parse_int(value)
-        if n is None or n < 0:
-            errors.append({"field": name, "message": "not a whole number ≥ 0"})
-        else:
-            return str(n)
-    elif name == mapping.DEAL_CURRENCY_PROPERTY:
-        if not (len(value) == 3 and value.isalpha()):
-            errors.append({"field": name, "message": "not an ISO 4217 code such as EUR"})
-        return value.upper()
-    return value
-
-
-def properties_from_body(
-    kind: ObjectKind, body: BaseModel, *, partial: bool
-) -> tuple[dict[str, str], list[str], list[str]]:
-    """(properties, contact_ids, company_ids) from a flat body, every problem named at once.
-
-    On create, null values are left out; on update, null clears the property (HubSpot's `""`).
-    """
-    data: dict[str, Any] = {
-        k: getattr(body, k) for k in body.model_fields_set if k in type(body).model_fields
-    }
-    data.update(body.model_extra or {})
-    contact_ids_raw = data.pop("contact_ids", []) if kind == "deal" else []
-    company_ids_raw = data.pop("company_ids", []) if kind == "deal" else []
-    errors: list[dict[str, str]] = []
-    props: dict[str, str] = {}
-    for name, raw in data.items():
-        if not mapping.PROPERTY_NAME.match(name):
-            errors.append(
-                {
-                    "field": name[:120],
-                    "message": "not a HubSpot property name (lower-case "
-                    "letters, digits and underscores, starting with a letter)",
-                }
-            )
-            continue
-        if name in READ_ONLY:
-            errors.append({"field": name, "message": "set by HubSpot; cannot be written"})
-            continue
-        value = _as_str(name, raw, errors)
-        if value is None:
-            if partial and raw is None:
-                props[name] = ""
-            continue
-        props[name] = _check_value(kind, name, value, errors)
-    contact_ids = _ids("contact_ids", contact_ids_raw, errors)
-    company_ids = _ids("company_ids", company_ids_raw, errors)
-    if not props and not contact_ids and not company_ids and not errors:
-        errors.append({"field": "body", "message": "no property given"})
-    if errors:
-        raise InputError(
-            "Invalid input in: "
-            + ", ".join(e["field"] for e in errors)
-            + ". Fix these fields and send again.",
-            errors=errors,
-        )
-    return props, contact_ids, company_ids
-
-
-def _ids(field: str, raw: Any, errors: list[dict[str, str]]) -> list[str]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        errors.append({"field": field, "message": "must be a list of record ids"})
-        return []
-    if len(raw) > 100:
-        errors.append({"field": field, "message": "at most 100 ids"})
-        return []
-    out: list[str] = []
-    for n, item in enumerate(raw):
-        s = str(item).strip() if isinstance(item, str | int) and not isinstance(item, bool) else ""
-        if not mapping.RECORD_ID.match(s):
-            errors.append({"field": f"{field}.{n}", "message": "not a HubSpot record id (digits)"})
-        elif s not in out:
-            out.append(s)
-    return out
-
-
-def _assoc_ids(items: Any) -> list[str]:
-    if isinstance(items, Mapping):
-        items = items.get("results", [])
-    out: list[str] = []
-    for it in items or []:
-        if isinstance(it, str | int):
-            out.append(str(it))
-            continue
-        for key in ("id", "to_object_id", "toObjectId"):
-            v = it.get(key) if isinstance(it, Mapping) else getattr(it, key, None)
-            if v is not None:
-                out.append(str(v))
-                break
-    return out
-
-
-def record_out(obj: Any) -> HubSpotRecord:
-    rid, props, created, updated, archived = mapping.record_parts(obj)
-    raw_assoc = (
-        obj.get("associations") if isinstance(obj, Mapping) else getattr(obj, "associations", None)
-    )
-    assoc = {str(k): _assoc_ids(v) for k, v in raw_assoc.items()} if raw_assoc else None
-    return HubSpotRecord(
-        id=rid,
-        properties=props,
-        created_at=created,
-        updated_at=updated,
-        archived=archived,
-        associations=assoc,
-    )
-
-
-def _split(field: str, value: str | None) -> list[str] | None:
-    if not value:
-        return None
-    names = [p.strip() for p in value.split(",") if p.strip()]
-    bad = [n for n in names if not mapping.PROPERTY_NAME.match(n)]
-    if bad:
-        raise InputError(
-            f"Invalid input in: {field}.",
-            errors=[{"field": field, "message": f"not a property name: {bad[0][:60]!r}"}],
-        )
-    return names or None
-
-
-def _when(field: str, value: str | None, *, end: bool = False) -> str | None:
-    """A range bound as epoch ms; a date-only upper bound includes that whole day."""
-    if value is None or value == "":
-        return None
-    s = value.strip()
-    try:
-        if len(s) == 10:
-            d = date.fromisoformat(s)
-            dt = datetime(d.year, d.month, d.day, tzinfo=UTC)
-            if end:
-                dt += timedelta(days=1) - timedelta(milliseconds=1)
-            return mapping.epoch_ms(dt)
-    except ValueError:
-        pass
-    dt_parsed = mapping.parse_datetime(s)
-    if dt_parsed is None:
-        raise InputError(
-            f"Invalid input in: {field}.",
-            errors=[{"field": field, "message": "not an ISO-8601 date or date-time"}],
-        )
-    return mapping.epoch_ms(dt_parsed)
-
-
-def _range(
-    prop: str, lo_field: str, lo: str | None, hi_field: str, hi: str | None
-) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    if lo is not None and hi is not None and int(lo) > int(hi):
-        raise InputError(
-            f"Invalid input in: {lo_field}, {hi_field}.",
-            errors=[{"field": lo_field, "message": f"after {hi_field}"}],
-        )
-    if lo is not None:
-        out.append({"propertyName": prop, "operator": "GTE", "value": lo})
-    if hi is not None:
-        out.append({"propertyName": prop, "operator": "LTE", "value": hi})
-    return out
-
-
-def _contains(prop: str, value: str) -> dict[str, Any]:
-    # CONTAINS_TOKEN matches whole words; the wildcards make "Ada" find "Adaline" too.
-    v = value.strip().replace("*", "")
-    return {"propertyName": prop, "operator": "CONTAINS_TOKEN", "value": f"*{v}*"}
-
-
-Groups = list[list[dict[str, Any]]]
-
 Text = Annotated[str | None, Query(max_length=200)]
 DateText = Annotated[
     str | None,
@@ -402,15 +139,6 @@ DateText = Annotated[
 DecimalText = Annotated[
     str | None, Query(pattern=r"^-?[0-9]{1,15}(\.[0-9]{1,6})?$", examples=["1000.00"])
 ]
-
-
-def _and(*filters: dict[str, Any] | list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for f in filters:
-        if f is None:
-            continue
-        out.extend(f if isinstance(f, list) else [f])
-    return out
 
 
 def contact_filters(
@@ -428,27 +156,9 @@ def contact_filters(
     lifecycle_stage: Annotated[str | None, Query(max_length=100, examples=["lead"])] = None,
     created_from: DateText = None,
     created_to: DateText = None,
-) -> Groups:
-    """Contact filters, ANDed. `name` matches first OR last name, so it makes two groups."""
-    base = _and(
-        {"propertyName": "email", "operator": "EQ", "value": email.strip().lower()}
-        if email
-        else None,
-        _contains("company", company) if company else None,
-        {"propertyName": "lifecyclestage", "operator": "EQ", "value": lifecycle_stage}
-        if lifecycle_stage
-        else None,
-        _range(
-            "createdate",
-            "created_from",
-            _when("created_from", created_from),
-            "created_to",
-            _when("created_to", created_to, end=True),
-        ),
-    )
-    if name:
-        return [[*base, _contains("firstname", name)], [*base, _contains("lastname", name)]]
-    return [base] if base else []
+) -> ContactQuery:
+    """Contact filters, ANDed. `name` matches first OR last name."""
+    return ContactQuery(email, name, company, lifecycle_stage, created_from, created_to)
 
 
 def company_filters(
@@ -461,15 +171,8 @@ def company_filters(
         Query(max_length=253, description="Exact domain", examples=["analytical-engines.example"]),
     ] = None,
     industry: Annotated[str | None, Query(max_length=100, examples=["COMPUTER_SOFTWARE"])] = None,
-) -> Groups:
-    base = _and(
-        _contains("name", name) if name else None,
-        {"propertyName": "domain", "operator": "EQ", "value": domain.strip().lower()}
-        if domain
-        else None,
-        {"propertyName": "industry", "operator": "EQ", "value": industry} if industry else None,
-    )
-    return [base] if base else []
+) -> CompanyQuery:
+    return CompanyQuery(name, domain, industry)
 
 
 def deal_filters(
@@ -482,32 +185,11 @@ def deal_filters(
     amount_max: DecimalText = None,
     close_date_from: DateText = None,
     close_date_to: DateText = None,
-) -> Groups:
-    lo = mapping.parse_decimal(amount_min) if amount_min else None
-    hi = mapping.parse_decimal(amount_max) if amount_max else None
-    if lo is not None and hi is not None and lo > hi:
-        raise InputError(
-            "Invalid input in: amount_min, amount_max.",
-            errors=[{"field": "amount_min", "message": "greater than amount_max"}],
-        )
-    base = _and(
-        _contains("dealname", name) if name else None,
-        {"propertyName": "pipeline", "operator": "EQ", "value": pipeline} if pipeline else None,
-        {"propertyName": "dealstage", "operator": "EQ", "value": stage} if stage else None,
-        {"propertyName": "amount", "operator": "GTE", "value": amount_min} if amount_min else None,
-        {"propertyName": "amount", "operator": "LTE", "value": amount_max} if amount_max else None,
-        _range(
-            "closedate",
-            "close_date_from",
-            _when("close_date_from", close_date_from),
-            "close_date_to",
-            _when("close_date_to", close_date_to, end=True),
-        ),
-    )
-    return [base] if base else []
+) -> DealQuery:
+    return DealQuery(name, pipeline, stage, amount_min, amount_max, close_date_from, close_date_to)
 
 
-FILTERS: dict[ObjectKind, Callable[..., Groups]] = {
+FILTERS: dict[ObjectKind, Callable[..., RecordQuery]] = {
     "contact": contact_filters,
     "company": company_filters,
     "deal": deal_filters,
@@ -564,48 +246,34 @@ PipelineIdPath = Annotated[
 ]
 
 
-def _service(scope: RequestScope) -> HubSpotCRMService:
-    return HubSpotCRMService(
-        scope.client,
-        portal_id=scope.connection.portal_id,
-        currency_cache=getattr(scope.runtime, "portal_currency", None),
-        custom_properties=getattr(scope.runtime, "custom_properties", None),
-        property_names=getattr(scope.runtime, "portal_properties", None),
-    )
-
-
 # --------------------------------------------------------------------------- router
+
+
+def _values(body: _PropertiesBody) -> dict[str, Any]:
+    """The properties a caller sent (declared fields that were set, and the others)."""
+    values = {k: getattr(body, k) for k in body.model_fields_set if k in type(body).model_fields}
+    return {**values, **(body.model_extra or {})}
 
 
 def _add_object_routes(router: APIRouter, kind: ObjectKind, scope_dep: Any) -> None:
     one, many = NOUNS[kind]
     Scope = Annotated[RequestScope, Depends(scope_dep)]
-    Filters = Annotated[Groups, Depends(FILTERS[kind])]
+    Filters = Annotated[RecordQuery, Depends(FILTERS[kind])]
     BodyModel = BODIES[kind]
 
     async def list_records(
         scope: Scope,
-        filters: Filters,
+        query: Filters,
         after: AfterQuery = None,
         limit: LimitQuery = 20,
         properties: PropertiesQuery = None,
         sort: SortQuery = None,
     ) -> dict[str, Any]:
-        sorts = [SortSpec(sort.lstrip("-"), sort.startswith("-"))] if sort else []
-        page = await _service(scope).list_objects(
-            kind,
-            limit=limit,
-            after=after,
-            properties=_split("properties", properties),
-            filter_groups=filters,
-            sorts=sorts,
+        crm = scope.services.crm
+        page = await crm.list_records_page(
+            kind, query, limit=limit, after=after, properties=properties, sort=sort
         )
-        data = RecordPage(
-            results=[record_out(o) for o in page.results],
-            next_after=page.next_after,
-            total=page.total,
-        )
-        return answer(scope, data)
+        return answer(scope, page)
 
     async def get_record(
         scope: Scope,
@@ -613,43 +281,28 @@ def _add_object_routes(router: APIRouter, kind: ObjectKind, scope_dep: Any) -> N
         properties: PropertiesQuery = None,
         associations: AssociationsQuery = None,
     ) -> dict[str, Any]:
-        obj = await _service(scope).get_object(
-            kind,
-            record_id,
-            properties=_split("properties", properties),
-            associations=associations.split(",") if associations else None,
+        crm = scope.services.crm
+        record = await crm.read_record(
+            kind, record_id, properties=properties, associations=associations
         )
-        return answer(scope, record_out(obj))
+        return answer(scope, record)
 
     async def create_record(
         scope: Scope,
         body: Annotated[BodyModel, Body()],  # type: ignore[valid-type]
     ) -> dict[str, Any]:
-        props, contact_ids, company_ids = properties_from_body(kind, body, partial=False)
-        if not props:
-            raise InputError(
-                "Invalid input in: body. Give at least one property.",
-                errors=[{"field": "body", "message": "no property given"}],
-            )
-        obj = await _service(scope).create_object(
-            kind, props, contact_ids=contact_ids, company_ids=company_ids
-        )
-        return answer(scope, record_out(obj))
+        return answer(scope, await scope.services.crm.write_record(kind, _values(body)))
 
     async def update_record(
         scope: Scope,
         record_id: RecordIdPath,
         body: Annotated[BodyModel, Body()],  # type: ignore[valid-type]
     ) -> dict[str, Any]:
-        props, contact_ids, company_ids = properties_from_body(kind, body, partial=True)
-        obj = await _service(scope).update_object(
-            kind, record_id, props, contact_ids=contact_ids, company_ids=company_ids
-        )
-        return answer(scope, record_out(obj))
+        crm = scope.services.crm
+        return answer(scope, await crm.write_record(kind, _values(body), record_id=record_id))
 
     async def archive_record(scope: Scope, record_id: RecordIdPath) -> dict[str, Any]:
-        await _service(scope).archive_object(kind, record_id)
-        return answer(scope, Archived(id=record_id))
+        return answer(scope, await scope.services.crm.archive_record(kind, record_id))
 
     base = f"/{many}"
     tags: list[str | Enum] = ["HubSpot CRM"]
@@ -753,6 +406,14 @@ def _whole(items: list[Any]) -> dict[str, Any]:
     return {"results": items, "next_after": None, "total": len(items)}
 
 
+class PipelinePage(ResultsPage[Pipeline]):
+    """Every deal pipeline (HubSpot does not page them: `next_after` is always null)."""
+
+
+class StagePage(ResultsPage[Stage]):
+    """Every stage of one pipeline (not paged: `next_after` is always null)."""
+
+
 def build_router(context: HostContext) -> APIRouter:
     """The CRM routes; mount under the prefix `/api/hubspot`."""
     router = envelope_router()
@@ -771,7 +432,7 @@ def build_router(context: HostContext) -> APIRouter:
         responses={200: _example(_whole([{**_PIPELINE_EXAMPLE, "stages": _STAGES_EXAMPLE}]))},
     )
     async def list_pipelines(scope: Scope) -> dict[str, Any]:
-        items = await _service(scope).pipelines()
+        items = await scope.services.crm.pipelines()
         return answer(scope, PipelinePage(results=items, total=len(items)))
 
     @router.get(
@@ -783,7 +444,7 @@ def build_router(context: HostContext) -> APIRouter:
         responses={200: _example(_whole(_STAGES_EXAMPLE))},
     )
     async def list_stages(scope: Scope, pipeline_id: PipelineIdPath) -> dict[str, Any]:
-        items = await _service(scope).stages(pipeline_id)
+        items = await scope.services.crm.stages(pipeline_id)
         return answer(scope, StagePage(results=items, total=len(items)))
 
     return router

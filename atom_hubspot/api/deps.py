@@ -12,14 +12,12 @@ from fastapi import Depends, Query
 
 from atom_host_stub.contract import HostContext, Principal
 from atom_hubspot.api.envelope import ok
-from atom_hubspot.errors import Unavailable
+from atom_hubspot.runtime import HubSpotRuntime, PortalServices
+from atom_hubspot.runtime import runtime_of as runtime_of  # routes take it from here too
 
 if TYPE_CHECKING:
     from atom_hubspot.client import HubSpotClient
     from atom_hubspot.oauth.connections import ConnectionInfo
-    from atom_hubspot.runtime import HubSpotRuntime
-
-STATE_KEY = "hubspot"
 
 PortalQuery = Annotated[
     int | None,
@@ -34,19 +32,22 @@ PortalQuery = Annotated[
 
 @dataclass
 class RequestScope:
-    """What a route needs: the caller, the plugin runtime, and a client for the connection."""
+    """What a route needs: the plugin runtime and the services of the caller's connection."""
 
-    principal: Principal
-    runtime: "HubSpotRuntime"
-    client: "HubSpotClient"
-    connection: "ConnectionInfo"
+    runtime: HubSpotRuntime
+    services: PortalServices
 
+    @property
+    def principal(self) -> Principal:
+        return self.services.principal
 
-def runtime_of(context: HostContext) -> "HubSpotRuntime":
-    runtime = context.state.get(STATE_KEY)
-    if runtime is None:
-        raise Unavailable("The HubSpot plugin is not started; try again shortly.")
-    return runtime  # type: ignore[no-any-return]
+    @property
+    def client(self) -> "HubSpotClient":
+        return self.services.client
+
+    @property
+    def connection(self) -> "ConnectionInfo":
+        return self.services.connection
 
 
 def principal_dependency(context: HostContext) -> Callable[..., Any]:
@@ -65,10 +66,7 @@ def scope_dependency(context: HostContext) -> Callable[..., Awaitable[RequestSco
         portal_id: PortalQuery = None,
     ) -> RequestScope:
         runtime = runtime_of(context)
-        client, connection = await runtime.connections.client_for(principal, portal_id)
-        return RequestScope(
-            principal=principal, runtime=runtime, client=client, connection=connection
-        )
+        return RequestScope(runtime, await runtime.services_for(principal, portal_id))
 
     return hubspot_scope
 

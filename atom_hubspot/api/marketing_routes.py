@@ -7,7 +7,7 @@ and lead lists are CRM lists of contacts. Every route is scoped to the caller's 
 scheduled sends are the caller's own rows.
 """
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
@@ -19,37 +19,25 @@ from atom_hubspot.api.deps import (
     RequestScope,
     answer,
     principal_dependency,
-    runtime_of,
     scope_dependency,
 )
-from atom_hubspot.api.envelope import Envelope, envelope_router
-from atom_hubspot.errors import InputError
-from atom_hubspot.service.analytics import (
-    AnalyticsCache,
-    AnalyticsService,
-    ContactAnalytics,
-    DealAnalytics,
-)
+from atom_hubspot.api.envelope import Envelope, envelope_router, ok
+from atom_hubspot.runtime import runtime_of
+from atom_hubspot.service.analytics import ContactAnalytics, DealAnalytics
 from atom_hubspot.service.marketing import (
-    Campaign,
-    CampaignMetrics,
-    CampaignPage,
+    CampaignInfo,
+    CampaignInfoPage,
+    CampaignReport,
     EmailTemplatePage,
     LeadList,
     LeadListPage,
-    MarketingService,
     MemberPage,
     MembershipResult,
     Segment,
-    SendSummary,
-    recipients_from,
 )
 from atom_hubspot.service.pages import ResultsPage, offset_cursor
-from atom_hubspot.service.scheduler import (
-    ScheduledSendInfo,
-    ScheduledSendStore,
-    send_mode_for,
-)
+from atom_hubspot.service.scheduler import ScheduledSendInfo, ScheduledSendStore
+from atom_hubspot.service.sends import SendEmailAnswer
 
 TAG_CAMPAIGNS = "HubSpot campaigns"
 TAG_ANALYTICS = "HubSpot analytics"
@@ -202,16 +190,6 @@ class SendEmailBody(BaseModel):
 # --------------------------------------------------------------------------- answers
 
 
-class SendEmailAnswer(BaseModel):
-    mode: Literal["sent", "scheduled"]
-    summary: SendSummary | None = Field(
-        default=None, description="Per-recipient results when sent now"
-    )
-    scheduled: ScheduledSendInfo | None = Field(
-        default=None, description="The stored send when scheduled"
-    )
-
-
 class ScheduledSendList(ResultsPage[ScheduledSendInfo]):
     """Scheduled sends, one page."""
 
@@ -224,34 +202,15 @@ def build_router(context: HostContext) -> APIRouter:
     router = envelope_router()
     Scope = Annotated[RequestScope, Depends(scope_dependency(context))]
     Caller = Annotated[Principal, Depends(principal_dependency(context))]
-    caches: dict[int, AnalyticsCache] = {}
-
-    def marketing(scope: RequestScope) -> MarketingService:
-        settings = scope.runtime.settings
-        return MarketingService(
-            scope.client,
-            send_concurrency=settings.send_concurrency,
-            send_mode=send_mode_for(settings),
-        )
-
-    def analytics(scope: RequestScope) -> AnalyticsService:
-        # One cache per runtime (a restarted plugin starts afresh), keyed per connection: a
-        # portal's figures are never served to a principal who has not connected it.
-        rt = scope.runtime
-        cache = caches.get(id(rt))
-        if cache is None:
-            caches.clear()
-            cache = caches[id(rt)] = AnalyticsCache(rt.settings.analytics_cache_s)
-        return AnalyticsService(scope.client, cache, scope_key=scope.connection.id)
 
     def store() -> ScheduledSendStore:
-        return ScheduledSendStore(runtime_of(context).db)
+        return runtime_of(context).scheduled_sends()
 
     # ------------------------------------------------------------------ campaigns
 
     @router.get(
         "/campaigns",
-        response_model=Envelope[CampaignPage],
+        response_model=Envelope[CampaignInfoPage],
         operation_id="list_campaigns",
         summary="List marketing campaigns",
         tags=[TAG_CAMPAIGNS],
@@ -263,32 +222,32 @@ def build_router(context: HostContext) -> APIRouter:
         after: AfterQuery = None,
         name: Annotated[str | None, Query(max_length=255, description="Filter by name")] = None,
     ) -> dict[str, Any]:
-        page = await marketing(scope).list_campaigns(limit=limit, after=after, name=name)
+        page = await scope.services.marketing.list_campaigns(limit=limit, after=after, name=name)
         return answer(scope, page)
 
     @router.post(
         "/campaigns",
         status_code=201,
-        response_model=Envelope[Campaign],
+        response_model=Envelope[CampaignInfo],
         operation_id="create_campaign",
         summary="Create a marketing campaign",
         tags=[TAG_CAMPAIGNS],
     )
     async def create_campaign(scope: Scope, body: CampaignCreate) -> dict[str, Any]:
-        c = await marketing(scope).create_campaign(
+        c = await scope.services.marketing.create_campaign(
             body.name, start_date=body.start_date, end_date=body.end_date, notes=body.notes
         )
         return answer(scope, c)
 
     @router.get(
         "/campaigns/{campaign_id}",
-        response_model=Envelope[Campaign],
+        response_model=Envelope[CampaignInfo],
         operation_id="get_campaign",
         summary="Read one campaign",
         tags=[TAG_CAMPAIGNS],
     )
     async def get_campaign(scope: Scope, campaign_id: CampaignIdPath) -> dict[str, Any]:
-        return answer(scope, await marketing(scope).get_campaign(campaign_id))
+        return answer(scope, await scope.services.marketing.get_campaign(campaign_id))
 
     # ------------------------------------------------------------------ analytics
 
@@ -310,7 +269,7 @@ def build_router(context: HostContext) -> APIRouter:
             str | None, Query(max_length=100, pattern=r"^[A-Za-z0-9_\-]+$", examples=["default"])
         ] = None,
     ) -> dict[str, Any]:
-        data, cached = await analytics(scope).deals(
+        data, cached = await scope.services.analytics.deals(
             close_from=close_date_from, close_to=close_date_to, pipeline_id=pipeline_id
         )
         return answer(scope, data, cached=cached)
@@ -331,14 +290,14 @@ def build_router(context: HostContext) -> APIRouter:
         created_to: DateQuery = None,
         granularity: Annotated[Literal["day", "week"], Query()] = "day",
     ) -> dict[str, Any]:
-        data, cached = await analytics(scope).contacts(
+        data, cached = await scope.services.analytics.contacts(
             created_from=created_from, created_to=created_to, granularity=granularity
         )
         return answer(scope, data, cached=cached)
 
     @router.get(
         "/analytics/campaigns/{campaign_id}",
-        response_model=Envelope[CampaignMetrics],
+        response_model=Envelope[CampaignReport],
         operation_id="campaign_analytics",
         tags=[TAG_ANALYTICS],
         summary="HubSpot's metrics of one campaign over a date range",
@@ -351,7 +310,9 @@ def build_router(context: HostContext) -> APIRouter:
         start_date: DateQuery = None,
         end_date: DateQuery = None,
     ) -> dict[str, Any]:
-        data, cached = await analytics(scope).campaign(campaign_id, start=start_date, end=end_date)
+        data, cached = await scope.services.analytics.campaign(
+            campaign_id, start=start_date, end=end_date
+        )
         return answer(scope, data, cached=cached)
 
     # ------------------------------------------------------------------ lead lists
@@ -369,7 +330,7 @@ def build_router(context: HostContext) -> APIRouter:
         limit: LimitQuery = 20,
         after: AfterQuery = None,
     ) -> dict[str, Any]:
-        page = await marketing(scope).list_lead_lists(query=query, limit=limit, after=after)
+        page = await scope.services.marketing.list_lead_lists(query=query, limit=limit, after=after)
         return answer(scope, page)
 
     @router.post(
@@ -384,7 +345,7 @@ def build_router(context: HostContext) -> APIRouter:
         "any of which must hold; it becomes HubSpot's list filter definition.",
     )
     async def create_lead_list(scope: Scope, body: LeadListCreate) -> dict[str, Any]:
-        lst = await marketing(scope).create_lead_list(
+        lst = await scope.services.marketing.create_lead_list(
             body.name, processing_type=body.processing_type, segment=body.segment
         )
         return answer(scope, lst)
@@ -397,7 +358,7 @@ def build_router(context: HostContext) -> APIRouter:
         tags=[TAG_LISTS],
     )
     async def get_lead_list(scope: Scope, list_id: ListIdPath) -> dict[str, Any]:
-        return answer(scope, await marketing(scope).get_lead_list(list_id))
+        return answer(scope, await scope.services.marketing.get_lead_list(list_id))
 
     @router.get(
         "/lead-lists/{list_id}/members",
@@ -412,7 +373,7 @@ def build_router(context: HostContext) -> APIRouter:
         limit: LimitQuery = 100,
         after: AfterQuery = None,
     ) -> dict[str, Any]:
-        svc = marketing(scope)
+        svc = scope.services.marketing
         await svc.get_lead_list(list_id)  # 404 for a list that is not a contacts list
         page = await svc.list_members(list_id, limit=limit, after=after)
         return answer(scope, page)
@@ -427,7 +388,7 @@ def build_router(context: HostContext) -> APIRouter:
         "(missing) and which were members already (unchanged).",
     )
     async def add_members(scope: Scope, list_id: ListIdPath, body: MembersBody) -> dict[str, Any]:
-        res = await marketing(scope).add_members(list_id, body.contact_ids)
+        res = await scope.services.marketing.add_members(list_id, body.contact_ids)
         return answer(scope, res)
 
     @router.delete(
@@ -442,7 +403,7 @@ def build_router(context: HostContext) -> APIRouter:
     async def remove_members(
         scope: Scope, list_id: ListIdPath, body: Annotated[MembersBody, Body()]
     ) -> dict[str, Any]:
-        res = await marketing(scope).remove_members(list_id, body.contact_ids)
+        res = await scope.services.marketing.remove_members(list_id, body.contact_ids)
         return answer(scope, res)
 
     # ------------------------------------------------------------------ email
@@ -462,7 +423,7 @@ def build_router(context: HostContext) -> APIRouter:
         after: AfterQuery = None,
         include_unpublished: bool = False,
     ) -> dict[str, Any]:
-        page = await marketing(scope).list_email_templates(
+        page = await scope.services.marketing.list_email_templates(
             limit=limit, after=after, include_unpublished=include_unpublished
         )
         return answer(scope, page)
@@ -485,34 +446,16 @@ def build_router(context: HostContext) -> APIRouter:
         "Needs Marketing Hub Enterprise or the transactional email add-on.",
     )
     async def send_email(scope: Scope, body: SendEmailBody, response: Response) -> dict[str, Any]:
-        recipients = recipients_from(body.contact_ids, body.emails)
-        if body.send_at is not None and body.send_at.tzinfo is None:
-            raise InputError(
-                "send_at needs a time zone (e.g. 2026-12-01T09:00:00Z)",
-                errors=[{"field": "send_at", "message": "no time zone"}],
-            )
-        svc = marketing(scope)
-        await svc.get_email_template(body.email_id)  # 404 before anything is sent or stored
-        if body.send_at is not None and body.send_at > datetime.now(UTC):
-            info = await ScheduledSendStore(scope.runtime.db).create(
-                scope.principal,
-                portal_id=scope.connection.portal_id,
-                connection_id=scope.connection.id,
-                email_id=body.email_id,
-                recipients=recipients,
-                send_at=body.send_at,
-                contact_properties=body.contact_properties,
-                custom_properties=body.custom_properties,
-            )
-            response.status_code = 202
-            return answer(scope, SendEmailAnswer(mode="scheduled", scheduled=info))
-        summary = await svc.send_email(
+        result = await scope.services.sends.send(
             body.email_id,
-            recipients,
-            contact_properties=body.contact_properties or None,
-            custom_properties=body.custom_properties or None,
+            contact_ids=body.contact_ids,
+            emails=body.emails,
+            contact_properties=body.contact_properties,
+            custom_properties=body.custom_properties,
+            send_at=body.send_at,
         )
-        return answer(scope, SendEmailAnswer(mode="sent", summary=summary))
+        response.status_code = 202 if result.mode == "scheduled" else 200
+        return answer(scope, result)
 
     @router.get(
         "/scheduled-sends",
@@ -538,7 +481,7 @@ def build_router(context: HostContext) -> APIRouter:
             results=items[:limit],
             next_after=str(offset + limit) if len(items) > limit else None,
         )
-        return {"ok": True, "data": page, "meta": {}}
+        return ok(page)
 
     @router.get(
         "/scheduled-sends/{send_id}",
@@ -548,7 +491,7 @@ def build_router(context: HostContext) -> APIRouter:
         summary="One scheduled send with its per-recipient results",
     )
     async def get_scheduled_send(principal: Caller, send_id: SendIdPath) -> dict[str, Any]:
-        return {"ok": True, "data": await store().get(principal, send_id), "meta": {}}
+        return ok(await store().get(principal, send_id))
 
     @router.delete(
         "/scheduled-sends/{send_id}",
@@ -559,6 +502,6 @@ def build_router(context: HostContext) -> APIRouter:
         description="409 when it is being sent or was already performed.",
     )
     async def cancel_scheduled_send(principal: Caller, send_id: SendIdPath) -> dict[str, Any]:
-        return {"ok": True, "data": await store().cancel(principal, send_id), "meta": {}}
+        return ok(await store().cancel(principal, send_id))
 
     return router

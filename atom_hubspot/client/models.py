@@ -290,6 +290,12 @@ class ListMember(HubSpotModel):
         return data
 
 
+class ListMemberPage(HubSpotModel):
+    results: list[ListMember] = Field(default_factory=list)
+    next_after: str | None = None
+    total: int | None = None
+
+
 # --------------------------------------------------------------------------- campaigns
 
 
@@ -329,6 +335,8 @@ class MarketingEmail(HubSpotModel):
     subject: str | None = None
     state: str | None = None  # DRAFT, PUBLISHED, AUTOMATED, … (kept as text)
     type: str | None = None
+    email_type: str | None = None  # older answers name the type `emailType`
+    sender: dict[str, Any] | None = Field(default=None, alias="from")  # fromName, replyTo, …
     is_published: bool | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None

@@ -18,6 +18,7 @@ from atom_hubspot.client.models import (
     EmailPage,
     EmailStatistics,
     ListMember,
+    ListMemberPage,
     ListModel,
     ListSearchPage,
     MarketingEmail,
@@ -278,6 +279,21 @@ class ListsAPI:
             "PUT", self._c.http.paths.list_memberships_change(list_id, action), json=record_ids
         )
         return MembershipChange.model_validate(body)
+
+    async def members(
+        self, list_id: str | int, *, limit: int = 100, after: str | None = None
+    ) -> ListMemberPage:
+        """One page of a list's members with the cursor of the next (`after`)."""
+        body = await self._c.json(
+            "GET",
+            self._c.http.paths.list_memberships(list_id),
+            params=_params(limit=limit, after=after),
+        )
+        return ListMemberPage(
+            results=[ListMember.model_validate(r) for r in body.get("results") or []],
+            next_after=_next_after(body),
+            total=body.get("total"),
+        )
 
     async def iter_members(
         self, list_id: str | int, *, page_size: int = 100, max_items: int | None = None

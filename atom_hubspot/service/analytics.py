@@ -20,22 +20,16 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from decimal import Decimal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
-from atom_hubspot.errors import InputError
-from atom_hubspot.service.marketing import (
-    TIER_CAMPAIGNS,
-    CampaignMetrics,
-    as_json,
-    pick,
-    tier_gate,
-)
-
-if TYPE_CHECKING:
-    from atom_hubspot.client import HubSpotClient
+from atom_hubspot.client import HubSpotClient
+from atom_hubspot.client.search import Filter, FilterGroup, SearchRequest
+from atom_hubspot.errors import InputError, NotFound
+from atom_hubspot.service.mapping import epoch_ms, parse_decimal
+from atom_hubspot.service.marketing import TIER_CAMPAIGNS, CampaignReport, tier_gate
 
 T = TypeVar("T")
 
@@ -190,22 +184,8 @@ class ContactAnalytics(BaseModel):
 # --------------------------------------------------------------------------- dates and numbers
 
 
-def _ms(d: datetime) -> str:
-    return str(int(d.timestamp() * 1000))
-
-
 def day_start(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
-
-
-def _decimal(v: Any) -> Decimal | None:
-    if v is None or v == "":
-        return None
-    try:
-        out = Decimal(str(v))
-    except (InvalidOperation, ValueError):
-        return None
-    return out if out.is_finite() else None
 
 
 def _bool(v: Any) -> bool | None:
@@ -280,31 +260,23 @@ class AnalyticsService:
     async def _deals(
         self, close_from: date | None, close_to: date | None, pipeline_id: str | None
     ) -> DealAnalytics:
-        from atom_hubspot.client.search import Filter, SearchRequest
-
-        pipelines = [as_json(p) for p in await self.client.pipelines.list("deals")]
-        if pipeline_id is not None and not any(str(p.get("id")) == pipeline_id for p in pipelines):
-            from atom_hubspot.errors import NotFound
-
+        pipelines = await self.client.pipelines.list("deals")
+        if pipeline_id is not None and not any(p.id == pipeline_id for p in pipelines):
             raise NotFound(f"Deal pipeline {pipeline_id} was not found in this portal.")
 
         figures: dict[str, PipelineFigures] = {}
         stage_index: dict[tuple[str, str], StageFigures] = {}
-        for p in sorted(pipelines, key=lambda p: (pick(p, "displayOrder", default=0), p["id"])):
-            pid = str(p["id"])
+        for p in sorted(pipelines, key=lambda p: (p.display_order or 0, p.id)):
+            pid = p.id
             if pipeline_id is not None and pid != pipeline_id:
                 continue
-            pf = PipelineFigures(pipeline_id=pid, label=pick(p, "label"))
-            for s in sorted(
-                p.get("stages") or [],
-                key=lambda s: (pick(s, "displayOrder", default=0), str(s.get("id"))),
-            ):
-                meta = s.get("metadata") or {}
-                prob = _decimal(meta.get("probability"))
-                closed = _bool(meta.get("isClosed"))
+            pf = PipelineFigures(pipeline_id=pid, label=p.label)
+            for s in sorted(p.stages, key=lambda s: (s.display_order or 0, s.id)):
+                prob = parse_decimal(s.metadata.get("probability"))
+                closed = _bool(s.metadata.get("isClosed"))
                 sf = StageFigures(
-                    stage_id=str(s["id"]),
-                    label=pick(s, "label"),
+                    stage_id=s.id,
+                    label=s.label,
                     probability=prob,
                     is_closed=closed,
                     outcome=_outcome(prob, closed),
@@ -315,9 +287,11 @@ class AnalyticsService:
 
         filters = []
         if close_from is not None:
-            filters.append(Filter.gte("closedate", _ms(day_start(close_from))))
+            filters.append(Filter.gte("closedate", epoch_ms(day_start(close_from))))
         if close_to is not None:
-            filters.append(Filter.lt("closedate", _ms(day_start(close_to + timedelta(days=1)))))
+            filters.append(
+                Filter.lt("closedate", epoch_ms(day_start(close_to + timedelta(days=1))))
+            )
         if pipeline_id is not None:
             filters.append(Filter.eq("pipeline", pipeline_id))
         req = SearchRequest(limit=200).select(*DEAL_PROPERTIES)
@@ -325,7 +299,7 @@ class AnalyticsService:
             req = req.where(*filters)
 
         async for deal in self.client.deals.iter_search(req):
-            props = as_json(deal).get("properties") or {}
+            props = deal.properties
             pid = str(props.get("pipeline") or "")
             sid = str(props.get("dealstage") or "")
             if pid not in figures:  # a pipeline archived or deleted since: still counted
@@ -335,7 +309,7 @@ class AnalyticsService:
                 stage_index[(pid, sid)] = StageFigures(stage_id=sid or "(none)", outcome=None)
                 pf.stages.append(stage_index[(pid, sid)])
             sf = stage_index[(pid, sid)]
-            amount = _decimal(props.get("amount"))
+            amount = parse_decimal(props.get("amount"))
             sf.count += 1
             pf.count += 1
             if amount is None:
@@ -408,8 +382,6 @@ class AnalyticsService:
         granularity: Literal["day", "week"],
         bs: list[tuple[date, date]],
     ) -> ContactAnalytics:
-        from atom_hubspot.client.search import Filter, FilterGroup
-
         sem = asyncio.Semaphore(COUNT_CONCURRENCY)
 
         async def count(*filters: Filter) -> int:
@@ -421,8 +393,8 @@ class AnalyticsService:
         none_call = count(Filter(property_name="lifecyclestage", operator="NOT_HAS_PROPERTY"))
         bucket_calls = [
             count(
-                Filter.gte("createdate", _ms(day_start(a))),
-                Filter.lt("createdate", _ms(day_start(b + timedelta(days=1)))),
+                Filter.gte("createdate", epoch_ms(day_start(a))),
+                Filter.lt("createdate", epoch_ms(day_start(b + timedelta(days=1)))),
             )
             for a, b in bs
         ]
@@ -451,7 +423,7 @@ class AnalyticsService:
 
     async def campaign(
         self, campaign_id: str, *, start: date | None = None, end: date | None = None
-    ) -> tuple[CampaignMetrics, bool]:
+    ) -> tuple[CampaignReport, bool]:
         today = self.now().astimezone(UTC).date()
         end = end or today
         start = start or end - timedelta(days=29)
@@ -462,11 +434,11 @@ class AnalyticsService:
             )
         key = (self.scope_key, "campaign", campaign_id, start, end)
 
-        async def compute() -> CampaignMetrics:
+        async def compute() -> CampaignReport:
             async with tier_gate(TIER_CAMPAIGNS, "Campaign reports"):
                 raw = await self.client.campaigns.metrics(
                     campaign_id, start.isoformat(), end.isoformat()
                 )
-            return CampaignMetrics.from_hubspot(campaign_id, start, end, raw)
+            return CampaignReport.of(campaign_id, start, end, raw)
 
         return await self.cache.get_or_compute(key, compute)

@@ -3,7 +3,7 @@
 `HubSpotCRMService(client)` implements the host's `CRMService` protocol with the unified models
 (via `service.mapping`), so a caller of the `crm` capability never sees HubSpot's property names.
 The routes speak HubSpot's own property names (flat bodies such as `{"email": …}`) and use the
-`*_objects` methods, which keep HubSpot's record shape.
+`*_records` methods that answer `HubSpotRecord`s; `service.crm_requests` shapes what they ask.
 """
 
 from __future__ import annotations
@@ -25,8 +25,19 @@ from atom_host_stub.contract import (
     SearchFilter,
     Stage,
 )
+from atom_hubspot.client import HubSpotClient, ObjectsAPI, inline_association
+from atom_hubspot.client.models import CrmObject
+from atom_hubspot.client.search import FilterGroup, SearchRequest, Sort
 from atom_hubspot.errors import HubSpotError, InputError, MissingScopes, NotFound
 from atom_hubspot.service import mapping
+from atom_hubspot.service.crm_records import Archived, HubSpotRecord, RecordPage
+from atom_hubspot.service.crm_requests import (
+    RecordInput,
+    RecordQuery,
+    filter_groups,
+    property_names,
+    record_input,
+)
 
 log = logging.getLogger("atom_hubspot.service.crm")
 
@@ -55,7 +66,7 @@ class PortalProperties:
 class ObjectsPage:
     """One page of HubSpot records; `next_after` is HubSpot's `after` cursor."""
 
-    results: list[Any]
+    results: list[CrmObject]
     next_after: str | None
     total: int | None = None
 
@@ -64,6 +75,11 @@ class ObjectsPage:
 class SortSpec:
     property_name: str
     descending: bool = False
+
+    @classmethod
+    def parse(cls, sort: str | None) -> list[SortSpec]:
+        """`name` ascending, `-name` descending; none when not given."""
+        return [cls(sort.lstrip("-"), sort.startswith("-"))] if sort else []
 
 
 def _kind(kind: str) -> ObjectKind:
@@ -80,44 +96,25 @@ def _limit(limit: int) -> int:
     return min(int(limit), MAX_PAGE)
 
 
-def _check_id(record_id: str, field: str = "id") -> str:
-    s = str(record_id).strip()
-    if not mapping.RECORD_ID.match(s):
+def _check_id(record_id: str) -> str:
+    if not mapping.is_record_id(record_id):
         # Not a HubSpot id, so it cannot exist: answer as HubSpot would, without a call.
         raise NotFound(f"No record with id {record_id!r}.")
-    return s
+    return str(record_id).strip()
 
 
 def build_search_request(
-    filter_groups: Sequence[Sequence[Mapping[str, Any]]],
+    groups: Sequence[FilterGroup],
     *,
     sorts: Sequence[SortSpec] = (),
     properties: Sequence[str] | None = None,
     limit: int = 10,
     after: str | None = None,
     query: str | None = None,
-) -> Any:
-    """A client SearchRequest from plain HubSpot filter dicts (AND within a group, OR across)."""
-    from atom_hubspot.client import Filter, FilterGroup, SearchRequest, Sort
-
-    groups = [
-        FilterGroup(
-            filters=[
-                Filter(
-                    property_name=f["propertyName"],
-                    operator=f["operator"],
-                    value=f.get("value"),
-                    values=f.get("values"),
-                    high_value=f.get("highValue"),
-                )
-                for f in group
-            ]
-        )
-        for group in filter_groups
-        if group
-    ]
+) -> SearchRequest:
+    """A client SearchRequest (AND within a group, OR across groups)."""
     return SearchRequest(
-        filter_groups=groups,
+        filter_groups=[g for g in groups if g.filters],
         sorts=[
             Sort(
                 property_name=s.property_name,
@@ -139,7 +136,7 @@ class HubSpotCRMService:
 
     def __init__(
         self,
-        client: Any,
+        client: HubSpotClient,
         *,
         portal_id: int | None = None,
         account_currency: str | None = None,
@@ -149,7 +146,7 @@ class HubSpotCRMService:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
-        self.portal_id = portal_id if portal_id is not None else getattr(client, "portal_id", None)
+        self.portal_id = portal_id if portal_id is not None else client.portal_id
         self._currency = account_currency
         self._currency_known = account_currency is not None
         # Shared between services of a process: the account currency rarely changes.
@@ -225,8 +222,13 @@ class HubSpotCRMService:
         if names:
             self._custom.setdefault((self.portal_id, kind), set()).update(names)
 
-    def _api(self, kind: ObjectKind) -> Any:
-        return getattr(self.client, mapping.OBJECT_TYPES[kind])
+    def _api(self, kind: ObjectKind) -> ObjectsAPI:
+        apis = {
+            "contact": self.client.contacts,
+            "company": self.client.companies,
+            "deal": self.client.deals,
+        }
+        return apis[kind]
 
     # ------------------------------------------------------------------ HubSpot-shaped
 
@@ -237,7 +239,7 @@ class HubSpotCRMService:
         limit: int = 20,
         after: str | None = None,
         properties: Sequence[str] | None = None,
-        filter_groups: Sequence[Sequence[Mapping[str, Any]]] = (),
+        groups: Sequence[FilterGroup] = (),
         sorts: Sequence[SortSpec] = (),
         query: str | None = None,
     ) -> ObjectsPage:
@@ -246,11 +248,11 @@ class HubSpotCRMService:
         limit = _limit(limit)
         props = list(properties) if properties else await self.read_properties(kind)
         api = self._api(kind)
-        if not any(filter_groups) and not sorts and not query:
+        if not any(g.filters for g in groups) and not sorts and not query:
             page = await api.list(limit=limit, after=after, properties=props)
         else:
             req = build_search_request(
-                filter_groups,
+                groups,
                 sorts=sorts,
                 properties=props,
                 limit=limit,
@@ -258,11 +260,7 @@ class HubSpotCRMService:
                 query=query,
             )
             page = await api.search(req)
-        return ObjectsPage(
-            results=list(page.results),
-            next_after=getattr(page, "next_after", None),
-            total=getattr(page, "total", None),
-        )
+        return ObjectsPage(results=list(page.results), next_after=page.next_after, total=page.total)
 
     async def get_object(
         self,
@@ -271,7 +269,7 @@ class HubSpotCRMService:
         *,
         properties: Sequence[str] | None = None,
         associations: Sequence[str] | None = None,
-    ) -> Any:
+    ) -> CrmObject:
         props = list(properties) if properties else await self.read_properties(kind)
         return await self._api(kind).get(
             _check_id(record_id), properties=props, associations=list(associations or []) or None
@@ -284,14 +282,11 @@ class HubSpotCRMService:
         *,
         contact_ids: Sequence[str] = (),
         company_ids: Sequence[str] = (),
-    ) -> Any:
+    ) -> CrmObject:
         """Create a record; a deal's contacts and companies are associated inline (one call)."""
         from_type = mapping.OBJECT_TYPES[kind]
-        assoc: list[dict[str, Any]] = []
-        if contact_ids:
-            assoc += mapping.association_inputs(from_type, "contacts", contact_ids)
-        if company_ids:
-            assoc += mapping.association_inputs(from_type, "companies", company_ids)
+        assoc = [inline_association(from_type, "contacts", i) for i in contact_ids]
+        assoc += [inline_association(from_type, "companies", i) for i in company_ids]
         obj = await self._api(kind).create(dict(properties), associations=assoc or None)
         self._remember(kind, properties)
         return obj
@@ -304,7 +299,7 @@ class HubSpotCRMService:
         *,
         contact_ids: Sequence[str] = (),
         company_ids: Sequence[str] = (),
-    ) -> Any:
+    ) -> CrmObject:
         rid = _check_id(record_id)
         api = self._api(kind)
         if properties:
@@ -343,7 +338,7 @@ class HubSpotCRMService:
         else:
             try:
                 details = await self.client.account.details()
-                self._currency = getattr(details, "company_currency", None) or None
+                self._currency = details.company_currency or None
             except HubSpotError:
                 # Not worth failing a read over: the currency is then reported as unknown.
                 self._currency = None
@@ -356,11 +351,10 @@ class HubSpotCRMService:
 
     # ------------------------------------------------------------------ unified (contract)
 
-    async def _to_unified(self, kind: ObjectKind, objs: Sequence[Any]) -> list[CRMRecord]:
+    async def _to_unified(self, kind: ObjectKind, objs: Sequence[CrmObject]) -> list[CRMRecord]:
         currency = None
         if kind == "deal" and any(
-            not (mapping.record_parts(o)[1].get(mapping.DEAL_CURRENCY_PROPERTY))
-            and mapping.record_parts(o)[1].get("amount")
+            not o.properties.get(mapping.DEAL_CURRENCY_PROPERTY) and o.properties.get("amount")
             for o in objs
         ):
             currency = await self.account_currency()
@@ -368,12 +362,12 @@ class HubSpotCRMService:
 
     async def list_records(
         self, kind: ObjectKind, *, limit: int = 20, cursor: str | None = None
-    ) -> Page[Any]:
+    ) -> Page[CRMRecord]:
         kind = _kind(kind)
         page = await self.list_objects(kind, limit=limit, after=cursor)
         return Page(items=await self._to_unified(kind, page.results), next_cursor=page.next_after)
 
-    async def get_record(self, kind: ObjectKind, record_id: str) -> Any:
+    async def get_record(self, kind: ObjectKind, record_id: str) -> CRMRecord:
         kind = _kind(kind)
         return (await self._to_unified(kind, [await self.get_object(kind, record_id)]))[0]
 
@@ -393,29 +387,29 @@ class HubSpotCRMService:
                 "Invalid input in: " + ", ".join(e["field"] for e in errs) + ".", errors=errs
             ) from None
 
-    async def create_record(self, kind: ObjectKind, fields: BaseModel) -> Any:
+    async def create_record(self, kind: ObjectKind, fields: BaseModel) -> CRMRecord:
         kind = _kind(kind)
         f = self._fields(kind, fields)
         props = mapping.fields_to_properties(kind, f)
         contact_ids: list[str] = []
         company_ids: list[str] = []
         if isinstance(f, DealFields):
-            contact_ids = mapping.validate_ids("contact_ids", f.contact_ids)
-            company_ids = mapping.validate_ids("company_ids", f.company_ids)
+            contact_ids = mapping.record_ids("contact_ids", f.contact_ids)
+            company_ids = mapping.record_ids("company_ids", f.company_ids)
         obj = await self.create_object(
             kind, props, contact_ids=contact_ids, company_ids=company_ids
         )
         return (await self._to_unified(kind, [obj]))[0]
 
-    async def update_record(self, kind: ObjectKind, record_id: str, fields: BaseModel) -> Any:
+    async def update_record(self, kind: ObjectKind, record_id: str, fields: BaseModel) -> CRMRecord:
         kind = _kind(kind)
         f = self._fields(kind, fields)
         props = mapping.fields_to_properties(kind, f)
         contact_ids: list[str] = []
         company_ids: list[str] = []
         if isinstance(f, DealFields):
-            contact_ids = mapping.validate_ids("contact_ids", f.contact_ids)
-            company_ids = mapping.validate_ids("company_ids", f.company_ids)
+            contact_ids = mapping.record_ids("contact_ids", f.contact_ids)
+            company_ids = mapping.record_ids("company_ids", f.company_ids)
         obj = await self.update_object(
             kind, record_id, props, contact_ids=contact_ids, company_ids=company_ids
         )
@@ -431,13 +425,13 @@ class HubSpotCRMService:
         *,
         limit: int = 20,
         cursor: str | None = None,
-    ) -> Page[Any]:
+    ) -> Page[CRMRecord]:
         kind = _kind(kind)
-        group = [mapping.search_filter(kind, f) for f in filters]
+        group = FilterGroup(filters=[mapping.search_filter(kind, f) for f in filters])
         # Search with no filter is still a search (HubSpot accepts `{}`), so results come in
         # the same order whether or not filters were given.
         req = build_search_request(
-            [group] if group else [],
+            [group],
             sorts=[SortSpec("hs_object_id")],
             properties=await self.read_properties(kind),
             limit=_limit(limit),
@@ -446,8 +440,75 @@ class HubSpotCRMService:
         page = await self._api(kind).search(req)
         return Page(
             items=await self._to_unified(kind, list(page.results)),
-            next_cursor=getattr(page, "next_after", None),
+            next_cursor=page.next_after,
         )
 
     async def list_pipelines(self) -> list[Pipeline]:
         return await self.pipelines()
+
+    # ------------------------------------------------------------------ HubSpot records (routes)
+
+    async def list_records_page(
+        self,
+        kind: ObjectKind,
+        query: RecordQuery | None = None,
+        *,
+        limit: int = 20,
+        after: str | None = None,
+        properties: str | None = None,
+        sort: str | None = None,
+    ) -> RecordPage:
+        """A page of records in HubSpot's shape: filtered by `query`, with the comma-separated
+        `properties`, sorted by `sort` (`-name` descending)."""
+        page = await self.list_objects(
+            kind,
+            limit=limit,
+            after=after,
+            properties=property_names("properties", properties),
+            groups=filter_groups(query),
+            sorts=SortSpec.parse(sort),
+        )
+        return RecordPage(
+            results=[HubSpotRecord.of(o) for o in page.results],
+            next_after=page.next_after,
+            total=page.total,
+        )
+
+    async def read_record(
+        self,
+        kind: ObjectKind,
+        record_id: str,
+        *,
+        properties: str | None = None,
+        associations: str | None = None,
+    ) -> HubSpotRecord:
+        obj = await self.get_object(
+            kind,
+            record_id,
+            properties=property_names("properties", properties),
+            associations=associations.split(",") if associations else None,
+        )
+        return HubSpotRecord.of(obj)
+
+    async def write_record(
+        self, kind: ObjectKind, values: Mapping[str, Any], *, record_id: str | None = None
+    ) -> HubSpotRecord:
+        """Create (no `record_id`) or update a record from a flat body of HubSpot properties."""
+        data: RecordInput = record_input(kind, values, partial=record_id is not None)
+        if record_id is None:
+            obj = await self.create_object(
+                kind, data.properties, contact_ids=data.contact_ids, company_ids=data.company_ids
+            )
+        else:
+            obj = await self.update_object(
+                kind,
+                record_id,
+                data.properties,
+                contact_ids=data.contact_ids,
+                company_ids=data.company_ids,
+            )
+        return HubSpotRecord.of(obj)
+
+    async def archive_record(self, kind: ObjectKind, record_id: str) -> Archived:
+        await self.archive_object(kind, record_id)
+        return Archived(id=record_id)

@@ -8,7 +8,7 @@ correspondence; it is pure (no I/O) so it is tested on its own.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -29,6 +29,8 @@ from atom_host_stub.contract import (
     SearchFilter,
     Stage,
 )
+from atom_hubspot.client.models import CrmObject, PipelineModel, StageModel
+from atom_hubspot.client.search import Filter
 from atom_hubspot.errors import InputError
 
 # HubSpot's object type names (also accepted by its paths).
@@ -86,17 +88,6 @@ DEFAULT_PROPERTIES: dict[ObjectKind, list[str]] = {
     for kind, props in FIELD_TO_PROPERTY.items()
 }
 
-# Default association type ids (HUBSPOT_DEFINED), from HubSpot's associations v4 reference.
-# https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide
-ASSOCIATION_TYPE_IDS: dict[tuple[str, str], int] = {
-    ("contacts", "companies"): 279,
-    ("companies", "contacts"): 280,
-    ("deals", "contacts"): 3,
-    ("contacts", "deals"): 4,
-    ("deals", "companies"): 341,
-    ("companies", "deals"): 342,
-}
-
 # SearchFilter op -> HubSpot search operator.
 OPERATORS: dict[str, str] = {
     "eq": "EQ",
@@ -114,6 +105,7 @@ OPERATORS: dict[str, str] = {
 # HubSpot internal property names: lower-case letters, digits and underscores.
 PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 RECORD_ID = re.compile(r"^[0-9]{1,20}$")
+NOT_A_RECORD_ID = "not a HubSpot record id (digits)"
 # Deliberately simple: one @, a dot in the domain, no spaces. HubSpot has the last word.
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
 
@@ -197,44 +189,24 @@ def to_property_value(value: Any) -> str:
 # --------------------------------------------------------------------------- records
 
 
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
-def raw_record(obj: Any) -> dict[str, Any]:
+def raw_record(obj: CrmObject) -> dict[str, Any]:
     """The HubSpot record as HubSpot sent it (camelCase keys), for `raw`."""
-    if isinstance(obj, Mapping):
-        return dict(obj)
-    raw = getattr(obj, "raw", None)
-    if isinstance(raw, Mapping) and raw:
-        return dict(raw)
-    if isinstance(obj, BaseModel):
-        return obj.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return {"id": str(_get(obj, "id"))}
+    return obj.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 def record_parts(
-    obj: Any,
+    obj: CrmObject,
 ) -> tuple[str, dict[str, str | None], datetime | None, datetime | None, bool]:
-    """(id, properties, created_at, updated_at, archived) from a client CrmObject or a dict."""
-    props = dict(_get(obj, "properties") or {})
-    created = _get(obj, "created_at", None) or _get(obj, "createdAt", None)
-    updated = _get(obj, "updated_at", None) or _get(obj, "updatedAt", None)
-    created_at = parse_datetime(created) or parse_datetime(props.get("createdate"))
+    """(id, properties, created_at, updated_at, archived) of a client CrmObject; the dates fall
+    back to the `createdate` / last-modified properties."""
+    props = obj.properties
+    created_at = parse_datetime(obj.created_at) or parse_datetime(props.get("createdate"))
     updated_at = (
-        parse_datetime(updated)
+        parse_datetime(obj.updated_at)
         or parse_datetime(props.get("hs_lastmodifieddate"))
         or parse_datetime(props.get("lastmodifieddate"))
     )
-    return (
-        str(_get(obj, "id")),
-        {str(k): (None if v is None else str(v)) for k, v in props.items()},
-        created_at,
-        updated_at,
-        bool(_get(obj, "archived", False)),
-    )
+    return obj.id, dict(props), created_at, updated_at, bool(obj.archived)
 
 
 def _custom(kind: ObjectKind, props: Mapping[str, str | None]) -> dict[str, str | None]:
@@ -249,7 +221,7 @@ def _empty_to_none(v: str | None) -> str | None:
     return v if v not in (None, "") else None
 
 
-def to_contact(obj: Any) -> Contact:
+def to_contact(obj: CrmObject) -> Contact:
     rid, p, created, updated, archived = record_parts(obj)
     return Contact(
         id=rid,
@@ -267,7 +239,7 @@ def to_contact(obj: Any) -> Contact:
     )
 
 
-def to_company(obj: Any) -> Company:
+def to_company(obj: CrmObject) -> Company:
     rid, p, created, updated, archived = record_parts(obj)
     return Company(
         id=rid,
@@ -285,7 +257,7 @@ def to_company(obj: Any) -> Company:
     )
 
 
-def to_deal(obj: Any, *, account_currency: str | None = None) -> Deal:
+def to_deal(obj: CrmObject, *, account_currency: str | None = None) -> Deal:
     """A deal; its amount's currency is the deal's own `deal_currency_code`, else the
     account's company currency, else unknown (None)."""
     rid, p, created, updated, archived = record_parts(obj)
@@ -307,7 +279,9 @@ def to_deal(obj: Any, *, account_currency: str | None = None) -> Deal:
     )
 
 
-def to_unified(kind: ObjectKind, obj: Any, *, account_currency: str | None = None) -> CRMRecord:
+def to_unified(
+    kind: ObjectKind, obj: CrmObject, *, account_currency: str | None = None
+) -> CRMRecord:
     if kind == "contact":
         return to_contact(obj)
     if kind == "company":
@@ -361,30 +335,50 @@ def fields_to_properties(kind: ObjectKind, fields: BaseModel) -> dict[str, str]:
     return out
 
 
-def association_inputs(from_type: str, to_type: str, ids: Iterable[str]) -> list[dict[str, Any]]:
-    """Inline associations for a create call, with HubSpot's default type id for the pair."""
-    type_id = ASSOCIATION_TYPE_IDS[(from_type, to_type)]
-    return [
-        {
-            "to": {"id": str(i)},
-            "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}],
-        }
-        for i in ids
-    ]
-
-
-def validate_ids(field: str, ids: Iterable[Any]) -> list[str]:
+def collect_record_ids(
+    field: str, raw: Any, errors: list[dict[str, str]], *, max_items: int | None = None
+) -> list[str]:
+    """HubSpot record ids (digits) from a list, duplicates dropped; each problem is added to
+    `errors` under `field.<n>`. The one check of record ids a caller sends."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list | tuple):
+        errors.append({"field": field, "message": "must be a list of record ids"})
+        return []
+    if max_items is not None and len(raw) > max_items:
+        errors.append({"field": field, "message": f"at most {max_items} ids"})
+        return []
     out: list[str] = []
-    bad: list[dict[str, str]] = []
-    for n, i in enumerate(ids):
-        s = str(i).strip()
-        if isinstance(i, bool) or not RECORD_ID.match(s):
-            bad.append({"field": f"{field}.{n}", "message": "not a HubSpot record id (digits)"})
-        else:
+    for n, item in enumerate(raw):
+        if not is_record_id(item):
+            errors.append({"field": f"{field}.{n}", "message": NOT_A_RECORD_ID})
+        elif (s := str(item).strip()) not in out:
             out.append(s)
-    if bad:
-        raise InputError(f"Invalid input in: {field}.", errors=bad)
     return out
+
+
+def record_ids(field: str, raw: Any, *, max_items: int | None = None) -> list[str]:
+    """`collect_record_ids`, raising InputError naming every bad id."""
+    errors: list[dict[str, str]] = []
+    out = collect_record_ids(field, raw, errors, max_items=max_items)
+    if errors:
+        raise InputError(f"Invalid input in: {field}.", errors=errors)
+    return out
+
+
+def record_id(field: str, raw: object) -> str:
+    """One HubSpot record (or list) id; InputError naming `field` when it is not one."""
+    if not is_record_id(raw):
+        raise InputError(
+            f"Invalid input in: {field}.", errors=[{"field": field, "message": NOT_A_RECORD_ID}]
+        )
+    return str(raw).strip()
+
+
+def is_record_id(raw: object) -> bool:
+    """Whether `raw` is a HubSpot record id: 1 to 20 digits (a string or an int, not a bool)."""
+    text = str(raw).strip() if isinstance(raw, str | int) and not isinstance(raw, bool) else ""
+    return bool(RECORD_ID.match(text))
 
 
 # --------------------------------------------------------------------------- search
@@ -421,17 +415,15 @@ def _filter_value(v: Any) -> str:
     return to_property_value(v)
 
 
-def search_filter(kind: ObjectKind, f: SearchFilter) -> dict[str, Any]:
-    """One SearchFilter as a HubSpot search filter dict (`propertyName`, `operator`, …)."""
+def search_filter(kind: ObjectKind, f: SearchFilter) -> Filter:
+    """One contract SearchFilter as a HubSpot search Filter."""
     prop = property_for_field(kind, f.field)
     op = OPERATORS[f.op]
-    out: dict[str, Any] = {"propertyName": prop, "operator": op}
     if op in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
-        return out
+        return Filter(property_name=prop, operator=op)
     if op == "IN":
         values = f.value if isinstance(f.value, list | tuple | set) else [f.value]
-        out["values"] = [_filter_value(v) for v in values]
-        return out
+        return Filter(property_name=prop, operator=op, values=[_filter_value(v) for v in values])
     if f.value is None:
         raise InputError(
             f"Filter on {f.field!r} with {f.op!r} needs a value.",
@@ -441,39 +433,33 @@ def search_filter(kind: ObjectKind, f: SearchFilter) -> dict[str, Any]:
     if op == "CONTAINS_TOKEN" and "*" not in value:
         # CONTAINS_TOKEN matches whole tokens; wildcards make it a "contains".
         value = f"*{value}*"
-    out["value"] = value
-    return out
+    return Filter(property_name=prop, operator=op, value=value)
 
 
 # --------------------------------------------------------------------------- pipelines
 
 
-def to_stage(obj: Any) -> Stage:
-    meta = _get(obj, "metadata") or {}
+def to_stage(obj: StageModel) -> Stage:
     # Deal stage metadata is string-valued: {"probability": "0.5", "isClosed": "false"}.
-    prob = parse_decimal(meta.get("probability")) if isinstance(meta, Mapping) else None
-    closed_raw = meta.get("isClosed") if isinstance(meta, Mapping) else None
-    is_closed = None if closed_raw is None else str(closed_raw).lower() == "true"
+    closed_raw = obj.metadata.get("isClosed")
     return Stage(
-        id=str(_get(obj, "id")),
-        label=str(_get(obj, "label") or _get(obj, "id")),
-        display_order=parse_int(_get(obj, "display_order", None) or _get(obj, "displayOrder", 0))
-        or 0,
-        probability=prob,
-        is_closed=is_closed,
-        archived=bool(_get(obj, "archived", False)),
+        id=obj.id,
+        label=obj.label or obj.id,
+        display_order=obj.display_order or 0,
+        probability=parse_decimal(obj.metadata.get("probability")),
+        is_closed=None if closed_raw is None else str(closed_raw).lower() == "true",
+        archived=bool(obj.archived),
     )
 
 
-def to_pipeline(obj: Any) -> Pipeline:
-    stages = [to_stage(s) for s in (_get(obj, "stages") or [])]
+def to_pipeline(obj: PipelineModel) -> Pipeline:
+    stages = [to_stage(s) for s in obj.stages]
     stages.sort(key=lambda s: s.display_order)
     return Pipeline(
-        id=str(_get(obj, "id")),
-        label=str(_get(obj, "label") or _get(obj, "id")),
-        display_order=parse_int(_get(obj, "display_order", None) or _get(obj, "displayOrder", 0))
-        or 0,
-        archived=bool(_get(obj, "archived", False)),
+        id=obj.id,
+        label=obj.label or obj.id,
+        display_order=obj.display_order or 0,
+        archived=bool(obj.archived),
         stages=stages,
     )
 

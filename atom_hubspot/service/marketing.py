@@ -5,22 +5,30 @@ is a marketing email (its `emailId`), and a lead list is a CRM list of contacts 
 Single-send takes one recipient per call and cannot schedule; scheduling is ours
 (`atom_hubspot.service.scheduler`). See the facts sheet, sections 6 and 7.
 
-Models here are what the routes answer with; they are built from HubSpot's JSON shapes (every
-field optional, as HubSpot says), whatever typed model the client hands back.
+The models here are what the routes answer with (`CampaignInfo`, `LeadList`, …): each is built
+by attribute from the typed model the client hands back (`atom_hubspot.client.models`), which is
+the one model of what HubSpot sent.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from datetime import date, datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from atom_hubspot.client import HubSpotClient
+from atom_hubspot.client.models import (
+    Campaign,
+    CampaignMetrics,
+    ListModel,
+    MarketingEmail,
+    SendResult,
+)
 from atom_hubspot.errors import (
     HubSpotError,
     InputError,
@@ -33,10 +41,8 @@ from atom_hubspot.errors import (
     TierRequired,
     Unavailable,
 )
+from atom_hubspot.service import mapping
 from atom_hubspot.service.pages import ResultsPage, offset_cursor
-
-if TYPE_CHECKING:
-    from atom_hubspot.client import HubSpotClient
 
 # Tiers HubSpot gates these APIs behind (facts sheet, section 7).
 TIER_CAMPAIGNS = "Marketing Hub Professional"
@@ -46,48 +52,9 @@ TIER_TRANSACTIONAL = "the Transactional Email add-on"
 CONTACT_OBJECT_TYPE = "0-1"
 MAX_RECIPIENTS = 1000
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
-
-# --------------------------------------------------------------------------- reading JSON
-
-
-def as_json(obj: Any) -> dict[str, Any]:
-    """A HubSpot-shaped dict (camelCase) from whatever the client returned."""
-    if obj is None:
-        return {}
-    if isinstance(obj, dict):
-        return obj
-    if isinstance(obj, BaseModel):
-        out = obj.model_dump(by_alias=True, mode="json", exclude_none=False)
-        raw = getattr(obj, "raw", None)
-        if isinstance(raw, dict):
-            # The raw record wins where it has a field: it is exactly what HubSpot sent.
-            out = {**out, **raw}
-        return out
-    if hasattr(obj, "__dict__"):
-        return dict(vars(obj))
-    raise TypeError(f"cannot read {type(obj).__name__} as JSON")
-
-
-def pick(d: dict[str, Any], *names: str, default: Any = None) -> Any:
-    """First non-None value among `names` (HubSpot camelCase or our snake_case)."""
-    for n in names:
-        v = d.get(n)
-        if v is not None:
-            return v
-    return default
-
-
-def _str(v: Any) -> str | None:
+def _str(v: object) -> str | None:
     return None if v is None else str(v)
-
-
-def _int(v: Any) -> int | None:
-    try:
-        return None if v is None or v == "" else int(float(v))
-    except (TypeError, ValueError):
-        return None
 
 
 # --------------------------------------------------------------------------- tier gates
@@ -129,39 +96,42 @@ async def tier_gate(tier: str, what: str) -> AsyncIterator[None]:
 # --------------------------------------------------------------------------- campaigns
 
 
-class Campaign(BaseModel):
+class CampaignInfo(BaseModel):
+    """A campaign as the routes answer it: its main properties by name, and all of them."""
+
     id: str = Field(examples=["edb9b6c3-d2e2-4ca8-8396-832262aed0d4"])
     name: str | None = Field(default=None, examples=["Spring launch"])
     start_date: str | None = Field(default=None, examples=["2026-03-01"])
     end_date: str | None = Field(default=None, examples=["2026-04-30"])
     notes: str | None = Field(default=None, examples=["Webinar series and nurture emails"])
-    created_at: str | None = None
-    updated_at: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
     properties: dict[str, Any] = Field(
         default_factory=dict, description="All campaign properties as HubSpot returned them"
     )
 
     @classmethod
-    def from_hubspot(cls, obj: Any) -> Campaign:
-        d = as_json(obj)
-        props = d.get("properties") or {}
+    def of(cls, c: Campaign) -> CampaignInfo:
+        props = c.properties
         return cls(
-            id=str(pick(d, "id", "campaignGuid", "guid", default="")),
-            name=_str(pick(props, "hs_name") or pick(d, "name")),
-            start_date=_str(pick(props, "hs_start_date")),
-            end_date=_str(pick(props, "hs_end_date")),
-            notes=_str(pick(props, "hs_notes")),
-            created_at=_str(pick(d, "createdAt", "created_at")),
-            updated_at=_str(pick(d, "updatedAt", "updated_at")),
+            id=c.id,
+            name=c.name,
+            start_date=_str(props.get("hs_start_date")),
+            end_date=_str(props.get("hs_end_date")),
+            notes=_str(props.get("hs_notes")),
+            created_at=c.created_at,
+            updated_at=c.updated_at,
             properties=props,
         )
 
 
-class CampaignPage(ResultsPage[Campaign]):
+class CampaignInfoPage(ResultsPage[CampaignInfo]):
     """Campaigns, one page."""
 
 
-class CampaignMetrics(BaseModel):
+class CampaignReport(BaseModel):
+    """HubSpot's metrics of one campaign over a date range."""
+
     campaign_id: str
     start_date: str
     end_date: str
@@ -172,21 +142,16 @@ class CampaignMetrics(BaseModel):
     raw: dict[str, Any] = Field(default_factory=dict, description="HubSpot's answer as is")
 
     @classmethod
-    def from_hubspot(cls, campaign_id: str, start: date, end: date, obj: Any) -> CampaignMetrics:
-        d = as_json(obj)
+    def of(cls, campaign_id: str, start: date, end: date, m: CampaignMetrics) -> CampaignReport:
         return cls(
             campaign_id=campaign_id,
             start_date=start.isoformat(),
             end_date=end.isoformat(),
-            sessions=_int(pick(d, "sessions")),
-            new_contacts_first_touch=_int(
-                pick(d, "newContactsFirstTouch", "new_contacts_first_touch")
-            ),
-            new_contacts_last_touch=_int(
-                pick(d, "newContactsLastTouch", "new_contacts_last_touch")
-            ),
-            influenced_contacts=_int(pick(d, "influencedContacts", "influenced_contacts")),
-            raw=d,
+            sessions=m.sessions,
+            new_contacts_first_touch=m.new_contacts_first_touch,
+            new_contacts_last_touch=m.new_contacts_last_touch,
+            influenced_contacts=m.influenced_contacts,
+            raw=m.model_dump(by_alias=True, mode="json"),
         )
 
 
@@ -335,30 +300,23 @@ class LeadList(BaseModel):
     processing_type: str | None = Field(default=None, examples=["MANUAL"])
     object_type_id: str | None = Field(default=None, examples=["0-1"])
     size: int | None = Field(default=None, examples=[42])
-    created_at: str | None = None
-    updated_at: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
     filter_branch: dict[str, Any] | None = Field(
         default=None, description="HubSpot's filter definition (DYNAMIC and SNAPSHOT lists)"
     )
 
     @classmethod
-    def from_hubspot(cls, obj: Any) -> LeadList:
-        d = as_json(obj)
-        if isinstance(d.get("list"), dict):  # create/get answer {list: {...}}
-            d = d["list"]
-        extra = d.get("additionalProperties") or {}
-        size = pick(d, "size")
-        if size is None and isinstance(extra, dict):
-            size = extra.get("hs_list_size")
+    def of(cls, lst: ListModel) -> LeadList:
         return cls(
-            id=str(pick(d, "listId", "list_id", "id", default="")),
-            name=_str(pick(d, "name")),
-            processing_type=_str(pick(d, "processingType", "processing_type")),
-            object_type_id=_str(pick(d, "objectTypeId", "object_type_id")),
-            size=_int(size),
-            created_at=_str(pick(d, "createdAt", "created_at")),
-            updated_at=_str(pick(d, "updatedAt", "updated_at")),
-            filter_branch=pick(d, "filterBranch", "filter_branch"),
+            id=lst.list_id,
+            name=lst.name,
+            processing_type=lst.processing_type,
+            object_type_id=lst.object_type_id,
+            size=lst.size,
+            created_at=lst.created_at,
+            updated_at=lst.updated_at,
+            filter_branch=lst.filter_branch,
         )
 
 
@@ -385,20 +343,6 @@ class MemberPage(ResultsPage[str]):
     """Contact ids in a lead list, one page."""
 
 
-def _clean_ids(ids: Iterable[str], field: str) -> list[str]:
-    out: list[str] = []
-    bad: list[dict[str, Any]] = []
-    for i, x in enumerate(ids):
-        s = str(x).strip()
-        if not s.isdigit():
-            bad.append({"field": f"{field}.{i}", "message": "must be a numeric HubSpot record id"})
-        elif s not in out:
-            out.append(s)
-    if bad:
-        raise InputError(f"Invalid ids in {field}", errors=bad)
-    return out
-
-
 # --------------------------------------------------------------------------- emails
 
 
@@ -412,21 +356,19 @@ class EmailTemplate(BaseModel):
     type: str | None = Field(default=None, examples=["AUTOMATED_EMAIL"])
     is_published: bool | None = None
     from_name: str | None = None
-    updated_at: str | None = None
+    updated_at: datetime | None = None
 
     @classmethod
-    def from_hubspot(cls, obj: Any) -> EmailTemplate:
-        d = as_json(obj)
-        sender = d.get("from") or {}
+    def of(cls, e: MarketingEmail) -> EmailTemplate:
         return cls(
-            id=str(pick(d, "id", default="")),
-            name=_str(pick(d, "name")),
-            subject=_str(pick(d, "subject")),
-            state=_str(pick(d, "state")),
-            type=_str(pick(d, "type", "emailType")),
-            is_published=pick(d, "isPublished", "is_published"),
-            from_name=_str(pick(sender, "fromName") if isinstance(sender, dict) else None),
-            updated_at=_str(pick(d, "updatedAt", "updated_at")),
+            id=e.id,
+            name=e.name,
+            subject=e.subject,
+            state=e.state,
+            type=e.type or e.email_type,
+            is_published=e.is_published,
+            from_name=_str((e.sender or {}).get("fromName")),
+            updated_at=e.updated_at,
         )
 
 
@@ -503,15 +445,15 @@ def recipients_from(
     """Validate and merge recipients; 422 naming each bad field, nothing sent."""
     out: list[Recipient] = []
     errors: list[dict[str, Any]] = []
+    # Each listed id is one recipient: a repeat is answered as a skipped duplicate.
     for i, cid in enumerate(contact_ids or []):
-        s = str(cid).strip()
-        if not s.isdigit():
-            errors.append({"field": f"contact_ids.{i}", "message": "must be a numeric contact id"})
+        if mapping.is_record_id(cid):
+            out.append(Recipient(contact_id=str(cid).strip()))
         else:
-            out.append(Recipient(contact_id=s))
+            errors.append({"field": f"contact_ids.{i}", "message": mapping.NOT_A_RECORD_ID})
     for i, e in enumerate(emails or []):
         s = str(e).strip()
-        if not _EMAIL.match(s):
+        if not mapping.EMAIL.match(s):
             errors.append({"field": f"emails.{i}", "message": "not a valid e-mail address"})
         else:
             out.append(Recipient(email=s))
@@ -556,23 +498,18 @@ class MarketingService:
 
     async def list_campaigns(
         self, *, limit: int = 20, after: str | None = None, name: str | None = None
-    ) -> CampaignPage:
+    ) -> CampaignInfoPage:
         async with tier_gate(TIER_CAMPAIGNS, "Campaigns"):
             page = await self.client.campaigns.list(limit=limit, after=after, name=name)
-        d = as_json(page)
-        results = pick(d, "results", default=[])
-        nxt = pick(d, "next_after", "nextAfter")
-        if nxt is None:
-            nxt = ((d.get("paging") or {}).get("next") or {}).get("after")
-        return CampaignPage(
-            results=[Campaign.from_hubspot(r) for r in results],
-            next_after=_str(nxt),
-            total=_int(pick(d, "total")),
+        return CampaignInfoPage(
+            results=[CampaignInfo.of(c) for c in page.results],
+            next_after=page.next_after,
+            total=page.total,
         )
 
-    async def get_campaign(self, campaign_id: str) -> Campaign:
+    async def get_campaign(self, campaign_id: str) -> CampaignInfo:
         async with tier_gate(TIER_CAMPAIGNS, "Campaigns"):
-            return Campaign.from_hubspot(await self.client.campaigns.get(campaign_id))
+            return CampaignInfo.of(await self.client.campaigns.get(campaign_id))
 
     async def create_campaign(
         self,
@@ -581,7 +518,7 @@ class MarketingService:
         start_date: date | None = None,
         end_date: date | None = None,
         notes: str | None = None,
-    ) -> Campaign:
+    ) -> CampaignInfo:
         if start_date and end_date and end_date < start_date:
             raise InputError(
                 "end_date is before start_date",
@@ -594,9 +531,9 @@ class MarketingService:
                 end_date=end_date.isoformat() if end_date else None,
                 notes=notes,
             )
-        return Campaign.from_hubspot(created)
+        return CampaignInfo.of(created)
 
-    async def campaign_metrics(self, campaign_id: str, start: date, end: date) -> CampaignMetrics:
+    async def campaign_metrics(self, campaign_id: str, start: date, end: date) -> CampaignReport:
         if end < start:
             raise InputError(
                 "end_date is before start_date",
@@ -606,7 +543,7 @@ class MarketingService:
             raw = await self.client.campaigns.metrics(
                 campaign_id, start.isoformat(), end.isoformat()
             )
-        return CampaignMetrics.from_hubspot(campaign_id, start, end, raw)
+        return CampaignReport.of(campaign_id, start, end, raw)
 
     # ------------------------------------------------------------------ lead lists
 
@@ -615,21 +552,19 @@ class MarketingService:
     ) -> LeadListPage:
         offset = offset_cursor(after)
         page = await self.client.lists.search(query=query, count=limit, offset=offset)
-        d = as_json(page)
-        lists = pick(d, "lists", "results", default=[])
-        items = [LeadList.from_hubspot(x) for x in lists]
         # Lead lists are lists of contacts; other object types are not ours to show.
-        items = [x for x in items if x.object_type_id in (None, CONTACT_OBJECT_TYPE)]
-        has_more = bool(pick(d, "hasMore", "has_more", default=False))
-        nxt = _int(pick(d, "offset")) if has_more else None
+        items = [
+            LeadList.of(x) for x in page.lists if x.object_type_id in (None, CONTACT_OBJECT_TYPE)
+        ]
+        nxt = page.offset if page.has_more else None
         return LeadListPage(
             results=items,
             next_after=str(nxt) if nxt is not None and nxt > offset else None,
-            total=_int(pick(d, "total")),
+            total=page.total,
         )
 
     async def get_lead_list(self, list_id: str) -> LeadList:
-        lst = LeadList.from_hubspot(await self.client.lists.get(_one_id(list_id, "list_id")))
+        lst = LeadList.of(await self.client.lists.get(mapping.record_id("list_id", list_id)))
         if lst.object_type_id not in (None, CONTACT_OBJECT_TYPE):
             raise NotFound(f"List {list_id} is not a list of contacts.")
         return lst
@@ -658,7 +593,7 @@ class MarketingService:
             filter_branch=branch,
             object_type_id=CONTACT_OBJECT_TYPE,
         )
-        return LeadList.from_hubspot(created)
+        return LeadList.of(created)
 
     async def _manual_list(self, list_id: str) -> LeadList:
         lst = await self.get_lead_list(list_id)
@@ -671,22 +606,18 @@ class MarketingService:
         return lst
 
     async def add_members(self, list_id: str, contact_ids: list[str]) -> MembershipResult:
-        ids = _clean_ids(contact_ids, "contact_ids")
+        ids = mapping.record_ids("contact_ids", contact_ids)
         await self._manual_list(list_id)
-        change = as_json(await self.client.lists.add_members(list_id, ids))
-        added = [
-            str(x) for x in pick(change, "added", "recordsIdsAdded", "recordIdsAdded", default=[])
-        ]
-        missing = [str(x) for x in pick(change, "missing", "recordIdsMissing", default=[])]
+        change = await self.client.lists.add_members(list_id, ids)
+        added, missing = change.added, change.missing
         unchanged = [i for i in ids if i not in added and i not in missing]
         return MembershipResult(list_id=list_id, added=added, missing=missing, unchanged=unchanged)
 
     async def remove_members(self, list_id: str, contact_ids: list[str]) -> MembershipResult:
-        ids = _clean_ids(contact_ids, "contact_ids")
+        ids = mapping.record_ids("contact_ids", contact_ids)
         await self._manual_list(list_id)
-        change = as_json(await self.client.lists.remove_members(list_id, ids))
-        removed = [str(x) for x in pick(change, "removed", "recordIdsRemoved", default=[])]
-        missing = [str(x) for x in pick(change, "missing", "recordIdsMissing", default=[])]
+        change = await self.client.lists.remove_members(list_id, ids)
+        removed, missing = change.removed, change.missing
         unchanged = [i for i in ids if i not in removed and i not in missing]
         return MembershipResult(
             list_id=list_id, removed=removed, missing=missing, unchanged=unchanged
@@ -695,49 +626,30 @@ class MarketingService:
     async def list_members(
         self, list_id: str, *, limit: int = 100, after: str | None = None
     ) -> MemberPage:
-        lid = _one_id(list_id, "list_id")
-        # One page with its cursor (ListsAPI.iter_members cannot resume from a cursor).
-        params: dict[str, Any] = {"limit": limit}
-        if after:
-            params["after"] = after
-        page = as_json(
-            await self.client.json(
-                "GET", self.client.http.paths.list_memberships(lid), params=params
-            )
+        lid = mapping.record_id("list_id", list_id)
+        page = await self.client.lists.members(lid, limit=limit, after=after)
+        return MemberPage(
+            results=[m.record_id for m in page.results],
+            next_after=page.next_after,
+            total=page.total,
         )
-        results = pick(page, "results", default=[])
-        ids = [
-            str(pick(as_json(r), "recordId", "record_id", "id"))
-            if not isinstance(r, str | int)
-            else str(r)
-            for r in results
-        ]
-        nxt = pick(page, "next_after", "nextAfter")
-        if nxt is None:
-            nxt = ((page.get("paging") or {}).get("next") or {}).get("after")
-        return MemberPage(results=ids, next_after=_str(nxt), total=_int(pick(page, "total")))
 
     # ------------------------------------------------------------------ emails
 
     async def list_email_templates(
         self, *, limit: int = 20, after: str | None = None, include_unpublished: bool = False
     ) -> EmailTemplatePage:
-        kw: dict[str, Any] = {"limit": limit, "after": after}
-        if not include_unpublished:
-            kw["is_published"] = True
-        page = as_json(await self.client.emails.list(**kw))
-        results = pick(page, "results", default=[])
-        nxt = pick(page, "next_after", "nextAfter")
-        if nxt is None:
-            nxt = ((page.get("paging") or {}).get("next") or {}).get("after")
-        items = [EmailTemplate.from_hubspot(r) for r in results]
+        page = await self.client.emails.list(
+            limit=limit, after=after, is_published=None if include_unpublished else True
+        )
+        items = [EmailTemplate.of(e) for e in page.results]
         if not include_unpublished:
             # Only published emails can be sent; filter again in case the API ignored the flag.
             items = [e for e in items if e.is_published is not False]
-        return EmailTemplatePage(results=items, next_after=_str(nxt), total=None)
+        return EmailTemplatePage(results=items, next_after=page.next_after, total=None)
 
     async def get_email_template(self, email_id: int) -> EmailTemplate:
-        return EmailTemplate.from_hubspot(await self.client.emails.get(str(email_id)))
+        return EmailTemplate.of(await self.client.emails.get(str(email_id)))
 
     async def resolve_recipients(
         self, recipients: list[Recipient]
@@ -747,21 +659,18 @@ class MarketingService:
         emails_by_id: dict[str, str | None] = {}
         if ids:
             unique = list(dict.fromkeys(ids))
-            batch = as_json(await self.client.contacts.batch_read(unique, properties=["email"]))
-            for e in pick(batch, "errors", default=[]):
-                ed = as_json(e)
-                if ed.get("inputs"):
+            batch = await self.client.contacts.batch_read(unique, properties=["email"])
+            for e in batch.errors:
+                if e.inputs:
                     # A whole chunk could not be read: those contacts are unknown, not missing.
                     # Nothing has been sent yet, so failing here is safe to retry.
                     raise Unavailable(
                         "Could not read the recipients' contacts from HubSpot "
-                        f"({ed.get('message') or 'no answer'}); nothing was sent.",
-                        correlation_id=ed.get("correlationId") or ed.get("correlation_id"),
+                        f"({e.message or 'no answer'}); nothing was sent.",
+                        correlation_id=e.correlation_id,
                     )
-            for obj in pick(batch, "results", default=[]):
-                o = as_json(obj)
-                props = o.get("properties") or {}
-                emails_by_id[str(o.get("id"))] = props.get("email") or None
+            for obj in batch.results:
+                emails_by_id[obj.id] = obj.properties.get("email") or None
         out: list[tuple[Recipient, str | None, RecipientResult | None]] = []
         seen: set[str] = set()
         for r in recipients:
@@ -840,28 +749,25 @@ class MarketingService:
             tier, call = TIER_SINGLE_SEND, self.client.sends.single_send
         try:
             async with tier_gate(tier, "Sending marketing email"):
-                res = as_json(
-                    await call(
-                        email_id,
-                        addr,
-                        contact_properties=contact_properties,
-                        custom_properties=custom_properties,
-                        send_id=send_id,
-                    )
+                res: SendResult = await call(
+                    email_id,
+                    addr,
+                    contact_properties=contact_properties,
+                    custom_properties=custom_properties,
+                    send_id=send_id,
                 )
         except OutcomeUnknown as err:
             return RecipientResult(**base, status="unknown", error=_error_dict(err)), err
         except HubSpotError as err:
             return RecipientResult(**base, status="failed", error=_error_dict(err)), err
-        send_result = _str(pick(res, "sendResult", "send_result"))
-        status = _str(pick(res, "status"))
+        send_result, status = res.send_result, res.status
         accepted = send_result in _ACCEPTED_SEND_RESULTS or (
             send_result is None and status != "CANCELED"
         )
         return RecipientResult(
             **base,
             status="sent" if accepted else "failed",
-            status_id=_str(pick(res, "statusId", "status_id")),
+            status_id=res.status_id,
             send_result=send_result,
             error=None
             if accepted
@@ -931,16 +837,6 @@ class MarketingService:
         if fatal and raise_when_nothing_sent and summary.sent == 0 and summary.unknown == 0:
             raise fatal[0]
         return summary
-
-
-def _one_id(value: str, field: str) -> str:
-    s = str(value).strip()
-    if not s.isdigit():
-        raise InputError(
-            f"{field} must be a numeric HubSpot id",
-            errors=[{"field": field, "message": "must be numeric"}],
-        )
-    return s
 
 
 # Errors that fail every recipient the same way: stop sending to the rest.

@@ -42,13 +42,15 @@ from atom_hubspot.errors import (
     Unavailable,
 )
 from atom_hubspot.service.marketing import (
-    MarketingService,
     Recipient,
     RecipientResult,
     SendSummary,
 )
+from atom_hubspot.storage.db import rows_changed
 
 if TYPE_CHECKING:
+    from atom_hubspot.runtime import HubSpotRuntime
+    from atom_hubspot.settings import HubSpotSettings
     from atom_hubspot.storage.db import Database
     from atom_hubspot.storage.leases import LeaderLease
 
@@ -68,11 +70,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def send_mode_for(settings: Any) -> Literal["single_send", "transactional"]:
+def send_mode_for(settings: HubSpotSettings) -> Literal["single_send", "transactional"]:
     """Transactional only when it is enabled and single-send is not."""
     from atom_hubspot.settings import Feature
 
-    feats = set(getattr(settings, "features", []) or [])
+    feats = set(settings.features)
     if Feature.TRANSACTIONAL in feats and Feature.SINGLE_SEND not in feats:
         return "transactional"
     return "single_send"
@@ -116,11 +118,6 @@ class ScheduledSendInfo(BaseModel):
 
 
 # --------------------------------------------------------------------------- storage
-
-
-def _rowcount(result: Any) -> int:
-    """Rows an UPDATE matched (the claim/ownership checks rest on it)."""
-    return int(result.rowcount)
 
 
 def _model() -> Any:
@@ -234,7 +231,7 @@ class ScheduledSendStore:
             row = (await s.execute(self._owned(principal).where(M.id == send_id))).scalar()
             if row is None:
                 raise NotFound(f"Scheduled send {send_id} was not found.")
-            if _rowcount(res) != 1:
+            if rows_changed(res) != 1:
                 what = {
                     "claimed": "is being sent right now",
                     "cancelled": "is already cancelled",
@@ -289,7 +286,7 @@ class ScheduledSendStore:
                         updated_at=now,
                     )
                 )
-                if _rowcount(res) == 1:
+                if rows_changed(res) == 1:
                     claimed.append(sid)
             rows = (
                 (await s.execute(sa.select(M).where(M.id.in_(claimed)))).scalars().all()
@@ -308,7 +305,7 @@ class ScheduledSendStore:
                 .where(M.id == send_id, M.status == "claimed", M.claimed_by == worker_id)
                 .values(**values)
             )
-            return _rowcount(res) == 1
+            return rows_changed(res) == 1
 
     async def heartbeat(self, send_id: str, worker_id: str) -> bool:
         return await self._update_claimed(send_id, worker_id, claimed_at=self.clock())
@@ -391,7 +388,7 @@ class ScheduledSendStore:
                         "re-sent, to avoid duplicates",
                     )
                 )
-                if _rowcount(res) == 1:
+                if rows_changed(res) == 1:
                     n += 1
                     log.warning(
                         "scheduled send %s: stale claim closed, %d recipient(s) unknown",
@@ -417,7 +414,7 @@ class ScheduledSendRunner:
 
     def __init__(
         self,
-        runtime: Any,
+        runtime: HubSpotRuntime,
         *,
         worker_id: str | None = None,
         clock: Callable[[], datetime] = utcnow,
@@ -430,8 +427,7 @@ class ScheduledSendRunner:
         self.runtime = runtime
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.clock = clock
-        settings = getattr(runtime, "settings", None)
-        self.interval_s = interval_s or float(getattr(settings, "scheduler_interval_s", 5.0))
+        self.interval_s = interval_s or runtime.settings.scheduler_interval_s
         self.stale_after = timedelta(seconds=stale_after_s)
         self.batch_size = batch_size
         self.max_parallel = max_parallel
@@ -526,16 +522,10 @@ class ScheduledSendRunner:
         heartbeat = asyncio.get_running_loop().create_task(self._heartbeat(send_id))
         try:
             try:
-                client, _conn = await self.runtime.connections.client_for(principal, row.portal_id)
+                service = (await self.runtime.services_for(principal, row.portal_id)).marketing
             except HubSpotError as err:
                 await self._fail_or_release(row, err)
                 return
-            settings = self.runtime.settings
-            service = MarketingService(
-                client,
-                send_concurrency=int(getattr(settings, "send_concurrency", 5)),
-                send_mode=send_mode_for(settings),
-            )
             results: list[dict[str, Any] | None] = [None] * len(recipients)
             write_lock = asyncio.Lock()
 

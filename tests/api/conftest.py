@@ -12,7 +12,7 @@ from fastapi import FastAPI, Header, HTTPException
 
 from atom_host_stub.contract import HostContext, Principal
 from atom_hubspot.api import crm_routes, health_routes
-from tests.api.fakes import FakeClient, FakeConnections, FakeRuntime
+from tests.api.fakes import FakeClient, FakeConnections, runtime_over
 
 
 def _principal(authorization: str = Header(default="")) -> Principal:
@@ -31,7 +31,7 @@ def fake_context(tmp_path_factory: pytest.TempPathFactory) -> HostContext:
         database_url="sqlite://",
         principal_dependency=_principal,
     )
-    ctx.state["hubspot"] = FakeRuntime(connections=FakeConnections())
+    ctx.state["hubspot"] = runtime_over(FakeConnections())
     return ctx
 
 

@@ -13,8 +13,17 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from atom_host_stub.contract import Principal
-from atom_hubspot.client.models import AccountDetails, CrmObject, ObjectPage, PropertyDefinition
+from atom_hubspot.client.models import (
+    AccountDetails,
+    CrmObject,
+    ObjectPage,
+    PipelineModel,
+    PropertyDefinition,
+    StageModel,
+)
 from atom_hubspot.errors import Conflict, NotConnected, NotFound
+from atom_hubspot.runtime import HubSpotRuntime
+from atom_hubspot.settings import HubSpotSettings
 
 _ids = itertools.count(101)
 
@@ -223,13 +232,13 @@ class FakePipelines:
         },
     ]
 
-    async def list(self, object_type: str = "deals") -> list[dict[str, Any]]:
-        return self.PIPELINES
+    async def list(self, object_type: str = "deals") -> list[PipelineModel]:
+        return [PipelineModel.model_validate(p) for p in self.PIPELINES]
 
-    async def stages(self, pipeline_id: str) -> list[dict[str, Any]]:
-        for p in self.PIPELINES:
-            if p["id"] == pipeline_id:
-                return p["stages"]  # type: ignore[return-value]
+    async def stages(self, pipeline_id: str) -> list[StageModel]:
+        for p in await self.list():
+            if p.id == pipeline_id:
+                return p.stages
         raise NotFound(f"pipeline {pipeline_id} not found", status=404)
 
 
@@ -316,10 +325,16 @@ class FakeConnections:
         return client, FakeConnection(portal_id=client.portal_id)
 
 
-@dataclass
-class FakeRuntime:
-    connections: FakeConnections
-    portal_currency: dict[int, str | None] = field(default_factory=dict)
+def runtime_over(connections: FakeConnections) -> HubSpotRuntime:
+    """The plugin's real runtime (it builds the services) over the fake connections: no HTTP
+    client, database or OAuth flow behind it."""
+    return HubSpotRuntime(
+        settings=HubSpotSettings(_env_file=None),  # type: ignore[call-arg]
+        http=None,  # type: ignore[arg-type]
+        db=None,  # type: ignore[arg-type]
+        connections=connections,  # type: ignore[arg-type]
+        oauth=None,  # type: ignore[arg-type]
+    )
 
 
 def now() -> datetime:

@@ -15,7 +15,7 @@ from atom_host_stub.contract import (
     Money,
     SearchFilter,
 )
-from atom_hubspot.client.models import CrmObject
+from atom_hubspot.client.models import CrmObject, PipelineModel
 from atom_hubspot.errors import InputError, MissingScopes, NotFound, Unavailable
 from atom_hubspot.service import crm, mapping
 from atom_hubspot.service.crm import HubSpotCRMService
@@ -160,7 +160,7 @@ def test_fields_to_properties_rejects_bad_email_and_custom_names() -> None:
     ],
 )
 def test_search_filter_maps_ops_and_values(f: SearchFilter, expected: dict) -> None:
-    assert mapping.search_filter("deal", f) == expected
+    assert mapping.search_filter("deal", f).to_json() == expected
 
 
 def test_search_filter_unknown_field_is_input_error() -> None:
@@ -170,20 +170,27 @@ def test_search_filter_unknown_field_is_input_error() -> None:
 
 def test_pipeline_stages_sorted_with_probability() -> None:
     p = mapping.to_pipeline(
-        {
-            "id": "default",
-            "label": "Sales",
-            "displayOrder": 0,
-            "stages": [
-                {
-                    "id": "b",
-                    "label": "B",
-                    "displayOrder": 2,
-                    "metadata": {"probability": "1.0", "isClosed": "true"},
-                },
-                {"id": "a", "label": "A", "displayOrder": 1, "metadata": {"probability": "0.2"}},
-            ],
-        }
+        PipelineModel.model_validate(
+            {
+                "id": "default",
+                "label": "Sales",
+                "displayOrder": 0,
+                "stages": [
+                    {
+                        "id": "b",
+                        "label": "B",
+                        "displayOrder": 2,
+                        "metadata": {"probability": "1.0", "isClosed": "true"},
+                    },
+                    {
+                        "id": "a",
+                        "label": "A",
+                        "displayOrder": 1,
+                        "metadata": {"probability": "0.2"},
+                    },
+                ],
+            }
+        )
     )
     assert [s.id for s in p.stages] == ["a", "b"]
     assert p.stages[0].probability == Decimal("0.2") and p.stages[0].is_closed is None

@@ -1,8 +1,9 @@
 """Small stand-ins for the scheduler's collaborators: a clock, a runtime and a send recorder.
 
-The client here is a fake HubSpotClient surface (contacts.batch_read, emails.get,
-sends.single_send) whose sends are recorded, so tests can count exactly how many times each
-recipient was sent to. The end-to-end tests use the real client against the sandbox instead.
+The client here fakes the part of HubSpotClient the sends use (contacts.batch_read,
+sends.single_send), answering the client's own models; its sends are recorded, so tests can
+count exactly how many times each recipient was sent to. The end-to-end tests use the real
+client against the sandbox instead.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from atom_hubspot.client.models import BatchResult, CrmObject, SendResult
 from atom_hubspot.errors import NotConnected, Unavailable
+from atom_hubspot.runtime import HubSpotRuntime
 from atom_hubspot.settings import HubSpotSettings
 
 
@@ -45,15 +48,17 @@ class _Contacts:
 
     async def batch_read(
         self, ids: list[str], *, properties: list[str] | None = None, **_: Any
-    ) -> dict[str, Any]:
+    ) -> BatchResult:
         if self.fail_times and self.fail_times[0] > 0:
             self.fail_times[0] -= 1
             raise Unavailable("HubSpot answered 503")
-        return {
-            "results": [
-                {"id": i, "properties": {"email": self.emails[i]}} for i in ids if i in self.emails
+        return BatchResult(
+            results=[
+                CrmObject(id=i, properties={"email": self.emails[i]})
+                for i in ids
+                if i in self.emails
             ]
-        }
+        )
 
 
 class _Sends:
@@ -62,14 +67,16 @@ class _Sends:
         self.hang_on = hang_on
         self.gate = gate
 
-    async def single_send(self, email_id: int, to: str, **_: Any) -> dict[str, Any]:
+    async def single_send(self, email_id: int, to: str, **_: Any) -> SendResult:
         if to in self.hang_on:
             await asyncio.Event().wait()  # never answers: the process "dies" here
         if self.gate is not None:
             await self.gate.wait()
         await asyncio.sleep(0)
         self.log.calls.append((email_id, to))
-        return {"status": "COMPLETE", "statusId": f"s-{len(self.log.calls)}", "sendResult": "SENT"}
+        return SendResult(
+            status="COMPLETE", status_id=f"s-{len(self.log.calls)}", send_result="SENT"
+        )
 
 
 class FakeClient:
@@ -103,8 +110,13 @@ class FakeConnections:
         return self.client, FakeConnection(id="conn-1", portal_id=portal_id or 1)
 
 
-class FakeRuntime:
-    def __init__(self, db: Any, connections: FakeConnections) -> None:
-        self.db = db
-        self.connections = connections
-        self.settings = HubSpotSettings(_env_file=None)  # type: ignore[call-arg]
+def runtime_over(db: Any, connections: FakeConnections) -> HubSpotRuntime:
+    """The plugin's real runtime (it builds the services) over a database and the fake
+    connections: no HTTP client or OAuth flow behind it."""
+    return HubSpotRuntime(
+        settings=HubSpotSettings(_env_file=None),  # type: ignore[call-arg]
+        http=None,  # type: ignore[arg-type]
+        db=db,
+        connections=connections,  # type: ignore[arg-type]
+        oauth=None,  # type: ignore[arg-type]
+    )

@@ -16,7 +16,7 @@ from atom_hubspot.service.marketing import Recipient
 from atom_hubspot.service.scheduler import ScheduledSendRunner, ScheduledSendStore
 from atom_hubspot.storage.db import Database
 from atom_hubspot.storage.models import ScheduledSend
-from tests.marketing.fakes import FakeClient, FakeClock, FakeConnections, FakeRuntime, SendLog
+from tests.marketing.fakes import FakeClient, FakeClock, FakeConnections, SendLog, runtime_over
 
 ALICE = Principal(tenant_id="t-alice", user_id="alice")
 BOB = Principal(tenant_id="t-bob", user_id="bob")
@@ -74,7 +74,7 @@ async def _row(db: Database, send_id: str) -> ScheduledSend:
 
 async def test_performed_once_at_its_time_and_not_before(engines: Callable[[], Database]) -> None:
     db, clock, log = engines(), FakeClock(), SendLog()
-    runtime = FakeRuntime(db, FakeConnections(FakeClient(log)))
+    runtime = runtime_over(db, FakeConnections(FakeClient(log)))
     runner = ScheduledSendRunner(runtime, clock=clock, worker_id="w1")
     send_id = await _schedule(runner.store, clock, ["a@example.com", "b@example.com"])
 
@@ -96,7 +96,7 @@ async def test_performed_once_at_its_time_and_not_before(engines: Callable[[], D
 async def test_survives_a_restart(engines: Callable[[], Database]) -> None:
     clock, log = FakeClock(), SendLog()
     first = ScheduledSendRunner(
-        FakeRuntime(engines(), FakeConnections(FakeClient(log))),
+        runtime_over(engines(), FakeConnections(FakeClient(log))),
         clock=clock,
         worker_id="before-restart",
     )
@@ -109,7 +109,7 @@ async def test_survives_a_restart(engines: Callable[[], Database]) -> None:
     clock.advance(minutes=5)
     db2 = engines()  # a new process: new engine, same database
     second = ScheduledSendRunner(
-        FakeRuntime(db2, FakeConnections(FakeClient(log))), clock=clock, worker_id="after-restart"
+        runtime_over(db2, FakeConnections(FakeClient(log))), clock=clock, worker_id="after-restart"
     )
     assert await second.run_once() == 1
     assert log.per_address() == {"a@example.com": 1}
@@ -124,7 +124,7 @@ async def test_two_runners_on_separate_engines_send_each_once(
     gate = asyncio.Event()  # holds the sends so both runners are claiming at the same time
     runners = [
         ScheduledSendRunner(
-            FakeRuntime(engines(), FakeConnections(FakeClient(log, gate=gate))),
+            runtime_over(engines(), FakeConnections(FakeClient(log, gate=gate))),
             clock=clock,
             worker_id=f"w{i}",
             batch_size=7,
@@ -168,7 +168,7 @@ async def test_stale_claim_is_reported_unknown_not_resent(
     db1 = engines()
     # The first process hangs on the second recipient, then dies (task cancelled, no cleanup).
     dying = ScheduledSendRunner(
-        FakeRuntime(db1, FakeConnections(FakeClient(log, hang_on={"b@example.com"}))),
+        runtime_over(db1, FakeConnections(FakeClient(log, hang_on={"b@example.com"}))),
         clock=clock,
         worker_id="dies",
         stale_after_s=120,
@@ -192,7 +192,7 @@ async def test_stale_claim_is_reported_unknown_not_resent(
     assert log.per_address() == {"a@example.com": 1}
 
     other = ScheduledSendRunner(
-        FakeRuntime(engines(), FakeConnections(FakeClient(log))),
+        runtime_over(engines(), FakeConnections(FakeClient(log))),
         clock=clock,
         worker_id="survivor",
         stale_after_s=120,
@@ -214,7 +214,7 @@ async def test_stale_claim_is_reported_unknown_not_resent(
 async def test_cancel_and_tenant_isolation(engines: Callable[[], Database]) -> None:
     db, clock, log = engines(), FakeClock(), SendLog()
     runner = ScheduledSendRunner(
-        FakeRuntime(db, FakeConnections(FakeClient(log))), clock=clock, worker_id="w"
+        runtime_over(db, FakeConnections(FakeClient(log))), clock=clock, worker_id="w"
     )
     keep = await _schedule(runner.store, clock, ["keep@example.com"])
     drop = await _schedule(runner.store, clock, ["drop@example.com"])
@@ -246,7 +246,7 @@ async def test_transient_failure_before_sending_is_retried(
     db, clock, log = engines(), FakeClock(), SendLog()
     client = FakeClient(log, emails={"7": "seven@example.com"}, fail_reads=1)
     runner = ScheduledSendRunner(
-        FakeRuntime(db, FakeConnections(client)), clock=clock, worker_id="w"
+        runtime_over(db, FakeConnections(client)), clock=clock, worker_id="w"
     )
     info = await runner.store.create(
         ALICE,
@@ -273,7 +273,7 @@ async def test_transient_failure_before_sending_is_retried(
 async def test_not_connected_fails_without_sending(engines: Callable[[], Database]) -> None:
     db, clock, log = engines(), FakeClock(), SendLog()
     runner = ScheduledSendRunner(
-        FakeRuntime(db, FakeConnections(FakeClient(log), connected={"someone-else"})),
+        runtime_over(db, FakeConnections(FakeClient(log), connected={"someone-else"})),
         clock=clock,
         worker_id="w",
     )

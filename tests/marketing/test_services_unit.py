@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from atom_hubspot.client import HubSpotClient, HubSpotHTTP, StaticToken
+from atom_hubspot.client.models import BatchResult, SendResult
 from atom_hubspot.errors import HubSpotError, InputError, MissingScopes, TierRequired
 from atom_hubspot.service.analytics import AnalyticsCache, buckets
 from atom_hubspot.service.marketing import (
@@ -232,17 +233,23 @@ async def test_contacts_that_could_not_be_read_stop_the_send_before_anything_goe
 
     sent: list[str] = []
 
-    async def batch_read(ids: list[str], **_: Any) -> dict[str, Any]:
-        return {
-            "results": [{"id": "1", "properties": {"email": "one@example.com"}}],
-            "errors": [
-                {"inputs": ["2"], "code": "hubspot_unavailable", "message": "HubSpot answered 503"}
-            ],
-        }
+    async def batch_read(ids: list[str], **_: Any) -> BatchResult:
+        return BatchResult.model_validate(
+            {
+                "results": [{"id": "1", "properties": {"email": "one@example.com"}}],
+                "errors": [
+                    {
+                        "inputs": ["2"],
+                        "code": "hubspot_unavailable",
+                        "message": "HubSpot answered 503",
+                    }
+                ],
+            }
+        )
 
-    async def single_send(email_id: int, to: str, **_: Any) -> dict[str, Any]:
+    async def single_send(email_id: int, to: str, **_: Any) -> SendResult:
         sent.append(to)
-        return {"sendResult": "SENT"}
+        return SendResult(send_result="SENT")
 
     client = SimpleNamespace(
         contacts=SimpleNamespace(batch_read=batch_read),

@@ -1,0 +1,313 @@
+"""What a caller asks of the CRM, shaped into HubSpot's terms and checked, every problem at once.
+
+- Queries (contacts by e-mail, deals by amount range, …) become typed search `FilterGroup`s.
+- Flat bodies keyed by HubSpot property names become the string values HubSpot stores, with the
+  properties whose form is known (e-mail, amount, close date, …) checked and normalised.
+- Property-name lists and sort orders are checked against HubSpot's naming rule.
+
+The routes hand the caller's values over as they came; nothing here knows HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from atom_host_stub.contract import ObjectKind
+from atom_hubspot.client.search import Filter, FilterGroup
+from atom_hubspot.errors import InputError
+from atom_hubspot.service import mapping
+
+MAX_VALUE_LENGTH = 65536  # HubSpot's limit for a string property value
+MAX_ASSOCIATION_IDS = 100  # ids per association list in one body
+READ_ONLY = frozenset({"hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate"})
+
+
+def _input_error(fields: list[dict[str, str]], *, suffix: str = "") -> InputError:
+    return InputError(
+        "Invalid input in: " + ", ".join(e["field"] for e in fields) + "." + suffix,
+        errors=fields,
+    )
+
+
+# --------------------------------------------------------------------------- queries
+
+
+@dataclass(frozen=True)
+class ContactQuery:
+    email: str | None = None
+    name: str | None = None  # part of the first OR the last name
+    company: str | None = None
+    lifecycle_stage: str | None = None
+    created_from: str | None = None  # ISO-8601 date or date-time
+    created_to: str | None = None
+
+
+@dataclass(frozen=True)
+class CompanyQuery:
+    name: str | None = None
+    domain: str | None = None
+    industry: str | None = None
+
+
+@dataclass(frozen=True)
+class DealQuery:
+    name: str | None = None
+    pipeline: str | None = None
+    stage: str | None = None
+    amount_min: str | None = None
+    amount_max: str | None = None
+    close_date_from: str | None = None
+    close_date_to: str | None = None
+
+
+RecordQuery = ContactQuery | CompanyQuery | DealQuery
+
+
+def _when(field: str, value: str | None, *, end: bool = False) -> str | None:
+    """A range bound as epoch ms; a date-only upper bound includes that whole day."""
+    if value is None or value == "":
+        return None
+    s = value.strip()
+    try:
+        if len(s) == 10:
+            d = date.fromisoformat(s)
+            dt = datetime(d.year, d.month, d.day, tzinfo=UTC)
+            if end:
+                dt += timedelta(days=1) - timedelta(milliseconds=1)
+            return mapping.epoch_ms(dt)
+    except ValueError:
+        pass
+    parsed = mapping.parse_datetime(s)
+    if parsed is None:
+        raise _input_error([{"field": field, "message": "not an ISO-8601 date or date-time"}])
+    return mapping.epoch_ms(parsed)
+
+
+def _range(prop: str, lo_field: str, lo: str | None, hi_field: str, hi: str | None) -> list[Filter]:
+    if lo is not None and hi is not None and int(lo) > int(hi):
+        raise InputError(
+            f"Invalid input in: {lo_field}, {hi_field}.",
+            errors=[{"field": lo_field, "message": f"after {hi_field}"}],
+        )
+    out: list[Filter] = []
+    if lo is not None:
+        out.append(Filter.gte(prop, lo))
+    if hi is not None:
+        out.append(Filter.lte(prop, hi))
+    return out
+
+
+def _contains(prop: str, value: str) -> Filter:
+    # CONTAINS_TOKEN matches whole words; the wildcards make "Ada" find "Adaline" too.
+    return Filter.contains_token(prop, f"*{value.strip().replace('*', '')}*")
+
+
+def _groups(base: list[Filter]) -> list[FilterGroup]:
+    return [FilterGroup(filters=base)] if base else []
+
+
+def contact_groups(q: ContactQuery) -> list[FilterGroup]:
+    """Contact filters, ANDed. `name` matches first OR last name, so it makes two groups."""
+    base: list[Filter] = []
+    if q.email:
+        base.append(Filter.eq("email", q.email.strip().lower()))
+    if q.company:
+        base.append(_contains("company", q.company))
+    if q.lifecycle_stage:
+        base.append(Filter.eq("lifecyclestage", q.lifecycle_stage))
+    base += _range(
+        "createdate",
+        "created_from",
+        _when("created_from", q.created_from),
+        "created_to",
+        _when("created_to", q.created_to, end=True),
+    )
+    if q.name:
+        return [
+            FilterGroup(filters=[*base, _contains("firstname", q.name)]),
+            FilterGroup(filters=[*base, _contains("lastname", q.name)]),
+        ]
+    return _groups(base)
+
+
+def company_groups(q: CompanyQuery) -> list[FilterGroup]:
+    base: list[Filter] = []
+    if q.name:
+        base.append(_contains("name", q.name))
+    if q.domain:
+        base.append(Filter.eq("domain", q.domain.strip().lower()))
+    if q.industry:
+        base.append(Filter.eq("industry", q.industry))
+    return _groups(base)
+
+
+def deal_groups(q: DealQuery) -> list[FilterGroup]:
+    lo = mapping.parse_decimal(q.amount_min) if q.amount_min else None
+    hi = mapping.parse_decimal(q.amount_max) if q.amount_max else None
+    if lo is not None and hi is not None and lo > hi:
+        raise InputError(
+            "Invalid input in: amount_min, amount_max.",
+            errors=[{"field": "amount_min", "message": "greater than amount_max"}],
+        )
+    base: list[Filter] = []
+    if q.name:
+        base.append(_contains("dealname", q.name))
+    if q.pipeline:
+        base.append(Filter.eq("pipeline", q.pipeline))
+    if q.stage:
+        base.append(Filter.eq("dealstage", q.stage))
+    if q.amount_min:
+        base.append(Filter.gte("amount", q.amount_min))
+    if q.amount_max:
+        base.append(Filter.lte("amount", q.amount_max))
+    base += _range(
+        "closedate",
+        "close_date_from",
+        _when("close_date_from", q.close_date_from),
+        "close_date_to",
+        _when("close_date_to", q.close_date_to, end=True),
+    )
+    return _groups(base)
+
+
+def filter_groups(query: RecordQuery | None) -> list[FilterGroup]:
+    """The search filter groups of a query (none: list everything)."""
+    if isinstance(query, ContactQuery):
+        return contact_groups(query)
+    if isinstance(query, CompanyQuery):
+        return company_groups(query)
+    if isinstance(query, DealQuery):
+        return deal_groups(query)
+    return []
+
+
+# --------------------------------------------------------------------------- names
+
+
+def property_names(field: str, value: str | None) -> list[str] | None:
+    """A comma-separated list of HubSpot property names; None when empty."""
+    if not value:
+        return None
+    names = [p.strip() for p in value.split(",") if p.strip()]
+    bad = [n for n in names if not mapping.PROPERTY_NAME.match(n)]
+    if bad:
+        raise InputError(
+            f"Invalid input in: {field}.",
+            errors=[{"field": field, "message": f"not a property name: {bad[0][:60]!r}"}],
+        )
+    return names or None
+
+
+# --------------------------------------------------------------------------- bodies
+
+
+@dataclass(frozen=True)
+class RecordInput:
+    """A record's properties as HubSpot stores them, and the records to associate with it."""
+
+    properties: dict[str, str]
+    contact_ids: list[str]
+    company_ids: list[str]
+
+
+def _as_str(name: str, value: Any, errors: list[dict[str, str]]) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return mapping.to_property_value(value)
+    if isinstance(value, str):
+        if len(value) > MAX_VALUE_LENGTH:
+            errors.append({"field": name, "message": f"longer than {MAX_VALUE_LENGTH} characters"})
+            return None
+        return value
+    errors.append({"field": name, "message": "must be a string, number, boolean or null"})
+    return None
+
+
+def _check_value(kind: ObjectKind, name: str, value: str, errors: list[dict[str, str]]) -> str:
+    """Validate and normalise the properties whose form we know; `""` (clear) passes."""
+    if value == "":
+        return value
+    if name == "email" and kind == "contact":
+        value = value.strip()
+        if not mapping.EMAIL.match(value):
+            errors.append({"field": name, "message": "not a valid e-mail address"})
+    elif name == "amount" and kind == "deal":
+        d = mapping.parse_decimal(value)
+        if d is None:
+            errors.append({"field": name, "message": "not a decimal number, e.g. 1250.50"})
+        else:
+            return mapping.format_decimal(d)
+    elif name == "closedate" and kind == "deal":
+        dt = mapping.parse_datetime(value)
+        if dt is None:
+            errors.append(
+                {"field": name, "message": "not an ISO-8601 date (2026-12-31) or date-time"}
+            )
+        else:
+            return mapping.format_datetime(dt)
+    elif name == "numberofemployees" and kind == "company":
+        n = mapping.parse_int(value)
+        if n is None or n < 0:
+            errors.append({"field": name, "message": "not a whole number ≥ 0"})
+        else:
+            return str(n)
+    elif name == mapping.DEAL_CURRENCY_PROPERTY:
+        if not (len(value) == 3 and value.isalpha()):
+            errors.append({"field": name, "message": "not an ISO 4217 code such as EUR"})
+        return value.upper()
+    return value
+
+
+def record_input(kind: ObjectKind, values: Mapping[str, Any], *, partial: bool) -> RecordInput:
+    """A flat body (HubSpot property names → values) as a RecordInput, every problem named.
+
+    On create, null values are left out; on update, null clears the property (HubSpot's `""`).
+    A deal's body may also carry `contact_ids` / `company_ids` to associate.
+    """
+    data = dict(values)
+    contact_ids_raw = data.pop("contact_ids", []) if kind == "deal" else []
+    company_ids_raw = data.pop("company_ids", []) if kind == "deal" else []
+    errors: list[dict[str, str]] = []
+    props: dict[str, str] = {}
+    for name, raw in data.items():
+        if not mapping.PROPERTY_NAME.match(name):
+            errors.append(
+                {
+                    "field": name[:120],
+                    "message": "not a HubSpot property name (lower-case "
+                    "letters, digits and underscores, starting with a letter)",
+                }
+            )
+            continue
+        if name in READ_ONLY:
+            errors.append({"field": name, "message": "set by HubSpot; cannot be written"})
+            continue
+        value = _as_str(name, raw, errors)
+        if value is None:
+            if partial and raw is None:
+                props[name] = ""
+            continue
+        props[name] = _check_value(kind, name, value, errors)
+    contact_ids = mapping.collect_record_ids(
+        "contact_ids", contact_ids_raw, errors, max_items=MAX_ASSOCIATION_IDS
+    )
+    company_ids = mapping.collect_record_ids(
+        "company_ids", company_ids_raw, errors, max_items=MAX_ASSOCIATION_IDS
+    )
+    if not props and not contact_ids and not company_ids and not errors:
+        errors.append({"field": "body", "message": "no property given"})
+    if errors:
+        raise _input_error(errors, suffix=" Fix these fields and send again.")
+    if not partial and not props:
+        raise InputError(
+            "Invalid input in: body. Give at least one property.",
+            errors=[{"field": "body", "message": "no property given"}],
+        )
+    return RecordInput(props, contact_ids, company_ids)
