@@ -87,62 +87,56 @@ def _when(field: str, value: str | None, *, end: bool = False) -> str | None:
     return mapping.epoch_ms(parsed)
 
 
-def _range(prop: str, lo_field: str, lo: str | None, hi_field: str, hi: str | None) -> list[Filter]:
+def _date_range(
+    prop: str, fields: tuple[str, str], values: tuple[str | None, str | None]
+) -> list[Filter]:
+    """`prop` from one date to another (both ends included; the fields named for errors)."""
+    lo_field, hi_field = fields
+    lo, hi = _when(lo_field, values[0]), _when(hi_field, values[1], end=True)
     if lo is not None and hi is not None and int(lo) > int(hi):
         raise InputError(
             f"Invalid input in: {lo_field}, {hi_field}.",
             errors=[{"field": lo_field, "message": f"after {hi_field}"}],
         )
-    out: list[Filter] = []
-    if lo is not None:
-        out.append(Filter.gte(prop, lo))
-    if hi is not None:
-        out.append(Filter.lte(prop, hi))
-    return out
+    bounds = [Filter.gte(prop, lo) if lo is not None else None]
+    bounds.append(Filter.lte(prop, hi) if hi is not None else None)
+    return [f for f in bounds if f is not None]
 
 
-def _contains(prop: str, value: str) -> Filter:
+def _eq(prop: str, value: str | None, *, lower: bool = False) -> list[Filter]:
+    if not value:
+        return []
+    return [Filter.eq(prop, value.strip().lower() if lower else value)]
+
+
+def _like(prop: str, value: str | None) -> list[Filter]:
     # CONTAINS_TOKEN matches whole words; the wildcards make "Ada" find "Adaline" too.
-    return Filter.contains_token(prop, f"*{value.strip().replace('*', '')}*")
+    if not value:
+        return []
+    return [Filter.contains_token(prop, f"*{value.strip().replace('*', '')}*")]
 
 
-def _groups(base: list[Filter]) -> list[FilterGroup]:
-    return [FilterGroup(filters=base)] if base else []
+def _groups(*groups: list[Filter]) -> list[FilterGroup]:
+    return [FilterGroup(filters=g) for g in groups if g]
 
 
 def contact_groups(q: ContactQuery) -> list[FilterGroup]:
     """Contact filters, ANDed. `name` matches first OR last name, so it makes two groups."""
-    base: list[Filter] = []
-    if q.email:
-        base.append(Filter.eq("email", q.email.strip().lower()))
-    if q.company:
-        base.append(_contains("company", q.company))
-    if q.lifecycle_stage:
-        base.append(Filter.eq("lifecyclestage", q.lifecycle_stage))
-    base += _range(
-        "createdate",
-        "created_from",
-        _when("created_from", q.created_from),
-        "created_to",
-        _when("created_to", q.created_to, end=True),
-    )
+    base = [
+        *_eq("email", q.email, lower=True),
+        *_like("company", q.company),
+        *_eq("lifecyclestage", q.lifecycle_stage),
+        *_date_range("createdate", ("created_from", "created_to"), (q.created_from, q.created_to)),
+    ]
     if q.name:
-        return [
-            FilterGroup(filters=[*base, _contains("firstname", q.name)]),
-            FilterGroup(filters=[*base, _contains("lastname", q.name)]),
-        ]
+        return _groups([*base, *_like("firstname", q.name)], [*base, *_like("lastname", q.name)])
     return _groups(base)
 
 
 def company_groups(q: CompanyQuery) -> list[FilterGroup]:
-    base: list[Filter] = []
-    if q.name:
-        base.append(_contains("name", q.name))
-    if q.domain:
-        base.append(Filter.eq("domain", q.domain.strip().lower()))
-    if q.industry:
-        base.append(Filter.eq("industry", q.industry))
-    return _groups(base)
+    return _groups(
+        [*_like("name", q.name), *_eq("domain", q.domain, lower=True), *_eq("industry", q.industry)]
+    )
 
 
 def deal_groups(q: DealQuery) -> list[FilterGroup]:
@@ -153,25 +147,20 @@ def deal_groups(q: DealQuery) -> list[FilterGroup]:
             "Invalid input in: amount_min, amount_max.",
             errors=[{"field": "amount_min", "message": "greater than amount_max"}],
         )
-    base: list[Filter] = []
-    if q.name:
-        base.append(_contains("dealname", q.name))
-    if q.pipeline:
-        base.append(Filter.eq("pipeline", q.pipeline))
-    if q.stage:
-        base.append(Filter.eq("dealstage", q.stage))
-    if q.amount_min:
-        base.append(Filter.gte("amount", q.amount_min))
-    if q.amount_max:
-        base.append(Filter.lte("amount", q.amount_max))
-    base += _range(
-        "closedate",
-        "close_date_from",
-        _when("close_date_from", q.close_date_from),
-        "close_date_to",
-        _when("close_date_to", q.close_date_to, end=True),
+    return _groups(
+        [
+            *_like("dealname", q.name),
+            *_eq("pipeline", q.pipeline),
+            *_eq("dealstage", q.stage),
+            *([Filter.gte("amount", q.amount_min)] if q.amount_min else []),
+            *([Filter.lte("amount", q.amount_max)] if q.amount_max else []),
+            *_date_range(
+                "closedate",
+                ("close_date_from", "close_date_to"),
+                (q.close_date_from, q.close_date_to),
+            ),
+        ]
     )
-    return _groups(base)
 
 
 def filter_groups(query: RecordQuery | None) -> list[FilterGroup]:
