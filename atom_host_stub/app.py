@@ -18,6 +18,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from atom_host_stub.auth import ApiKeyAuthenticator, CrossSiteRefused, Unauthorized
 from atom_host_stub.contract import Principal
+from atom_host_stub.crm_routes import PREFIX as CRM_PREFIX
+from atom_host_stub.crm_routes import build_crm_router
 from atom_host_stub.host import Host, MountRegistration, RouteRegistration, host_version
 from atom_host_stub.services import ServiceUnavailable
 from atom_host_stub.sessions import (
@@ -107,6 +109,8 @@ def create_app(
         return _error(503, "service_unavailable", str(exc))
 
     app.include_router(build_sign_in_router(authenticator, settings, TEMPLATES))
+    # The CRM whichever plugin provides it: the swap is visible over HTTP too.
+    app.include_router(build_crm_router(service_dependency("crm")), prefix=CRM_PREFIX, tags=["CRM"])
 
     @app.get("/api/integrations", response_model=IntegrationsReport, tags=["host"])
     async def integrations() -> IntegrationsReport:

@@ -130,6 +130,42 @@ class RegisterMount(Protocol):
     def __call__(self, path: str, app: Any) -> None: ...
 
 
+# --------------------------------------------------------------------------- answer envelope
+
+EnvelopeData = TypeVar("EnvelopeData")
+
+
+class ErrorBody(BaseModel):
+    """What went wrong: a stable `code` to branch on and a `message` for people."""
+
+    code: str = Field(examples=["not_found"])
+    message: str = Field(examples=["No contact with id '123'."])
+    correlation_id: str | None = Field(
+        default=None,
+        description="The provider's request id, for its support",
+        examples=["aeb5f871-7f07-4993-9211-075dc63e7cbf"],
+    )
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="One entry per field at fault"
+    )
+    details: dict[str, Any] | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error answer of the host and its plugins."""
+
+    ok: bool = False
+    error: ErrorBody
+
+
+class Envelope(BaseModel, Generic[EnvelopeData]):
+    """Every success answer of the host and its plugins."""
+
+    ok: bool = True
+    data: EnvelopeData
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
 # --------------------------------------------------------------------------- errors
 
 

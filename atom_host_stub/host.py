@@ -36,15 +36,18 @@ from atom_host_stub.contract import (
 from atom_host_stub.health import HealthMonitor, HealthReport
 from atom_host_stub.manager import PluginManager, PluginRecord, overlapping
 from atom_host_stub.redaction import Redactor
-from atom_host_stub.services import ServiceRegistry
+from atom_host_stub.services import ServiceRegistry, ServiceUnavailable
 from atom_host_stub.status import (
+    CapabilityProvider,
     HostStatus,
     IntegrationsReport,
     integration_status,
 )
 
 # Paths the host serves itself; no plugin may register routes under them.
-RESERVED_PREFIXES = ("/api/integrations", "/_host")
+RESERVED_PREFIXES = ("/api/integrations", "/api/crm", "/_host")
+# Capabilities the host serves over HTTP itself, whichever plugin provides them.
+HOST_CAPABILITIES = {"crm": "/api/crm"}
 
 
 def host_version() -> str:
@@ -162,7 +165,7 @@ class Host:
     async def check_config(self) -> ConfigReport:
         """The host's and every plugin's configuration issues, collected into one report."""
         self.prepare()
-        self.host_issues = self.settings.validate() + self._capability_issues()
+        self.host_issues = self.settings.validate()
         results = await self.plugins.call(
             "atom_validate_config", env=self.context.env, context=self.context
         )
@@ -187,6 +190,7 @@ class Host:
             record.config_summary = [
                 v.model_copy(update={"value": self.redact(v.value)}) for v in parsed
             ]
+        self.host_issues += self._capability_issues()
         report = ConfigReport({HOST_NAME: self.host_issues})
         for record in self.plugins.records.values():
             if record.config_issues:
@@ -199,34 +203,50 @@ class Host:
         )
 
     def _capability_issues(self) -> list[ConfigIssue]:
-        """Capabilities several plugins declare need a chosen provider (ATOM_CRM_PROVIDER…)."""
-        providers: dict[str, list[str]] = {}
+        """Which plugin serves each capability, as plugin.toml files declare them: several
+        need ATOM_<CAPABILITY>_PROVIDER to choose, and one the host serves itself (`crm`, at
+        /api/crm) is worth a warning when no plugin provides it."""
+        providers: dict[str, list[str]] = {capability: [] for capability in HOST_CAPABILITIES}
         for record in self.plugins.active():
             for capability in record.manifest.capabilities if record.manifest else []:
                 providers.setdefault(capability, []).append(record.name)
         issues: list[ConfigIssue] = []
         for capability, names in sorted(providers.items()):
-            variable = provider_variable(capability)
-            chosen = self.settings.provider_for(capability)
-            if chosen is not None and chosen not in names:
-                issues.append(
-                    ConfigIssue(
-                        key=variable,
-                        message=f"{variable}={chosen} but no loaded plugin of that name provides "
-                        f"{capability!r}",
-                        hint=f"Set {variable} to one of: {', '.join(names)}.",
-                    )
-                )
-            elif chosen is None and len(names) > 1:
-                issues.append(
-                    ConfigIssue(
-                        key=variable,
-                        message=f"capability {capability!r} is provided by both {names[0]!r} "
-                        f"and {names[1]!r}",
-                        hint=f"Set {variable} to the one callers should get.",
-                    )
-                )
+            issue = self._provider_issue(capability, names)
+            if issue is not None:
+                issues.append(issue)
         return issues
+
+    def _provider_issue(self, capability: str, names: list[str]) -> ConfigIssue | None:
+        variable = provider_variable(capability)
+        chosen = self.settings.provider_for(capability)
+        route = HOST_CAPABILITIES.get(capability)
+        served = f"; {route} answers 503" if route else ""
+        if chosen is not None and chosen not in names:
+            return ConfigIssue(
+                key=variable,
+                message=f"{variable}={chosen} but no loaded plugin of that name provides "
+                f"{capability!r}{served}",
+                hint=f"Set {variable} to one of: {', '.join(names)}."
+                if names
+                else f"Install the plugin {chosen!r}, or unset {variable}.",
+            )
+        if chosen is None and len(names) > 1:
+            return ConfigIssue(
+                key=variable,
+                message=f"capability {capability!r} is provided by both {names[0]!r} "
+                f"and {names[1]!r}{served}",
+                hint=f"Set {variable} to the one callers should get.",
+            )
+        if not names:
+            return ConfigIssue(
+                key=variable,
+                severity=Severity.WARNING,
+                message=f"no loaded plugin declares the capability {capability!r}{served}",
+                hint=f"Install a plugin that provides {capability!r} (its plugin.toml lists it "
+                "under `capabilities`).",
+            )
+        return None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -389,11 +409,24 @@ class Host:
         health: dict[str, list[HealthReport]] = await self.health.results() if with_health else {}
         capabilities = self.services.capabilities()
         selected: dict[str, str | None] = {}
-        for capability in capabilities:
+        providers: list[CapabilityProvider] = []
+        for capability in sorted({*capabilities, *HOST_CAPABILITIES}):
             try:
-                selected[capability] = self.services.selected(capability)
-            except LookupError:
-                selected[capability] = None
+                chosen: str | None = self.services.selected(capability)
+                reason = ""
+            except ServiceUnavailable as exc:
+                chosen, reason = None, str(exc)
+            if capability in capabilities:
+                selected[capability] = chosen
+            providers.append(
+                CapabilityProvider(
+                    capability=capability,
+                    provider=chosen,
+                    candidates=capabilities.get(capability, []),
+                    route=HOST_CAPABILITIES.get(capability),
+                    reason=reason,
+                )
+            )
         return IntegrationsReport(
             generated_at=datetime.now(UTC),
             host=HostStatus(
@@ -403,6 +436,7 @@ class Host:
                 issues=self.host_issues,
                 capabilities=capabilities,
                 selected_providers=selected,
+                providers=providers,
             ),
             integrations=[
                 integration_status(record, dict(self.context.env), health.get(record.name, []))

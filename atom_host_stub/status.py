@@ -57,6 +57,16 @@ class IntegrationStatus(BaseModel):
     routes: list[str] = Field(default_factory=list)
 
 
+class CapabilityProvider(BaseModel):
+    """Which plugin serves a capability now; the reason when none does."""
+
+    capability: str
+    provider: str | None = Field(description="The plugin callers get; null when none")
+    candidates: list[str] = Field(default_factory=list, description="Running plugins offering it")
+    route: str | None = Field(default=None, description="Where the host serves it over HTTP")
+    reason: str = Field(default="", description="Why no plugin serves it")
+
+
 class HostStatus(BaseModel):
     version: str
     demo: bool
@@ -66,6 +76,9 @@ class HostStatus(BaseModel):
         default_factory=dict, description="capability -> plugins providing it"
     )
     selected_providers: dict[str, str | None] = Field(default_factory=dict)
+    providers: list[CapabilityProvider] = Field(
+        default_factory=list, description="The active provider of each capability"
+    )
 
 
 class IntegrationsReport(BaseModel):

@@ -13,42 +13,21 @@ import logging
 import math
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from atom_host_stub.contract import CRMError
+# One envelope for the whole host: the models live in the contract, shared with every plugin.
+from atom_host_stub.contract import CRMError, Envelope, ErrorBody, ErrorEnvelope
 from atom_hubspot.errors import HubSpotError, RateLimited
 
 log = logging.getLogger("atom_hubspot.api")
 
-T = TypeVar("T")
-
-
-class ErrorBody(BaseModel):
-    code: str = Field(examples=["not_found"])
-    message: str = Field(examples=["Contact 123 was not found in portal 456."])
-    correlation_id: str | None = Field(
-        default=None, examples=["aeb5f871-7f07-4993-9211-075dc63e7cbf"]
-    )
-    errors: list[dict[str, Any]] | None = None
-    details: dict[str, Any] | None = None
-
-
-class ErrorEnvelope(BaseModel):
-    ok: bool = False
-    error: ErrorBody
-
-
-class Envelope(BaseModel, Generic[T]):
-    ok: bool = True
-    data: T
-    meta: dict[str, Any] = Field(default_factory=dict)
+__all__ = ["Envelope", "ErrorBody", "ErrorEnvelope", "envelope_router", "error_response", "ok"]
 
 
 def ok(data: Any, **meta: Any) -> dict[str, Any]:
