@@ -78,6 +78,7 @@ class WebhookDispatcher:
         self._rng = random.Random(sandbox.config.seed_value + 7)  # noqa: S311 - repeatable
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._in_flight = 0
 
     def configure(
         self, url: str | None, *, transport: httpx.AsyncBaseTransport | None = None
@@ -116,13 +117,14 @@ class WebhookDispatcher:
             self._task = loop.create_task(self._run(), name="sandbox-webhooks")
 
     async def flush(self, timeout_s: float = 10.0) -> None:
-        """Wait until every delivery due so far went out (tests, demos)."""
+        """Wait until every delivery due so far went out and was answered (tests, demos)."""
         self.kick()
         deadline = time.monotonic() + timeout_s
-        while self.outbox and time.monotonic() < deadline:
-            if not any(d.due <= time.monotonic() for d in self.outbox):
+        while time.monotonic() < deadline:
+            due = any(d.due <= time.monotonic() for d in self.outbox)
+            if not due and not self._in_flight:
                 break
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.005)
 
     async def aclose(self) -> None:
         if self._task is not None:
@@ -149,10 +151,14 @@ class WebhookDispatcher:
                     self._rng.shuffle(ready)
                 for delivery in ready:
                     self.outbox.remove(delivery)
-                    await self._send(client, delivery)
-                    if self.disorder and self._rng.random() < self.disorder:
-                        # At least once: HubSpot may deliver the same events again.
-                        await self._send(client, Delivery(delivery.events, delivery.attempt))
+                    self._in_flight += 1
+                    try:
+                        await self._send(client, delivery)
+                        if self.disorder and self._rng.random() < self.disorder:
+                            # At least once: HubSpot may deliver the same events again.
+                            await self._send(client, Delivery(delivery.events, delivery.attempt))
+                    finally:
+                        self._in_flight -= 1
 
     async def _send(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
         url = self.url

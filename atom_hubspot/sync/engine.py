@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from atom_hubspot.client.objects import MAX_LIST_LIMIT
 from atom_hubspot.client.search import MAX_SEARCH_LIMIT, Filter, FilterGroup, SearchRequest
 from atom_hubspot.errors import HubSpotError, MissingScopes, TierRequired
-from atom_hubspot.storage.mirror import MirroredRecord, MirrorStore
+from atom_hubspot.storage.mirror import MirroredRecord, MirrorStore, merged_ids
 
 if TYPE_CHECKING:
     from atom_hubspot.client import CrmObject, HubSpotClient
@@ -487,6 +487,40 @@ class PortalSyncer:
                 object_type,
             )
         return archived
+
+    # ------------------------------------------------------------------ single records
+
+    async def refresh(self, object_type: str, ids: Iterable[int]) -> tuple[int, int]:
+        """Read these records as HubSpot has them now (every property, by batch read) into
+        the mirror, with their links; those HubSpot no longer has are archived. The change
+        feed's way in: whatever order events arrived in, the mirror ends at HubSpot's state.
+        Returns (records written, records archived)."""
+        wanted = sorted({int(i) for i in ids})
+        if not wanted:
+            return 0, 0
+        names = await self.properties_of(object_type)
+        read_at = _utc(self.clock())
+        batch = await self.client.objects(object_type).batch_read(wanted, properties=names)
+        records = [to_mirrored(o) for o in batch.results]
+        written = await self.store.upsert_records(self.portal_id, object_type, records)
+        seen = {r.id for r in records}
+        for r in records:  # a merged id answers with its survivor
+            seen.update(merged_ids(r.properties))
+        gone = [i for i in wanted if i not in seen]
+        archived = await self.store.archive_records(
+            self.portal_id, object_type, gone, before=read_at
+        )
+        if records:
+            await self.refresh_links(object_type, sorted({r.id for r in records}))
+        return written, archived
+
+    async def refresh_links(self, object_type: str, ids: list[int]) -> None:
+        """The mirrored links of these records, read again from HubSpot."""
+        await self._read_links(object_type, ids)
+
+    async def refresh_lists(self) -> int:
+        """Every list and its members again (list membership changed)."""
+        return await self._lists()
 
     # ------------------------------------------------------------------ small types
 
