@@ -296,32 +296,16 @@ async def plugin_health(
 
 
 async def _health(runtime: HubSpotRuntime, details: dict[str, Any]) -> HealthResult:
-    import sqlalchemy as sa
-
     from atom_hubspot.errors import HubSpotError
-    from atom_hubspot.storage.models import Connection
+    from atom_hubspot.storage.repository import connection_overview
 
     t0 = time.monotonic()
     try:
-        # Spans tenants on purpose (an operator's view); a pure read, so no SQLite write lock.
-        async with runtime.db.session(read_only=True) as s:
-            rows = (
-                await s.execute(
-                    sa.select(Connection.status, sa.func.count()).group_by(Connection.status)
-                )
-            ).all()
-            sample = (
-                await s.execute(
-                    sa.select(Connection)
-                    .where(Connection.status == "connected")
-                    .order_by(Connection.updated_at.desc())
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
+        overview = await connection_overview(runtime.db)
     except HubSpotError as exc:
         return HealthResult(status=HealthStatus.DOWN, message=exc.message, details=details)
     details["database_ms"] = round((time.monotonic() - t0) * 1000, 1)
-    counts = {str(st): int(n) for st, n in rows}
+    counts, sample = overview.counts, overview.sample
     details["connections"] = counts
     if sample is None:
         return HealthResult(

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from atom_hubspot.service.analytics import AnalyticsCache, AnalyticsService
     from atom_hubspot.service.crm import HubSpotCRMService, PortalProperties
     from atom_hubspot.service.marketing import MarketingService
-    from atom_hubspot.service.scheduler import ScheduledSendRunner, ScheduledSendStore
+    from atom_hubspot.service.scheduler import ScheduledSendRunner, ScheduledSends
     from atom_hubspot.service.sends import SendService
     from atom_hubspot.storage.db import Database
 
@@ -126,11 +126,11 @@ class HubSpotRuntime:
             sends=SendService(marketing, self.scheduled_sends(), principal, connection),
         )
 
-    def scheduled_sends(self) -> ScheduledSendStore:
+    def scheduled_sends(self) -> ScheduledSends:
         """The scheduled sends table: a principal's own rows, and the runner's claims."""
-        from atom_hubspot.service.scheduler import ScheduledSendStore
+        from atom_hubspot.service.scheduler import ScheduledSends
 
-        return ScheduledSendStore(self.db)
+        return ScheduledSends(self.db)
 
     @classmethod
     async def start(

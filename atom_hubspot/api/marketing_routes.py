@@ -36,7 +36,7 @@ from atom_hubspot.service.marketing import (
     Segment,
 )
 from atom_hubspot.service.pages import ResultsPage, offset_cursor
-from atom_hubspot.service.scheduler import ScheduledSendInfo, ScheduledSendStore
+from atom_hubspot.service.scheduler import ScheduledSendInfo, ScheduledSends
 from atom_hubspot.service.sends import SendEmailAnswer
 
 TAG_CAMPAIGNS = "HubSpot campaigns"
@@ -203,7 +203,7 @@ def build_router(context: HostContext) -> APIRouter:
     Scope = Annotated[RequestScope, Depends(scope_dependency(context))]
     Caller = Annotated[Principal, Depends(principal_dependency(context))]
 
-    def store() -> ScheduledSendStore:
+    def store() -> ScheduledSends:
         return runtime_of(context).scheduled_sends()
 
     # ------------------------------------------------------------------ campaigns

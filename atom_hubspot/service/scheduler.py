@@ -26,17 +26,14 @@ import socket
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-import sqlalchemy as sa
 from pydantic import BaseModel, Field
 
 from atom_host_stub.contract import Principal
 from atom_hubspot.errors import (
-    Conflict,
     HubSpotError,
     InputError,
-    NotFound,
     RateLimited,
     StorageError,
     Unavailable,
@@ -46,7 +43,8 @@ from atom_hubspot.service.marketing import (
     RecipientResult,
     SendSummary,
 )
-from atom_hubspot.storage.db import rows_changed
+from atom_hubspot.storage.models import ScheduledSend
+from atom_hubspot.storage.scheduled_sends import ScheduledSendStore, SendStatus
 
 if TYPE_CHECKING:
     from atom_hubspot.runtime import HubSpotRuntime
@@ -63,7 +61,6 @@ DEFAULT_STALE_AFTER_S = 300.0
 # over within about this long.
 SCHEDULER_LEASE = "hubspot.scheduled-sends"
 SCHEDULER_LEASE_TTL_S = 30.0
-SendStatus = Literal["pending", "claimed", "sent", "partial", "failed", "cancelled"]
 
 
 def utcnow() -> datetime:
@@ -99,14 +96,14 @@ class ScheduledSendInfo(BaseModel):
     updated_at: datetime | None = None
 
     @classmethod
-    def from_row(cls, row: Any) -> ScheduledSendInfo:
+    def from_row(cls, row: ScheduledSend) -> ScheduledSendInfo:
         return cls(
             id=row.id,
             portal_id=row.portal_id,
             email_id=row.email_id,
             recipients=[Recipient(**r) for r in (row.recipients or [])],
             send_at=row.send_at,
-            status=row.status,
+            status=cast(SendStatus, row.status),
             attempts=row.attempts or 0,
             results=[None if r is None else RecipientResult(**r) for r in row.results]
             if row.results is not None
@@ -117,23 +114,19 @@ class ScheduledSendInfo(BaseModel):
         )
 
 
-# --------------------------------------------------------------------------- storage
+# --------------------------------------------------------------------------- a principal's sends
 
 
-def _model() -> Any:
-    from atom_hubspot.storage.models import ScheduledSend
-
-    return ScheduledSend
-
-
-class ScheduledSendStore:
-    """The table's operations: per-principal create/list/cancel, and the runner's claims."""
+class ScheduledSends:
+    """Scheduled sends as the routes answer them: checks the request, then the table
+    (`storage.scheduled_sends`) stores it. The runner claims rows through `table`."""
 
     def __init__(self, db: Database, *, clock: Callable[[], datetime] = utcnow) -> None:
-        self.db = db
-        self.clock = clock
+        self.table = ScheduledSendStore(db, clock=clock)
 
-    # ------------------------------------------------------------------ per principal
+    @property
+    def db(self) -> Database:
+        return self.table.db
 
     async def create(
         self,
@@ -152,38 +145,22 @@ class ScheduledSendStore:
                 "send_at needs a time zone (e.g. 2026-12-01T09:00:00Z)",
                 errors=[{"field": "send_at", "message": "no time zone"}],
             )
-        now = self.clock()
-        if send_at - now > MAX_SCHEDULE_AHEAD:
+        if send_at - self.table.clock() > MAX_SCHEDULE_AHEAD:
             raise InputError(
                 "send_at is more than a year ahead",
                 errors=[{"field": "send_at", "message": "too far ahead"}],
             )
-        M = _model()
-        row = M(
-            id=str(uuid.uuid4()),
-            tenant_id=principal.tenant_id,
-            user_id=principal.user_id,
+        row = await self.table.create(
+            principal,
             portal_id=portal_id,
             connection_id=connection_id,
             email_id=email_id,
             recipients=[r.model_dump(exclude_none=True) for r in recipients],
-            contact_properties=contact_properties or {},
-            custom_properties=custom_properties or {},
-            send_at=send_at.astimezone(UTC),
-            status="pending",
-            attempts=0,
-            created_at=now,
-            updated_at=now,
+            send_at=send_at,
+            contact_properties=contact_properties,
+            custom_properties=custom_properties,
         )
-        async with self.db.session(principal.tenant_id) as s:
-            s.add(row)
         return ScheduledSendInfo.from_row(row)
-
-    def _owned(self, principal: Principal) -> Any:
-        M = _model()
-        return sa.select(M).where(
-            M.tenant_id == principal.tenant_id, M.user_id == principal.user_id
-        )
 
     async def list_for(
         self,
@@ -194,208 +171,17 @@ class ScheduledSendStore:
         limit: int = 100,
         offset: int = 0,
     ) -> list[ScheduledSendInfo]:
-        M = _model()
-        q = self._owned(principal)
-        if portal_id is not None:
-            q = q.where(M.portal_id == portal_id)
-        if status is not None:
-            q = q.where(M.status == status)
-        q = q.order_by(M.send_at.desc(), M.id).offset(offset).limit(limit)
-        async with self.db.session(principal.tenant_id, read_only=True) as s:
-            rows = (await s.execute(q)).scalars().all()
-            return [ScheduledSendInfo.from_row(r) for r in rows]
+        rows = await self.table.list_for(
+            principal, portal_id=portal_id, status=status, limit=limit, offset=offset
+        )
+        return [ScheduledSendInfo.from_row(r) for r in rows]
 
     async def get(self, principal: Principal, send_id: str) -> ScheduledSendInfo:
-        M = _model()
-        async with self.db.session(principal.tenant_id, read_only=True) as s:
-            row = (await s.execute(self._owned(principal).where(M.id == send_id))).scalar()
-            if row is None:
-                raise NotFound(f"Scheduled send {send_id} was not found.")
-            return ScheduledSendInfo.from_row(row)
+        return ScheduledSendInfo.from_row(await self.table.get(principal, send_id))
 
     async def cancel(self, principal: Principal, send_id: str) -> ScheduledSendInfo:
         """pending → cancelled, atomically; anything else is a conflict saying why."""
-        M = _model()
-        now = self.clock()
-        async with self.db.session(principal.tenant_id, write_lock=True) as s:
-            res = await s.execute(
-                sa.update(M)
-                .where(
-                    M.id == send_id,
-                    M.tenant_id == principal.tenant_id,
-                    M.user_id == principal.user_id,
-                    M.status == "pending",
-                )
-                .values(status="cancelled", updated_at=now)
-            )
-            row = (await s.execute(self._owned(principal).where(M.id == send_id))).scalar()
-            if row is None:
-                raise NotFound(f"Scheduled send {send_id} was not found.")
-            if rows_changed(res) != 1:
-                what = {
-                    "claimed": "is being sent right now",
-                    "cancelled": "is already cancelled",
-                }.get(row.status, f"was already performed ({row.status})")
-                raise Conflict(
-                    f"Scheduled send {send_id} {what}; it cannot be cancelled.",
-                    existing_id=send_id,
-                    status_now=row.status,
-                )
-            await s.refresh(row)
-            return ScheduledSendInfo.from_row(row)
-
-    # ------------------------------------------------------------------ runner side
-
-    async def claim_due(self, worker_id: str, *, limit: int = 20) -> list[Any]:
-        """Claim up to `limit` due pending rows for `worker_id`; each row goes to one worker."""
-        M = _model()
-        now = self.clock()
-        due = (
-            sa.select(M)
-            .where(M.status == "pending", M.send_at <= now)
-            .order_by(M.send_at, M.id)
-            .limit(limit)
-        )
-        claimed: list[Any] = []
-        if self.db.dialect == "postgresql":
-            async with self.db.session(None) as s:
-                rows = (await s.execute(due.with_for_update(skip_locked=True))).scalars().all()
-                for row in rows:
-                    row.status = "claimed"
-                    row.claimed_by = worker_id
-                    row.claimed_at = now
-                    row.attempts = (row.attempts or 0) + 1
-                    claimed.append(row)
-            return claimed
-        # Look first without the write lock: an idle runner must not take SQLite's one write
-        # lock every tick (it would make other writers' read-then-write transactions fail).
-        async with self.db.session(None, read_only=True) as s:
-            if not (await s.execute(due.with_only_columns(M.id))).first():
-                return []
-        async with self.db.session(None, write_lock=True) as s:
-            ids = (await s.execute(due.with_only_columns(M.id))).scalars().all()
-            for sid in ids:
-                res = await s.execute(
-                    sa.update(M)
-                    .where(M.id == sid, M.status == "pending")
-                    .values(
-                        status="claimed",
-                        claimed_by=worker_id,
-                        claimed_at=now,
-                        attempts=M.attempts + 1,
-                        updated_at=now,
-                    )
-                )
-                if rows_changed(res) == 1:
-                    claimed.append(sid)
-            rows = (
-                (await s.execute(sa.select(M).where(M.id.in_(claimed)))).scalars().all()
-                if claimed
-                else []
-            )
-            return sorted(rows, key=lambda r: (r.send_at, r.id))
-
-    async def _update_claimed(self, send_id: str, worker_id: str, **values: Any) -> bool:
-        """Write to a row this worker still holds; False if it no longer does."""
-        M = _model()
-        values.setdefault("updated_at", self.clock())
-        async with self.db.session(None) as s:
-            res = await s.execute(
-                sa.update(M)
-                .where(M.id == send_id, M.status == "claimed", M.claimed_by == worker_id)
-                .values(**values)
-            )
-            return rows_changed(res) == 1
-
-    async def heartbeat(self, send_id: str, worker_id: str) -> bool:
-        return await self._update_claimed(send_id, worker_id, claimed_at=self.clock())
-
-    async def record_progress(
-        self, send_id: str, worker_id: str, results: list[dict[str, Any] | None]
-    ) -> bool:
-        return await self._update_claimed(
-            send_id, worker_id, results=results, claimed_at=self.clock()
-        )
-
-    async def finish(
-        self,
-        send_id: str,
-        worker_id: str,
-        *,
-        status: SendStatus,
-        results: list[dict[str, Any] | None] | None,
-        error: str | None,
-    ) -> bool:
-        return await self._update_claimed(
-            send_id, worker_id, status=status, results=results, error=error
-        )
-
-    async def release(self, send_id: str, worker_id: str, error: str) -> bool:
-        """Back to pending: nothing was attempted (e.g. HubSpot unavailable before any send)."""
-        return await self._update_claimed(
-            send_id, worker_id, status="pending", claimed_by=None, claimed_at=None, error=error
-        )
-
-    async def recover_stale(self, stale_after: timedelta) -> int:
-        """Close claimed rows whose worker stopped showing signs of life, without re-sending."""
-        M = _model()
-        cutoff = self.clock() - stale_after
-        q = sa.select(M).where(M.status == "claimed", M.claimed_at < cutoff)
-        n = 0
-        async with self.db.session(None, read_only=True) as s:  # cheap look first (claim_due)
-            if not (await s.execute(q.with_only_columns(M.id).limit(1))).first():
-                return 0
-        lock = self.db.dialect == "sqlite"
-        async with self.db.session(None, write_lock=lock) as s:
-            if self.db.dialect == "postgresql":
-                q = q.with_for_update(skip_locked=True)
-            rows = (await s.execute(q)).scalars().all()
-            for row in rows:
-                recipients = row.recipients or []
-                results: list[dict[str, Any] | None] = list(row.results or [])
-                results += [None] * (len(recipients) - len(results))
-                unknown = 0
-                for i, r in enumerate(results):
-                    if r is None:
-                        rec = recipients[i] if i < len(recipients) else {}
-                        results[i] = RecipientResult(
-                            contact_id=rec.get("contact_id"),
-                            email=rec.get("email"),
-                            status="unknown",
-                            error={
-                                "code": "outcome_unknown",
-                                "message": "The process sending this stopped; it may have "
-                                "been sent. Not re-sent, to avoid a duplicate: check in "
-                                "HubSpot.",
-                            },
-                        ).model_dump()
-                        unknown += 1
-                sent = sum(1 for r in results if r and r.get("status") == "sent")
-                res = await s.execute(
-                    sa.update(M)
-                    .where(
-                        M.id == row.id,
-                        M.status == "claimed",
-                        M.claimed_by == row.claimed_by,
-                        M.claimed_at == row.claimed_at,
-                    )
-                    .values(
-                        status="partial" if sent or unknown else "failed",
-                        results=results,
-                        updated_at=self.clock(),
-                        error=f"outcome unknown for {unknown} recipient(s): the process "
-                        f"sending this ({row.claimed_by}) stopped before it finished; not "
-                        "re-sent, to avoid duplicates",
-                    )
-                )
-                if rows_changed(res) == 1:
-                    n += 1
-                    log.warning(
-                        "scheduled send %s: stale claim closed, %d recipient(s) unknown",
-                        row.id,
-                        unknown,
-                    )
-        return n
+        return ScheduledSendInfo.from_row(await self.table.cancel(principal, send_id))
 
 
 # --------------------------------------------------------------------------- runner
@@ -432,7 +218,7 @@ class ScheduledSendRunner:
         self.batch_size = batch_size
         self.max_parallel = max_parallel
         # The store asks the runner for the time, so a test may swap `runner.clock` later.
-        self.store = ScheduledSendStore(runtime.db, clock=lambda: self.clock())
+        self.store = ScheduledSends(runtime.db, clock=lambda: self.clock())
         self.lease_ttl_s = lease_ttl_s
         self.leader: LeaderLease | None = None
         self._task: asyncio.Task[None] | None = None
@@ -502,8 +288,8 @@ class ScheduledSendRunner:
 
     async def run_once(self) -> int:
         """Recover stale claims, then claim and perform what is due. Returns rows performed."""
-        await self.store.recover_stale(self.stale_after)
-        rows = await self.store.claim_due(self.worker_id, limit=self.batch_size)
+        await self.store.table.recover_stale(self.stale_after)
+        rows = await self.store.table.claim_due(self.worker_id, limit=self.batch_size)
         if not rows:
             return 0
         sem = asyncio.Semaphore(self.max_parallel)
@@ -533,7 +319,9 @@ class ScheduledSendRunner:
                 results[i] = result.model_dump()
                 async with write_lock:
                     try:
-                        await self.store.record_progress(send_id, self.worker_id, list(results))
+                        await self.store.table.record_progress(
+                            send_id, self.worker_id, list(results)
+                        )
                     except StorageError:
                         # Progress is best effort; the final write (or stale recovery) settles it.
                         log.warning("scheduled send %s: progress not recorded", send_id)
@@ -562,7 +350,7 @@ class ScheduledSendRunner:
                 )
             )
             async with write_lock:
-                ok = await self.store.finish(
+                ok = await self.store.table.finish(
                     send_id,
                     self.worker_id,
                     status=status,
@@ -589,12 +377,12 @@ class ScheduledSendRunner:
     async def _fail_or_release(self, row: Any, err: HubSpotError) -> None:
         transient = isinstance(err, Unavailable | RateLimited | StorageError)
         if transient and (row.attempts or 0) < MAX_ATTEMPTS:
-            await self.store.release(
+            await self.store.table.release(
                 row.id, self.worker_id, error=f"attempt {row.attempts}: {err.code}: {err.message}"
             )
             log.info("scheduled send %s: nothing sent (%s); will try again", row.id, err.code)
             return
-        await self.store.finish(
+        await self.store.table.finish(
             row.id,
             self.worker_id,
             status="failed",
@@ -608,6 +396,6 @@ class ScheduledSendRunner:
         while True:
             await asyncio.sleep(every)
             try:
-                await self.store.heartbeat(send_id, self.worker_id)
+                await self.store.table.heartbeat(send_id, self.worker_id)
             except StorageError:
                 log.warning("scheduled send %s: heartbeat not recorded", send_id)

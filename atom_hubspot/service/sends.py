@@ -13,7 +13,7 @@ from atom_host_stub.contract import Principal
 from atom_hubspot.errors import InputError
 from atom_hubspot.oauth.connections import ConnectionInfo
 from atom_hubspot.service.marketing import MarketingService, SendSummary, recipients_from
-from atom_hubspot.service.scheduler import ScheduledSendInfo, ScheduledSendStore
+from atom_hubspot.service.scheduler import ScheduledSendInfo, ScheduledSends
 
 
 class SendEmailAnswer(BaseModel):
@@ -32,7 +32,7 @@ class SendService:
     def __init__(
         self,
         marketing: MarketingService,
-        store: ScheduledSendStore,
+        store: ScheduledSends,
         principal: Principal,
         connection: ConnectionInfo,
     ) -> None:

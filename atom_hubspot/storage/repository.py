@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atom_hubspot.storage.crypto import TokenCipher, token_aad
-from atom_hubspot.storage.db import rows_changed
+from atom_hubspot.storage.db import Database, rows_changed
 from atom_hubspot.storage.models import (
     Connection,
     OAuthState,
@@ -297,3 +297,31 @@ class ConnectionRepository:
     async def purge_states(s: AsyncSession, before: datetime) -> int:
         res = await s.execute(sa.delete(OAuthState).where(OAuthState.expires_at < before))
         return rows_changed(res)
+
+
+@dataclass(frozen=True)
+class ConnectionOverview:
+    """Connections by status across tenants, and the most recently updated connected one."""
+
+    counts: dict[str, int]
+    sample: Connection | None
+
+
+async def connection_overview(db: Database) -> ConnectionOverview:
+    """What the plugin's health check reads: spans tenants on purpose (an operator's view); a
+    pure read, so it takes no SQLite write lock."""
+    async with db.session(read_only=True) as s:
+        rows = (
+            await s.execute(
+                sa.select(Connection.status, sa.func.count()).group_by(Connection.status)
+            )
+        ).all()
+        sample = (
+            await s.execute(
+                sa.select(Connection)
+                .where(Connection.status == "connected")
+                .order_by(Connection.updated_at.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+    return ConnectionOverview({str(st): int(n) for st, n in rows}, sample)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from atom_host_stub.contract import Principal
 from atom_hubspot.errors import Conflict, NotFound
 from atom_hubspot.service.marketing import Recipient
-from atom_hubspot.service.scheduler import ScheduledSendRunner, ScheduledSendStore
+from atom_hubspot.service.scheduler import ScheduledSendRunner, ScheduledSends
 from atom_hubspot.storage.db import Database
 from atom_hubspot.storage.models import ScheduledSend
 from tests.marketing.fakes import FakeClient, FakeClock, FakeConnections, SendLog, runtime_over
@@ -45,7 +45,7 @@ async def engines(db_url: str) -> AsyncIterator[Callable[[], Database]]:
 
 
 async def _schedule(
-    store: ScheduledSendStore,
+    store: ScheduledSends,
     clock: FakeClock,
     addresses: list[str],
     *,
