@@ -44,7 +44,12 @@ from atom_hubspot.service.marketing import (
     SendSummary,
 )
 from atom_hubspot.storage.models import ScheduledSend
-from atom_hubspot.storage.scheduled_sends import ScheduledSendStore, SendStatus
+from atom_hubspot.storage.scheduled_sends import (
+    NewSend,
+    ScheduledSendStore,
+    SendQuery,
+    SendStatus,
+)
 
 if TYPE_CHECKING:
     from atom_hubspot.runtime import HubSpotRuntime
@@ -150,16 +155,17 @@ class ScheduledSends:
                 "send_at is more than a year ahead",
                 errors=[{"field": "send_at", "message": "too far ahead"}],
             )
-        row = await self.table.create(
-            principal,
-            portal_id=portal_id,
-            connection_id=connection_id,
-            email_id=email_id,
-            recipients=[r.model_dump(exclude_none=True) for r in recipients],
-            send_at=send_at,
-            contact_properties=contact_properties,
-            custom_properties=custom_properties,
+        stored = [r.model_dump(exclude_none=True) for r in recipients]
+        send = NewSend(
+            portal_id,
+            connection_id,
+            email_id,
+            stored,
+            send_at,
+            contact_properties,
+            custom_properties,
         )
+        row = await self.table.create(principal, send)
         return ScheduledSendInfo.from_row(row)
 
     async def list_for(
@@ -171,9 +177,7 @@ class ScheduledSends:
         limit: int = 100,
         offset: int = 0,
     ) -> list[ScheduledSendInfo]:
-        rows = await self.table.list_for(
-            principal, portal_id=portal_id, status=status, limit=limit, offset=offset
-        )
+        rows = await self.table.list_for(principal, SendQuery(portal_id, status, limit, offset))
         return [ScheduledSendInfo.from_row(r) for r in rows]
 
     async def get(self, principal: Principal, send_id: str) -> ScheduledSendInfo:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -26,6 +27,29 @@ from atom_hubspot.storage.models import ScheduledSend, utcnow
 log = logging.getLogger("atom_hubspot.scheduler")
 
 SendStatus = Literal["pending", "claimed", "sent", "partial", "failed", "cancelled"]
+
+
+@dataclass(frozen=True)
+class NewSend:
+    """A send to store: the marketing email, its recipients (as stored) and when."""
+
+    portal_id: int
+    connection_id: str
+    email_id: int
+    recipients: list[dict[str, Any]]
+    send_at: datetime
+    contact_properties: dict[str, Any] | None = None
+    custom_properties: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class SendQuery:
+    """Which of a principal's scheduled sends to list, and which page."""
+
+    portal_id: int | None = None
+    status: str | None = None
+    limit: int = 100
+    offset: int = 0
 
 
 def _unknown_result(recipient: dict[str, Any]) -> dict[str, Any]:
@@ -54,31 +78,20 @@ class ScheduledSendStore:
 
     # ------------------------------------------------------------------ per principal
 
-    async def create(
-        self,
-        principal: Principal,
-        *,
-        portal_id: int,
-        connection_id: str,
-        email_id: int,
-        recipients: list[dict[str, Any]],
-        send_at: datetime,
-        contact_properties: dict[str, Any] | None = None,
-        custom_properties: dict[str, Any] | None = None,
-    ) -> ScheduledSend:
+    async def create(self, principal: Principal, send: NewSend) -> ScheduledSend:
         """A pending row; `send_at` must carry a time zone (checked by the caller)."""
         now = self.clock()
         row = ScheduledSend(
             id=str(uuid.uuid4()),
             tenant_id=principal.tenant_id,
             user_id=principal.user_id,
-            portal_id=portal_id,
-            connection_id=connection_id,
-            email_id=email_id,
-            recipients=recipients,
-            contact_properties=contact_properties or {},
-            custom_properties=custom_properties or {},
-            send_at=send_at.astimezone(UTC),
+            portal_id=send.portal_id,
+            connection_id=send.connection_id,
+            email_id=send.email_id,
+            recipients=send.recipients,
+            contact_properties=send.contact_properties or {},
+            custom_properties=send.custom_properties or {},
+            send_at=send.send_at.astimezone(UTC),
             status="pending",
             attempts=0,
             created_at=now,
@@ -94,22 +107,15 @@ class ScheduledSendStore:
             M.tenant_id == principal.tenant_id, M.user_id == principal.user_id
         )
 
-    async def list_for(
-        self,
-        principal: Principal,
-        *,
-        portal_id: int | None = None,
-        status: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[ScheduledSend]:
+    async def list_for(self, principal: Principal, query: SendQuery) -> list[ScheduledSend]:
+        """The principal's rows, latest `send_at` first."""
         M = ScheduledSend
         q = self._owned(principal)
-        if portal_id is not None:
-            q = q.where(M.portal_id == portal_id)
-        if status is not None:
-            q = q.where(M.status == status)
-        q = q.order_by(M.send_at.desc(), M.id).offset(offset).limit(limit)
+        if query.portal_id is not None:
+            q = q.where(M.portal_id == query.portal_id)
+        if query.status is not None:
+            q = q.where(M.status == query.status)
+        q = q.order_by(M.send_at.desc(), M.id).offset(query.offset).limit(query.limit)
         async with self.db.session(principal.tenant_id, read_only=True) as s:
             rows = (await s.execute(q)).scalars().all()
             return list(rows)
