@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import jinja2
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from atom_host_stub.auth import ApiKeyAuthenticator, CrossSiteRefused, Unauthorized
 from atom_host_stub.contract import Principal
@@ -37,6 +38,7 @@ TEMPLATES = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 DASHBOARD_REFRESH_S = 10
+DOCS_ASSETS_URL = "/_docs-assets"  # Swagger UI and ReDoc files for /docs and /redoc
 # The dashboard lists what needs a person's attention first.
 ATTENTION_ORDER = {
     IntegrationState.FAILED: 0,
@@ -93,7 +95,14 @@ def create_app(
         finally:
             await host.stop()
 
-    app = FastAPI(title="ATOM host", version=host_version(), lifespan=lifespan)
+    # /docs and /redoc load Swagger UI and ReDoc from files shipped in the fastapi-offline
+    # package, not from a CDN: the API docs work offline and behind strict firewalls.
+    app = FastAPIOffline(
+        title="ATOM host",
+        version=host_version(),
+        lifespan=lifespan,
+        static_url=DOCS_ASSETS_URL,
+    )
     app.state.host = host
 
     @app.exception_handler(Unauthorized)

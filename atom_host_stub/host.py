@@ -61,7 +61,7 @@ def host_version() -> str:
 
 def web_available() -> bool:
     """Whether the web framework (extra `api`) can be imported."""
-    return importable("fastapi") and importable("jinja2")
+    return importable("fastapi") and importable("jinja2") and importable("fastapi_offline")
 
 
 @dataclass

@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from atom_hubspot.sandbox.api_properties import definitions
 from atom_hubspot.sandbox.errors import ApiError, not_found, validation
 from atom_hubspot.sandbox.objects import OBJECT_TYPES, iso_ms
 from atom_hubspot.sandbox.routing import Call, Router, json_response, no_content, require_scopes
@@ -25,6 +26,19 @@ MEMBERS_OP = (
 )
 TYPE_BY_ID = {t.type_id: t for t in OBJECT_TYPES.values()}
 PROCESSING_TYPES = ("MANUAL", "DYNAMIC", "SNAPSHOT")
+
+
+def _filter_properties(branch: dict[str, Any]) -> list[str]:
+    """Every property a filter branch refers to, depth first."""
+    out = [
+        str(f.get("property"))
+        for f in branch.get("filters") or []
+        if isinstance(f, dict) and f.get("filterType", "PROPERTY") == "PROPERTY"
+    ]
+    for child in branch.get("filterBranches") or []:
+        if isinstance(child, dict):
+            out += _filter_properties(child)
+    return out
 
 
 def _branch_matches(branch: dict[str, Any], rec: Record) -> bool:
@@ -113,7 +127,7 @@ async def create_list(call: Call) -> Response:
     name = str(body.get("name") or "").strip()
     ptype = str(body.get("processingType") or "")
     otid = str(body.get("objectTypeId") or "")
-    problems = []
+    problems: list[dict[str, Any]] = []
     if not name:
         problems.append({"message": "name is required", "in": "name"})
     if ptype not in PROCESSING_TYPES:
@@ -124,6 +138,18 @@ async def create_list(call: Call) -> Response:
         problems.append({"message": "objectTypeId must be 0-1, 0-2 or 0-3", "in": "objectTypeId"})
     if ptype in ("DYNAMIC", "SNAPSHOT") and not isinstance(body.get("filterBranch"), dict):
         problems.append({"message": f"a {ptype} list needs a filterBranch", "in": "filterBranch"})
+    if otid in TYPE_BY_ID and isinstance(body.get("filterBranch"), dict):
+        known = {d["name"] for d in definitions(portal, TYPE_BY_ID[otid], call.now)}
+        for prop in _filter_properties(body["filterBranch"]):
+            if prop not in known:
+                problems.append(
+                    {
+                        "message": f"Property {prop!r} does not exist",
+                        "in": "filterBranch",
+                        "code": "PROPERTY_DOESNT_EXIST",
+                        "context": {"propertyName": [prop]},
+                    }
+                )
     if problems:
         raise validation("Invalid list definition", problems)
     if any(lst.name.lower() == name.lower() for lst in portal.lists.values()):

@@ -30,6 +30,7 @@ from atom_hubspot.client.models import (
     SendResult,
 )
 from atom_hubspot.errors import (
+    Conflict,
     HubSpotError,
     InputError,
     MissingScopes,
@@ -587,6 +588,8 @@ class MarketingService:
                 errors=[{"field": "segment", "message": "only for DYNAMIC"}],
             )
         branch = segment_filter_branch(segment) if segment else None
+        if segment is not None:
+            await self._check_segment_properties(segment)
         created = await self.client.lists.create(
             name,
             processing_type=processing_type,
@@ -594,6 +597,29 @@ class MarketingService:
             object_type_id=CONTACT_OBJECT_TYPE,
         )
         return LeadList.of(created)
+
+    async def _check_segment_properties(self, segment: Segment) -> None:
+        """422 naming each condition on a property the portal's contacts do not have: HubSpot
+        would keep such a list silently empty. Without the schema scope, HubSpot decides.
+        https://developers.hubspot.com/docs/api-reference/crm-properties-v3/guide"""
+        try:
+            defs = await self.client.properties.list("contacts")
+        except (MissingScopes, TierRequired):
+            return
+        known = {d.name for d in defs}
+        errors = [
+            {
+                "field": f"segment.conditions.{i}.property",
+                "message": f"contacts have no property {c.property!r}",
+            }
+            for i, c in enumerate(segment.conditions)
+            if c.property not in known
+        ]
+        if errors:
+            names = ", ".join(
+                sorted({c.property for c in segment.conditions if c.property not in known})
+            )
+            raise InputError(f"Unknown contact properties in the segment: {names}", errors=errors)
 
     async def _manual_list(self, list_id: str) -> LeadList:
         lst = await self.get_lead_list(list_id)
@@ -617,11 +643,22 @@ class MarketingService:
         ids = mapping.record_ids("contact_ids", contact_ids)
         await self._manual_list(list_id)
         change = await self.client.lists.remove_members(list_id, ids)
-        removed, missing = change.removed, change.missing
+        removed = change.removed
+        # HubSpot reports a contact that exists but is not in the list as "missing" too; only
+        # ids that are no contact at all are missing, the others are unchanged.
+        known = await self._existing_contacts(change.missing)
+        missing = [i for i in change.missing if i not in known]
         unchanged = [i for i in ids if i not in removed and i not in missing]
         return MembershipResult(
             list_id=list_id, removed=removed, missing=missing, unchanged=unchanged
         )
+
+    async def _existing_contacts(self, ids: list[str]) -> set[str]:
+        """Which of `ids` are contacts of this portal (one batch read per 100)."""
+        if not ids:
+            return set()
+        batch = await self.client.contacts.batch_read(ids, properties=["email"])
+        return {str(o.id) for o in batch.results}
 
     async def list_members(
         self, list_id: str, *, limit: int = 100, after: str | None = None
@@ -650,6 +687,19 @@ class MarketingService:
 
     async def get_email_template(self, email_id: int) -> EmailTemplate:
         return EmailTemplate.of(await self.client.emails.get(str(email_id)))
+
+    async def sendable_email(self, email_id: int) -> EmailTemplate:
+        """The email, or 409 when it is a draft: HubSpot sends only published emails, and
+        refusing up front beats a send in which every recipient fails."""
+        email = await self.get_email_template(email_id)
+        state = (email.state or "").upper()
+        if email.is_published is False or "DRAFT" in state:
+            raise Conflict(
+                f"Email {email_id} is not published ({email.state or 'draft'}): it must be "
+                "published in HubSpot before it can be sent.",
+                state=email.state,
+            )
+        return email
 
     async def resolve_recipients(
         self, recipients: list[Recipient]

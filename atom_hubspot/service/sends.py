@@ -58,8 +58,8 @@ class SendService:
                 "send_at needs a time zone (e.g. 2026-12-01T09:00:00Z)",
                 errors=[{"field": "send_at", "message": "no time zone"}],
             )
-        # 404 before anything is sent or stored.
-        await self.marketing.get_email_template(email_id)
+        # 404 (unknown) or 409 (a draft) before anything is sent or stored.
+        await self.marketing.sendable_email(email_id)
         if send_at is not None and send_at > datetime.now(UTC):
             info = await self.store.create(
                 self.principal,

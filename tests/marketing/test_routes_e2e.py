@@ -173,8 +173,18 @@ async def test_manual_lead_list_membership(stack: Stack) -> None:
     )
     assert r.status_code == 200, r.text
     res = r.json()["data"]
-    assert (res["removed"], res["missing"]) == ([a], ["999999999"])
+    assert (res["removed"], res["missing"], res["unchanged"]) == ([a], ["999999999"], [])
     assert {str(i) for i in members} == {b, c}
+
+    # An existing contact that is not a member: unchanged, not missing.
+    r = await stack.alice.request(
+        "DELETE", f"/api/hubspot/lead-lists/{lid}/members", json={"contact_ids": [a, b]}
+    )
+    res = r.json()["data"]
+    assert (res["removed"], res["missing"], res["unchanged"]) == ([b], [], [a])
+    assert {str(i) for i in members} == {c}
+    r = await stack.alice.post(f"/api/hubspot/lead-lists/{lid}/members", json={"contact_ids": [b]})
+    assert r.json()["data"]["added"] == [b]
     r = await stack.alice.get(f"/api/hubspot/lead-lists/{lid}")
     assert r.status_code == 200 and r.json()["data"]["size"] == 2
 
@@ -295,6 +305,25 @@ async def test_segment_validation(stack: Stack) -> None:
     assert set(stack.demo.lists) == before
 
 
+async def test_dynamic_list_on_an_unknown_property_is_refused_naming_it(stack: Stack) -> None:
+    before = set(stack.demo.lists)
+    segment = {
+        "conditions": [
+            {"property": "lifecyclestage", "operator": "eq", "value": "lead"},
+            {"property": "favourite_colour", "operator": "eq", "value": "blue"},
+        ]
+    }
+    r = await stack.alice.post(
+        "/api/hubspot/lead-lists",
+        json={"name": "Blue", "processing_type": "DYNAMIC", "segment": segment},
+    )
+    assert r.status_code == 422, r.text
+    err = r.json()["error"]
+    assert "favourite_colour" in err["message"]
+    assert [e["field"] for e in err["errors"]] == ["segment.conditions.1.property"]
+    assert set(stack.demo.lists) == before
+
+
 # --------------------------------------------------------------------------- email
 
 
@@ -379,6 +408,21 @@ async def test_send_bad_input_sends_nothing(stack: Stack) -> None:
         "/api/hubspot/send-email", json={"email_id": 424242, "emails": ["a@example.com"]}
     )
     assert r.status_code == 404
+    assert stack.sandbox.sends() == []
+    r = await stack.alice.get("/api/hubspot/scheduled-sends")
+    assert r.json()["data"]["results"] == []
+
+
+async def test_sending_a_draft_is_refused_up_front(stack: Stack) -> None:
+    draft = next(int(i) for i, e in stack.demo.emails.items() if not e["isPublished"])
+    for send_at in (None, "2099-01-01T09:00:00Z"):
+        body: dict[str, Any] = {"email_id": draft, "emails": ["a@example.com"]}
+        if send_at:
+            body["send_at"] = send_at
+        r = await stack.alice.post("/api/hubspot/send-email", json=body)
+        assert r.status_code == 409, r.text
+        err = r.json()["error"]
+        assert err["code"] == "conflict" and "must be published" in err["message"]
     assert stack.sandbox.sends() == []
     r = await stack.alice.get("/api/hubspot/scheduled-sends")
     assert r.json()["data"]["results"] == []

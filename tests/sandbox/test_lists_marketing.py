@@ -135,6 +135,38 @@ async def test_dynamic_lists_refuse_manual_changes(api: httpx.AsyncClient, p: di
     assert r.status_code == 200
 
 
+async def test_a_list_filter_on_an_unknown_property_is_refused(
+    api: httpx.AsyncClient, p: dict[str, str]
+):
+    branch = {
+        "filterBranchType": "OR",
+        "filters": [],
+        "filterBranches": [
+            {
+                "filterBranchType": "AND",
+                "filterBranches": [],
+                "filters": [
+                    {
+                        "filterType": "PROPERTY",
+                        "property": "no_such_property",
+                        "operation": {
+                            "operationType": "MULTISTRING",
+                            "operator": "IS_EQUAL_TO",
+                            "values": ["x"],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    body = {"name": "Nothing", "objectTypeId": "0-1", "processingType": "DYNAMIC"}
+    r = await api.post(p["lists"], json={**body, "filterBranch": branch})
+    assert r.status_code == 400
+    assert "no_such_property" in r.json()["errors"][0]["message"]
+    found = await api.post(f"{p['lists']}/search", json={"query": "Nothing"})
+    assert found.json()["total"] == 0
+
+
 async def test_dynamic_list_multistring_filters_match_any_of_their_values(
     api: httpx.AsyncClient, p: dict[str, str]
 ):
