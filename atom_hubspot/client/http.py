@@ -37,6 +37,9 @@ log = logging.getLogger("atom_hubspot.client")
 
 USER_AGENT = f"atom-hubspot/{__version__}"
 RETRY_STATUSES = frozenset({502, 503, 504})
+# A plain 500 is often transient at HubSpot, but may be a bug that answers the same every time:
+# reads (nothing changes) are tried again, at most this many times.
+READ_RETRIES_ON_500 = 2
 # Full-jitter exponential backoff for 5xx / network retries.
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0
@@ -112,6 +115,12 @@ class _Retry(Exception):
 class _CallState:
     secrets: set[str] = field(default_factory=set)
     started: float = 0.0
+    retries_on_500: int = 0
+
+
+def _is_read(call: Call) -> bool:
+    """A call that only reads: GET, search, batch read."""
+    return call.method == "GET" or call.search or call.route.only_reads
 
 
 class HubSpotHTTP:
@@ -328,6 +337,9 @@ class HubSpotHTTP:
                 correlation_id=mapped.correlation_id,
             )
         if status in RETRY_STATUSES:
+            raise _Retry(mapped)
+        if status == 500 and _is_read(call) and state.retries_on_500 < READ_RETRIES_ON_500:
+            state.retries_on_500 += 1
             raise _Retry(mapped)
         raise mapped
 

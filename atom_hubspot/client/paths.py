@@ -94,6 +94,11 @@ class Route:
     def __str__(self) -> str:  # never the concrete path: it may carry an email or a token
         return self.template
 
+    @property
+    def only_reads(self) -> bool:
+        """A POST to it reads and changes nothing (search, batch read)."""
+        return self.template.endswith(("/search", "/batch/read"))
+
 
 class Paths:
     """Paths for one configured release: a date release such as `2026-09` (a ceiling per

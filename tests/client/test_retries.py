@@ -55,11 +55,43 @@ async def test_retries_are_logged_at_info_with_the_call_and_the_reason(
     assert lines[0].endswith("after 503")
 
 
-async def test_500_is_not_retried() -> None:
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda c: c.contacts.get(1),
+        lambda c: c.contacts.search(SearchRequest()),
+        lambda c: c.contacts.batch_read([1, 2]),
+    ],
+    ids=["get", "search", "batch-read"],
+)
+async def test_reads_are_retried_on_a_plain_500(read) -> None:
+    client, _, rec, _ = make(lambda r: httpx.Response(200, json={"results": [], **obj(1)}))
+    rec.then(error(500, message="boom"))
+    await read(client)
+    assert len(rec.requests) == 2
+
+
+async def test_a_read_that_keeps_answering_500_gives_up_after_two_retries() -> None:
+    client, _, rec, _ = make(lambda r: error(500, message="boom"))
+    with pytest.raises(Unavailable):
+        await client.contacts.get(1)
+    assert len(rec.requests) == 3
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda c: c.contacts.update(1, {"firstname": "Ann"}),
+        lambda c: c.contacts.archive(1),
+        lambda c: c.contacts.batch_upsert([{"id": "a@b.c", "properties": {}}]),
+    ],
+    ids=["update", "archive", "upsert"],
+)
+async def test_a_500_on_a_write_is_not_retried(write) -> None:
     client, _, rec, _ = make()
     rec.then(error(500, message="boom"))
     with pytest.raises(Unavailable):
-        await client.contacts.get(1)
+        await write(client)
     assert len(rec.requests) == 1
 
 

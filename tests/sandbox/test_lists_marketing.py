@@ -135,30 +135,26 @@ async def test_dynamic_lists_refuse_manual_changes(api: httpx.AsyncClient, p: di
     assert r.status_code == 200
 
 
-async def test_a_list_filter_on_an_unknown_property_is_refused(
-    api: httpx.AsyncClient, p: dict[str, str]
-):
-    branch = {
+def one_filter_branch(prop: str, values: list[str]) -> dict:
+    """A filter branch with one MULTISTRING IS_EQUAL_TO filter on `prop`."""
+    operation = {"operationType": "MULTISTRING", "operator": "IS_EQUAL_TO", "values": values}
+    return {
         "filterBranchType": "OR",
         "filters": [],
         "filterBranches": [
             {
                 "filterBranchType": "AND",
                 "filterBranches": [],
-                "filters": [
-                    {
-                        "filterType": "PROPERTY",
-                        "property": "no_such_property",
-                        "operation": {
-                            "operationType": "MULTISTRING",
-                            "operator": "IS_EQUAL_TO",
-                            "values": ["x"],
-                        },
-                    }
-                ],
+                "filters": [{"filterType": "PROPERTY", "property": prop, "operation": operation}],
             }
         ],
     }
+
+
+async def test_a_list_filter_on_an_unknown_property_is_refused(
+    api: httpx.AsyncClient, p: dict[str, str]
+):
+    branch = one_filter_branch("no_such_property", ["x"])
     body = {"name": "Nothing", "objectTypeId": "0-1", "processingType": "DYNAMIC"}
     r = await api.post(p["lists"], json={**body, "filterBranch": branch})
     assert r.status_code == 400
@@ -171,27 +167,7 @@ async def test_dynamic_list_multistring_filters_match_any_of_their_values(
     api: httpx.AsyncClient, p: dict[str, str]
 ):
     # MULTISTRING operations carry a `values` array, not one `value` (HubSpot's list filters).
-    branch = {
-        "filterBranchType": "OR",
-        "filters": [],
-        "filterBranches": [
-            {
-                "filterBranchType": "AND",
-                "filterBranches": [],
-                "filters": [
-                    {
-                        "filterType": "PROPERTY",
-                        "property": "lifecyclestage",
-                        "operation": {
-                            "operationType": "MULTISTRING",
-                            "operator": "IS_EQUAL_TO",
-                            "values": ["lead", "customer"],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+    branch = one_filter_branch("lifecyclestage", ["lead", "customer"])
     r = await api.post(
         p["lists"],
         json={
