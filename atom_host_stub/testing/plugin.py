@@ -133,17 +133,23 @@ def atom_auth_headers(
 # --------------------------------------------------------------------------- the host
 
 
+def _plugin_under_test(request: pytest.FixtureRequest) -> str | None:
+    """The CRM plugin a test is about: its `atom_crm_provider`, else --atom-crm-contract."""
+    if "atom_crm_provider" in request.fixturenames:
+        return str(request.getfixturevalue("atom_crm_provider"))
+    return contract_plugin(request.config)
+
+
 @pytest.fixture
 def atom_plugins(request: pytest.FixtureRequest) -> list[str] | None:
     """Names of the installed plugins the host loads (ATOM_PLUGINS): --atom-plugins, else the
-    CRM plugin under contract test; None loads every installed plugin."""
+    CRM plugin under test (--atom-crm-contract); None loads every installed plugin."""
     raw = request.config.getoption(PLUGINS_OPTION) or request.config.getini(PLUGINS_OPTION)
     names = [n.strip() for n in str(raw or "").split(",") if n.strip()]
     if names:
         return names
-    if "atom_crm_provider" in request.fixturenames:
-        return [str(request.getfixturevalue("atom_crm_provider"))]
-    return None
+    plugin = _plugin_under_test(request)
+    return [plugin] if plugin else None
 
 
 @pytest.fixture
@@ -154,8 +160,8 @@ def atom_env(
     request: pytest.FixtureRequest,
 ) -> dict[str, str]:
     """The host's environment: a temporary data folder and database, the test API keys, the
-    plugins to load and, in a CRM contract test, ATOM_CRM_PROVIDER. Override it to add your
-    plugin's settings."""
+    plugins to load and, when a CRM plugin is under test, ATOM_CRM_PROVIDER. Override it to add
+    your plugin's settings."""
     data = tmp_path / "atom-data"
     env = {
         "ATOM_DATA_DIR": str(data),
@@ -166,8 +172,9 @@ def atom_env(
     }
     if atom_plugins is not None:
         env["ATOM_PLUGINS"] = ",".join(atom_plugins)
-    if "atom_crm_provider" in request.fixturenames:
-        env["ATOM_CRM_PROVIDER"] = str(request.getfixturevalue("atom_crm_provider"))
+    provider = _plugin_under_test(request)
+    if provider:
+        env["ATOM_CRM_PROVIDER"] = provider
     return env
 
 

@@ -40,38 +40,19 @@ COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
     "gte": operator.ge,
 }
 
+# (id, label, win probability, closed) of each stage, in order.
+STAGES = [
+    ("appointmentscheduled", "Appointment Scheduled", "0.2", False),
+    ("qualifiedtobuy", "Qualified To Buy", "0.4", False),
+    ("closedwon", "Closed Won", "1.0", True),
+    ("closedlost", "Closed Lost", "0.0", True),
+]
 DEFAULT_PIPELINE = Pipeline(
     id="default",
     label="Sales Pipeline",
     stages=[
-        Stage(
-            id="appointmentscheduled",
-            label="Appointment Scheduled",
-            display_order=0,
-            probability=Decimal("0.2"),
-            is_closed=False,
-        ),
-        Stage(
-            id="qualifiedtobuy",
-            label="Qualified To Buy",
-            display_order=1,
-            probability=Decimal("0.4"),
-            is_closed=False,
-        ),
-        Stage(
-            id="closedwon",
-            label="Closed Won",
-            display_order=2,
-            probability=Decimal("1.0"),
-            is_closed=True,
-        ),
-        Stage(
-            id="closedlost",
-            label="Closed Lost",
-            display_order=3,
-            probability=Decimal("0.0"),
-            is_closed=True,
-        ),
+        Stage(id=id_, label=label, display_order=n, probability=Decimal(p), is_closed=closed)
+        for n, (id_, label, p, closed) in enumerate(STAGES)
     ],
 )
 

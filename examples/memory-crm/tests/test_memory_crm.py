@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from atom_host_stub.contract import ContactFields, Principal
 from atom_host_stub.host import Host
 
@@ -32,3 +34,15 @@ async def test_a_malformed_custom_field_list_is_a_config_error(atom_env: dict[st
     report = await host.check_config()
     (issue,) = report.issues["memory"]
     assert issue.key == "MEMORY_CRM_CUSTOM_FIELDS" and "'invoice:x'" in issue.message
+
+
+async def test_the_host_serves_it_at_api_crm(
+    atom_client: httpx.AsyncClient, atom_auth_headers: dict[str, str]
+) -> None:
+    created = await atom_client.post(
+        "/api/crm/contacts", json={"email": "ada@example.com"}, headers=atom_auth_headers
+    )
+    assert created.status_code == 201, created.text
+    listed = await atom_client.get("/api/crm/contacts", headers=atom_auth_headers)
+    assert listed.json()["meta"] == {"provider": "memory"}
+    assert [c["email"] for c in listed.json()["data"]["results"]] == ["ada@example.com"]
