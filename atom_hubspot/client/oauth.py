@@ -71,6 +71,18 @@ class OAuthAPI:
         )
         return TokenResponse.model_validate(body)
 
+    async def client_credentials(self, scopes: list[str]) -> TokenResponse:
+        """An app-level token (no portal, no user) for the app's own APIs, such as the
+        Webhooks Journal (`developer.webhooks_journal.read`). No refresh token: ask again.
+        https://developers.hubspot.com/docs/api-reference/latest/webhooks-journal/guide"""
+        body = await self._post_form(
+            self.http.paths.oauth_token(),
+            self._form(grant_type="client_credentials", scope=" ".join(scopes)),
+            repeatable=True,
+            secrets=(),
+        )
+        return TokenResponse.model_validate(body)
+
     async def introspect(self, token: str, token_type_hint: str = "access_token") -> TokenInfo:  # noqa: S107
         """Who a token belongs to (hub_id, hub_domain, user, scopes…); `active=False` when
         HubSpot no longer knows it."""

@@ -60,10 +60,18 @@ class FeedInbox:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def accept(self, digest: str, events: Sequence[WebhookEvent], *, source: str) -> Accepted:
+    async def accept(
+        self,
+        digest: str,
+        events: Sequence[WebhookEvent],
+        *,
+        source: str,
+        journal: tuple[int, str] | None = None,
+    ) -> Accepted:
         """Store a verified delivery in one transaction. Raises Replayed when `digest` was seen;
         then nothing is stored. Events of portals nobody here is connected to are counted, not
-        kept."""
+        kept. `journal` (portal, offset): the journal position these events bring the portal
+        to, saved in the same transaction, so a restart neither loses nor repeats an entry."""
         now = utcnow()
         async with self.db.session() as s:
             if digest:
@@ -115,6 +123,8 @@ class FeedInbox:
                     events_unknown_portal=unk,
                     last_event_at=now,
                 )
+            if journal is not None:
+                await self._bump(s, journal[0], journal_offset=journal[1], journal_polled_at=now)
         return Accepted(stored=stored, duplicates=len(rows) - stored, unknown_portal=unknown)
 
     async def record_signature_failure(self, reason: str) -> None:
@@ -240,6 +250,19 @@ class FeedInbox:
                 )
             )
         return out
+
+    async def journal_offset(self, portal_id: int) -> str | None:
+        async with self.db.session(read_only=True) as s:
+            row = await s.get(FeedHealth, portal_id)
+            return row.journal_offset if row is not None else None
+
+    async def mark_polled(self, portal_id: int, offset: str | None = None) -> None:
+        """The journal was read (and nothing new came), or restarts at `offset`."""
+        changes: dict[str, Any] = {"journal_polled_at": utcnow()}
+        if offset is not None:
+            changes["journal_offset"] = offset
+        async with self.db.session() as s:
+            await self._bump(s, portal_id, **changes)
 
     async def signature_health(self) -> FeedHealth | None:
         async with self.db.session(read_only=True) as s:
