@@ -169,7 +169,7 @@ async def test_the_dashboard_and_report_show_the_active_provider(
     assert (crm["provider"], crm["route"], crm["reason"]) == ("memory", "/api/crm", "")
     page = (await atom_client.get("/")).text
     assert '<tr data-capability="crm">' in page
-    assert '<span class="pill ok">memory</span>' in page
+    assert '<span class="pill ok">active</span> <code>memory</code>' in page
 
 
 # --------------------------------------------------------------------------- no or two providers
