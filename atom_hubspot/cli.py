@@ -42,7 +42,7 @@ def _keys(explicit: str | None) -> str:
 
 @click.group("hubspot")
 def hubspot() -> None:
-    """HubSpot plugin: encryption keys, schema and connections."""
+    """HubSpot plugin: encryption keys, schema, connections and the mirror's sync."""
 
 
 @hubspot.command("generate-key")
@@ -169,3 +169,126 @@ def connections_command(database_url: str | None, tenant: str | None) -> None:
             f"{'yes' if conn.is_default else ''}\t"
             f"{expires_at.isoformat() if expires_at else '-'}\t{failures or 0}"
         )
+
+
+def _bar(done: int, total: int | None, width: int = 24) -> str:
+    if not total:
+        return "[" + "·" * width + "]"
+    filled = min(width, int(width * done / max(1, total)))
+    return "[" + "#" * filled + "·" * (width - filled) + "]"
+
+
+@hubspot.command("sync")
+@click.option("--portal", "portal_id", type=int, default=None, help="Only this portal.")
+@click.option("--full", is_flag=True, help="List every record again (otherwise: changes only).")
+@click.option(
+    "--objects",
+    default=None,
+    help="Comma-separated: contacts,companies,deals,pipelines,lists,campaigns (default: all).",
+)
+@click.option("--database-url", default=None, help="Default: ATOM_DATABASE_URL.")
+@click.option(
+    "--sandbox-url",
+    default=None,
+    help="Sync from a standalone offline sandbox (atom-host sandbox) instead of HubSpot.",
+)
+def sync_command(
+    portal_id: int | None,
+    full: bool,
+    objects: str | None,
+    database_url: str | None,
+    sandbox_url: str | None,
+) -> None:
+    """Fill or refresh the local mirror of connected portals, with progress and a summary.
+
+    Resumes a run that was interrupted (from the last page stored). Takes each portal's sync
+    lease: a portal another process is syncing right now is skipped, and said so.
+    """
+    import time as _time
+
+    from atom_host_stub.contract import HostContext
+    from atom_hubspot.sync import SYNC_TYPES, SyncProgress
+
+    wanted = [o.strip() for o in (objects or ",".join(SYNC_TYPES)).split(",") if o.strip()]
+    unknown = [o for o in wanted if o not in SYNC_TYPES]
+    if unknown:
+        raise click.UsageError(
+            f"unknown object type(s): {', '.join(unknown)}; use {','.join(SYNC_TYPES)}"
+        )
+    url = _database_url(database_url)
+    data_dir = Path(os.environ.get("ATOM_DATA_DIR") or ".atom").expanduser().absolute()
+    context = HostContext(env=dict(os.environ), data_dir=data_dir, database_url=url)
+    tty = sys.stderr.isatty()
+    last_line = [0.0]
+
+    def progress(p: SyncProgress) -> None:
+        now = _time.monotonic()
+        done = p.expected is not None and p.processed >= p.expected
+        if not tty and now - last_line[0] < 2.0 and not done:
+            return
+        last_line[0] = now
+        eta = f"ETA {p.eta_s:.0f} s" if p.eta_s is not None else "ETA ?"
+        line = (
+            f"portal {p.portal_id} {p.object_type:<9} {p.mode:<11} "
+            f"{_bar(p.processed, p.expected)} {p.processed}/{p.expected or '?'} "
+            f"{p.rate:.0f}/s {eta}"
+        )
+        click.echo(("\r" + line) if tty else line, nl=not tty, err=True)
+
+    async def run() -> list[Any]:
+        from atom_hubspot.plugin import effective_env
+        from atom_hubspot.runtime import HubSpotRuntime
+        from atom_hubspot.settings import load_settings
+
+        env = dict(os.environ)
+        if sandbox_url:
+            from atom_hubspot.demo import demo_env
+
+            env.update(demo_env(context, sandbox_url=sandbox_url))
+        settings, issues = load_settings(effective_env(env, context))
+        if settings is None:
+            raise click.ClickException("; ".join(i.message for i in issues))
+        runtime = await HubSpotRuntime.start(settings, context, start_scheduler=False)
+        try:
+            assert runtime.mirror_sync is not None
+            portals = (
+                [portal_id]
+                if portal_id is not None
+                else await runtime.mirror_sync.connected_portals()
+            )
+            reports = []
+            for p in portals:
+                reports.append(
+                    await runtime.mirror_sync.sync_portal(
+                        p, objects=wanted, full=full, progress=progress
+                    )
+                )
+                if tty:
+                    click.echo("", err=True)
+            return reports
+        finally:
+            await runtime.aclose()
+
+    try:
+        reports = asyncio.run(run())
+    except HubSpotError as exc:
+        raise click.ClickException(exc.message) from None
+    if not reports:
+        click.echo("No connected portals to sync.")
+        return
+    failed = False
+    for report in reports:
+        if report.skipped:
+            click.echo(f"portal {report.portal_id}: skipped — {report.skipped}")
+            continue
+        click.echo(f"portal {report.portal_id}:")
+        for r in report.results:
+            status = f"FAILED: {r.error}" if r.error else "ok"
+            extra = f", {r.archived} archived" if r.archived else ""
+            click.echo(
+                f"  {r.object_type:<10} {r.mode:<11} {r.records:>8} records{extra} "
+                f"in {r.seconds:.1f} s  {status}"
+            )
+            failed = failed or r.error is not None
+    if failed:
+        raise SystemExit(1)

@@ -200,10 +200,11 @@ def atom_register_routes(register: RegisterRoutes, context: HostContext) -> None
     if not _has("fastapi"):
         log.info("HTTP routes are off: fastapi is not installed (extra `api`)")
         return
-    from atom_hubspot.api import crm_routes, health_routes
+    from atom_hubspot.api import crm_routes, health_routes, sync_routes
 
     register(crm_routes.build_router(context), prefix=API_PREFIX, tags=["HubSpot CRM"])
     register(health_routes.build_router(context), prefix=API_PREFIX, tags=["HubSpot"])
+    register(sync_routes.build_router(context), prefix=API_PREFIX, tags=["HubSpot"])
     try:
         from atom_hubspot.api import marketing_routes
     except ImportError as exc:
@@ -233,6 +234,11 @@ def atom_register_health_checks(register: RegisterHealthCheck, context: HostCont
         return await plugin_health(context)
 
     register("hubspot", check, timeout_s=HEALTH_TIMEOUT_S + 1)
+
+    async def mirror() -> HealthResult:
+        return await mirror_health(context)
+
+    register("hubspot.mirror", mirror, timeout_s=HEALTH_TIMEOUT_S)
 
 
 @hookimpl
@@ -337,4 +343,48 @@ async def _health(runtime: HubSpotRuntime, details: dict[str, Any]) -> HealthRes
         )
     return HealthResult(
         status=HealthStatus.OK, message="database and HubSpot reachable", details=details
+    )
+
+
+async def mirror_health(context: HostContext) -> HealthResult:
+    """The mirror of each connected portal, per object type (what the dashboard shows):
+    degraded while a type is neither current nor running, or its last run failed."""
+    runtime = _runtime(context)
+    if runtime is None or getattr(runtime, "mirror", None) is None:
+        return HealthResult(status=HealthStatus.DOWN, message="not started")
+    from atom_hubspot.errors import HubSpotError
+    from atom_hubspot.service.mirror import portal_status
+
+    try:
+        portals = await runtime.mirror_sync.connected_portals()
+        reports = [
+            await portal_status(runtime.mirror, p, runtime.settings.mirror_max_lag_s)
+            for p in portals
+        ]
+    except HubSpotError as exc:
+        return HealthResult(status=HealthStatus.DOWN, message=exc.message)
+    if not reports:
+        return HealthResult(status=HealthStatus.OK, message="no connected portal to mirror")
+    parts: list[str] = []
+    details: dict[str, Any] = {}
+    unwell = False
+    for report in reports:
+        words = []
+        for o in report.objects:
+            lag = f", lag {o.lag_s:.0f} s" if o.lag_s is not None else ""
+            progress = f" {o.progress.processed}/{o.progress.expected or '?'}" if o.progress else ""
+            words.append(f"{o.object_type} {o.status}{progress} ({o.records}{lag})")
+            # Stale after having been current, or failing: worth an operator's look.
+            stale = o.status == "idle" and o.last_success_at is not None
+            unwell = unwell or stale or bool(o.last_error and o.status != "current")
+        parts.append(f"portal {report.portal_id}: " + "; ".join(words))
+        details[str(report.portal_id)] = [o.model_dump(mode="json") for o in report.objects]
+    if runtime.settings.sync_interval_s <= 0:
+        # Turned off on purpose: reads go to HubSpot (source=auto), nothing is wrong.
+        parts.append("background sync off (HUBSPOT_SYNC_INTERVAL=0)")
+        unwell = False
+    return HealthResult(
+        status=HealthStatus.DEGRADED if unwell else HealthStatus.OK,
+        message=" | ".join(parts),
+        details=details,
     )

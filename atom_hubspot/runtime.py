@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from atom_hubspot.service.scheduler import ScheduledSendRunner, ScheduledSends
     from atom_hubspot.service.sends import SendService
     from atom_hubspot.storage.db import Database
+    from atom_hubspot.storage.mirror import MirrorStore
+    from atom_hubspot.sync.runner import MirrorSyncRunner
 
 log = logging.getLogger("atom_hubspot.runtime")
 
@@ -74,6 +76,9 @@ class HubSpotRuntime:
     connections: ConnectionManager
     oauth: OAuthFlow
     scheduler: ScheduledSendRunner | None = None
+    # The mirror of each connected portal (storage/mirror.py) and the sync that fills it.
+    mirror: MirrorStore | None = None
+    mirror_sync: MirrorSyncRunner | None = None
     # Per-portal facts worth keeping between requests (e.g. the account currency).
     portal_currency: dict[int, str | None] = field(default_factory=dict)
     # Custom property names in use per (portal, object kind), so reads can name them.
@@ -147,6 +152,8 @@ class HubSpotRuntime:
         from atom_hubspot.client import HubSpotHTTP, RateLimitGovernor
         from atom_hubspot.oauth import ConnectionManager, OAuthFlow
         from atom_hubspot.storage.db import Database
+        from atom_hubspot.storage.mirror import MirrorStore
+        from atom_hubspot.sync.runner import MirrorSyncRunner
 
         if governor is None:
             # The PostgreSQL-shared budget lives in the plugin's own database.
@@ -159,8 +166,12 @@ class HubSpotRuntime:
             connections = ConnectionManager(settings, db, http)
             oauth = OAuthFlow(settings, connections, public_url=context.public_url)
             runtime = cls(settings=settings, http=http, db=db, connections=connections, oauth=oauth)
+            runtime.mirror = MirrorStore(db)
+            runtime.mirror_sync = MirrorSyncRunner(settings, db, connections)
             if start_scheduler:
                 runtime.scheduler = _start_scheduler(runtime)
+                if settings.sync_interval_s > 0:
+                    runtime.mirror_sync.start()
             return runtime
         except BaseException:
             await http.aclose()
@@ -169,9 +180,12 @@ class HubSpotRuntime:
             raise
 
     async def aclose(self) -> None:
-        """Stop the scheduler first (it uses the client and the database), then close both."""
+        """Stop the scheduler and the sync first (they use the client and the database), then
+        close both."""
         scheduler, self.scheduler = self.scheduler, None
         try:
+            if self.mirror_sync is not None:
+                await self.mirror_sync.aclose()
             if scheduler is not None:
                 await scheduler.aclose()
         finally:

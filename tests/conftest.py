@@ -157,6 +157,8 @@ def hubspot_env(encryption_keys: str, tmp_path: Path) -> dict[str, str]:
         "HUBSPOT_AUTHORIZE_URL": "http://sandbox.local/oauth/authorize",
         "HUBSPOT_REDIRECT_URI": "http://host.local/auth/hubspot/callback",
         "ATOM_DATA_DIR": str(tmp_path / "data"),
+        # No background mirror sync unless a test turns it on: it would call the sandbox.
+        "HUBSPOT_SYNC_INTERVAL": "0",
     }
 
 

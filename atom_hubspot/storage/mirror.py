@@ -676,6 +676,31 @@ class MirrorStore:
                 or 0
             )
 
+    async def counts(self, portal_id: int, *, tenant_id: str | None = None) -> dict[str, int]:
+        """How many live records, pipelines, lists and campaigns the portal's mirror holds."""
+        async with self.db.session(tenant_id, read_only=True) as s:
+            rows = await s.execute(
+                sa.select(R.c.object_type, sa.func.count())
+                .where(R.c.portal_id == portal_id, R.c.archived.is_(False))
+                .group_by(R.c.object_type)
+            )
+            out = {str(t): int(n) for t, n in rows}
+            for name, model in (
+                ("pipelines", MirrorPipeline),
+                ("lists", MirrorList),
+                ("campaigns", MirrorCampaign),
+            ):
+                table = _table(model)
+                out[name] = int(
+                    await s.scalar(
+                        sa.select(sa.func.count())
+                        .select_from(table)
+                        .where(table.c.portal_id == portal_id)
+                    )
+                    or 0
+                )
+        return {t: out.get(t, 0) for t in MIRROR_SYNC_TYPES}
+
     async def live_ids_between(
         self, portal_id: int, object_type: str, low: int, high: int
     ) -> list[int]:

@@ -242,6 +242,7 @@ async def shared_stack(
         "HUBSPOT_AUTHORIZE_URL": "http://sandbox.local/oauth/authorize",
         "HUBSPOT_REDIRECT_URI": "http://host.local/auth/hubspot/callback",
         "ATOM_DATA_DIR": str(tmp / "data"),
+        "HUBSPOT_SYNC_INTERVAL": "0",
     }
     async with running_stack(env, f"sqlite:///{tmp / 'atom.sqlite3'}", migrated_template) as st:
         yield st

@@ -77,6 +77,11 @@ def test_every_documented_route_answers_as_documented_in_demo_mode(
         assert status["default_portal_id"] == DEMO_PORTAL_ID
         assert not {"access_token", "refresh_token"} & set(status["connections"][0])
         assert call("GET", "/api/hubspot/health", 200)["status"] == "ok"
+        # The demo portal was mirrored on start.
+        mirror = call("GET", "/api/hubspot/sync", 200)["portals"][0]
+        assert mirror["portal_id"] == DEMO_PORTAL_ID
+        contacts_state = next(o for o in mirror["objects"] if o["object_type"] == "contacts")
+        assert contacts_state["status"] == "current" and contacts_state["records"] >= 300
 
         # --- contacts, companies, deals: create, read, list/search, update (PATCH, PUT), archive
         cid = call(

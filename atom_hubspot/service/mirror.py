@@ -1,0 +1,162 @@
+"""The mirror as the routes see it: where each object type's sync stands, and which source a
+read uses (`?source=mirror|live|auto`).
+
+`auto` reads from the mirror when that object type is `current` — its last sync succeeded and
+what it holds is at most HUBSPOT_MIRROR_MAX_LAG_SECONDS behind HubSpot — and from HubSpot
+otherwise. Every answer says which it was and as of when (`meta.source`, `meta.as_of`).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from atom_hubspot.errors import InputError, Unavailable
+from atom_hubspot.storage.mirror import MirrorStore, SyncStateView
+
+Source = Literal["mirror", "live", "auto"]
+SOURCES: tuple[str, ...] = ("mirror", "live", "auto")
+
+
+class SyncProgressView(BaseModel):
+    processed: int = Field(description="Records written so far in this run")
+    expected: int | None = Field(default=None, description="HubSpot's count, when known")
+
+
+class ObjectSyncStatus(BaseModel):
+    """Where the mirror of one object type stands."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "object_type": "contacts",
+                    "status": "current",
+                    "mode": "incremental",
+                    "progress": None,
+                    "last_success_at": "2026-12-02T06:00:05Z",
+                    "synced_through": "2026-12-02T06:00:00Z",
+                    "lag_s": 42.0,
+                    "records": 300,
+                    "last_error": None,
+                }
+            ]
+        }
+    )
+
+    object_type: str
+    status: Literal["idle", "running", "current"] = Field(
+        description="running: a sync is under way; current: the last one succeeded and the "
+        "mirror is within the lag bound; idle: neither (never synced, stale or failed)"
+    )
+    mode: str | None = Field(default=None, description="full or incremental")
+    progress: SyncProgressView | None = None
+    last_success_at: datetime | None = None
+    synced_through: datetime | None = Field(
+        default=None, description="The mirror holds every change HubSpot made up to this time"
+    )
+    lag_s: float | None = Field(default=None, description="Seconds since synced_through")
+    records: int = Field(description="Live records (or pipelines, lists, campaigns) mirrored")
+    last_error: str | None = None
+
+
+class PortalSyncStatus(BaseModel):
+    portal_id: int
+    objects: list[ObjectSyncStatus]
+
+
+def lag_of(state: SyncStateView, now: float | None = None) -> float | None:
+    if state.synced_through is None:
+        return None
+    return max(0.0, (now if now is not None else time.time()) - state.synced_through.timestamp())
+
+
+def is_current(state: SyncStateView, max_lag_s: float, now: float | None = None) -> bool:
+    lag = lag_of(state, now)
+    return (
+        state.last_success_at is not None
+        and state.status in ("current", "running")
+        and lag is not None
+        and lag <= max_lag_s
+    )
+
+
+def object_status(
+    state: SyncStateView, records: int, max_lag_s: float, now: float | None = None
+) -> ObjectSyncStatus:
+    if state.status == "running":
+        status: Literal["idle", "running", "current"] = "running"
+    elif is_current(state, max_lag_s, now):
+        status = "current"
+    else:
+        status = "idle"
+    return ObjectSyncStatus(
+        object_type=state.object_type,
+        status=status,
+        mode=state.mode,
+        progress=SyncProgressView(processed=state.processed, expected=state.expected)
+        if state.status == "running"
+        else None,
+        last_success_at=state.last_success_at,
+        synced_through=state.synced_through,
+        lag_s=None if (lag := lag_of(state, now)) is None else round(lag, 1),
+        records=records,
+        last_error=state.last_error,
+    )
+
+
+async def portal_status(
+    store: MirrorStore, portal_id: int, max_lag_s: float, *, tenant_id: str | None = None
+) -> PortalSyncStatus:
+    states = await store.sync_states(portal_id, tenant_id=tenant_id)
+    counts = await store.counts(portal_id, tenant_id=tenant_id)
+    now = time.time()
+    return PortalSyncStatus(
+        portal_id=portal_id,
+        objects=[
+            object_status(state, counts.get(t, 0), max_lag_s, now) for t, state in states.items()
+        ],
+    )
+
+
+def check_source(source: str | None) -> Source:
+    value = (source or "auto").strip().lower()
+    if value not in SOURCES:
+        raise InputError(
+            "source must be mirror, live or auto",
+            errors=[{"field": "source", "message": "one of mirror, live, auto"}],
+        )
+    return value  # type: ignore[return-value]
+
+
+async def mirror_state(
+    store: MirrorStore, portal_id: int, object_type: str, *, tenant_id: str | None = None
+) -> SyncStateView:
+    return (await store.sync_states(portal_id, tenant_id=tenant_id))[object_type]
+
+
+def choose(source: Source, state: SyncStateView, max_lag_s: float) -> Literal["mirror", "live"]:
+    """Which source answers: `mirror` and `live` are the caller's; `auto` takes the mirror
+    while it is current. A caller asking for the mirror of a type never synced gets a 503."""
+    if source == "live":
+        return "live"
+    if source == "mirror":
+        if state.last_success_at is None and state.synced_through is None:
+            raise Unavailable(
+                f"The mirror of {state.object_type} is not filled yet; ask with source=live "
+                "or try again once the first sync has run (GET /api/hubspot/sync)."
+            )
+        return "mirror"
+    return "mirror" if is_current(state, max_lag_s) else "live"
+
+
+def as_of(state: SyncStateView) -> datetime | None:
+    """What a mirror answer is as of: the point through which it holds every change."""
+    return state.synced_through
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
