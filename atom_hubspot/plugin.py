@@ -349,8 +349,8 @@ async def _health(runtime: HubSpotRuntime, details: dict[str, Any]) -> HealthRes
 async def mirror_health(context: HostContext) -> HealthResult:
     """The mirror of each connected portal, per object type (what the dashboard shows):
     degraded while a type is neither current nor running, or its last run failed."""
-    runtime = _runtime(context)
-    if runtime is None or getattr(runtime, "mirror", None) is None:
+    runtime = runtime_in(context)
+    if runtime is None or runtime.mirror is None or runtime.mirror_sync is None:
         return HealthResult(status=HealthStatus.DOWN, message="not started")
     from atom_hubspot.errors import HubSpotError
     from atom_hubspot.service.mirror import portal_status
