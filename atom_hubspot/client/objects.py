@@ -10,36 +10,16 @@ from __future__ import annotations
 import asyncio
 import builtins
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from atom_hubspot.client.caller import ApiCaller, csv_param, next_after, query_params
 from atom_hubspot.client.models import BatchItemError, BatchResult, CrmObject, ObjectPage
 from atom_hubspot.client.search import SEARCH_RESULT_CAP, Filter, FilterGroup, SearchRequest
 from atom_hubspot.errors import HubSpotError, InputError
 
-if TYPE_CHECKING:
-    from atom_hubspot.client.client import HubSpotClient
-
 MAX_LIST_LIMIT = 100
 BATCH_SIZE = 100
 KEYSET_PROPERTY = "hs_object_id"
-
-
-def _csv(values: Iterable[str] | None) -> str | None:
-    if values is None:
-        return None
-    joined = ",".join(v for v in values if v)
-    return joined or None
-
-
-def _params(**kw: Any) -> dict[str, Any]:
-    return {k: v for k, v in kw.items() if v is not None}
-
-
-def _next_after(body: Mapping[str, Any]) -> str | None:
-    paging = body.get("paging") or {}
-    nxt = paging.get("next") if isinstance(paging, dict) else None
-    after = nxt.get("after") if isinstance(nxt, dict) else None
-    return None if after in (None, "") else str(after)
 
 
 def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -49,7 +29,7 @@ def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
 class ObjectsAPI:
     """One CRM object type (`contacts`, `companies`, `deals`, or a type id such as `0-1`)."""
 
-    def __init__(self, client: HubSpotClient, object_type: str) -> None:
+    def __init__(self, client: ApiCaller, object_type: str) -> None:
         self._c = client
         self.object_type = object_type
 
@@ -71,10 +51,10 @@ class ObjectsAPI:
         body = await self._c.json(
             "GET",
             self._paths.object(self.object_type, id),
-            params=_params(
-                properties=_csv(properties),
+            params=query_params(
+                properties=csv_param(properties),
                 idProperty=id_property,
-                associations=_csv(associations),
+                associations=csv_param(associations),
             ),
         )
         return CrmObject.model_validate(body)
@@ -93,17 +73,17 @@ class ObjectsAPI:
         body = await self._c.json(
             "GET",
             self._paths.objects(self.object_type),
-            params=_params(
+            params=query_params(
                 limit=limit,
                 after=after,
-                properties=_csv(properties),
-                associations=_csv(associations),
+                properties=csv_param(properties),
+                associations=csv_param(associations),
                 archived="true" if archived else None,
             ),
         )
         return ObjectPage(
             results=[CrmObject.model_validate(r) for r in body.get("results") or []],
-            next_after=_next_after(body),
+            next_after=next_after(body),
             total=body.get("total"),
         )
 
@@ -160,7 +140,7 @@ class ObjectsAPI:
         body = await self._c.json(
             "PATCH",
             self._paths.object(self.object_type, id),
-            params=_params(idProperty=id_property),
+            params=query_params(idProperty=id_property),
             json={"properties": dict(properties)},
         )
         return CrmObject.model_validate(body)
@@ -182,7 +162,7 @@ class ObjectsAPI:
         )
         return ObjectPage(
             results=[CrmObject.model_validate(r) for r in body.get("results") or []],
-            next_after=_next_after(body),
+            next_after=next_after(body),
             total=body.get("total"),
         )
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from atom_hubspot.client.caller import ApiCaller, csv_param, next_after, query_params
 from atom_hubspot.client.models import (
     AccountDetails,
     AssociationPage,
@@ -28,11 +29,9 @@ from atom_hubspot.client.models import (
     SendResult,
     StageModel,
 )
-from atom_hubspot.client.objects import _csv, _next_after, _params
 from atom_hubspot.errors import InputError
 
 if TYPE_CHECKING:
-    from atom_hubspot.client.client import HubSpotClient
     from atom_hubspot.client.paths import Route
 
 # --------------------------------------------------------------------------- associations
@@ -97,7 +96,7 @@ def inline_association(from_type: str, to_type: str, to_id: str | int) -> dict[s
 
 
 class AssociationsAPI:
-    def __init__(self, client: HubSpotClient) -> None:
+    def __init__(self, client: ApiCaller) -> None:
         self._c = client
 
     async def link_default(
@@ -123,11 +122,11 @@ class AssociationsAPI:
         body = await self._c.json(
             "GET",
             self._c.http.paths.associations_of(from_type, from_id, to_type),
-            params=_params(limit=limit, after=after),
+            params=query_params(limit=limit, after=after),
         )
         return AssociationPage(
             results=[AssociationRef.model_validate(r) for r in body.get("results") or []],
-            next_after=_next_after(body),
+            next_after=next_after(body),
         )
 
     async def batch_read(
@@ -153,7 +152,7 @@ class AssociationsAPI:
 
 
 class PipelinesAPI:
-    def __init__(self, client: HubSpotClient) -> None:
+    def __init__(self, client: ApiCaller) -> None:
         self._c = client
 
     async def list(self, object_type: str = "deals") -> builtins.list[PipelineModel]:
@@ -177,7 +176,7 @@ class PropertiesAPI:
     UI or through the API).
     https://developers.hubspot.com/docs/api-reference/crm-properties-v3/guide"""
 
-    def __init__(self, client: HubSpotClient) -> None:
+    def __init__(self, client: ApiCaller) -> None:
         self._c = client
 
     async def list(
@@ -188,7 +187,7 @@ class PropertiesAPI:
         body = await self._c.json(
             "GET",
             self._c.http.paths.properties(object_type),
-            params=_params(archived="true" if archived else None),
+            params=query_params(archived="true" if archived else None),
         )
         return [
             PropertyDefinition.model_validate(p)
@@ -205,7 +204,7 @@ class ListsAPI:
 
     PROCESSING_TYPES = ("MANUAL", "DYNAMIC", "SNAPSHOT")
 
-    def __init__(self, client: HubSpotClient) -> None:
+    def __init__(self, client: ApiCaller) -> None:
         self._c = client
 
     async def create(
@@ -287,11 +286,11 @@ class ListsAPI:
         body = await self._c.json(
             "GET",
             self._c.http.paths.list_memberships(list_id),
-            params=_params(limit=limit, after=after),
+            params=query_params(limit=limit, after=after),
         )
         return ListMemberPage(
             results=[ListMember.model_validate(r) for r in body.get("results") or []],
-            next_after=_next_after(body),
+            next_after=next_after(body),
             total=body.get("total"),
         )
 
@@ -302,13 +301,15 @@ class ListsAPI:
         after: str | None = None
         seen = 0
         while True:
-            body = await self._c.json("GET", route, params=_params(limit=page_size, after=after))
+            body = await self._c.json(
+                "GET", route, params=query_params(limit=page_size, after=after)
+            )
             for row in body.get("results") or []:
                 if max_items is not None and seen >= max_items:
                     return
                 seen += 1
                 yield ListMember.model_validate(row)
-            after = _next_after(body)
+            after = next_after(body)
             if after is None or (max_items is not None and seen >= max_items):
                 return
 
@@ -334,7 +335,7 @@ class CampaignsAPI:
     """Marketing campaigns (Marketing Hub Professional).
     https://developers.hubspot.com/docs/api-reference/marketing-campaigns-v3/guide"""
 
-    def __init__(self, client: HubSpotClient) -> None:
+    def __init__(self, client: ApiCaller) -> None:
         self._c = client
 
     async def list(
@@ -349,14 +350,14 @@ class CampaignsAPI:
         body = await self._c.json(
             "GET",
             self._c.http.paths.campaigns(),
-            params=_params(
-                limit=limit, after=after, name=name, sort=sort, properties=_csv(properties)
+            params=query_params(
+                limit=limit, after=after, name=name, sort=sort, properties=csv_param(properties)
             ),
             tier=CAMPAIGNS_TIER,
         )
         return CampaignPage(
             results=[Campaign.model_validate(r) for r in body.get("results") or []],
-            next_after=_next_after(body),
+            next_after=next_after(body),
             total=body.get("total"),
         )
 
@@ -364,7 +365,7 @@ class CampaignsAPI:
         body = await self._c.json(
             "GET",
             self._c.http.paths.campaign(guid),
-            params=_params(properties=_csv(properties)),
+            params=query_params(properties=csv_param(properties)),
             tier=CAMPAIGNS_TIER,
         )
         return Campaign.model_validate(body)
@@ -423,7 +424,7 @@ class MarketingEmailsAPI:
     """Marketing emails: what a user picks to send (there is no "templates" resource).
     https://developers.hubspot.com/docs/api-reference/marketing-emails-v3/guide"""
 
-    def __init__(self, client: HubSpotClient) -> None:
+    def __init__(self, client: ApiCaller) -> None:
         self._c = client
 
     async def list(
@@ -438,7 +439,7 @@ class MarketingEmailsAPI:
         body = await self._c.json(
             "GET",
             self._c.http.paths.emails(),
-            params=_params(
+            params=query_params(
                 limit=limit,
                 after=after,
                 type=type,
@@ -448,7 +449,7 @@ class MarketingEmailsAPI:
         )
         return EmailPage(
             results=[MarketingEmail.model_validate(r) for r in body.get("results") or []],
-            next_after=_next_after(body),
+            next_after=next_after(body),
             total=body.get("total"),
         )
 
@@ -456,7 +457,7 @@ class MarketingEmailsAPI:
         body = await self._c.json(
             "GET",
             self._c.http.paths.email(email_id),
-            params=_params(includeStats="true" if include_stats else None),
+            params=query_params(includeStats="true" if include_stats else None),
         )
         return MarketingEmail.model_validate(body)
 
@@ -487,7 +488,7 @@ class SendsAPI:
     https://developers.hubspot.com/docs/api-reference/marketing-transactional-single-send-v3/guide
     """
 
-    def __init__(self, client: HubSpotClient) -> None:
+    def __init__(self, client: ApiCaller) -> None:
         self._c = client
 
     @staticmethod
@@ -557,7 +558,7 @@ class SendsAPI:
 
 
 class AccountAPI:
-    def __init__(self, client: HubSpotClient) -> None:
+    def __init__(self, client: ApiCaller) -> None:
         self._c = client
 
     async def details(self) -> AccountDetails:

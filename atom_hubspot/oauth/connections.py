@@ -30,6 +30,7 @@ from atom_hubspot.storage.repository import ConnectionRepository
 
 if TYPE_CHECKING:
     from atom_hubspot.client import HubSpotClient, HubSpotHTTP
+    from atom_hubspot.client.models import AccountDetails
 
 log = logging.getLogger("atom_hubspot.oauth")
 
@@ -304,7 +305,7 @@ class ConnectionManager:
                 field="token",
                 correlation_id=exc.correlation_id,
             ) from None
-        details = _account_dict(account)
+        details = account_facts(account)
         async with self.db.session(principal.tenant_id) as s:
             conn = await self.repo.upsert_connection(
                 s,
@@ -356,18 +357,11 @@ class ConnectionManager:
         return info
 
 
-def _account_dict(account: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key in (
-        "account_type",
-        "time_zone",
-        "company_currency",
-        "ui_domain",
-        "data_hosting_location",
-    ):
-        val = getattr(account, key, None)
-        if val is not None:
-            out[key] = val
-    if getattr(account, "portal_id", None) is not None:
-        out["portal_id"] = int(account.portal_id)
-    return out
+def account_facts(account: AccountDetails) -> dict[str, Any]:
+    """What a connection keeps of the portal's account details (the fields HubSpot sent)."""
+    facts = account.model_dump(
+        include={"account_type", "time_zone", "company_currency", "ui_domain"}
+        | {"data_hosting_location", "portal_id"},
+        exclude_none=True,
+    )
+    return facts

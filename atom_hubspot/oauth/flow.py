@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from atom_host_stub.contract import Principal
 from atom_hubspot.errors import HubSpotError, StorageError
-from atom_hubspot.oauth.connections import ConnectionInfo, ConnectionManager, _account_dict
+from atom_hubspot.oauth.connections import ConnectionInfo, ConnectionManager, account_facts
 from atom_hubspot.settings import HubSpotSettings
 from atom_hubspot.storage.models import OAuthState
 from atom_hubspot.storage.repository import ConnectionRepository, state_hash
@@ -268,7 +268,7 @@ class OAuthFlow:
             account = await self.connections.make_client(
                 self.connections.static_token(access), int(portal_id)
             ).account.details()
-            details.update(_account_dict(account))
+            details.update(account_facts(account))
         except HubSpotError as exc:
             # Details are for display; the connection works without them.
             log.info("account details for portal %s unavailable: %s", portal_id, exc.code)

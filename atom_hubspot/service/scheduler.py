@@ -26,7 +26,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from pydantic import BaseModel, Field
 
@@ -52,7 +52,7 @@ from atom_hubspot.storage.scheduled_sends import (
 )
 
 if TYPE_CHECKING:
-    from atom_hubspot.runtime import HubSpotRuntime
+    from atom_hubspot.service.marketing import MarketingService
     from atom_hubspot.settings import HubSpotSettings
     from atom_hubspot.storage.db import Database
     from atom_hubspot.storage.leases import LeaderLease
@@ -191,6 +191,22 @@ class ScheduledSends:
 # --------------------------------------------------------------------------- runner
 
 
+class _WithMarketing(Protocol):
+    @property
+    def marketing(self) -> MarketingService: ...
+
+
+class SendsRuntime(Protocol):
+    """What the runner needs of the plugin's runtime (HubSpotRuntime is one)."""
+
+    settings: HubSpotSettings
+    db: Database
+
+    async def services_for(
+        self, principal: Principal, portal_id: int | None = None
+    ) -> _WithMarketing: ...
+
+
 def _final_status(summary: SendSummary) -> SendStatus:
     if summary.requested and summary.sent == summary.requested:
         return "sent"
@@ -204,7 +220,7 @@ class ScheduledSendRunner:
 
     def __init__(
         self,
-        runtime: HubSpotRuntime,
+        runtime: SendsRuntime,
         *,
         worker_id: str | None = None,
         clock: Callable[[], datetime] = utcnow,

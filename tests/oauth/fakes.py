@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from atom_hubspot.client.models import AccountDetails
 from atom_hubspot.errors import ReconnectRequired, Unavailable, ValidationFailed
 
 PORTAL_ID = 4242
@@ -105,7 +106,7 @@ class FakeHubSpot:
                 tok = await token_provider.access_token()
                 if tok not in hub.access_tokens and tok not in hub.private_tokens:
                     raise ReconnectRequired("401", status=401)
-                return SimpleNamespace(
+                return AccountDetails(
                     portal_id=hub.portal_id,
                     account_type="STANDARD",
                     time_zone="UTC",
