@@ -1,23 +1,46 @@
-"""What an API group (ObjectsAPI, ListsAPI, …) needs of the client, and the query-string and
-paging helpers they share.
+"""What an API group (ObjectsAPI, ListsAPI, …) calls HubSpot through, and the query-string
+and paging helpers they share.
 
-The groups depend on this small Protocol rather than on `HubSpotClient`, which builds them:
-so the imports run one way (client → groups → caller).
+The groups depend on `ApiCaller` rather than on `HubSpotClient` (an ApiCaller that builds
+them), so the imports run one way: client → groups → caller.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
-from atom_hubspot.client.http import HubSpotHTTP
+from atom_hubspot.client.auth import TokenProvider
+from atom_hubspot.client.governor import INTERACTIVE
+from atom_hubspot.client.http import Call, HubSpotHTTP
 from atom_hubspot.client.paths import Route
 
 
-class ApiCaller(Protocol):
-    """One connection's way to HubSpot: the shared HTTP layer, and one call with its token."""
+class ApiCaller:
+    """One connection's way to HubSpot: the shared HTTP layer, the connection's token and
+    rate-limit budget, and its governor lane. HubSpotClient adds the API groups to it.
 
-    http: HubSpotHTTP
+    `portal_id` keys the rate-limit budget: HubSpot counts per installed account. When it is
+    not known yet (a private-app token before its first account-details call) the calls share
+    one "unknown portal" budget, which errs on the safe side.
+    """
+
+    def __init__(
+        self,
+        http: HubSpotHTTP,
+        token: TokenProvider,
+        *,
+        portal_id: int | None,
+        lane: str = INTERACTIVE,
+    ) -> None:
+        self.http = http
+        self.token = token
+        self.portal_id = portal_id
+        self.lane = lane
+
+    @property
+    def portal_key(self) -> str:
+        return f"portal:{self.portal_id}" if self.portal_id is not None else "portal:unknown"
 
     async def json(
         self,
@@ -29,7 +52,21 @@ class ApiCaller(Protocol):
         repeatable: bool = True,
         search: bool = False,
         tier: str | None = None,
-    ) -> Any: ...
+    ) -> Any:
+        return await self.http.json(
+            Call(
+                method=method,
+                route=route,
+                token=self.token,
+                portal=self.portal_key,
+                params=params,
+                json=json,
+                repeatable=repeatable,
+                search=search,
+                tier=tier,
+                lane=self.lane,
+            )
+        )
 
 
 def query_params(**kw: Any) -> dict[str, Any]:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cached_property
 
-from atom_hubspot.client.auth import TokenProvider
-from atom_hubspot.client.governor import INTERACTIVE
-from atom_hubspot.client.http import Call, HubSpotHTTP
+from atom_hubspot.client.caller import ApiCaller
 from atom_hubspot.client.objects import ObjectsAPI
-from atom_hubspot.client.paths import Route
 from atom_hubspot.client.resources import (
     AccountAPI,
     AssociationsAPI,
@@ -21,41 +18,54 @@ from atom_hubspot.client.resources import (
 )
 
 
-class HubSpotClient:
-    """The HubSpot API of one connection (one portal, one token provider).
+class HubSpotClient(ApiCaller):
+    """The HubSpot API of one connection (one portal, one token provider)."""
 
-    `portal_id` keys the rate-limit budget: HubSpot counts per installed account. When it is
-    not known yet (a private-app token before its first account-details call) the calls share
-    one "unknown portal" budget, which errs on the safe side.
-    """
+    # The API groups, made on first use (a client is made per request).
 
-    def __init__(
-        self,
-        http: HubSpotHTTP,
-        token: TokenProvider,
-        *,
-        portal_id: int | None,
-        lane: str = INTERACTIVE,
-    ) -> None:
-        self.http = http
-        self.token = token
-        self.portal_id = portal_id
-        self.lane = lane
-        self.contacts = ObjectsAPI(self, "contacts")
-        self.companies = ObjectsAPI(self, "companies")
-        self.deals = ObjectsAPI(self, "deals")
-        self.associations = AssociationsAPI(self)
-        self.pipelines = PipelinesAPI(self)
-        self.properties = PropertiesAPI(self)
-        self.lists = ListsAPI(self)
-        self.campaigns = CampaignsAPI(self)
-        self.emails = MarketingEmailsAPI(self)
-        self.sends = SendsAPI(self)
-        self.account = AccountAPI(self)
+    @cached_property
+    def contacts(self) -> ObjectsAPI:
+        return ObjectsAPI(self, "contacts")
 
-    @property
-    def portal_key(self) -> str:
-        return f"portal:{self.portal_id}" if self.portal_id is not None else "portal:unknown"
+    @cached_property
+    def companies(self) -> ObjectsAPI:
+        return ObjectsAPI(self, "companies")
+
+    @cached_property
+    def deals(self) -> ObjectsAPI:
+        return ObjectsAPI(self, "deals")
+
+    @cached_property
+    def associations(self) -> AssociationsAPI:
+        return AssociationsAPI(self)
+
+    @cached_property
+    def pipelines(self) -> PipelinesAPI:
+        return PipelinesAPI(self)
+
+    @cached_property
+    def properties(self) -> PropertiesAPI:
+        return PropertiesAPI(self)
+
+    @cached_property
+    def lists(self) -> ListsAPI:
+        return ListsAPI(self)
+
+    @cached_property
+    def campaigns(self) -> CampaignsAPI:
+        return CampaignsAPI(self)
+
+    @cached_property
+    def emails(self) -> MarketingEmailsAPI:
+        return MarketingEmailsAPI(self)
+
+    @cached_property
+    def sends(self) -> SendsAPI:
+        return SendsAPI(self)
+
+    @cached_property
+    def account(self) -> AccountAPI:
+        return AccountAPI(self)
 
     def in_lane(self, lane: str) -> HubSpotClient:
         """The same connection with its calls in another governor lane (e.g. `sync`)."""
@@ -65,29 +75,3 @@ class HubSpotClient:
     def objects(self, object_type: str) -> ObjectsAPI:
         """Any other CRM object type by name or type id (e.g. `tickets`, `0-5`)."""
         return ObjectsAPI(self, object_type)
-
-    async def json(
-        self,
-        method: str,
-        route: Route,
-        *,
-        params: Any = None,
-        json: Any = None,
-        repeatable: bool = True,
-        search: bool = False,
-        tier: str | None = None,
-    ) -> Any:
-        return await self.http.json(
-            Call(
-                method=method,
-                route=route,
-                token=self.token,
-                portal=self.portal_key,
-                params=params,
-                json=json,
-                repeatable=repeatable,
-                search=search,
-                tier=tier,
-                lane=self.lane,
-            )
-        )
