@@ -44,8 +44,9 @@ ATTENTION_ORDER = {
     IntegrationState.FAILED: 0,
     IntegrationState.MISCONFIGURED: 1,
     IntegrationState.DEGRADED: 2,
-    IntegrationState.OK: 3,
-    IntegrationState.DISABLED: 4,
+    IntegrationState.NOT_CONNECTED: 3,
+    IntegrationState.OK: 4,
+    IntegrationState.DISABLED: 5,
 }
 
 

@@ -64,10 +64,28 @@ class HealthStatus(StrEnum):
     DOWN = "down"
 
 
+class ConnectedAccount(BaseModel):
+    """An external account an integration is connected to, as the dashboard shows it (never a
+    token or a secret)."""
+
+    id: str = Field(examples=["1234567"])
+    name: str | None = Field(default=None, examples=["acme.hubspot.com"])
+    environment: str | None = Field(default=None, examples=["production"])
+    status: str = Field(default="connected", examples=["connected", "reauth_required"])
+
+
 class HealthResult(BaseModel):
     status: HealthStatus
     message: str = ""
     details: dict[str, Any] = Field(default_factory=dict)
+    accounts: list[ConnectedAccount] | None = Field(
+        default=None,
+        description="The accounts the integration is connected to; None when the check does "
+        "not report accounts. An empty list (or none `connected`) shows 'not connected'.",
+    )
+    connect_url: str | None = Field(
+        default=None, description="Where a user connects an account (a host-relative URL)"
+    )
 
 
 HealthCheck = Callable[[], Awaitable[HealthResult]]

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from atom_host_stub.contract import HealthCheck, HealthResult, HealthStatus
+from atom_host_stub.contract import ConnectedAccount, HealthCheck, HealthResult, HealthStatus
 
 
 class HealthReport(BaseModel):
@@ -26,6 +26,8 @@ class HealthReport(BaseModel):
     status: HealthStatus
     message: str = ""
     details: dict[str, Any] = Field(default_factory=dict)
+    accounts: list[ConnectedAccount] | None = None
+    connect_url: str | None = None
     duration_ms: float
     checked_at: datetime
 
@@ -108,6 +110,8 @@ async def run_check(registered: RegisteredCheck) -> HealthReport:
         status=result.status,
         message=result.message,
         details=result.details,
+        accounts=result.accounts,
+        connect_url=result.connect_url,
         duration_ms=round((time.perf_counter() - started) * 1000, 2),
         checked_at=checked_at,
     )

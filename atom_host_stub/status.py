@@ -9,7 +9,13 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from atom_host_stub.contract import ConfigIssue, ConfigValue, FeatureState, HealthStatus
+from atom_host_stub.contract import (
+    ConfigIssue,
+    ConfigValue,
+    ConnectedAccount,
+    FeatureState,
+    HealthStatus,
+)
 from atom_host_stub.health import HealthReport
 from atom_host_stub.manager import PluginRecord
 
@@ -17,6 +23,7 @@ from atom_host_stub.manager import PluginRecord
 class IntegrationState(StrEnum):
     OK = "ok"
     DEGRADED = "degraded"
+    NOT_CONNECTED = "not_connected"
     MISCONFIGURED = "misconfigured"
     FAILED = "failed"
     DISABLED = "disabled"
@@ -53,6 +60,10 @@ class IntegrationStatus(BaseModel):
         default_factory=list, description="Settings as the plugin applies them"
     )
     health: list[HealthReport] = Field(default_factory=list)
+    accounts: list[ConnectedAccount] | None = Field(
+        default=None, description="Connected accounts, when the integration reports them"
+    )
+    connect_url: str | None = Field(default=None, description="Where to connect an account")
     route_prefixes: list[str] = Field(default_factory=list)
     routes: list[str] = Field(default_factory=list)
 
@@ -102,7 +113,22 @@ def integration_state(
     unwell = [h for h in health if h.status != HealthStatus.OK]
     if unwell:
         return IntegrationState.DEGRADED, "; ".join(f"{h.name}: {h.message}" for h in unwell)
+    accounts = _accounts(health)
+    if accounts is not None and not any(a.status == "connected" for a in accounts):
+        return IntegrationState.NOT_CONNECTED, "no account is connected"
     return IntegrationState.OK, ""
+
+
+def _accounts(health: list[HealthReport]) -> list[ConnectedAccount] | None:
+    """The accounts the checks report (None when none of them reports accounts)."""
+    reported = [h.accounts for h in health if h.accounts is not None]
+    if not reported:
+        return None
+    return [a for accounts in reported for a in accounts]
+
+
+def _connect_url(health: list[HealthReport]) -> str | None:
+    return next((h.connect_url for h in health if h.connect_url), None)
 
 
 def integration_status(
@@ -138,6 +164,8 @@ def integration_status(
         config_issues=record.config_issues,
         config_summary=record.config_summary,
         health=health,
+        accounts=_accounts(health),
+        connect_url=_connect_url(health),
         route_prefixes=record.route_prefixes,
         routes=record.routes,
     )

@@ -20,6 +20,7 @@ import pluggy
 from atom_host_stub.contract import (
     ConfigIssue,
     ConfigValue,
+    ConnectedAccount,
     FeatureState,
     HealthResult,
     HealthStatus,
@@ -43,6 +44,8 @@ hookimpl = pluggy.HookimplMarker("atom")
 NAME = "hubspot"
 API_PREFIX = "/api/hubspot"
 HEALTH_TIMEOUT_S = 5.0
+CONNECT_URL = "/auth/hubspot"  # the browser redirect to HubSpot's authorize page
+MAX_DASHBOARD_ACCOUNTS = 50
 
 log = logging.getLogger("atom_hubspot.plugin")
 
@@ -313,11 +316,16 @@ async def _health(runtime: HubSpotRuntime, details: dict[str, Any]) -> HealthRes
     details["database_ms"] = round((time.monotonic() - t0) * 1000, 1)
     counts, sample = overview.counts, overview.sample
     details["connections"] = counts
+    shown: dict[str, Any] = {
+        "accounts": _accounts(overview.portals),
+        "connect_url": CONNECT_URL,
+    }
     if sample is None:
         return HealthResult(
             status=HealthStatus.OK,
-            message="database reachable; no connected portal to check",
+            message="database reachable; no HubSpot portal is connected",
             details=details,
+            **shown,
         )
     t1 = time.monotonic()
     details["checked_portal_id"] = sample.portal_id
@@ -332,6 +340,7 @@ async def _health(runtime: HubSpotRuntime, details: dict[str, Any]) -> HealthRes
             status=HealthStatus.DEGRADED,
             message=f"database reachable; HubSpot check failed: {exc.code}",
             details=details,
+            **shown,
         )
     details["hubspot_ms"] = round((time.monotonic() - t1) * 1000, 1)
     needs_reauth = counts.get("reauth_required", 0)
@@ -340,9 +349,13 @@ async def _health(runtime: HubSpotRuntime, details: dict[str, Any]) -> HealthRes
             status=HealthStatus.DEGRADED,
             message=f"HubSpot reachable; {needs_reauth} connection(s) need the user to reconnect",
             details=details,
+            **shown,
         )
     return HealthResult(
-        status=HealthStatus.OK, message="database and HubSpot reachable", details=details
+        status=HealthStatus.OK,
+        message="database and HubSpot reachable",
+        details=details,
+        **shown,
     )
 
 
@@ -388,3 +401,21 @@ async def mirror_health(context: HostContext) -> HealthResult:
         message=" | ".join(parts),
         details=details,
     )
+
+
+def _accounts(rows: list[tuple[int, str | None, str]]) -> list[ConnectedAccount]:
+    """One entry per portal (connected if any of its connections is), for the dashboard:
+    portal id, hub domain, status — never a tenant, user or token."""
+    by_portal: dict[int, ConnectedAccount] = {}
+    for portal_id, hub_domain, status in rows:
+        seen = by_portal.get(portal_id)
+        if seen is None:
+            by_portal[portal_id] = ConnectedAccount(
+                id=str(portal_id),
+                name=hub_domain,
+                status=status,
+            )
+        elif status == "connected":
+            seen.status = "connected"
+            seen.name = seen.name or hub_domain
+    return list(by_portal.values())[:MAX_DASHBOARD_ACCOUNTS]

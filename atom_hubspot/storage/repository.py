@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -299,12 +299,17 @@ class ConnectionRepository:
         return rows_changed(res)
 
 
+MAX_OVERVIEW_CONNECTIONS = 200
+
+
 @dataclass(frozen=True)
 class ConnectionOverview:
     """Connections by status across tenants, and the most recently updated connected one."""
 
     counts: dict[str, int]
     sample: Connection | None
+    # (portal id, hub domain, status) of every connection, newest first per portal.
+    portals: list[tuple[int, str | None, str]] = field(default_factory=list)
 
 
 async def connection_overview(db: Database) -> ConnectionOverview:
@@ -324,4 +329,15 @@ async def connection_overview(db: Database) -> ConnectionOverview:
                 .limit(1)
             )
         ).scalar_one_or_none()
-    return ConnectionOverview({str(st): int(n) for st, n in rows}, sample)
+        portals = (
+            await s.execute(
+                sa.select(Connection.portal_id, Connection.hub_domain, Connection.status)
+                .order_by(Connection.portal_id, Connection.updated_at.desc())
+                .limit(MAX_OVERVIEW_CONNECTIONS)
+            )
+        ).all()
+    return ConnectionOverview(
+        {str(st): int(n) for st, n in rows},
+        sample,
+        [(int(p), d, str(st)) for p, d, st in portals],
+    )

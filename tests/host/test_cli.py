@@ -172,7 +172,7 @@ def test_without_the_web_framework_hubspot_migrates_starts_and_builds_its_servic
     assert health.returncode == EXIT_OK, health.stdout + health.stderr
     report = json.loads(health.stdout)
     hubspot = next(i for i in report["integrations"] if i["name"] == "hubspot")
-    assert hubspot["status"] == "ok"
+    assert hubspot["status"] == "not_connected"  # healthy, and no portal connected yet
     assert [h["status"] for h in hubspot["health"]] == ["ok", "ok"]  # connection, mirror
     assert report["host"]["capabilities"] == {"crm": ["hubspot"], "marketing": ["hubspot"]}
     assert hubspot["routes"] == []  # no web framework, no routes
