@@ -17,6 +17,11 @@ import click
 from atom_hubspot.errors import HubSpotError
 
 
+def _cross_tenant_url() -> str | None:
+    """The role for work across tenants (PostgreSQL), from the environment."""
+    return os.environ.get("ATOM_HUBSPOT_CROSS_TENANT_DATABASE_URL") or None
+
+
 def _database_url(explicit: str | None) -> str:
     if explicit:
         return explicit
@@ -85,7 +90,7 @@ def rotate_keys_command(database_url: str | None, batch_size: int, keys_spec: st
     url = _database_url(database_url)
 
     async def run() -> Any:
-        db = Database(url)
+        db = Database(url, cross_tenant_url=_cross_tenant_url())
         try:
             await db.check_migrated()
             total = await pending_rotation(db, cipher.primary_key_id)
@@ -139,7 +144,7 @@ def connections_command(database_url: str | None, tenant: str | None) -> None:
     from atom_hubspot.storage.models import Connection, Token
 
     async def run() -> list[Any]:
-        db = Database(_database_url(database_url))
+        db = Database(_database_url(database_url), cross_tenant_url=_cross_tenant_url())
         try:
             await db.check_migrated()
             async with db.session(tenant, read_only=True) as s:

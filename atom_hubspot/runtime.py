@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
 from atom_host_stub.contract import HostContext, Principal
+from atom_hubspot.errors import StorageError
 from atom_hubspot.settings import HubSpotSettings
 
 if TYPE_CHECKING:
@@ -161,8 +162,15 @@ class HubSpotRuntime:
         http = HubSpotHTTP(settings, transport=transport, governor=governor)
         db: Database | None = None
         try:
-            db = Database(context.database_url)
+            cross = settings.cross_tenant_database_url
+            db = Database(
+                context.database_url,
+                cross_tenant_url=cross.get_secret_value() if cross else None,
+            )
             await db.check_migrated()
+            problem = await db.cross_tenant_role_problem()
+            if problem:
+                raise StorageError(f"PostgreSQL: {problem}.")
             connections = ConnectionManager(settings, db, http)
             oauth = OAuthFlow(settings, connections, public_url=context.public_url)
             runtime = cls(settings=settings, http=http, db=db, connections=connections, oauth=oauth)

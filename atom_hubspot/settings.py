@@ -156,6 +156,12 @@ class HubSpotSettings(BaseSettings):
         default=300, alias="HUBSPOT_TOKEN_REFRESH_MARGIN_SECONDS", ge=0
     )
     encryption_keys: SecretStr | None = Field(default=None, alias="ATOM_HUBSPOT_ENCRYPTION_KEYS")
+    cross_tenant_database_url: SecretStr | None = Field(
+        default=None,
+        alias="ATOM_HUBSPOT_CROSS_TENANT_DATABASE_URL",
+        description="PostgreSQL: the same database reached as a role WITH BYPASSRLS, for work "
+        "across tenants (scheduled sends, the mirror's sync, key rotation, health counts)",
+    )
     send_concurrency: int = Field(default=5, alias="HUBSPOT_SEND_CONCURRENCY", ge=1, le=50)
     scheduler_interval_s: float = Field(default=5.0, alias="HUBSPOT_SCHEDULER_INTERVAL", gt=0)
     analytics_cache_s: float = Field(default=60.0, alias="HUBSPOT_ANALYTICS_CACHE_SECONDS", ge=0)

@@ -440,5 +440,114 @@ CREATE POLICY hubspot_mirror_sync_state_portal_tenants ON hubspot_mirror_sync_st
 
 UPDATE hubspot_alembic_version SET version_num='0004_portal_mirror' WHERE hubspot_alembic_version.version_num = '0003_change_feed';
 
+-- Running upgrade 0004_portal_mirror -> 0005_tenant_bound_row_security
+
+CREATE UNLOGGED TABLE "public".hubspot_tenant_bindings (backend_pid integer PRIMARY KEY, xact_id xid8 NOT NULL, tenant_id text NOT NULL);
+
+REVOKE ALL ON "public".hubspot_tenant_bindings FROM PUBLIC;
+
+ALTER TABLE "public".hubspot_tenant_bindings ENABLE ROW LEVEL SECURITY;
+
+CREATE FUNCTION "public".hubspot_refuse_truncate() RETURNS trigger
+        LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+        AS $$
+        BEGIN
+            RAISE EXCEPTION 'tenant bindings cannot be truncated'
+                USING ERRCODE = 'insufficient_privilege';
+        END
+        $$;
+
+CREATE TRIGGER hubspot_tenant_bindings_no_truncate BEFORE TRUNCATE ON "public".hubspot_tenant_bindings FOR EACH STATEMENT EXECUTE FUNCTION "public".hubspot_refuse_truncate();
+
+CREATE FUNCTION "public".hubspot_bind_tenant(tenant text) RETURNS text
+        LANGUAGE plpgsql SECURITY DEFINER
+        SET search_path = pg_catalog, pg_temp
+        AS $$
+        DECLARE
+            bound text;
+        BEGIN
+            IF tenant IS NULL OR tenant = '' THEN
+                RAISE EXCEPTION 'a tenant is required' USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            INSERT INTO "public".hubspot_tenant_bindings AS b (backend_pid, xact_id, tenant_id)
+            VALUES (pg_backend_pid(), pg_current_xact_id(), tenant)
+            ON CONFLICT (backend_pid) DO UPDATE
+                SET xact_id = EXCLUDED.xact_id, tenant_id = EXCLUDED.tenant_id
+                WHERE b.xact_id <> EXCLUDED.xact_id OR b.tenant_id = EXCLUDED.tenant_id
+            RETURNING b.tenant_id INTO bound;
+            IF bound IS NULL THEN
+                RAISE EXCEPTION 'this transaction already works for another tenant'
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            RETURN bound;
+        END
+        $$;
+
+CREATE FUNCTION "public".hubspot_bound_tenant() RETURNS text
+        LANGUAGE sql STABLE SECURITY DEFINER
+        SET search_path = pg_catalog, pg_temp
+        AS $$
+            SELECT tenant_id FROM "public".hubspot_tenant_bindings
+            WHERE backend_pid = pg_backend_pid() AND xact_id = pg_current_xact_id_if_assigned()
+        $$;
+
+DROP POLICY IF EXISTS hubspot_connections_tenant_isolation ON hubspot_connections;
+
+CREATE POLICY hubspot_connections_bound_tenant ON hubspot_connections USING (tenant_id = (SELECT hubspot_bound_tenant())) WITH CHECK (tenant_id = (SELECT hubspot_bound_tenant()));
+
+DROP POLICY IF EXISTS hubspot_tokens_tenant_isolation ON hubspot_tokens;
+
+CREATE POLICY hubspot_tokens_bound_tenant ON hubspot_tokens USING (tenant_id = (SELECT hubspot_bound_tenant())) WITH CHECK (tenant_id = (SELECT hubspot_bound_tenant()));
+
+DROP POLICY IF EXISTS hubspot_oauth_states_tenant_isolation ON hubspot_oauth_states;
+
+CREATE POLICY hubspot_oauth_states_bound_tenant ON hubspot_oauth_states USING (tenant_id = (SELECT hubspot_bound_tenant())) WITH CHECK (tenant_id = (SELECT hubspot_bound_tenant()));
+
+DROP POLICY IF EXISTS hubspot_portal_details_tenant_isolation ON hubspot_portal_details;
+
+CREATE POLICY hubspot_portal_details_bound_tenant ON hubspot_portal_details USING (tenant_id = (SELECT hubspot_bound_tenant())) WITH CHECK (tenant_id = (SELECT hubspot_bound_tenant()));
+
+DROP POLICY IF EXISTS hubspot_sync_cursors_tenant_isolation ON hubspot_sync_cursors;
+
+CREATE POLICY hubspot_sync_cursors_bound_tenant ON hubspot_sync_cursors USING (tenant_id = (SELECT hubspot_bound_tenant())) WITH CHECK (tenant_id = (SELECT hubspot_bound_tenant()));
+
+DROP POLICY IF EXISTS hubspot_scheduled_sends_tenant_isolation ON hubspot_scheduled_sends;
+
+CREATE POLICY hubspot_scheduled_sends_bound_tenant ON hubspot_scheduled_sends USING (tenant_id = (SELECT hubspot_bound_tenant())) WITH CHECK (tenant_id = (SELECT hubspot_bound_tenant()));
+
+DROP POLICY IF EXISTS hubspot_mirror_records_portal_tenants ON hubspot_mirror_records;
+
+CREATE POLICY hubspot_mirror_records_bound_tenant ON hubspot_mirror_records USING (EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_records.portal_id AND c.tenant_id = (SELECT hubspot_bound_tenant()))) WITH CHECK (EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_records.portal_id AND c.tenant_id = (SELECT hubspot_bound_tenant())));
+
+DROP POLICY IF EXISTS hubspot_mirror_associations_portal_tenants ON hubspot_mirror_associations;
+
+CREATE POLICY hubspot_mirror_associations_bound_tenant ON hubspot_mirror_associations USING (EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_associations.portal_id AND c.tenant_id = (SELECT hubspot_bound_tenant()))) WITH CHECK (EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_associations.portal_id AND c.tenant_id = (SELECT hubspot_bound_tenant())));
+
+DROP POLICY IF EXISTS hubspot_mirror_pipelines_portal_tenants ON hubspot_mirror_pipelines;
+
+CREATE POLICY hubspot_mirror_pipelines_bound_tenant ON hubspot_mirror_pipelines USING (EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_pipelines.portal_id AND c.tenant_id = (SELECT hubspot_bound_tenant()))) WITH CHECK (EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_pipelines.portal_id AND c.tenant_id = (SELECT hubspot_bound_tenant())));
+
+DROP POLICY IF EXISTS hubspot_mirror_stages_portal_tenants ON hubspot_mirror_stages;
+
+CREATE POLICY hubspot_mirror_stages_bound_tenant ON hubspot_mirror_stages USING (EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_stages.portal_id AND c.tenant_id = (SELECT hubspot_bound_tenant()))) WITH CHECK (EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_stages.portal_id AND c.tenant_id = (SELECT hubspot_bound_tenant())));
+
+DROP POLICY IF EXISTS hubspot_mirror_lists_portal_tenants ON hubspot_mirror_lists;
+
+CREATE POLICY hubspot_mirror_lists_bound_tenant ON hubspot_mirror_lists USING (EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_lists.portal_id AND c.tenant_id = (SELECT hubspot_bound_tenant()))) WITH CHECK (EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_lists.portal_id AND c.tenant_id = (SELECT hubspot_bound_tenant())));
+
+DROP POLICY IF EXISTS hubspot_mirror_list_members_portal_tenants ON hubspot_mirror_list_members;
+
+CREATE POLICY hubspot_mirror_list_members_bound_tenant ON hubspot_mirror_list_members USING (EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_list_members.portal_id AND c.tenant_id = (SELECT hubspot_bound_tenant()))) WITH CHECK (EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_list_members.portal_id AND c.tenant_id = (SELECT hubspot_bound_tenant())));
+
+DROP POLICY IF EXISTS hubspot_mirror_campaigns_portal_tenants ON hubspot_mirror_campaigns;
+
+CREATE POLICY hubspot_mirror_campaigns_bound_tenant ON hubspot_mirror_campaigns USING (EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_campaigns.portal_id AND c.tenant_id = (SELECT hubspot_bound_tenant()))) WITH CHECK (EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_campaigns.portal_id AND c.tenant_id = (SELECT hubspot_bound_tenant())));
+
+DROP POLICY IF EXISTS hubspot_mirror_sync_state_portal_tenants ON hubspot_mirror_sync_state;
+
+CREATE POLICY hubspot_mirror_sync_state_bound_tenant ON hubspot_mirror_sync_state USING (EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_sync_state.portal_id AND c.tenant_id = (SELECT hubspot_bound_tenant()))) WITH CHECK (EXISTS (SELECT 1 FROM hubspot_connections c WHERE c.portal_id = hubspot_mirror_sync_state.portal_id AND c.tenant_id = (SELECT hubspot_bound_tenant())));
+
+UPDATE hubspot_alembic_version SET version_num='0005_tenant_bound_row_security' WHERE hubspot_alembic_version.version_num = '0004_portal_mirror';
+
 COMMIT;
 

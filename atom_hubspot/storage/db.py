@@ -1,9 +1,13 @@
 """The database: async engine from a plain URL, one-transaction sessions, migrations.
 
 `ATOM_DATABASE_URL` is a plain `sqlite:///path` or `postgresql://user@host/db`; the drivers are
-ours to pick (aiosqlite, psycopg 3). On PostgreSQL each session sets the tenant for row-level
-security for its own transaction only (`set_config(..., true)`), so a pooled connection never
-carries one tenant's scope into another's request.
+ours to pick (aiosqlite, psycopg 3). On PostgreSQL each session binds its transaction to one
+tenant for row-level security (`hubspot_bind_tenant`, a SECURITY DEFINER function: the binding
+lasts for that transaction only and cannot be changed within it), so a pooled connection never
+carries one tenant's scope into another's request and no statement can widen it. Work across
+tenants uses a second engine, connected as a role that bypasses row-level security
+(ATOM_HUBSPOT_CROSS_TENANT_DATABASE_URL); without one, the main role does that work too, which
+only a superuser or BYPASSRLS role can (the plugin says so at start-up).
 """
 
 from __future__ import annotations
@@ -147,17 +151,16 @@ def rows_changed(result: sa.Result[Any]) -> int:
     return int(cast("sa.CursorResult[Any]", result).rowcount or 0)
 
 
-def _tenant_scope(tenant_id: str | None) -> tuple[sa.TextClause, dict[str, str]]:
-    """PostgreSQL: the row-level security scope of the current transaction only."""
-    if tenant_id is not None:
-        return sa.text("SELECT set_config('app.tenant_id', :t, true)"), {"t": tenant_id}
-    return sa.text("SELECT set_config('app.all_tenants', 'on', true)"), {}
+_BIND_TENANT = sa.text("SELECT hubspot_bind_tenant(:t)")
+_BYPASSES_RLS = sa.text(
+    "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+)
 
 
 class Database:
     """An async engine plus one-transaction sessions, for SQLite or PostgreSQL."""
 
-    def __init__(self, url: str, **engine_kwargs: Any):
+    def __init__(self, url: str, *, cross_tenant_url: str | None = None, **engine_kwargs: Any):
         self.url = url
         self.dialect = dialect_of(url)
         kwargs: dict[str, Any] = {}
@@ -169,8 +172,41 @@ class Database:
             kwargs["pool_pre_ping"] = True  # a server restart or idle timeout drops connections
         kwargs.update(engine_kwargs)
         self.engine: AsyncEngine = create_async_engine(to_async_url(url), **kwargs)
+        # Work across tenants: its own engine on PostgreSQL when a role for it is configured.
+        self._cross_tenant_engine: AsyncEngine | None = None
         if self.dialect == "sqlite":
             self._sqlite_transactions()
+        elif cross_tenant_url:
+            self._cross_tenant_engine = create_async_engine(
+                to_async_url(cross_tenant_url), **kwargs
+            )
+
+    @property
+    def cross_tenant_engine(self) -> AsyncEngine:
+        return self._cross_tenant_engine or self.engine
+
+    def _engine_for(self, tenant_id: str | None) -> AsyncEngine:
+        return self.engine if tenant_id is not None else self.cross_tenant_engine
+
+    async def cross_tenant_role_problem(self) -> str | None:
+        """Why work across tenants cannot see every tenant's rows on PostgreSQL, or None.
+
+        Row-level security confines every role but a superuser or a BYPASSRLS one, the table
+        owner included (FORCE ROW LEVEL SECURITY)."""
+        if self.dialect != "postgresql":
+            return None
+        try:
+            async with self.cross_tenant_engine.connect() as conn:
+                bypasses = (await conn.execute(_BYPASSES_RLS)).scalar()
+        except (OSError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            return f"the database for work across tenants is unreachable ({type(exc).__name__})"
+        if bypasses:
+            return None
+        return (
+            "work across tenants (scheduled sends, the mirror's sync, key rotation, health "
+            "counts) connects as a role that row-level security confines, so it sees no "
+            "tenant's rows; set ATOM_HUBSPOT_CROSS_TENANT_DATABASE_URL to a role WITH BYPASSRLS"
+        )
 
     def _sqlite_transactions(self) -> None:
         # Take transaction control from the sqlite3 module so a session can say BEGIN IMMEDIATE
@@ -199,22 +235,23 @@ class Database:
     ) -> AsyncIterator[AsyncSession]:
         """One transaction, committed on success, rolled back on error.
 
-        `tenant_id` scopes PostgreSQL row-level security to that tenant; None means the work
-        spans tenants on purpose (background jobs, key rotation, OAuth callbacks) and says so
-        to the database. On SQLite a session takes the write lock up front (BEGIN IMMEDIATE):
+        `tenant_id` binds the PostgreSQL transaction to that tenant for row-level security; None
+        means the work spans tenants on purpose (background jobs, key rotation) and runs on the
+        cross-tenant role's engine, bound to no tenant. On SQLite a session takes the write lock
+        up front (BEGIN IMMEDIATE):
         a deferred transaction that reads and then writes fails at once with "database is
         locked" when another connection wrote meanwhile — the busy timeout cannot help it.
         Pure reads pass `read_only=True` and run without the lock (WAL readers never block).
         PostgreSQL uses row locks instead; both flags change nothing there.
         """
         try:
-            async with self.engine.connect() as conn:
+            async with self._engine_for(tenant_id).connect() as conn:
                 if write_lock and not read_only and self.dialect == "sqlite":
                     await conn.execution_options(sqlite_immediate=True)
                 async with AsyncSession(bind=conn, expire_on_commit=False) as session:
                     async with session.begin():
-                        if self.dialect == "postgresql":
-                            await session.execute(*_tenant_scope(tenant_id))
+                        if self.dialect == "postgresql" and tenant_id is not None:
+                            await session.execute(_BIND_TENANT, {"t": tenant_id})
                         yield session
         except (OSError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             log.warning("database unavailable: %s", type(exc).__name__)
@@ -231,16 +268,16 @@ class Database:
         SQLite runs the statement without BEGIN/COMMIT: a single statement is its own read
         transaction there, so it sees one committed snapshot, and WAL readers take no lock;
         skipping BEGIN and COMMIT saves their trips through aiosqlite's thread. PostgreSQL still
-        needs the transaction, because row-level security's tenant is set for it alone
-        (`set_config(..., true)`): a policy may evaluate the setting before a set_config in the
-        same statement would run, so that cannot be folded into the query.
+        needs the transaction, because row-level security's tenant is bound to it alone
+        (`hubspot_bind_tenant`): a policy may read the binding before a call in the same
+        statement would make it, so that cannot be folded into the query.
         """
         try:
-            async with self.engine.connect() as conn:
+            async with self._engine_for(tenant_id).connect() as conn:
                 if self.dialect == "sqlite":
                     conn = await conn.execution_options(sqlite_single_statement=True)
-                else:
-                    await conn.execute(*_tenant_scope(tenant_id))
+                elif tenant_id is not None:
+                    await conn.execute(_BIND_TENANT, {"t": tenant_id})
                 # SQLAlchemy's overloads of AsyncConnection.execute resolve to Any for a Select.
                 result: sa.Result[Any] = await conn.execute(stmt, params)
                 return result.first()
@@ -273,3 +310,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._cross_tenant_engine is not None:
+            await self._cross_tenant_engine.dispose()

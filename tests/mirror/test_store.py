@@ -177,11 +177,12 @@ async def test_postgres_mirror_is_visible_only_to_tenants_connected_to_the_porta
             (PORTAL,),
         )
     with non_owner_role(postgres_url, postgres_admin_url, "atom_mirror") as app_url:
-        await _only_connected_tenants_see(app_url)
+        await _only_connected_tenants_see(app_url, postgres_url)
 
 
-async def _only_connected_tenants_see(app_url: str) -> None:
-    db = Database(app_url)
+async def _only_connected_tenants_see(app_url: str, cross_tenant_url: str) -> None:
+    # The sync works across tenants as the role configured for it (here the superuser).
+    db = Database(app_url, cross_tenant_url=cross_tenant_url)
     try:
         store = MirrorStore(db)
         await store.upsert_records(PORTAL, "contacts", [rec(1)])  # the sync: all tenants
