@@ -4,7 +4,7 @@
     python -m bench.run bulk_write memory    # some of them
     python -m bench.run memory -- --records 100000   # arguments after -- go to each one
 
-Benchmarks: bulk_write, read_path, start_decode, memory, scale_out, load.
+Benchmarks: bulk_write, read_path, start_decode, memory, scale_out, load, test_kit_load.
 """
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ import time
 
 from bench._harness import machine
 
-BENCHMARKS = ["bulk_write", "read_path", "start_decode", "memory", "scale_out", "load"]
+BENCHMARKS = [
+    "bulk_write",
+    "read_path",
+    "start_decode",
+    "memory",
+    "scale_out",
+    "load",
+    "test_kit_load",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
