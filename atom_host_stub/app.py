@@ -10,11 +10,11 @@ from contextlib import asynccontextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import jinja2
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi_offline import FastAPIOffline
 
 from atom_host_stub.auth import ApiKeyAuthenticator, CrossSiteRefused, Unauthorized
@@ -107,7 +107,15 @@ def create_app(
     app.state.host = host
 
     @app.exception_handler(Unauthorized)
-    async def _unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
+    async def _unauthorized(request: Request, exc: Unauthorized) -> Response:
+        if _browser_navigation(request):
+            # A person following a link (the dashboard's "Connect"): sign in, then come back.
+            back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(
+                "/sign-in?" + urlencode({"next": back}),
+                status_code=303,
+                headers={"Cache-Control": "no-store"},
+            )
         return _error(401, "unauthorized", exc.message, {"WWW-Authenticate": "Bearer"})
 
     @app.exception_handler(CrossSiteRefused)
@@ -139,6 +147,16 @@ def create_app(
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     return app
+
+
+def _browser_navigation(request: Request) -> bool:
+    """A browser opening a page (no API key, asks for HTML first), not an API client."""
+    accept = request.headers.get("accept", "")
+    return (
+        request.method == "GET"
+        and "authorization" not in request.headers
+        and accept.split(",")[0].strip().startswith("text/html")
+    )
 
 
 def _include(app: FastAPI, registration: RouteRegistration) -> None:

@@ -266,3 +266,19 @@ def test_cross_site_refusal_lets_safe_methods_through() -> None:
     assert cross_site_refusal("GET", {"sec-fetch-site": "cross-site"}, hosts) is None
     assert cross_site_refusal("DELETE", {"sec-fetch-site": "cross-site"}, hosts)
     assert cross_site_refusal("PATCH", {"origin": "http://host.test"}, hosts) is None
+
+
+async def test_a_browser_without_a_session_is_sent_to_sign_in_and_back(
+    make_host: HostFactory,
+) -> None:
+    app = create_app(make_host("good"))
+    async with serving(app) as client:
+        page = {"accept": "text/html,application/xhtml+xml"}
+        answer = await client.get("/api/good/whoami?x=1", headers=page)
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/sign-in?next=%2Fapi%2Fgood%2Fwhoami%3Fx%3D1"
+        # API clients still get the 401 envelope.
+        assert (await client.get("/api/good/whoami")).status_code == 401
+        signed = await sign_in(client, next="/api/good/whoami?x=1")
+        assert signed.headers["location"] == "/api/good/whoami?x=1"
+        assert (await client.get("/api/good/whoami?x=1", headers=page)).status_code == 200
