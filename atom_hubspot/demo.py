@@ -160,6 +160,7 @@ async def setup_demo(context: HostContext, mount: RegisterMount) -> None:
         f"  Dashboard:       {public}/",
         f"  API docs:        {public}/docs",
         f"  API key:         {key_hint}",
+        f"  Sign in:         {public}/sign-in (a browser, with that key: then Connect works)",
         f"  Mirror:          {mirrored}",
         f"  Try:             curl -H 'Authorization: Bearer <key>' {public}/api/hubspot/contacts",
         f"  Sync status:     curl -H 'Authorization: Bearer <key>' {public}/api/hubspot/sync",
