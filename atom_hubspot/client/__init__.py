@@ -22,6 +22,15 @@ from atom_hubspot.client.auth import StaticToken, TokenProvider
 from atom_hubspot.client.client import HubSpotClient
 from atom_hubspot.client.governor import INTERACTIVE, LANES, SYNC, LanePolicy, RateLimitGovernor
 from atom_hubspot.client.http import Call, HubSpotHTTP
+from atom_hubspot.client.lists import ListsAPI
+from atom_hubspot.client.marketing import (
+    CAMPAIGNS_TIER,
+    SINGLE_SEND_TIER,
+    TRANSACTIONAL_TIER,
+    CampaignsAPI,
+    MarketingEmailsAPI,
+    SendsAPI,
+)
 from atom_hubspot.client.models import (
     AccountDetails,
     AssociationPage,
@@ -58,7 +67,6 @@ from atom_hubspot.client.rate_windows import (
     WindowBackend,
 )
 from atom_hubspot.client.resources import (
-    CAMPAIGNS_TIER,
     COMPANY_TO_CONTACT,
     COMPANY_TO_DEAL,
     CONTACT_TO_COMPANY,
@@ -66,16 +74,10 @@ from atom_hubspot.client.resources import (
     DEAL_TO_COMPANY,
     DEAL_TO_CONTACT,
     DEFAULT_ASSOCIATION_TYPES,
-    SINGLE_SEND_TIER,
-    TRANSACTIONAL_TIER,
     AccountAPI,
     AssociationsAPI,
-    CampaignsAPI,
-    ListsAPI,
-    MarketingEmailsAPI,
     PipelinesAPI,
     PropertiesAPI,
-    SendsAPI,
     default_association_type,
     inline_association,
 )

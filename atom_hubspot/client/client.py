@@ -5,16 +5,14 @@ from __future__ import annotations
 from functools import cached_property
 
 from atom_hubspot.client.caller import ApiCaller
+from atom_hubspot.client.lists import ListsAPI
+from atom_hubspot.client.marketing import CampaignsAPI, MarketingEmailsAPI, SendsAPI
 from atom_hubspot.client.objects import ObjectsAPI
 from atom_hubspot.client.resources import (
     AccountAPI,
     AssociationsAPI,
-    CampaignsAPI,
-    ListsAPI,
-    MarketingEmailsAPI,
     PipelinesAPI,
     PropertiesAPI,
-    SendsAPI,
 )
 
 

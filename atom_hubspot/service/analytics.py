@@ -28,8 +28,9 @@ from pydantic import BaseModel, Field
 from atom_hubspot.client import HubSpotClient
 from atom_hubspot.client.search import Filter, FilterGroup, SearchRequest
 from atom_hubspot.errors import InputError, NotFound
+from atom_hubspot.service.campaigns import CampaignReport
 from atom_hubspot.service.mapping import epoch_ms, parse_decimal
-from atom_hubspot.service.marketing import TIER_CAMPAIGNS, CampaignReport, tier_gate
+from atom_hubspot.service.tier_gate import TIER_CAMPAIGNS, tier_gate
 
 T = TypeVar("T")
 

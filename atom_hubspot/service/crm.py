@@ -27,21 +27,25 @@ from atom_host_stub.contract import (
 )
 from atom_hubspot.client import HubSpotClient, ObjectsAPI, inline_association
 from atom_hubspot.client.models import CrmObject
-from atom_hubspot.client.search import FilterGroup, SearchRequest, Sort
-from atom_hubspot.errors import HubSpotError, InputError, MissingScopes, NotFound
+from atom_hubspot.client.search import FilterGroup
+from atom_hubspot.errors import HubSpotError, InputError, MissingScopes
 from atom_hubspot.service import mapping
 from atom_hubspot.service.crm_records import Archived, HubSpotRecord, RecordPage
 from atom_hubspot.service.crm_requests import (
     RecordInput,
     RecordQuery,
+    SortSpec,
+    build_search_request,
+    existing_record_id,
     filter_groups,
+    object_kind,
+    page_limit,
     property_names,
     record_input,
 )
 
 log = logging.getLogger("atom_hubspot.service.crm")
 
-MAX_PAGE = 100  # HubSpot's list limit; search allows 200 but one page size keeps cursors sane.
 MAX_CUSTOM_READ = 200  # custom property names added to a read, at most (URL length)
 # Custom properties made in HubSpot's UI show up on reads within this time.
 PROPERTY_NAMES_TTL_S = 300.0
@@ -69,64 +73,6 @@ class ObjectsPage:
     results: list[CrmObject]
     next_after: str | None
     total: int | None = None
-
-
-@dataclass
-class SortSpec:
-    property_name: str
-    descending: bool = False
-
-    @classmethod
-    def parse(cls, sort: str | None) -> list[SortSpec]:
-        """`name` ascending, `-name` descending; none when not given."""
-        return [cls(sort.lstrip("-"), sort.startswith("-"))] if sort else []
-
-
-def _kind(kind: str) -> ObjectKind:
-    if kind in mapping.OBJECT_TYPES:
-        return kind
-    if kind in mapping.KIND_OF_TYPE:
-        return mapping.KIND_OF_TYPE[kind]
-    raise InputError(f"Unknown object kind {kind!r}; use contact, company or deal.")
-
-
-def _limit(limit: int) -> int:
-    if limit < 1:
-        raise InputError("limit must be at least 1", errors=[{"field": "limit", "message": "≥ 1"}])
-    return min(int(limit), MAX_PAGE)
-
-
-def _check_id(record_id: str) -> str:
-    if not mapping.is_record_id(record_id):
-        # Not a HubSpot id, so it cannot exist: answer as HubSpot would, without a call.
-        raise NotFound(f"No record with id {record_id!r}.")
-    return str(record_id).strip()
-
-
-def build_search_request(
-    groups: Sequence[FilterGroup],
-    *,
-    sorts: Sequence[SortSpec] = (),
-    properties: Sequence[str] | None = None,
-    limit: int = 10,
-    after: str | None = None,
-    query: str | None = None,
-) -> SearchRequest:
-    """A client SearchRequest (AND within a group, OR across groups)."""
-    return SearchRequest(
-        filter_groups=[g for g in groups if g.filters],
-        sorts=[
-            Sort(
-                property_name=s.property_name,
-                direction="DESCENDING" if s.descending else "ASCENDING",
-            )
-            for s in sorts
-        ],
-        properties=list(properties) if properties else None,
-        limit=limit,
-        after=after,
-        query=query,
-    )
 
 
 class HubSpotCRMService:
@@ -245,7 +191,7 @@ class HubSpotCRMService:
     ) -> ObjectsPage:
         """A page of records. Plain listing when nothing narrows or orders it (cheaper, and
         not subject to search's 5 requests/s); HubSpot search otherwise."""
-        limit = _limit(limit)
+        limit = page_limit(limit)
         props = list(properties) if properties else await self.read_properties(kind)
         api = self._api(kind)
         if not any(g.filters for g in groups) and not sorts and not query:
@@ -272,7 +218,9 @@ class HubSpotCRMService:
     ) -> CrmObject:
         props = list(properties) if properties else await self.read_properties(kind)
         return await self._api(kind).get(
-            _check_id(record_id), properties=props, associations=list(associations or []) or None
+            existing_record_id(record_id),
+            properties=props,
+            associations=list(associations or []) or None,
         )
 
     async def create_object(
@@ -300,7 +248,7 @@ class HubSpotCRMService:
         contact_ids: Sequence[str] = (),
         company_ids: Sequence[str] = (),
     ) -> CrmObject:
-        rid = _check_id(record_id)
+        rid = existing_record_id(record_id)
         api = self._api(kind)
         if properties:
             obj = await api.update(rid, dict(properties))
@@ -316,7 +264,7 @@ class HubSpotCRMService:
     async def archive_object(self, kind: ObjectKind, record_id: str) -> None:
         """Archive (HubSpot keeps it restorable for 90 days). HubSpot answers 204 even for an
         id that does not exist, so the record is read first to answer 404 honestly."""
-        rid = _check_id(record_id)
+        rid = existing_record_id(record_id)
         api = self._api(kind)
         await api.get(rid, properties=["hs_object_id"])
         await api.archive(rid)
@@ -363,12 +311,12 @@ class HubSpotCRMService:
     async def list_records(
         self, kind: ObjectKind, *, limit: int = 20, cursor: str | None = None
     ) -> Page[CRMRecord]:
-        kind = _kind(kind)
+        kind = object_kind(kind)
         page = await self.list_objects(kind, limit=limit, after=cursor)
         return Page(items=await self._to_unified(kind, page.results), next_cursor=page.next_after)
 
     async def get_record(self, kind: ObjectKind, record_id: str) -> CRMRecord:
-        kind = _kind(kind)
+        kind = object_kind(kind)
         return (await self._to_unified(kind, [await self.get_object(kind, record_id)]))[0]
 
     def _fields(self, kind: ObjectKind, fields: BaseModel | Mapping[str, Any]) -> BaseModel:
@@ -388,7 +336,7 @@ class HubSpotCRMService:
             ) from None
 
     async def create_record(self, kind: ObjectKind, fields: BaseModel) -> CRMRecord:
-        kind = _kind(kind)
+        kind = object_kind(kind)
         f = self._fields(kind, fields)
         props = mapping.fields_to_properties(kind, f)
         contact_ids: list[str] = []
@@ -402,7 +350,7 @@ class HubSpotCRMService:
         return (await self._to_unified(kind, [obj]))[0]
 
     async def update_record(self, kind: ObjectKind, record_id: str, fields: BaseModel) -> CRMRecord:
-        kind = _kind(kind)
+        kind = object_kind(kind)
         f = self._fields(kind, fields)
         props = mapping.fields_to_properties(kind, f)
         contact_ids: list[str] = []
@@ -416,7 +364,7 @@ class HubSpotCRMService:
         return (await self._to_unified(kind, [obj]))[0]
 
     async def delete_record(self, kind: ObjectKind, record_id: str) -> None:
-        await self.archive_object(_kind(kind), record_id)
+        await self.archive_object(object_kind(kind), record_id)
 
     async def search_records(
         self,
@@ -426,7 +374,7 @@ class HubSpotCRMService:
         limit: int = 20,
         cursor: str | None = None,
     ) -> Page[CRMRecord]:
-        kind = _kind(kind)
+        kind = object_kind(kind)
         group = FilterGroup(filters=[mapping.search_filter(kind, f) for f in filters])
         # Search with no filter is still a search (HubSpot accepts `{}`), so results come in
         # the same order whether or not filters were given.
@@ -434,7 +382,7 @@ class HubSpotCRMService:
             [group],
             sorts=[SortSpec("hs_object_id")],
             properties=await self.read_properties(kind),
-            limit=_limit(limit),
+            limit=page_limit(limit),
             after=cursor,
         )
         page = await self._api(kind).search(req)

@@ -10,15 +10,15 @@ The routes hand the caller's values over as they came; nothing here knows HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from atom_host_stub.contract import ObjectKind
-from atom_hubspot.client.search import Filter, FilterGroup
-from atom_hubspot.errors import InputError
+from atom_hubspot.client.search import Filter, FilterGroup, SearchRequest, Sort
+from atom_hubspot.errors import InputError, NotFound
 from atom_hubspot.service import mapping
 
 MAX_VALUE_LENGTH = 65536  # HubSpot's limit for a string property value
@@ -172,6 +172,72 @@ def filter_groups(query: RecordQuery | None) -> list[FilterGroup]:
     if isinstance(query, DealQuery):
         return deal_groups(query)
     return []
+
+
+# --------------------------------------------------------------------------- pages and ids
+
+MAX_PAGE = 100  # HubSpot's list limit; search allows 200 but one page size keeps cursors sane.
+
+
+@dataclass
+class SortSpec:
+    property_name: str
+    descending: bool = False
+
+    @classmethod
+    def parse(cls, sort: str | None) -> list[SortSpec]:
+        """`name` ascending, `-name` descending; none when not given."""
+        return [cls(sort.lstrip("-"), sort.startswith("-"))] if sort else []
+
+
+def object_kind(kind: str) -> ObjectKind:
+    """A contract object kind, also from HubSpot's type name (`contacts` → `contact`)."""
+    if kind in mapping.OBJECT_TYPES:
+        return kind
+    if kind in mapping.KIND_OF_TYPE:
+        return mapping.KIND_OF_TYPE[kind]
+    raise InputError(f"Unknown object kind {kind!r}; use contact, company or deal.")
+
+
+def page_limit(limit: int) -> int:
+    """A page size within HubSpot's list limit."""
+    if limit < 1:
+        raise InputError("limit must be at least 1", errors=[{"field": "limit", "message": "≥ 1"}])
+    return min(int(limit), MAX_PAGE)
+
+
+def existing_record_id(record_id: str) -> str:
+    """The id of a record to read or change; NotFound when it cannot be a HubSpot id."""
+    if not mapping.is_record_id(record_id):
+        # Not a HubSpot id, so it cannot exist: answer as HubSpot would, without a call.
+        raise NotFound(f"No record with id {record_id!r}.")
+    return str(record_id).strip()
+
+
+def build_search_request(
+    groups: Sequence[FilterGroup],
+    *,
+    sorts: Sequence[SortSpec] = (),
+    properties: Sequence[str] | None = None,
+    limit: int = 10,
+    after: str | None = None,
+    query: str | None = None,
+) -> SearchRequest:
+    """A client SearchRequest (AND within a group, OR across groups)."""
+    return SearchRequest(
+        filter_groups=[g for g in groups if g.filters],
+        sorts=[
+            Sort(
+                property_name=s.property_name,
+                direction="DESCENDING" if s.descending else "ASCENDING",
+            )
+            for s in sorts
+        ],
+        properties=list(properties) if properties else None,
+        limit=limit,
+        after=after,
+        query=query,
+    )
 
 
 # --------------------------------------------------------------------------- names

@@ -5,28 +5,20 @@ is a marketing email (its `emailId`), and a lead list is a CRM list of contacts 
 Single-send takes one recipient per call and cannot schedule; scheduling is ours
 (`atom_hubspot.service.scheduler`). See the facts sheet, sections 6 and 7.
 
-The models here are what the routes answer with (`CampaignInfo`, `LeadList`, …): each is built
-by attribute from the typed model the client hands back (`atom_hubspot.client.models`), which is
-the one model of what HubSpot sent.
+What the routes answer with lives by subject (`campaigns`, `lead_lists`, `email_sends`): each
+answer is built by attribute from the typed model the client hands back
+(`atom_hubspot.client.models`), which is the one model of what HubSpot sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from atom_hubspot.client import HubSpotClient
 from atom_hubspot.client.models import (
-    Campaign,
-    CampaignMetrics,
-    ListModel,
-    MarketingEmail,
     SendResult,
 )
 from atom_hubspot.errors import (
@@ -43,442 +35,35 @@ from atom_hubspot.errors import (
     Unavailable,
 )
 from atom_hubspot.service import mapping
-from atom_hubspot.service.pages import ResultsPage, offset_cursor
-
-# Tiers HubSpot gates these APIs behind (facts sheet, section 7).
-TIER_CAMPAIGNS = "Marketing Hub Professional"
-TIER_SINGLE_SEND = "Marketing Hub Enterprise"
-TIER_TRANSACTIONAL = "the Transactional Email add-on"
-
-CONTACT_OBJECT_TYPE = "0-1"
-MAX_RECIPIENTS = 1000
-
-
-def _str(v: object) -> str | None:
-    return None if v is None else str(v)
-
-
-# --------------------------------------------------------------------------- tier gates
-
-
-@asynccontextmanager
-async def tier_gate(tier: str, what: str) -> AsyncIterator[None]:
-    """Turn HubSpot's bare 403 on a tier-gated API into a 'needs <tier>' answer.
-
-    A 403 that names missing scopes stays MissingScopes; any other 403 on these APIs means the
-    portal's subscription does not include them (HubSpot answers 403 without naming the tier).
-    """
-    try:
-        yield
-    except TierRequired as err:
-        if err.required_tier:
-            raise
-        raise TierRequired(
-            f"{what} needs {tier} in this HubSpot portal.",
-            required_tier=tier,
-            status=err.status,
-            category=err.category,
-            correlation_id=err.correlation_id,
-        ) from None
-    except MissingScopes:
-        raise
-    except HubSpotError as err:
-        if err.status == 403:
-            raise TierRequired(
-                f"{what} needs {tier} in this HubSpot portal (HubSpot answered 403: {err.message})",
-                required_tier=tier,
-                status=403,
-                category=err.category,
-                correlation_id=err.correlation_id,
-            ) from None
-        raise
-
-
-# --------------------------------------------------------------------------- campaigns
-
-
-class CampaignInfo(BaseModel):
-    """A campaign as the routes answer it: its main properties by name, and all of them."""
-
-    id: str = Field(examples=["edb9b6c3-d2e2-4ca8-8396-832262aed0d4"])
-    name: str | None = Field(default=None, examples=["Spring launch"])
-    start_date: str | None = Field(default=None, examples=["2026-03-01"])
-    end_date: str | None = Field(default=None, examples=["2026-04-30"])
-    notes: str | None = Field(default=None, examples=["Webinar series and nurture emails"])
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    properties: dict[str, Any] = Field(
-        default_factory=dict, description="All campaign properties as HubSpot returned them"
-    )
-
-    @classmethod
-    def of(cls, c: Campaign) -> CampaignInfo:
-        props = c.properties
-        return cls(
-            id=c.id,
-            name=c.name,
-            start_date=_str(props.get("hs_start_date")),
-            end_date=_str(props.get("hs_end_date")),
-            notes=_str(props.get("hs_notes")),
-            created_at=c.created_at,
-            updated_at=c.updated_at,
-            properties=props,
-        )
-
-
-class CampaignInfoPage(ResultsPage[CampaignInfo]):
-    """Campaigns, one page."""
-
-
-class CampaignReport(BaseModel):
-    """HubSpot's metrics of one campaign over a date range."""
-
-    campaign_id: str
-    start_date: str
-    end_date: str
-    sessions: int | None = Field(default=None, examples=[1520])
-    new_contacts_first_touch: int | None = Field(default=None, examples=[48])
-    new_contacts_last_touch: int | None = Field(default=None, examples=[31])
-    influenced_contacts: int | None = Field(default=None, examples=[212])
-    raw: dict[str, Any] = Field(default_factory=dict, description="HubSpot's answer as is")
-
-    @classmethod
-    def of(cls, campaign_id: str, start: date, end: date, m: CampaignMetrics) -> CampaignReport:
-        return cls(
-            campaign_id=campaign_id,
-            start_date=start.isoformat(),
-            end_date=end.isoformat(),
-            sessions=m.sessions,
-            new_contacts_first_touch=m.new_contacts_first_touch,
-            new_contacts_last_touch=m.new_contacts_last_touch,
-            influenced_contacts=m.influenced_contacts,
-            raw=m.model_dump(by_alias=True, mode="json"),
-        )
-
-
-# --------------------------------------------------------------------------- lead lists
-
-
-SegmentOperator = Literal[
-    "eq", "neq", "in", "not_in", "contains", "gt", "gte", "lt", "lte", "known", "unknown"
-]
-
-# Properties HubSpot defines as enumerations: they take ENUMERATION operations in list filters.
-ENUM_PROPERTIES = frozenset({"lifecyclestage", "hs_lead_status", "hubspot_owner_id"})
-
-
-class SegmentCondition(BaseModel):
-    """One condition on a contact property."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    property: str = Field(
-        min_length=1, max_length=100, pattern=r"^[a-z0-9_]+$", examples=["lifecyclestage"]
-    )
-    operator: SegmentOperator = "eq"
-    value: str | float | list[str] | None = Field(default=None, examples=["lead"])
-
-
-class Segment(BaseModel):
-    """Who belongs to a DYNAMIC list: conditions on contact properties, all or any of them."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "match": "all",
-                    "conditions": [
-                        {
-                            "property": "lifecyclestage",
-                            "operator": "in",
-                            "value": ["lead", "marketingqualifiedlead"],
-                        },
-                        {"property": "country", "operator": "eq", "value": "Germany"},
-                    ],
-                }
-            ]
-        },
-    )
-
-    match: Literal["all", "any"] = "all"
-    conditions: list[SegmentCondition] = Field(min_length=1, max_length=20)
-
-
-def _condition_filter(c: SegmentCondition, loc: str) -> dict[str, Any]:
-    """One HubSpot list PROPERTY filter for a condition (list filters reference, 2026-03)."""
-    op = c.operator
-    v = c.value
-    if op in ("known", "unknown"):
-        if v not in (None, "", []):
-            raise InputError(
-                f"{loc}.value must be empty for operator {op}",
-                errors=[{"field": f"{loc}.value", "message": "must be empty"}],
-            )
-        operation: dict[str, Any] = {
-            "operationType": "ALL_PROPERTY",
-            "operator": "IS_KNOWN" if op == "known" else "IS_UNKNOWN",
-        }
-    elif op in ("gt", "gte", "lt", "lte"):
-        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-            raise InputError(
-                f"{loc}.value must be a number for operator {op}",
-                errors=[{"field": f"{loc}.value", "message": "must be a number"}],
-            )
-        try:
-            num = float(v)
-        except ValueError:
-            raise InputError(
-                f"{loc}.value must be a number for operator {op}",
-                errors=[{"field": f"{loc}.value", "message": "must be a number"}],
-            ) from None
-        operator = {
-            "gt": "IS_GREATER_THAN",
-            "gte": "IS_GREATER_THAN_OR_EQUAL_TO",
-            "lt": "IS_LESS_THAN",
-            "lte": "IS_LESS_THAN_OR_EQUAL_TO",
-        }[op]
-        operation = {
-            "operationType": "NUMBER",
-            "operator": operator,
-            "value": int(num) if num.is_integer() else num,
-        }
-    else:
-        values = v if isinstance(v, list) else ([] if v is None else [str(v)])
-        values = [str(x) for x in values if str(x) != ""]
-        if not values:
-            raise InputError(
-                f"{loc}.value is required for operator {op}",
-                errors=[{"field": f"{loc}.value", "message": "value required"}],
-            )
-        if op in ("eq", "neq") and len(values) != 1:
-            raise InputError(
-                f"{loc}.value takes one value for operator {op}; use in/not_in",
-                errors=[{"field": f"{loc}.value", "message": "one value"}],
-            )
-        if c.property in ENUM_PROPERTIES or op in ("in", "not_in"):
-            if op == "contains":
-                raise InputError(
-                    f"{loc}.operator contains does not apply to {c.property}",
-                    errors=[{"field": f"{loc}.operator", "message": "not allowed"}],
-                )
-            operator = "IS_ANY_OF" if op in ("eq", "in") else "IS_NONE_OF"
-            operation = {"operationType": "ENUMERATION", "operator": operator, "values": values}
-        else:
-            operator = {"eq": "IS_EQUAL_TO", "neq": "IS_NOT_EQUAL_TO", "contains": "CONTAINS"}[op]
-            operation = {"operationType": "MULTISTRING", "operator": operator, "values": values}
-    return {"filterType": "PROPERTY", "property": c.property, "operation": operation}
-
-
-def segment_filter_branch(segment: Segment) -> dict[str, Any]:
-    """The filterBranch HubSpot expects: an OR root whose children are AND branches."""
-    filters = [
-        _condition_filter(c, f"segment.conditions.{i}") for i, c in enumerate(segment.conditions)
-    ]
-
-    def and_branch(fs: list[dict[str, Any]]) -> dict[str, Any]:
-        return {
-            "filterBranchType": "AND",
-            "filterBranchOperator": "AND",
-            "filters": fs,
-            "filterBranches": [],
-        }
-
-    branches = (
-        [and_branch(filters)] if segment.match == "all" else [and_branch([f]) for f in filters]
-    )
-    return {
-        "filterBranchType": "OR",
-        "filterBranchOperator": "OR",
-        "filters": [],
-        "filterBranches": branches,
-    }
-
-
-class LeadList(BaseModel):
-    id: str = Field(examples=["123"])
-    name: str | None = Field(default=None, examples=["Webinar leads"])
-    processing_type: str | None = Field(default=None, examples=["MANUAL"])
-    object_type_id: str | None = Field(default=None, examples=["0-1"])
-    size: int | None = Field(default=None, examples=[42])
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    filter_branch: dict[str, Any] | None = Field(
-        default=None, description="HubSpot's filter definition (DYNAMIC and SNAPSHOT lists)"
-    )
-
-    @classmethod
-    def of(cls, lst: ListModel) -> LeadList:
-        return cls(
-            id=lst.list_id,
-            name=lst.name,
-            processing_type=lst.processing_type,
-            object_type_id=lst.object_type_id,
-            size=lst.size,
-            created_at=lst.created_at,
-            updated_at=lst.updated_at,
-            filter_branch=lst.filter_branch,
-        )
-
-
-class LeadListPage(ResultsPage[LeadList]):
-    """Lead lists, one page (HubSpot pages lists by offset; the cursor carries it)."""
-
-
-class MembershipResult(BaseModel):
-    list_id: str
-    added: list[str] = Field(default_factory=list, examples=[["101", "102"]])
-    removed: list[str] = Field(default_factory=list, examples=[[]])
-    missing: list[str] = Field(
-        default_factory=list,
-        examples=[["999"]],
-        description="Ids HubSpot does not know as contacts of this portal",
-    )
-    unchanged: list[str] = Field(
-        default_factory=list,
-        description="Ids already in (add) or not in (remove) the list",
-    )
-
-
-class MemberPage(ResultsPage[str]):
-    """Contact ids in a lead list, one page."""
-
-
-# --------------------------------------------------------------------------- emails
-
-
-class EmailTemplate(BaseModel):
-    """A marketing email that can be sent (HubSpot has no separate template resource)."""
-
-    id: str = Field(examples=["123456789"])
-    name: str | None = Field(default=None, examples=["Welcome email"])
-    subject: str | None = Field(default=None, examples=["Welcome to Acme"])
-    state: str | None = Field(default=None, examples=["PUBLISHED"])
-    type: str | None = Field(default=None, examples=["AUTOMATED_EMAIL"])
-    is_published: bool | None = None
-    from_name: str | None = None
-    updated_at: datetime | None = None
-
-    @classmethod
-    def of(cls, e: MarketingEmail) -> EmailTemplate:
-        return cls(
-            id=e.id,
-            name=e.name,
-            subject=e.subject,
-            state=e.state,
-            type=e.type or e.email_type,
-            is_published=e.is_published,
-            from_name=_str((e.sender or {}).get("fromName")),
-            updated_at=e.updated_at,
-        )
-
-
-class EmailTemplatePage(ResultsPage[EmailTemplate]):
-    """Marketing emails that can be sent, one page."""
-
-
-class Recipient(BaseModel):
-    """Whom to send to: a contact id (its email is looked up) or an address."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    contact_id: str | None = None
-    email: str | None = None
-
-
-RecipientStatus = Literal["sent", "failed", "skipped", "unknown"]
-
-
-class RecipientResult(BaseModel):
-    contact_id: str | None = None
-    email: str | None = None
-    status: RecipientStatus = Field(
-        description="sent: HubSpot accepted it; failed: HubSpot refused it or it was not "
-        "attempted because of an error; skipped: nothing to send to (no such contact, no "
-        "address, duplicate); unknown: it may have been sent — not repeated, check in HubSpot",
-    )
-    status_id: str | None = Field(default=None, description="HubSpot's statusId of the send")
-    send_result: str | None = Field(default=None, examples=["SENT"])
-    error: dict[str, Any] | None = Field(
-        default=None, examples=[{"code": "not_found", "message": "Contact 9 was not found"}]
-    )
-
-
-class SendSummary(BaseModel):
-    email_id: int
-    requested: int
-    sent: int
-    failed: int
-    skipped: int
-    unknown: int
-    results: list[RecipientResult]
-
-    @classmethod
-    def of(cls, email_id: int, results: list[RecipientResult]) -> SendSummary:
-        def n(s: str) -> int:
-            return sum(1 for r in results if r.status == s)
-
-        return cls(
-            email_id=email_id,
-            requested=len(results),
-            sent=n("sent"),
-            failed=n("failed"),
-            skipped=n("skipped"),
-            unknown=n("unknown"),
-            results=results,
-        )
-
-
-# HubSpot's sendResult values meaning it took the message (anything else: it refused).
-_ACCEPTED_SEND_RESULTS = frozenset({"SENT", "QUEUED"})
-
-
-def _error_dict(err: HubSpotError) -> dict[str, Any]:
-    d = {"code": err.code, "message": err.message}
-    if err.correlation_id:
-        d["correlation_id"] = err.correlation_id
-    return d
-
-
-def recipients_from(
-    contact_ids: Iterable[str] | None, emails: Iterable[str] | None
-) -> list[Recipient]:
-    """Validate and merge recipients; 422 naming each bad field, nothing sent."""
-    out: list[Recipient] = []
-    errors: list[dict[str, Any]] = []
-    # Each listed id is one recipient: a repeat is answered as a skipped duplicate.
-    for i, cid in enumerate(contact_ids or []):
-        if mapping.is_record_id(cid):
-            out.append(Recipient(contact_id=str(cid).strip()))
-        else:
-            errors.append({"field": f"contact_ids.{i}", "message": mapping.NOT_A_RECORD_ID})
-    for i, e in enumerate(emails or []):
-        s = str(e).strip()
-        if not mapping.EMAIL.match(s):
-            errors.append({"field": f"emails.{i}", "message": "not a valid e-mail address"})
-        else:
-            out.append(Recipient(email=s))
-    if errors:
-        raise InputError(
-            "Invalid recipients: " + ", ".join(e["field"] for e in errors), errors=errors
-        )
-    if not out:
-        raise InputError(
-            "Give contact_ids or emails (at least one recipient).",
-            errors=[{"field": "contact_ids", "message": "no recipients"}],
-        )
-    if len(out) > MAX_RECIPIENTS:
-        raise InputError(
-            f"At most {MAX_RECIPIENTS} recipients per request.",
-            errors=[{"field": "contact_ids", "message": "too many recipients"}],
-        )
-    return out
-
+from atom_hubspot.service.campaigns import CampaignInfo, CampaignInfoPage, CampaignReport
+from atom_hubspot.service.email_sends import (
+    ACCEPTED_SEND_RESULTS,
+    EmailTemplate,
+    EmailTemplatePage,
+    OnResult,
+    Recipient,
+    RecipientResult,
+    SendSummary,
+    error_dict,
+)
+from atom_hubspot.service.lead_lists import (
+    CONTACT_OBJECT_TYPE,
+    LeadList,
+    LeadListPage,
+    MemberPage,
+    MembershipResult,
+    Segment,
+    segment_filter_branch,
+)
+from atom_hubspot.service.pages import offset_cursor
+from atom_hubspot.service.tier_gate import (
+    TIER_CAMPAIGNS,
+    TIER_SINGLE_SEND,
+    TIER_TRANSACTIONAL,
+    tier_gate,
+)
 
 # --------------------------------------------------------------------------- the service
-
-
-OnResult = Callable[[int, RecipientResult], Awaitable[None]]
 
 
 class MarketingService:
@@ -807,11 +392,11 @@ class MarketingService:
                     send_id=send_id,
                 )
         except OutcomeUnknown as err:
-            return RecipientResult(**base, status="unknown", error=_error_dict(err)), err
+            return RecipientResult(**base, status="unknown", error=error_dict(err)), err
         except HubSpotError as err:
-            return RecipientResult(**base, status="failed", error=_error_dict(err)), err
+            return RecipientResult(**base, status="failed", error=error_dict(err)), err
         send_result, status = res.send_result, res.status
-        accepted = send_result in _ACCEPTED_SEND_RESULTS or (
+        accepted = send_result in ACCEPTED_SEND_RESULTS or (
             send_result is None and status != "CANCELED"
         )
         return RecipientResult(
@@ -862,7 +447,7 @@ class MarketingService:
                             email=addr,
                             status="failed",
                             error={
-                                **_error_dict(fatal[0]),
+                                **error_dict(fatal[0]),
                                 "message": "Not attempted: " + fatal[0].message,
                             },
                         )

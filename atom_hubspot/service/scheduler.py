@@ -38,11 +38,7 @@ from atom_hubspot.errors import (
     StorageError,
     Unavailable,
 )
-from atom_hubspot.service.marketing import (
-    Recipient,
-    RecipientResult,
-    SendSummary,
-)
+from atom_hubspot.service.email_sends import Recipient, RecipientResult, SendSummary
 from atom_hubspot.storage.models import ScheduledSend
 from atom_hubspot.storage.scheduled_sends import (
     NewSend,

@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 from atom_host_stub.contract import Principal
 from atom_hubspot.errors import InputError
 from atom_hubspot.oauth.connections import ConnectionInfo
-from atom_hubspot.service.marketing import MarketingService, SendSummary, recipients_from
+from atom_hubspot.service.email_sends import SendSummary, recipients_from
+from atom_hubspot.service.marketing import MarketingService
 from atom_hubspot.service.scheduler import ScheduledSendInfo, ScheduledSends
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from atom_hubspot.service.marketing import Segment, segment_filter_branch
+from atom_hubspot.service.lead_lists import Segment, segment_filter_branch
 from tests.marketing.conftest import BOB_PORTAL_ID, Stack
 
 # --------------------------------------------------------------------------- campaigns

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from atom_host_stub.contract import Principal
 from atom_hubspot.errors import Conflict, NotFound
-from atom_hubspot.service.marketing import Recipient
+from atom_hubspot.service.email_sends import Recipient
 from atom_hubspot.service.scheduler import ScheduledSendRunner, ScheduledSends
 from atom_hubspot.storage.db import Database
 from atom_hubspot.storage.models import ScheduledSend

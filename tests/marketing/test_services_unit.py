@@ -14,13 +14,10 @@ from atom_hubspot.client import HubSpotClient, HubSpotHTTP, StaticToken
 from atom_hubspot.client.models import BatchResult, SendResult
 from atom_hubspot.errors import HubSpotError, InputError, MissingScopes, TierRequired
 from atom_hubspot.service.analytics import AnalyticsCache, buckets
-from atom_hubspot.service.marketing import (
-    MarketingService,
-    Segment,
-    recipients_from,
-    segment_filter_branch,
-    tier_gate,
-)
+from atom_hubspot.service.email_sends import recipients_from
+from atom_hubspot.service.lead_lists import Segment, segment_filter_branch
+from atom_hubspot.service.marketing import MarketingService
+from atom_hubspot.service.tier_gate import tier_gate
 from atom_hubspot.settings import HubSpotSettings
 
 # --------------------------------------------------------------------------- cache
