@@ -69,6 +69,13 @@ class ApiCaller:
         )
 
 
+class ApiGroup:
+    """One group of HubSpot endpoints (lists, campaigns, …) over a connection's caller."""
+
+    def __init__(self, client: ApiCaller) -> None:
+        self._c = client
+
+
 def query_params(**kw: Any) -> dict[str, Any]:
     """Query parameters without the ones not given (None)."""
     return {k: v for k, v in kw.items() if v is not None}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from atom_hubspot.client.caller import ApiCaller, next_after, query_params
+from atom_hubspot.client.caller import ApiGroup, next_after, query_params
 from atom_hubspot.client.models import (
     ListMember,
     ListMemberPage,
@@ -20,13 +20,10 @@ if TYPE_CHECKING:
     pass
 
 
-class ListsAPI:
+class ListsAPI(ApiGroup):
     """https://developers.hubspot.com/docs/api-reference/crm-lists-v3/guide"""
 
     PROCESSING_TYPES = ("MANUAL", "DYNAMIC", "SNAPSHOT")
-
-    def __init__(self, client: ApiCaller) -> None:
-        self._c = client
 
     async def create(
         self,

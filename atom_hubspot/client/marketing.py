@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from atom_hubspot.client.caller import ApiCaller, csv_param, next_after, query_params
+from atom_hubspot.client.caller import ApiGroup, csv_param, next_after, query_params
 from atom_hubspot.client.models import (
     Campaign,
     CampaignMetrics,
@@ -37,12 +37,9 @@ def _day(value: date | datetime | str | None) -> str | None:
     return str(value)
 
 
-class CampaignsAPI:
+class CampaignsAPI(ApiGroup):
     """Marketing campaigns (Marketing Hub Professional).
     https://developers.hubspot.com/docs/api-reference/marketing-campaigns-v3/guide"""
-
-    def __init__(self, client: ApiCaller) -> None:
-        self._c = client
 
     async def list(
         self,
@@ -126,12 +123,9 @@ def _iso(value: datetime | date | str) -> str:
     return str(value)
 
 
-class MarketingEmailsAPI:
+class MarketingEmailsAPI(ApiGroup):
     """Marketing emails: what a user picks to send (there is no "templates" resource).
     https://developers.hubspot.com/docs/api-reference/marketing-emails-v3/guide"""
-
-    def __init__(self, client: ApiCaller) -> None:
-        self._c = client
 
     async def list(
         self,
@@ -185,7 +179,7 @@ class MarketingEmailsAPI:
 # --------------------------------------------------------------------------- sends
 
 
-class SendsAPI:
+class SendsAPI(ApiGroup):
     """One marketing email to one recipient per call; HubSpot cannot schedule it.
 
     Never retried once the call may have reached HubSpot: a lost answer becomes
@@ -193,9 +187,6 @@ class SendsAPI:
     https://developers.hubspot.com/docs/api-reference/marketing-single-send-v4/guide
     https://developers.hubspot.com/docs/api-reference/marketing-transactional-single-send-v3/guide
     """
-
-    def __init__(self, client: ApiCaller) -> None:
-        self._c = client
 
     @staticmethod
     def _payload(

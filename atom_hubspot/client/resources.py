@@ -7,7 +7,7 @@ import builtins
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from atom_hubspot.client.caller import ApiCaller, next_after, query_params
+from atom_hubspot.client.caller import ApiGroup, next_after, query_params
 from atom_hubspot.client.models import (
     AccountDetails,
     AssociationPage,
@@ -82,10 +82,7 @@ def inline_association(from_type: str, to_type: str, to_id: str | int) -> dict[s
     }
 
 
-class AssociationsAPI:
-    def __init__(self, client: ApiCaller) -> None:
-        self._c = client
-
+class AssociationsAPI(ApiGroup):
     async def link_default(
         self, from_type: str, from_id: str | int, to_type: str, to_id: str | int
     ) -> dict[str, Any]:
@@ -138,10 +135,7 @@ class AssociationsAPI:
 # --------------------------------------------------------------------------- pipelines
 
 
-class PipelinesAPI:
-    def __init__(self, client: ApiCaller) -> None:
-        self._c = client
-
+class PipelinesAPI(ApiGroup):
     async def list(self, object_type: str = "deals") -> builtins.list[PipelineModel]:
         body = await self._c.json("GET", self._c.http.paths.pipelines(object_type))
         return [PipelineModel.model_validate(p) for p in body.get("results") or []]
@@ -158,13 +152,10 @@ class PipelinesAPI:
 # --------------------------------------------------------------------------- properties
 
 
-class PropertiesAPI:
+class PropertiesAPI(ApiGroup):
     """Property definitions of an object type, HubSpot-defined and custom (created in HubSpot's
     UI or through the API).
     https://developers.hubspot.com/docs/api-reference/crm-properties-v3/guide"""
-
-    def __init__(self, client: ApiCaller) -> None:
-        self._c = client
 
     async def list(
         self, object_type: str, *, archived: bool = False
@@ -186,10 +177,7 @@ class PropertiesAPI:
 # --------------------------------------------------------------------------- account
 
 
-class AccountAPI:
-    def __init__(self, client: ApiCaller) -> None:
-        self._c = client
-
+class AccountAPI(ApiGroup):
     async def details(self) -> AccountDetails:
         """Account details: also the cheap authenticated call a health check makes."""
         body = await self._c.json("GET", self._c.http.paths.account_details())
