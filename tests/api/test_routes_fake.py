@@ -412,6 +412,12 @@ async def test_unexpected_defect_is_enveloped_without_detail(
     assert r.json()["error"]["code"] == "internal_error"
 
 
-def test_fake_client_is_independent_per_user(fake_clients: dict[str, FakeClient]) -> None:
-    assert fake_clients["alice"] is not fake_clients["bob"]
-    assert isinstance(httpx.__version__, str)
+async def test_each_caller_reaches_only_their_own_portal(
+    fake_http: httpx.AsyncClient, fake_clients: dict[str, FakeClient]
+) -> None:
+    alice, bob = fake_clients["alice"], fake_clients["bob"]
+    alice.contacts.add({"email": "only-alice@example.com"})
+    r = await fake_http.get("/api/hubspot/contacts", headers={"Authorization": "Bearer bob"})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["results"] == [] and r.json()["meta"] == {"portal_id": 222}
+    assert [c[0] for c in bob.calls] == ["list"] and alice.calls == []
