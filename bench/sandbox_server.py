@@ -168,9 +168,7 @@ def install_fast_list() -> Callable[[], None]:
         }
         if more:
             nxt = str(page[-1].id + 1)
-            body["paging"] = {
-                "next": {"after": nxt, "link": f"{call.root_path}{call.path}?after={nxt}"}
-            }
+            body["paging"] = {"next": {"after": nxt, "link": call.next_link(nxt)}}
         return api_crm.json_response(body)
 
     route.handler = list_objects

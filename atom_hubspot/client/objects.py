@@ -124,7 +124,7 @@ class ObjectsAPI:
         associations: builtins.list[dict[str, Any]] | None = None,
     ) -> CrmObject:
         """Create a record. Never re-sent once it may have reached HubSpot (OutcomeUnknown);
-        for contacts and companies `batch_upsert` by email/domain is the repeatable way."""
+        `batch_upsert` by a unique-value property (contacts: email) is the repeatable way."""
         payload: dict[str, Any] = {"properties": dict(properties)}
         if associations:
             payload["associations"] = associations
@@ -287,10 +287,27 @@ class ObjectsAPI:
         self,
         inputs: Sequence[Mapping[str, Any] | tuple[str, Mapping[str, str]]],
         *,
-        id_property: str = "email",
+        id_property: str | None = None,
     ) -> BatchResult:
-        """Create or update by a unique property (contacts `email`, companies `domain`):
-        the repeatable way to write records."""
+        """Create or update by a unique-value property: the repeatable way to write records.
+        Contacts key on `email` (the default); other types need a property made with
+        `hasUniqueValue`. Company `domain` is refused here: through the API HubSpot does not
+        deduplicate companies by domain, and an upsert keyed on it is rejected (HubSpot's
+        companies API guide, "Create companies")."""
+        contacts = self.object_type in ("contacts", "0-1")
+        if id_property is None:
+            if not contacts:
+                raise InputError(
+                    f"upserting {self.object_type} needs id_property: a unique-value property",
+                    field="id_property",
+                )
+            id_property = "email"
+        if id_property == "domain" and self.object_type in ("companies", "0-2"):
+            raise InputError(
+                "company domain is not unique at HubSpot and cannot key an upsert; "
+                "use a custom property made with hasUniqueValue",
+                field="id_property",
+            )
         items = [_id_input(i, id_property) for i in inputs]
         return await self._batch("upsert", items, lambda c: {"inputs": list(c)}, repeatable=True)
 

@@ -30,7 +30,8 @@ lost_answer_as, paths, methods, script, seed, hang_s), fault_style ("raise" in-p
 
 Admin endpoints (never rate-limited or faulted): GET /_sandbox; GET|PUT|PATCH /_sandbox/faults;
 GET|PUT /_sandbox/limits, POST /_sandbox/limits/reset; PATCH /_sandbox/config; GET|DELETE
-/_sandbox/sends; GET|DELETE /_sandbox/calls; POST /_sandbox/reset; GET|POST /_sandbox/portals,
+/_sandbox/sends; POST /_sandbox/email-events (an open or click: statistics and campaign
+metrics follow); GET|DELETE /_sandbox/calls; POST /_sandbox/reset; GET|POST /_sandbox/portals,
 PATCH /_sandbox/portals/{id}; POST /_sandbox/portals/{id}/records (many records at once, optionally
 all with one modification time); POST /_sandbox/private-app-tokens; POST /_sandbox/tokens/expire;
 POST /_sandbox/clock/advance.

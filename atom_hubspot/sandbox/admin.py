@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from atom_hubspot.sandbox.config import FaultConfig, PortalConfig, SandboxConfig
+from atom_hubspot.sandbox.config import DEMO_PORTAL_ID, FaultConfig, PortalConfig, SandboxConfig
 from atom_hubspot.sandbox.errors import ApiError, validation
 from atom_hubspot.sandbox.limits import LimitConfig
 from atom_hubspot.sandbox.routing import Call, Router, json_response
@@ -83,6 +83,30 @@ async def clear_sends(call: Call) -> Response:
         p.sends.clear()
         p.send_ids.clear()
     return json_response({"cleared": True})
+
+
+@routes.add("POST", "admin.email_events", "/_sandbox/email-events", kind="admin")
+async def add_email_event(call: Call) -> Response:
+    """Record what a recipient did with a marketing email, as HubSpot's tracking would:
+    {"emailId", "type": "OPEN" | "CLICK", "recipient", "portalId"?}. Email statistics and the
+    email's campaign metrics follow."""
+    body = call.json_object()
+    kind = str(body.get("type") or "").upper()
+    email_id = body.get("emailId")
+    recipient = str(body.get("recipient") or "").strip().lower()
+    portal = call.sandbox.portal(int(body.get("portalId") or DEMO_PORTAL_ID))
+    problems = []
+    if kind not in ("OPEN", "CLICK"):
+        problems.append({"message": "type must be OPEN or CLICK", "in": "type"})
+    if not isinstance(email_id, int) or email_id not in portal.emails:
+        problems.append({"message": "emailId must name a marketing email", "in": "emailId"})
+    if not recipient:
+        problems.append({"message": "recipient is required", "in": "recipient"})
+    if problems:
+        raise validation("Invalid email event", problems)
+    assert isinstance(email_id, int)
+    portal.record_email_event(email_id, kind, call.now, recipient=recipient)
+    return json_response({"emailId": email_id, "type": kind, "recipient": recipient}, 201)
 
 
 @routes.add("GET", "admin.calls", "/_sandbox/calls", kind="admin")

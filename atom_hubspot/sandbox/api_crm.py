@@ -137,9 +137,7 @@ async def list_objects(call: Call) -> Response:
     body: dict[str, Any] = {"results": [record_json(portal, otype, r, props, assoc) for r in page]}
     if len(recs) > limit:
         nxt = str(page[-1].id + 1)
-        body["paging"] = {
-            "next": {"after": nxt, "link": f"{call.root_path}{call.path}?after={nxt}"}
-        }
+        body["paging"] = {"next": {"after": nxt, "link": call.next_link(nxt)}}
     return json_response(body)
 
 
@@ -333,7 +331,7 @@ async def _batch_upsert(
             continue
         key = str(item["id"])
         id_prop = item.get("idProperty") or "hs_object_id"
-        if id_prop not in ("hs_object_id", otype.unique_prop):
+        if id_prop != "hs_object_id" and id_prop not in portal.unique_properties(otype):
             errors.append(
                 {
                     "status": "error",
@@ -630,7 +628,11 @@ async def assoc_batch(call: Call) -> Response:
                         "category": "OBJECT_NOT_FOUND",
                         "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
                         "message": f"No {b.singular} is associated with {a.singular} {key}.",
-                        "context": {"fromObjectId": [key]},
+                        "context": {
+                            "fromObjectId": [key],
+                            "fromObjectType": [a.label],
+                            "toObjectType": [b.label],
+                        },
                     }
                 )
                 continue

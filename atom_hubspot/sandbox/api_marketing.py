@@ -3,10 +3,9 @@ transactional sends (recorded for inspection)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from starlette.responses import Response
@@ -62,6 +61,17 @@ def campaign_json(c: Campaign, props: list[str] | None) -> dict[str, Any]:
         "updatedAt": iso_ms(c.updated),
         "businessUnits": [{"id": 0}],
     }
+
+
+def campaign_assets(portal: Portal, c: Campaign) -> dict[str, Any]:
+    """A campaign read answers its assets by type (here: its marketing emails).
+    https://developers.hubspot.com/docs/api-reference/latest/marketing/campaigns/get-campaign"""
+    emails = [
+        {"id": str(eid), "name": e.get("name")}
+        for eid, e in sorted(portal.emails.items())
+        if e.get("campaign") == c.id
+    ]
+    return {"MARKETING_EMAIL": {"results": emails}} if emails else {}
 
 
 def _campaign(portal: Portal, guid: str) -> Campaign:
@@ -163,8 +173,11 @@ async def create_campaign(call: Call) -> Response:
     family="marketing.campaigns",
 )
 async def get_campaign(call: Call) -> Response:
-    c = _campaign(call.require_portal(), call.params["guid"])
-    return json_response(campaign_json(c, call.list_query("properties") or None))
+    portal = call.require_portal()
+    c = _campaign(portal, call.params["guid"])
+    body = campaign_json(c, call.list_query("properties") or None)
+    body["assets"] = campaign_assets(portal, c)
+    return json_response(body)
 
 
 @routes.add(
@@ -206,11 +219,6 @@ def _day(call: Call, name: str) -> date | None:
     return date.fromisoformat(raw)
 
 
-def _n(seed: str, low: int, high: int) -> int:
-    h = int(hashlib.sha256(seed.encode()).hexdigest()[:8], 16)
-    return low + h % (high - low + 1)
-
-
 @routes.add(
     "GET",
     "campaigns.metrics",
@@ -220,24 +228,40 @@ def _n(seed: str, low: int, high: int) -> int:
     family="marketing.campaigns",
 )
 async def campaign_metrics(call: Call) -> Response:
-    c = _campaign(call.require_portal(), call.params["guid"])
-    start = _day(call, "startDate") or date.fromisoformat(
-        str(c.properties.get("hs_start_date") or "2026-01-01")
-    )
-    end = _day(call, "endDate") or date.fromtimestamp(call.now)
+    """What the campaign's marketing emails did between startDate and endDate (whole UTC days),
+    from the sandbox's own email events; zero where nothing happened. A click counts as a
+    session; a contact who opened or clicked is influenced; a contact created in the range who
+    was sent a campaign email in it is a new contact (first and last touch: email is the only
+    channel here)."""
+    portal = call.require_portal()
+    c = _campaign(portal, call.params["guid"])
+    start = _day(call, "startDate") or datetime.fromtimestamp(c.created, UTC).date()
+    end = _day(call, "endDate") or datetime.fromtimestamp(call.now, UTC).date()
     if end < start:
         raise validation("endDate is before startDate")
-    days = (end - start).days + 1
-    # Deterministic per campaign and range, growing with the range.
-    per_day = _n(c.id, 5, 60)
-    sessions = per_day * days
-    first = sessions * _n(c.id + "f", 2, 9) // 100
+    low = datetime.combine(start, datetime.min.time(), UTC).timestamp()
+    high = datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC).timestamp()
+    emails = {eid for eid, e in portal.emails.items() if e.get("campaign") == c.id}
+    events = [e for e in portal.email_events if e["emailId"] in emails and low <= e["at"] < high]
+    sessions = sum(e["count"] for e in events if e["type"] == "CLICK")
+    engaged = {e["recipient"] for e in events if e["type"] in ("OPEN", "CLICK") and e["recipient"]}
+    influenced = len(engaged) + sum(
+        e["count"] for e in events if e["type"] == "OPEN" and e["recipient"] is None
+    )
+    reached = {e["recipient"] for e in events if e["type"] == "SENT" and e["recipient"]}
+    new = sum(
+        1
+        for r in portal.records["contacts"].values()
+        if not r.archived
+        and low <= r.created < high
+        and (r.properties.get("email") or "").lower() in reached
+    )
     return json_response(
         {
             "sessions": sessions,
-            "newContactsFirstTouch": first,
-            "newContactsLastTouch": first * _n(c.id + "l", 60, 95) // 100,
-            "influencedContacts": first * _n(c.id + "i", 110, 300) // 100,
+            "newContactsFirstTouch": new,
+            "newContactsLastTouch": new,
+            "influencedContacts": influenced,
         }
     )
 
@@ -245,8 +269,23 @@ async def campaign_metrics(call: Call) -> Response:
 # --------------------------------------------------------------------------- marketing emails
 
 
+# Fields HubSpot's PublicEmail always carries (`isAb` is required in the 2026-03 reference,
+# the others in the v3 one); emails stored without them answer these defaults.
+# https://developers.hubspot.com/docs/api-reference/latest/marketing/marketing-emails/get-email
+EMAIL_DEFAULTS: dict[str, Any] = {
+    "isAb": False,
+    "subcategory": "batch",
+    "sendOnPublish": True,
+    "content": {},
+    "to": {},
+    "from": {},
+}
+
+
 def email_json(portal: Portal, e: dict[str, Any], stats: bool) -> dict[str, Any]:
     out = {k: v for k, v in e.items() if not k.startswith("_")}
+    for key, default in EMAIL_DEFAULTS.items():
+        out.setdefault(key, default)
     if stats:
         counters = portal.email_stats.get(int(e["id"]), {})
         out["stats"] = _stats_block(counters)
@@ -312,7 +351,7 @@ async def email_statistics(call: Call) -> Response:
         except ValueError:
             raise validation(f"emailIds: {raw} is not a number") from None
     total: dict[str, int] = {}
-    chosen: list[str] = []
+    chosen: list[int] = []
     for eid, e in sorted(portal.emails.items()):
         if ids and eid not in ids:
             continue
@@ -321,7 +360,7 @@ async def email_statistics(call: Call) -> Response:
             continue
         if (start is not None and published < start) or (end is not None and published > end):
             continue
-        chosen.append(str(eid))
+        chosen.append(eid)  # integers, as HubSpot's AggregateEmailStatistics has them
         for k, v in portal.email_stats.get(eid, {}).items():
             total[k] = total.get(k, 0) + v
     return json_response(
@@ -411,9 +450,7 @@ def _send(call: Call, kind: str) -> Response:
         if send_id:
             portal.send_ids[str(send_id)] = status_id
         if result == "SENT":
-            stats = portal.email_stats.setdefault(email_id, {})
-            stats["sent"] = stats.get("sent", 0) + 1
-            stats["delivered"] = stats.get("delivered", 0) + 1
+            portal.record_email_event(email_id, "SENT", now, recipient=to.lower())
     return json_response(
         {
             "status": "COMPLETE",

@@ -179,22 +179,18 @@ def _issue(call: Call, portal_id: int, scopes: list[str], refresh: str | None) -
         expires_at=sb.now() + sb.config.access_token_ttl_s,
         refresh_token=refresh,
     )
+    # `token_use` is required in HubSpot's AccessTokenResponse, v1 and date-versioned alike.
+    # https://developers.hubspot.com/docs/api-reference/latest/authentication/oauth-tokens/token
     out: dict[str, Any] = {
         "token_type": "bearer",
+        "token_use": "access_token",
         "refresh_token": refresh,
         "access_token": access,
         "expires_in": sb.config.access_token_ttl_s,
     }
     if call.version != "legacy":
         # Only the date-versioned endpoint adds these (HubSpot calls them optional).
-        out.update(
-            {
-                "token_use": "access",
-                "hub_id": portal_id,
-                "user_id": portal.user_id,
-                "scopes": scopes,
-            }
-        )
+        out.update({"hub_id": portal_id, "user_id": portal.user_id, "scopes": scopes})
     return out
 
 
@@ -277,11 +273,44 @@ def _token_info(call: Call, token: str, grant: TokenGrant, *, legacy: bool) -> d
     else:
         info["token_type"] = "refresh"  # noqa: S105 - a kind, not a secret
     if not legacy:
-        info.pop("token")
+        # HubSpot's PublicAccessTokenInfoResponse / PublicRefreshTokenInfoResponse: the v1
+        # fields plus active, client_id, token_use and (access tokens) the signed token.
+        # https://developers.hubspot.com/docs/api-reference/latest/authentication/oauth-tokens/token-introspect
+        access = grant.expires_at is not None
         info.update(
-            {"active": True, "client_id": sb.config.client_id, "token_use": info.pop("token_type")}
+            {
+                "active": True,
+                "client_id": sb.config.client_id,
+                "token_use": "access_token" if access else "refresh_token",
+            }
         )
+        if access:
+            info["is_private_distribution"] = False
+            info["signed_access_token"] = _signed_access_token(call, grant)
     return info
+
+
+def _signed_access_token(call: Call, grant: TokenGrant) -> dict[str, Any]:
+    sb = call.sandbox
+    return {
+        "appId": sb.config.app_id,
+        "appInstallId": f"{sb.config.app_id}-{grant.portal_id}",
+        "audience": "https://api.hubapi.com",
+        "expiresAt": int((grant.expires_at or 0) * 1000),
+        "hubId": grant.portal_id,
+        "hublet": "na1",
+        "installingUserId": grant.user_id,
+        "isPrivateDistribution": False,
+        "isServiceAccount": False,
+        "isUserLevel": False,
+        "newSignature": "",
+        "scopeToScopeGroupPks": "",
+        "scopes": " ".join(grant.scopes),
+        "signature": "",
+        "trialScopeToScopeGroupPks": "",
+        "trialScopes": "",
+        "userId": grant.user_id,
+    }
 
 
 def _lookup(call: Call, token: str, hint: str | None) -> TokenGrant | None:

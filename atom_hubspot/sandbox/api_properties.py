@@ -15,7 +15,13 @@ from typing import Any
 from starlette.responses import Response
 
 from atom_hubspot.sandbox.errors import ApiError, validation
-from atom_hubspot.sandbox.objects import PROPERTY_TYPES, ObjectType, iso_ms, resolve_type
+from atom_hubspot.sandbox.objects import (
+    PROPERTY_TYPES,
+    READ_ONLY,
+    ObjectType,
+    iso_ms,
+    resolve_type,
+)
 from atom_hubspot.sandbox.routing import Call, Router, json_response, require_scopes
 from atom_hubspot.sandbox.state import Portal
 
@@ -91,7 +97,8 @@ def _definition(
         "modificationMetadata": {
             "archivable": not hubspot_defined,
             "readOnlyDefinition": hubspot_defined,
-            "readOnlyValue": False,
+            # HubSpot writes these itself; the API refuses a value for them.
+            "readOnlyValue": name in READ_ONLY,
         },
     }
 
@@ -197,6 +204,8 @@ async def create_property(call: Call) -> Response:
         description=str(body.get("description") or ""),
         options=body.get("options") if isinstance(body.get("options"), list) else None,
     )
+    # A custom unique-value property: what an upsert of companies (or any type) keys on.
+    definition["hasUniqueValue"] = body.get("hasUniqueValue") is True
     portal.property_defs.setdefault(otype.name, {})[name] = definition
     # Records may carry it from now on.
     portal.extra_properties.setdefault(otype.name, set()).add(name)

@@ -408,11 +408,12 @@ class SandboxApp:
         except OAuthError as exc:
             resp = JSONResponse(exc.body(cid), status_code=exc.http_status)
         entry["status"] = resp.status_code
-        if route is not None and route.kind in ("api", "oauth"):
+        if route is None or route.kind in ("api", "oauth"):
+            # Every API answer carries it, unrouted 404s and 405s too.
             resp.headers["X-HubSpot-Correlation-Id"] = cid
             if call is not None:
                 resp.headers.update(call.response_headers)
-            if not (route.search):
+            if route is not None and not route.search:
                 resp.headers.update(extra_headers)
         return resp
 

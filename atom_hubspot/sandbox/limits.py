@@ -108,7 +108,13 @@ class RateLimiter:
                 )
                 err.headers.update(self._headers(limit, 0, u, private_app))
                 raise err
-        self._take_daily(u, now)
+        try:
+            self._take_daily(u, now)
+        except ApiError as err:
+            # A daily 429 is not a search answer: it carries the rate-limit headers too.
+            if limit is not None:
+                err.headers.update(self._headers(limit, limit - len(u.window), u, private_app))
+            raise
         u.window.append(now)
         u.day_count += 1
         if limit is not None:

@@ -43,7 +43,10 @@ COMPANIES = ObjectType(
     "hs_lastmodifieddate",
     ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
     ("name", "domain", "website", "phone"),
-    "domain",
+    # Through the API HubSpot does not deduplicate companies by domain: two companies may share
+    # one, and an upsert needs a unique-value property instead.
+    # https://developers.hubspot.com/docs/api-reference/latest/crm/objects/companies/guide
+    None,
 )
 DEALS = ObjectType(
     "deals",

@@ -7,7 +7,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.datastructures import QueryParams
 from starlette.responses import JSONResponse, Response
@@ -44,6 +44,14 @@ class Call:
     @property
     def now(self) -> float:
         return self.sandbox.now()
+
+    def next_link(self, after: str) -> str:
+        """The absolute URL of the next page, as HubSpot's `paging.next.link` has it: this
+        request's URL with `after` replaced."""
+        scheme = self.headers.get("x-forwarded-proto") or "http"
+        host = self.headers.get("host") or "localhost"
+        query = [(k, v) for k, v in self.query.multi_items() if k != "after"] + [("after", after)]
+        return f"{scheme}://{host}{self.root_path}{self.path}?{urlencode(query)}"
 
     def require_portal(self) -> Portal:
         assert self.portal is not None

@@ -188,6 +188,9 @@ def seed_portal(portal: Portal, rng: random.Random, now: float) -> None:
             ],
         )
         rec.updated = min(now, created + rng.uniform(0, 60) * DAY)
+        # updatedAt and the modification-date property are one timestamp at HubSpot: a sync
+        # by modification date must see what updatedAt says changed.
+        rec.properties[CONTACTS.modified_prop] = iso_ms(rec.updated)
         contacts.append(rec)
     for i in range(N_DEALS):
         contact = rng.choice(contacts)
@@ -231,6 +234,7 @@ def seed_portal(portal: Portal, rng: random.Random, now: float) -> None:
             links,
         )
         rec.updated = min(now, created + rng.uniform(0, 30) * DAY)
+        rec.properties[DEALS.modified_prop] = iso_ms(rec.updated)
 
     # Lists: one of each processing type.
     manual = CrmList(
@@ -341,13 +345,23 @@ def seed_portal(portal: Portal, rng: random.Random, now: float) -> None:
             sent = rng.randint(800, 5000)
             delivered = sent - rng.randint(5, 60)
             opened = int(delivered * rng.uniform(0.18, 0.45))
+            clicked = int(opened * rng.uniform(0.08, 0.3))
             portal.email_stats[email_id] = {
                 "sent": sent,
                 "delivered": delivered,
                 "open": opened,
-                "click": int(opened * rng.uniform(0.08, 0.3)),
+                "click": clicked,
                 "bounce": sent - delivered,
                 "unsubscribed": rng.randint(0, 25),
                 "spamreport": rng.randint(0, 3),
             }
+            # The same history as events (one aggregate each, at the send), for campaign metrics.
+            for kind, count, at in (
+                ("SENT", sent, ts),
+                ("OPEN", opened, ts + 3600),
+                ("CLICK", clicked, ts + 7200),
+            ):
+                portal.email_events.append(
+                    {"at": at, "emailId": email_id, "type": kind, "count": count, "recipient": None}
+                )
         email_id += 1

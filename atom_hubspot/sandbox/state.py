@@ -157,6 +157,9 @@ class Portal:
     campaigns: dict[str, Campaign] = field(default_factory=dict)
     emails: dict[int, dict[str, Any]] = field(default_factory=dict)
     email_stats: dict[int, dict[str, int]] = field(default_factory=dict)
+    # What happened to marketing emails, oldest first: {"at", "emailId", "type" (SENT, OPEN,
+    # CLICK), "count", "recipient" (None for a seeded aggregate)}; campaign metrics follow it.
+    email_events: list[dict[str, Any]] = field(default_factory=list)
     sends: list[dict[str, Any]] = field(default_factory=list)
     send_ids: dict[str, str] = field(default_factory=dict)  # sendId -> statusId
     extra_properties: dict[str, set[str]] = field(default_factory=dict)
@@ -204,6 +207,7 @@ class Portal:
         }
         out.emails = {i: copy.deepcopy(e) for i, e in self.emails.items()}
         out.email_stats = {i: dict(v) for i, v in self.email_stats.items()}
+        out.email_events = [dict(x) for x in self.email_events]
         out.sends = [dict(x) for x in self.sends]
         out.send_ids = dict(self.send_ids)
         out.extra_properties = {k: set(v) for k, v in self.extra_properties.items()}
@@ -212,6 +216,22 @@ class Portal:
         out.changes = []
         out.merged = {k: dict(v) for k, v in self.merged.items()}
         return out
+
+    # ------------------------------------------------------------------ email events
+
+    def record_email_event(
+        self, email_id: int, kind: str, at: float, recipient: str | None = None, count: int = 1
+    ) -> None:
+        """A send, open or click of a marketing email: its statistics and its campaign's
+        metrics both follow these."""
+        self.email_events.append(
+            {"at": at, "emailId": email_id, "type": kind, "count": count, "recipient": recipient}
+        )
+        stats = self.email_stats.setdefault(email_id, {})
+        for counter in {"SENT": ("sent", "delivered"), "OPEN": ("open",), "CLICK": ("click",)}[
+            kind
+        ]:
+            stats[counter] = stats.get(counter, 0) + count
 
     # ------------------------------------------------------------------ change events
 
@@ -241,6 +261,16 @@ class Portal:
             # Values of a created property are checked by its declared type.
             known[name] = VALUE_KINDS.get(str(definition.get("type")), "string")
         return PropertyCheck(otype, known)
+
+    def unique_properties(self, otype: ObjectType) -> set[str]:
+        """Properties whose values are unique: the type's own (contact email) and custom ones
+        made with hasUniqueValue. Upserts and idProperty reads key on these."""
+        custom = {
+            name
+            for name, d in self.property_defs.get(otype.name, {}).items()
+            if d.get("hasUniqueValue")
+        }
+        return custom | ({otype.unique_prop} if otype.unique_prop else set())
 
     def known_properties(self, otype: ObjectType) -> set[str]:
         return set(PROPERTY_TYPES[otype.name]) | self.extra_properties.get(otype.name, set())
@@ -277,6 +307,12 @@ class Portal:
                         }
                     ],
                 )
+            if id_property not in self.unique_properties(otype):
+                raise validation(
+                    f"{id_property} is not a unique property of {otype.name}: only "
+                    "hs_object_id and unique-value properties identify a record",
+                    [{"message": "not a unique-value property", "in": "idProperty"}],
+                )
             return self.find_by(otype, id_property, key)
         return self.live(otype, key)
 
@@ -293,8 +329,10 @@ class Portal:
     def _check_unique(
         self, otype: ObjectType, props: dict[str, str], own_id: int | None = None
     ) -> None:
-        if otype.unique_prop and props.get(otype.unique_prop):
-            other = self.find_by(otype, otype.unique_prop, props[otype.unique_prop])
+        for prop in sorted(self.unique_properties(otype)):
+            if not props.get(prop):
+                continue
+            other = self.find_by(otype, prop, props[prop])
             if other is not None and other.id != own_id:
                 raise ApiError(
                     409,
@@ -475,7 +513,7 @@ class Portal:
             props = dict(base)
             if otype.unique_prop == "email":
                 props["email"] = f"bulk{rid}@bulk.example"
-            elif otype.unique_prop == "domain":
+            elif otype.name == "companies":
                 props["domain"] = f"bulk{rid}.example"
             props["createdate"] = iso_ms(stamp)
             props[otype.modified_prop] = iso_ms(stamp)

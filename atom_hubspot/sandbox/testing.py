@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -72,3 +78,28 @@ async def approve(
 
 def query_of(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+@contextmanager
+def serve_on_loopback(app: Any) -> Iterator[str]:
+    """Serve `app` (the sandbox, or any ASGI app) with uvicorn on an ephemeral loopback port in
+    a background thread, for clients that need real HTTP (HubSpot's own SDK, dropped
+    connections); yields its base URL and stops the server on exit."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="on"))
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
+    thread.start()
+    for _ in range(500):
+        if server.started:
+            break
+        threading.Event().wait(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(5)
+        sock.close()

@@ -103,6 +103,25 @@ async def test_create_with_inline_association_payload() -> None:
         default_association_type("contacts", "tickets")
 
 
+async def test_company_upsert_needs_a_unique_value_property_not_domain() -> None:
+    client, _, rec, _ = make(
+        lambda r: httpx.Response(200, json={"status": "COMPLETE", "results": []})
+    )
+    with pytest.raises(InputError, match="domain is not unique"):
+        await client.companies.batch_upsert(
+            [("acme.example", {"name": "Acme"})], id_property="domain"
+        )
+    with pytest.raises(InputError, match="needs id_property"):
+        await client.companies.batch_upsert([("acme.example", {"name": "Acme"})])
+    assert rec.requests == []  # refused before anything was sent
+    await client.companies.batch_upsert([("E-1", {"name": "Acme"})], id_property="erp_id")
+    assert rec.body() == {
+        "inputs": [{"id": "E-1", "idProperty": "erp_id", "properties": {"name": "Acme"}}]
+    }
+    await client.contacts.batch_upsert([("ann@example.com", {"firstname": "Ann"})])
+    assert rec.body()["inputs"][0]["idProperty"] == "email"
+
+
 async def test_list_member_changes_send_a_bare_array() -> None:
     client, _, rec, _ = make(
         lambda r: httpx.Response(

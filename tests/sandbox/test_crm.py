@@ -100,10 +100,11 @@ async def test_duplicate_email_is_409_with_existing_id(api: httpx.AsyncClient, p
         f"{p['objects']}/companies", json={"properties": {"name": "X", "domain": "x-co.example"}}
     )
     assert company.status_code == 201
+    # HubSpot does not deduplicate companies by domain through the API: a second one is made.
     again = await api.post(
         f"{p['objects']}/companies", json={"properties": {"domain": "x-co.example"}}
     )
-    assert again.status_code == 409
+    assert again.status_code == 201 and again.json()["id"] != company.json()["id"]
 
 
 async def test_invalid_properties_are_all_reported(api: httpx.AsyncClient, p: dict[str, str]):
@@ -282,7 +283,8 @@ async def test_batch_upsert_by_email_and_domain(api: httpx.AsyncClient, p: dict[
         },
     )
     assert again.status_code == 200 and again.json()["results"][0]["new"] is False
-    company = await api.post(
+    # Companies: domain is not a unique-value property, so it cannot key an upsert...
+    by_domain = await api.post(
         f"{p['objects']}/companies/batch/upsert",
         json={
             "inputs": [
@@ -290,8 +292,28 @@ async def test_batch_upsert_by_email_and_domain(api: httpx.AsyncClient, p: dict[
             ]
         },
     )
+    assert by_domain.status_code == 207 and not by_domain.json()["results"]
+    assert "not a unique property" in by_domain.json()["errors"][0]["message"]
+    # ...a custom property made with hasUniqueValue can.
+    made = await api.post(
+        f"{p['properties']}/companies",
+        json={
+            "name": "erp_id",
+            "label": "ERP id",
+            "type": "string",
+            "fieldType": "text",
+            "groupName": "companyinformation",
+            "hasUniqueValue": True,
+        },
+    )
+    assert made.status_code == 201 and made.json()["hasUniqueValue"] is True
+    company = await api.post(
+        f"{p['objects']}/companies/batch/upsert",
+        json={"inputs": [{"idProperty": "erp_id", "id": "E-1", "properties": {"name": "U"}}]},
+    )
     assert company.status_code == 200
     assert company.json()["results"][0]["properties"]["name"] == "U"
+    assert company.json()["results"][0]["new"] is True
 
 
 async def test_unknown_object_type_and_paths_404(api: httpx.AsyncClient, p: dict[str, str]):

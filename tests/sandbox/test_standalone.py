@@ -3,18 +3,15 @@ connection faults are real dropped connections."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from click.testing import CliRunner
 
 from atom_hubspot.sandbox import FaultConfig, SandboxConfig, create_sandbox_app
 from atom_hubspot.sandbox.cli import build_config, sandbox
+from atom_hubspot.sandbox.testing import serve_on_loopback
 
 
 @pytest.fixture
@@ -22,22 +19,8 @@ def server() -> Iterator[tuple[str, object]]:
     app = create_sandbox_app(
         SandboxConfig(fault_style="wire", seed=False, private_app_tokens={"pat-test": 1234567})
     )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="on"))
-    thread = threading.Thread(target=lambda: asyncio.run(srv.serve(sockets=[sock])), daemon=True)
-    thread.start()
-    for _ in range(500):
-        if srv.started:
-            break
-        threading.Event().wait(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}", app.state.sandbox
-    finally:
-        srv.should_exit = True
-        thread.join(5)
-        sock.close()
+    with serve_on_loopback(app) as base:
+        yield base, app.state.sandbox
 
 
 async def test_over_http_reset_and_lost_answer(server: tuple[str, object]):
