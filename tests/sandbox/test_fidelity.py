@@ -1,11 +1,10 @@
 """Where the sandbox must answer as HubSpot does: the releases each family has, answer shapes
 HubSpot's own models require, and behaviours HubSpot has (no company dedup by domain, metrics
-that follow what happened, refused list filters, read-only properties)."""
+that follow what happened, read-only properties; the refused list filter is in test_lists_marketing)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
@@ -232,53 +231,6 @@ async def test_campaign_metrics_follow_what_happened(
     assert earlier == zero
     stats = (await api.get(f"{p['emails']}/{email_id}", params={"includeStats": "true"})).json()
     assert stats["stats"]["counters"]["click"] >= 1
-
-
-async def test_a_dynamic_list_on_an_unknown_property_is_refused(
-    api: httpx.AsyncClient, p: dict[str, str]
-) -> None:
-    branch: dict[str, Any] = {
-        "filterBranchType": "OR",
-        "filterBranches": [
-            {
-                "filterBranchType": "AND",
-                "filters": [
-                    {
-                        "filterType": "PROPERTY",
-                        "property": "no_such_property",
-                        "operation": {
-                            "operationType": "STRING",
-                            "operator": "IS_EQUAL_TO",
-                            "value": "x",
-                        },
-                    }
-                ],
-            }
-        ],
-    }
-    r = await api.post(
-        p["lists"],
-        json={
-            "name": "Ghost",
-            "objectTypeId": "0-1",
-            "processingType": "DYNAMIC",
-            "filterBranch": branch,
-        },
-    )
-    assert r.status_code == 400
-    assert_error_shape(r.json(), "VALIDATION_ERROR")
-    assert r.json()["errors"][0]["code"] == "PROPERTY_DOESNT_EXIST"
-    branch["filterBranches"][0]["filters"][0]["property"] = "lifecyclestage"
-    ok = await api.post(
-        p["lists"],
-        json={
-            "name": "Real",
-            "objectTypeId": "0-1",
-            "processingType": "DYNAMIC",
-            "filterBranch": branch,
-        },
-    )
-    assert ok.status_code == 200, ok.text
 
 
 async def test_hs_object_id_is_not_writable_and_says_so(
