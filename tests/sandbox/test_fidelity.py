@@ -1,6 +1,7 @@
 """Where the sandbox must answer as HubSpot does: the releases each family has, answer shapes
 HubSpot's own models require, and behaviours HubSpot has (no company dedup by domain, metrics
-that follow what happened, read-only properties; the refused list filter is in test_lists_marketing)."""
+that follow what happened, read-only properties). The refused list filter is tested with the
+lists, in test_lists_marketing."""
 
 from __future__ import annotations
 
