@@ -39,11 +39,11 @@ from atom_hubspot.errors import (
     Unavailable,
 )
 from atom_hubspot.service.email_sends import Recipient, RecipientResult, SendSummary
-from atom_hubspot.storage.models import ScheduledSend
 from atom_hubspot.storage.scheduled_sends import (
     NewSend,
     ScheduledSendStore,
     SendQuery,
+    SendRecord,
     SendStatus,
 )
 
@@ -97,7 +97,7 @@ class ScheduledSendInfo(BaseModel):
     updated_at: datetime | None = None
 
     @classmethod
-    def from_row(cls, row: ScheduledSend) -> ScheduledSendInfo:
+    def from_row(cls, row: SendRecord) -> ScheduledSendInfo:
         return cls(
             id=row.id,
             portal_id=row.portal_id,

@@ -272,6 +272,18 @@ class Database:
         (`hubspot_bind_tenant`): a policy may read the binding before a call in the same
         statement would make it, so that cannot be folded into the query.
         """
+        rows = await self.rows(stmt, params, tenant_id, first_only=True)
+        return rows[0] if rows else None
+
+    async def rows(
+        self,
+        stmt: sa.Select[Any],
+        params: dict[str, Any],
+        tenant_id: str | None,
+        *,
+        first_only: bool = False,
+    ) -> list[sa.Row[Any]]:
+        """Every row of one read-only statement, the way `first` reads one (see there)."""
         try:
             async with self._engine_for(tenant_id).connect() as conn:
                 if self.dialect == "sqlite":
@@ -280,7 +292,10 @@ class Database:
                     await conn.execute(_BIND_TENANT, {"t": tenant_id})
                 # SQLAlchemy's overloads of AsyncConnection.execute resolve to Any for a Select.
                 result: sa.Result[Any] = await conn.execute(stmt, params)
-                return result.first()
+                if first_only:
+                    row = result.first()
+                    return [] if row is None else [row]
+                return list(result.all())
         except (OSError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             log.warning("database unavailable: %s", type(exc).__name__)
             raise StorageError(

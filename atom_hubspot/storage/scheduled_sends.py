@@ -10,12 +10,13 @@ recipients without an outcome marked unknown, never re-sent.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, cast
 
 import sqlalchemy as sa
 
@@ -69,6 +70,50 @@ def _unknown_result(recipient: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class SendRecord(Protocol):
+    """A scheduled send as read: an ORM row, or a plain row of the same columns."""
+
+    id: str
+    portal_id: int
+    email_id: int
+    recipients: list[dict[str, Any]]
+    send_at: datetime
+    status: str
+    attempts: int
+    results: Any | None
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@functools.cache
+def _listing(by_portal: bool, by_status: bool) -> sa.Select[Any]:
+    """A principal's sends, latest first: built once per filter combination, bound per call."""
+    M = ScheduledSend
+    q = sa.select(M).where(
+        M.tenant_id == sa.bindparam("tenant_id"), M.user_id == sa.bindparam("user_id")
+    )
+    if by_portal:
+        q = q.where(M.portal_id == sa.bindparam("portal_id"))
+    if by_status:
+        q = q.where(M.status == sa.bindparam("status"))
+    return (
+        q.order_by(M.send_at.desc(), M.id)
+        .offset(sa.bindparam("offset"))
+        .limit(sa.bindparam("limit"))
+    )
+
+
+@functools.cache
+def _one() -> sa.Select[Any]:
+    M = ScheduledSend
+    return sa.select(M).where(
+        M.tenant_id == sa.bindparam("tenant_id"),
+        M.user_id == sa.bindparam("user_id"),
+        M.id == sa.bindparam("id"),
+    )
+
+
 class ScheduledSendStore:
     """The table's operations: per-principal create/list/cancel, and the runner's claims."""
 
@@ -107,26 +152,26 @@ class ScheduledSendStore:
             M.tenant_id == principal.tenant_id, M.user_id == principal.user_id
         )
 
-    async def list_for(self, principal: Principal, query: SendQuery) -> list[ScheduledSend]:
-        """The principal's rows, latest `send_at` first."""
-        M = ScheduledSend
-        q = self._owned(principal)
-        if query.portal_id is not None:
-            q = q.where(M.portal_id == query.portal_id)
-        if query.status is not None:
-            q = q.where(M.status == query.status)
-        q = q.order_by(M.send_at.desc(), M.id).offset(query.offset).limit(query.limit)
-        async with self.db.session(principal.tenant_id, read_only=True) as s:
-            rows = (await s.execute(q)).scalars().all()
-            return list(rows)
+    async def list_for(self, principal: Principal, query: SendQuery) -> list[SendRecord]:
+        """The principal's rows, latest `send_at` first: one prebuilt statement, no ORM
+        session (on every request; see Database.rows)."""
+        params = {
+            "tenant_id": principal.tenant_id,
+            "user_id": principal.user_id,
+            "portal_id": query.portal_id,
+            "status": query.status,
+            "limit": query.limit,
+            "offset": query.offset,
+        }
+        stmt = _listing(query.portal_id is not None, query.status is not None)
+        return cast(list[SendRecord], await self.db.rows(stmt, params, principal.tenant_id))
 
-    async def get(self, principal: Principal, send_id: str) -> ScheduledSend:
-        M = ScheduledSend
-        async with self.db.session(principal.tenant_id, read_only=True) as s:
-            row = (await s.execute(self._owned(principal).where(M.id == send_id))).scalar()
-            if row is None:
-                raise NotFound(f"Scheduled send {send_id} was not found.")
-            return row
+    async def get(self, principal: Principal, send_id: str) -> SendRecord:
+        params = {"tenant_id": principal.tenant_id, "user_id": principal.user_id, "id": send_id}
+        row = await self.db.first(_one(), params, principal.tenant_id)
+        if row is None:
+            raise NotFound(f"Scheduled send {send_id} was not found.")
+        return cast(SendRecord, row)
 
     async def cancel(self, principal: Principal, send_id: str) -> ScheduledSend:
         """pending → cancelled, atomically; anything else is a conflict saying why."""
