@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi_offline import FastAPIOffline
 
 from atom_host_stub.auth import ApiKeyAuthenticator, CrossSiteRefused, Unauthorized
+from atom_host_stub.config import STRICT_VARIABLE, TRUE_VALUES, read_environment
 from atom_host_stub.contract import Principal
 from atom_host_stub.crm_routes import PREFIX as CRM_PREFIX
 from atom_host_stub.crm_routes import build_crm_router
@@ -85,6 +86,8 @@ def create_app(
     host.context.principal_dependency = require_principal
     host.context.optional_principal_dependency = optional_principal
 
+    serving = {"ready": False}
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
@@ -92,8 +95,10 @@ def create_app(
             if host.context.demo:
                 await host.demo_setup(lambda m: _mount(app, m))
             await host.register_routes(lambda r: _include(app, r))
+            serving["ready"] = True
             yield
         finally:
+            serving["ready"] = False
             await host.stop()
 
     # /docs and /redoc load Swagger UI and ReDoc from files shipped in the fastapi-offline
@@ -130,6 +135,23 @@ def create_app(
     # The CRM whichever plugin provides it: the swap is visible over HTTP too.
     app.include_router(build_crm_router(service_dependency("crm")), prefix=CRM_PREFIX, tags=["CRM"])
 
+    # For load balancers: cheap, public, and independent of HubSpot (a HubSpot outage must not
+    # take every worker out of rotation); /api/integrations has the integrations' own health.
+    @app.get("/_host/live", tags=["host"], summary="Liveness: the process answers")
+    async def live() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get(
+        "/_host/ready",
+        tags=["host"],
+        summary="Readiness: plugins started and routes mounted (503 while starting or stopping)",
+        responses={503: {"description": "Starting or shutting down"}},
+    )
+    async def ready() -> JSONResponse:
+        if not serving["ready"]:
+            return _error(503, "not_ready", "The host is starting or shutting down.")
+        return JSONResponse({"ok": True})
+
     @app.get("/api/integrations", response_model=IntegrationsReport, tags=["host"])
     async def integrations() -> IntegrationsReport:
         """Every integration's status, config issues, health, features and routes. Public:
@@ -157,6 +179,12 @@ def _browser_navigation(request: Request) -> bool:
         and "authorization" not in request.headers
         and accept.split(",")[0].strip().startswith("text/html")
     )
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one `serve --workers N` worker: its own host, built from the environment."""
+    env = read_environment()
+    return create_app(Host.from_env(env), strict=env.get(STRICT_VARIABLE, "") in TRUE_VALUES)
 
 
 def _include(app: FastAPI, registration: RouteRegistration) -> None:

@@ -20,8 +20,7 @@ from typing import Any
 
 import click
 
-from atom_host_stub import access_log
-from atom_host_stub.config import HOST_NAME
+from atom_host_stub.config import HOST_NAME, STRICT_VARIABLE, WORKERS_VARIABLE
 from atom_host_stub.contract import FeatureState, HealthStatus, Principal, Severity
 from atom_host_stub.host import ConfigReport, Host, StartupRefused, web_available
 from atom_host_stub.status import IntegrationsReport, IntegrationState, IntegrationStatus
@@ -241,17 +240,51 @@ def migrate_command(ctx: click.Context) -> None:
     help="Refuse to start (exit 3) on any config error "
     "or failed plugin, instead of disabling the plugin at fault.",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the port (needs PostgreSQL; see the README's production "
+    "section).",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    default=None,
+    help="Proxies whose X-Forwarded-For/-Proto are trusted (comma-separated IPs or *); "
+    "default $FORWARDED_ALLOW_IPS or 127.0.0.1.",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="Log one line per request (method, path without query string, status).",
+)
 @click.pass_context
-def serve_command(ctx: click.Context, demo: bool, bind_host: str, port: int, strict: bool) -> None:
+def serve_command(
+    ctx: click.Context,
+    demo: bool,
+    bind_host: str,
+    port: int,
+    strict: bool,
+    workers: int,
+    forwarded_allow_ips: str | None,
+    access_log: bool,
+) -> None:
     """Serve plugin routes, GET /api/integrations and the status dashboard at GET /."""
     if not web_available():
         click.echo("serve needs the web framework: pip install 'atom-hubspot[api]'", err=True)
         ctx.exit(EXIT_MISSING_EXTRA)
     import uvicorn
 
-    from atom_host_stub.app import create_app
-
     host = _host(ctx)
+    if workers > 1:
+        refusal = _several_workers_refusal(host, demo, workers)
+        if refusal:
+            click.echo(refusal, err=True)
+            ctx.exit(EXIT_USAGE)
+        host.settings = dataclasses.replace(host.settings, workers=workers)
+        host.context.workers = workers
     host.context.demo = demo
     if "ATOM_PUBLIC_URL" not in host.settings.env:
         shown = "127.0.0.1" if bind_host in ("0.0.0.0", "::") else bind_host  # noqa: S104
@@ -267,14 +300,16 @@ def serve_command(ctx: click.Context, demo: bool, bind_host: str, port: int, str
             f"Demo mode: use `Authorization: Bearer {key}` (tenant demo; kept in {path}; "
             "set ATOM_API_KEYS to choose your own)."
         )
-    if strict:
+    if strict or workers > 1:
+        # Several workers: report problems once here, not once per worker.
         report = _run(host.check_config())
         rows = [r for r in _issue_rows(report, host) if r["severity"] == Severity.ERROR]
-        if rows:
-            for row in rows:
-                click.echo(f"error {row['owner']}: {row['key']}: {row['message']}", err=True)
+        for row in rows:
+            click.echo(f"error {row['owner']}: {row['key']}: {row['message']}", err=True)
+        if rows and strict:
             click.echo("Refusing to start (--strict).", err=True)
             ctx.exit(EXIT_REFUSED)
+    if strict:
         refused = _run(_strict_preflight(host))
         if refused is not None:
             for name in refused.failed:
@@ -282,11 +317,31 @@ def serve_command(ctx: click.Context, demo: bool, bind_host: str, port: int, str
                 click.echo(f"error {name}: {reason}", err=True)
             click.echo("Refusing to start (--strict).", err=True)
             ctx.exit(EXIT_REFUSED)
-    app = create_app(host, strict=strict)
     click.echo(f"Dashboard: {host.context.public_url}/")
-    config = uvicorn.Config(app, host=bind_host, port=port, log_level="info")
-    access_log.install()  # after Config(), which (re)configures uvicorn's loggers
-    server = uvicorn.Server(config)
+    options: dict[str, Any] = {
+        "host": bind_host,
+        "port": port,
+        "log_level": "info",
+        "log_config": access_log_config(),
+        "access_log": access_log,
+        "forwarded_allow_ips": forwarded_allow_ips,
+    }
+    if workers > 1:
+        # Each worker builds its own host from the environment (uvicorn spawns them).
+        os.environ.update(
+            {
+                WORKERS_VARIABLE: str(workers),
+                "ATOM_PUBLIC_URL": host.context.public_url,
+                STRICT_VARIABLE: "1" if strict else "",
+            }
+        )
+        uvicorn.run(
+            "atom_host_stub.app:app_from_environment", factory=True, workers=workers, **options
+        )
+        ctx.exit(EXIT_OK)
+    from atom_host_stub.app import create_app
+
+    server = uvicorn.Server(uvicorn.Config(create_app(host, strict=strict), **options))
     server.run()
     ctx.exit(EXIT_OK if server.started else EXIT_REFUSED)
 
@@ -300,6 +355,36 @@ async def _strict_preflight(host: Host) -> StartupRefused | None:
         return refused
     await host.stop()
     return None
+
+
+def _several_workers_refusal(host: Host, demo: bool, workers: int) -> str | None:
+    """Why `serve --workers N` cannot run with this configuration, or None."""
+    if demo:
+        return (
+            f"--workers {workers} with --demo: demo mode runs each plugin's sandbox inside the "
+            "process, so every worker would show different data. Run the demo with one worker."
+        )
+    if host.settings.database_url.split(":", 1)[0].lower().startswith("sqlite"):
+        return (
+            f"--workers {workers} needs PostgreSQL (ATOM_DATABASE_URL=postgresql://...): on "
+            "SQLite one process writes at a time, so several workers would wait on each other's "
+            "writes (token refreshes, OAuth, scheduled sends) instead of serving in parallel. "
+            "Serve SQLite with one worker."
+        )
+    return None
+
+
+def access_log_config() -> dict[str, Any]:
+    """uvicorn's logging config with the access log's query strings dropped (access_log.py),
+    applied in every worker process."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["drop_query_strings"] = {
+        "()": "atom_host_stub.access_log.DropQueryStrings"
+    }
+    config["handlers"]["access"]["filters"] = ["drop_query_strings"]
+    return config
 
 
 def demo_api_key(data_dir: Path) -> tuple[str, Path]:

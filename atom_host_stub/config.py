@@ -32,6 +32,16 @@ def read_environment(
     return merged
 
 
+WORKERS_VARIABLE = "ATOM_WORKERS"
+# `serve --strict --workers N` tells its workers to refuse as well.
+STRICT_VARIABLE = "ATOM_SERVE_STRICT"
+
+
+def _positive_int(raw: str) -> int | None:
+    raw = raw.strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
 def _split(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
@@ -85,6 +95,8 @@ class HostSettings:
     session_max_age_s: int = 8 * 3600
     session_cookie_secure: bool = False
     session_problems: tuple[str, ...] = ()
+    # Worker processes serving this host; `serve --workers N` sets ATOM_WORKERS for them.
+    workers: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HostSettings:
@@ -124,6 +136,7 @@ class HostSettings:
             session_cookie_secure=secure_raw in TRUE_VALUES
             or (not secure_raw and public_url.startswith("https://")),
             session_problems=tuple(session_problems),
+            workers=_positive_int(env.get(WORKERS_VARIABLE, "")) or 1,
         )
 
     def provider_for(self, capability: str) -> str | None:

@@ -121,6 +121,9 @@ class HostContext:
     optional_principal_dependency: Callable[..., Any] | None = None
     # Where the host serves, once known (demo mode uses it for redirect URLs).
     public_url: str = "http://127.0.0.1:8000"
+    # How many worker processes serve this host (`serve --workers`): whatever a plugin keeps
+    # in process memory exists that many times, so what must be shared goes to its database.
+    workers: int = 1
     # Free-form state a plugin keeps between startup and shutdown, keyed by plugin name.
     state: dict[str, Any] = field(default_factory=dict)
 

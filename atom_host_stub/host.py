@@ -118,6 +118,7 @@ class Host:
             database_url=settings.database_url,
             demo=demo,
             public_url=settings.public_url,
+            workers=settings.workers,
         )
         self.services = ServiceRegistry(settings.provider_for, is_active=self._is_running)
         self.health = HealthMonitor(settings.health_cache_s)

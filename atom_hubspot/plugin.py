@@ -106,7 +106,19 @@ def effective_env(env: Mapping[str, str], context: HostContext) -> dict[str, str
 
 @hookimpl
 def atom_validate_config(env: Mapping[str, str], context: HostContext) -> list[ConfigIssue]:
-    _, issues = load_settings(effective_env(env, context))
+    settings, issues = load_settings(effective_env(env, context))
+    workers = getattr(context, "workers", 1)
+    if settings is not None and workers > 1 and settings.rate_limit_backend == "memory":
+        issues.append(
+            ConfigIssue(
+                key="HUBSPOT_RATE_LIMIT_BACKEND",
+                message=f"HUBSPOT_RATE_LIMIT_BACKEND=memory keeps HubSpot's rate budget in each "
+                f"process: {workers} workers would together call HubSpot {workers} times "
+                "faster than its limit allows",
+                hint="Share the budget: HUBSPOT_RATE_LIMIT_BACKEND=postgres (in the plugin's "
+                "PostgreSQL database) or redis (with HUBSPOT_REDIS_URL).",
+            )
+        )
     url = env.get("ATOM_DATABASE_URL") or context.database_url or ""
     if _is_postgres(url) and not _has("psycopg"):
         issues.append(
