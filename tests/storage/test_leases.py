@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from atom_hubspot.errors import StorageError
 from atom_hubspot.storage.db import Database, migrate
-from atom_hubspot.storage.leases import LeaderLease, LeaseStore
+from atom_hubspot.storage.leases import LeaderLease, Lease, LeaseStore
 from atom_hubspot.storage.models import Lease as LeaseRow
 from atom_hubspot.storage.models import utcnow
 
@@ -155,24 +156,26 @@ async def test_leader_runs_the_job_only_while_it_holds_the_lease(db: Database) -
     assert await store.try_acquire("job", "three", ttl_s=30) is not None
 
 
-async def test_leader_gives_up_when_the_database_stays_unreachable(lease_url: str) -> None:
-    database = Database(lease_url)
+class _Unreachable(LeaseStore):
+    """The database stopped answering: every renewal fails as Database would say so."""
+
+    async def renew(self, lease: Lease, ttl_s: float = 30.0) -> Lease | None:
+        raise StorageError("The HubSpot plugin's database is unavailable; try again later.")
+
+    async def try_acquire(self, name: str, holder: str, ttl_s: float = 30.0) -> Lease | None:
+        raise StorageError("The HubSpot plugin's database is unavailable; try again later.")
+
+
+async def test_leader_gives_up_when_the_database_stays_unreachable(db: Database) -> None:
     lost: list[bool] = []
-    leader = LeaderLease(LeaseStore(database), "job", ttl_s=0.5, on_lost=lambda: lost.append(True))
-    try:
-        assert await leader.tick()
-        await database.dispose()
-        database.engine = sa.ext.asyncio.create_async_engine(  # a database nobody can reach
-            "sqlite+aiosqlite:////nonexistent-dir/x.sqlite3"
-            if database.dialect == "sqlite"
-            else "postgresql+psycopg://nobody@127.0.0.1:1/none"
-        )
-        await asyncio.sleep(0.6)  # past the ttl without a renewal
-        assert not await leader.tick()
-        assert lost == [True]
-    finally:
-        leader._stopping.set()
-        await database.dispose()
+    leader = LeaderLease(LeaseStore(db), "job", ttl_s=0.5, on_lost=lambda: lost.append(True))
+    assert await leader.tick()
+    leader.store = _Unreachable(db)
+    assert await leader.tick()  # a failed renewal alone does not give it up: still in time
+    assert lost == []
+    await asyncio.sleep(0.6)  # past the ttl without a renewal
+    assert not await leader.tick()
+    assert lost == [True]
 
 
 # --------------------------------------------------------------------------- processes
