@@ -12,7 +12,7 @@ import importlib.util
 import logging
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -35,6 +35,8 @@ from atom_hubspot.runtime import STATE_KEY, runtime_in, runtime_of
 from atom_hubspot.settings import load_settings
 
 if TYPE_CHECKING:
+    import click
+
     from atom_hubspot.runtime import HubSpotRuntime
     from atom_hubspot.service.crm import HubSpotCRMService
     from atom_hubspot.service.marketing import MarketingService
@@ -176,7 +178,7 @@ async def _startup(context: HostContext) -> None:
 
 
 @hookimpl
-def atom_startup(context: HostContext) -> Any:
+def atom_startup(context: HostContext) -> Awaitable[None]:
     return _startup(context)
 
 
@@ -188,19 +190,19 @@ async def _shutdown(context: HostContext) -> None:
 
 
 @hookimpl
-def atom_shutdown(context: HostContext) -> Any:
+def atom_shutdown(context: HostContext) -> Awaitable[None]:
     return _shutdown(context)
 
 
 @hookimpl
-def atom_demo_setup(context: HostContext, mount: RegisterMount) -> Any:
+def atom_demo_setup(context: HostContext, mount: RegisterMount) -> Awaitable[None]:
     from atom_hubspot.demo import setup_demo
 
     return setup_demo(context, mount)
 
 
 @hookimpl
-def atom_migrate(context: HostContext) -> Any:
+def atom_migrate(context: HostContext) -> Awaitable[str]:
     from atom_hubspot.storage.db import migrate
 
     # Alembic's async env runs its own event loop, so it runs in a thread.
@@ -269,7 +271,7 @@ def atom_register_services(register: RegisterService, context: HostContext) -> N
 
 
 @hookimpl
-def atom_register_cli_commands(cli: Any) -> None:
+def atom_register_cli_commands(cli: click.Group) -> None:
     for module, attrs in (
         ("atom_hubspot.cli", ("hubspot", "cli", "group")),
         ("atom_hubspot.sandbox.cli", ("sandbox", "cli", "command")),

@@ -6,7 +6,7 @@ custom properties included; records come back in HubSpot's shape (`id`, `propert
 route is scoped to the caller's own connection (see `deps.scope_dependency`).
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import Annotated, Any
 
@@ -255,7 +255,9 @@ def _values(body: _PropertiesBody) -> dict[str, Any]:
     return {**values, **(body.model_extra or {})}
 
 
-def _add_object_routes(router: APIRouter, kind: ObjectKind, scope_dep: Any) -> None:
+def _add_object_routes(
+    router: APIRouter, kind: ObjectKind, scope_dep: Callable[..., Awaitable[RequestScope]]
+) -> None:
     one, many = NOUNS[kind]
     Scope = Annotated[RequestScope, Depends(scope_dep)]
     Filters = Annotated[RecordQuery, Depends(FILTERS[kind])]

@@ -71,6 +71,6 @@ def scope_dependency(context: HostContext) -> Callable[..., Awaitable[RequestSco
     return hubspot_scope
 
 
-def answer(scope: RequestScope, data: Any, **meta: Any) -> dict[str, Any]:
+def answer(scope: RequestScope, data: object, **meta: object) -> dict[str, Any]:
     """The success envelope of a portal-scoped route: `meta` always names the portal used."""
     return ok(data, portal_id=scope.connection.portal_id, **meta)

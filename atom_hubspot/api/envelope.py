@@ -30,7 +30,7 @@ log = logging.getLogger("atom_hubspot.api")
 __all__ = ["Envelope", "ErrorBody", "ErrorEnvelope", "envelope_router", "error_response", "ok"]
 
 
-def ok(data: Any, **meta: Any) -> dict[str, Any]:
+def ok(data: object, **meta: object) -> dict[str, Any]:
     return {"ok": True, "data": data, "meta": meta}
 
 

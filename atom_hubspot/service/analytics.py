@@ -189,7 +189,7 @@ def day_start(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=UTC)
 
 
-def _bool(v: Any) -> bool | None:
+def _bool(v: object) -> bool | None:
     if isinstance(v, bool):
         return v
     if v is None:

@@ -269,7 +269,7 @@ class RecordInput:
     company_ids: list[str]
 
 
-def _as_str(name: str, value: Any, errors: list[dict[str, str]]) -> str | None:
+def _as_str(name: str, value: object, errors: list[dict[str, str]]) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):

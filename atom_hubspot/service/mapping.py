@@ -113,7 +113,7 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
 # --------------------------------------------------------------------------- values
 
 
-def parse_datetime(value: Any) -> datetime | None:
+def parse_datetime(value: object) -> datetime | None:
     """HubSpot datetimes come as ISO-8601 strings or epoch milliseconds; None when unreadable."""
     if value is None or value == "":
         return None
@@ -132,7 +132,7 @@ def parse_datetime(value: Any) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def parse_decimal(value: Any) -> Decimal | None:
+def parse_decimal(value: object) -> Decimal | None:
     if value is None or value == "":
         return None
     try:
@@ -142,7 +142,7 @@ def parse_decimal(value: Any) -> Decimal | None:
     return d if d.is_finite() else None
 
 
-def parse_int(value: Any) -> int | None:
+def parse_int(value: object) -> int | None:
     d = parse_decimal(value)
     if d is None or d != d.to_integral_value():
         return None
@@ -171,7 +171,7 @@ def format_decimal(d: Decimal) -> str:
     return s
 
 
-def to_property_value(value: Any) -> str:
+def to_property_value(value: object) -> str:
     """A Python value as HubSpot's string property value (`""` clears a property)."""
     if value is None:
         return ""
@@ -336,7 +336,7 @@ def fields_to_properties(kind: ObjectKind, fields: BaseModel) -> dict[str, str]:
 
 
 def collect_record_ids(
-    field: str, raw: Any, errors: list[dict[str, str]], *, max_items: int | None = None
+    field: str, raw: object, errors: list[dict[str, str]], *, max_items: int | None = None
 ) -> list[str]:
     """HubSpot record ids (digits) from a list, duplicates dropped; each problem is added to
     `errors` under `field.<n>`. The one check of record ids a caller sends."""
@@ -357,7 +357,7 @@ def collect_record_ids(
     return out
 
 
-def record_ids(field: str, raw: Any, *, max_items: int | None = None) -> list[str]:
+def record_ids(field: str, raw: object, *, max_items: int | None = None) -> list[str]:
     """`collect_record_ids`, raising InputError naming every bad id."""
     errors: list[dict[str, str]] = []
     out = collect_record_ids(field, raw, errors, max_items=max_items)
@@ -405,7 +405,7 @@ def property_for_field(kind: ObjectKind, field: str) -> str:
     )
 
 
-def _filter_value(v: Any) -> str:
+def _filter_value(v: object) -> str:
     if isinstance(v, Money):
         return format_decimal(v.amount)
     if isinstance(v, datetime):

@@ -310,14 +310,14 @@ class ScheduledSendRunner:
             return 0
         sem = asyncio.Semaphore(self.max_parallel)
 
-        async def perform(row: Any) -> None:
+        async def perform(row: ScheduledSend) -> None:
             async with sem:
                 await self._perform(row)
 
         await asyncio.gather(*(perform(r) for r in rows))
         return len(rows)
 
-    async def _perform(self, row: Any) -> None:
+    async def _perform(self, row: ScheduledSend) -> None:
         send_id = row.id
         principal = Principal(tenant_id=row.tenant_id, user_id=row.user_id)
         recipients = [Recipient(**r) for r in (row.recipients or [])]
@@ -390,7 +390,7 @@ class ScheduledSendRunner:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await heartbeat
 
-    async def _fail_or_release(self, row: Any, err: HubSpotError) -> None:
+    async def _fail_or_release(self, row: ScheduledSend, err: HubSpotError) -> None:
         transient = isinstance(err, Unavailable | RateLimited | StorageError)
         if transient and (row.attempts or 0) < MAX_ATTEMPTS:
             await self.store.table.release(
