@@ -39,6 +39,7 @@ from atom_hubspot.errors import (
     Unavailable,
 )
 from atom_hubspot.service.email_sends import Recipient, RecipientResult, SendSummary
+from atom_hubspot.storage.models import ScheduledSend
 from atom_hubspot.storage.scheduled_sends import (
     NewSend,
     ScheduledSendStore,
