@@ -257,6 +257,11 @@ def atom_register_health_checks(register: RegisterHealthCheck, context: HostCont
 
     register("hubspot.mirror", mirror, timeout_s=HEALTH_TIMEOUT_S)
 
+    async def feed() -> HealthResult:
+        return await feed_health(context)
+
+    register("hubspot.feed", feed, timeout_s=HEALTH_TIMEOUT_S)
+
 
 @hookimpl
 def atom_register_services(register: RegisterService, context: HostContext) -> None:
@@ -433,3 +438,55 @@ def _accounts(rows: list[tuple[int, str | None, str]]) -> list[ConnectedAccount]
             seen.status = "connected"
             seen.name = seen.name or hub_domain
     return list(by_portal.values())[:MAX_DASHBOARD_ACCOUNTS]
+
+
+async def feed_health(context: HostContext) -> HealthResult:
+    """HubSpot's change feed per connected portal (what the dashboard shows): mode, last event,
+    events per minute, events waiting or parked, refused deliveries."""
+    runtime = runtime_in(context)
+    if runtime is None or runtime.feed is None or runtime.mirror_sync is None:
+        return HealthResult(status=HealthStatus.DOWN, message="not started")
+    from atom_hubspot.errors import HubSpotError
+
+    mode = runtime.settings.feed_mode
+    if mode == "polling":
+        return HealthResult(
+            status=HealthStatus.OK,
+            message="feed off (HUBSPOT_FEED_MODE=polling): the mirror follows by sync only",
+        )
+    try:
+        portals = await runtime.mirror_sync.connected_portals()
+        statuses = await runtime.feed.status(portals)
+    except HubSpotError as exc:
+        return HealthResult(status=HealthStatus.DOWN, message=exc.message)
+    parts = [f"mode {mode}"]
+    details: dict[str, Any] = {"mode": mode}
+    parked = 0
+    for pid, st in statuses.items():
+        last = st.last_event_at.isoformat(timespec="seconds") if st.last_event_at else "none yet"
+        parts.append(
+            f"portal {pid}: last event {last}, {st.events_per_minute:g}/min, "
+            f"{st.pending} waiting, {st.parked} parked"
+        )
+        parked += st.parked
+        details[str(pid)] = {
+            "last_event_at": last,
+            "events_per_minute": st.events_per_minute,
+            "pending": st.pending,
+            "parked": st.parked,
+            "journal_offset": st.journal_offset,
+        }
+    first = next(iter(statuses.values()), None)
+    if first is not None and first.signature_failures:
+        when = first.last_signature_failure_at
+        stamp = when.isoformat(timespec="seconds") if when else "?"
+        parts.append(
+            f"{first.signature_failures} refused deliveries, last {stamp} "
+            f"({first.last_signature_failure})"
+        )
+        details["signature_failures"] = first.signature_failures
+    return HealthResult(
+        status=HealthStatus.DEGRADED if parked else HealthStatus.OK,
+        message=" | ".join(parts),
+        details=details,
+    )

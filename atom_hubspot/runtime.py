@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import httpx
 
     from atom_hubspot.client import HubSpotClient, HubSpotHTTP, RateLimitGovernor
+    from atom_hubspot.feed.runner import ChangeFeed
     from atom_hubspot.oauth import ConnectionManager, OAuthFlow
     from atom_hubspot.oauth.connections import ConnectionInfo
     from atom_hubspot.service.analytics import AnalyticsCache, AnalyticsService
@@ -80,6 +81,8 @@ class HubSpotRuntime:
     # The mirror of each connected portal (storage/mirror.py) and the sync that fills it.
     mirror: MirrorStore | None = None
     mirror_sync: MirrorSyncRunner | None = None
+    # HubSpot's change events (webhooks, or the Webhooks Journal) applied to the mirror.
+    feed: ChangeFeed | None = None
     # Per-portal facts worth keeping between requests (e.g. the account currency).
     portal_currency: dict[int, str | None] = field(default_factory=dict)
     # Custom property names in use per (portal, object kind), so reads can name them.
@@ -151,6 +154,7 @@ class HubSpotRuntime:
         """Open the HTTP client and database, refuse an unmigrated database (the message says
         to run `atom-host migrate`), and start the scheduled-send runner."""
         from atom_hubspot.client import HubSpotHTTP, RateLimitGovernor
+        from atom_hubspot.feed.runner import ChangeFeed
         from atom_hubspot.oauth import ConnectionManager, OAuthFlow
         from atom_hubspot.storage.db import Database
         from atom_hubspot.storage.mirror import MirrorStore
@@ -176,10 +180,12 @@ class HubSpotRuntime:
             runtime = cls(settings=settings, http=http, db=db, connections=connections, oauth=oauth)
             runtime.mirror = MirrorStore(db)
             runtime.mirror_sync = MirrorSyncRunner(settings, db, connections)
+            runtime.feed = ChangeFeed(settings, db, http, runtime.mirror, runtime.mirror_sync)
             if start_scheduler:
                 runtime.scheduler = _start_scheduler(runtime)
                 if settings.sync_interval_s > 0:
                     runtime.mirror_sync.start()
+                runtime.feed.start()
             return runtime
         except BaseException:
             await http.aclose()
@@ -192,6 +198,8 @@ class HubSpotRuntime:
         close both."""
         scheduler, self.scheduler = self.scheduler, None
         try:
+            if self.feed is not None:
+                await self.feed.aclose()
             if self.mirror_sync is not None:
                 await self.mirror_sync.aclose()
             if scheduler is not None:

@@ -12,7 +12,7 @@ import binascii
 import re
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
@@ -171,6 +171,8 @@ class HubSpotSettings(BaseSettings):
     sync_overlap_s: float = Field(default=120.0, alias="HUBSPOT_SYNC_OVERLAP_SECONDS", ge=0)
     sync_reconcile_s: float = Field(default=86_400.0, alias="HUBSPOT_SYNC_RECONCILE_SECONDS", ge=0)
     mirror_max_lag_s: float = Field(default=900.0, alias="HUBSPOT_MIRROR_MAX_LAG_SECONDS", ge=0)
+    feed_mode: Literal["push", "pull", "polling"] = Field(default="push", alias="HUBSPOT_FEED_MODE")
+    journal_poll_s: float = Field(default=5.0, alias="HUBSPOT_JOURNAL_POLL_SECONDS", gt=0)
     webhook_url: str | None = Field(
         default=None,
         alias="HUBSPOT_WEBHOOK_URL",

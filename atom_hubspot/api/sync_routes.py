@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from atom_host_stub.contract import HostContext, Principal
 from atom_hubspot.api.deps import PortalQuery, principal_dependency, runtime_of
 from atom_hubspot.api.envelope import Envelope, envelope_router
-from atom_hubspot.service.mirror import PortalSyncStatus, portal_status
+from atom_hubspot.service.mirror import FeedStatusModel, PortalSyncStatus, portal_status
 
 
 class SyncStatus(BaseModel):
@@ -37,13 +37,22 @@ def build_router(context: HostContext) -> APIRouter:
         else:
             portals = sorted({c.portal_id for c in await runtime.connections.list(principal)})
         assert runtime.mirror is not None
+        feeds = await runtime.feed.status(portals) if runtime.feed is not None else {}
         data = SyncStatus(
             portals=[
-                await portal_status(
-                    runtime.mirror,
-                    p,
-                    runtime.settings.mirror_max_lag_s,
-                    tenant_id=principal.tenant_id,
+                (
+                    await portal_status(
+                        runtime.mirror,
+                        p,
+                        runtime.settings.mirror_max_lag_s,
+                        tenant_id=principal.tenant_id,
+                    )
+                ).model_copy(
+                    update={
+                        "feed": FeedStatusModel.model_validate(feeds[p], from_attributes=True)
+                        if p in feeds
+                        else None
+                    }
                 )
                 for p in portals
             ]

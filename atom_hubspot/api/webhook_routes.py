@@ -81,6 +81,12 @@ def build_router(context: HostContext) -> APIRouter:
         if body is None:
             return _refuse(413, "body_too_large", f"At most {MAX_DELIVERY_BYTES} bytes.")
         settings = runtime.settings
+        if settings.feed_mode == "polling":
+            return _refuse(
+                503,
+                "feed_off",
+                "HUBSPOT_FEED_MODE=polling: webhooks are not taken; set push to take them.",
+            )
         secret = settings.client_secret.get_secret_value() if settings.client_secret else ""
         if not secret:
             return _refuse(503, "not_configured", "HUBSPOT_CLIENT_SECRET is not set.")
@@ -115,9 +121,8 @@ def build_router(context: HostContext) -> APIRouter:
             accepted.duplicates,
             accepted.unknown_portal,
         )
-        feed = getattr(runtime, "feed", None)
-        if feed is not None and accepted.stored:
-            feed.wake()
+        if runtime.feed is not None and accepted.stored:
+            runtime.feed.wake()
         return Response(status_code=204)
 
     return router

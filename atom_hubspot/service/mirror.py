@@ -63,9 +63,24 @@ class ObjectSyncStatus(BaseModel):
     last_error: str | None = None
 
 
+class FeedStatusModel(BaseModel):
+    """HubSpot's change feed into this portal's mirror (HUBSPOT_FEED_MODE)."""
+
+    mode: Literal["push", "pull", "polling"]
+    last_event_at: datetime | None = None
+    events_per_minute: float = Field(description="Events received, average of the last 5 min")
+    pending: int = Field(description="Events stored, not yet applied")
+    parked: int = Field(description="Events that could not be applied (see the logs)")
+    journal_offset: str | None = Field(default=None, description="Pull mode: where it stands")
+    signature_failures: int = Field(description="Refused deliveries, any portal, since start")
+    last_signature_failure: str | None = None
+    last_signature_failure_at: datetime | None = None
+
+
 class PortalSyncStatus(BaseModel):
     portal_id: int
     objects: list[ObjectSyncStatus]
+    feed: FeedStatusModel | None = None
 
 
 def lag_of(state: SyncStateView, now: float | None = None) -> float | None:

@@ -5,6 +5,7 @@ privacy deletions land; a poison event is parked without blocking the others."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import time
@@ -24,9 +25,11 @@ from tests.conftest import SANDBOX_CLIENT_SECRET
 HOOK = "http://host.local/webhooks/hubspot"
 
 
-def wire(stack: Stack, *, disorder: float = 0.0) -> tuple[FeedApplier, MirrorStore, Any]:
-    """Sandbox deliveries go to the host app; the applier reads through Alice's connection."""
+async def wire(stack: Stack, *, disorder: float = 0.0) -> tuple[FeedApplier, MirrorStore, Any]:
+    """Sandbox deliveries go to the host app; the test's own applier (the runtime's background
+    one is stopped, so each round is the test's to run) reads through Alice's connection."""
     runtime: Any = stack.runtime
+    await runtime.feed.aclose()
     hooks = stack.sandbox.webhooks
     hooks.configure(HOOK, transport=httpx.ASGITransport(app=stack.app))
     hooks.disorder = disorder
@@ -60,7 +63,7 @@ def hubspot_state(stack: Stack, object_type: str, rid: int) -> dict[str, str] | 
 
 
 async def test_a_change_in_hubspot_reaches_the_mirror(stack: Stack) -> None:
-    applier, store, _ = wire(stack)
+    applier, store, _ = await wire(stack)
     made = await api(
         stack,
         "POST",
@@ -85,7 +88,7 @@ async def test_a_change_in_hubspot_reaches_the_mirror(stack: Stack) -> None:
 
 
 async def test_duplicates_and_disorder_leave_the_mirror_equal_to_hubspot(stack: Stack) -> None:
-    applier, store, _ = wire(stack, disorder=0.5)
+    applier, store, _ = await wire(stack, disorder=0.5)
     rng = random.Random(7)
     ids = []
     for i in range(8):
@@ -149,7 +152,7 @@ def event(event_id: int, subscription_type: str, **kw: Any) -> dict[str, Any]:
 
 
 async def test_merge_privacy_deletion_and_a_poison_event(stack: Stack) -> None:
-    applier, store, runtime = wire(stack)
+    applier, store, runtime = await wire(stack)
     a = int(
         (
             await api(
@@ -223,3 +226,45 @@ async def test_merge_privacy_deletion_and_a_poison_event(stack: Stack) -> None:
     await settle(stack, applier)
     after = await store.get_record(PORTAL_A, "contacts", a)
     assert after is not None and after.properties["firstname"] == "After"
+
+
+async def test_serve_applies_the_feed_by_itself_and_reports_it(stack: Stack) -> None:
+    """No test-driven rounds: the runtime's own feed (it holds the feed lease) applies the
+    deliveries, and the sync status and the health check show the feed."""
+    runtime: Any = stack.runtime
+    stack.sandbox.webhooks.configure(HOOK, transport=httpx.ASGITransport(app=stack.app))
+    cid = int(
+        (
+            await api(
+                stack,
+                "POST",
+                "/crm/objects/2026-03/contacts",
+                {"properties": {"email": "bg@example.com"}},
+            )
+        )["id"]
+    )
+    await api(
+        stack,
+        "PATCH",
+        f"/_sandbox/portals/{PORTAL_A}/objects/contacts/{cid}",
+        {"properties": {"firstname": "Background"}},
+    )
+    await stack.sandbox.webhooks.flush()
+    store = MirrorStore(runtime.db)
+    deadline = time.monotonic() + 10
+    mirrored = None
+    while time.monotonic() < deadline:
+        mirrored = await store.get_record(PORTAL_A, "contacts", cid)
+        if mirrored is not None and mirrored.properties.get("firstname") == "Background":
+            break
+        await asyncio.sleep(0.05)
+    assert mirrored is not None and mirrored.properties.get("firstname") == "Background"
+    async with stack.client("alice") as c:
+        while time.monotonic() < deadline:  # settled just after the mirror was written
+            status = (await c.get("/api/hubspot/sync")).json()["data"]["portals"][0]
+            if status["feed"]["pending"] == 0:
+                break
+            await asyncio.sleep(0.05)
+    assert status["feed"]["mode"] == "push"
+    assert status["feed"]["last_event_at"] is not None
+    assert status["feed"]["pending"] == 0 and status["feed"]["parked"] == 0

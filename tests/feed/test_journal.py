@@ -29,7 +29,7 @@ def poller(stack: Stack, gaps: list[int] | None = None) -> JournalPoller:
 
 
 async def test_journal_feeds_the_mirror_and_resumes_after_a_restart(stack: Stack) -> None:
-    applier, store, _ = wire(stack)
+    applier, store, _ = await wire(stack)
     stack.sandbox.webhooks.configure(None)  # no inbound HTTP: pull only
     cid = int(
         (
