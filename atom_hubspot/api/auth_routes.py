@@ -119,6 +119,30 @@ def _no_principal() -> None:
     return None
 
 
+def _refused(request: Request, err: HubSpotError) -> Response:
+    """The callback's answer when nothing was connected: a page for a browser, else JSON."""
+    log.info("OAuth callback refused: %s", err.code)
+    if _wants_html(request):
+        link = None
+        if isinstance(err, OAuthSignInRequired):
+            # After signing in, the browser comes back to this very callback.
+            back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            link = ("/sign-in?" + urlencode({"next": back}), "Sign in to ATOM")
+        return _page("HubSpot was not connected", err.message, err.http_status, link)
+    resp = error_response(err)
+    resp.headers.update(NO_STORE)
+    return resp
+
+
+def _connected(request: Request, info: CompletedConnection, return_url: str | None) -> Response:
+    """The callback's answer once connected: HUBSPOT_RETURN_URL, a page, or JSON."""
+    if return_url:
+        return RedirectResponse(return_url, status_code=302, headers=NO_STORE)
+    if _wants_html(request):
+        return _page("HubSpot connected", _connected_text(info), 200)
+    return JSONResponse(ok(info.model_dump(mode="json")), headers=NO_STORE)
+
+
 def build_routers(context: HostContext) -> tuple[APIRouter, APIRouter]:
     """(router for prefix "/auth/hubspot", router for prefix "/api/hubspot/auth")."""
     principal_dep = principal_dependency(context)
@@ -187,30 +211,12 @@ def build_routers(context: HostContext) -> tuple[APIRouter, APIRouter]:
         state: Annotated[str | None, Query(max_length=512)] = None,
         error: Annotated[str | None, Query(max_length=256)] = None,
     ) -> Response:
-        runtime = runtime_of(context)
-        browser_client = _wants_html(request)
+        flow = runtime_of(context).oauth
         try:
-            info = await runtime.oauth.complete(
-                code=code, state=state, error=error, principal=principal
-            )
+            info = await flow.complete(code=code, state=state, error=error, principal=principal)
         except HubSpotError as err:
-            log.info("OAuth callback refused: %s", err.code)
-            if browser_client:
-                link = None
-                if isinstance(err, OAuthSignInRequired):
-                    # After signing in, the browser comes back to this very callback.
-                    back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                    link = ("/sign-in?" + urlencode({"next": back}), "Sign in to ATOM")
-                return _page("HubSpot was not connected", err.message, err.http_status, link)
-            resp = error_response(err)
-            resp.headers.update(NO_STORE)
-            return resp
-        target = runtime.oauth.return_url
-        if target:
-            return RedirectResponse(target, status_code=302, headers=NO_STORE)
-        if browser_client:
-            return _page("HubSpot connected", _connected_text(info), 200)
-        return JSONResponse(ok(info.model_dump(mode="json")), headers=NO_STORE)
+            return _refused(request, err)
+        return _connected(request, info, flow.return_url)
 
     # ------------------------------------------------------------ manage
 

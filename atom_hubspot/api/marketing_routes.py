@@ -37,8 +37,7 @@ from atom_hubspot.service.lead_lists import (
     MemberPage,
     MembershipResult,
 )
-from atom_hubspot.service.pages import ResultsPage, offset_cursor
-from atom_hubspot.service.scheduler import ScheduledSendInfo, ScheduledSends
+from atom_hubspot.service.scheduler import ScheduledSendInfo, ScheduledSendList, ScheduledSends
 from atom_hubspot.service.sends import SendEmailAnswer
 
 TAG_CAMPAIGNS = "HubSpot campaigns"
@@ -79,10 +78,6 @@ LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (at most 
 DateQuery = Annotated[date | None, Query(description="ISO date, e.g. 2026-01-31")]
 
 # --------------------------------------------------------------------------- answers
-
-
-class ScheduledSendList(ResultsPage[ScheduledSendInfo]):
-    """Scheduled sends, one page."""
 
 
 # --------------------------------------------------------------------------- router
@@ -364,13 +359,8 @@ def build_router(context: HostContext) -> APIRouter:
         limit: LimitQuery = 100,
         after: AfterQuery = None,
     ) -> dict[str, Any]:
-        offset = offset_cursor(after)
-        items = await store().list_for(
-            principal, portal_id=portal_id, status=status, limit=limit + 1, offset=offset
-        )
-        page = ScheduledSendList(
-            results=items[:limit],
-            next_after=str(offset + limit) if len(items) > limit else None,
+        page = await store().page_for(
+            principal, portal_id=portal_id, status=status, limit=limit, after=after
         )
         return ok(page)
 

@@ -39,6 +39,7 @@ from atom_hubspot.errors import (
     Unavailable,
 )
 from atom_hubspot.service.email_sends import Recipient, RecipientResult, SendSummary
+from atom_hubspot.service.pages import ResultsPage, offset_cursor
 from atom_hubspot.storage.models import ScheduledSend
 from atom_hubspot.storage.scheduled_sends import (
     NewSend,
@@ -116,6 +117,10 @@ class ScheduledSendInfo(BaseModel):
         )
 
 
+class ScheduledSendList(ResultsPage[ScheduledSendInfo]):
+    """Scheduled sends, one page."""
+
+
 # --------------------------------------------------------------------------- a principal's sends
 
 
@@ -176,6 +181,25 @@ class ScheduledSends:
     ) -> list[ScheduledSendInfo]:
         rows = await self.table.list_for(principal, SendQuery(portal_id, status, limit, offset))
         return [ScheduledSendInfo.from_row(r) for r in rows]
+
+    async def page_for(
+        self,
+        principal: Principal,
+        *,
+        portal_id: int | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        after: str | None = None,
+    ) -> ScheduledSendList:
+        """One page of the principal's sends, latest first; `after` from the last page."""
+        offset = offset_cursor(after)
+        items = await self.list_for(
+            principal, portal_id=portal_id, status=status, limit=limit + 1, offset=offset
+        )
+        return ScheduledSendList(
+            results=items[:limit],
+            next_after=str(offset + limit) if len(items) > limit else None,
+        )
 
     async def get(self, principal: Principal, send_id: str) -> ScheduledSendInfo:
         return ScheduledSendInfo.from_row(await self.table.get(principal, send_id))
