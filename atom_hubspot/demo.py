@@ -166,6 +166,18 @@ async def setup_demo(context: HostContext, mount: RegisterMount) -> None:
         f"  Sync status:     curl -H 'Authorization: Bearer <key>' {public}/api/hubspot/sync",
         f"  HubSpot sandbox: {plan.sandbox_url} (admin: {plan.sandbox_url}/_sandbox)",
     ]
+    hook = f"{public}/webhooks/hubspot"
+    if plan.sandbox_app is not None:
+        # The sandbox pushes its changes to this host as HubSpot would: signed webhooks.
+        plan.sandbox_app.state.sandbox.webhooks.configure(hook)
+        lines.append(
+            f"  Change feed:     sandbox changes arrive as webhooks at {hook}; make one with "
+            f"`atom-host sandbox-edit --url {plan.sandbox_url} contacts <id> firstname=Ada`"
+        )
+    else:
+        lines.append(
+            f"  Change feed:     start the sandbox with --webhook-url {hook} to push changes here"
+        )
     for line in lines:
         print(line, flush=True)
     log.info("demo portal %s connected (connection %s)", conn.portal_id, conn.id)
