@@ -72,13 +72,15 @@ class ApiKeyAuthenticator:
                 "Your browser session has ended: sign in again at /sign-in, or send your API "
                 "key as `Authorization: Bearer <key>`."
             )
-        own_hosts = {headers.get("host", "").lower()}
-        if self.public_host:
-            own_hosts.add(self.public_host.lower())
-        refusal = cross_site_refusal(method, headers, frozenset(own_hosts - {""}))
+        refusal = cross_site_refusal(method, headers, self.own_hosts(headers))
         if refusal:
             raise CrossSiteRefused(f"Refused: {refusal}.")
         return principal
+
+    def own_hosts(self, headers: Mapping[str, str]) -> frozenset[str]:
+        """The hosts a same-site request names in `Origin`: this request's, and the public one."""
+        hosts = {headers.get("host", "").lower(), (self.public_host or "").lower()}
+        return frozenset(hosts - {""})
 
     def principal_for(self, authorization: str | None) -> Principal:
         if not authorization:
@@ -109,10 +111,11 @@ class ApiKeyAuthenticator:
             if authorization:
                 return self.principal_for(authorization)
             cookie = request.cookies.get(COOKIE_NAME)
-            if not cookie or self.sessions is None:
+            if not cookie:
                 return None
-            if self.sessions.principal_for(cookie) is None:
+            try:
+                return self.session_principal(request.method, request.headers, cookie)
+            except Unauthorized:
                 return None
-            return self.session_principal(request.method, request.headers, cookie)
 
         return require_principal, optional_principal

@@ -50,12 +50,6 @@ def build_sign_in_router(
     router = APIRouter(include_in_schema=False)
     hours = max(1, settings.session_max_age_s // 3600)
 
-    def own_hosts(request: Request) -> frozenset[str]:
-        hosts = {request.headers.get("host", "").lower()}
-        if authenticator.public_host:
-            hosts.add(authenticator.public_host.lower())
-        return frozenset(hosts - {""})
-
     def page(
         *, principal: Principal | None, next_path: str = "/", problem: str = "", status: int = 200
     ) -> HTMLResponse:
@@ -79,7 +73,9 @@ def build_sign_in_router(
         next: Annotated[str, Form(max_length=2048)] = "/",
     ) -> Response:
         next_path = safe_next(next)
-        refusal = cross_site_refusal(request.method, request.headers, own_hosts(request))
+        refusal = cross_site_refusal(
+            request.method, request.headers, authenticator.own_hosts(request.headers)
+        )
         if refusal:
             return page(
                 principal=None, next_path=next_path, problem=f"Refused: {refusal}.", status=403
@@ -107,7 +103,9 @@ def build_sign_in_router(
 
     @router.post("/sign-out", response_model=None)
     async def sign_out(request: Request) -> Response:
-        refusal = cross_site_refusal(request.method, request.headers, own_hosts(request))
+        refusal = cross_site_refusal(
+            request.method, request.headers, authenticator.own_hosts(request.headers)
+        )
         if refusal:
             return page(principal=current(request), problem=f"Refused: {refusal}.", status=403)
         cookie = request.cookies.get(COOKIE_NAME)
