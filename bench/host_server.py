@@ -74,7 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sandbox-url", required=True)
     ap.add_argument("--data", required=True)
     a = ap.parse_args(argv)
-    asyncio.run(serve(a.port, a.sandbox_url, a.data))
+    try:  # the event loop `atom-host serve` runs on (uvicorn's loop="auto")
+        import uvloop
+
+        uvloop.run(serve(a.port, a.sandbox_url, a.data))
+    except ImportError:
+        asyncio.run(serve(a.port, a.sandbox_url, a.data))
     return 0
 
 

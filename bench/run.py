@@ -4,7 +4,8 @@
     python -m bench.run bulk_write memory    # some of them
     python -m bench.run memory -- --records 100000   # arguments after -- go to each one
 
-Benchmarks: bulk_write, read_path, start_decode, memory, scale_out, load, test_kit_load.
+Benchmarks: bulk_write, read_path, start_decode, memory, scale_out, load, test_kit_load,
+serving.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ BENCHMARKS = [
     "scale_out",
     "load",
     "test_kit_load",
+    "serving",
 ]
 
 

@@ -1,0 +1,285 @@
+"""Production serving, side by side in one run:
+
+1. a host-only database route (`GET /api/hubspot/scheduled-sends`, one stored send) served by
+   `atom-host serve` vs `bench/minimal_app.py` (a bare ASGI app on the same uvicorn, driver and
+   database reading the same row), 50 clients: throughput ratio and p99 — on SQLite and on
+   PostgreSQL;
+2. the same route with `atom-host serve --workers 2` vs `--workers 1` on PostgreSQL;
+3. a live read (`GET /api/hubspot/contacts/{id}`) through the host vs the same call straight to
+   the sandbox, one client: p50 overhead;
+4. `atom-host plugins --json` as a whole process vs `python -c "from hubspot import HubSpot"`.
+
+    python -m bench.serving [--seconds 5] [--rounds 3] [--clients 50] [--skip-postgres]
+
+The load generator (bench/loadgen.py) runs on the same machine. Each pair alternates for
+`--rounds` rounds and the medians are compared, so a busy machine slows both sides alike.
+PostgreSQL parts use a throw-away database on ATOM_BENCH_POSTGRES_URL's server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import resource
+import secrets
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench import loadgen
+from bench._harness import PYTHON, Table, child_server, free_port, sandbox_server
+
+ATOM_HOST = str(Path(PYTHON).parent / "atom-host")
+API_KEY = "bench-serving-key"
+AUTH = f"Authorization: Bearer {API_KEY}"
+ROUTE = "/api/hubspot/scheduled-sends"
+
+
+def host_env(database_url: str, data: str, port: int, sandbox_url: str) -> dict[str, str]:
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+    return {
+        "ATOM_DATABASE_URL": database_url,
+        "ATOM_DATA_DIR": data,
+        "ATOM_PLUGINS": "hubspot",
+        "ATOM_API_KEYS": f"{API_KEY}:bench:bench",
+        "ATOM_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "HUBSPOT_CLIENT_ID": "sandbox-client-id",
+        "HUBSPOT_CLIENT_SECRET": "sandbox-client-secret",
+        "ATOM_HUBSPOT_ENCRYPTION_KEYS": f"k1:{key}",
+        "HUBSPOT_API_BASE_URL": sandbox_url,
+        "HUBSPOT_AUTHORIZE_URL": f"{sandbox_url}/oauth/authorize",
+        "HUBSPOT_RATE_LIMIT_BACKEND": "postgres"
+        if database_url.startswith("postgres")
+        else "memory",
+    }
+
+
+def seed_send(database_url: str) -> None:
+    """One stored scheduled send of the bench principal: the row both sides read."""
+    from atom_hubspot.storage.db import Database, migrate
+    from atom_hubspot.storage.models import ScheduledSend
+
+    migrate(database_url)
+
+    async def insert() -> None:
+        db = Database(database_url)
+        try:
+            async with db.session("bench") as s:
+                s.add(
+                    ScheduledSend(
+                        tenant_id="bench",
+                        user_id="bench",
+                        portal_id=1234567,
+                        connection_id="00000000-0000-0000-0000-000000000000",
+                        email_id=123456789,
+                        recipients=[{"email": "ada@example.com"}],
+                        contact_properties={},
+                        custom_properties={},
+                        send_at=datetime.now(UTC) + timedelta(days=30),
+                        status="pending",
+                        attempts=0,
+                    )
+                )
+        finally:
+            await db.dispose()
+
+    asyncio.run(insert())
+
+
+def serve_host(
+    port: int, env: dict[str, str], workers: int = 1
+) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    args = [ATOM_HOST, "serve", "--port", str(port), "--no-access-log"]
+    if workers > 1:
+        args += ["--workers", str(workers)]
+    return child_server(args, port, env=env, timeout=180)
+
+
+def serve_minimal(port: int, database_url: str) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    args = [PYTHON, "-m", "bench.minimal_app", "--port", str(port)]
+    return child_server([*args, "--database-url", database_url], port, timeout=60)
+
+
+def warm(url: str, headers: list[str]) -> None:
+    """Until the route answers 200 (every worker started), then a short warm-up."""
+    deadline = time.monotonic() + 180
+    while loadgen.run(url, clients=4, seconds=0.5, headers=headers)["errors"]:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} does not answer 200")
+    loadgen.run(url, clients=8, seconds=1.0, headers=headers)
+
+
+def alternate(
+    sides: dict[str, Callable[[], dict[str, float]]], rounds: int
+) -> dict[str, dict[str, float]]:
+    """Run each side once per round, alternating; the median of each figure per side."""
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, run in sides.items():
+            runs[name].append(run())
+    return {
+        name: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for name, rs in runs.items()
+    }
+
+
+def host_vs_minimal(
+    t: Table, label: str, database_url: str, a: argparse.Namespace, data: str
+) -> None:
+    seed_send(database_url)
+    hport, mport = free_port(), free_port()
+    env = host_env(database_url, data, hport, "http://127.0.0.1:9")
+    with serve_host(hport, env), serve_minimal(mport, database_url):
+        host_url, minimal_url = f"http://127.0.0.1:{hport}{ROUTE}", f"http://127.0.0.1:{mport}/"
+        warm(host_url, [AUTH])
+        warm(minimal_url, [])
+        med = alternate(
+            {
+                "host": lambda: loadgen.run(
+                    host_url, clients=a.clients, seconds=a.seconds, headers=[AUTH]
+                ),
+                "minimal": lambda: loadgen.run(minimal_url, clients=a.clients, seconds=a.seconds),
+            },
+            a.rounds,
+        )
+    h, m = med["host"], med["minimal"]
+    t.add(
+        f"{label}: host vs minimal ASGI app, {a.clients} clients",
+        f"{h['rps']:.0f} vs {m['rps']:.0f} req/s",
+        f"{h['p99_ms']:.0f} vs {m['p99_ms']:.0f}",
+        f"{h['rps'] / m['rps']:.2f}x (target >= 0.80x, p99 <= 250 ms)",
+        f"{h['errors']:.0f} / {m['errors']:.0f}",
+    )
+
+
+def workers(t: Table, database_url: str, a: argparse.Namespace, data: str) -> None:
+    seed_send(database_url)
+    results: dict[int, dict[str, float]] = {}
+    for n in (1, 2):
+        port = free_port()
+        env = host_env(database_url, f"{data}/w{n}", port, "http://127.0.0.1:9")
+        url = f"http://127.0.0.1:{port}{ROUTE}"
+        with serve_host(port, env, workers=n):
+            warm(url, [AUTH])
+            runs = [
+                loadgen.run(url, clients=a.clients, seconds=a.seconds, headers=[AUTH])
+                for _ in range(a.rounds)
+            ]
+        results[n] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    one, two = results[1], results[2]
+    t.add(
+        f"PostgreSQL: --workers 2 vs --workers 1, {a.clients} clients",
+        f"{two['rps']:.0f} vs {one['rps']:.0f} req/s",
+        f"{two['p99_ms']:.0f} vs {one['p99_ms']:.0f}",
+        f"{two['rps'] / one['rps']:.2f}x (target >= 1.40x)",
+        f"{two['errors']:.0f} / {one['errors']:.0f}",
+    )
+
+
+def live_read(t: Table, a: argparse.Namespace, data: str) -> None:
+    from bench import sandbox_server as sbx
+    from bench.host_server import API_KEY as HOST_KEY
+
+    sport, hport = free_port(), free_port()
+    sandbox_url = f"http://127.0.0.1:{sport}"
+    args = [PYTHON, "-m", "bench.host_server", "--port", str(hport), "--sandbox-url", sandbox_url]
+    host = child_server([*args, "--data", data], hport, timeout=120)
+    with sandbox_server(sport, rate_limit=None, contacts=200), host:
+        via_host = f"http://127.0.0.1:{hport}/api/hubspot/contacts/1001"
+        direct = f"{sandbox_url}/crm/objects/2026-03/contacts/1001"
+        host_h, direct_h = (
+            [f"Authorization: Bearer {HOST_KEY}"],
+            [f"Authorization: Bearer {sbx.BENCH_TOKEN}"],
+        )
+        warm(via_host, host_h)
+        warm(direct, direct_h)
+        med = alternate(
+            {
+                "host": lambda: loadgen.run(via_host, clients=1, seconds=a.seconds, headers=host_h),
+                "direct": lambda: loadgen.run(
+                    direct, clients=1, seconds=a.seconds, headers=direct_h
+                ),
+            },
+            a.rounds,
+        )
+    h, d = med["host"], med["direct"]
+    t.add(
+        "Live read, 1 client: via the host vs straight to the sandbox",
+        f"p50 {h['p50_ms']:.2f} vs {d['p50_ms']:.2f} ms",
+        f"{h['p99_ms']:.1f} vs {d['p99_ms']:.1f}",
+        f"+{h['p50_ms'] - d['p50_ms']:.2f} ms p50 (target <= 1 ms)",
+        f"{h['errors']:.0f} / {d['errors']:.0f}",
+    )
+
+
+def start_up(t: Table, runs: int) -> None:
+    commands = {
+        "ours": [ATOM_HOST, "plugins", "--json"],
+        "sdk": [PYTHON, "-c", "from hubspot import HubSpot"],
+    }
+    wall: dict[str, list[float]] = {k: [] for k in commands}
+    cpu: dict[str, list[float]] = {k: [] for k in commands}
+    with tempfile.TemporaryDirectory(prefix="atom-start-") as cwd:
+        env = {**os.environ, "ATOM_DATA_DIR": cwd}
+        for _ in range(runs):
+            for name, cmd in commands.items():
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                t0 = time.perf_counter()
+                subprocess.run(cmd, stdout=subprocess.DEVNULL, cwd=cwd, env=env, check=False)
+                wall[name].append(time.perf_counter() - t0)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu[name].append(
+                    after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+                )
+    w = {k: statistics.median(v) * 1000 for k, v in wall.items()}
+    c = {k: statistics.median(v) * 1000 for k, v in cpu.items()}
+    t.add(
+        f"`atom-host plugins --json` vs `from hubspot import HubSpot` (median of {runs})",
+        f"wall {w['ours']:.0f} vs {w['sdk']:.0f} ms; CPU {c['ours']:.0f} vs {c['sdk']:.0f} ms",
+        "-",
+        f"{w['ours'] / w['sdk']:.2f}x wall, {c['ours'] / c['sdk']:.2f}x CPU (target <= 1.0x)",
+        "-",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--start-runs", type=int, default=7)
+    ap.add_argument("--skip-postgres", action="store_true")
+    a = ap.parse_args(argv)
+    t = Table(
+        "Production serving (alternating rounds, medians)",
+        ["comparison", "throughput / latency", "p99 ms", "ratio", "errors"],
+    )
+    with tempfile.TemporaryDirectory(prefix="atom-serving-") as data:
+        host_vs_minimal(t, "SQLite", f"sqlite:///{data}/atom.sqlite3", a, f"{data}/s")
+        if not a.skip_postgres:
+            from bench.scale_out import fresh_pg_database
+
+            url, drop = fresh_pg_database()
+            try:
+                host_vs_minimal(t, "PostgreSQL", url, a, f"{data}/p")
+                workers(t, url, a, f"{data}/w")
+            finally:
+                drop()
+        live_read(t, a, f"{data}/live")
+    start_up(t, a.start_runs)
+    t.notes.append(
+        "host-only route: `atom-host serve --no-access-log` (uvicorn, uvloop, httptools); the "
+        "load generator shares the machine's cores with the servers"
+    )
+    t.print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
