@@ -116,6 +116,14 @@ class NotFound(HubSpotError, CRMNotFound):
     http_status = 404
 
 
+class MirrorNotReady(HubSpotError):
+    """409: the caller asked for the mirror (`source=mirror`) of an object type whose first
+    sync has not finished; `source=live` or `auto` answers from HubSpot meanwhile."""
+
+    code = "mirror_not_ready"
+    http_status = 409
+
+
 class Conflict(HubSpotError, CRMConflict):
     """409, e.g. a contact with that email exists; `existing_id` parsed when HubSpot gives it."""
 

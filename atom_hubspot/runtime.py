@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from atom_hubspot.service.analytics import AnalyticsCache, AnalyticsService
     from atom_hubspot.service.crm import HubSpotCRMService, PortalProperties
     from atom_hubspot.service.marketing import MarketingService
+    from atom_hubspot.service.mirror import MirrorAccess
     from atom_hubspot.service.scheduler import ScheduledSendRunner, ScheduledSends
     from atom_hubspot.service.sends import SendService
     from atom_hubspot.storage.db import Database
@@ -119,6 +120,7 @@ class HubSpotRuntime:
             send_concurrency=self.settings.send_concurrency,
             send_mode=send_mode_for(self.settings),
         )
+        mirror = self.mirror_access(principal, connection)
         return PortalServices(
             principal=principal,
             connection=connection,
@@ -129,10 +131,25 @@ class HubSpotRuntime:
                 currency_cache=self.portal_currency,
                 custom_properties=self.custom_properties,
                 property_names=self.portal_properties,
+                mirror=mirror,
             ),
             marketing=marketing,
-            analytics=AnalyticsService(client, self._analytics_cache, scope_key=connection.id),
+            analytics=AnalyticsService(
+                client, self._analytics_cache, scope_key=connection.id, mirror=mirror
+            ),
             sends=SendService(marketing, self.scheduled_sends(), principal, connection),
+        )
+
+    def mirror_access(
+        self, principal: Principal, connection: ConnectionInfo
+    ) -> MirrorAccess | None:
+        """The principal's view of the connection's portal mirror (None before start)."""
+        from atom_hubspot.service.mirror import MirrorAccess
+
+        if self.mirror is None:
+            return None
+        return MirrorAccess(
+            self.mirror, connection.portal_id, principal.tenant_id, self.settings.mirror_max_lag_s
         )
 
     def scheduled_sends(self) -> ScheduledSends:

@@ -23,7 +23,7 @@ API_KEY = "bench-host-key"
 PRINCIPAL = Principal(tenant_id="bench", user_id="bench")
 
 
-async def serve(port: int, sandbox_url: str, data: str) -> None:
+async def serve(port: int, sandbox_url: str, data: str, *, hubspot_budget: bool = False) -> None:
     import uvicorn
 
     from atom_host_stub.app import create_app
@@ -35,11 +35,12 @@ async def serve(port: int, sandbox_url: str, data: str) -> None:
     db = f"sqlite:///{data}/atom.sqlite3"
     await asyncio.to_thread(migrate, db)
     key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+    keys = os.environ.get("ATOM_HUBSPOT_ENCRYPTION_KEYS") or f"k1:{key}"  # stable on restarts
     env = {
         **os.environ,
         "HUBSPOT_CLIENT_ID": "sandbox-client-id",
         "HUBSPOT_CLIENT_SECRET": "sandbox-client-secret",
-        "ATOM_HUBSPOT_ENCRYPTION_KEYS": f"k1:{key}",
+        "ATOM_HUBSPOT_ENCRYPTION_KEYS": keys,
         "HUBSPOT_API_BASE_URL": sandbox_url,
         "HUBSPOT_AUTHORIZE_URL": sandbox_url + "/oauth/authorize",
         "HUBSPOT_REDIRECT_URI": f"http://127.0.0.1:{port}/auth/hubspot/callback",
@@ -50,9 +51,10 @@ async def serve(port: int, sandbox_url: str, data: str) -> None:
         "ATOM_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
     host = Host.from_env(env)
-    host.context.state["hubspot.governor"] = RateLimitGovernor(
-        requests_per_10s=1_000_000, search_per_s=1_000_000
-    )
+    if not hubspot_budget:
+        host.context.state["hubspot.governor"] = RateLimitGovernor(
+            requests_per_10s=1_000_000, search_per_s=1_000_000
+        )
     app = create_app(host)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -73,13 +75,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--sandbox-url", required=True)
     ap.add_argument("--data", required=True)
+    ap.add_argument(
+        "--hubspot-budget",
+        action="store_true",
+        help="Keep HubSpot's 110 per 10 s (and 5 searches/s) in the plugin's governor.",
+    )
     a = ap.parse_args(argv)
     try:  # the event loop `atom-host serve` runs on (uvicorn's loop="auto")
         import uvloop
 
-        uvloop.run(serve(a.port, a.sandbox_url, a.data))
+        uvloop.run(serve(a.port, a.sandbox_url, a.data, hubspot_budget=a.hubspot_budget))
     except ImportError:
-        asyncio.run(serve(a.port, a.sandbox_url, a.data))
+        asyncio.run(serve(a.port, a.sandbox_url, a.data, hubspot_budget=a.hubspot_budget))
     return 0
 
 

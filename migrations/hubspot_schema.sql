@@ -549,5 +549,11 @@ CREATE POLICY hubspot_mirror_sync_state_bound_tenant ON hubspot_mirror_sync_stat
 
 UPDATE hubspot_alembic_version SET version_num='0005_tenant_bound_row_security' WHERE hubspot_alembic_version.version_num = '0004_portal_mirror';
 
+-- Running upgrade 0005_tenant_bound_row_security -> 0006_mirror_contact_createdate
+
+CREATE INDEX ix_hubspot_mirror_contacts_createdate ON hubspot_mirror_records (portal_id, (properties ->> 'createdate')) WHERE object_type = 'contacts' AND NOT archived;
+
+UPDATE hubspot_alembic_version SET version_num='0006_mirror_contact_createdate' WHERE hubspot_alembic_version.version_num = '0005_tenant_bound_row_security';
+
 COMMIT;
 

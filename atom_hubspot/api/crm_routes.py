@@ -14,7 +14,14 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from atom_host_stub.contract import HostContext, ObjectKind, Pipeline, Stage
-from atom_hubspot.api.deps import RequestScope, answer, scope_dependency
+from atom_hubspot.api.deps import (
+    RequestScope,
+    SourceQuery,
+    answer,
+    live_meta,
+    scope_dependency,
+    source_meta,
+)
 from atom_hubspot.api.envelope import Envelope, envelope_router
 from atom_hubspot.service.crm_records import Archived, HubSpotRecord, RecordPage
 from atom_hubspot.service.crm_requests import CompanyQuery, ContactQuery, DealQuery, RecordQuery
@@ -270,30 +277,33 @@ def _add_object_routes(
         limit: LimitQuery = 20,
         properties: PropertiesQuery = None,
         sort: SortQuery = None,
+        source: SourceQuery = "auto",
     ) -> dict[str, Any]:
         crm = scope.services.crm
-        page = await crm.list_records_page(
-            kind, query, limit=limit, after=after, properties=properties, sort=sort
+        page, sourced = await crm.list_page_from(
+            source, kind, query, limit=limit, after=after, properties=properties, sort=sort
         )
-        return answer(scope, page)
+        return answer(scope, page, **source_meta(sourced))
 
     async def get_record(
         scope: Scope,
         record_id: RecordIdPath,
         properties: PropertiesQuery = None,
         associations: AssociationsQuery = None,
+        source: SourceQuery = "auto",
     ) -> dict[str, Any]:
         crm = scope.services.crm
-        record = await crm.read_record(
-            kind, record_id, properties=properties, associations=associations
+        record, sourced = await crm.read_from(
+            source, kind, record_id, properties=properties, associations=associations
         )
-        return answer(scope, record)
+        return answer(scope, record, **source_meta(sourced))
 
     async def create_record(
         scope: Scope,
         body: Annotated[BodyModel, Body()],  # type: ignore[valid-type]
     ) -> dict[str, Any]:
-        return answer(scope, await scope.services.crm.write_record(kind, _values(body)))
+        record = await scope.services.crm.write_record(kind, _values(body))
+        return answer(scope, record, **live_meta())
 
     async def update_record(
         scope: Scope,
@@ -301,10 +311,13 @@ def _add_object_routes(
         body: Annotated[BodyModel, Body()],  # type: ignore[valid-type]
     ) -> dict[str, Any]:
         crm = scope.services.crm
-        return answer(scope, await crm.write_record(kind, _values(body), record_id=record_id))
+        record = await crm.write_record(kind, _values(body), record_id=record_id)
+        return answer(scope, record, **live_meta())
 
     async def archive_record(scope: Scope, record_id: RecordIdPath) -> dict[str, Any]:
-        return answer(scope, await scope.services.crm.archive_record(kind, record_id))
+        return answer(
+            scope, await scope.services.crm.archive_record(kind, record_id), **live_meta()
+        )
 
     base = f"/{many}"
     tags: list[str | Enum] = ["HubSpot CRM"]
@@ -365,6 +378,21 @@ def _add_object_routes(
         summary=f"Archive a {one} (HubSpot keeps it restorable for 90 days)",
         tags=tags,
     )
+    if kind == "contact":
+
+        async def privacy_delete(scope: Scope, record_id: RecordIdPath) -> dict[str, Any]:
+            record = await scope.services.crm.privacy_delete_contact(record_id)
+            return answer(scope, record, **live_meta())
+
+        router.add_api_route(
+            f"{base}/{{record_id}}/gdpr-delete",
+            privacy_delete,
+            methods=["POST"],
+            response_model=Envelope[Archived],
+            operation_id="gdpr_delete_contact",
+            summary="Delete a contact for good (a privacy request); the mirror forgets it too",
+            tags=tags,
+        )
 
 
 _STAGES_EXAMPLE = [

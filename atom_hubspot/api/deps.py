@@ -6,7 +6,7 @@ caller choice is `portal_id`, among the caller's own connected portals.
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import Depends, Query
 
@@ -14,6 +14,7 @@ from atom_host_stub.contract import HostContext, Principal
 from atom_hubspot.api.envelope import ok
 from atom_hubspot.runtime import HubSpotRuntime, PortalServices
 from atom_hubspot.runtime import runtime_of as runtime_of  # routes take it from here too
+from atom_hubspot.service.mirror import Sourced, now_utc
 
 if TYPE_CHECKING:
     from atom_hubspot.client import HubSpotClient
@@ -74,3 +75,23 @@ def scope_dependency(context: HostContext) -> Callable[..., Awaitable[RequestSco
 def answer(scope: RequestScope, data: object, **meta: object) -> dict[str, Any]:
     """The success envelope of a portal-scoped route: `meta` always names the portal used."""
     return ok(data, portal_id=scope.connection.portal_id, **meta)
+
+
+SourceQuery = Annotated[
+    Literal["mirror", "live", "auto"],
+    Query(
+        description="Where to read: the local mirror, HubSpot, or auto (the mirror while that "
+        "object type's sync is current within the lag bound, HubSpot otherwise). The answer's "
+        "`meta.source` and `meta.as_of` say which it was and as of when.",
+    ),
+]
+
+
+def source_meta(sourced: Sourced) -> dict[str, Any]:
+    as_of = sourced.as_of.isoformat().replace("+00:00", "Z") if sourced.as_of else None
+    return {"source": sourced.source, "as_of": as_of}
+
+
+def live_meta() -> dict[str, Any]:
+    """A write's answer is HubSpot's own, as of now (the mirror has it too)."""
+    return source_meta(Sourced(source="live", as_of=now_utc()))

@@ -16,9 +16,11 @@ from atom_host_stub.contract import HostContext, Principal
 from atom_hubspot.api.deps import (
     PortalQuery,
     RequestScope,
+    SourceQuery,
     answer,
     principal_dependency,
     scope_dependency,
+    source_meta,
 )
 from atom_hubspot.api.envelope import Envelope, envelope_router, ok
 from atom_hubspot.api.marketing_bodies import (
@@ -154,11 +156,12 @@ def build_router(context: HostContext) -> APIRouter:
         pipeline_id: Annotated[
             str | None, Query(max_length=100, pattern=r"^[A-Za-z0-9_\-]+$", examples=["default"])
         ] = None,
+        source: SourceQuery = "auto",
     ) -> dict[str, Any]:
-        data, cached = await scope.services.analytics.deals(
-            close_from=close_date_from, close_to=close_date_to, pipeline_id=pipeline_id
+        data, cached, sourced = await scope.services.analytics.deals_from(
+            source, close_from=close_date_from, close_to=close_date_to, pipeline_id=pipeline_id
         )
-        return answer(scope, data, cached=cached)
+        return answer(scope, data, cached=cached, **source_meta(sourced))
 
     @router.get(
         "/analytics/contacts",
@@ -175,11 +178,12 @@ def build_router(context: HostContext) -> APIRouter:
         created_from: DateQuery = None,
         created_to: DateQuery = None,
         granularity: Annotated[Literal["day", "week"], Query()] = "day",
+        source: SourceQuery = "auto",
     ) -> dict[str, Any]:
-        data, cached = await scope.services.analytics.contacts(
-            created_from=created_from, created_to=created_to, granularity=granularity
+        data, cached, sourced = await scope.services.analytics.contacts_from(
+            source, created_from=created_from, created_to=created_to, granularity=granularity
         )
-        return answer(scope, data, cached=cached)
+        return answer(scope, data, cached=cached, **source_meta(sourced))
 
     @router.get(
         "/analytics/campaigns/{campaign_id}",

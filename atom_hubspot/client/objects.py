@@ -149,6 +149,13 @@ class ObjectsAPI:
         """Archive (HubSpot keeps it restorable for 90 days)."""
         await self._c.json("DELETE", self._paths.object(self.object_type, id))
 
+    async def gdpr_delete(self, id: str | int) -> None:
+        """Delete a contact permanently, with its history (a privacy request). Repeatable:
+        a second call for a record already gone answers 404."""
+        await self._c.json(
+            "POST", self._paths.objects_gdpr_delete(self.object_type), json={"objectId": str(id)}
+        )
+
     # ------------------------------------------------------------------ search
 
     async def search(self, request: SearchRequest | None = None) -> ObjectPage:

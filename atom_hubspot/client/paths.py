@@ -155,6 +155,10 @@ class Paths:
     def objects_search(self, object_type: str) -> Route:
         return self._route("crm.objects", "/{objectType}/search", objectType=object_type)
 
+    def objects_gdpr_delete(self, object_type: str) -> Route:
+        # https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/gdpr/post-crm-v3-objects-contacts-gdpr-delete
+        return self._route("crm.objects", "/{objectType}/gdpr-delete", objectType=object_type)
+
     def objects_batch(self, object_type: str, action: str) -> Route:
         if action not in ("read", "create", "update", "upsert", "archive"):
             raise ValueError(f"unknown batch action {action!r}")

@@ -280,6 +280,7 @@ class ConnectionManager:
             if conn2 is not None:
                 await self.repo.delete_connection(s, conn2)
         self.tokens.forget(conn_id)
+        await self._purge_mirror_if_orphaned(portal)
         log.info(
             "disconnected connection %s (portal %s): revocation %s", conn_id, portal, revocation
         )
@@ -290,6 +291,23 @@ class ConnectionManager:
             "local_deleted": True,
             "message": message,
         }
+
+    async def _purge_mirror_if_orphaned(self, portal_id: int) -> None:
+        """The last connection to a portal is gone: so is the portal's mirror (nobody may read
+        it any more, and nothing would keep it current)."""
+        import sqlalchemy as sa
+
+        from atom_hubspot.storage.mirror import MirrorStore
+
+        async with self.db.session(None, read_only=True) as s:
+            left = await s.scalar(
+                sa.select(sa.func.count())
+                .select_from(Connection)
+                .where(Connection.portal_id == portal_id)
+            )
+        if not left:
+            await MirrorStore(self.db).purge_portal(portal_id)
+            log.info("portal %s: last connection gone, its mirror purged", portal_id)
 
     async def save_private_app_token(self, principal: Principal, token: str) -> ConnectionInfo:
         """Check a private-app / service-key token against HubSpot, then store it encrypted."""

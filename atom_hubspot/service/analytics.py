@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
@@ -26,10 +26,12 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, Field
 
 from atom_hubspot.client import HubSpotClient
+from atom_hubspot.client.models import PipelineModel
 from atom_hubspot.client.search import Filter, FilterGroup, SearchRequest
 from atom_hubspot.errors import InputError, NotFound
 from atom_hubspot.service.campaigns import CampaignReport
 from atom_hubspot.service.mapping import epoch_ms, parse_decimal
+from atom_hubspot.service.mirror import MirrorAccess, Source, Sourced
 from atom_hubspot.service.tier_gate import TIER_CAMPAIGNS, tier_gate
 
 T = TypeVar("T")
@@ -208,6 +210,11 @@ def _outcome(probability: Decimal | None, is_closed: bool | None) -> StageOutcom
     return "closed"
 
 
+def _iso_day(d: date | None) -> str | None:
+    """The start of a UTC day in HubSpot's instant form (what the mirror compares with)."""
+    return None if d is None else f"{d.isoformat()}T00:00:00.000Z"
+
+
 def buckets(start: date, end: date, granularity: str) -> list[tuple[date, date]]:
     """Consecutive [first day, last day] buckets covering start..end (weeks counted from start)."""
     step = 1 if granularity == "day" else 7
@@ -233,8 +240,11 @@ class AnalyticsService:
         *,
         scope_key: str,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        mirror: MirrorAccess | None = None,
     ) -> None:
         self.client = client
+        # With a mirror, `deals_from`/`contacts_from` compute locally while it is current.
+        self.mirror = mirror
         self.cache = cache
         self.scope_key = scope_key
         self.now = now
@@ -262,6 +272,35 @@ class AnalyticsService:
         self, close_from: date | None, close_to: date | None, pipeline_id: str | None
     ) -> DealAnalytics:
         pipelines = await self.client.pipelines.list("deals")
+        filters = []
+        if close_from is not None:
+            filters.append(Filter.gte("closedate", epoch_ms(day_start(close_from))))
+        if close_to is not None:
+            filters.append(
+                Filter.lt("closedate", epoch_ms(day_start(close_to + timedelta(days=1))))
+            )
+        if pipeline_id is not None:
+            filters.append(Filter.eq("pipeline", pipeline_id))
+        req = SearchRequest(limit=200).select(*DEAL_PROPERTIES)
+        if filters:
+            req = req.where(*filters)
+
+        async def deals() -> AsyncIterator[Mapping[str, Any]]:
+            async for deal in self.client.deals.iter_search(req):
+                yield deal.properties
+
+        return await self._deal_figures(pipelines, deals(), close_from, close_to, pipeline_id)
+
+    async def _deal_figures(
+        self,
+        pipelines: Sequence[PipelineModel],
+        deals: AsyncIterator[Mapping[str, Any]],
+        close_from: date | None,
+        close_to: date | None,
+        pipeline_id: str | None,
+    ) -> DealAnalytics:
+        """Per pipeline and stage, from the pipelines and the deals' `pipeline`, `dealstage`
+        and `amount` (the same sums whether they come from HubSpot or the mirror)."""
         if pipeline_id is not None and not any(p.id == pipeline_id for p in pipelines):
             raise NotFound(f"Deal pipeline {pipeline_id} was not found in this portal.")
 
@@ -286,21 +325,7 @@ class AnalyticsService:
                 stage_index[(pid, sf.stage_id)] = sf
             figures[pid] = pf
 
-        filters = []
-        if close_from is not None:
-            filters.append(Filter.gte("closedate", epoch_ms(day_start(close_from))))
-        if close_to is not None:
-            filters.append(
-                Filter.lt("closedate", epoch_ms(day_start(close_to + timedelta(days=1))))
-            )
-        if pipeline_id is not None:
-            filters.append(Filter.eq("pipeline", pipeline_id))
-        req = SearchRequest(limit=200).select(*DEAL_PROPERTIES)
-        if filters:
-            req = req.where(*filters)
-
-        async for deal in self.client.deals.iter_search(req):
-            props = deal.properties
+        async for props in deals:
             pid = str(props.get("pipeline") or "")
             sid = str(props.get("dealstage") or "")
             if pid not in figures:  # a pipeline archived or deleted since: still counted
@@ -346,6 +371,107 @@ class AnalyticsService:
             computed_at=self.now(),
         )
 
+    async def deals_from(
+        self,
+        source: Source,
+        *,
+        close_from: date | None = None,
+        close_to: date | None = None,
+        pipeline_id: str | None = None,
+    ) -> tuple[DealAnalytics, bool, Sourced]:
+        """`deals` from the source the policy picks: the mirror's deals and pipelines give the
+        very figures HubSpot's would, without a call."""
+        chosen, as_of = await self._decide(("deals", "pipelines"), source)
+        if chosen == "live" or self.mirror is None:
+            data, cached = await self.deals(
+                close_from=close_from, close_to=close_to, pipeline_id=pipeline_id
+            )
+            return data, cached, Sourced(source="live", as_of=data.computed_at)
+        if close_from and close_to and close_to < close_from:
+            raise InputError(
+                "close_date_to is before close_date_from",
+                errors=[{"field": "close_date_to", "message": "before close_date_from"}],
+            )
+        mirror = self.mirror
+        pipelines = [PipelineModel.model_validate(p) for p in await mirror.pipelines()]
+        rows = await mirror.deal_rows(
+            _iso_day(close_from),
+            _iso_day(close_to + timedelta(days=1)) if close_to else None,
+            pipeline_id,
+        )
+
+        async def deals() -> AsyncIterator[Mapping[str, Any]]:
+            for row in rows:
+                yield row
+
+        data = await self._deal_figures(pipelines, deals(), close_from, close_to, pipeline_id)
+        return data, False, Sourced(source="mirror", as_of=as_of)
+
+    async def _decide(
+        self, object_types: tuple[str, ...], source: Source
+    ) -> tuple[str, datetime | None]:
+        """Mirror only when every object type the figures need may come from it; as of the
+        oldest of them."""
+        if self.mirror is None:
+            return "live", None
+        decisions = [await self.mirror.decide(t, source) for t in object_types]
+        if any(chosen == "live" for chosen, _ in decisions):
+            return "live", None
+        stamps = [a for _, a in decisions if a is not None]
+        return "mirror", min(stamps) if stamps else None
+
+    async def contacts_from(
+        self,
+        source: Source,
+        *,
+        created_from: date | None = None,
+        created_to: date | None = None,
+        granularity: Literal["day", "week"] = "day",
+    ) -> tuple[ContactAnalytics, bool, Sourced]:
+        """`contacts` from the source the policy picks: from the mirror, one grouped query
+        instead of a search per bucket."""
+        chosen, as_of = await self._decide(("contacts",), source)
+        if chosen == "live" or self.mirror is None:
+            data, cached = await self.contacts(
+                created_from=created_from, created_to=created_to, granularity=granularity
+            )
+            return data, cached, Sourced(source="live", as_of=data.computed_at)
+        start, end, bs = self._contact_range(created_from, created_to, granularity)
+        stages, days = await self.mirror.contact_counts(
+            _iso_day(start) or "", _iso_day(end + timedelta(days=1)) or ""
+        )
+        total = sum(stages.values())
+        by_stage = {s: 0 for s in LIFECYCLE_STAGES}
+        none = stages.get(None, 0)
+        for value, n in stages.items():
+            if value is not None and value.lower() in by_stage:
+                by_stage[value.lower()] += n
+        by_stage["none"] = none
+        by_stage["custom"] = max(0, total - sum(by_stage.values()))
+        new = [
+            CountBucket(
+                start=a,
+                end=b,
+                count=sum(
+                    days.get((a + timedelta(days=i)).isoformat(), 0)
+                    for i in range((b - a).days + 1)
+                ),
+            )
+            for a, b in bs
+        ]
+        data = ContactAnalytics(
+            created_from=start,
+            created_to=end,
+            granularity=granularity,
+            total_contacts=total,
+            by_lifecycle_stage=by_stage,
+            new_contacts=new,
+            new_contacts_total=sum(b.count for b in new),
+            computed_at=self.now(),
+            note="Counted in the portal's mirror (as of meta.as_of); days are UTC days.",
+        )
+        return data, False, Sourced(source="mirror", as_of=as_of)
+
     # ------------------------------------------------------------------ contacts
 
     async def contacts(
@@ -355,6 +481,15 @@ class AnalyticsService:
         created_to: date | None = None,
         granularity: Literal["day", "week"] = "day",
     ) -> tuple[ContactAnalytics, bool]:
+        start, end, bs = self._contact_range(created_from, created_to, granularity)
+        key = (self.scope_key, "contacts", start, end, granularity)
+        return await self.cache.get_or_compute(
+            key, lambda: self._contacts(start, end, granularity, bs)
+        )
+
+    def _contact_range(
+        self, created_from: date | None, created_to: date | None, granularity: str
+    ) -> tuple[date, date, list[tuple[date, date]]]:
         today = self.now().astimezone(UTC).date()
         end = created_to or today
         start = created_from or (end - timedelta(days=29 if granularity == "day" else 7 * 12 - 1))
@@ -371,10 +506,7 @@ class AnalyticsService:
                 "HubSpot search call). Narrow the range or use weeks.",
                 errors=[{"field": "created_from", "message": f"range too long for {granularity}"}],
             )
-        key = (self.scope_key, "contacts", start, end, granularity)
-        return await self.cache.get_or_compute(
-            key, lambda: self._contacts(start, end, granularity, bs)
-        )
+        return start, end, bs
 
     async def _contacts(
         self,

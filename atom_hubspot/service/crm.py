@@ -28,7 +28,7 @@ from atom_host_stub.contract import (
 from atom_hubspot.client import HubSpotClient, ObjectsAPI, inline_association
 from atom_hubspot.client.models import CrmObject
 from atom_hubspot.client.search import FilterGroup
-from atom_hubspot.errors import HubSpotError, InputError, MissingScopes
+from atom_hubspot.errors import HubSpotError, InputError, MissingScopes, NotFound
 from atom_hubspot.service import mapping
 from atom_hubspot.service.crm_records import Archived, HubSpotRecord, RecordPage
 from atom_hubspot.service.crm_requests import (
@@ -43,6 +43,8 @@ from atom_hubspot.service.crm_requests import (
     property_names,
     record_input,
 )
+from atom_hubspot.service.mirror import MirrorAccess, Source, Sourced, now_utc
+from atom_hubspot.storage.mirror import MirroredRecord
 
 log = logging.getLogger("atom_hubspot.service.crm")
 
@@ -90,8 +92,11 @@ class HubSpotCRMService:
         custom_properties: dict[tuple[int | None, str], set[str]] | None = None,
         property_names: dict[tuple[int, str], PortalProperties] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        mirror: MirrorAccess | None = None,
     ) -> None:
         self.client = client
+        # The portal's mirror: reads with source mirror/auto, and writes' answers go there.
+        self.mirror = mirror
         self.portal_id = portal_id if portal_id is not None else client.portal_id
         self._currency = account_currency
         self._currency_known = account_currency is not None
@@ -176,6 +181,23 @@ class HubSpotCRMService:
         }
         return apis[kind]
 
+    async def _mirror_wrote(self, kind: ObjectKind, obj: CrmObject) -> None:
+        """Read-your-writes: HubSpot's answer goes into the mirror before the caller has it.
+        A mirror that cannot take it must not fail a write HubSpot made: it is logged, and the
+        next sync brings the record."""
+        if self.mirror is None:
+            return
+        from atom_hubspot.sync.engine import to_mirrored
+
+        try:
+            await self.mirror.wrote(mapping.OBJECT_TYPES[kind], to_mirrored(obj))
+        except HubSpotError as exc:
+            log.warning(
+                "portal %s: a write's answer did not reach the mirror (%s)",
+                self.portal_id,
+                exc.code,
+            )
+
     # ------------------------------------------------------------------ HubSpot-shaped
 
     async def list_objects(
@@ -237,6 +259,7 @@ class HubSpotCRMService:
         assoc += [inline_association(from_type, "companies", i) for i in company_ids]
         obj = await self._api(kind).create(dict(properties), associations=assoc or None)
         self._remember(kind, properties)
+        await self._mirror_wrote(kind, obj)
         return obj
 
     async def update_object(
@@ -259,6 +282,7 @@ class HubSpotCRMService:
         for to_type, ids in (("contacts", contact_ids), ("companies", company_ids)):
             for to_id in ids:
                 await self.client.associations.link_default(from_type, rid, to_type, to_id)
+        await self._mirror_wrote(kind, obj)
         return obj
 
     async def archive_object(self, kind: ObjectKind, record_id: str) -> None:
@@ -268,6 +292,8 @@ class HubSpotCRMService:
         api = self._api(kind)
         await api.get(rid, properties=["hs_object_id"])
         await api.archive(rid)
+        if self.mirror is not None:
+            await self.mirror.archived(mapping.OBJECT_TYPES[kind], int(rid))
 
     async def pipelines(self) -> list[Pipeline]:
         return [mapping.to_pipeline(p) for p in await self.client.pipelines.list("deals")]
@@ -422,6 +448,78 @@ class HubSpotCRMService:
             total=page.total,
         )
 
+    async def list_page_from(
+        self,
+        source: Source,
+        kind: ObjectKind,
+        query: RecordQuery | None = None,
+        *,
+        limit: int = 20,
+        after: str | None = None,
+        properties: str | None = None,
+        sort: str | None = None,
+    ) -> tuple[RecordPage, Sourced]:
+        """`list_records_page` from the source the policy picks (see service/mirror.py)."""
+        object_type = mapping.OBJECT_TYPES[kind]
+        chosen, as_of = (
+            await self.mirror.decide(object_type, source) if self.mirror else ("live", None)
+        )
+        if chosen == "live" or self.mirror is None:
+            page = await self.list_records_page(
+                kind, query, limit=limit, after=after, properties=properties, sort=sort
+            )
+            return page, Sourced(source="live", as_of=as_of or now_utc())
+        names = property_names("properties", properties)
+        found = await self.mirror.page(
+            object_type,
+            filter_groups=[[f.to_json() for f in g.filters] for g in filter_groups(query)],
+            sorts=[(s.property_name, s.descending) for s in SortSpec.parse(sort)],
+            query=None,
+            limit=page_limit(limit),
+            after=after,
+        )
+        return (
+            RecordPage(
+                results=[_from_mirror(kind, r, names) for r in found.records],
+                next_after=found.next_after,
+                total=found.total,
+            ),
+            Sourced(source="mirror", as_of=as_of),
+        )
+
+    async def read_from(
+        self,
+        source: Source,
+        kind: ObjectKind,
+        record_id: str,
+        *,
+        properties: str | None = None,
+        associations: str | None = None,
+    ) -> tuple[HubSpotRecord, Sourced]:
+        """`read_record` from the source the policy picks. Associations are read live; with
+        `auto` a record the mirror does not have yet is asked of HubSpot (no false 404)."""
+        object_type = mapping.OBJECT_TYPES[kind]
+        chosen, as_of = (
+            await self.mirror.decide(object_type, source) if self.mirror else ("live", None)
+        )
+        if chosen == "mirror" and self.mirror is not None:
+            if associations and source == "mirror":
+                raise InputError(
+                    "associations are read from HubSpot: ask with source=live or auto",
+                    errors=[{"field": "associations", "message": "not with source=mirror"}],
+                )
+            if not associations:
+                found = await self.mirror.get(object_type, int(existing_record_id(record_id)))
+                if found is not None:
+                    names = property_names("properties", properties)
+                    return _from_mirror(kind, found, names), Sourced(source="mirror", as_of=as_of)
+                if source == "mirror":
+                    raise NotFound(f"No record with id {record_id!r} in the mirror.")
+        record = await self.read_record(
+            kind, record_id, properties=properties, associations=associations
+        )
+        return record, Sourced(source="live", as_of=now_utc())
+
     async def read_record(
         self,
         kind: ObjectKind,
@@ -457,6 +555,36 @@ class HubSpotCRMService:
             )
         return HubSpotRecord.of(obj)
 
+    async def privacy_delete_contact(self, record_id: str) -> Archived:
+        """A GDPR/privacy deletion: HubSpot deletes the contact for good, and so does the
+        mirror (with the records merged into it, its links and list memberships)."""
+        rid = existing_record_id(record_id)
+        await self.client.contacts.gdpr_delete(rid)
+        if self.mirror is not None:
+            await self.mirror.purge("contacts", int(rid))
+        return Archived(id=record_id)
+
     async def archive_record(self, kind: ObjectKind, record_id: str) -> Archived:
         await self.archive_object(kind, record_id)
         return Archived(id=record_id)
+
+
+ALWAYS = ("hs_object_id", "createdate")
+
+
+def _from_mirror(
+    kind: ObjectKind, record: MirroredRecord, names: Sequence[str] | None
+) -> HubSpotRecord:
+    """A mirrored record in the routes' shape: the properties asked for (HubSpot answers null
+    for a property a record does not have), or every property the mirror holds."""
+    props = record.properties
+    if names is not None:
+        wanted = dict.fromkeys([*names, *ALWAYS, mapping.MODIFIED_PROPERTY[kind]])
+        props = {n: props.get(n) for n in wanted}
+    return HubSpotRecord(
+        id=str(record.id),
+        properties=dict(props),
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        archived=record.archived,
+    )

@@ -14,8 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from atom_hubspot.errors import InputError, Unavailable
-from atom_hubspot.storage.mirror import MirrorStore, SyncStateView
+from atom_hubspot.errors import InputError, MirrorNotReady
+from atom_hubspot.storage.mirror import MirroredRecord, MirrorPage, MirrorStore, SyncStateView
 
 Source = Literal["mirror", "live", "auto"]
 SOURCES: tuple[str, ...] = ("mirror", "live", "auto")
@@ -150,7 +150,7 @@ def check_source(source: str | None) -> Source:
 async def mirror_state(
     store: MirrorStore, portal_id: int, object_type: str, *, tenant_id: str | None = None
 ) -> SyncStateView:
-    return (await store.sync_states(portal_id, tenant_id=tenant_id))[object_type]
+    return (await store.recent_sync_states(portal_id, tenant_id=tenant_id))[object_type]
 
 
 def choose(source: Source, state: SyncStateView, max_lag_s: float) -> Literal["mirror", "live"]:
@@ -160,7 +160,7 @@ def choose(source: Source, state: SyncStateView, max_lag_s: float) -> Literal["m
         return "live"
     if source == "mirror":
         if state.last_success_at is None and state.synced_through is None:
-            raise Unavailable(
+            raise MirrorNotReady(
                 f"The mirror of {state.object_type} is not filled yet; ask with source=live "
                 "or try again once the first sync has run (GET /api/hubspot/sync)."
             )
@@ -175,3 +175,102 @@ def as_of(state: SyncStateView) -> datetime | None:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------- reads, writes
+
+
+class Sourced(BaseModel):
+    """Where an answer came from, for `meta`."""
+
+    source: Literal["mirror", "live"]
+    as_of: datetime | None
+
+
+class MirrorAccess:
+    """One principal's view of one portal's mirror: reads scoped by row-level security to the
+    principal's tenant, the source policy, and the write-back of HubSpot's answers."""
+
+    def __init__(
+        self, store: MirrorStore, portal_id: int, tenant_id: str, max_lag_s: float
+    ) -> None:
+        self.store = store
+        self.portal_id = portal_id
+        self.tenant_id = tenant_id
+        self.max_lag_s = max_lag_s
+
+    async def decide(self, object_type: str, source: Source) -> tuple[str, datetime | None]:
+        """("mirror" | "live", as of) for a read of `object_type`."""
+        state = await mirror_state(
+            self.store, self.portal_id, object_type, tenant_id=self.tenant_id
+        )
+        chosen = choose(source, state, self.max_lag_s)
+        return chosen, (as_of(state) if chosen == "mirror" else now_utc())
+
+    async def page(
+        self,
+        object_type: str,
+        *,
+        filter_groups: list[list[dict[str, object]]],
+        sorts: list[tuple[str, bool]],
+        query: str | None,
+        limit: int,
+        after: str | None,
+    ) -> MirrorPage:
+        # Like HubSpot: plain listing (id cursor) when nothing narrows or orders the page,
+        # search (offset cursor) otherwise.
+        keyset = not any(filter_groups) and not sorts and not query
+        return await self.store.query_records(
+            self.portal_id,
+            object_type,
+            filter_groups=filter_groups,
+            sorts=sorts,
+            query=query,
+            limit=limit,
+            after=after,
+            keyset=keyset,
+            tenant_id=self.tenant_id,
+        )
+
+    async def get(self, object_type: str, record_id: int) -> MirroredRecord | None:
+        return await self.store.get_record(
+            self.portal_id, object_type, record_id, tenant_id=self.tenant_id
+        )
+
+    async def wrote(self, object_type: str, record: MirroredRecord) -> None:
+        """HubSpot's answer to a write made through the plugin: the caller reads it back from
+        the mirror at once. It names only some properties, so they are merged in."""
+        await self.store.upsert_records(
+            self.portal_id, object_type, [record], complete=False, tenant_id=self.tenant_id
+        )
+
+    async def archived(self, object_type: str, record_id: int) -> None:
+        await self.store.archive_records(
+            self.portal_id, object_type, [record_id], tenant_id=self.tenant_id
+        )
+
+    async def purge(self, object_type: str, record_id: int) -> None:
+        await self.store.purge_record(
+            self.portal_id, object_type, record_id, tenant_id=self.tenant_id
+        )
+
+    async def contact_counts(
+        self, created_from: str, created_before: str
+    ) -> tuple[dict[str | None, int], dict[str, int]]:
+        return await self.store.contact_counts(
+            self.portal_id, created_from, created_before, tenant_id=self.tenant_id
+        )
+
+    async def deal_rows(
+        self, close_from: str | None, close_before: str | None, pipeline_id: str | None
+    ) -> list[dict[str, object]]:
+        return await self.store.deal_rows(
+            self.portal_id,
+            close_from=close_from,
+            close_before=close_before,
+            pipeline_id=pipeline_id,
+            tenant_id=self.tenant_id,
+        )
+
+    async def pipelines(self) -> list[dict[str, object]]:
+        return await self.store.pipelines(self.portal_id, tenant_id=self.tenant_id)

@@ -13,6 +13,7 @@ Filters speak HubSpot search's language (filter groups of {propertyName, operato
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -79,6 +80,8 @@ SEARCHABLE = {
     "deals": ("dealname", "pipeline", "dealstage", "description", "dealtype"),
 }
 MERGED_IDS_PROPERTY = "hs_merged_object_ids"
+# How stale a read's idea of the sync state may be (a sync takes seconds to minutes).
+STATE_TTL_S = 1.0
 _NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$")
 
 
@@ -132,7 +135,7 @@ class SyncStateView:
 class MirrorPage:
     records: list[MirroredRecord]
     next_after: str | None
-    total: int
+    total: int | None
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -160,9 +163,12 @@ class MirrorStore:
     """Writes and reads of the mirror. Each method is one transaction; `tenant_id` scopes
     PostgreSQL row-level security (None: work that spans tenants, such as the sync)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, state_ttl_s: float = STATE_TTL_S) -> None:
         self.db = db
         self.dialect = db.dialect
+        # Sync states asked on every read, kept for a moment per (portal, tenant).
+        self.state_ttl_s = state_ttl_s
+        self._states: dict[tuple[int, str | None], tuple[float, dict[str, SyncStateView]]] = {}
 
     # ------------------------------------------------------------------ writes
 
@@ -638,6 +644,21 @@ class MirrorStore:
             **found,
         }
 
+    async def recent_sync_states(
+        self, portal_id: int, *, tenant_id: str | None = None
+    ) -> dict[str, SyncStateView]:
+        """`sync_states`, at most `state_ttl_s` old: what a read needs to pick its source."""
+        key = (portal_id, tenant_id)
+        now = time.monotonic()
+        hit = self._states.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        states = await self.sync_states(portal_id, tenant_id=tenant_id)
+        if len(self._states) > 4096:
+            self._states.clear()
+        self._states[key] = (now + self.state_ttl_s, states)
+        return states
+
     async def sync_state(self, portal_id: int, object_type: str) -> SyncStateView:
         return (await self.sync_states(portal_id)).get(object_type) or SyncStateView(
             portal_id, object_type
@@ -648,15 +669,14 @@ class MirrorStore:
     async def get_record(
         self, portal_id: int, object_type: str, record_id: int, *, tenant_id: str | None = None
     ) -> MirroredRecord | None:
-        """One live record by id; an id merged into another resolves to the survivor."""
+        """One live record by id; an id merged into another resolves to the survivor. One
+        statement per lookup, with no transaction around it on SQLite (`Database.first`):
+        this is the read every dashboard makes."""
         _check_type(object_type)
-        mine = (R.c.portal_id == portal_id, R.c.object_type == object_type)
-        async with self.db.session(tenant_id, read_only=True) as s:
-            row = (await s.execute(sa.select(R).where(*mine, R.c.record_id == record_id))).first()
-            if row is not None and row.merged_into is not None:
-                row = (
-                    await s.execute(sa.select(R).where(*mine, R.c.record_id == row.merged_into))
-                ).first()
+        params = {"p": portal_id, "t": object_type}
+        row = await self.db.first(_ONE, {**params, "i": int(record_id)}, tenant_id)
+        if row is not None and row.merged_into is not None:
+            row = await self.db.first(_ONE, {**params, "i": int(row.merged_into)}, tenant_id)
         if row is None or row.archived:
             return None
         return _record(row)
@@ -700,6 +720,77 @@ class MirrorStore:
                     or 0
                 )
         return {t: out.get(t, 0) for t in MIRROR_SYNC_TYPES}
+
+    async def contact_counts(
+        self,
+        portal_id: int,
+        created_from: str,
+        created_before: str,
+        *,
+        tenant_id: str | None = None,
+    ) -> tuple[dict[str | None, int], dict[str, int]]:
+        """Live contacts per lifecycle stage value (None: not set), and new contacts per UTC
+        day of `createdate` in [created_from, created_before) (ISO-8601 instants)."""
+        stage = self.prop("lifecyclestage")
+        created = self.prop("createdate")
+        live = (
+            R.c.portal_id == portal_id,
+            R.c.object_type == "contacts",
+            sa.not_(R.c.archived),
+        )
+        async with self.db.session(tenant_id, read_only=True) as s:
+            stages = {
+                (None if v in (None, "") else str(v)): int(n)
+                for v, n in await s.execute(
+                    sa.select(stage, sa.func.count()).where(*live).group_by(stage)
+                )
+            }
+            day = sa.func.substr(created, 1, 10)
+            days = {
+                str(d): int(n)
+                for d, n in await s.execute(
+                    sa.select(day, sa.func.count())
+                    .where(*live, created >= created_from, created < created_before)
+                    .group_by(day)
+                )
+            }
+        return stages, days
+
+    async def deal_rows(
+        self,
+        portal_id: int,
+        *,
+        close_from: str | None,
+        close_before: str | None,
+        pipeline_id: str | None,
+        tenant_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """`pipeline`, `dealstage` and `amount` of the live deals closing in the range."""
+        names = ("pipeline", "dealstage", "amount")
+        where = [R.c.portal_id == portal_id, R.c.object_type == "deals", sa.not_(R.c.archived)]
+        close = self.prop("closedate")
+        if close_from is not None:
+            where.append(close >= close_from)
+        if close_before is not None:
+            where.append(close < close_before)
+        if pipeline_id is not None:
+            where.append(sa.func.lower(self.prop("pipeline")) == pipeline_id.lower())
+        async with self.db.session(tenant_id, read_only=True) as s:
+            rows = await s.execute(sa.select(*[self.prop(n) for n in names]).where(*where))
+            return [dict(zip(names, row, strict=True)) for row in rows]
+
+    async def pipelines(
+        self, portal_id: int, object_type: str = "deals", *, tenant_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The mirrored pipelines as HubSpot answered them (with their stages)."""
+        P = _table(MirrorPipeline)
+        async with self.db.session(tenant_id, read_only=True) as s:
+            rows = await s.scalars(
+                sa.select(P.c.data)
+                .where(P.c.portal_id == portal_id, P.c.object_type == object_type)
+                .order_by(P.c.display_order, P.c.pipeline_id)
+            )
+            return [dict(r) for r in rows]
 
     async def live_ids_between(
         self, portal_id: int, object_type: str, low: int, high: int
@@ -854,8 +945,13 @@ class MirrorStore:
                     sa.select(R).where(*where).order_by(*order).offset(offset).limit(limit + 1)
                 )
             ).all()
-            total = int(
-                await s.scalar(sa.select(sa.func.count()).select_from(R).where(*counted)) or 0
+            # Like HubSpot: a plain listing says no total; a search does.
+            total = (
+                None
+                if keyset
+                else int(
+                    await s.scalar(sa.select(sa.func.count()).select_from(R).where(*counted)) or 0
+                )
             )
         page = [_record(r) for r in rows[:limit]]
         more = len(rows) > limit
@@ -866,6 +962,13 @@ class MirrorStore:
         else:
             nxt = str(offset + limit)
         return MirrorPage(page, nxt, total)
+
+
+_ONE = sa.select(R).where(
+    R.c.portal_id == sa.bindparam("p"),
+    R.c.object_type == sa.bindparam("t"),
+    R.c.record_id == sa.bindparam("i"),
+)
 
 
 def _record(row: Any) -> MirroredRecord:

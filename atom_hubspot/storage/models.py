@@ -480,6 +480,7 @@ MIRROR_PROPERTY_INDEXES: tuple[tuple[str, str], ...] = (
     ("companies", "domain"),
     ("deals", "dealstage"),
     ("deals", "pipeline"),
+    ("contacts", "createdate"),  # a later migration (0006)
 )
 EXPRESSION_INDEXES: frozenset[str] = frozenset(
     f"ix_hubspot_mirror_{t}_{p}" for t, p in MIRROR_PROPERTY_INDEXES

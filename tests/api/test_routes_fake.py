@@ -25,7 +25,10 @@ async def test_list_without_filters_uses_plain_listing(fake_http, fake_clients) 
     r = await fake_http.get("/api/hubspot/contacts", params={"limit": 2})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["ok"] is True and body["meta"] == {"portal_id": 111}
+    assert body["ok"] is True
+    # No mirror in this runtime: the answer is HubSpot's, as of now.
+    assert body["meta"]["portal_id"] == 111 and body["meta"]["source"] == "live"
+    assert body["meta"]["as_of"].endswith("Z")
     assert [x["properties"]["email"] for x in body["data"]["results"]] == [
         "c0@example.com",
         "c1@example.com",

@@ -235,6 +235,19 @@ def test_every_documented_route_answers_as_documented_in_demo_mode(
             gone = c.get(f"/api/hubspot/{many}/{rid}", headers=KEY)
             assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
 
+        # --- a privacy deletion: HubSpot and the mirror forget the contact
+        private = call(
+            "POST", "/api/hubspot/contacts", 201, json={"email": "forget-me@example.com"}
+        )["id"]
+        call(
+            "POST",
+            "/api/hubspot/contacts/{record_id}/gdpr-delete",
+            200,
+            path=f"/api/hubspot/contacts/{private}/gdpr-delete",
+        )
+        forgotten = c.get(f"/api/hubspot/contacts/{private}", headers=KEY)
+        assert forgotten.status_code == 404
+
         # --- connecting: JSON start, browser redirect, a declined callback, refresh
         start = call("POST", "/auth/hubspot", 200, json={})
         state = parse_qs(urlsplit(start["url"]).query)["state"][0]

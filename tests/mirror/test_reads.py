@@ -1,0 +1,147 @@
+"""Reads from the mirror through the host: the source policy, meta.source/as_of, filters and
+sorts equal to HubSpot search on the same data, and read-your-writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Stack, stack
+from tests.mirror.test_host import migrated_template, synced
+
+__all__ = ["migrated_template", "stack", "synced"]
+
+CASES: list[tuple[str, dict[str, str]]] = [
+    ("contacts", {}),
+    ("contacts", {"lifecycle_stage": "lead"}),
+    ("contacts", {"name": "ada"}),
+    ("contacts", {"company": "labs", "sort": "-createdate"}),
+    ("contacts", {"created_from": "2026-01-01", "created_to": "2026-06-30", "sort": "lastname"}),
+    ("contacts", {"lifecycle_stage": "customer", "sort": "-lastname"}),
+    ("companies", {"industry": "RETAIL"}),
+    ("companies", {"name": "systems", "sort": "-numberofemployees"}),
+    ("companies", {"sort": "name"}),
+    ("deals", {"stage": "closedwon", "sort": "-amount"}),
+    ("deals", {"pipeline": "default", "amount_min": "9000", "amount_max": "48000"}),
+    ("deals", {"close_date_from": "2026-03-01", "sort": "closedate"}),
+    ("deals", {"name": "renewal", "sort": "dealname"}),
+]
+
+
+async def read(client: Any, path: str, **params: str) -> dict[str, Any]:
+    answer = (await client.get(path, params=params)).json()
+    assert answer["ok"], answer
+    return dict(answer)
+
+
+@pytest.mark.parametrize(("many", "params"), CASES)
+async def test_mirror_filters_and_sorts_equal_hubspot_search(
+    synced: Stack, many: str, params: dict[str, str]
+) -> None:
+    async with synced.client("alice") as alice:
+        for after_pages in range(2):  # the first two pages, each from both sources
+            mirror = await read(
+                alice, f"/api/hubspot/{many}", source="mirror", limit="50", **params
+            )
+            live = await read(alice, f"/api/hubspot/{many}", source="live", limit="50", **params)
+            assert mirror["meta"]["source"] == "mirror" and live["meta"]["source"] == "live"
+            ids = [r["id"] for r in mirror["data"]["results"]]
+            assert ids == [r["id"] for r in live["data"]["results"]], params
+            assert mirror["data"]["total"] == live["data"]["total"]
+            assert mirror["data"]["next_after"] == live["data"]["next_after"]
+            if not mirror["data"]["next_after"] or after_pages:
+                break
+            params = {**params, "after": mirror["data"]["next_after"]}
+
+
+async def test_auto_reads_come_from_the_mirror_with_as_of(synced: Stack) -> None:
+    before = sum(synced.sandbox.calls.values())
+    async with synced.client("alice") as alice:
+        page = await read(alice, "/api/hubspot/contacts", limit="5")
+        rid = page["data"]["results"][0]["id"]
+        one = await read(alice, f"/api/hubspot/contacts/{rid}")
+    for answer in (page, one):
+        assert answer["meta"]["source"] == "mirror"
+        assert answer["meta"]["as_of"].endswith("Z")
+    assert one["data"]["properties"]["email"]
+    # Neither read reached HubSpot.
+    assert sum(synced.sandbox.calls.values()) == before
+
+
+async def test_read_your_writes_through_the_mirror(synced: Stack) -> None:
+    async with synced.client("alice") as alice:
+        made = (
+            await alice.post(
+                "/api/hubspot/contacts", json={"email": "ryw@mirror.example", "firstname": "Ry"}
+            )
+        ).json()
+        assert made["ok"] and made["meta"]["source"] == "live"
+        rid = made["data"]["id"]
+        got = await read(alice, f"/api/hubspot/contacts/{rid}", source="mirror")
+        assert got["data"]["properties"]["firstname"] == "Ry"
+        await alice.patch(f"/api/hubspot/contacts/{rid}", json={"firstname": "Wyn"})
+        got = await read(alice, f"/api/hubspot/contacts/{rid}", source="mirror")
+        assert got["data"]["properties"]["firstname"] == "Wyn"
+        assert got["data"]["properties"]["email"] == "ryw@mirror.example"
+        found = await read(
+            alice, "/api/hubspot/contacts", source="mirror", email="ryw@mirror.example"
+        )
+        assert [r["id"] for r in found["data"]["results"]] == [rid]
+        assert (await alice.delete(f"/api/hubspot/contacts/{rid}")).status_code == 200
+        gone = (await alice.get(f"/api/hubspot/contacts/{rid}", params={"source": "mirror"})).json()
+        assert gone["error"]["code"] == "not_found"
+
+
+async def test_a_mirror_never_filled_is_not_served(stack: Stack) -> None:
+    async with stack.client("alice") as alice:
+        auto = await read(alice, "/api/hubspot/contacts", limit="2")
+        assert auto["meta"]["source"] == "live"
+        answer = await alice.get("/api/hubspot/contacts", params={"source": "mirror"})
+        assert answer.status_code == 409
+        assert answer.json()["error"]["code"] == "mirror_not_ready"
+        bad = await alice.get("/api/hubspot/contacts", params={"source": "cache"})
+        assert bad.status_code == 422
+
+
+async def test_privacy_deletion_and_disconnect_purge_the_mirror(synced: Stack) -> None:
+    from tests.api.conftest import PORTAL_A, PORTAL_B
+
+    store = synced.runtime.mirror  # type: ignore[attr-defined]
+    async with synced.client("alice") as alice:
+        page = await read(alice, "/api/hubspot/contacts", limit="1")
+        rid = page["data"]["results"][0]["id"]
+        gone = (await alice.post(f"/api/hubspot/contacts/{rid}/gdpr-delete")).json()
+        assert gone["ok"], gone
+        assert await store.get_record(PORTAL_A, "contacts", int(rid)) is None
+        live = await alice.get(f"/api/hubspot/contacts/{rid}", params={"source": "live"})
+        assert live.status_code == 404
+        assert (await store.counts(PORTAL_A))["contacts"] > 0
+        assert (await alice.delete("/auth/hubspot")).status_code == 200
+    # The portal's last connection went: its mirror went with it; Bob's portal stays.
+    assert set((await store.counts(PORTAL_A)).values()) == {0}
+    assert (await store.counts(PORTAL_B))["contacts"] > 0
+
+
+ANALYTICS = [
+    ("/api/hubspot/analytics/deals", {}),
+    ("/api/hubspot/analytics/deals", {"close_date_from": "2026-01-01", "pipeline_id": "default"}),
+    ("/api/hubspot/analytics/deals", {"close_date_to": "2026-06-30"}),
+    ("/api/hubspot/analytics/contacts", {}),
+    ("/api/hubspot/analytics/contacts", {"granularity": "week"}),
+    ("/api/hubspot/analytics/contacts", {"created_from": "2026-03-01", "created_to": "2026-04-15"}),
+]
+
+
+@pytest.mark.parametrize(("path", "params"), ANALYTICS)
+async def test_analytics_from_the_mirror_equal_the_live_computation(
+    synced: Stack, path: str, params: dict[str, str]
+) -> None:
+    async with synced.client("alice") as alice:
+        mirror = await read(alice, path, source="mirror", **params)
+        live = await read(alice, path, source="live", **params)
+    assert mirror["meta"]["source"] == "mirror" and live["meta"]["source"] == "live"
+    strip = {"computed_at", "note"}
+    same = {k: v for k, v in mirror["data"].items() if k not in strip}
+    assert same == {k: v for k, v in live["data"].items() if k not in strip}
+    assert mirror["data"].get("total_count", mirror["data"].get("total_contacts"))
