@@ -163,6 +163,13 @@ class PluginManager:
 
     def _add_record(self, record: PluginRecord) -> None:
         existing = self.records.get(record.name)
+        if existing is not None and existing.disabled_reason and not record.disabled_reason:
+            # An installed plugin that is switched off does not keep its name from a module
+            # loaded explicitly (ATOM_EXTRA_PLUGINS): the disabled one is listed beside it.
+            del self.records[existing.name]
+            existing.name = f"{existing.name} ({existing.module}, {existing.source})"
+            self.records[existing.name] = existing
+            existing = None
         if existing is not None:
             # Keep the first; the second is listed under a distinct key with the reason.
             record.failure = (

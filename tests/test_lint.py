@@ -30,9 +30,16 @@ def test_ruff(args: list[str]) -> None:
 
 
 def test_mypy_strict() -> None:
-    """Both packages type-check under `mypy --strict` with no error (each ignore names its code)."""
+    """Both packages, and the example plugin the plugin guide walks through, type-check under
+    `mypy --strict` with no error (each ignore names its code)."""
     proc = subprocess.run(
-        [_tool("mypy"), "--strict", "atom_hubspot", "atom_host_stub"],
+        [
+            _tool("mypy"),
+            "--strict",
+            "atom_hubspot",
+            "atom_host_stub",
+            "examples/memory-crm/atom_memory_crm",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -229,6 +229,26 @@ def test_check_config_shows_the_hubspot_api_version_of_each_family(
     assert expected.items() <= shown.items()
 
 
+def test_check_config_names_an_ambiguous_crm_provider(
+    cli_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    memory_crm_example: Path,
+) -> None:
+    plugins = "memory=atom_memory_crm.plugin," + plugin_modules("second_crm")
+    monkeypatch.setenv("ATOM_EXTRA_PLUGINS", plugins)
+    assert main(["check-config"]) == EXIT_PROBLEMS
+    out = capsys.readouterr().out
+    assert (
+        "error   host: ATOM_CRM_PROVIDER: capability 'crm' is provided by both 'memory' and "
+        "'second_crm'; /api/crm answers 503\n"
+        "        → Set ATOM_CRM_PROVIDER to the one callers should get."
+    ) in out
+    monkeypatch.setenv("ATOM_CRM_PROVIDER", "second_crm")
+    assert main(["check-config"]) == EXIT_OK
+    assert "ATOM_CRM_PROVIDER" not in capsys.readouterr().out
+
+
 def test_check_config_lists_failed_plugins_as_errors(
     cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -226,3 +226,13 @@ def test_plugin_toml_adds_to_the_distributions_metadata(
         "crm",
     )
     assert manifest.capabilities == ["crm"]
+
+
+def test_a_switched_off_entry_point_leaves_its_name_to_an_explicit_module() -> None:
+    eps = [EntryPoint("good", f"{FAKE}.good", "atom.plugins")]
+    env = {"ATOM_DISABLE_PLUGIN_AUTOLOAD": "1", "ATOM_EXTRA_PLUGINS": plugin_modules("good")}
+    records = {r.name: r for r in manager(env, eps).load()}
+    assert records["good"].active and records["good"].source == "module"
+    disabled = records[f"good ({FAKE}.good, entry_point)"]
+    assert disabled.disabled_reason == "ATOM_DISABLE_PLUGIN_AUTOLOAD is set"
+    assert disabled.failure is None
