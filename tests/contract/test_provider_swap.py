@@ -23,6 +23,7 @@ CONTACTS = Envelope[RecordList[ContactRecord]]
 PRINCIPAL = Principal(tenant_id="tenant-swap", user_id="user-swap")
 KEY = "swap-test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
+UNCONNECTED = {"Authorization": "Bearer swap-test-key-not-connected"}
 
 
 @asynccontextmanager
@@ -49,7 +50,8 @@ async def test_restarting_with_another_provider_swaps_what_api_crm_serves(
     env = {
         **hubspot_provider_env,
         "ATOM_DATA_DIR": str(tmp_path / "data"),
-        "ATOM_API_KEYS": f"{KEY}:{PRINCIPAL.tenant_id}:{PRINCIPAL.user_id}",
+        "ATOM_API_KEYS": f"{KEY}:{PRINCIPAL.tenant_id}:{PRINCIPAL.user_id},"
+        "swap-test-key-not-connected:tenant-other:user-other",
         "ATOM_PLUGINS": "hubspot,memory",
     }
     # HubSpot's data lives in HubSpot: the same sandbox portal before and after the restart.
@@ -58,6 +60,7 @@ async def test_restarting_with_another_provider_swaps_what_api_crm_serves(
     async with serving({**env, "ATOM_CRM_PROVIDER": "hubspot"}, state, connect=True) as client:
         from_hubspot = await client.get("/api/crm/contacts", params={"limit": 100})
         hubspot_api = await client.get("/api/hubspot/contacts", params={"limit": 5})
+        not_connected = await client.get("/api/crm/contacts", headers=UNCONNECTED)
 
     async with serving({**env, "ATOM_CRM_PROVIDER": "memory"}, state) as client:
         created = await client.post("/api/crm/contacts", json={"email": "grace@example.com"})
@@ -80,6 +83,9 @@ async def test_restarting_with_another_provider_swaps_what_api_crm_serves(
     assert set(from_hubspot.json()["data"]["results"][0]) == set(
         from_memory.json()["data"]["results"][0]
     )
+    # HubSpot's own errors come through in the envelope, by the contract's code.
+    assert not_connected.status_code == 401
+    assert not_connected.json()["error"]["code"] == "not_connected"
     # The provider-specific routes stay HubSpot's, whichever provider /api/crm follows.
     for answer in (hubspot_api, hubspot_api_after):
         assert answer.status_code == 200, answer.text
