@@ -147,10 +147,12 @@ class WebhookDispatcher:
                     except TimeoutError:
                         pass
                     continue
+                for delivery in ready:
+                    self.outbox.remove(delivery)
+                ready = self._coalesce(ready)
                 if self.disorder and len(ready) > 1:
                     self._rng.shuffle(ready)
                 for delivery in ready:
-                    self.outbox.remove(delivery)
                     self._in_flight += 1
                     try:
                         await self._send(client, delivery)
@@ -159,6 +161,19 @@ class WebhookDispatcher:
                             await self._send(client, Delivery(delivery.events, delivery.attempt))
                     finally:
                         self._in_flight -= 1
+
+    @staticmethod
+    def _coalesce(ready: list[Delivery]) -> list[Delivery]:
+        """First attempts of one portal go out together, up to 100 events a request, as
+        HubSpot batches; retries keep their own batch and attempt number."""
+        out = [d for d in ready if d.attempt]
+        fresh: dict[int, list[dict[str, Any]]] = {}
+        for d in ready:
+            if not d.attempt:
+                fresh.setdefault(int(d.events[0]["portalId"]), []).extend(d.events)
+        for events in fresh.values():
+            out += [Delivery(events[i : i + MAX_BATCH]) for i in range(0, len(events), MAX_BATCH)]
+        return out
 
     async def _send(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
         url = self.url
@@ -211,6 +226,7 @@ class WebhookDispatcher:
             "url": self.url,
             "pending_batches": len(self.outbox),
             "pending_events": sum(len(d.events) for d in self.outbox),
+            "in_flight": self._in_flight,
             "delivered_batches": s.delivered_batches,
             "delivered_events": s.delivered_events,
             "failed_attempts": s.failed_attempts,
@@ -230,6 +246,16 @@ class WebhookDispatcher:
 @routes.add("GET", "admin.webhooks.get", "/_sandbox/webhooks", kind="admin")
 async def get_webhooks(call: Call) -> Response:
     return json_response(call.sandbox.webhooks.status())
+
+
+@routes.add("GET", "admin.webhooks.events", "/_sandbox/webhooks/events", kind="admin")
+async def get_webhook_events(call: Call) -> Response:
+    """Every event the sandbox has emitted (still in its journal): [[portalId, eventId], …],
+    so a benchmark can tell an event lost from one delivered."""
+    book = call.sandbox.webhooks.journal_book
+    return json_response(
+        {"events": [[e["portalId"], e["eventId"]] for entry in book.entries for e in entry.events]}
+    )
 
 
 @routes.add("PUT", "admin.webhooks.put", "/_sandbox/webhooks", kind="admin")
