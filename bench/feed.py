@@ -305,7 +305,6 @@ async def run_stream(st: Stack, rate: float, seconds: float, midway: Any = None)
 
 def bad_deliveries(st: Stack, n: int) -> tuple[int, int, int, int]:
     """(sent, refused with 401, inbox rows before, inbox rows after)."""
-    import base64
     import hashlib
     import hmac
 
