@@ -22,6 +22,7 @@ from atom_host_stub.config import STRICT_VARIABLE, TRUE_VALUES, read_environment
 from atom_host_stub.contract import Principal
 from atom_host_stub.crm_routes import PREFIX as CRM_PREFIX
 from atom_host_stub.crm_routes import build_crm_router
+from atom_host_stub.guard import RequestGuard, under
 from atom_host_stub.host import Host, MountRegistration, RouteRegistration, host_version
 from atom_host_stub.services import ServiceUnavailable
 from atom_host_stub.sessions import (
@@ -31,7 +32,12 @@ from atom_host_stub.sessions import (
     load_or_create_secret,
 )
 from atom_host_stub.sign_in import build_sign_in_router
-from atom_host_stub.status import IntegrationsReport, IntegrationState
+from atom_host_stub.status import (
+    IntegrationsReport,
+    IntegrationState,
+    for_caller,
+    integration_state,
+)
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -111,6 +117,22 @@ def create_app(
     )
     app.state.host = host
 
+    async def authenticate(scope: Any, receive: Any) -> None:
+        dependency = host.context.principal_dependency
+        assert dependency is not None
+        await dependency(Request(scope, receive))
+
+    authenticated = _AuthenticatedRoutes(host)
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=host.settings.max_body_bytes,
+        authenticated=authenticated,
+        unavailable=lambda path: _unavailable(host, path),
+        authenticate=authenticate,
+    )
+
+    _document_host_answers(app, host.settings.max_body_bytes)
+
     @app.exception_handler(Unauthorized)
     async def _unauthorized(request: Request, exc: Unauthorized) -> Response:
         if _browser_navigation(request):
@@ -133,7 +155,9 @@ def create_app(
 
     app.include_router(build_sign_in_router(authenticator, settings, TEMPLATES))
     # The CRM whichever plugin provides it: the swap is visible over HTTP too.
-    app.include_router(build_crm_router(service_dependency("crm")), prefix=CRM_PREFIX, tags=["CRM"])
+    crm_router = build_crm_router(service_dependency("crm"))
+    app.include_router(crm_router, prefix=CRM_PREFIX, tags=["CRM"])
+    authenticated.host_routes.append((CRM_PREFIX, crm_router))  # every one needs a caller
 
     # For load balancers: cheap, public, and independent of HubSpot (a HubSpot outage must not
     # take every worker out of rotation); /api/integrations has the integrations' own health.
@@ -153,14 +177,20 @@ def create_app(
         return JSONResponse({"ok": True})
 
     @app.get("/api/integrations", response_model=IntegrationsReport, tags=["host"])
-    async def integrations() -> IntegrationsReport:
-        """Every integration's status, config issues, health, features and routes. Public:
-        nothing in it is secret."""
-        return await host.report()
+    async def integrations(
+        caller: Principal | None = Depends(optional_principal),  # noqa: B008
+    ) -> IntegrationsReport:
+        """Every integration's status, config issues, health, features and routes. Without an
+        API key: status and messages only. With one: health details too (timings, and the
+        caller's own tenant's connections), never another tenant's."""
+        return for_caller(await host.report(), caller)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def dashboard() -> HTMLResponse:
-        report = await host.report()
+    async def dashboard(
+        caller: Principal | None = Depends(optional_principal),  # noqa: B008
+    ) -> HTMLResponse:
+        # Anyone sees the status; a signed-in browser sees its own tenant's accounts too.
+        report = for_caller(await host.report(), caller)
         html = TEMPLATES.get_template("dashboard.html").render(
             report=report,
             integrations=sorted(report.integrations, key=lambda i: ATTENTION_ORDER[i.status]),
@@ -185,6 +215,100 @@ def app_from_environment() -> FastAPI:
     """The app of one `serve --workers N` worker: its own host, built from the environment."""
     env = read_environment()
     return create_app(Host.from_env(env), strict=env.get(STRICT_VARIABLE, "") in TRUE_VALUES)
+
+
+def _document_host_answers(app: FastAPI, max_body_bytes: int) -> None:
+    """Add to the OpenAPI what the host answers for any route: 413 for a body over the limit."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                if isinstance(operation, dict) and "requestBody" in operation:
+                    operation.setdefault("responses", {}).setdefault(
+                        "413",
+                        {
+                            "description": f"The body is over {max_body_bytes} bytes "
+                            "(ATOM_MAX_BODY_BYTES); nothing was read",
+                            "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+                        },
+                    )
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["ok", "error"],
+    "properties": {
+        "ok": {"type": "boolean", "enum": [False]},
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        },
+    },
+}
+
+
+class _AuthenticatedRoutes:
+    """`(method, path) -> bool`: whether a plugin route depends on the host's principal
+    dependency (needs a key or a session). Read off the registered routers' routes, again
+    whenever routes were added."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        # The host's own routers whose every route needs a caller: (prefix, router).
+        self.host_routes: list[tuple[str, Any]] = []
+        self._seen = -1
+        self._routes: list[tuple[str, Any, frozenset[str]]] = []
+
+    def __call__(self, method: str, path: str) -> bool:
+        if self._seen != len(self.host.routes):
+            self._routes = [
+                (r.prefix, route.path_regex, frozenset(route.methods or ()))
+                for r in self.host.routes
+                for route in getattr(r.router, "routes", [])
+                if hasattr(route, "path_regex")
+                and _depends_on(getattr(route, "dependant", None), self._principal())
+            ] + [
+                (prefix, route.path_regex, frozenset(route.methods or ()))
+                for prefix, router in self.host_routes
+                for route in router.routes
+                if hasattr(route, "path_regex")
+            ]
+            self._seen = len(self.host.routes)
+        return any(
+            under(path, prefix) and method in methods and regex.match(path[len(prefix) :])
+            for prefix, regex, methods in self._routes
+        )
+
+    def _principal(self) -> Any:
+        return self.host.context.principal_dependency
+
+
+def _depends_on(dependant: Any, call: Any) -> bool:
+    if dependant is None or call is None:
+        return False
+    return any(
+        d.call is call or _depends_on(d, call) for d in getattr(dependant, "dependencies", [])
+    )
+
+
+def _unavailable(host: Host, path: str) -> tuple[str, str] | None:
+    """(plugin, reason) when `path` belongs to a plugin that failed (at start-up or later) or
+    is left out for a configuration error: its routes answer 503 saying so, not 404."""
+    for record in host.plugins.records.values():
+        declared = record.manifest.route_prefixes if record.manifest else []
+        if not any(under(path, p) for p in [*declared, *record.route_prefixes]):
+            continue
+        if record.disabled_reason or (record.active and not record.has_config_errors):
+            return None
+        _state, reason = integration_state(record, [])
+        return record.name, host.redact(reason)
+    return None
 
 
 def _include(app: FastAPI, registration: RouteRegistration) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from atom_host_stub.config import HOST_NAME, STRICT_VARIABLE, WORKERS_VARIABLE
+from atom_host_stub.config import HOST_NAME, STRICT_VARIABLE, WORKERS_VARIABLE, ensure_private_dir
 from atom_host_stub.contract import FeatureState, HealthStatus, Principal, Severity
 from atom_host_stub.host import ConfigReport, Host, StartupRefused, web_available
 from atom_host_stub.status import IntegrationsReport, IntegrationState, IntegrationStatus
@@ -218,7 +218,7 @@ def health_command(ctx: click.Context, as_json: bool) -> None:
 def migrate_command(ctx: click.Context) -> None:
     """Bring every plugin's database schema up to date (ATOM_DATABASE_URL)."""
     host = _host(ctx)
-    host.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(host.settings.data_dir)
     summaries = _run(host.migrate())
     for name, summary in summaries.items():
         click.echo(f"{name}: {summary}")
@@ -393,7 +393,7 @@ def demo_api_key(data_dir: Path) -> tuple[str, Path]:
     path = data_dir / DEMO_KEY_FILE
     if path.exists():
         return path.read_text(encoding="utf-8").strip(), path
-    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(data_dir)
     key = "demo-" + secrets.token_urlsafe(18)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -13,6 +13,13 @@ from pathlib import Path
 from atom_host_stub.contract import ConfigIssue, Principal, Severity
 
 TRUE_VALUES = frozenset({"1", "true", "yes", "on"})
+# An API key is the only thing standing between the network and a tenant's data.
+MIN_API_KEY_LENGTH = 16
+# Request bodies (ATOM_MAX_BODY_BYTES): 256 KiB is twice the largest body a route takes in
+# earnest (a send to 1000 contacts with its personalisation, about 120 KiB), and small enough
+# that parsing the worst body that size allows (tens of thousands of tiny keys) keeps the event
+# loop free for other tenants' requests.
+DEFAULT_MAX_BODY_BYTES = 256 * 1024
 # Host-level issues are reported under this name, beside the plugins' own.
 HOST_NAME = "host"
 MIN_SESSION_SECRET_CHARS = 32
@@ -57,11 +64,37 @@ def parse_api_keys(raw: str) -> tuple[dict[str, Principal], list[str]]:
             problems.append(f"entry {position} is not of the form key:tenant:user")
             continue
         key, tenant, user = parts
+        if len(key) < MIN_API_KEY_LENGTH:
+            # Refused, not only warned about: a short key is guessed, not stolen.
+            problems.append(
+                f"entry {position} has a key of {len(key)} characters; keys need at least "
+                f"{MIN_API_KEY_LENGTH} (the key is not accepted)"
+            )
+            continue
         if key in keys:
             problems.append(f"entry {position} repeats an earlier key")
             continue
         keys[key] = Principal(tenant_id=tenant, user_id=user)
     return keys, problems
+
+
+MIN_MAX_BODY_BYTES = 1024
+MAX_MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+def _parse_max_body(raw: str) -> tuple[int, str | None]:
+    """ATOM_MAX_BODY_BYTES → (limit, problem); the default when unset or invalid."""
+    raw = raw.strip()
+    if not raw:
+        return DEFAULT_MAX_BODY_BYTES, None
+    if not raw.isdigit() or len(raw) > 12:
+        return DEFAULT_MAX_BODY_BYTES, f"{raw[:20]!r} is not a whole number of bytes"
+    value = int(raw)
+    if not MIN_MAX_BODY_BYTES <= value <= MAX_MAX_BODY_BYTES:
+        return DEFAULT_MAX_BODY_BYTES, (
+            f"{value} is outside {MIN_MAX_BODY_BYTES}..{MAX_MAX_BODY_BYTES}"
+        )
+    return value, None
 
 
 def _parse_extra_plugins(raw: str) -> dict[str, str]:
@@ -97,6 +130,8 @@ class HostSettings:
     session_problems: tuple[str, ...] = ()
     # Worker processes serving this host; `serve --workers N` sets ATOM_WORKERS for them.
     workers: int = 1
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_body_problem: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HostSettings:
@@ -120,6 +155,7 @@ class HostSettings:
                     "ATOM_SESSION_MAX_AGE_SECONDS is not a whole number from 60 to 2592000"
                 )
         secure_raw = env.get("ATOM_SESSION_COOKIE_SECURE", "").strip().lower()
+        max_body, max_body_problem = _parse_max_body(env.get("ATOM_MAX_BODY_BYTES", ""))
         return cls(
             env=dict(env),
             allowed_plugins=frozenset(_split(allowed)) if allowed else None,
@@ -137,6 +173,8 @@ class HostSettings:
             or (not secure_raw and public_url.startswith("https://")),
             session_problems=tuple(session_problems),
             workers=_positive_int(env.get(WORKERS_VARIABLE, "")) or 1,
+            max_body_bytes=max_body,
+            max_body_problem=max_body_problem,
         )
 
     def provider_for(self, capability: str) -> str | None:
@@ -174,8 +212,24 @@ class HostSettings:
             )
             for problem in self.session_problems
         ]
+        if self.max_body_problem:
+            issues.append(
+                ConfigIssue(
+                    key="ATOM_MAX_BODY_BYTES",
+                    message=f"ATOM_MAX_BODY_BYTES is invalid: {self.max_body_problem}; "
+                    f"using {self.max_body_bytes}",
+                    hint=f"Use a whole number of bytes from 1024 to {MAX_MAX_BODY_BYTES}.",
+                )
+            )
         issues += database_url_issues(self.database_url)
         return issues
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create the data directory readable by its owner only (0700): it holds keys, tokens and
+    the database. An existing directory is left as its owner set it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
 
 
 def importable(module: str) -> bool:

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -75,6 +75,11 @@ class ConnectedAccount(BaseModel):
 
 
 class HealthResult(BaseModel):
+    """A check's outcome. `message` is public (the status page shows it to anyone): keep
+    tenant data out of it. `details` are shown to authenticated callers only, and
+    `tenant_details[tenant_id]` / `tenant_accounts[tenant_id]` only to callers of that tenant
+    (`accounts`, all tenants' together, decide the status and are shown to no caller)."""
+
     status: HealthStatus
     message: str = ""
     details: dict[str, Any] = Field(default_factory=dict)
@@ -86,6 +91,9 @@ class HealthResult(BaseModel):
     connect_url: str | None = Field(
         default=None, description="Where a user connects an account (a host-relative URL)"
     )
+    tenant_details: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # `accounts` by tenant: each caller is shown its own tenant's; nobody without a key any.
+    tenant_accounts: dict[str, list[ConnectedAccount]] = Field(default_factory=dict)
 
 
 HealthCheck = Callable[[], Awaitable[HealthResult]]
@@ -104,6 +112,11 @@ class FeatureState(BaseModel):
 
 
 # --------------------------------------------------------------------------- host context
+
+# The host reads every request body within its size limit and parses JSON bodies strictly
+# (no NaN/Infinity, bounded numbers) before any plugin code runs; the parsed value is left in
+# the ASGI scope under this key, so a plugin's route need not parse the same bytes again.
+JSON_BODY_SCOPE_KEY = "atom.json_body"
 
 
 @dataclass
@@ -308,42 +321,53 @@ class Page(BaseModel, Generic[T]):
 
 
 # Inputs for create/update: every field optional (update is partial), custom fields by name.
+# Every free-form value is bounded (and the bounds show in the OpenAPI): 65,536 characters a
+# value (HubSpot's own limit for a text property), 1000 custom fields of names up to 100
+# characters, 100 ids a list.
+InputText = Annotated[str, Field(max_length=65536)]
+CustomFields = Annotated[
+    dict[Annotated[str, Field(min_length=1, max_length=100)], InputText | None],
+    Field(max_length=1000),
+]
+IdList = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)]
+
+
 class ContactFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    phone: str | None = None
-    company_name: str | None = None
-    lifecycle_stage: str | None = None
-    custom_fields: dict[str, str | None] = Field(default_factory=dict)
+    email: InputText | None = None
+    first_name: InputText | None = None
+    last_name: InputText | None = None
+    phone: InputText | None = None
+    company_name: InputText | None = None
+    lifecycle_stage: InputText | None = None
+    custom_fields: CustomFields = Field(default_factory=dict)
 
 
 class CompanyFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = None
-    domain: str | None = None
-    industry: str | None = None
-    employee_count: int | None = None
-    city: str | None = None
-    country: str | None = None
-    custom_fields: dict[str, str | None] = Field(default_factory=dict)
+    name: InputText | None = None
+    domain: InputText | None = None
+    industry: InputText | None = None
+    employee_count: Annotated[int, Field(ge=0, le=10**18)] | None = None
+    city: InputText | None = None
+    country: InputText | None = None
+    custom_fields: CustomFields = Field(default_factory=dict)
 
 
 class DealFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = None
+    name: InputText | None = None
     amount: Money | None = None
-    pipeline_id: str | None = None
-    stage_id: str | None = None
+    pipeline_id: InputText | None = None
+    stage_id: InputText | None = None
     close_date: datetime | None = None
-    owner_id: str | None = None
-    contact_ids: list[str] = Field(default_factory=list)
-    company_ids: list[str] = Field(default_factory=list)
-    custom_fields: dict[str, str | None] = Field(default_factory=dict)
+    owner_id: InputText | None = None
+    contact_ids: IdList = Field(default_factory=list)
+    company_ids: IdList = Field(default_factory=list)
+    custom_fields: CustomFields = Field(default_factory=dict)
 
 
 FilterOp = Literal["eq", "neq", "lt", "lte", "gt", "gte", "in", "contains", "has", "not_has"]
@@ -352,7 +376,7 @@ FilterOp = Literal["eq", "neq", "lt", "lte", "gt", "gte", "in", "contains", "has
 class SearchFilter(BaseModel):
     """A filter on a unified field name (e.g. `email`, `stage_id`); filters are ANDed."""
 
-    field: str
+    field: str = Field(max_length=100)
     op: FilterOp = "eq"
     value: Any = None
 

@@ -28,6 +28,9 @@ class HealthReport(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
     accounts: list[ConnectedAccount] | None = None
     connect_url: str | None = None
+    # Per tenant; never serialised as such: `status.for_caller` merges the caller's own in.
+    tenant_details: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
+    tenant_accounts: dict[str, list[ConnectedAccount]] = Field(default_factory=dict, exclude=True)
     duration_ms: float
     checked_at: datetime
 
@@ -112,6 +115,8 @@ async def run_check(registered: RegisteredCheck) -> HealthReport:
         details=result.details,
         accounts=result.accounts,
         connect_url=result.connect_url,
+        tenant_details=result.tenant_details,
+        tenant_accounts=result.tenant_accounts,
         duration_ms=round((time.perf_counter() - started) * 1000, 2),
         checked_at=checked_at,
     )

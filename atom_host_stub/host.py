@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from atom_host_stub.config import (
     HOST_NAME,
     HostSettings,
+    ensure_private_dir,
     importable,
     provider_variable,
     read_environment,
@@ -258,7 +259,7 @@ class Host:
         failed = [r.name for r in self.plugins.records.values() if r.failure]
         if strict and (report.has_errors or failed):
             raise StartupRefused(report, failed)
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.settings.data_dir)
         self._started = self.runnable()
         await self.plugins.call("atom_startup", plugins=self._started, context=self.context)
         for record in self._started:

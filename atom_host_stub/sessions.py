@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from atom_host_stub.config import ensure_private_dir
 from atom_host_stub.contract import Principal
 
 COOKIE_NAME = "atom_session"
@@ -55,7 +56,7 @@ def load_or_create_secret(data_dir: Path, configured: str | None) -> bytes:
     the first process to create the file wins and every other reads it)."""
     if configured:
         return configured.encode()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(data_dir)
     path = data_dir / SECRET_FILE
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -15,6 +15,7 @@ from atom_host_stub.contract import (
     ConnectedAccount,
     FeatureState,
     HealthStatus,
+    Principal,
 )
 from atom_host_stub.health import HealthReport
 from atom_host_stub.manager import PluginRecord
@@ -98,6 +99,9 @@ class IntegrationsReport(BaseModel):
     integrations: list[IntegrationStatus]
 
 
+NOT_CONNECTED = "no account is connected"
+
+
 def integration_state(
     record: PluginRecord, health: list[HealthReport]
 ) -> tuple[IntegrationState, str]:
@@ -115,7 +119,7 @@ def integration_state(
         return IntegrationState.DEGRADED, "; ".join(f"{h.name}: {h.message}" for h in unwell)
     accounts = _accounts(health)
     if accounts is not None and not any(a.status == "connected" for a in accounts):
-        return IntegrationState.NOT_CONNECTED, "no account is connected"
+        return IntegrationState.NOT_CONNECTED, NOT_CONNECTED
     return IntegrationState.OK, ""
 
 
@@ -169,3 +173,35 @@ def integration_status(
         route_prefixes=record.route_prefixes,
         routes=record.routes,
     )
+
+
+def for_caller(report: IntegrationsReport, caller: Principal | None) -> IntegrationsReport:
+    """The report as `caller` may see it. Without a caller (the public status page): plugin
+    status, messages and where to connect only. With one: health details too, and connected
+    accounts, limited to the caller's own tenant (the status then says whether *they* are
+    connected)."""
+
+    def health(h: HealthReport) -> HealthReport:
+        hidden: dict[str, object] = {"tenant_details": {}, "tenant_accounts": {}}
+        if caller is None:
+            return h.model_copy(update={"details": {}, "accounts": None, **hidden})
+        own = h.tenant_details.get(caller.tenant_id, {})
+        accounts = h.tenant_accounts.get(caller.tenant_id, []) if h.accounts is not None else None
+        return h.model_copy(
+            update={"details": {**h.details, **own}, "accounts": accounts, **hidden}
+        )
+
+    def integration(i: IntegrationStatus) -> IntegrationStatus:
+        checks = [health(h) for h in i.health]
+        update: dict[str, object] = {"health": checks, "accounts": _accounts(checks)}
+        if caller is None:
+            update["accounts"] = None
+        elif i.status in (IntegrationState.OK, IntegrationState.NOT_CONNECTED):
+            accounts = _accounts(checks)
+            if accounts is not None and not any(a.status == "connected" for a in accounts):
+                update |= {"status": IntegrationState.NOT_CONNECTED, "reason": NOT_CONNECTED}
+            elif accounts is not None:
+                update |= {"status": IntegrationState.OK, "reason": ""}
+        return i.model_copy(update=update)
+
+    return report.model_copy(update={"integrations": [integration(i) for i in report.integrations]})

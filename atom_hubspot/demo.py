@@ -11,6 +11,7 @@ principal of ATOM_API_KEYS.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
 from collections.abc import Mapping
@@ -41,6 +42,53 @@ class DemoPlan:
     browser_transport: httpx.AsyncBaseTransport  # how `approve` reaches the authorize page
     sandbox_app: Any | None
     sandbox_url: str
+
+
+# Sandbox pages that act for the portal's owner (faults, token minting, approving an app):
+# on the host's port they answer clients on this machine only.
+LOOPBACK_ONLY_PATHS = ("/_sandbox", "/oauth/authorize")
+
+
+def is_loopback(client: tuple[str, int] | None) -> bool:
+    if not client:
+        return False
+    try:
+        return ipaddress.ip_address(client[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class LoopbackOnly:
+    """An ASGI app answering 403 on `paths` to any client not on a loopback address, and
+    passing everything else to `app` (whose `state` it shows)."""
+
+    def __init__(self, app: Any, paths: tuple[str, ...]) -> None:
+        self.app = app
+        self.paths = paths
+        self.state = getattr(app, "state", None)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            path, root = scope.get("path", ""), scope.get("root_path", "")
+            rel = path[len(root) :] if root and path.startswith(root) else path
+            local = any(rel == p or rel.startswith(p + "/") for p in self.paths)
+            if local and not is_loopback(scope.get("client")):
+                from starlette.responses import JSONResponse
+
+                answer = JSONResponse(
+                    {
+                        "ok": False,
+                        "error": {
+                            "code": "forbidden",
+                            "message": "The demo sandbox's admin and authorize pages answer "
+                            "clients on this machine only.",
+                        },
+                    },
+                    status_code=403,
+                )
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def first_principal(env: Mapping[str, str]) -> tuple[Principal, str | None]:
@@ -85,7 +133,12 @@ def plan_demo(context: HostContext) -> DemoPlan:
         return DemoPlan(env, None, real, None, sandbox_url)
     from atom_hubspot.sandbox import SandboxConfig, create_sandbox_app
 
-    app = create_sandbox_app(SandboxConfig(app_name="ATOM demo (offline HubSpot sandbox)"))
+    app = create_sandbox_app(
+        SandboxConfig(
+            app_name="ATOM demo (offline HubSpot sandbox)",
+            redirect_uris=[env["HUBSPOT_REDIRECT_URI"]],
+        )
+    )
     # The host serves the sandbox under SANDBOX_MOUNT; in-process calls carry the same prefix.
     transport = httpx.ASGITransport(app=app, root_path=SANDBOX_MOUNT)
     return DemoPlan(env, transport, transport, app, env["HUBSPOT_API_BASE_URL"])
@@ -129,7 +182,7 @@ async def setup_demo(context: HostContext, mount: RegisterMount) -> None:
 
     plan = plan_demo(context)
     if plan.sandbox_app is not None:
-        mount(SANDBOX_MOUNT, plan.sandbox_app)
+        mount(SANDBOX_MOUNT, LoopbackOnly(plan.sandbox_app, LOOPBACK_ONLY_PATHS))
     settings, issues = load_settings({**context.env, **plan.env})
     if settings is None:
         raise RuntimeError("demo settings are invalid: " + "; ".join(i.message for i in issues))

@@ -333,11 +333,21 @@ async def _health(runtime: HubSpotRuntime, details: dict[str, Any]) -> HealthRes
     except HubSpotError as exc:
         return HealthResult(status=HealthStatus.DOWN, message=exc.message, details=details)
     details["database_ms"] = round((time.monotonic() - t0) * 1000, 1)
-    counts, sample = overview.counts, overview.sample
-    details["connections"] = counts
+    sample = overview.sample
+    # Connection counts, portal ids and hub domains are tenant data: the host shows each
+    # tenant its own (`tenant_details`, `tenant_accounts`); the public message names none.
+    by_tenant: dict[str, dict[str, Any]] = {
+        tenant: {"connections": counts} for tenant, counts in overview.counts.items()
+    }
+    needs_reauth = sum(c.get("reauth_required", 0) for c in overview.counts.values())
     shown: dict[str, Any] = {
         "accounts": _accounts(overview.portals),
+        "tenant_accounts": {
+            tenant: _accounts([row for row in overview.portals if row[0] == tenant])
+            for tenant in {row[0] for row in overview.portals}
+        },
         "connect_url": CONNECT_URL,
+        "tenant_details": by_tenant,
     }
     if sample is None:
         return HealthResult(
@@ -347,7 +357,9 @@ async def _health(runtime: HubSpotRuntime, details: dict[str, Any]) -> HealthRes
             **shown,
         )
     t1 = time.monotonic()
-    details["checked_portal_id"] = sample.portal_id
+    by_tenant.setdefault(sample.tenant_id, {"connections": {}})["checked_portal_id"] = (
+        sample.portal_id
+    )
     try:
         session = runtime.connections.tokens.session(sample.id, sample.tenant_id)
         client = runtime.connections.make_client(session, sample.portal_id)
@@ -362,11 +374,10 @@ async def _health(runtime: HubSpotRuntime, details: dict[str, Any]) -> HealthRes
             **shown,
         )
     details["hubspot_ms"] = round((time.monotonic() - t1) * 1000, 1)
-    needs_reauth = counts.get("reauth_required", 0)
     if needs_reauth:
         return HealthResult(
             status=HealthStatus.DEGRADED,
-            message=f"HubSpot reachable; {needs_reauth} connection(s) need the user to reconnect",
+            message="HubSpot reachable; some connections need their user to reconnect",
             details=details,
             **shown,
         )
@@ -386,6 +397,7 @@ async def mirror_health(context: HostContext) -> HealthResult:
         return HealthResult(status=HealthStatus.DOWN, message="not started")
     from atom_hubspot.errors import HubSpotError
     from atom_hubspot.service.mirror import portal_status
+    from atom_hubspot.storage.repository import connection_overview
 
     try:
         portals = await runtime.mirror_sync.connected_portals()
@@ -399,8 +411,14 @@ async def mirror_health(context: HostContext) -> HealthResult:
         return HealthResult(status=HealthStatus.OK, message="no connected portal to mirror")
     parts: list[str] = []
     details: dict[str, Any] = {}
+    # Portal ids are tenant data: each tenant sees its own portals' figures (tenant_details);
+    # the public message numbers the portals instead of naming them.
+    tenants_of: dict[int, set[str]] = {}
+    for tenant, portal_id, _domain, _status in (await connection_overview(runtime.db)).portals:
+        tenants_of.setdefault(portal_id, set()).add(tenant)
+    by_tenant: dict[str, dict[str, Any]] = {}
     unwell = False
-    for report in reports:
+    for number, report in enumerate(reports, start=1):
         words = []
         for o in report.objects:
             lag = f", lag {o.lag_s:.0f} s" if o.lag_s is not None else ""
@@ -409,8 +427,10 @@ async def mirror_health(context: HostContext) -> HealthResult:
             # Stale after having been current, or failing: worth an operator's look.
             stale = o.status == "idle" and o.last_success_at is not None
             unwell = unwell or stale or bool(o.last_error and o.status != "current")
-        parts.append(f"portal {report.portal_id}: " + "; ".join(words))
-        details[str(report.portal_id)] = [o.model_dump(mode="json") for o in report.objects]
+        parts.append(f"portal {number}: " + "; ".join(words))
+        figures = [o.model_dump(mode="json") for o in report.objects]
+        for tenant in tenants_of.get(report.portal_id, ()):
+            by_tenant.setdefault(tenant, {})[str(report.portal_id)] = figures
     if runtime.settings.sync_interval_s <= 0:
         # Turned off on purpose: reads go to HubSpot (source=auto), nothing is wrong.
         parts.append("background sync off (HUBSPOT_SYNC_INTERVAL=0)")
@@ -419,14 +439,15 @@ async def mirror_health(context: HostContext) -> HealthResult:
         status=HealthStatus.DEGRADED if unwell else HealthStatus.OK,
         message=" | ".join(parts),
         details=details,
+        tenant_details=by_tenant,
     )
 
 
-def _accounts(rows: list[tuple[int, str | None, str]]) -> list[ConnectedAccount]:
+def _accounts(rows: list[tuple[str, int, str | None, str]]) -> list[ConnectedAccount]:
     """One entry per portal (connected if any of its connections is), for the dashboard:
     portal id, hub domain, status — never a tenant, user or token."""
     by_portal: dict[int, ConnectedAccount] = {}
-    for portal_id, hub_domain, status in rows:
+    for _tenant, portal_id, hub_domain, status in rows:
         seen = by_portal.get(portal_id)
         if seen is None:
             by_portal[portal_id] = ConnectedAccount(

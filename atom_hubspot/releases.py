@@ -29,7 +29,7 @@ LEGACY = "v3"
 # The release used when HUBSPOT_API_VERSION is not set (README, "API versions", says why).
 DEFAULT_RELEASE = "2026-09"
 
-DATE_RELEASE = re.compile(r"^\d{4}-\d{2}$")
+DATE_RELEASE = re.compile(r"[0-9]{4}-[0-9]{2}")  # with fullmatch: `$` would let "\n" through
 
 _CRM = RELEASES  # CRM objects, associations, pipelines, properties, lists, schemas
 

@@ -19,7 +19,7 @@ import secrets
 
 from atom_host_stub.contract import Principal
 
-API_KEY = "bench-host-key"
+API_KEY = "bench-host-key-0123456789"
 PRINCIPAL = Principal(tenant_id="bench", user_id="bench")
 
 

@@ -27,7 +27,7 @@ import psutil
 
 from bench._harness import PYTHON, Table, child_server, free_port, percentile
 
-API_KEY = "load-key"
+API_KEY = "load-key-0123456789abcdef"
 
 
 def host_stats(pid: int) -> tuple[int, float, int]:

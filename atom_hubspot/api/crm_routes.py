@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from atom_host_stub.contract import HostContext, ObjectKind, Pipeline, Stage
 from atom_hubspot.api.deps import (
@@ -23,14 +23,29 @@ from atom_hubspot.api.deps import (
     source_meta,
 )
 from atom_hubspot.api.envelope import Envelope, envelope_router
+from atom_hubspot.service import mapping
 from atom_hubspot.service.crm_records import Archived, HubSpotRecord, RecordPage
-from atom_hubspot.service.crm_requests import CompanyQuery, ContactQuery, DealQuery, RecordQuery
+from atom_hubspot.service.crm_requests import (
+    MAX_VALUE_LENGTH,
+    CompanyQuery,
+    ContactQuery,
+    DealQuery,
+    RecordQuery,
+)
 from atom_hubspot.service.pages import ResultsPage
 
 # --------------------------------------------------------------------------- models
 
+# At most this many properties in one body: far more than a record form has, and it bounds the
+# work one request can make (each is checked, then sent to HubSpot).
+MAX_PROPERTIES = 1000
 _VALUE_SCHEMA = {
-    "anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}, {"type": "null"}]
+    "anyOf": [
+        {"type": "string", "maxLength": MAX_VALUE_LENGTH},  # checked in crm_requests
+        {"type": "number", "description": mapping.NUMBER_LIMIT},
+        {"type": "boolean"},
+        {"type": "null"},
+    ]
 }
 # A property value as a caller may send it; checked by `service.crm_requests.record_input`
 # with messages that name the property (HubSpot stores every value as a string).
@@ -47,6 +62,14 @@ class _PropertiesBody(BaseModel):
     model_config = ConfigDict(extra="allow")
     __pydantic_extra__: dict[str, PropertyValue] = Field(init=False)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded(cls, data: Any) -> Any:
+        # Before pydantic builds anything from it: a body of a million keys stops here.
+        if isinstance(data, dict) and len(data) > MAX_PROPERTIES:
+            raise ValueError(f"{len(data)} properties; at most {MAX_PROPERTIES} in one request")
+        return data
+
 
 class ContactBody(_PropertiesBody):
     """A contact's properties by HubSpot name; other (custom) properties are allowed."""
@@ -54,6 +77,7 @@ class ContactBody(_PropertiesBody):
     model_config = ConfigDict(
         extra="allow",
         json_schema_extra={
+            "maxProperties": MAX_PROPERTIES,
             "examples": [
                 {
                     "email": "ada@example.com",
@@ -64,7 +88,7 @@ class ContactBody(_PropertiesBody):
                     "lifecyclestage": "lead",
                     "favourite_language": "ada",
                 }
-            ]
+            ],
         },
     )
     email: PropertyValue = None
@@ -81,6 +105,7 @@ class CompanyBody(_PropertiesBody):
     model_config = ConfigDict(
         extra="allow",
         json_schema_extra={
+            "maxProperties": MAX_PROPERTIES,
             "examples": [
                 {
                     "name": "Analytical Engines Ltd",
@@ -90,7 +115,7 @@ class CompanyBody(_PropertiesBody):
                     "city": "London",
                     "country": "United Kingdom",
                 }
-            ]
+            ],
         },
     )
     name: PropertyValue = None
@@ -107,6 +132,7 @@ class DealBody(_PropertiesBody):
     model_config = ConfigDict(
         extra="allow",
         json_schema_extra={
+            "maxProperties": MAX_PROPERTIES,
             "examples": [
                 {
                     "dealname": "Difference Engine No. 2",
@@ -117,7 +143,7 @@ class DealBody(_PropertiesBody):
                     "contact_ids": ["101"],
                     "company_ids": ["201"],
                 }
-            ]
+            ],
         },
     )
     dealname: PropertyValue = None

@@ -22,7 +22,13 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 # One envelope for the whole host: the models live in the contract, shared with every plugin.
-from atom_host_stub.contract import CRMError, Envelope, ErrorBody, ErrorEnvelope
+from atom_host_stub.contract import (
+    JSON_BODY_SCOPE_KEY,
+    CRMError,
+    Envelope,
+    ErrorBody,
+    ErrorEnvelope,
+)
 from atom_hubspot.errors import HubSpotError, RateLimited
 
 log = logging.getLogger("atom_hubspot.api")
@@ -94,6 +100,11 @@ class EnvelopeRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
+            if JSON_BODY_SCOPE_KEY in request.scope:
+                # The host parsed the body already (strictly): Starlette's Request keeps a
+                # parsed body in `_json`, so FastAPI takes it from there instead of parsing
+                # the same bytes a second time on the event loop.
+                request._json = request.scope[JSON_BODY_SCOPE_KEY]
             try:
                 return await handler(request)
             except HubSpotError as err:

@@ -30,6 +30,7 @@ from atom_hubspot.api.marketing_bodies import (
     SendEmailBody,
 )
 from atom_hubspot.runtime import runtime_of
+from atom_hubspot.service import mapping
 from atom_hubspot.service.analytics import ContactAnalytics, DealAnalytics
 from atom_hubspot.service.campaigns import CampaignInfo, CampaignInfoPage, CampaignReport
 from atom_hubspot.service.email_sends import EmailTemplatePage
@@ -77,7 +78,15 @@ AfterQuery = Annotated[
     ),
 ]
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (at most 100)")]
-DateQuery = Annotated[date | None, Query(description="ISO date, e.g. 2026-01-31")]
+DateQuery = Annotated[
+    date | None,
+    Query(
+        ge=mapping.DAY_MIN,
+        le=mapping.DAY_MAX,
+        description=f"ISO date, e.g. 2026-01-31; {mapping.DATE_LIMIT}",
+    ),
+]
+
 
 # --------------------------------------------------------------------------- answers
 

@@ -105,7 +105,7 @@ class Paths:
     family), or `v3` (the legacy paths everywhere)."""
 
     def __init__(self, version: str = DEFAULT_RELEASE) -> None:
-        if version != LEGACY and not DATE_RELEASE.match(version):
+        if version != LEGACY and not DATE_RELEASE.fullmatch(version):
             raise ValueError("API version must be a date release such as 2026-09, or v3")
         self.version = version
 
@@ -122,12 +122,12 @@ class Paths:
     def is_legacy(self, family: str) -> bool:
         """Whether `family` uses its legacy path under the configured release."""
         eff = self.effective(family)
-        return eff is not None and not DATE_RELEASE.match(eff)
+        return eff is not None and not DATE_RELEASE.fullmatch(eff)
 
     def base(self, base: str) -> str:
         family, dated, legacy = _BASES[base]
         eff = self.effective(family)
-        if eff is not None and DATE_RELEASE.match(eff) and dated is not None:
+        if eff is not None and DATE_RELEASE.fullmatch(eff) and dated is not None:
             return dated.format(v=eff)
         if eff is not None and legacy is not None:
             return legacy

@@ -7,7 +7,6 @@ import base64
 import hashlib
 import html
 import secrets
-import uuid
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -15,7 +14,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from atom_hubspot.sandbox.errors import ApiError, OAuthError
 from atom_hubspot.sandbox.routing import Call, Router, json_response, no_content
-from atom_hubspot.sandbox.tokens import TokenGrant
+from atom_hubspot.sandbox.tokens import TokenGrant, random_uuid
 
 # This module's endpoints; the sandbox app serves the tables it lists.
 routes = Router()
@@ -57,6 +56,8 @@ def _authorize_params(call: Call, source: dict[str, str]) -> dict[str, str] | HT
         return _error_page("Unknown client_id: this app is not known to the sandbox.")
     if not redirect_uri or not redirect_uri.startswith(("http://", "https://")):
         return _error_page("redirect_uri is missing or not an absolute http(s) URL.")
+    if cfg.redirect_uris is not None and redirect_uri not in cfg.redirect_uris:
+        return _error_page("redirect_uri is not one of this app's registered redirect URLs.")
     if not source.get("scope", "").strip():
         return _error_page("scope is missing.")
     return source
@@ -165,7 +166,7 @@ def _issue(call: Call, portal_id: int, scopes: list[str], refresh: str | None) -
     if refresh is None or sb.config.rotate_refresh_tokens:
         if refresh is not None:
             sb.refresh_tokens.pop(refresh, None)
-        refresh = "na1-" + str(uuid.UUID(int=sb.token_rng.getrandbits(128), version=4))
+        refresh = "na1-" + str(random_uuid())
         sb.refresh_tokens[refresh] = TokenGrant(
             portal_id, scopes, portal.user_id, portal.user_email, "oauth"
         )

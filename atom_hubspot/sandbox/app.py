@@ -34,7 +34,7 @@ from atom_hubspot.sandbox.errors import ApiError, OAuthError, SimulatedReset, Si
 from atom_hubspot.sandbox.limits import LimitConfig, RateLimiter
 from atom_hubspot.sandbox.routing import Call, Route, Router
 from atom_hubspot.sandbox.state import Portal
-from atom_hubspot.sandbox.tokens import TokenGrant
+from atom_hubspot.sandbox.tokens import TokenGrant, random_uuid
 
 # Every scope the sandbox knows; private-app tokens get all of them unless told otherwise.
 ALL_SCOPES = [
@@ -106,7 +106,6 @@ class Sandbox:
         self.calls: Counter[str] = Counter()
         self.log: deque[dict[str, Any]] = deque(maxlen=5000)
         self.faults_injected: Counter[str] = Counter()
-        self.token_rng = random.Random(config.seed_value + 1)  # noqa: S311 - repeatable fakes
         self.reset_data()
         from atom_hubspot.sandbox.webhooks import WebhookDispatcher
 
@@ -190,12 +189,12 @@ class Sandbox:
     # ------------------------------------------------------------------ tokens
 
     def new_token(self, prefix: str) -> str:
-        return prefix + uuid.UUID(int=self.token_rng.getrandbits(128), version=4).hex
+        return prefix + random_uuid().hex
 
     def add_private_app_token(
         self, portal_id: int, token: str | None = None, scopes: list[str] | None = None
     ) -> str:
-        token = token or "pat-na1-" + str(uuid.UUID(int=self.token_rng.getrandbits(128), version=4))
+        token = token or "pat-na1-" + str(random_uuid())
         self.private_tokens[token] = TokenGrant(
             portal_id,
             list(scopes or ALL_SCOPES),

@@ -69,6 +69,9 @@ class SandboxConfig(BaseModel):
     client_secret: str = "sandbox-client-secret"  # noqa: S105 - a fake for the offline sandbox
     app_id: int = 424242
     app_name: str = "ATOM HubSpot integration (sandbox)"
+    # The app's registered redirect URLs: the authorize page redirects to no other (as HubSpot
+    # does). None accepts any http(s) URL, for tests that point it at throw-away hosts.
+    redirect_uris: list[str] | None = None
     access_token_ttl_s: int = Field(default=1800, ge=1)
     auth_code_ttl_s: int = Field(default=300, ge=1)
     # Refresh tokens are not rotated by HubSpot today; turn this on to test that the

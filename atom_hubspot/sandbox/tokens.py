@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
+import uuid
 from dataclasses import dataclass
+
+
+def random_uuid() -> uuid.UUID:
+    """A version-4 UUID from `secrets` (the CSPRNG), never from a seeded generator: in demo
+    mode the sandbox's codes and tokens guard a host on a network."""
+    return uuid.UUID(bytes=secrets.token_bytes(16), version=4)
 
 
 @dataclass

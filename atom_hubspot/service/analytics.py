@@ -498,14 +498,16 @@ class AnalyticsService:
                 "created_to is before created_from",
                 errors=[{"field": "created_to", "message": "before created_from"}],
             )
-        bs = buckets(start, end, granularity)
         cap = MAX_DAY_BUCKETS if granularity == "day" else MAX_WEEK_BUCKETS
-        if len(bs) > cap:
+        # Counted before any bucket is made: a range over centuries is millions of them.
+        count = (end - start).days // (1 if granularity == "day" else 7) + 1
+        if count > cap:
             raise InputError(
-                f"That range makes {len(bs)} {granularity} buckets; at most {cap} (each is one "
+                f"That range makes {count} {granularity} buckets; at most {cap} (each is one "
                 "HubSpot search call). Narrow the range or use weeks.",
                 errors=[{"field": "created_from", "message": f"range too long for {granularity}"}],
             )
+        bs = buckets(start, end, granularity)
         return start, end, bs
 
     async def _contacts(

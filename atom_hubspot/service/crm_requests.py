@@ -68,23 +68,35 @@ RecordQuery = ContactQuery | CompanyQuery | DealQuery
 
 
 def _when(field: str, value: str | None, *, end: bool = False) -> str | None:
-    """A range bound as epoch ms; a date-only upper bound includes that whole day."""
+    """A range bound as epoch ms; a date-only upper bound includes that whole day. Dates
+    outside mapping.DAY_MIN..DAY_MAX (in UTC, after the offset) are refused, naming the range."""
     if value is None or value == "":
         return None
     s = value.strip()
-    try:
-        if len(s) == 10:
+    dt: datetime | None = None
+    if len(s) == 10:
+        try:
             d = date.fromisoformat(s)
-            dt = datetime(d.year, d.month, d.day, tzinfo=UTC)
-            if end:
-                dt += timedelta(days=1) - timedelta(milliseconds=1)
-            return mapping.epoch_ms(dt)
-    except ValueError:
-        pass
-    parsed = mapping.parse_datetime(s)
-    if parsed is None:
-        raise _input_error([{"field": field, "message": "not an ISO-8601 date or date-time"}])
-    return mapping.epoch_ms(parsed)
+        except ValueError:
+            pass
+        else:
+            s = ""  # a date: in range below, or refused
+            if mapping.DAY_MIN <= d <= mapping.DAY_MAX:
+                dt = datetime(d.year, d.month, d.day, tzinfo=UTC)
+                if end:
+                    dt += timedelta(days=1) - timedelta(milliseconds=1)
+    if dt is None and s:
+        dt = mapping.parse_datetime(s)
+    if dt is None:
+        raise _input_error(
+            [
+                {
+                    "field": field,
+                    "message": f"not an ISO-8601 date or date-time {mapping.DATE_LIMIT}",
+                }
+            ]
+        )
+    return mapping.epoch_ms(dt)
 
 
 def _date_range(
@@ -248,7 +260,7 @@ def property_names(field: str, value: str | None) -> list[str] | None:
     if not value:
         return None
     names = [p.strip() for p in value.split(",") if p.strip()]
-    bad = [n for n in names if not mapping.PROPERTY_NAME.match(n)]
+    bad = [n for n in names if not mapping.PROPERTY_NAME.fullmatch(n)]
     if bad:
         raise InputError(
             f"Invalid input in: {field}.",
@@ -275,6 +287,14 @@ def _as_str(name: str, value: object, errors: list[dict[str, str]]) -> str | Non
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float | Decimal):
+        # Checked before it is written out: 1e300 or a 60-digit int is refused with the limit.
+        if isinstance(value, int) and value.bit_length() > 4 * mapping.MAX_NUMBER_CHARS:
+            problem: str | None = f"too large: {mapping.NUMBER_LIMIT}"
+        else:
+            problem = mapping.number_problem(repr(value) if isinstance(value, float) else value)
+        if problem is not None:
+            errors.append({"field": name, "message": problem})
+            return None
         return mapping.to_property_value(value)
     if isinstance(value, str):
         if len(value) > MAX_VALUE_LENGTH:
@@ -286,31 +306,37 @@ def _as_str(name: str, value: object, errors: list[dict[str, str]]) -> str | Non
 
 
 def _check_value(kind: ObjectKind, name: str, value: str, errors: list[dict[str, str]]) -> str:
-    """Validate and normalise the properties whose form we know; `""` (clear) passes."""
+    """Validate and normalise the properties whose form we know; `""` (clear) passes.
+    Numbers are checked on their text (mapping.number_problem) before anything is expanded."""
     if value == "":
         return value
     if name == "email" and kind == "contact":
         value = value.strip()
-        if not mapping.EMAIL.match(value):
+        if not mapping.EMAIL.fullmatch(value):
             errors.append({"field": name, "message": "not a valid e-mail address"})
     elif name == "amount" and kind == "deal":
-        d = mapping.parse_decimal(value)
-        if d is None:
-            errors.append({"field": name, "message": "not a decimal number, e.g. 1250.50"})
+        problem = mapping.number_problem(value)
+        if problem is not None:
+            errors.append({"field": name, "message": problem})
         else:
-            return mapping.format_decimal(d)
+            return mapping.format_decimal(Decimal(value.strip()))
     elif name == "closedate" and kind == "deal":
         dt = mapping.parse_datetime(value)
         if dt is None:
             errors.append(
-                {"field": name, "message": "not an ISO-8601 date (2026-12-31) or date-time"}
+                {
+                    "field": name,
+                    "message": "not an ISO-8601 date (2026-12-31) or date-time "
+                    f"{mapping.DATE_LIMIT}",
+                }
             )
         else:
             return mapping.format_datetime(dt)
     elif name == "numberofemployees" and kind == "company":
-        n = mapping.parse_int(value)
+        problem = mapping.number_problem(value)
+        n = mapping.parse_int(value) if problem is None else None
         if n is None or n < 0:
-            errors.append({"field": name, "message": "not a whole number ≥ 0"})
+            errors.append({"field": name, "message": problem or "not a whole number ≥ 0"})
         else:
             return str(n)
     elif name == mapping.DEAL_CURRENCY_PROPERTY:
@@ -332,7 +358,7 @@ def record_input(kind: ObjectKind, values: Mapping[str, Any], *, partial: bool) 
     errors: list[dict[str, str]] = []
     props: dict[str, str] = {}
     for name, raw in data.items():
-        if not mapping.PROPERTY_NAME.match(name):
+        if not mapping.PROPERTY_NAME.fullmatch(name):
             errors.append(
                 {
                     "field": name[:120],

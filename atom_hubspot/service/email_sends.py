@@ -135,7 +135,7 @@ def recipients_from(
             errors.append({"field": f"contact_ids.{i}", "message": mapping.NOT_A_RECORD_ID})
     for i, e in enumerate(emails or []):
         s = str(e).strip()
-        if not mapping.EMAIL.match(s):
+        if not mapping.EMAIL.fullmatch(s):
             errors.append({"field": f"emails.{i}", "message": "not a valid e-mail address"})
         else:
             out.append(Recipient(email=s))

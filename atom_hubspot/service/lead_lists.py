@@ -4,7 +4,7 @@ definitions, and the answers of the list routes."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,7 +36,12 @@ class SegmentCondition(BaseModel):
         min_length=1, max_length=100, pattern=r"^[a-z0-9_]+$", examples=["lifecyclestage"]
     )
     operator: SegmentOperator = "eq"
-    value: str | float | list[str] | None = Field(default=None, examples=["lead"])
+    value: (
+        Annotated[str, Field(max_length=1000)]
+        | float
+        | Annotated[list[Annotated[str, Field(max_length=1000)]], Field(max_length=100)]
+        | None
+    ) = Field(default=None, examples=["lead"])
 
 
 class Segment(BaseModel):

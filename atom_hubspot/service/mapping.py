@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
@@ -102,44 +102,106 @@ OPERATORS: dict[str, str] = {
     "not_has": "NOT_HAS_PROPERTY",
 }
 
+# Use these with `fullmatch` only: `$` with `match` lets a trailing newline through.
 # HubSpot internal property names: lower-case letters, digits and underscores.
-PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
-RECORD_ID = re.compile(r"^[0-9]{1,20}$")
+PROPERTY_NAME = re.compile(r"[a-z][a-z0-9_]{0,99}")
+RECORD_ID = re.compile(r"[0-9]{1,20}")
 NOT_A_RECORD_ID = "not a HubSpot record id (digits)"
 # Deliberately simple: one @, a dot in the domain, no spaces. HubSpot has the last word.
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}")
+
+# Numbers are checked on their text, before anything is expanded: "1e999999999" is a short
+# string whose plain form has a billion digits. HubSpot number properties take plain decimal
+# text (digits, one optional "-", one optional "."):
+# https://developers.hubspot.com/changelog/upcoming-api-number-value-changes
+# The bounds below hold any amount or count a CRM keeps; a value outside them is refused
+# with the limit named, never expanded.
+MAX_NUMBER_CHARS = 64
+MAX_INTEGER_DIGITS = 18
+MAX_FRACTION_DIGITS = 10
+NUMBER_LIMIT = (
+    f"at most {MAX_INTEGER_DIGITS} digits before the decimal point and {MAX_FRACTION_DIGITS} after"
+)
+_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,9})?")
+
+# Dates and date-times: this range, in UTC after the offset is applied (a date-time with an
+# extreme offset near either end would otherwise overflow when converted).
+DAY_MIN = date(1900, 1, 1)
+DAY_MAX = date(9999, 12, 30)
+DATETIME_MIN = datetime(DAY_MIN.year, DAY_MIN.month, DAY_MIN.day, tzinfo=UTC)
+DATETIME_MAX = datetime(DAY_MAX.year, DAY_MAX.month, DAY_MAX.day, 23, 59, 59, 999999, tzinfo=UTC)
+DATE_LIMIT = f"from {DAY_MIN.isoformat()} to {DAY_MAX.isoformat()} (UTC)"
+MAX_DATE_CHARS = 40
 
 
 # --------------------------------------------------------------------------- values
 
 
+def in_date_range(dt: datetime) -> datetime | None:
+    """`dt` in UTC when it lies in DATETIME_MIN..DATETIME_MAX, else None (never raises)."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    try:
+        utc = dt.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-05:00
+        return None
+    return utc if DATETIME_MIN <= utc <= DATETIME_MAX else None
+
+
 def parse_datetime(value: object) -> datetime | None:
-    """HubSpot datetimes come as ISO-8601 strings or epoch milliseconds; None when unreadable."""
+    """HubSpot datetimes come as ISO-8601 strings or epoch milliseconds; None when unreadable
+    or outside DAY_MIN..DAY_MAX (UTC). The result keeps the offset it was given."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value if in_date_range(value) else None
     s = str(value).strip()
-    if s.isdigit():
+    if len(s) > MAX_DATE_CHARS:
+        return None
+    if s.isascii() and s.isdigit():
         try:
-            return datetime.fromtimestamp(int(s) / 1000, tz=UTC)
+            dt = datetime.fromtimestamp(int(s) / 1000, tz=UTC)
         except (OverflowError, ValueError, OSError):
             return None
+        return dt if in_date_range(dt) else None
     try:
         dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return dt if in_date_range(dt) else None
+
+
+def number_problem(value: Any) -> str | None:
+    """What is wrong with `value` as a HubSpot number (None: nothing), from its text alone."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return "not a finite number"
+        d = value
+    else:
+        s = str(value).strip()
+        if len(s) > MAX_NUMBER_CHARS:
+            return f"a number of more than {MAX_NUMBER_CHARS} characters; {NUMBER_LIMIT}"
+        if not _NUMBER_TEXT.fullmatch(s):
+            return "not a decimal number, e.g. 1250.50"
+        d = Decimal(s)  # bounded text, exponent of at most 9 digits: never expanded here
+    sign_digits_exp = d.as_tuple()
+    digits, exponent = sign_digits_exp.digits, int(sign_digits_exp.exponent)
+    if any(digits) and d.adjusted() >= MAX_INTEGER_DIGITS:
+        return f"too large: {NUMBER_LIMIT}"
+    trailing = len(digits) - len("".join(map(str, digits)).rstrip("0")) if any(digits) else 0
+    if -(exponent + trailing) > MAX_FRACTION_DIGITS:
+        return f"too many decimals: {NUMBER_LIMIT}"
+    return None
 
 
 def parse_decimal(value: object) -> Decimal | None:
-    if value is None or value == "":
+    """A number within the bounds above (see `number_problem` for why not), else None."""
+    if value is None or value == "" or isinstance(value, bool):
         return None
-    try:
-        d = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
+    if number_problem(value) is not None:
         return None
-    return d if d.is_finite() else None
+    return value if isinstance(value, Decimal) else Decimal(str(value).strip())
 
 
 def parse_int(value: object) -> int | None:
@@ -153,10 +215,10 @@ def format_datetime(dt: datetime | date) -> str:
     """ISO-8601 in UTC with milliseconds, the form HubSpot itself returns."""
     if not isinstance(dt, datetime):
         dt = datetime(dt.year, dt.month, dt.day, tzinfo=UTC)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    utc = in_date_range(dt)
+    if utc is None:
+        raise InputError(f"Invalid date: outside {DATE_LIMIT}.")
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def epoch_ms(dt: datetime) -> str:
@@ -166,9 +228,11 @@ def epoch_ms(dt: datetime) -> str:
 
 
 def format_decimal(d: Decimal) -> str:
-    # Plain notation: HubSpot does not read "1E+3".
-    s = format(d, "f")
-    return s
+    """Plain notation (HubSpot does not read "1E+3"). Only for numbers within the bounds
+    (`number_problem`): the plain form of an unbounded exponent is unbounded."""
+    if number_problem(d) is not None:
+        raise InputError(f"Invalid number: {number_problem(d)}.")
+    return format(d, "f")
 
 
 def to_property_value(value: object) -> str:
@@ -182,7 +246,13 @@ def to_property_value(value: object) -> str:
     if isinstance(value, Decimal):
         return format_decimal(value)
     if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InputError("Invalid number: not a finite number.")
         return format_decimal(Decimal(repr(value)))
+    if isinstance(value, int):
+        if value.bit_length() > 4 * MAX_NUMBER_CHARS:  # before str(), which may refuse or crawl
+            raise InputError(f"Invalid number: too large: {NUMBER_LIMIT}.")
+        return format_decimal(Decimal(value))
     return str(value)
 
 
@@ -312,13 +382,13 @@ def fields_to_properties(kind: ObjectKind, fields: BaseModel) -> dict[str, str]:
             if value.currency:
                 out[DEAL_CURRENCY_PROPERTY] = value.currency.upper()
             continue
-        if name == "email" and value is not None and not EMAIL.match(str(value)):
+        if name == "email" and value is not None and not EMAIL.fullmatch(str(value)):
             errors.append({"field": "email", "message": "not a valid e-mail address"})
             continue
         out[prop] = to_property_value(value)
     custom = getattr(fields, "custom_fields", {}) or {}
     for key, value in custom.items():
-        if not PROPERTY_NAME.match(key):
+        if not PROPERTY_NAME.fullmatch(key):
             errors.append(
                 {
                     "field": f"custom_fields.{key}",
@@ -378,7 +448,7 @@ def record_id(field: str, raw: object) -> str:
 def is_record_id(raw: object) -> bool:
     """Whether `raw` is a HubSpot record id: 1 to 20 digits (a string or an int, not a bool)."""
     text = str(raw).strip() if isinstance(raw, str | int) and not isinstance(raw, bool) else ""
-    return bool(RECORD_ID.match(text))
+    return bool(RECORD_ID.fullmatch(text))
 
 
 # --------------------------------------------------------------------------- search
@@ -397,7 +467,7 @@ def property_for_field(kind: ObjectKind, field: str) -> str:
         return "hs_object_id"
     if field.startswith("custom_fields."):
         field = field.removeprefix("custom_fields.")
-    if PROPERTY_NAME.match(field):
+    if PROPERTY_NAME.fullmatch(field):
         return field
     raise InputError(
         f"Cannot filter {OBJECT_TYPES[kind]} on {field!r}.",

@@ -126,7 +126,7 @@ def ensure_demo_key(data_dir: str | os.PathLike[str]) -> str:
     Only demo mode uses this; a real deployment sets ATOM_HUBSPOT_ENCRYPTION_KEYS.
     """
     path = Path(data_dir) / DEMO_KEY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # holds keys: owner only
     if path.exists():
         spec = path.read_text().strip()
         parse_encryption_keys(spec)  # a damaged file is an error, not a silent new key

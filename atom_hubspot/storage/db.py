@@ -91,7 +91,7 @@ def migrate(url: str, revision: str = "head") -> str:
     if dialect_of(url) == "sqlite":
         path = make_url(url).database
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             new_file = None if Path(path).exists() else Path(path)
     try:
         before = current_revision(url)

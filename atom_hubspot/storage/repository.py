@@ -304,12 +304,12 @@ MAX_OVERVIEW_CONNECTIONS = 200
 
 @dataclass(frozen=True)
 class ConnectionOverview:
-    """Connections by status across tenants, and the most recently updated connected one."""
+    """Connections by tenant and status, and the most recently updated connected one."""
 
-    counts: dict[str, int]
+    counts: dict[str, dict[str, int]]  # tenant -> status -> how many
     sample: Connection | None
-    # (portal id, hub domain, status) of every connection, newest first per portal.
-    portals: list[tuple[int, str | None, str]] = field(default_factory=list)
+    # (tenant, portal id, hub domain, status) of every connection, newest first per portal.
+    portals: list[tuple[str, int, str | None, str]] = field(default_factory=list)
 
 
 async def connection_overview(db: Database) -> ConnectionOverview:
@@ -318,7 +318,9 @@ async def connection_overview(db: Database) -> ConnectionOverview:
     async with db.session(read_only=True) as s:
         rows = (
             await s.execute(
-                sa.select(Connection.status, sa.func.count()).group_by(Connection.status)
+                sa.select(Connection.tenant_id, Connection.status, sa.func.count()).group_by(
+                    Connection.tenant_id, Connection.status
+                )
             )
         ).all()
         sample = (
@@ -331,13 +333,19 @@ async def connection_overview(db: Database) -> ConnectionOverview:
         ).scalar_one_or_none()
         portals = (
             await s.execute(
-                sa.select(Connection.portal_id, Connection.hub_domain, Connection.status)
+                sa.select(
+                    Connection.tenant_id,
+                    Connection.portal_id,
+                    Connection.hub_domain,
+                    Connection.status,
+                )
                 .order_by(Connection.portal_id, Connection.updated_at.desc())
                 .limit(MAX_OVERVIEW_CONNECTIONS)
             )
         ).all()
+    counts: dict[str, dict[str, int]] = {}
+    for tenant, st, n in rows:
+        counts.setdefault(str(tenant), {})[str(st)] = int(n)
     return ConnectionOverview(
-        {str(st): int(n) for st, n in rows},
-        sample,
-        [(int(p), d, str(st)) for p, d, st in portals],
+        counts, sample, [(str(t), int(p), d, str(st)) for t, p, d, st in portals]
     )

@@ -70,6 +70,7 @@ async def rotate_keys(
             rows = list(await s.scalars(q))
             if not rows:
                 break
+            readable: list[str] = []
             for tok in rows:
                 try:
                     changed = repo.reencrypt_token_row(tok)
@@ -84,7 +85,18 @@ async def rotate_keys(
                 else:
                     report.rotated += int(changed)
                     report.already_current += int(not changed)
+                    readable.append(tok.connection_id)
                 after = tok.connection_id
+            if readable:
+                # Marked by an earlier run with a wrong key ring: readable now, so usable again.
+                await s.execute(
+                    sa.update(Connection)
+                    .where(
+                        Connection.id.in_(readable),
+                        Connection.problem == "token_undecryptable",
+                    )
+                    .values(problem=None)
+                )
         if progress:
             progress(len(rows))
     after = ""

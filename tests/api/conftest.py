@@ -83,7 +83,7 @@ from tests.conftest import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, make_key  #
 PORTAL_A = DEMO_PORTAL_ID
 PORTAL_B = 7654321
 TOKEN_B = "pat-na1-bob-private-app-token"  # noqa: S105 - known to the sandbox only
-KEYS = {"alice": "key-alice", "bob": "key-bob", "carol": "key-carol"}
+KEYS = {u: f"key-{u}-0123456789" for u in ("alice", "bob", "carol")}
 PRINCIPALS = {
     "alice": Principal(tenant_id="tenant-a", user_id="alice"),
     "bob": Principal(tenant_id="tenant-b", user_id="bob"),

@@ -324,7 +324,11 @@ async def test_plugin_health_check_and_crm_service(shared_stack: Stack) -> None:
 
     result = await plugin_health(shared_stack.host.context)  # type: ignore[attr-defined]
     assert result.status == HealthStatus.OK, result
-    assert result.details["connections"] == {"connected": 2}
+    assert "connections" not in result.details  # tenant data is per tenant only
+    alice, bob = PRINCIPALS["alice"].tenant_id, PRINCIPALS["bob"].tenant_id
+    assert result.tenant_details[alice]["connections"] == {"connected": 1}
+    assert result.tenant_details[bob]["connections"] == {"connected": 1}
+    assert str(PORTAL_A) not in result.message and str(PORTAL_B) not in result.message
     svc = await shared_stack.host.services.get_service("crm", PRINCIPALS["alice"])  # type: ignore[attr-defined]
     assert isinstance(svc, CRMService)
     page = await svc.list_records("deal", limit=5)

@@ -12,7 +12,7 @@ import pytest
 import schemathesis
 
 from tests.api.conftest import KEYS, PORTAL_A, Stack
-from tests.openapi_fuzzing import generate_cases, send_and_check
+from tests.openapi_fuzzing import generate_cases, send_and_check, send_hostile
 
 CRM_TAGS = {"HubSpot CRM", "HubSpot"}
 EXAMPLES_PER_MODE = 8  # 8 x 2 modes x 21 operations: about 340 requests
@@ -55,6 +55,9 @@ async def test_generated_requests_never_5xx_and_match_the_schema(stack: Stack) -
     headers = {"Authorization": f"Bearer {KEYS['alice']}"}
     async with stack.client("alice") as http:
         statuses, failures = await send_and_check(http, cases, headers, "http://host.local")
+        hostile, hostile_failures = await send_hostile(http, cases, headers, "http://host.local")
+    print(f"hostile variants: statuses {dict(hostile)}")
+    assert not hostile_failures, "\n".join(hostile_failures[:15])
     print(
         f"{len(cases)} cases: generated in {t1 - t0:.1f} s, sent in "
         f"{time.monotonic() - t1:.1f} s; statuses {dict(statuses)}"

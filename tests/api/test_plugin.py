@@ -158,7 +158,7 @@ async def test_migrate_then_startup_and_shutdown(tmp_path: Path, hubspot_env) ->
         assert runtime.scheduler is not None
         result = await plugin.plugin_health(ctx)
         assert result.status == HealthStatus.OK
-        assert result.details["connections"] == {}
+        assert result.tenant_details == {}
     finally:
         await plugin.atom_shutdown(context=ctx)
     assert "hubspot" not in ctx.state

@@ -93,7 +93,8 @@ def _serve_demo(env: dict[str, str]) -> Any:
 
     from atom_host_stub.app import create_app
 
-    return TestClient(create_app(env=env, demo=True))
+    # A browser on this machine: the sandbox's pages answer loopback clients only.
+    return TestClient(create_app(env=env, demo=True), client=("127.0.0.1", 50000))
 
 
 def test_host_in_demo_mode_serves_seeded_contacts(tmp_path: Path):
@@ -101,7 +102,7 @@ def test_host_in_demo_mode_serves_seeded_contacts(tmp_path: Path):
     with the API key, the sandbox's authorize page reachable under the mount."""
     env = {
         "ATOM_DATA_DIR": str(tmp_path),
-        "ATOM_API_KEYS": "k-123:acme:alice",
+        "ATOM_API_KEYS": "k-123-0123456789abcdef:acme:alice",
         "ATOM_PUBLIC_URL": "http://testserver",
         "ATOM_PLUGINS": "hubspot",
     }
@@ -115,31 +116,47 @@ def test_host_in_demo_mode_serves_seeded_contacts(tmp_path: Path):
         hubspot = next(i for i in report["integrations"] if i["name"] == "hubspot")
         assert hubspot["status"] == "ok", hubspot
         assert hubspot["health"][0]["status"] == "ok"
-        r = c.get("/api/hubspot/contacts", headers={"Authorization": "Bearer k-123"})
+        r = c.get(
+            "/api/hubspot/contacts", headers={"Authorization": "Bearer k-123-0123456789abcdef"}
+        )
         assert r.status_code == 200, r.text
         assert r.json()["data"]["results"][0]["properties"]["email"]
         page = c.get(
             f"{SANDBOX_MOUNT}/oauth/authorize",
             params={
                 "client_id": "sandbox-client-id",
-                "redirect_uri": "http://x/cb",
+                "redirect_uri": env["HUBSPOT_REDIRECT_URI"],
                 "scope": "oauth",
             },
         )
         assert page.status_code == 200
         assert f"action='{SANDBOX_MOUNT}/oauth/authorize'" in page.text
+        # Only to the registered redirect URL: not a phishing page's.
+        elsewhere = c.get(
+            f"{SANDBOX_MOUNT}/oauth/authorize",
+            params={
+                "client_id": "sandbox-client-id",
+                "redirect_uri": "https://evil.example/cb",
+                "scope": "oauth",
+            },
+        )
+        assert elsewhere.status_code == 400 and "registered" in elsewhere.text
+        assert "evil.example" not in elsewhere.headers.get("location", "")
+        assert elsewhere.headers["content-security-policy"] == "frame-ancestors 'none'"
 
 
 def test_host_in_demo_mode_needs_no_hubspot_settings(tmp_path: Path):
     """The README's first command: nothing but `--demo` (no HubSpot settings at all)."""
     env = {
         "ATOM_DATA_DIR": str(tmp_path),
-        "ATOM_API_KEYS": "k-123:acme:alice",
+        "ATOM_API_KEYS": "k-123-0123456789abcdef:acme:alice",
         "ATOM_PUBLIC_URL": "http://testserver",
         "ATOM_PLUGINS": "hubspot",
     }
     with _serve_demo(env) as c:
-        r = c.get("/api/hubspot/contacts", headers={"Authorization": "Bearer k-123"})
+        r = c.get(
+            "/api/hubspot/contacts", headers={"Authorization": "Bearer k-123-0123456789abcdef"}
+        )
         assert r.status_code == 200, r.text
         assert len(r.json()["data"]["results"]) > 0
         assert (tmp_path / "hubspot-encryption.key").exists()
@@ -185,3 +202,39 @@ async def test_setup_demo_with_a_standalone_sandbox_url(tmp_path: Path):
         server.should_exit = True
         thread.join(5)
         sock.close()
+
+
+def test_the_demo_sandboxs_admin_and_authorize_pages_answer_loopback_clients_only(
+    tmp_path: Path,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from atom_host_stub.app import create_app
+
+    env = {
+        "ATOM_DATA_DIR": str(tmp_path),
+        "ATOM_API_KEYS": "k-123-0123456789abcdef:acme:alice",
+        "ATOM_PUBLIC_URL": "http://testserver",
+        "ATOM_PLUGINS": "hubspot",
+    }
+    with TestClient(create_app(env=env, demo=True), client=("203.0.113.7", 40000)) as c:
+        for path in ("/_sandbox/faults", "/oauth/authorize"):
+            r = c.get(SANDBOX_MOUNT + path)
+            assert r.status_code == 403, (path, r.text)
+            assert r.json()["error"]["code"] == "forbidden"
+        minted = c.post(f"{SANDBOX_MOUNT}/_sandbox/private-app-tokens", json={"portal_id": 1})
+        assert minted.status_code == 403
+        # The host's own routes still answer remote callers.
+        r = c.get(
+            "/api/hubspot/contacts", headers={"Authorization": "Bearer k-123-0123456789abcdef"}
+        )
+        assert r.status_code == 200, r.text
+
+
+def test_sandbox_codes_and_tokens_are_not_repeatable() -> None:
+    from atom_hubspot.sandbox import SandboxConfig, create_sandbox_app
+
+    one = create_sandbox_app(SandboxConfig()).state.sandbox
+    two = create_sandbox_app(SandboxConfig()).state.sandbox
+    assert one.new_token("") != two.new_token("")  # a seeded generator made these equal
+    assert one.add_private_app_token(DEMO_PORTAL_ID) != two.add_private_app_token(DEMO_PORTAL_ID)

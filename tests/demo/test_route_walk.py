@@ -19,7 +19,7 @@ from atom_host_stub.contract import HostContext
 from atom_hubspot.demo import SANDBOX_MOUNT, demo_env
 from atom_hubspot.sandbox import DEMO_PORTAL_ID
 
-KEY = {"Authorization": "Bearer k-walk"}
+KEY = {"Authorization": "Bearer k-walk-0123456789abcdef"}
 SECOND_PORTAL = 7_654_321
 
 
@@ -30,7 +30,7 @@ def _demo_client(tmp_path: Path, version: str | None = None) -> Any:
 
     env = {
         "ATOM_DATA_DIR": str(tmp_path),
-        "ATOM_API_KEYS": "k-walk:acme:alice",
+        "ATOM_API_KEYS": "k-walk-0123456789abcdef:acme:alice",
         "ATOM_PUBLIC_URL": "http://testserver",
         "ATOM_PLUGINS": "hubspot",
     }
@@ -38,7 +38,7 @@ def _demo_client(tmp_path: Path, version: str | None = None) -> Any:
         env["HUBSPOT_API_VERSION"] = version
     ctx = HostContext(env=env, data_dir=tmp_path, database_url="", public_url="http://testserver")
     env.update(demo_env(ctx))
-    return TestClient(create_app(env=env, demo=True))
+    return TestClient(create_app(env=env, demo=True), client=("127.0.0.1", 50000))
 
 
 # What HubSpot paths each configured release must produce: one family on its own release,
@@ -256,7 +256,7 @@ def test_every_documented_route_answers_as_documented_in_demo_mode(
         # HubSpot's redirect reaches the browser, which carries the host's session, no key.
         signed_in = c.post(
             "/sign-in",
-            data={"api_key": "k-walk"},
+            data={"api_key": "k-walk-0123456789abcdef"},
             headers={"sec-fetch-site": "same-origin"},
             follow_redirects=False,
         )

@@ -27,7 +27,7 @@ from tests.faults.private_postgres import PrivatePostgres, find_pg_bin
 pytestmark = pytest.mark.postgres
 
 TOKEN = "pat-na1-postgres-restart-token-0000"  # noqa: S105 - known to the sandbox only
-API_KEY = "key-restart"
+API_KEY = "key-restart-0123456789"
 PRINCIPAL = Principal(tenant_id="tenant-r", user_id="rita")
 
 

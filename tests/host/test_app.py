@@ -109,7 +109,11 @@ async def test_a_misconfigured_plugin_is_served_without_routes_and_says_why(
 ) -> None:
     app = create_app(make_host("good", GOOD_TOKEN=""))
     async with serving(app) as client:
-        assert (await client.get("/api/good/whoami", headers=AUTH)).status_code == 404
+        answer = await client.get("/api/good/whoami", headers=AUTH)
+        assert answer.status_code == 503
+        assert answer.json()["error"]["code"] == "plugin_unavailable"
+        assert "'good'" in answer.json()["error"]["message"]
+        assert "GOOD_TOKEN" in answer.json()["error"]["message"]
         items = {
             i["name"]: i for i in (await client.get("/api/integrations")).json()["integrations"]
         }

@@ -338,3 +338,13 @@ def test_serve_strict_refuses_a_misconfigured_plugin(
 
 def test_usage_errors_exit_2(cli_env: Path) -> None:
     assert main(["plugins", "--no-such-option"]) == EXIT_USAGE
+
+
+def test_check_config_refuses_a_short_api_key_naming_the_variable(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ATOM_API_KEYS", "x:t:u")
+    assert main(["check-config", "--json"]) == EXIT_PROBLEMS
+    issues = json_out(capsys)["issues"]
+    (issue,) = [i for i in issues if i["key"] == "ATOM_API_KEYS"]
+    assert issue["severity"] == "error" and "at least 16" in issue["message"]

@@ -10,26 +10,35 @@ import pytest
 from atom_host_stub.config import HostSettings, parse_api_keys, read_environment
 from atom_host_stub.contract import Principal, Severity
 
+KEY_SPEC = "k-0123456789abcdef:t:u"
+
 
 def test_api_keys_parse_into_principals() -> None:
-    keys, problems = parse_api_keys(" k1:t1:u1 , k2:t2:u2 ")
+    k1, k2 = "k1-0123456789abcdef", "k2-0123456789abcdef"
+    keys, problems = parse_api_keys(f" {k1}:t1:u1 , {k2}:t2:u2 ")
     assert keys == {
-        "k1": Principal(tenant_id="t1", user_id="u1"),
-        "k2": Principal(tenant_id="t2", user_id="u2"),
+        k1: Principal(tenant_id="t1", user_id="u1"),
+        k2: Principal(tenant_id="t2", user_id="u2"),
     }
     assert problems == []
 
 
 def test_malformed_api_keys_are_reported_by_position_never_by_value() -> None:
-    settings = HostSettings.from_env({"ATOM_API_KEYS": "sekrit-one:t1,ok:t:u,ok:t2:u2,:t:u"})
+    ok = "ok-0123456789abcdef"
+    settings = HostSettings.from_env(
+        {"ATOM_API_KEYS": f"sekrit-one:t1,{ok}:t:u,{ok}:t2:u2,:t:u,sekrit:t:u"}
+    )
     issues = settings.validate()
     messages = [i.message for i in issues if i.key == "ATOM_API_KEYS"]
     assert messages == [
         "ATOM_API_KEYS is invalid: entry 1 is not of the form key:tenant:user",
         "ATOM_API_KEYS is invalid: entry 3 repeats an earlier key",
         "ATOM_API_KEYS is invalid: entry 4 is not of the form key:tenant:user",
+        "ATOM_API_KEYS is invalid: entry 5 has a key of 6 characters; keys need at least 16 "
+        "(the key is not accepted)",
     ]
     assert all("sekrit" not in i.message for i in issues)
+    assert list(settings.api_keys) == [ok]
 
 
 def test_no_api_keys_is_a_warning() -> None:
@@ -73,12 +82,13 @@ def test_a_postgresql_url_is_the_hosts_to_accept_and_the_drivers_the_plugins_to_
     url = "postgresql://app@db:5432/atom"
     monkeypatch.setitem(sys.modules, "psycopg", None)  # what an uninstalled driver looks like
     assert (
-        HostSettings.from_env({"ATOM_API_KEYS": "k:t:u", "ATOM_DATABASE_URL": url}).validate() == []
+        HostSettings.from_env({"ATOM_API_KEYS": KEY_SPEC, "ATOM_DATABASE_URL": url}).validate()
+        == []
     )
 
 
 def test_an_unknown_database_scheme_is_an_error() -> None:
     issues = HostSettings.from_env(
-        {"ATOM_API_KEYS": "k:t:u", "ATOM_DATABASE_URL": "mysql://x/y"}
+        {"ATOM_API_KEYS": KEY_SPEC, "ATOM_DATABASE_URL": "mysql://x/y"}
     ).validate()
     assert [i.key for i in issues] == ["ATOM_DATABASE_URL"]

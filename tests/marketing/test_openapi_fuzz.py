@@ -9,7 +9,7 @@ import pytest
 import schemathesis
 
 from tests.marketing.conftest import Stack
-from tests.openapi_fuzzing import generate_cases, send_and_check
+from tests.openapi_fuzzing import generate_cases, send_and_check, send_hostile
 
 MARKETING_TAGS = {"HubSpot campaigns", "HubSpot analytics", "HubSpot lead lists", "HubSpot email"}
 EXAMPLES_PER_MODE = 8  # x 2 modes x 17 operations ≈ 270 requests
@@ -38,6 +38,9 @@ async def test_generated_requests_never_5xx_and_match_the_schema(stack: Stack) -
     assert len(cases) >= 200
     headers = {"Authorization": "Bearer key-alice-0123456789"}
     statuses, failures = await send_and_check(stack.alice, cases, headers, "http://host")
+    hostile, hostile_failures = await send_hostile(stack.alice, cases, headers, "http://host")
+    print(f"hostile variants: statuses {dict(hostile)}")
+    assert not hostile_failures, "\n".join(hostile_failures[:15])
     print(f"{len(cases)} cases; statuses {dict(statuses)}")
     assert not failures, f"{len(failures)} failing cases:\n" + "\n".join(failures[:15])
     assert not [s for s in statuses if s >= 500], statuses

@@ -54,4 +54,6 @@ async def test_dashboard_health_shows_the_mirror(synced: Stack) -> None:
 
     result = await mirror_health(synced.host.context)
     assert result.status == "ok", result.message
-    assert f"portal {PORTAL_A}: contacts current" in result.message
+    assert "portal 1: contacts current" in result.message
+    assert str(PORTAL_A) not in result.message  # public: portal ids only in tenant_details
+    assert any(str(PORTAL_A) in figures for figures in result.tenant_details.values())

@@ -127,6 +127,15 @@ async def test_undecryptable_rows_left_untouched_and_marked(url):
             problems = set(await s.scalars(sa.select(Connection.problem)))
         assert after == before  # nothing overwritten
         assert problems == {"token_undecryptable"}
+        # The operator finds the lost key and runs the rotation again: the mark goes.
+        fixed = await _invoke(
+            ["rotate-keys", "--database-url", url],
+            env={"ATOM_HUBSPOT_ENCRYPTION_KEYS": f"{new},{lost}"},
+        )
+        assert fixed.exit_code == 0, fixed.output
+        async with db.session(None) as s:
+            problems = set(await s.scalars(sa.select(Connection.problem)))
+        assert problems == {None}
     finally:
         await db.dispose()
 

@@ -93,6 +93,14 @@ def atom_register_routes(register: Any, context: HostContext) -> None:
     # The same answer to a state-changing method: what a cross-site form post would aim at.
     router.add_api_route("/whoami", whoami, methods=["POST"])
 
+    @router.post("/echo")
+    async def echo(
+        body: dict[str, Any],
+        principal: Principal = Depends(context.principal_dependency),  # noqa: B008
+    ) -> dict[str, Any]:
+        HANDLER_CALLS["echo"] = HANDLER_CALLS.get("echo", 0) + 1
+        return {"tenant": principal.tenant_id, "keys": len(body)}
+
     @router.get("/callback")
     async def callback(
         principal: Principal | None = Depends(context.optional_principal_dependency),  # noqa: B008
@@ -105,7 +113,12 @@ def atom_register_routes(register: Any, context: HostContext) -> None:
 @hookimpl
 def atom_register_health_checks(register: Any) -> None:
     async def ok() -> HealthResult:
-        return HealthResult(status=HealthStatus.OK, message="all good")
+        return HealthResult(
+            status=HealthStatus.OK,
+            message="all good",
+            details={"checked_ms": 1},
+            tenant_details={"tenant-a": {"portal_id": 111}, "tenant-b": {"portal_id": 222}},
+        )
 
     register("good-ok", ok, timeout_s=1.0)
 
