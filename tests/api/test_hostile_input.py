@@ -189,10 +189,8 @@ async def test_names_and_ids_match_whole_never_up_to_a_trailing_newline() -> Non
     assert not mapping.PROPERTY_NAME.fullmatch("email\n")
     assert not mapping.RECORD_ID.fullmatch("101\n")
     assert not mapping.EMAIL.fullmatch("a@example.com\n")
-    from atom_hubspot.service.crm import _check_id
-
-    with pytest.raises(Exception, match="No record"):
-        _check_id("101\n\n1")
+    assert not mapping.is_record_id("10\n1")
+    assert mapping.is_record_id(" 101 ")  # surrounding spaces are trimmed, never kept
 
 
 # ------------------------------------------------------------------ class 5: clear errors
