@@ -397,7 +397,6 @@ async def mirror_health(context: HostContext) -> HealthResult:
         return HealthResult(status=HealthStatus.DOWN, message="not started")
     from atom_hubspot.errors import HubSpotError
     from atom_hubspot.service.mirror import portal_status
-    from atom_hubspot.storage.repository import connection_overview
 
     try:
         portals = await runtime.mirror_sync.connected_portals()
@@ -413,9 +412,7 @@ async def mirror_health(context: HostContext) -> HealthResult:
     details: dict[str, Any] = {}
     # Portal ids are tenant data: each tenant sees its own portals' figures (tenant_details);
     # the public message numbers the portals instead of naming them.
-    tenants_of: dict[int, set[str]] = {}
-    for tenant, portal_id, _domain, _status in (await connection_overview(runtime.db)).portals:
-        tenants_of.setdefault(portal_id, set()).add(tenant)
+    tenants_of = await _tenants_by_portal(runtime)
     by_tenant: dict[str, dict[str, Any]] = {}
     unwell = False
     for number, report in enumerate(reports, start=1):
@@ -461,6 +458,16 @@ def _accounts(rows: list[tuple[str, int, str | None, str]]) -> list[ConnectedAcc
     return list(by_portal.values())[:MAX_DASHBOARD_ACCOUNTS]
 
 
+async def _tenants_by_portal(runtime: HubSpotRuntime) -> dict[int, set[str]]:
+    """Which tenants are connected to each portal (for per-tenant health details)."""
+    from atom_hubspot.storage.repository import connection_overview
+
+    tenants_of: dict[int, set[str]] = {}
+    for tenant, portal_id, _domain, _status in (await connection_overview(runtime.db)).portals:
+        tenants_of.setdefault(portal_id, set()).add(tenant)
+    return tenants_of
+
+
 async def feed_health(context: HostContext) -> HealthResult:
     """HubSpot's change feed per connected portal (what the dashboard shows): mode, last event,
     events per minute, events waiting or parked, refused deliveries."""
@@ -482,21 +489,26 @@ async def feed_health(context: HostContext) -> HealthResult:
         return HealthResult(status=HealthStatus.DOWN, message=exc.message)
     parts = [f"mode {mode}"]
     details: dict[str, Any] = {"mode": mode}
+    # Portal ids are tenant data: figures per portal go to that portal's tenants only, and the
+    # public message numbers the portals instead of naming them.
+    tenants_of = await _tenants_by_portal(runtime)
+    by_tenant: dict[str, dict[str, Any]] = {}
     parked = 0
-    for pid, st in statuses.items():
+    for number, (pid, st) in enumerate(statuses.items(), start=1):
         last = st.last_event_at.isoformat(timespec="seconds") if st.last_event_at else "none yet"
         parts.append(
-            f"portal {pid}: last event {last}, {st.events_per_minute:g}/min, "
+            f"portal {number}: last event {last}, {st.events_per_minute:g}/min, "
             f"{st.pending} waiting, {st.parked} parked"
         )
         parked += st.parked
-        details[str(pid)] = {
-            "last_event_at": last,
-            "events_per_minute": st.events_per_minute,
-            "pending": st.pending,
-            "parked": st.parked,
-            "journal_offset": st.journal_offset,
-        }
+        for tenant in tenants_of.get(pid, ()):
+            by_tenant.setdefault(tenant, {})[str(pid)] = {
+                "last_event_at": last,
+                "events_per_minute": st.events_per_minute,
+                "pending": st.pending,
+                "parked": st.parked,
+                "journal_offset": st.journal_offset,
+            }
     first = next(iter(statuses.values()), None)
     if first is not None and first.signature_failures:
         when = first.last_signature_failure_at
@@ -510,4 +522,5 @@ async def feed_health(context: HostContext) -> HealthResult:
         status=HealthStatus.DEGRADED if parked else HealthStatus.OK,
         message=" | ".join(parts),
         details=details,
+        tenant_details=by_tenant,
     )
