@@ -173,7 +173,8 @@ def test_without_the_web_framework_hubspot_migrates_starts_and_builds_its_servic
     report = json.loads(health.stdout)
     hubspot = next(i for i in report["integrations"] if i["name"] == "hubspot")
     assert hubspot["status"] == "not_connected"  # healthy, and no portal connected yet
-    assert [h["status"] for h in hubspot["health"]] == ["ok", "ok"]  # connection, mirror
+    # connection, mirror, feed
+    assert [h["status"] for h in hubspot["health"]] == ["ok", "ok", "ok"]
     assert report["host"]["capabilities"] == {"crm": ["hubspot"], "marketing": ["hubspot"]}
     assert hubspot["routes"] == []  # no web framework, no routes
 

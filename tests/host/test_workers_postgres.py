@@ -200,10 +200,10 @@ def test_two_workers_share_scheduler_budget_sessions_and_oauth(served: dict[str,
     a, b = on_a[0], on_b[0]
     alice = {"Authorization": f"Bearer {ALICE_KEY}"}
 
-    # One scheduler: exactly one live lease, held by one of the two workers.
+    # One scheduler and one change-feed applier: one live lease each, held by a worker.
     holders = _lease_holders(served["db"])
-    assert [name for name, _ in holders] == ["hubspot.scheduled-sends"]
-    assert int(holders[0][1].split(":")[1]) in {a.worker, b.worker}
+    assert sorted(name for name, _ in holders) == ["hubspot.feed", "hubspot.scheduled-sends"]
+    assert all(int(holder.split(":")[1]) in {a.worker, b.worker} for _, holder in holders)
 
     # OAuth started in worker A, finished in worker B, seen by both.
     status, started = a.json(
