@@ -6,7 +6,7 @@ Importing this module needs the `api` extra (FastAPI, Jinja2); nothing else in t
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ from atom_host_stub.crm_routes import PREFIX as CRM_PREFIX
 from atom_host_stub.crm_routes import build_crm_router
 from atom_host_stub.guard import RequestGuard, under
 from atom_host_stub.host import Host, MountRegistration, RouteRegistration, host_version
+from atom_host_stub.mcp_server import MCP_PATH, McpSlot
+from atom_host_stub.mcp_server import available as mcp_available
 from atom_host_stub.services import ServiceUnavailable
 from atom_host_stub.sessions import (
     REVOKED_DIR,
@@ -93,6 +95,15 @@ def create_app(
     host.context.optional_principal_dependency = optional_principal
 
     serving = {"ready": False}
+    secret = load_or_create_secret(settings.data_dir, settings.session_secret)
+    mcp = McpSlot()
+    if mcp_available():
+        # Served once plugins have registered their tools (in the lifespan, below).
+        from starlette.routing import Route
+
+        app_routes: list[Any] = [Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"])]
+    else:
+        app_routes = []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -101,8 +112,11 @@ def create_app(
             if host.context.demo:
                 await host.demo_setup(lambda m: _mount(app, m))
             await host.register_routes(lambda r: _include(app, r))
-            serving["ready"] = True
-            yield
+            async with AsyncExitStack() as stack:
+                if mcp_available():
+                    await stack.enter_async_context(mcp.serve(host, authenticator, secret))
+                serving["ready"] = True
+                yield
         finally:
             serving["ready"] = False
             await host.stop()
@@ -116,6 +130,7 @@ def create_app(
         static_url=DOCS_ASSETS_URL,
     )
     app.state.host = host
+    app.router.routes.extend(app_routes)
 
     async def authenticate(scope: Any, receive: Any) -> None:
         dependency = host.context.principal_dependency

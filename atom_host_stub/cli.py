@@ -387,6 +387,33 @@ def access_log_config() -> dict[str, Any]:
     return config
 
 
+@cli.command("mcp")
+@click.option(
+    "--key-env",
+    default="ATOM_MCP_API_KEY",
+    show_default=True,
+    help="The environment variable holding the API key every tool call acts as.",
+)
+@click.pass_context
+def mcp_command(ctx: click.Context, key_env: str) -> None:
+    """Serve the agent tools over MCP on stdin/stdout (for a desktop assistant)."""
+    from atom_host_stub.auth import Unauthorized
+    from atom_host_stub.mcp_server import EXTRA, available, serve_stdio
+
+    if not available():
+        click.echo(f"mcp needs the MCP SDK: pip install 'atom-hubspot[{EXTRA}]'", err=True)
+        ctx.exit(EXIT_MISSING_EXTRA)
+    key = os.environ.get(key_env, "")
+    if not key:
+        click.echo(f"Set {key_env} to an ATOM API key: the tools act as its principal.", err=True)
+        ctx.exit(EXIT_USAGE)
+    try:
+        _run(serve_stdio(_host(ctx), key))
+    except Unauthorized as exc:
+        click.echo(exc.message, err=True)
+        ctx.exit(EXIT_USAGE)
+
+
 def demo_api_key(data_dir: Path) -> tuple[str, Path]:
     """The demo API key of this data folder: generated once (random, file mode 0600), then
     reused so a restarted demo keeps working with the key it printed before."""

@@ -164,6 +164,46 @@ class RegisterMount(Protocol):
     def __call__(self, path: str, app: Any) -> None: ...
 
 
+# --------------------------------------------------------------------------- agent tools
+
+
+class ToolContext(Protocol):
+    """What a tool's handler gets besides its input: the caller and their services.
+
+    For a read-only tool `service("crm")` is a read-only view: a write through it raises, so a
+    tool marked read-only cannot change anything whatever its code does."""
+
+    principal: Principal
+
+    async def service(self, capability: str) -> Any: ...
+
+
+ToolHandler = Callable[[ToolContext, Any], Awaitable[BaseModel]]
+
+
+@dataclass(frozen=True)
+class AgentTool:
+    """One tool an assistant may call (served over MCP by the host).
+
+    `input_model` types the arguments, `output_model` the structured answer. A tool that is not
+    `read_only` changes data: the host first answers a preview made by `preview` (what would
+    change, how many recipients, what it costs) with a single-use confirmation token, and runs
+    `handler` only when the same arguments come back with that token."""
+
+    name: str
+    description: str
+    input_model: type[BaseModel]
+    output_model: type[BaseModel]
+    handler: ToolHandler
+    read_only: bool = True
+    destructive: bool = False
+    preview: ToolHandler | None = None
+
+
+class RegisterTool(Protocol):
+    def __call__(self, tool: AgentTool) -> None: ...
+
+
 # --------------------------------------------------------------------------- answer envelope
 
 EnvelopeData = TypeVar("EnvelopeData")

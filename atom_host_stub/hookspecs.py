@@ -21,6 +21,7 @@ from atom_host_stub.contract import (
     RegisterMount,
     RegisterRoutes,
     RegisterService,
+    RegisterTool,
 )
 
 hookspec = pluggy.HookspecMarker("atom")
@@ -81,6 +82,11 @@ def atom_register_health_checks(register: RegisterHealthCheck, context: HostCont
 @hookspec
 def atom_register_services(register: RegisterService, context: HostContext) -> None:
     """Register per-principal service factories by capability through `register(cap, factory)`."""
+
+
+@hookspec
+def atom_register_agent_tools(register: RegisterTool, context: HostContext) -> None:
+    """Register tools for assistants (served over MCP) through `register(AgentTool(...))`."""
 
 
 @hookspec

@@ -23,6 +23,7 @@ from atom_host_stub.config import (
     read_environment,
 )
 from atom_host_stub.contract import (
+    AgentTool,
     ConfigIssue,
     ConfigValue,
     FeatureState,
@@ -31,6 +32,7 @@ from atom_host_stub.contract import (
     RegisterHealthCheck,
     RegisterRoutes,
     RegisterService,
+    RegisterTool,
     ServiceFactory,
     Severity,
 )
@@ -63,6 +65,13 @@ def host_version() -> str:
 def web_available() -> bool:
     """Whether the web framework (extra `api`) can be imported."""
     return importable("fastapi") and importable("jinja2") and importable("fastapi_offline")
+
+
+def mcp_feature() -> FeatureState:
+    """The MCP server: on when the `mcp` extra is installed (see mcp_server.py)."""
+    from atom_host_stub.mcp_server import feature
+
+    return feature()
 
 
 @dataclass
@@ -126,6 +135,8 @@ class Host:
         self.plugins.on_failure = self._forget
         self.host_issues: list[ConfigIssue] = []
         self.routes: list[RouteRegistration] = []
+        # Tools for assistants, by plugin (served over MCP, see mcp_server.py).
+        self.agent_tools: dict[str, list[AgentTool]] = {}
         self._prepared = False
         self._started: list[PluginRecord] = []
 
@@ -153,6 +164,7 @@ class Host:
         restart (FastAPI cannot unmount), which is why routes are registered last."""
         self.services.remove_plugin(record.name)
         self.health.remove_plugin(record.name)
+        self.agent_tools.pop(record.name, None)
 
     def _is_running(self, plugin: str) -> bool:
         record = self.plugins.records.get(plugin)
@@ -273,6 +285,7 @@ class Host:
                 raise StartupRefused(report, failed)
         await self._register_services()
         await self._register_health_checks()
+        await self._register_agent_tools()
         return report
 
     async def stop(self) -> None:
@@ -332,6 +345,30 @@ class Host:
                     self.health.register(plugin, name, check, timeout_s)
             except ValueError as exc:
                 self.plugins.fail(self.plugins.get(plugin), str(exc))
+
+    async def _register_agent_tools(self) -> None:
+        def make_register(record: PluginRecord, into: list[Any]) -> RegisterTool:
+            def register(tool: AgentTool) -> None:
+                into.append(tool)
+
+            return register
+
+        self.agent_tools = {}
+        taken: set[str] = set()
+        for plugin, tools in (
+            await self._collect("atom_register_agent_tools", make_register)
+        ).items():
+            names = [t.name for t in tools]
+            clash = sorted((set(names) & taken) | {n for n in names if names.count(n) > 1})
+            if clash:
+                self.plugins.fail(self.plugins.get(plugin), f"agent tool(s) {clash} taken")
+                continue
+            taken.update(names)
+            self.agent_tools[plugin] = tools
+
+    def agent_tool_list(self) -> list[AgentTool]:
+        """Every running plugin's agent tools, in registration order."""
+        return [tool for tools in self.agent_tools.values() for tool in tools]
 
     def running(self) -> list[PluginRecord]:
         return [r for r in self._started if r.active]
@@ -435,6 +472,7 @@ class Host:
                 version=host_version(),
                 demo=self.context.demo,
                 web=web_available(),
+                mcp=mcp_feature(),
                 issues=self.host_issues,
                 capabilities=capabilities,
                 selected_providers=selected,

@@ -83,6 +83,9 @@ class HostStatus(BaseModel):
     version: str
     demo: bool
     web: bool = Field(description="Whether the web framework (extra `api`) is importable")
+    mcp: FeatureState | None = Field(
+        default=None, description="The MCP server for assistants: on, or which extra turns it on"
+    )
     issues: list[ConfigIssue] = Field(default_factory=list)
     capabilities: dict[str, list[str]] = Field(
         default_factory=dict, description="capability -> plugins providing it"

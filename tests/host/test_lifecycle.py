@@ -3,6 +3,8 @@ capability, health checks, features."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from atom_host_stub.contract import Principal, Severity
@@ -94,6 +96,27 @@ async def test_hook_register_services_hands_out_a_service_per_principal(
         assert host.plugins.records["good"].capabilities == ["greeting"]
         with pytest.raises(ServiceUnavailable, match="no running plugin provides 'crm'"):
             await host.services.get_service("crm", ALICE)
+    finally:
+        await host.stop()
+
+
+async def test_hook_register_agent_tools_runs_tools_as_the_caller(
+    make_host: HostFactory,
+) -> None:
+    from atom_host_stub.agent_tools import Confirmations, ToolRunner
+
+    host = make_host("good")
+    await host.start()
+    try:
+        (tool,) = host.agent_tools["good"]
+        assert tool.name == "greet" and tool.read_only
+
+        async def services(capability: str, principal: Principal) -> Any:
+            return await host.services.get_service(capability, principal)
+
+        runner = ToolRunner([tool], services, Confirmations(b"k" * 32))
+        answer = await runner.call(ALICE, "greet", {"name": "Bo"})
+        assert answer == {"text": "hello alice from good to Bo"}
     finally:
         await host.stop()
 

@@ -8,8 +8,10 @@ from typing import Any
 
 import click
 import pluggy
+from pydantic import BaseModel
 
 from atom_host_stub.contract import (
+    AgentTool,
     ConfigIssue,
     ConfigValue,
     FeatureState,
@@ -139,6 +141,24 @@ def atom_register_services(register: Any) -> None:
         return Greeter(principal)
 
     register("greeting", factory)
+
+
+class GreetIn(BaseModel):
+    name: str
+
+
+class GreetOut(BaseModel):
+    text: str
+
+
+async def greet_tool(ctx: Any, args: GreetIn) -> GreetOut:
+    greeter = await ctx.service("greeting")
+    return GreetOut(text=f"{greeter.greet()} to {args.name}")
+
+
+@hookimpl
+def atom_register_agent_tools(register: Any) -> None:
+    register(AgentTool("greet", "Greet someone.", GreetIn, GreetOut, greet_tool))
 
 
 @hookimpl

@@ -1,0 +1,496 @@
+"""Tools for assistants, whatever protocol serves them: the host's own CRM tools (on the `crm`
+capability, so any CRM plugin serves them), and the runner every tool call goes through.
+
+The runner is where the safety rules live, not in the tools:
+- a read-only tool gets read-only views of the services: a write through them is refused;
+- a tool that writes never acts on its first call: it answers a preview (what would change,
+  how many records or recipients, what it costs in rate budget) and a confirmation token,
+  HMAC-signed, bound to the caller, the tool and the exact arguments, and expiring;
+- the commit is the same call with that token; the token's nonce is its idempotency key, so a
+  replayed confirmation answers the first commit's result and acts once.
+
+Nothing here imports an MCP library; mcp_server.py adapts the runner to the protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from atom_host_stub.contract import (
+    FIELDS_MODELS,
+    AgentTool,
+    CRMError,
+    ObjectKind,
+    Pipeline,
+    Principal,
+    SearchFilter,
+    ToolContext,
+)
+from atom_host_stub.services import ServiceUnavailable
+
+CONFIRM_ARG = "confirmation_token"
+CONFIRM_TTL_S = 300
+MAX_PAGE = 100
+# Method names a read-only view refuses: those that start with a verb that writes.
+WRITE_PREFIXES = (
+    "create",
+    "update",
+    "delete",
+    "archive",
+    "add_",
+    "remove_",
+    "send",
+    "schedule",
+    "cancel",
+    "merge",
+    "associate",
+    "upsert",
+    "write",
+    "save",
+    "set_",
+    "batch_",
+    "import",
+    "put",
+    "post",
+)
+
+ObjectType = Literal["contacts", "companies", "deals"]
+KINDS: dict[str, ObjectKind] = {"contacts": "contact", "companies": "company", "deals": "deal"}
+
+
+class ToolFailure(Exception):
+    """A tool call that did not happen; `code` is stable, `message` is for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# --------------------------------------------------------------------------- context
+
+
+class ReadOnlyView:
+    """A service as a read-only tool sees it: a method named for a write is refused."""
+
+    def __init__(self, service: Any) -> None:
+        self._service = service
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith(WRITE_PREFIXES):
+            raise ToolFailure(
+                "read_only", f"A read-only tool may not call {name!r}: nothing was changed."
+            )
+        return getattr(self._service, name)
+
+
+class CallContext:
+    """The ToolContext the runner hands a tool: the caller, and their services only."""
+
+    def __init__(
+        self,
+        principal: Principal,
+        services: Callable[[str, Principal], Awaitable[Any]],
+        *,
+        read_only: bool,
+    ) -> None:
+        self.principal = principal
+        self._services = services
+        self._read_only = read_only
+
+    async def service(self, capability: str) -> Any:
+        found = await self._services(capability, self.principal)
+        return ReadOnlyView(found) if self._read_only else found
+
+
+# --------------------------------------------------------------------------- confirmations
+
+
+class Preview(BaseModel):
+    """What a write would do; nothing has changed yet."""
+
+    tool: str
+    changes: dict[str, Any] = Field(description="What would change")
+    records: int = Field(default=1, description="How many records it touches")
+    recipients: int | None = Field(default=None, description="How many people a send reaches")
+    budget_cost: int = Field(default=1, description="HubSpot API calls it spends")
+
+
+class Confirmations:
+    """Signs and checks confirmation tokens, and remembers each commit's result by the token's
+    nonce (its idempotency key) so a replay answers the same result without acting again.
+
+    The ledger is this process's: with several workers, a replay that reaches another worker
+    within the token's lifetime would act again — keep MCP on one worker, or sticky sessions."""
+
+    def __init__(self, secret: bytes, *, ttl_s: int = CONFIRM_TTL_S, keep: int = 10_000) -> None:
+        self._key = hmac.new(secret, b"atom agent-tool confirmation", hashlib.sha256).digest()
+        self.ttl_s = ttl_s
+        self._keep = keep
+        self._done: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @staticmethod
+    def _binding(principal: Principal, tool: str, arguments: Mapping[str, Any]) -> str:
+        canonical = json.dumps(
+            [principal.tenant_id, principal.user_id, tool, arguments],
+            sort_keys=True,
+            separators=(",", ":"),
+            default=str,
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def issue(self, principal: Principal, tool: str, arguments: Mapping[str, Any]) -> str:
+        body = {
+            "b": self._binding(principal, tool, arguments),
+            "n": secrets.token_urlsafe(12),
+            "e": int(time.time()) + self.ttl_s,
+        }
+        raw = base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode())
+        mac = base64.urlsafe_b64encode(hmac.new(self._key, raw, hashlib.sha256).digest())
+        return f"{raw.decode()}.{mac.decode().rstrip('=')}"
+
+    def check(
+        self, token: str, principal: Principal, tool: str, arguments: Mapping[str, Any]
+    ) -> str:
+        """The token's nonce when it is this caller's, for this tool and these arguments, and
+        not expired; else ToolFailure (nothing is done)."""
+        raw, _, mac = token.partition(".")
+        expected = base64.urlsafe_b64encode(
+            hmac.new(self._key, raw.encode(), hashlib.sha256).digest()
+        )
+        if not hmac.compare_digest(expected.decode().rstrip("="), mac):
+            raise ToolFailure("invalid_confirmation", "The confirmation token is not valid.")
+        try:
+            body = json.loads(base64.urlsafe_b64decode(raw.encode()))
+            nonce, binding, expires = str(body["n"]), str(body["b"]), int(body["e"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ToolFailure(
+                "invalid_confirmation", "The confirmation token is not valid."
+            ) from exc
+        if not hmac.compare_digest(binding, self._binding(principal, tool, arguments)):
+            raise ToolFailure(
+                "invalid_confirmation",
+                "The confirmation token was issued for other arguments or another caller: "
+                "call again without it for a fresh preview.",
+            )
+        if nonce not in self._done and expires < time.time():
+            raise ToolFailure(
+                "confirmation_expired", "The confirmation expired: call again for a new preview."
+            )
+        return nonce
+
+    async def once(
+        self, nonce: str, commit: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> tuple[dict[str, Any], bool]:
+        """Run `commit` once per nonce; (result, replayed)."""
+        lock = self._locks.setdefault(nonce, asyncio.Lock())
+        async with lock:
+            if nonce in self._done:
+                return self._done[nonce], True
+            result = await commit()
+            self._done[nonce] = result
+            while len(self._done) > self._keep:
+                old, _ = self._done.popitem(last=False)
+                self._locks.pop(old, None)
+            return result, False
+
+
+# --------------------------------------------------------------------------- runner
+
+
+class ToolRunner:
+    """Validates arguments, enforces read-only and confirmation, and runs a tool as a caller."""
+
+    def __init__(
+        self,
+        tools: list[AgentTool],
+        services: Callable[[str, Principal], Awaitable[Any]],
+        confirmations: Confirmations,
+    ) -> None:
+        self.tools = {t.name: t for t in tools}
+        self._services = services
+        self.confirmations = confirmations
+
+    async def call(
+        self, principal: Principal, name: str, arguments: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        tool = self.tools.get(name)
+        if tool is None:
+            raise ToolFailure("unknown_tool", f"No tool named {name[:100]!r}.")
+        args = dict(arguments or {})
+        token = args.pop(CONFIRM_ARG, None)
+        if tool.read_only and token is not None:
+            raise ToolFailure("invalid_input", f"{name} reads only: it takes no confirmation.")
+        try:
+            parsed = tool.input_model.model_validate(args)
+        except ValidationError as exc:
+            fields = ", ".join(
+                ".".join(str(p) for p in e["loc"]) or "arguments" for e in exc.errors()[:10]
+            )
+            raise ToolFailure("invalid_input", f"Invalid input in: {fields}.") from exc
+        canonical = parsed.model_dump(mode="json")
+        context = CallContext(principal, self._services, read_only=tool.read_only or not token)
+        try:
+            if tool.read_only:
+                return _dump(await tool.handler(context, parsed))
+            if not isinstance(token, str) or not token:
+                preview = await tool.preview(context, parsed) if tool.preview else None
+                return {
+                    "status": "preview",
+                    "preview": _dump(preview) if preview else {"tool": name, "changes": canonical},
+                    CONFIRM_ARG: self.confirmations.issue(principal, name, canonical),
+                    "expires_in_s": self.confirmations.ttl_s,
+                    "next": f"Nothing changed yet. To commit, call {name} again with the same "
+                    f"arguments and {CONFIRM_ARG}.",
+                }
+            nonce = self.confirmations.check(token, principal, name, canonical)
+            writer = CallContext(principal, self._services, read_only=False)
+
+            async def commit() -> dict[str, Any]:
+                return {
+                    "status": "committed",
+                    "idempotency_key": nonce,
+                    "result": _dump(await tool.handler(writer, parsed)),
+                }
+
+            result, replayed = await self.confirmations.once(nonce, commit)
+            return {**result, "replayed": replayed}
+        except CRMError as err:
+            raise ToolFailure(
+                err.crm_code if err.crm_code != "crm_error" else err.code, err.message
+            ) from err
+        except ServiceUnavailable as exc:
+            raise ToolFailure("service_unavailable", str(exc)) from exc
+
+
+def _dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude={"raw"}, exclude_none=False)
+
+
+# --------------------------------------------------------------------------- CRM tools
+
+
+Kind = Annotated[ObjectType, Field(description="contacts, companies or deals")]
+RecordId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SearchIn(_In):
+    object_type: Kind
+    filters: list[SearchFilter] = Field(
+        default_factory=list, max_length=20, description="ANDed; none lists every record"
+    )
+    limit: int = Field(default=20, ge=1, le=MAX_PAGE)
+    cursor: str | None = Field(default=None, max_length=1000, description="next_cursor of a page")
+
+
+class GetIn(_In):
+    object_type: Kind
+    id: RecordId
+
+
+class NoIn(_In):
+    pass
+
+
+FIELD_NAMES = {
+    plural: ", ".join(n for n in FIELDS_MODELS[kind].model_fields if n != "custom_fields")
+    for plural, kind in KINDS.items()
+}
+
+
+class CreateIn(_In):
+    object_type: Kind
+    fields: dict[str, Any] = Field(
+        description="; ".join(f"{p}: {n}" for p, n in FIELD_NAMES.items())
+        + "; custom_fields: {name: value}",
+    )
+
+
+class UpdateIn(CreateIn):
+    id: RecordId
+
+
+class RecordsPage(BaseModel):
+    object_type: str
+    results: list[dict[str, Any]]
+    next_cursor: str | None = None
+    truncated: bool = Field(description="More records follow: pass next_cursor")
+    total: int | None = Field(default=None, description="null when the CRM does not count")
+    provider: str
+
+
+class RecordOut(BaseModel):
+    object_type: str
+    record: dict[str, Any]
+    provider: str
+
+
+class PipelinesOut(BaseModel):
+    pipelines: list[Pipeline]
+    provider: str
+
+
+class ArchivedOut(BaseModel):
+    object_type: str
+    id: str
+    archived: bool = True
+
+
+def _fields(kind: ObjectKind, given: dict[str, Any]) -> BaseModel:
+    try:
+        return FIELDS_MODELS[kind].model_validate(given)
+    except ValidationError as exc:
+        wrong = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:10])
+        raise ToolFailure("invalid_input", f"Invalid fields for a {kind}: {wrong}.") from exc
+
+
+async def _search(ctx: ToolContext, a: SearchIn) -> RecordsPage:
+    crm = await ctx.service("crm")
+    kind = KINDS[a.object_type]
+    if a.filters:
+        page = await crm.search_records(kind, a.filters, limit=a.limit, cursor=a.cursor)
+    else:
+        page = await crm.list_records(kind, limit=a.limit, cursor=a.cursor)
+    return RecordsPage(
+        object_type=a.object_type,
+        results=[r.model_dump(mode="json", exclude={"raw"}) for r in page.items],
+        next_cursor=page.next_cursor,
+        truncated=page.next_cursor is not None,
+        total=getattr(page, "total", None),
+        provider=crm.provider,
+    )
+
+
+async def _get(ctx: ToolContext, a: GetIn) -> RecordOut:
+    crm = await ctx.service("crm")
+    found = await crm.get_record(KINDS[a.object_type], a.id)
+    return RecordOut(
+        object_type=a.object_type,
+        record=found.model_dump(mode="json", exclude={"raw"}),
+        provider=crm.provider,
+    )
+
+
+async def _pipelines(ctx: ToolContext, a: NoIn) -> PipelinesOut:
+    crm = await ctx.service("crm")
+    return PipelinesOut(pipelines=await crm.list_pipelines(), provider=crm.provider)
+
+
+async def _create(ctx: ToolContext, a: CreateIn) -> RecordOut:
+    crm = await ctx.service("crm")
+    kind = KINDS[a.object_type]
+    made = await crm.create_record(kind, _fields(kind, a.fields))
+    return RecordOut(
+        object_type=a.object_type,
+        record=made.model_dump(mode="json", exclude={"raw"}),
+        provider=crm.provider,
+    )
+
+
+async def _update(ctx: ToolContext, a: UpdateIn) -> RecordOut:
+    crm = await ctx.service("crm")
+    kind = KINDS[a.object_type]
+    changed = await crm.update_record(kind, a.id, _fields(kind, a.fields))
+    return RecordOut(
+        object_type=a.object_type,
+        record=changed.model_dump(mode="json", exclude={"raw"}),
+        provider=crm.provider,
+    )
+
+
+async def _archive(ctx: ToolContext, a: GetIn) -> ArchivedOut:
+    crm = await ctx.service("crm")
+    await crm.delete_record(KINDS[a.object_type], a.id)
+    return ArchivedOut(object_type=a.object_type, id=a.id)
+
+
+def _set_fields(kind: ObjectKind, given: dict[str, Any]) -> dict[str, Any]:
+    return _fields(kind, given).model_dump(mode="json", exclude_unset=True)
+
+
+async def _preview_create(ctx: ToolContext, a: CreateIn) -> Preview:
+    after = _set_fields(KINDS[a.object_type], a.fields)
+    return Preview(tool="crm_create", changes={"create": a.object_type, **after})
+
+
+async def _preview_update(ctx: ToolContext, a: UpdateIn) -> Preview:
+    crm = await ctx.service("crm")
+    kind = KINDS[a.object_type]
+    current = await crm.get_record(kind, a.id)  # the record exists and is the caller's
+    after = _set_fields(kind, a.fields)
+    before = current.model_dump(mode="json", include=set(after) - {"custom_fields"})
+    return Preview(
+        tool="crm_update",
+        changes={"id": a.id, "before": before, "after": after},
+        budget_cost=2,
+    )
+
+
+async def _preview_archive(ctx: ToolContext, a: GetIn) -> Preview:
+    crm = await ctx.service("crm")
+    current = await crm.get_record(KINDS[a.object_type], a.id)
+    return Preview(
+        tool="crm_archive",
+        changes={"archive": a.object_type, "id": a.id, "record": _dump(current)},
+    )
+
+
+def crm_tools() -> list[AgentTool]:
+    """The host's CRM tools, served by whichever plugin provides the `crm` capability."""
+    return [
+        AgentTool(
+            "crm_search",
+            "Search or list contacts, companies or deals (paged; says total and truncated).",
+            SearchIn,
+            RecordsPage,
+            _search,
+        ),
+        AgentTool("crm_get", "Read one CRM record by id.", GetIn, RecordOut, _get),
+        AgentTool(
+            "crm_pipelines", "Deal pipelines and their stages.", NoIn, PipelinesOut, _pipelines
+        ),
+        AgentTool(
+            "crm_create",
+            "Create a CRM record (preview first, then confirm).",
+            CreateIn,
+            RecordOut,
+            _create,
+            read_only=False,
+            preview=_preview_create,
+        ),
+        AgentTool(
+            "crm_update",
+            "Update a CRM record's given fields (preview first, then confirm).",
+            UpdateIn,
+            RecordOut,
+            _update,
+            read_only=False,
+            preview=_preview_update,
+        ),
+        AgentTool(
+            "crm_archive",
+            "Archive (delete) a CRM record (preview first, then confirm).",
+            GetIn,
+            ArchivedOut,
+            _archive,
+            read_only=False,
+            destructive=True,
+            preview=_preview_archive,
+        ),
+    ]

@@ -1,0 +1,293 @@
+"""The host's MCP server: every agent tool (the host's CRM tools and those plugins register
+through `atom_register_agent_tools`) served with the official MCP Python SDK, over streamable
+HTTP at `/mcp` and over stdio (`atom-host mcp`).
+
+Every call acts as an ATOM principal: over HTTP the `Authorization: Bearer <API key>` of each
+request (checked by the host's own key check, in constant time, 401 before any tool runs); over
+stdio the key given when the server starts. Tools reach only that principal's services, so a
+principal sees only its own connections; no provider token is ever an argument or an answer.
+
+Needs the `mcp` extra; without it `available()` is False and the host serves no `/mcp`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from atom_host_stub.agent_tools import (
+    CONFIRM_ARG,
+    Confirmations,
+    ToolFailure,
+    ToolRunner,
+    crm_tools,
+)
+from atom_host_stub.auth import ApiKeyAuthenticator, Unauthorized
+from atom_host_stub.contract import AgentTool, FeatureState, Principal
+
+if TYPE_CHECKING:
+    import mcp_types
+    from mcp.server import Server
+
+    from atom_host_stub.host import Host
+
+MCP_PATH = "/mcp"
+EXTRA = "mcp"
+SERVER_NAME = "atom"
+
+
+def available() -> bool:
+    """True when the MCP SDK is installed (the `mcp` extra)."""
+    return importlib.util.find_spec("mcp") is not None
+
+
+def feature() -> FeatureState:
+    if available():
+        return FeatureState(name="mcp", enabled=True, reason=f"MCP at {MCP_PATH} and stdio")
+    return FeatureState(
+        name="mcp", enabled=False, reason="the MCP SDK is not installed", extra=EXTRA
+    )
+
+
+def host_tools(host: Host) -> list[AgentTool]:
+    """The host's CRM tools, then every running plugin's, in registration order."""
+    return [*crm_tools(), *host.agent_tool_list()]
+
+
+def tool_definitions(tools: list[AgentTool]) -> list[dict[str, Any]]:
+    """The tools as MCP lists them (name, description, schemas, annotations)."""
+    out = []
+    for tool in tools:
+        schema = tool.input_model.model_json_schema()
+        if not tool.read_only:
+            props = dict(schema.get("properties", {}))
+            props[CONFIRM_ARG] = {
+                "type": "string",
+                "description": "From this tool's preview; omit to get the preview",
+            }
+            schema = {**schema, "properties": props}
+        out.append(
+            {
+                "name": tool.name,
+                "description": tool.description,
+                "inputSchema": schema,
+                "annotations": {
+                    "readOnlyHint": tool.read_only,
+                    "destructiveHint": tool.destructive,
+                    "idempotentHint": tool.read_only,
+                },
+            }
+        )
+    return out
+
+
+def build_server(
+    runner: ToolRunner, principal_of: Callable[[Any], Principal], *, version: str = ""
+) -> Server[Any]:
+    """A low-level MCP server over `runner`; `principal_of(request context)` names the caller
+    (raises Unauthorized when there is none)."""
+    import mcp_types as types
+    from mcp.server import Server
+
+    definitions = tool_definitions(list(runner.tools.values()))
+    listed = [
+        types.Tool(
+            name=d["name"],
+            description=d["description"],
+            input_schema=d["inputSchema"],
+            annotations=types.ToolAnnotations(
+                read_only_hint=d["annotations"]["readOnlyHint"],
+                destructive_hint=d["annotations"]["destructiveHint"],
+                idempotent_hint=d["annotations"]["idempotentHint"],
+                open_world_hint=False,
+            ),
+        )
+        for d in definitions
+    ]
+
+    async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=listed)
+
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        try:
+            principal = principal_of(ctx)
+            result = await runner.call(principal, params.name, params.arguments)
+        except Unauthorized as exc:
+            return _failure("unauthorized", exc.message)
+        except ToolFailure as exc:
+            return _failure(exc.code, exc.message)
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=json.dumps(result, default=str))],
+            structured_content=result,
+        )
+
+    return Server(
+        SERVER_NAME,
+        version=version,
+        instructions="ATOM's CRM and marketing tools. Writes answer a preview first; call "
+        f"again with its {CONFIRM_ARG} to commit.",
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+    )
+
+
+def _failure(code: str, message: str) -> mcp_types.CallToolResult:
+    import mcp_types as types
+
+    body = {"error": {"code": code, "message": message}}
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=json.dumps(body))],
+        structured_content=body,
+        is_error=True,
+    )
+
+
+def runner_for(host: Host, secret: bytes) -> ToolRunner:
+    async def services(capability: str, principal: Principal) -> Any:
+        return await host.services.get_service(capability, principal)
+
+    return ToolRunner(host_tools(host), services, Confirmations(secret))
+
+
+def fixed_principal(principal: Principal) -> Callable[[Any], Principal]:
+    """stdio and in-process: one caller, authenticated when the server started."""
+    return lambda ctx: principal
+
+
+def header_principal(authenticator: ApiKeyAuthenticator) -> Callable[[Any], Principal]:
+    """HTTP: the caller of each request, from its bearer API key."""
+
+    def principal_of(ctx: Any) -> Principal:
+        request = getattr(ctx, "request", None)
+        headers = getattr(request, "headers", None)
+        authorization = headers.get("authorization") if headers is not None else None
+        return authenticator.principal_for(authorization)
+
+    return principal_of
+
+
+class McpHttpApp:
+    """The ASGI app mounted at /mcp: refuses a request without a valid key (401) before the
+    MCP session manager sees it, then hands it on. Stateless: each request stands alone."""
+
+    def __init__(self, server: Server[Any], authenticator: ApiKeyAuthenticator) -> None:
+        from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+        from mcp.server.transport_security import TransportSecuritySettings
+
+        self.authenticator = authenticator
+        self.manager = StreamableHTTPSessionManager(
+            app=server,
+            json_response=True,
+            stateless=True,
+            # The key is the protection; the host decides which hosts it answers for.
+            security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
+
+    async def __call__(
+        self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any
+    ) -> None:
+        if scope["type"] != "http":
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            self.authenticator.principal_for(headers.get("authorization"))
+        except Unauthorized as exc:
+            body = json.dumps(
+                {"ok": False, "error": {"code": "unauthorized", "message": exc.message}}
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 401,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"www-authenticate", b"Bearer"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body.encode()})
+            return
+        await self.manager.handle_request(scope, receive, send)
+
+
+class McpSlot:
+    """What the web app routes `/mcp` to: 503 until the host has started and its tools are
+    known, then the authenticated MCP app."""
+
+    def __init__(self) -> None:
+        self.app: McpHttpApp | None = None
+
+    @asynccontextmanager
+    async def serve(
+        self, host: Host, authenticator: ApiKeyAuthenticator, secret: bytes
+    ) -> AsyncIterator[None]:
+        from atom_host_stub.host import host_version
+
+        runner = runner_for(host, secret)
+        server = build_server(runner, header_principal(authenticator), version=host_version())
+        app = McpHttpApp(server, authenticator)
+        # The session manager's task group is entered and left in a task of its own: the
+        # lifespan may be entered and left in different tasks (test runners do so).
+        started, stop = asyncio.Event(), asyncio.Event()
+
+        async def keep() -> None:
+            async with app.manager.run():
+                started.set()
+                await stop.wait()
+
+        task = asyncio.create_task(keep(), name="mcp-session-manager")
+        waiter = asyncio.create_task(started.wait())
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if task.done():
+            task.result()  # raises what stopped it
+        self.app = app
+        try:
+            yield
+        finally:
+            self.app = None
+            stop.set()
+            await task
+
+    async def __call__(
+        self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any
+    ) -> None:
+        if self.app is None:
+            body = b'{"ok":false,"error":{"code":"not_ready","message":"MCP is starting."}}'
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+async def serve_stdio(host: Host, api_key: str) -> None:
+    """`atom-host mcp`: start the plugins, serve MCP on stdin/stdout as the key's principal."""
+    from mcp.server.stdio import stdio_server
+
+    from atom_host_stub.host import host_version
+    from atom_host_stub.sessions import load_or_create_secret
+
+    settings = host.settings
+    principal = ApiKeyAuthenticator(settings.api_keys).principal_for_key(api_key)
+    if principal is None:
+        raise Unauthorized("The API key is not valid.")
+    secret = load_or_create_secret(settings.data_dir, settings.session_secret)
+    await host.start()
+    try:
+        server = build_server(
+            runner_for(host, secret), fixed_principal(principal), version=host_version()
+        )
+        async with stdio_server() as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+    finally:
+        await host.stop()
