@@ -377,14 +377,14 @@ async def _search(ctx: ToolContext, a: SearchIn) -> RecordsPage:
     )
 
 
+def _record_out(crm: Any, object_type: str, record: BaseModel) -> RecordOut:
+    return RecordOut(object_type=object_type, record=_dump(record), provider=crm.provider)
+
+
 async def _get(ctx: ToolContext, a: GetIn) -> RecordOut:
     crm = await ctx.service("crm")
     found = await crm.get_record(KINDS[a.object_type], a.id)
-    return RecordOut(
-        object_type=a.object_type,
-        record=found.model_dump(mode="json", exclude={"raw"}),
-        provider=crm.provider,
-    )
+    return _record_out(crm, a.object_type, found)
 
 
 async def _pipelines(ctx: ToolContext, a: NoIn) -> PipelinesOut:
@@ -396,22 +396,14 @@ async def _create(ctx: ToolContext, a: CreateIn) -> RecordOut:
     crm = await ctx.service("crm")
     kind = KINDS[a.object_type]
     made = await crm.create_record(kind, _fields(kind, a.fields))
-    return RecordOut(
-        object_type=a.object_type,
-        record=made.model_dump(mode="json", exclude={"raw"}),
-        provider=crm.provider,
-    )
+    return _record_out(crm, a.object_type, made)
 
 
 async def _update(ctx: ToolContext, a: UpdateIn) -> RecordOut:
     crm = await ctx.service("crm")
     kind = KINDS[a.object_type]
     changed = await crm.update_record(kind, a.id, _fields(kind, a.fields))
-    return RecordOut(
-        object_type=a.object_type,
-        record=changed.model_dump(mode="json", exclude={"raw"}),
-        provider=crm.provider,
-    )
+    return _record_out(crm, a.object_type, changed)
 
 
 async def _archive(ctx: ToolContext, a: GetIn) -> ArchivedOut:
