@@ -2,7 +2,8 @@
 
 Query strings carry what must not reach a log: the OAuth callback's single-use `code` and
 `state`, and filters such as `?email=` (personal data). The access log keeps method, path and
-status — enough to follow a request — and drops everything after the `?`.
+status — enough to follow a request — and drops everything after the `?`. `atom-host serve`
+names the filter in uvicorn's logging config, so every worker process applies it.
 """
 
 from __future__ import annotations
@@ -20,10 +21,3 @@ class DropQueryStrings(logging.Filter):
             if sep:
                 record.args = (*args[:2], f"{path}?…", *args[3:])
         return True
-
-
-def install(logger_name: str = "uvicorn.access") -> None:
-    """Attach the filter once to the access logger."""
-    logger = logging.getLogger(logger_name)
-    if not any(isinstance(f, DropQueryStrings) for f in logger.filters):
-        logger.addFilter(DropQueryStrings())
