@@ -297,3 +297,85 @@ def sync_command(
             failed = failed or r.error is not None
     if failed:
         raise SystemExit(1)
+
+
+@hubspot.command("webhooks")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Read the app's Webhooks Journal subscriptions back from HubSpot and say what is "
+    "missing (exit 1 when something is).",
+)
+@click.option(
+    "--sandbox-url",
+    default=None,
+    help="Check against a standalone offline sandbox (atom-host sandbox) instead of HubSpot.",
+)
+def webhooks_command(check: bool, sandbox_url: str | None) -> None:
+    """What the HubSpot app must subscribe to for the mirror to follow by change events."""
+    from atom_host_stub.contract import HostContext
+    from atom_hubspot.feed.subscriptions import (
+        journal_subscriptions,
+        missing_journal_subscriptions,
+        push_subscriptions,
+    )
+    from atom_hubspot.plugin import effective_env
+    from atom_hubspot.settings import load_settings
+
+    env = dict(os.environ)
+    data_dir = Path(os.environ.get("ATOM_DATA_DIR") or ".atom").expanduser().absolute()
+    context = HostContext(env=env, data_dir=data_dir, database_url="")
+    if sandbox_url:
+        from atom_hubspot.demo import demo_env
+
+        env.update(demo_env(context, sandbox_url=sandbox_url))
+    settings, issues = load_settings(effective_env(env, context))
+    if settings is None:
+        raise click.ClickException("; ".join(i.message for i in issues))
+    public = (env.get("ATOM_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+    target = settings.webhook_url or f"{public}/webhooks/hubspot"
+    click.echo(f"HUBSPOT_FEED_MODE={settings.feed_mode}")
+    click.echo("Push (webhooks), in the HubSpot app's webhook settings:")
+    click.echo(f"  target URL: {target}")
+    click.echo("  subscriptions:")
+    for sub in push_subscriptions():
+        click.echo(f"    {sub}")
+    click.echo("Pull (Webhooks Journal), POST /webhooks-journal/subscriptions/2026-03 with:")
+    for body in journal_subscriptions():
+        click.echo(f"    {body}")
+    if not check:
+        return
+
+    async def read() -> list[dict[str, Any]]:
+        from atom_hubspot.client import HubSpotHTTP
+        from atom_hubspot.client.journal import (
+            SUBSCRIPTION_SCOPES,
+            AppToken,
+        )
+        from atom_hubspot.client.journal import (
+            journal_subscriptions as read_subscriptions,
+        )
+        from atom_hubspot.client.oauth import OAuthAPI
+
+        http = HubSpotHTTP(settings)
+        try:
+            secret = settings.client_secret.get_secret_value() if settings.client_secret else ""
+            token = AppToken(OAuthAPI(http, settings.client_id or "", secret), SUBSCRIPTION_SCOPES)
+            return await read_subscriptions(http, token)
+        finally:
+            await http.aclose()
+
+    try:
+        existing = asyncio.run(read())
+    except HubSpotError as exc:
+        raise click.ClickException(
+            f"cannot read the journal subscriptions: {exc.message}"
+        ) from None
+    missing = missing_journal_subscriptions(existing)
+    click.echo(f"Journal subscriptions in HubSpot: {len(existing)}")
+    if not missing:
+        click.echo("  every object type the mirror keeps is covered")
+        return
+    for body in missing:
+        click.echo(f"  missing: {body}")
+    raise SystemExit(1)

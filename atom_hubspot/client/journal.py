@@ -21,6 +21,7 @@ from atom_hubspot.client.oauth import OAuthAPI
 from atom_hubspot.errors import HubSpotError, NotFound, Unavailable
 
 JOURNAL_SCOPES = ["developer.webhooks_journal.read"]
+SUBSCRIPTION_SCOPES = ["developer.webhooks_journal.subscriptions.read"]
 # Ask for a new app token this long before the old one expires.
 TOKEN_MARGIN_S = 60.0
 
@@ -109,3 +110,13 @@ class JournalAPI:
                 f"journal file answered {answer.status_code}", status=answer.status_code
             )
         return JournalFile.model_validate(answer.json())
+
+
+async def journal_subscriptions(http: HubSpotHTTP, token: AppToken) -> list[dict[str, Any]]:
+    """The app's Webhooks Journal subscriptions (needs
+    `developer.webhooks_journal.subscriptions.read` on the app token)."""
+    body = await http.json(
+        Call(method="GET", route=http.paths.journal_subscriptions(), token=token)
+    )
+    results = body.get("results") if isinstance(body, dict) else None
+    return [r for r in results or [] if isinstance(r, dict)]

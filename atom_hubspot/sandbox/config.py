@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from atom_hubspot.releases import RELEASES
 from atom_hubspot.sandbox.clock import SystemClock
 
+_ACTIONS = ("CREATE", "UPDATE", "DELETE", "MERGE", "RESTORE")
+
 # The seeded demo portal (a HubSpot "hub id").
 DEMO_PORTAL_ID = 1234567
 DEMO_HUB_DOMAIN = "atom-demo.hubspot.sandbox"
@@ -106,5 +108,12 @@ class SandboxConfig(BaseModel):
     webhook_max_attempts: int = Field(default=10, ge=1, le=50)
     webhook_retry_base_s: float = Field(default=1.0, ge=0)
     webhook_disorder: float = Field(default=0.0, ge=0, le=1)
+    # The app's Webhooks Journal subscriptions, as the journal's subscriptions API lists them.
+    journal_subscriptions: list[dict[str, Any]] = Field(
+        default_factory=lambda: [
+            {"subscriptionType": "OBJECT", "objectTypeId": t, "actions": list(_ACTIONS)}
+            for t in ("0-1", "0-2", "0-3")
+        ]
+    )
     # Properties the sandbox accepts besides HubSpot's defaults: object type -> names.
     extra_properties: dict[str, list[str]] = Field(default_factory=dict)

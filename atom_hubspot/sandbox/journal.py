@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from atom_hubspot.sandbox.app import Sandbox
 
 JOURNAL_SCOPE = "developer.webhooks_journal.read"
+SUBSCRIPTIONS_SCOPE = "developer.webhooks_journal.subscriptions.read"
 RETENTION_S = 3 * 86_400
 _ACTIONS = {
     "creation": "CREATE",
@@ -114,7 +115,7 @@ class Journal:
         )
 
 
-def _app_token(call: Call) -> None:
+def _app_token(call: Call, scope: str = JOURNAL_SCOPE) -> None:
     auth = call.headers.get("authorization", "")
     token = auth.partition(" ")[2].strip()
     grant = call.sandbox.app_tokens.get(token)
@@ -125,17 +126,12 @@ def _app_token(call: Call) -> None:
             "client-credentials token.",
             "INVALID_AUTHENTICATION",
         )
-    if JOURNAL_SCOPE not in grant[0]:
+    if scope not in grant[0]:
         raise ApiError(
             403,
             "This app hasn't been granted all required scopes to make this call.",
             "MISSING_SCOPES",
-            errors=[
-                {
-                    "message": f"missing {JOURNAL_SCOPE}",
-                    "context": {"requiredScopes": [JOURNAL_SCOPE]},
-                }
-            ],
+            errors=[{"message": f"missing {scope}", "context": {"requiredScopes": [scope]}}],
         )
 
 
@@ -210,5 +206,26 @@ async def journal_file(call: Call) -> Response:
             "offset": entry.offset,
             "publishedAt": _iso(entry.published_at),
             "journalEvents": [journal_event(e) for e in entry.events],
+        }
+    )
+
+
+@routes.add(
+    "GET",
+    "journal.subscriptions",
+    "/webhooks-journal/subscriptions/{date}",
+    kind="oauth",
+    family="webhooks.journal",
+)
+async def subscriptions(call: Call) -> Response:
+    """The app's journal subscriptions (`SandboxConfig.journal_subscriptions`)."""
+    _app_token(call, SUBSCRIPTIONS_SCOPE)
+    app_id = call.sandbox.config.app_id
+    return json_response(
+        {
+            "results": [
+                {"id": n + 1, "appId": app_id, **sub}
+                for n, sub in enumerate(call.sandbox.config.journal_subscriptions)
+            ]
         }
     )
