@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from mcp.server import Server
 
     from atom_host_stub.host import Host
+
+log = logging.getLogger("atom_host_stub.mcp")
 
 MCP_PATH = "/mcp"
 EXTRA = "mcp"
@@ -120,6 +123,10 @@ def build_server(
             return _failure("unauthorized", exc.message)
         except ToolFailure as exc:
             return _failure(exc.code, exc.message)
+        except Exception:
+            # Never a stack trace or a provider's words in an answer; the log has the type.
+            log.exception("agent tool %s failed", params.name[:100])
+            return _failure("internal_error", "The tool failed; nothing more is known here.")
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=json.dumps(result, default=str))],
             structured_content=result,

@@ -30,6 +30,7 @@ from atom_host_stub.contract import (
     RegisterMount,
     RegisterRoutes,
     RegisterService,
+    RegisterTool,
 )
 from atom_hubspot.runtime import STATE_KEY, runtime_in, runtime_of
 from atom_hubspot.settings import load_settings
@@ -273,6 +274,14 @@ def atom_register_services(register: RegisterService, context: HostContext) -> N
 
     register("crm", crm)
     register("marketing", marketing)
+
+
+@hookimpl
+def atom_register_agent_tools(register: RegisterTool, context: HostContext) -> None:
+    from atom_hubspot.agent_tools import hubspot_tools
+
+    for tool in hubspot_tools(context):
+        register(tool)
 
 
 @hookimpl

@@ -1,0 +1,272 @@
+"""HubSpot's agent tools (served over MCP by the host): lead lists, campaigns, marketing email
+sends and the mirror's sync status. The CRM record tools are the host's own, on the `crm`
+capability; these are the marketing side, which only HubSpot provides here.
+
+Every tool works through the caller's services (`services_for(principal)`), never the client
+or the database directly, so a principal reaches only its own connections. Writes answer a
+preview first (the host's runner enforces it): recipients, records touched, API calls spent.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from atom_host_stub.contract import AgentTool, HostContext, ToolContext
+
+MAX_MEMBERS_PAGE = 250  # HubSpot's list memberships page size limit
+MAX_RECIPIENTS = 1000
+BATCH = 100  # contacts per batch read / membership call
+
+Id = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[0-9A-Za-z_-]+$")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Paged(BaseModel):
+    results: list[Any]
+    next_cursor: str | None = None
+    truncated: bool = Field(description="More follow: pass next_cursor")
+    total: int | None = None
+
+
+class ListsIn(_In):
+    list_id: Id | None = Field(default=None, description="Members of this list; else the lists")
+    query: str | None = Field(default=None, max_length=200, description="Lists whose name has it")
+    limit: int = Field(default=100, ge=1, le=MAX_MEMBERS_PAGE)
+    cursor: str | None = Field(default=None, max_length=200)
+
+
+class ListCreateIn(_In):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class MembersIn(_In):
+    list_id: Id
+    add: list[Id] = Field(default_factory=list, max_length=MAX_RECIPIENTS, description="contacts")
+    remove: list[Id] = Field(default_factory=list, max_length=MAX_RECIPIENTS)
+
+
+class CampaignsIn(_In):
+    campaign_id: str | None = Field(
+        default=None, max_length=100, description="With start and end: its metrics"
+    )
+    start: date | None = None
+    end: date | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=200)
+
+
+class SendIn(_In):
+    email_id: int = Field(ge=1, description="A published marketing email")
+    contact_ids: list[Id] = Field(default_factory=list, max_length=MAX_RECIPIENTS)
+    emails: list[Annotated[str, Field(max_length=254)]] = Field(
+        default_factory=list, max_length=MAX_RECIPIENTS
+    )
+    send_at: datetime | None = Field(default=None, description="Future time (with zone): schedule")
+
+
+class CancelIn(_In):
+    send_id: Id
+
+
+class NoIn(_In):
+    pass
+
+
+class Answer(BaseModel):
+    """A HubSpot answer as it is, in structured form."""
+
+    data: dict[str, Any]
+
+
+def _dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")
+
+
+def _page(found: Any) -> Paged:
+    return Paged(
+        results=[_dump(r) if isinstance(r, BaseModel) else r for r in found.results],
+        next_cursor=found.next_after,
+        truncated=found.next_after is not None,
+        total=found.total,
+    )
+
+
+def hubspot_tools(context: HostContext) -> list[AgentTool]:
+    """The tools; `context` finds the running plugin when a tool is called."""
+    from atom_hubspot.runtime import runtime_of
+    from atom_hubspot.service.mirror import portal_status
+
+    async def services(ctx: ToolContext) -> Any:
+        return await runtime_of(context).services_for(ctx.principal)
+
+    async def lists(ctx: ToolContext, a: ListsIn) -> Paged:
+        marketing = await ctx.service("marketing")
+        if a.list_id is None:
+            return _page(
+                await marketing.list_lead_lists(query=a.query, limit=a.limit, after=a.cursor)
+            )
+        return _page(await marketing.list_members(a.list_id, limit=a.limit, after=a.cursor))
+
+    async def list_create(ctx: ToolContext, a: ListCreateIn) -> Answer:
+        marketing = await ctx.service("marketing")
+        return Answer(data=_dump(await marketing.create_lead_list(a.name)))
+
+    async def preview_list_create(ctx: ToolContext, a: ListCreateIn) -> BaseModel:
+        from atom_host_stub.agent_tools import Preview
+
+        changes = {"create_list": a.name, "processing_type": "MANUAL"}
+        return Preview(tool="marketing_list_create", changes=changes)
+
+    async def members(ctx: ToolContext, a: MembersIn) -> Answer:
+        marketing = await ctx.service("marketing")
+        out: dict[str, Any] = {"list_id": a.list_id}
+        if a.add:
+            out["added"] = _dump(await marketing.add_members(a.list_id, a.add))
+        if a.remove:
+            out["removed"] = _dump(await marketing.remove_members(a.list_id, a.remove))
+        return Answer(data=out)
+
+    async def preview_members(ctx: ToolContext, a: MembersIn) -> BaseModel:
+        from atom_host_stub.agent_tools import Preview
+
+        marketing = await ctx.service("marketing")
+        found = await marketing.get_lead_list(a.list_id)  # the caller's, and a contact list
+        calls = -(-len(a.add) // BATCH) * 2 + -(-len(a.remove) // BATCH)
+        return Preview(
+            tool="marketing_list_members",
+            changes={"list": found.name, "add": len(a.add), "remove": len(a.remove)},
+            records=len(a.add) + len(a.remove),
+            budget_cost=max(1, calls),
+        )
+
+    async def campaigns(ctx: ToolContext, a: CampaignsIn) -> Answer | Paged:
+        marketing = await ctx.service("marketing")
+        if a.campaign_id is None:
+            return _page(await marketing.list_campaigns(limit=a.limit, after=a.cursor))
+        if a.start is None or a.end is None:
+            return Answer(data=_dump(await marketing.get_campaign(a.campaign_id)))
+        return Answer(data=_dump(await marketing.campaign_metrics(a.campaign_id, a.start, a.end)))
+
+    async def send(ctx: ToolContext, a: SendIn) -> Answer:
+        found = await services(ctx)
+        answer = await found.sends.send(
+            a.email_id, contact_ids=a.contact_ids, emails=a.emails, send_at=a.send_at
+        )
+        return Answer(data=_dump(answer))
+
+    async def preview_send(ctx: ToolContext, a: SendIn) -> BaseModel:
+        from atom_host_stub.agent_tools import Preview
+
+        found = await services(ctx)
+        email = await found.marketing.sendable_email(a.email_id)  # 404 / 409 before anything
+        recipients = len(set(a.contact_ids)) + len(set(a.emails))
+        return Preview(
+            tool="marketing_send_email",
+            changes={
+                "email": getattr(email, "name", None),
+                "mode": "scheduled" if a.send_at else "send now",
+                "send_at": a.send_at.isoformat() if a.send_at else None,
+            },
+            records=recipients,
+            recipients=recipients,
+            budget_cost=recipients + -(-len(a.contact_ids) // BATCH) + 1,
+        )
+
+    async def cancel(ctx: ToolContext, a: CancelIn) -> Answer:
+        runtime = runtime_of(context)
+        return Answer(data=_dump(await runtime.scheduled_sends().cancel(ctx.principal, a.send_id)))
+
+    async def preview_cancel(ctx: ToolContext, a: CancelIn) -> BaseModel:
+        from atom_host_stub.agent_tools import Preview
+
+        runtime = runtime_of(context)
+        found = await runtime.scheduled_sends().get(ctx.principal, a.send_id)
+        return Preview(
+            tool="marketing_cancel_send", changes={"cancel": _dump(found)}, budget_cost=0
+        )
+
+    async def sync_status(ctx: ToolContext, a: NoIn) -> Answer:
+        runtime = runtime_of(context)
+        assert runtime.mirror is not None
+        portals = sorted({c.portal_id for c in await runtime.connections.list(ctx.principal)})
+        status = [
+            _dump(
+                await portal_status(
+                    runtime.mirror,
+                    p,
+                    runtime.settings.mirror_max_lag_s,
+                    tenant_id=ctx.principal.tenant_id,
+                )
+            )
+            for p in portals
+        ]
+        return Answer(data={"portals": status})
+
+    write: dict[str, Any] = {"read_only": False}
+    return [
+        AgentTool(
+            "marketing_lists",
+            "Lead lists, or with list_id its member contact ids (paged; total, truncated).",
+            ListsIn,
+            Paged,
+            lists,
+        ),
+        AgentTool(
+            "marketing_list_create",
+            "Create a manual lead list (preview, then confirm).",
+            ListCreateIn,
+            Answer,
+            list_create,
+            preview=preview_list_create,
+            **write,
+        ),
+        AgentTool(
+            "marketing_list_members",
+            "Add or remove contacts in a lead list (preview, then confirm).",
+            MembersIn,
+            Answer,
+            members,
+            preview=preview_members,
+            **write,
+        ),
+        AgentTool(
+            "marketing_campaigns",
+            "Campaigns; with campaign_id one campaign, with start and end its metrics.",
+            CampaignsIn,
+            Answer,
+            campaigns,
+        ),
+        AgentTool(
+            "marketing_send_email",
+            "Send a marketing email now or at send_at (preview: recipients, cost; then confirm).",
+            SendIn,
+            Answer,
+            send,
+            preview=preview_send,
+            destructive=True,
+            **write,
+        ),
+        AgentTool(
+            "marketing_cancel_send",
+            "Cancel a scheduled send (preview, then confirm).",
+            CancelIn,
+            Answer,
+            cancel,
+            preview=preview_cancel,
+            destructive=True,
+            **write,
+        ),
+        AgentTool(
+            "hubspot_sync_status",
+            "Where the local mirror of each connected portal stands (current, lag, records).",
+            NoIn,
+            Answer,
+            sync_status,
+        ),
+    ]

@@ -1,0 +1,103 @@
+"""HubSpot's marketing tools over MCP, driven by the MCP SDK's client against the sandbox:
+lists page past 10,000 members, a send previews its recipients and cost and goes out once."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+pytest.importorskip("mcp")
+
+from atom_hubspot.sandbox.objects import OBJECT_TYPES
+from atom_hubspot.sandbox.state import CrmList
+from tests.api.conftest import PORTAL_A, Stack
+from tests.api.test_mcp import in_process, over_http, structured
+
+
+def published_email(stack: Stack) -> int:
+    emails = stack.sandbox.portals[PORTAL_A].emails
+    return next(int(i) for i, e in sorted(emails.items()) if e["isPublished"])
+
+
+async def test_list_members_page_past_ten_thousand(stack: Stack) -> None:
+    portal = stack.sandbox.portals[PORTAL_A]
+    now = time.time()
+    big = CrmList(portal.next_list_id, "Big list", "MANUAL", "0-1", None, now, now)
+    # 10,250 real contacts of the portal (HubSpot lists only live records as members).
+    big.members = {rid: now for rid in portal.bulk_create(OBJECT_TYPES["contacts"], 10_250, now)}
+    portal.lists[big.list_id] = big
+    portal.next_list_id += 1
+    seen: set[Any] = set()
+    async with in_process(stack, "alice") as client:
+        cursor = None
+        pages = 0
+        while True:
+            args: dict[str, Any] = {"list_id": str(big.list_id), "limit": 250}
+            if cursor:
+                args["cursor"] = cursor
+            page = structured(await client.call_tool("marketing_lists", args))
+            assert page["truncated"] is (page["next_cursor"] is not None)
+            seen.update(page["results"])
+            pages += 1
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+    assert len(seen) == 10_250 and pages == 41
+
+
+async def test_send_previews_recipients_then_sends_once(stack: Stack) -> None:
+    portal = stack.sandbox.portals[PORTAL_A]
+    sends_before = len(portal.sends)
+    args = {"email_id": published_email(stack), "emails": ["ada@example.com", "bo@example.com"]}
+    async with over_http(stack, "alice") as client:
+        preview = structured(await client.call_tool("marketing_send_email", args))
+        assert preview["preview"]["recipients"] == 2
+        assert preview["preview"]["budget_cost"] >= 2
+        assert len(portal.sends) == sends_before
+        confirmed = {**args, "confirmation_token": preview["confirmation_token"]}
+        done = structured(await client.call_tool("marketing_send_email", confirmed))
+        again = structured(await client.call_tool("marketing_send_email", confirmed))
+    assert done["result"]["data"]["mode"] == "sent" and again["replayed"] is True
+    assert len(portal.sends) == sends_before + 2
+
+
+async def test_list_create_and_members_need_confirmation(stack: Stack) -> None:
+    async with in_process(stack, "alice") as client:
+        args = {"name": "From the assistant"}
+        preview = structured(await client.call_tool("marketing_list_create", args))
+        made = structured(
+            await client.call_tool(
+                "marketing_list_create",
+                {**args, "confirmation_token": preview["confirmation_token"]},
+            )
+        )
+        list_id = made["result"]["data"]["id"]
+        contacts = structured(
+            await client.call_tool("crm_search", {"object_type": "contacts", "limit": 3})
+        )
+        ids = [c["id"] for c in contacts["results"]]
+        margs = {"list_id": list_id, "add": ids}
+        preview = structured(await client.call_tool("marketing_list_members", margs))
+        assert preview["preview"]["changes"]["add"] == 3
+        members = structured(await client.call_tool("marketing_lists", {"list_id": list_id}))
+        assert members["results"] == []
+        token = preview["confirmation_token"]
+        await client.call_tool("marketing_list_members", {**margs, "confirmation_token": token})
+        members = structured(await client.call_tool("marketing_lists", {"list_id": list_id}))
+        assert sorted(members["results"]) == sorted(ids) and members["total"] == 3
+    async with in_process(stack, "bob") as bob:  # Alice's list is not Bob's
+        answer = await bob.call_tool("marketing_list_members", margs)
+        assert answer.is_error
+
+
+async def test_campaigns_and_sync_status(stack: Stack) -> None:
+    async with in_process(stack, "alice") as client:
+        listed = structured(await client.call_tool("marketing_campaigns", {}))
+        assert "truncated" in listed
+        status = structured(await client.call_tool("hubspot_sync_status", {}))
+        assert [p["portal_id"] for p in status["data"]["portals"]] == [PORTAL_A]
+    async with in_process(stack, "carol") as carol:
+        status = structured(await carol.call_tool("hubspot_sync_status", {}))
+        assert status["data"]["portals"] == []
