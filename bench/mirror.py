@@ -85,9 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--contacts", type=int, default=100_000)
     ap.add_argument("--seconds", type=float, default=6.0)
     ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--sandbox-port", type=int, default=0, help="Default: a free port.")
+    ap.add_argument("--host-port", type=int, default=0, help="Default: a free port.")
     a = ap.parse_args(argv)
     n = a.contacts
-    sport, hport = free_port(), free_port()
+    sport, hport = a.sandbox_port or free_port(), a.host_port or free_port()
     sandbox_url, host_url = f"http://127.0.0.1:{sport}", f"http://127.0.0.1:{hport}"
     key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
     env = {

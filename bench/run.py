@@ -5,7 +5,7 @@
     python -m bench.run memory -- --records 100000   # arguments after -- go to each one
 
 Benchmarks: bulk_write, read_path, start_decode, memory, scale_out, load, test_kit_load,
-serving.
+serving, mirror.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ BENCHMARKS = [
     "load",
     "test_kit_load",
     "serving",
+    "mirror",
 ]
 
 
