@@ -21,6 +21,7 @@ Calls go through the governor's `sync` lane, so people waiting for HubSpot go fi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -34,7 +35,7 @@ from atom_hubspot.errors import HubSpotError, MissingScopes, TierRequired
 from atom_hubspot.storage.mirror import MirroredRecord, MirrorStore, merged_ids
 
 if TYPE_CHECKING:
-    from atom_hubspot.client import CrmObject, HubSpotClient
+    from atom_hubspot.client import CrmObject, HubSpotClient, ObjectPage
 
 log = logging.getLogger("atom_hubspot.sync")
 
@@ -308,29 +309,47 @@ class PortalSyncer:
             last_error=None,
         )
         t0 = self.clock()
-        while True:
-            await self._check_holder()
-            page = await api.list(
-                limit=MAX_LIST_LIMIT,
-                after=after,
-                properties=first,
-                associations=list(ASSOCIATED[object_type]) or None,
+
+        def fetch(cursor: str | None) -> asyncio.Task[ObjectPage]:
+            return asyncio.ensure_future(
+                api.list(
+                    limit=MAX_LIST_LIMIT,
+                    after=cursor,
+                    properties=first,
+                    associations=list(ASSOCIATED[object_type]) or None,
+                )
             )
-            records = [to_mirrored(o) for o in page.results]
-            if rest and records:
-                records = await self._complete(object_type, records, rest)
-            after = page.next_after
-            processed += len(records)
-            await self.store.upsert_records(
-                self.portal_id,
-                object_type,
-                records,
-                state={"cursor": {"after": after}, "processed": processed},
-            )
-            await self._inline_links(object_type, page.results)
-            self._report(object_type, "full", processed, expected, t0)
-            if after is None:
-                break
+
+        # The next page is asked for while this one is stored: the budget, not the database,
+        # sets the pace. Cursors are still committed in order, one page at a time; a page
+        # asked for ahead and never stored is simply asked for again after a restart.
+        ahead = fetch(after)
+        try:
+            while True:
+                await self._check_holder()
+                page = await ahead
+                if page.next_after is not None:
+                    ahead = fetch(page.next_after)
+                records = [to_mirrored(o) for o in page.results]
+                if rest and records:
+                    records = await self._complete(object_type, records, rest)
+                after = page.next_after
+                processed += len(records)
+                await self.store.upsert_records(
+                    self.portal_id,
+                    object_type,
+                    records,
+                    state={"cursor": {"after": after}, "processed": processed},
+                )
+                await self._inline_links(object_type, page.results)
+                self._report(object_type, "full", processed, expected, t0)
+                if after is None:
+                    break
+        finally:
+            if not ahead.done():
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError, HubSpotError):
+                    await ahead
         # Whatever the pass did not see is gone from HubSpot (archived or deleted).
         archived = await self.store.archive_unseen(self.portal_id, object_type, started_at)
         now = _utc(self.clock())
