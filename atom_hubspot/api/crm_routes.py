@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validat
 
 from atom_host_stub.contract import HostContext, ObjectKind, Pipeline, Stage
 from atom_hubspot.api.deps import (
+    AfterQuery,
     RequestScope,
     SourceQuery,
     answer,
@@ -240,14 +241,6 @@ NOUNS: dict[ObjectKind, tuple[str, str]] = {
 
 RecordIdPath = Annotated[
     str, Path(pattern=r"^[0-9]{1,20}$", description="HubSpot record id", examples=["101"])
-]
-AfterQuery = Annotated[
-    str | None,
-    Query(
-        max_length=256,
-        pattern=r"^[A-Za-z0-9_\-=]+$",
-        description="Cursor from the previous page's `next_after`",
-    ),
 ]
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (HubSpot's maximum: 100)")]
 PropertiesQuery = Annotated[

@@ -20,6 +20,14 @@ if TYPE_CHECKING:
     from atom_hubspot.client import HubSpotClient
     from atom_hubspot.oauth.connections import ConnectionInfo
 
+AfterQuery = Annotated[
+    str | None,
+    Query(
+        max_length=256,
+        pattern=r"^[A-Za-z0-9_\-=]+$",
+        description="Cursor from the previous page's `next_after`",
+    ),
+]
 PortalQuery = Annotated[
     int | None,
     Query(

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
 from atom_host_stub.contract import HostContext, Principal
 from atom_hubspot.api.deps import (
+    AfterQuery,
     PortalQuery,
     RequestScope,
     SourceQuery,
@@ -67,14 +68,6 @@ SendIdPath = Annotated[
         pattern=r"^[0-9a-fA-F\-]{36}$",
         description="Scheduled send id",
         examples=["3f1c2a9e-8d44-4b7a-9a51-0c7d9b0f1e22"],
-    ),
-]
-AfterQuery = Annotated[
-    str | None,
-    Query(
-        max_length=256,
-        pattern=r"^[A-Za-z0-9_\-=]+$",
-        description="Cursor from the previous page's `next_after`",
     ),
 ]
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size (at most 100)")]

@@ -362,31 +362,30 @@ class HubSpotCRMService:
             ) from None
 
     async def create_record(self, kind: ObjectKind, fields: BaseModel) -> CRMRecord:
-        kind = object_kind(kind)
-        f = self._fields(kind, fields)
-        props = mapping.fields_to_properties(kind, f)
-        contact_ids: list[str] = []
-        company_ids: list[str] = []
-        if isinstance(f, DealFields):
-            contact_ids = mapping.record_ids("contact_ids", f.contact_ids)
-            company_ids = mapping.record_ids("company_ids", f.company_ids)
-        obj = await self.create_object(
-            kind, props, contact_ids=contact_ids, company_ids=company_ids
-        )
-        return (await self._to_unified(kind, [obj]))[0]
+        return await self._write_unified(kind, fields, None)
 
     async def update_record(self, kind: ObjectKind, record_id: str, fields: BaseModel) -> CRMRecord:
+        return await self._write_unified(kind, fields, record_id)
+
+    async def _write_unified(
+        self, kind: ObjectKind, fields: BaseModel, record_id: str | None
+    ) -> CRMRecord:
+        """Create (no `record_id`) or update from the contract's fields; a deal's
+        `contact_ids` / `company_ids` are associated."""
         kind = object_kind(kind)
         f = self._fields(kind, fields)
         props = mapping.fields_to_properties(kind, f)
-        contact_ids: list[str] = []
-        company_ids: list[str] = []
-        if isinstance(f, DealFields):
-            contact_ids = mapping.record_ids("contact_ids", f.contact_ids)
-            company_ids = mapping.record_ids("company_ids", f.company_ids)
-        obj = await self.update_object(
-            kind, record_id, props, contact_ids=contact_ids, company_ids=company_ids
-        )
+        deal = f if isinstance(f, DealFields) else None
+        contact_ids = mapping.record_ids("contact_ids", deal.contact_ids) if deal else []
+        company_ids = mapping.record_ids("company_ids", deal.company_ids) if deal else []
+        if record_id is None:
+            obj = await self.create_object(
+                kind, props, contact_ids=contact_ids, company_ids=company_ids
+            )
+        else:
+            obj = await self.update_object(
+                kind, record_id, props, contact_ids=contact_ids, company_ids=company_ids
+            )
         return (await self._to_unified(kind, [obj]))[0]
 
     async def delete_record(self, kind: ObjectKind, record_id: str) -> None:

@@ -311,37 +311,13 @@ class MarketingService:
         for r in recipients:
             if r.contact_id:
                 if r.contact_id not in emails_by_id:
-                    out.append(
-                        (
-                            r,
-                            None,
-                            RecipientResult(
-                                contact_id=r.contact_id,
-                                status="skipped",
-                                error={
-                                    "code": "not_found",
-                                    "message": f"Contact {r.contact_id} was not found",
-                                },
-                            ),
-                        )
-                    )
+                    why = f"Contact {r.contact_id} was not found"
+                    out.append((r, None, _skipped(r, "not_found", why)))
                     continue
                 addr = emails_by_id[r.contact_id]
                 if not addr:
-                    out.append(
-                        (
-                            r,
-                            None,
-                            RecipientResult(
-                                contact_id=r.contact_id,
-                                status="skipped",
-                                error={
-                                    "code": "no_email",
-                                    "message": f"Contact {r.contact_id} has no e-mail address",
-                                },
-                            ),
-                        )
-                    )
+                    why = f"Contact {r.contact_id} has no e-mail address"
+                    out.append((r, None, _skipped(r, "no_email", why)))
                     continue
             else:
                 addr = r.email
@@ -472,6 +448,13 @@ class MarketingService:
         if fatal and raise_when_nothing_sent and summary.sent == 0 and summary.unknown == 0:
             raise fatal[0]
         return summary
+
+
+def _skipped(r: Recipient, code: str, message: str) -> RecipientResult:
+    """Nothing to send to for this recipient (no such contact, no address)."""
+    return RecipientResult(
+        contact_id=r.contact_id, status="skipped", error={"code": code, "message": message}
+    )
 
 
 # Errors that fail every recipient the same way: stop sending to the rest.
