@@ -422,5 +422,5 @@ async def test_each_caller_reaches_only_their_own_portal(
     alice.contacts.add({"email": "only-alice@example.com"})
     r = await fake_http.get("/api/hubspot/contacts", headers={"Authorization": "Bearer bob"})
     assert r.status_code == 200, r.text
-    assert r.json()["data"]["results"] == [] and r.json()["meta"] == {"portal_id": 222}
+    assert r.json()["data"]["results"] == [] and r.json()["meta"]["portal_id"] == 222
     assert [c[0] for c in bob.calls] == ["list"] and alice.calls == []
