@@ -10,7 +10,7 @@ preview first (the host's runner enforces it): recipients, records touched, API 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -78,6 +78,21 @@ class NoIn(_In):
     pass
 
 
+class RecordsIn(_In):
+    object_type: Literal["contacts", "companies", "deals"]
+    id: Id | None = Field(default=None, description="One record; else a page")
+    source: Literal["auto", "mirror", "live"] = Field(
+        default="auto", description="auto: the mirror when current; live forces HubSpot"
+    )
+    limit: int = Field(default=100, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=200)
+
+
+class SourcedPage(Paged):
+    source: str = Field(description="mirror or live")
+    as_of: datetime | None = Field(default=None, description="The data is current as of")
+
+
 class Answer(BaseModel):
     """A HubSpot answer as it is, in structured form."""
 
@@ -99,6 +114,7 @@ def _page(found: Any) -> Paged:
 
 def hubspot_tools(context: HostContext) -> list[AgentTool]:
     """The tools; `context` finds the running plugin when a tool is called."""
+    from atom_host_stub.agent_tools import KINDS, ReadOnlyView
     from atom_hubspot.runtime import runtime_of
     from atom_hubspot.service.mirror import portal_status
 
@@ -208,6 +224,15 @@ def hubspot_tools(context: HostContext) -> list[AgentTool]:
         ]
         return Answer(data={"portals": status})
 
+    async def records(ctx: ToolContext, a: RecordsIn) -> SourcedPage:
+        crm = ReadOnlyView((await services(ctx)).crm)
+        kind = KINDS[a.object_type]
+        if a.id is not None:
+            one, sourced = await crm.read_from(a.source, kind, a.id)
+            return SourcedPage(results=[_dump(one)], truncated=False, total=1, **_dump(sourced))
+        page, sourced = await crm.list_page_from(a.source, kind, limit=a.limit, after=a.cursor)
+        return SourcedPage(**_page(page).model_dump(), **_dump(sourced))
+
     write: dict[str, Any] = {"read_only": False}
     return [
         AgentTool(
@@ -261,6 +286,14 @@ def hubspot_tools(context: HostContext) -> list[AgentTool]:
             preview=preview_cancel,
             destructive=True,
             **write,
+        ),
+        AgentTool(
+            "hubspot_records",
+            "Records as HubSpot holds them (all properties), from the local mirror when it is "
+            "current; says source and as_of.",
+            RecordsIn,
+            SourcedPage,
+            records,
         ),
         AgentTool(
             "hubspot_sync_status",

@@ -101,3 +101,27 @@ async def test_campaigns_and_sync_status(stack: Stack) -> None:
     async with in_process(stack, "carol") as carol:
         status = structured(await carol.call_tool("hubspot_sync_status", {}))
         assert status["data"]["portals"] == []
+
+
+async def test_records_come_from_the_mirror_when_current_and_say_so(stack: Stack) -> None:
+    await stack.runtime.mirror_sync.sync_portal(PORTAL_A)  # type: ignore[attr-defined]
+    contacts = {"object_type": "contacts", "limit": 5}
+    async with in_process(stack, "alice") as client:
+        mirrored = structured(await client.call_tool("hubspot_records", contacts))
+        assert mirrored["source"] == "mirror" and mirrored["as_of"]
+        assert len(mirrored["results"]) == 5
+        assert mirrored["truncated"] is True
+        live = structured(await client.call_tool("hubspot_records", {**contacts, "source": "live"}))
+        assert live["source"] == "live"
+        one_id = mirrored["results"][0]["id"]
+        one = structured(
+            await client.call_tool("hubspot_records", {"object_type": "contacts", "id": one_id})
+        )
+        assert one["source"] == "mirror" and one["results"][0]["id"] == one_id
+    async with in_process(stack, "bob") as bob:  # Bob's portal is not synced: live, his own
+        theirs = structured(await bob.call_tool("hubspot_records", contacts))
+        assert theirs["source"] == "live"
+        assert (
+            one_id not in {r["id"] for r in theirs["results"]}
+            or theirs["results"] != (mirrored["results"])
+        )
