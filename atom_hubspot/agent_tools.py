@@ -70,6 +70,16 @@ class SendIn(_In):
     send_at: datetime | None = Field(default=None, description="Future time (with zone): schedule")
 
 
+class AnalyticsIn(_In):
+    report: Literal["deals", "contacts", "emails"] = Field(
+        description="deals: pipeline figures; contacts: new contacts; emails: email statistics"
+    )
+    start: date | None = None
+    end: date | None = None
+    email_ids: list[int] = Field(default_factory=list, max_length=100)
+    source: Literal["auto", "mirror", "live"] = "auto"
+
+
 class CancelIn(_In):
     send_id: Id
 
@@ -233,6 +243,29 @@ def hubspot_tools(context: HostContext) -> list[AgentTool]:
         page, sourced = await crm.list_page_from(a.source, kind, limit=a.limit, after=a.cursor)
         return SourcedPage(**_page(page).model_dump(), **_dump(sourced))
 
+    async def analytics(ctx: ToolContext, a: AnalyticsIn) -> Answer:
+        found = await services(ctx)
+        if a.report == "emails":
+            if a.start is None or a.end is None:
+                from atom_hubspot.errors import InputError
+
+                raise InputError(
+                    "emails needs start and end",
+                    errors=[{"field": "start", "message": "required for emails"}],
+                )
+            stats = await ReadOnlyView(found.marketing).email_statistics(
+                a.start, a.end, a.email_ids
+            )
+            return Answer(data={**_dump(stats), "source": "live"})
+        view = ReadOnlyView(found.analytics)
+        if a.report == "deals":
+            data, _, sourced = await view.deals_from(a.source, close_from=a.start, close_to=a.end)
+        else:
+            data, _, sourced = await view.contacts_from(
+                a.source, created_from=a.start, created_to=a.end
+            )
+        return Answer(data={**_dump(data), **_dump(sourced)})
+
     write: dict[str, Any] = {"read_only": False}
     return [
         AgentTool(
@@ -266,6 +299,13 @@ def hubspot_tools(context: HostContext) -> list[AgentTool]:
             CampaignsIn,
             Answer,
             campaigns,
+        ),
+        AgentTool(
+            "marketing_analytics",
+            "Deal pipeline figures, new contacts, or email statistics between two days.",
+            AnalyticsIn,
+            Answer,
+            analytics,
         ),
         AgentTool(
             "marketing_send_email",

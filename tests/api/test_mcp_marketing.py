@@ -125,3 +125,22 @@ async def test_records_come_from_the_mirror_when_current_and_say_so(stack: Stack
             one_id not in {r["id"] for r in theirs["results"]}
             or theirs["results"] != (mirrored["results"])
         )
+
+
+async def test_analytics_deals_contacts_and_email_statistics(stack: Stack) -> None:
+    async with over_http(stack, "alice") as client:
+        deals = structured(await client.call_tool("marketing_analytics", {"report": "deals"}))
+        assert deals["data"]["source"] in ("mirror", "live")
+        contacts = structured(await client.call_tool("marketing_analytics", {"report": "contacts"}))
+        assert "source" in contacts["data"]
+        emails = structured(
+            await client.call_tool(
+                "marketing_analytics",
+                {"report": "emails", "start": "2026-01-01", "end": "2026-12-31"},
+            )
+        )
+        assert "aggregate" in emails["data"]
+        wrong = await client.call_tool(
+            "marketing_analytics", {"report": "emails", "start": "2026-12-31", "end": "2026-01-01"}
+        )
+        assert wrong.is_error
