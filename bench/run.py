@@ -5,7 +5,7 @@
     python -m bench.run memory -- --records 100000   # arguments after -- go to each one
 
 Benchmarks: bulk_write, read_path, start_decode, memory, scale_out, load, test_kit_load,
-serving, mirror.
+serving, mirror, feed.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ BENCHMARKS = [
     "test_kit_load",
     "serving",
     "mirror",
+    "feed",
 ]
 
 

@@ -79,6 +79,9 @@ class WebhookDispatcher:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._in_flight = 0
+        # A benchmark's stream of edits made inside the sandbox (`/_sandbox/changes/stream`).
+        self.change_stream: dict[str, Any] | None = None
+        self.stream_task: asyncio.Task[None] | None = None
 
     def configure(
         self, url: str | None, *, transport: httpx.AsyncBaseTransport | None = None
@@ -305,3 +308,51 @@ async def edit_as_user(call: Call) -> Response:
     finally:
         portal.change_source = "API"
     return json_response({"id": str(record.id), "properties": record.properties})
+
+
+@routes.add("POST", "admin.changes.stream", "/_sandbox/changes/stream", kind="admin")
+async def start_change_stream(call: Call) -> Response:
+    """Edit records "as a user" at a steady rate, from inside the sandbox (a benchmark's load
+    without one HTTP call per change): {"objectType": "contacts", "ids": [...], "rate": 200,
+    "count": 2000, "property": "firstname"}. Values are `v0`, `v1`, … in order."""
+    body = call.json_object()
+    otype = resolve_type(str(body.get("objectType", "contacts")))
+    ids = [int(i) for i in body.get("ids") or [] if str(i).isdigit()]
+    rate, count = float(body.get("rate", 100)), int(body.get("count", 100))
+    prop = str(body.get("property", "firstname"))
+    if not ids or not 0 < rate <= 10_000 or not 0 < count <= 1_000_000:
+        raise validation("ids must be given; 0 < rate <= 10000; 0 < count <= 1000000")
+    sb = call.sandbox
+    portal = sb.portal(int(body.get("portalId") or next(iter(sb.portals))))
+    stream = sb.webhooks.change_stream = {"edits": [], "running": True}
+    rng = random.Random(count)  # noqa: S311 - which record changes next need not be secret
+
+    async def run() -> None:
+        t0 = time.monotonic()
+        try:
+            for n in range(count):
+                delay = t0 + n / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                record = portal.live(otype, rng.choice(ids))
+                if record is None:
+                    continue
+                portal.change_source = "CRM_UI"
+                try:
+                    portal.update(otype, record, {prop: f"v{n}"}, sb.now())
+                finally:
+                    portal.change_source = "API"
+                stream["edits"].append([f"v{n}", record.id, time.time()])
+                sb.webhooks.kick()
+        finally:
+            stream["running"] = False
+
+    sb.webhooks.stream_task = asyncio.get_running_loop().create_task(run())
+    return json_response({"started": True, "count": count, "rate": rate}, status=202)
+
+
+@routes.add("GET", "admin.changes.stream.get", "/_sandbox/changes/stream", kind="admin")
+async def get_change_stream(call: Call) -> Response:
+    """The stream's progress and its edits: [[value, record id, epoch seconds], …]."""
+    stream = call.sandbox.webhooks.change_stream or {"edits": [], "running": False}
+    return json_response(stream)
