@@ -128,7 +128,7 @@ def test_plugin_works_without_the_web_framework(tmp_path: Path, hubspot_env) -> 
     assert out["issues"] == []
     assert out["features"]["http_routes"] == [False, "api"]
     assert out["routes"] == []
-    assert out["checks"] == ["hubspot", "hubspot.mirror"]
+    assert out["checks"] == ["hubspot", "hubspot.mirror", "hubspot.feed"]
     assert out["services"] == ["crm", "marketing"]
     assert out["health"] == "down"  # not started: reported, not raised
     assert out["host_machinery"] == [] and out["web"] == []
