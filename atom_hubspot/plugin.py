@@ -231,6 +231,11 @@ def atom_register_routes(register: RegisterRoutes, context: HostContext) -> None
         register(
             marketing_routes.build_router(context), prefix=API_PREFIX, tags=["HubSpot marketing"]
         )
+        from atom_hubspot.api import list_send_routes
+
+        register(
+            list_send_routes.build_router(context), prefix=API_PREFIX, tags=["HubSpot marketing"]
+        )
     from atom_hubspot.api import webhook_routes
 
     register(

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from atom_hubspot.oauth.connections import ConnectionInfo
     from atom_hubspot.service.analytics import AnalyticsCache, AnalyticsService
     from atom_hubspot.service.crm import HubSpotCRMService, PortalProperties
+    from atom_hubspot.service.list_sends import ListSendRunner
     from atom_hubspot.service.marketing import MarketingService
     from atom_hubspot.service.mirror import MirrorAccess
     from atom_hubspot.service.scheduler import ScheduledSendRunner, ScheduledSends
@@ -79,6 +80,8 @@ class HubSpotRuntime:
     connections: ConnectionManager
     oauth: OAuthFlow
     scheduler: ScheduledSendRunner | None = None
+    # Performs sends to lead lists that go one contact at a time (service/list_sends.py).
+    list_sends: ListSendRunner | None = None
     # The mirror of each connected portal (storage/mirror.py) and the sync that fills it.
     mirror: MirrorStore | None = None
     mirror_sync: MirrorSyncRunner | None = None
@@ -200,6 +203,7 @@ class HubSpotRuntime:
             runtime.feed = ChangeFeed(settings, db, http, runtime.mirror, runtime.mirror_sync)
             if start_scheduler:
                 runtime.scheduler = _start_scheduler(runtime)
+                runtime.list_sends = _start_list_sends(runtime)
                 if settings.sync_interval_s > 0:
                     runtime.mirror_sync.start()
                 runtime.feed.start()
@@ -214,7 +218,10 @@ class HubSpotRuntime:
         """Stop the scheduler and the sync first (they use the client and the database), then
         close both."""
         scheduler, self.scheduler = self.scheduler, None
+        list_sends, self.list_sends = self.list_sends, None
         try:
+            if list_sends is not None:
+                await list_sends.aclose()
             if self.feed is not None:
                 await self.feed.aclose()
             if self.mirror_sync is not None:
@@ -235,5 +242,16 @@ def _start_scheduler(runtime: HubSpotRuntime) -> ScheduledSendRunner | None:
         log.info("scheduled sends are off: %s", exc)
         return None
     runner = ScheduledSendRunner(runtime)
+    runner.start()
+    return runner
+
+
+def _start_list_sends(runtime: HubSpotRuntime) -> ListSendRunner | None:
+    try:
+        from atom_hubspot.service.list_sends import ListSendRunner
+    except ImportError as exc:  # the marketing part is optional for the CRM routes
+        log.info("sends to lead lists are off: %s", exc)
+        return None
+    runner = ListSendRunner(runtime)
     runner.start()
     return runner

@@ -555,5 +555,62 @@ CREATE INDEX ix_hubspot_mirror_contacts_createdate ON hubspot_mirror_records (po
 
 UPDATE hubspot_alembic_version SET version_num='0006_mirror_contact_createdate' WHERE hubspot_alembic_version.version_num = '0005_tenant_bound_row_security';
 
+-- Running upgrade 0006_mirror_contact_createdate -> 0007_list_sends
+
+CREATE TABLE hubspot_list_sends (
+    id VARCHAR(36) NOT NULL, 
+    tenant_id VARCHAR(128) NOT NULL, 
+    user_id VARCHAR(128) NOT NULL, 
+    portal_id BIGINT NOT NULL, 
+    connection_id VARCHAR(36) NOT NULL, 
+    email_id BIGINT NOT NULL, 
+    list_ids JSONB NOT NULL, 
+    way VARCHAR(16) NOT NULL, 
+    send_mode VARCHAR(16), 
+    send_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+    status VARCHAR(16) DEFAULT 'pending' NOT NULL, 
+    expanded BOOLEAN DEFAULT false NOT NULL, 
+    claimed_by VARCHAR(128), 
+    claimed_at TIMESTAMP WITH TIME ZONE, 
+    error TEXT, 
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    updated_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    PRIMARY KEY (id), 
+    CONSTRAINT ck_hubspot_list_sends_way CHECK (way in ('publish','fan_out')), 
+    CONSTRAINT ck_hubspot_list_sends_status CHECK (status in ('pending','running','scheduled','sent','partial','failed','cancelled'))
+);
+
+CREATE INDEX ix_hubspot_list_sends_status_send_at ON hubspot_list_sends (status, send_at);
+
+CREATE INDEX ix_hubspot_list_sends_tenant_user ON hubspot_list_sends (tenant_id, user_id);
+
+CREATE TABLE hubspot_list_send_recipients (
+    list_send_id VARCHAR(36) NOT NULL, 
+    contact_id BIGINT NOT NULL, 
+    tenant_id VARCHAR(128) NOT NULL, 
+    status VARCHAR(16) DEFAULT 'pending' NOT NULL, 
+    error JSONB, 
+    updated_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL, 
+    PRIMARY KEY (list_send_id, contact_id), 
+    CONSTRAINT ck_hubspot_list_send_recipients_status CHECK (status in ('pending','sending','sent','failed','skipped','unknown','cancelled')), 
+    FOREIGN KEY(list_send_id) REFERENCES hubspot_list_sends (id) ON DELETE CASCADE
+);
+
+CREATE INDEX ix_hubspot_list_send_recipients_status ON hubspot_list_send_recipients (list_send_id, status);
+
+ALTER TABLE hubspot_list_sends ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE hubspot_list_sends FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY hubspot_list_sends_tenant_isolation ON hubspot_list_sends USING (tenant_id = (SELECT hubspot_bound_tenant())) WITH CHECK (tenant_id = (SELECT hubspot_bound_tenant()));
+
+ALTER TABLE hubspot_list_send_recipients ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE hubspot_list_send_recipients FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY hubspot_list_send_recipients_tenant_isolation ON hubspot_list_send_recipients USING (tenant_id = (SELECT hubspot_bound_tenant())) WITH CHECK (tenant_id = (SELECT hubspot_bound_tenant()));
+
+UPDATE hubspot_alembic_version SET version_num='0007_list_sends' WHERE hubspot_alembic_version.version_num = '0006_mirror_contact_createdate';
+
 COMMIT;
 

@@ -251,6 +251,15 @@ class Paths:
     def email(self, email_id: str | int) -> Route:
         return self._route("marketing.emails", "/{emailId}", emailId=email_id)
 
+    def email_publish(self, email_id: str | int) -> Route:
+        """Publish (send, or schedule at its publishDate) a marketing email.
+        https://developers.hubspot.com/docs/api-reference/latest/marketing/marketing-emails/emails/publish-email"""
+        return self._route("marketing.emails", "/{emailId}/publish", emailId=email_id)
+
+    def email_unpublish(self, email_id: str | int) -> Route:
+        """Unpublish (cancel a scheduled send of) a marketing email."""
+        return self._route("marketing.emails", "/{emailId}/unpublish", emailId=email_id)
+
     def email_statistics(self) -> Route:
         return self._route("marketing.emails", "/statistics/list")
 

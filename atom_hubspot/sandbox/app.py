@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from atom_hubspot.sandbox import (
     admin,
     api_crm,
+    api_email_publish,
     api_lists,
     api_marketing,
     api_oauth,
@@ -69,6 +70,7 @@ ROUTE_TABLES: tuple[Router, ...] = (
     api_crm.routes,
     api_lists.routes,
     api_marketing.routes,
+    api_email_publish.routes,
     api_oauth.routes,
     api_properties.routes,
     webhooks.routes,
@@ -442,6 +444,17 @@ class SandboxApp:
                 "FORBIDDEN",
                 sub_category="PortalTierRequirement",
                 context={"requiredTier": [f"MARKETING_{need.upper()}"]},
+            )
+        if route.tier == "publish" and not (
+            portal.marketing_tier == "enterprise" or portal.transactional_addon
+        ):
+            raise ApiError(
+                403,
+                "Publishing emails requires Marketing Hub Enterprise or the transactional email "
+                f"add-on; this account has Marketing Hub {portal.marketing_tier.capitalize()}.",
+                "FORBIDDEN",
+                sub_category="PortalTierRequirement",
+                context={"requiredTier": ["MARKETING_ENTERPRISE", "TRANSACTIONAL_EMAIL_ADDON"]},
             )
         if route.tier == "transactional" and not portal.transactional_addon:
             raise ApiError(

@@ -516,3 +516,56 @@ UPDATED_AT_TABLES: tuple[str, ...] = (
     "hubspot_sync_cursors",
     "hubspot_scheduled_sends",
 )
+
+
+class ListSend(_Timestamps, Base):
+    """A marketing email sent to lead lists: published by HubSpot, or fanned out by us."""
+
+    __tablename__ = "hubspot_list_sends"
+    __table_args__ = (
+        sa.Index("ix_hubspot_list_sends_status_send_at", "status", "send_at"),
+        sa.Index("ix_hubspot_list_sends_tenant_user", "tenant_id", "user_id"),
+        sa.CheckConstraint("way in ('publish','fan_out')", name="ck_hubspot_list_sends_way"),
+        sa.CheckConstraint(
+            "status in ('pending','running','scheduled','sent','partial','failed','cancelled')",
+            name="ck_hubspot_list_sends_status",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(sa.String(128))
+    user_id: Mapped[str] = mapped_column(sa.String(128))
+    portal_id: Mapped[int] = mapped_column(sa.BigInteger)
+    connection_id: Mapped[str] = mapped_column(sa.String(36))
+    email_id: Mapped[int] = mapped_column(sa.BigInteger)
+    list_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    way: Mapped[str] = mapped_column(sa.String(16))
+    send_mode: Mapped[str | None] = mapped_column(sa.String(16))
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    expanded: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(128))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class ListSendRecipient(Base):
+    """One contact of a fan-out send and how far it got."""
+
+    __tablename__ = "hubspot_list_send_recipients"
+    __table_args__ = (
+        sa.Index("ix_hubspot_list_send_recipients_status", "list_send_id", "status"),
+        sa.CheckConstraint(
+            "status in ('pending','sending','sent','failed','skipped','unknown','cancelled')",
+            name="ck_hubspot_list_send_recipients_status",
+        ),
+    )
+
+    list_send_id: Mapped[str] = mapped_column(
+        sa.String(36), sa.ForeignKey("hubspot_list_sends.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(128))
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    error: Mapped[Any | None] = mapped_column(JSONType)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

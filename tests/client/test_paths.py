@@ -78,6 +78,16 @@ CASES = [
         "/marketing/v3/emails/statistics/list",
     ),
     (
+        lambda p: p.email_publish(7),
+        "/marketing/emails/2026-03/7/publish",
+        "/marketing/v3/emails/7/publish",
+    ),
+    (
+        lambda p: p.email_unpublish(7),
+        "/marketing/emails/2026-03/7/unpublish",
+        "/marketing/v3/emails/7/unpublish",
+    ),
+    (
         lambda p: p.single_send(),
         "/marketing/email-campaigns/2026-03/single-send",
         "/marketing/v4/email/single-send",

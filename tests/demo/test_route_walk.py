@@ -224,6 +224,42 @@ def test_every_documented_route_answers_as_documented_in_demo_mode(
         cancelled = call("DELETE", one_send, 200, path=f"/api/hubspot/scheduled-sends/{sid}")
         assert cancelled["status"] == "cancelled"
 
+        # --- sends to lead lists: a draft regular email is published to the list; an
+        # automated one fans out (scheduled here, then cancelled)
+        call(
+            "POST",
+            members,
+            200,
+            path=f"/api/hubspot/lead-lists/{lst}/members",
+            json={"contact_ids": [cid]},
+        )
+        drafts = call(
+            "GET", "/api/hubspot/email-templates", 200, params={"include_unpublished": "true"}
+        )["results"]
+        regular = next(e for e in drafts if e["state"] == "DRAFT" and "AUTOMATED" not in e["type"])
+        automated = next(e for e in drafts if e["is_published"] and "AUTOMATED" in e["type"])
+        published = call(
+            "POST",
+            "/api/hubspot/list-sends",
+            201,
+            json={"email_id": int(regular["id"]), "list_ids": [lst]},
+        )
+        assert (published["way"], published["status"]) == ("publish", "sent")
+        fan_out = call(
+            "POST",
+            "/api/hubspot/list-sends",
+            202,
+            json={"email_id": int(automated["id"]), "list_ids": [lst], "send_at": later},
+        )
+        assert fan_out["way"] == "fan_out" and fan_out["status"] == "pending"
+        one_list_send = "/api/hubspot/list-sends/{send_id}"
+        lsid = fan_out["id"]
+        assert lsid in [s["id"] for s in call("GET", "/api/hubspot/list-sends", 200)["results"]]
+        got = call("GET", one_list_send, 200, path=f"/api/hubspot/list-sends/{lsid}")
+        assert got["progress"]["total"] == 0  # members are listed when it starts
+        stopped = call("DELETE", one_list_send, 200, path=f"/api/hubspot/list-sends/{lsid}")
+        assert stopped["status"] == "cancelled"
+
         # --- archive what the walk made
         for many, rid in (("deals", deal), ("contacts", cid), ("companies", co)):
             call(

@@ -71,7 +71,7 @@ async def test_bob_cannot_reach_alices_data(stack: Stack) -> None:
 
     # Asking for Alice's portal by id: Bob has no connection to it.
     for method, path, _, has_body in ROUTES:
-        if path.startswith("/scheduled-sends"):
+        if path.startswith(("/scheduled-sends", "/list-sends")) and method != "post":
             continue  # the caller's own rows; portal_id only filters them
         r = await stack.bob.request(
             method.upper(),
@@ -83,6 +83,8 @@ async def test_bob_cannot_reach_alices_data(stack: Stack) -> None:
         if r.status_code == 401:
             assert r.json()["error"]["code"] == "not_connected"
     r = await stack.bob.get("/api/hubspot/scheduled-sends", params={"portal_id": DEMO_PORTAL_ID})
+    assert r.json()["data"]["results"] == []
+    r = await stack.bob.get("/api/hubspot/list-sends", params={"portal_id": DEMO_PORTAL_ID})
     assert r.json()["data"]["results"] == []
 
     # Nothing of Alice's changed.

@@ -26,6 +26,10 @@ ROUTES = [
     ("get", "/scheduled-sends", "200", False),
     ("get", "/scheduled-sends/{send_id}", "200", False),
     ("delete", "/scheduled-sends/{send_id}", "200", False),
+    ("post", "/list-sends", "201", True),
+    ("get", "/list-sends", "200", False),
+    ("get", "/list-sends/{send_id}", "200", False),
+    ("delete", "/list-sends/{send_id}", "200", False),
 ]
 ERRORS = ("401", "403", "404", "409", "422", "429", "503")
 
