@@ -125,6 +125,14 @@ def rotate_keys_command(database_url: str | None, batch_size: int, keys_spec: st
     click.echo("Done. The old key(s) can now be removed from ATOM_HUBSPOT_ENCRYPTION_KEYS.")
 
 
+@hubspot.command("env-template")
+def env_template_command() -> None:
+    """Print .env.hubspot.template: every HubSpot setting with its default and description."""
+    from atom_hubspot.env_template import env_template
+
+    click.echo(env_template(), nl=False)
+
+
 @hubspot.command("schema-sql")
 def schema_sql_command() -> None:
     """Print the PostgreSQL DDL of the migrations (what migrations/hubspot_schema.sql holds)."""
