@@ -231,10 +231,13 @@ def atom_register_routes(register: RegisterRoutes, context: HostContext) -> None
         register(
             marketing_routes.build_router(context), prefix=API_PREFIX, tags=["HubSpot marketing"]
         )
-        from atom_hubspot.api import list_send_routes
+        from atom_hubspot.api import email_stats_routes, list_send_routes
 
         register(
             list_send_routes.build_router(context), prefix=API_PREFIX, tags=["HubSpot marketing"]
+        )
+        register(
+            email_stats_routes.build_router(context), prefix=API_PREFIX, tags=["HubSpot marketing"]
         )
     from atom_hubspot.api import webhook_routes
 

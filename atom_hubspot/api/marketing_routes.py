@@ -33,6 +33,7 @@ from atom_hubspot.api.marketing_bodies import (
 from atom_hubspot.runtime import runtime_of
 from atom_hubspot.service import mapping
 from atom_hubspot.service.analytics import ContactAnalytics, DealAnalytics
+from atom_hubspot.service.campaign_filters import CampaignFilter, filtered_campaigns
 from atom_hubspot.service.campaigns import CampaignInfo, CampaignInfoPage, CampaignReport
 from atom_hubspot.service.email_sends import EmailTemplatePage
 from atom_hubspot.service.lead_lists import (
@@ -104,15 +105,34 @@ def build_router(context: HostContext) -> APIRouter:
         operation_id="list_campaigns",
         summary="List marketing campaigns",
         tags=[TAG_CAMPAIGNS],
-        description="Needs Marketing Hub Professional (403 `hubspot_tier_required` otherwise).",
+        description="Needs Marketing Hub Professional (403 `hubspot_tier_required` otherwise). "
+        "`status` (HubSpot's `hs_campaign_status`, e.g. active, completed) and the start-date "
+        "range filter over HubSpot's pages (its list takes only a name); `total` is then null.",
     )
     async def list_campaigns(
         scope: Scope,
         limit: LimitQuery = 20,
         after: AfterQuery = None,
         name: Annotated[str | None, Query(max_length=255, description="Filter by name")] = None,
+        status: Annotated[
+            str | None,
+            Query(
+                max_length=64,
+                pattern=r"^[A-Za-z_]+$",
+                description="Only campaigns with this status",
+                examples=["active"],
+            ),
+        ] = None,
+        start_date_from: DateQuery = None,
+        start_date_to: DateQuery = None,
     ) -> dict[str, Any]:
-        page = await scope.services.marketing.list_campaigns(limit=limit, after=after, name=name)
+        flt = CampaignFilter(status=status, start_from=start_date_from, start_to=start_date_to)
+        if flt.active:
+            page = await filtered_campaigns(scope.client, flt, limit=limit, after=after, name=name)
+        else:
+            page = await scope.services.marketing.list_campaigns(
+                limit=limit, after=after, name=name
+            )
         return answer(scope, page)
 
     @router.post(

@@ -263,6 +263,11 @@ class Paths:
     def email_statistics(self) -> Route:
         return self._route("marketing.emails", "/statistics/list")
 
+    def email_statistics_histogram(self) -> Route:
+        """Email statistics in intervals.
+        https://developers.hubspot.com/docs/api-reference/2026-03/marketing/marketing-emails/statistics/get-histogram"""
+        return self._route("marketing.emails", "/statistics/histogram")
+
     def single_send(self) -> Route:
         return self._route("marketing.single_send", "")
 

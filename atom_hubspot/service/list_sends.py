@@ -41,13 +41,10 @@ from atom_hubspot.errors import (
     StorageError,
     TierRequired,
 )
-from atom_hubspot.service.marketing import (
-    EmailTemplate,
-    MarketingService,
-    Recipient,
-    tier_gate,
-)
+from atom_hubspot.service.email_sends import EmailTemplate, Recipient
+from atom_hubspot.service.marketing import MarketingService
 from atom_hubspot.service.pages import ResultsPage
+from atom_hubspot.service.tier_gate import tier_gate
 from atom_hubspot.storage.list_sends import ListSendStore
 
 if TYPE_CHECKING:

@@ -78,6 +78,11 @@ CASES = [
         "/marketing/v3/emails/statistics/list",
     ),
     (
+        lambda p: p.email_statistics_histogram(),
+        "/marketing/emails/2026-03/statistics/histogram",
+        "/marketing/v3/emails/statistics/histogram",
+    ),
+    (
         lambda p: p.email_publish(7),
         "/marketing/emails/2026-03/7/publish",
         "/marketing/v3/emails/7/publish",

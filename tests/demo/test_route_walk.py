@@ -260,6 +260,26 @@ def test_every_documented_route_answers_as_documented_in_demo_mode(
         stopped = call("DELETE", one_list_send, 200, path=f"/api/hubspot/list-sends/{lsid}")
         assert stopped["status"] == "cancelled"
 
+        # --- email performance: every email over a range by month, and one email
+        stats = call(
+            "GET",
+            "/api/hubspot/email-stats",
+            200,
+            params={"start_date": "2025-06-01", "end_date": "2026-12-31", "interval": "month"},
+        )
+        assert stats["totals"]["sent"] >= 1 and stats["intervals"]
+        sent_id = stats["email_ids"][0]
+        one = call(
+            "GET",
+            "/api/hubspot/email-stats/{email_id}",
+            200,
+            path=f"/api/hubspot/email-stats/{sent_id}",
+            params={"start_date": "2025-06-01", "end_date": "2026-12-31"},
+        )
+        assert one["email_ids"] == [sent_id]
+        filtered = call("GET", "/api/hubspot/campaigns", 200, params={"status": "active"})
+        assert all(c["properties"]["hs_campaign_status"] == "active" for c in filtered["results"])
+
         # --- archive what the walk made
         for many, rid in (("deals", deal), ("contacts", cid), ("companies", co)):
             call(

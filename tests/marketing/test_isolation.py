@@ -33,6 +33,7 @@ async def _alices_things(stack: Stack) -> dict[str, str]:
         "list_id": list_id,
         "send_id": r.json()["data"]["scheduled"]["id"],
         "contact_id": str(contact.id),
+        "email_id": str(email_id),
     }
 
 
@@ -41,7 +42,7 @@ def _url(path: str, ids: dict[str, str]) -> str:
 
 
 async def test_no_api_key_is_401_everywhere(stack: Stack) -> None:
-    ids = {"campaign_id": "x", "list_id": "1", "send_id": "0" * 36}
+    ids = {"campaign_id": "x", "list_id": "1", "send_id": "0" * 36, "email_id": "1"}
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=stack.app), base_url="http://host"
     ) as anon:

@@ -26,6 +26,8 @@ ROUTES = [
     ("get", "/scheduled-sends", "200", False),
     ("get", "/scheduled-sends/{send_id}", "200", False),
     ("delete", "/scheduled-sends/{send_id}", "200", False),
+    ("get", "/email-stats", "200", False),
+    ("get", "/email-stats/{email_id}", "200", False),
     ("post", "/list-sends", "201", True),
     ("get", "/list-sends", "200", False),
     ("get", "/list-sends/{send_id}", "200", False),
