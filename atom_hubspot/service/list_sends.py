@@ -18,8 +18,6 @@ The answer says which way was used; cancelling works for both.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -38,10 +36,10 @@ from atom_hubspot.errors import (
     MissingScopes,
     NotConnected,
     ReconnectRequired,
-    StorageError,
     TierRequired,
 )
 from atom_hubspot.service.email_sends import EmailTemplate, Recipient
+from atom_hubspot.service.leased_loop import LeasedLoop
 from atom_hubspot.service.marketing import MarketingService
 from atom_hubspot.service.pages import ResultsPage
 from atom_hubspot.service.tier_gate import tier_gate
@@ -287,7 +285,7 @@ def _check_send_at(send_at: datetime | None, now: datetime) -> datetime:
 _STOPS_THE_JOB = (TierRequired, MissingScopes, NotConnected, ReconnectRequired)
 
 
-class ListSendRunner:
+class ListSendRunner(LeasedLoop):
     """Performs fan-out jobs in the background of the process holding the lease."""
 
     def __init__(
@@ -299,67 +297,19 @@ class ListSendRunner:
         batch_size: int = FAN_OUT_BATCH,
         lease_ttl_s: float = 30.0,
     ) -> None:
-        self.runtime = runtime
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         settings = getattr(runtime, "settings", None)
-        self.interval_s = interval_s or float(getattr(settings, "scheduler_interval_s", 5.0))
+        super().__init__(
+            runtime.db,
+            FAN_OUT_LEASE,
+            worker_id=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+            interval_s=interval_s or float(getattr(settings, "scheduler_interval_s", 5.0)),
+            lease_ttl_s=lease_ttl_s,
+            what="list sends",
+        )
+        self.runtime = runtime
         self.stale_after = stale_after
         self.batch_size = batch_size
-        self.lease_ttl_s = lease_ttl_s
         self.store = ListSendStore(runtime.db)
-        self.leader: Any = None
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
-
-    def start(self) -> None:
-        from atom_hubspot.storage.leases import LeaderLease, LeaseStore
-
-        if self.leader is None:
-            self.leader = LeaderLease(
-                LeaseStore(self.runtime.db),
-                FAN_OUT_LEASE,
-                holder=self.worker_id,
-                ttl_s=self.lease_ttl_s,
-                on_acquired=lambda _lease: self._start_loop(),
-                on_lost=self._stop_loop,
-            )
-        self.leader.start()
-
-    async def aclose(self) -> None:
-        leader, self.leader = self.leader, None
-        if leader is not None:
-            await leader.aclose()
-        await self._stop_loop()
-
-    def _start_loop(self) -> None:
-        if self._task is None or self._task.done():
-            self._stopping.clear()
-            self._task = asyncio.get_running_loop().create_task(
-                self._loop(), name=f"hubspot-list-sends-{self.worker_id}"
-            )
-
-    async def _stop_loop(self) -> None:
-        self._stopping.set()
-        task, self._task = self._task, None
-        if task is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=max(5.0, self.interval_s))
-        except (TimeoutError, asyncio.CancelledError):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-
-    async def _loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.run_once()
-            except StorageError as err:
-                log.warning("list sends: database unavailable (%s); will retry", err.code)
-            except Exception:  # the loop must outlive one bad tick
-                log.exception("list sends: unexpected error in a tick; will retry")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self.interval_s)
 
     async def run_once(self) -> bool:
         """Claim one due (or abandoned) job and perform it; False when there was none."""

@@ -39,6 +39,7 @@ from atom_hubspot.errors import (
     Unavailable,
 )
 from atom_hubspot.service.email_sends import Recipient, RecipientResult, SendSummary
+from atom_hubspot.service.leased_loop import LeasedLoop
 from atom_hubspot.service.pages import ResultsPage, offset_cursor
 from atom_hubspot.storage.models import ScheduledSend
 from atom_hubspot.storage.scheduled_sends import (
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
     from atom_hubspot.service.marketing import MarketingService
     from atom_hubspot.settings import HubSpotSettings
     from atom_hubspot.storage.db import Database
-    from atom_hubspot.storage.leases import LeaderLease
 
 log = logging.getLogger("atom_hubspot.scheduler")
 
@@ -236,7 +236,7 @@ def _final_status(summary: SendSummary) -> SendStatus:
     return "partial"
 
 
-class ScheduledSendRunner:
+class ScheduledSendRunner(LeasedLoop):
     """Performs due scheduled sends in the background of one host process."""
 
     def __init__(
@@ -260,72 +260,19 @@ class ScheduledSendRunner:
         self.max_parallel = max_parallel
         # The store asks the runner for the time, so a test may swap `runner.clock` later.
         self.store = ScheduledSends(runtime.db, clock=lambda: self.clock())
-        self.lease_ttl_s = lease_ttl_s
-        self.leader: LeaderLease | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
-
-    def start(self) -> None:
-        """Perform due sends in the background of whichever host process holds the
-        scheduler's lease — one process at a time, however many workers and hosts share the
-        database; another takes over within the lease's ttl when the holder dies."""
-        if self.leader is None:
-            from atom_hubspot.storage.leases import LeaderLease, LeaseStore
-
-            self.leader = LeaderLease(
-                LeaseStore(self.runtime.db),
-                SCHEDULER_LEASE,
-                holder=self.worker_id,
-                ttl_s=self.lease_ttl_s,
-                on_acquired=lambda _lease: self._start_loop(),
-                on_lost=self._stop_loop,
-            )
-        self.leader.start()
-
-    @property
-    def running(self) -> bool:
-        """Whether this process performs the sends now (it holds the lease)."""
-        return self._task is not None and not self._task.done()
+        super().__init__(
+            runtime.db,
+            SCHEDULER_LEASE,
+            worker_id=self.worker_id,
+            interval_s=self.interval_s,
+            lease_ttl_s=lease_ttl_s,
+            what="scheduled sends",
+        )
 
     async def aclose(self) -> None:
         """Stop after the row in hand and give the lease up, so another process takes over
         at once; a row cut short is recovered as 'unknown' later."""
-        leader, self.leader = self.leader, None
-        if leader is not None:
-            await leader.aclose()
-        await self._stop_loop()
-
-    def _start_loop(self) -> None:
-        if self._task is None or self._task.done():
-            self._stopping.clear()
-            self._task = asyncio.get_running_loop().create_task(
-                self._loop(), name=f"hubspot-scheduled-sends-{self.worker_id}"
-            )
-
-    async def _stop_loop(self) -> None:
-        self._stopping.set()
-        task, self._task = self._task, None
-        if task is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=max(5.0, self.interval_s))
-        except (TimeoutError, asyncio.CancelledError):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):  # shutting down
-                await task
-
-    async def _loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.run_once()
-            except StorageError as err:
-                log.warning("scheduled sends: database unavailable (%s); will retry", err.code)
-            except Exception:  # the loop must outlive one bad tick
-                log.exception("scheduled sends: unexpected error in a tick; will retry")
-            try:
-                await asyncio.wait_for(self._stopping.wait(), timeout=self.interval_s)
-            except TimeoutError:
-                pass
+        await super().aclose()
 
     async def run_once(self) -> int:
         """Recover stale claims, then claim and perform what is due. Returns rows performed."""
