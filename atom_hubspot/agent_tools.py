@@ -125,14 +125,16 @@ def _page(found: Any) -> Paged:
 def hubspot_tools(context: HostContext) -> list[AgentTool]:
     """The tools; `context` finds the running plugin when a tool is called."""
     from atom_host_stub.agent_tools import KINDS, ReadOnlyView
+    from atom_hubspot.client.governor import ASSISTANT
     from atom_hubspot.runtime import runtime_of
     from atom_hubspot.service.mirror import portal_status
 
     async def services(ctx: ToolContext) -> Any:
-        return await runtime_of(context).services_for(ctx.principal)
+        # The assistant's own lane of the rate budget: below people, above the sync.
+        return await runtime_of(context).services_for(ctx.principal, lane=ASSISTANT)
 
     async def lists(ctx: ToolContext, a: ListsIn) -> Paged:
-        marketing = await ctx.service("marketing")
+        marketing = ReadOnlyView((await services(ctx)).marketing)
         if a.list_id is None:
             return _page(
                 await marketing.list_lead_lists(query=a.query, limit=a.limit, after=a.cursor)
@@ -140,7 +142,7 @@ def hubspot_tools(context: HostContext) -> list[AgentTool]:
         return _page(await marketing.list_members(a.list_id, limit=a.limit, after=a.cursor))
 
     async def list_create(ctx: ToolContext, a: ListCreateIn) -> Answer:
-        marketing = await ctx.service("marketing")
+        marketing = (await services(ctx)).marketing
         return Answer(data=_dump(await marketing.create_lead_list(a.name)))
 
     async def preview_list_create(ctx: ToolContext, a: ListCreateIn) -> BaseModel:
@@ -150,7 +152,7 @@ def hubspot_tools(context: HostContext) -> list[AgentTool]:
         return Preview(tool="marketing_list_create", changes=changes)
 
     async def members(ctx: ToolContext, a: MembersIn) -> Answer:
-        marketing = await ctx.service("marketing")
+        marketing = (await services(ctx)).marketing
         out: dict[str, Any] = {"list_id": a.list_id}
         if a.add:
             out["added"] = _dump(await marketing.add_members(a.list_id, a.add))
@@ -161,7 +163,7 @@ def hubspot_tools(context: HostContext) -> list[AgentTool]:
     async def preview_members(ctx: ToolContext, a: MembersIn) -> BaseModel:
         from atom_host_stub.agent_tools import Preview
 
-        marketing = await ctx.service("marketing")
+        marketing = (await services(ctx)).marketing
         found = await marketing.get_lead_list(a.list_id)  # the caller's, and a contact list
         calls = -(-len(a.add) // BATCH) * 2 + -(-len(a.remove) // BATCH)
         return Preview(
@@ -172,7 +174,7 @@ def hubspot_tools(context: HostContext) -> list[AgentTool]:
         )
 
     async def campaigns(ctx: ToolContext, a: CampaignsIn) -> Answer | Paged:
-        marketing = await ctx.service("marketing")
+        marketing = ReadOnlyView((await services(ctx)).marketing)
         if a.campaign_id is None:
             return _page(await marketing.list_campaigns(limit=a.limit, after=a.cursor))
         if a.start is None or a.end is None:

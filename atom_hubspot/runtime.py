@@ -99,11 +99,14 @@ class HubSpotRuntime:
     _analytics_cache: AnalyticsCache | None = field(default=None, repr=False)
 
     async def services_for(
-        self, principal: Principal, portal_id: int | None = None
+        self, principal: Principal, portal_id: int | None = None, *, lane: str | None = None
     ) -> PortalServices:
         """The services of `principal`'s connection to `portal_id` (default: their default
-        portal); NotConnected when there is none."""
+        portal); NotConnected when there is none. `lane`: the rate budget's lane their calls
+        take (default interactive; `assistant` for agent tools)."""
         client, connection = await self.connections.client_for(principal, portal_id)
+        if lane is not None:
+            client = client.in_lane(lane)
         return self.services(principal, client, connection)
 
     def services(

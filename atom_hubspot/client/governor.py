@@ -11,9 +11,10 @@ headers correct the budget (the real tier, other consumers of the same portal). 
 marks the portal exhausted: calls then fail fast with `RateLimited` until the reset.
 
 Calls come in lanes (see `LANES`): a person waiting for an answer (`interactive`) goes before
-the mirror's sync (`sync`). A lower lane may use the whole budget while nobody above it waits;
-while a call of a higher lane waits, the lower lane holds at most its `contended_share` of the
-portal's 10-s window, so the waiting call gets the rest. Waiting is marked in the window store,
+an assistant's tool calls (`assistant`), which go before the mirror's sync (`sync`). A lower
+lane may use the whole budget while nobody above it waits; while a call of a higher lane waits,
+the lower lane holds at most its `contended_share` of the portal's 10-s window, so the waiting
+call gets the rest. Waiting is marked in the window store,
 so a sync in one process yields to a person waiting in another when the store is shared.
 
 The window store (`rate_windows`) is pluggable: in-process memory (default), PostgreSQL
@@ -77,6 +78,7 @@ DEFAULT_IN_FLIGHT_MS = 60_000
 WAITING_MARK_MS = 1_000
 
 INTERACTIVE = "interactive"
+ASSISTANT = "assistant"
 SYNC = "sync"
 
 
@@ -91,11 +93,13 @@ class LanePolicy:
     contended_share: float = 1.0
 
 
-# An assistant acting for a person could sit between the two (priority 10): the rules hold for
-# any number of lanes.
+# An assistant's tool calls (MCP) sit between the two: below a person waiting for a page,
+# above the mirror's sync. The rules hold for any number of lanes.
 DEFAULT_SYNC_SHARE = 0.3
+DEFAULT_ASSISTANT_SHARE = 0.6
 LANES: tuple[LanePolicy, ...] = (
     LanePolicy(INTERACTIVE, 0),
+    LanePolicy(ASSISTANT, 10, DEFAULT_ASSISTANT_SHARE),
     LanePolicy(SYNC, 20, DEFAULT_SYNC_SHARE),
 )
 

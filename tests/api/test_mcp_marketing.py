@@ -144,3 +144,25 @@ async def test_analytics_deals_contacts_and_email_statistics(stack: Stack) -> No
             "marketing_analytics", {"report": "emails", "start": "2026-12-31", "end": "2026-01-01"}
         )
         assert wrong.is_error
+
+
+async def test_hubspot_tools_spend_the_assistants_lane_of_the_budget(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    governor = stack.host.context.state["hubspot.governor"]
+    lanes: list[str] = []
+    take = governor.acquire_slot
+
+    async def recording(portal: str, *, search: bool = False, lane: str = "interactive") -> Any:
+        lanes.append(lane)
+        return await take(portal, search=search, lane=lane)
+
+    monkeypatch.setattr(governor, "acquire_slot", recording)
+    async with in_process(stack, "alice") as client:
+        await client.call_tool("marketing_campaigns", {})
+        await client.call_tool("hubspot_records", {"object_type": "deals", "source": "live"})
+    assert lanes and set(lanes) == {"assistant"}
+    lanes.clear()
+    async with stack.client("alice") as http:  # a person's page stays interactive
+        assert (await http.get("/api/hubspot/campaigns")).status_code == 200
+    assert lanes and set(lanes) == {"interactive"}
