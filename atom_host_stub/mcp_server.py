@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from atom_host_stub.agent_tools import (
     CONFIRM_ARG,
+    KINDS,
     Confirmations,
     ToolFailure,
     ToolRunner,
     crm_tools,
 )
 from atom_host_stub.auth import ApiKeyAuthenticator, Unauthorized
-from atom_host_stub.contract import AgentTool, FeatureState, Principal
+from atom_host_stub.contract import FIELDS_MODELS, AgentTool, FeatureState, Principal
 
 if TYPE_CHECKING:
     import mcp_types
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("atom_host_stub.mcp")
 
 MCP_PATH = "/mcp"
+PIPELINES_URI = "atom://crm/pipelines"
+FIELDS_URI = "atom://crm/fields/"
 EXTRA = "mcp"
 SERVER_NAME = "atom"
 
@@ -95,6 +98,8 @@ def build_server(
     (raises Unauthorized when there is none)."""
     import mcp_types as types
     from mcp.server import Server
+    from mcp.shared.exceptions import MCPError
+    from mcp_types import INVALID_REQUEST
 
     definitions = tool_definitions(list(runner.tools.values()))
     listed = [
@@ -132,14 +137,65 @@ def build_server(
             structured_content=result,
         )
 
+    resources = [
+        types.Resource(
+            name="pipelines",
+            uri=PIPELINES_URI,
+            description="Deal pipelines and their stages",
+            mime_type="application/json",
+        ),
+        *(
+            types.Resource(
+                name=f"{plural} fields",
+                uri=f"{FIELDS_URI}{plural}",
+                description=f"The fields a {kind} record can be created or updated with",
+                mime_type="application/json",
+            )
+            for plural, kind in KINDS.items()
+        ),
+    ]
+
+    async def list_resources(ctx: Any, params: Any) -> types.ListResourcesResult:
+        return types.ListResourcesResult(resources=resources)
+
+    async def read_resource(
+        ctx: Any, params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        uri = str(params.uri)
+        try:
+            data = await read_resource_data(runner, principal_of(ctx), uri)
+        except Unauthorized as exc:
+            raise MCPError(INVALID_REQUEST, exc.message, {"code": "unauthorized"}) from None
+        except ToolFailure as exc:
+            raise MCPError(
+                INVALID_REQUEST, f"{exc.code}: {exc.message}", {"code": exc.code}
+            ) from None
+        text = json.dumps(data, default=str)
+        return types.ReadResourceResult(
+            contents=[types.TextResourceContents(uri=uri, mime_type="application/json", text=text)]
+        )
+
     return Server(
         SERVER_NAME,
         version=version,
+        on_list_resources=list_resources,
+        on_read_resource=read_resource,
         instructions="ATOM's CRM and marketing tools. Writes answer a preview first; call "
         f"again with its {CONFIRM_ARG} to commit.",
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
+
+
+async def read_resource_data(runner: ToolRunner, principal: Principal, uri: str) -> Any:
+    """A resource's JSON: the caller's pipelines (through the read-only `crm_pipelines`), or
+    the fields of an object type (the capability's contract: the same for every provider)."""
+    if uri == PIPELINES_URI:
+        return await runner.call(principal, "crm_pipelines", {})
+    plural = uri.removeprefix(FIELDS_URI)
+    if uri.startswith(FIELDS_URI) and plural in KINDS:
+        return FIELDS_MODELS[KINDS[plural]].model_json_schema()
+    raise ToolFailure("not_found", f"No resource {uri[:200]!r}.")
 
 
 def _failure(code: str, message: str) -> mcp_types.CallToolResult:

@@ -216,3 +216,19 @@ def test_without_the_sdk_the_feature_is_off_and_says_which_extra(
     )
     state = mcp_server.feature()
     assert state.enabled is False and state.extra == "mcp"
+
+
+async def test_pipelines_and_fields_are_resources(stack: Stack) -> None:
+    async with over_http(stack, "alice") as client:
+        listed = {str(r.uri) for r in (await client.list_resources()).resources}
+        assert {"atom://crm/pipelines", "atom://crm/fields/deals"} <= listed
+        read = await client.read_resource("atom://crm/pipelines")
+        pipelines = json.loads(read.contents[0].text)  # type: ignore[union-attr]
+        assert pipelines["pipelines"][0]["stages"]
+        fields = json.loads(
+            (await client.read_resource("atom://crm/fields/contacts")).contents[0].text  # type: ignore[union-attr]
+        )
+        assert "email" in fields["properties"]
+    async with in_process(stack, "carol") as carol:  # connected nowhere: no pipelines to show
+        with pytest.raises(Exception, match="not_connected"):
+            await carol.read_resource("atom://crm/pipelines")
