@@ -36,6 +36,7 @@ from atom_hubspot.service.analytics import ContactAnalytics, DealAnalytics
 from atom_hubspot.service.campaign_filters import CampaignFilter, filtered_campaigns
 from atom_hubspot.service.campaigns import CampaignInfo, CampaignInfoPage, CampaignReport
 from atom_hubspot.service.email_sends import EmailTemplatePage
+from atom_hubspot.service.email_stats import EmailStatsService
 from atom_hubspot.service.lead_lists import (
     LeadList,
     LeadListPage,
@@ -213,7 +214,8 @@ def build_router(context: HostContext) -> APIRouter:
         operation_id="campaign_analytics",
         tags=[TAG_ANALYTICS],
         summary="HubSpot's metrics of one campaign over a date range",
-        description="Sessions, new contacts (first and last touch) and influenced contacts. "
+        description="Sessions, new contacts (first and last touch) and influenced contacts, "
+        "and the performance of the campaign's emails sent in the range (`emails`). "
         "Default range: the last 30 days. Needs Marketing Hub Professional.",
     )
     async def campaign_analytics(
@@ -225,7 +227,10 @@ def build_router(context: HostContext) -> APIRouter:
         data, cached = await scope.services.analytics.campaign(
             campaign_id, start=start_date, end=end_date
         )
-        return answer(scope, data, cached=cached)
+        emails = await EmailStatsService(scope.client).for_campaign(
+            campaign_id, date.fromisoformat(data.start_date), date.fromisoformat(data.end_date)
+        )
+        return answer(scope, data.model_copy(update={"emails": emails}), cached=cached)
 
     # ------------------------------------------------------------------ lead lists
 

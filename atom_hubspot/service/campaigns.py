@@ -11,6 +11,7 @@ from atom_hubspot.client.models import (
     Campaign,
     CampaignMetrics,
 )
+from atom_hubspot.service.email_stats import EmailPerformance
 from atom_hubspot.service.pages import ResultsPage
 
 
@@ -62,6 +63,9 @@ class CampaignReport(BaseModel):
     new_contacts_last_touch: int | None = Field(default=None, examples=[31])
     influenced_contacts: int | None = Field(default=None, examples=[212])
     raw: dict[str, Any] = Field(default_factory=dict, description="HubSpot's answer as is")
+    emails: EmailPerformance | None = Field(
+        default=None, description="The performance of the campaign's emails sent in the range"
+    )
 
     @classmethod
     def of(cls, campaign_id: str, start: date, end: date, m: CampaignMetrics) -> CampaignReport:

@@ -162,6 +162,28 @@ class EmailStatsService:
             ]
         return out
 
+    async def for_campaign(self, campaign_id: str, start: date, end: date) -> EmailPerformance:
+        """The performance of the campaign's marketing emails (those whose `campaign` is it)
+        sent in the range; no emails, no figures."""
+        ids: list[int] = []
+        after: str | None = None
+        for _ in range(100):  # 10,000 emails at most
+            page = await self.client.emails.list(limit=100, after=after)
+            ids += [
+                int(e.id)
+                for e in page.results
+                if str((e.model_extra or {}).get("campaign") or "") == campaign_id
+                and e.id.isdigit()
+            ]
+            after = page.next_after
+            if not after:
+                break
+        if not ids:
+            return EmailPerformance(
+                start_date=start, end_date=end, email_ids=[], totals=EmailFigures()
+            )
+        return await self.performance(start, end, email_ids=ids)
+
 
 def _count(start: date, end: date, interval: Interval) -> int:
     days = (end - start).days + 1

@@ -79,3 +79,19 @@ async def test_bad_input_and_unknown_email(stack: Stack) -> None:
     assert r.status_code == 422 and r.json()["error"]["errors"][0]["field"] == "interval"
     r = await stack.alice.get("/api/hubspot/email-stats", params={"interval": "fortnight"})
     assert r.status_code == 422
+
+
+async def test_campaign_analytics_include_the_campaigns_emails(stack: Stack) -> None:
+    start, end, stats = _range(stack)
+    guid = next(
+        e["campaign"] for eid, e in stack.demo.emails.items() if eid in stats and e["campaign"]
+    )
+    mine = [eid for eid in stats if stack.demo.emails[eid]["campaign"] == guid]
+    r = await stack.alice.get(
+        f"/api/hubspot/analytics/campaigns/{guid}",
+        params={"start_date": start, "end_date": end},
+    )
+    assert r.status_code == 200, r.text
+    emails = r.json()["data"]["emails"]
+    assert sorted(emails["email_ids"]) == sorted(str(e) for e in mine)
+    assert emails["totals"]["sent"] == sum(stats[e].get("sent", 0) for e in mine)
