@@ -80,6 +80,16 @@ class AnalyticsIn(_In):
     source: Literal["auto", "mirror", "live"] = "auto"
 
 
+ObjectType = Literal["contacts", "companies", "deals"]
+
+
+class AssociateIn(_In):
+    object_type: ObjectType
+    id: Id
+    to_object_type: ObjectType
+    to_id: Id
+
+
 class CancelIn(_In):
     send_id: Id
 
@@ -268,6 +278,24 @@ def hubspot_tools(context: HostContext) -> list[AgentTool]:
             )
         return Answer(data={**_dump(data), **_dump(sourced)})
 
+    async def associate(ctx: ToolContext, a: AssociateIn) -> Answer:
+        crm = (await services(ctx)).crm
+        await crm.associate(KINDS[a.object_type], a.id, KINDS[a.to_object_type], a.to_id)
+        return Answer(data={"linked": [f"{a.object_type}/{a.id}", f"{a.to_object_type}/{a.to_id}"]})
+
+    async def preview_associate(ctx: ToolContext, a: AssociateIn) -> BaseModel:
+        from atom_host_stub.agent_tools import Preview
+
+        crm = ReadOnlyView((await services(ctx)).crm)
+        one = await crm.read_record(KINDS[a.object_type], a.id)
+        other = await crm.read_record(KINDS[a.to_object_type], a.to_id)
+        return Preview(
+            tool="hubspot_associate",
+            changes={"link": [_dump(one), _dump(other)], "label": "default"},
+            records=2,
+            budget_cost=3,
+        )
+
     write: dict[str, Any] = {"read_only": False}
     return [
         AgentTool(
@@ -336,6 +364,15 @@ def hubspot_tools(context: HostContext) -> list[AgentTool]:
             RecordsIn,
             SourcedPage,
             records,
+        ),
+        AgentTool(
+            "hubspot_associate",
+            "Link two records (e.g. a contact to a company or deal); preview, then confirm.",
+            AssociateIn,
+            Answer,
+            associate,
+            preview=preview_associate,
+            **write,
         ),
         AgentTool(
             "hubspot_sync_status",

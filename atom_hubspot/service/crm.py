@@ -285,6 +285,18 @@ class HubSpotCRMService:
         await self._mirror_wrote(kind, obj)
         return obj
 
+    async def associate(
+        self, kind: ObjectKind, record_id: str, to_kind: ObjectKind, to_id: str
+    ) -> None:
+        """Link two records with HubSpot's default (unlabelled) association; repeatable. Both
+        are read first, so an id this portal does not have answers 404, not a dangling link."""
+        rid, tid = existing_record_id(record_id), existing_record_id(to_id)
+        await self._api(kind).get(rid, properties=["hs_object_id"])
+        await self._api(to_kind).get(tid, properties=["hs_object_id"])
+        await self.client.associations.link_default(
+            mapping.OBJECT_TYPES[kind], rid, mapping.OBJECT_TYPES[to_kind], tid
+        )
+
     async def archive_object(self, kind: ObjectKind, record_id: str) -> None:
         """Archive (HubSpot keeps it restorable for 90 days). HubSpot answers 204 even for an
         id that does not exist, so the record is read first to answer 404 honestly."""

@@ -166,3 +166,30 @@ async def test_hubspot_tools_spend_the_assistants_lane_of_the_budget(
     async with stack.client("alice") as http:  # a person's page stays interactive
         assert (await http.get("/api/hubspot/campaigns")).status_code == 200
     assert lanes and set(lanes) == {"interactive"}
+
+
+async def test_associate_links_two_of_the_callers_records_after_confirmation(stack: Stack) -> None:
+    portal = stack.sandbox.portals[PORTAL_A]
+    async with in_process(stack, "alice") as client:
+        contact = structured(
+            await client.call_tool("crm_search", {"object_type": "contacts", "limit": 1})
+        )["results"][0]["id"]
+        company = structured(
+            await client.call_tool("crm_search", {"object_type": "companies", "limit": 1})
+        )["results"][0]["id"]
+        args = {
+            "object_type": "contacts",
+            "id": contact,
+            "to_object_type": "companies",
+            "to_id": company,
+        }
+        before = set(portal.associations.get(("contacts", int(contact)), {}))
+        preview = structured(await client.call_tool("hubspot_associate", args))
+        assert preview["preview"]["records"] == 2
+        assert set(portal.associations.get(("contacts", int(contact)), {})) == before
+        token = preview["confirmation_token"]
+        await client.call_tool("hubspot_associate", {**args, "confirmation_token": token})
+    assert ("companies", int(company)) in portal.associations[("contacts", int(contact))]
+    async with in_process(stack, "bob") as bob:
+        missing = await bob.call_tool("hubspot_associate", {**args, "id": "99999999"})
+        assert missing.is_error
