@@ -200,9 +200,14 @@ def test_two_workers_share_scheduler_budget_sessions_and_oauth(served: dict[str,
     a, b = on_a[0], on_b[0]
     alice = {"Authorization": f"Bearer {ALICE_KEY}"}
 
-    # One scheduler and one change-feed applier: one live lease each, held by a worker.
+    # One scheduler, one list-send runner and one change-feed applier: one live lease each,
+    # held by a worker.
     holders = _lease_holders(served["db"])
-    assert sorted(name for name, _ in holders) == ["hubspot.feed", "hubspot.scheduled-sends"]
+    assert sorted(name for name, _ in holders) == [
+        "hubspot.feed",
+        "hubspot.list-sends",
+        "hubspot.scheduled-sends",
+    ]
     assert all(int(holder.split(":")[1]) in {a.worker, b.worker} for _, holder in holders)
 
     # OAuth started in worker A, finished in worker B, seen by both.
