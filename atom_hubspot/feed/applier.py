@@ -16,8 +16,6 @@ events pending for the next round.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ from atom_hubspot.errors import (
     StorageError,
     Unavailable,
 )
+from atom_hubspot.feed.rounds import Rounds
 from atom_hubspot.storage.feed import FeedInbox
 from atom_hubspot.storage.mirror import MirrorStore
 from atom_hubspot.storage.models import FeedEvent
@@ -126,13 +125,10 @@ class FeedApplier:
         self.store = store
         self.client_for = client_for
         self.batch_size = batch_size
-        self.idle_s = idle_s
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
+        self._rounds = Rounds("hubspot-feed", self._round, idle_s)
 
     def wake(self) -> None:
-        self._wake.set()
+        self._rounds.wake()
 
     async def apply_pending(self) -> ApplyReport:
         """One round over the oldest pending events; returns what happened to them."""
@@ -211,28 +207,11 @@ class FeedApplier:
     # ------------------------------------------------------------------ background
 
     def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._stop.clear()
-            self._task = asyncio.get_running_loop().create_task(self._loop(), name="hubspot-feed")
+        self._rounds.start()
 
     async def aclose(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._rounds.aclose()
 
-    async def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                report = await self.apply_pending()
-                busy = (report.applied + report.parked + report.skipped) >= self.batch_size
-            except Exception:  # the loop must outlive one bad round
-                log.exception("feed: applying events failed; will retry")
-                busy = False
-            if busy:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.idle_s)
+    async def _round(self) -> bool:
+        report = await self.apply_pending()
+        return (report.applied + report.parked + report.skipped) >= self.batch_size

@@ -10,8 +10,6 @@ https://developers.hubspot.com/docs/api-reference/latest/webhooks-journal/journa
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -23,6 +21,7 @@ from pydantic import ValidationError
 from atom_hubspot.client.journal import JournalAPI
 from atom_hubspot.errors import HubSpotError, NotFound
 from atom_hubspot.feed.events import OBJECT_TYPE_IDS, WebhookEvent
+from atom_hubspot.feed.rounds import Rounds
 from atom_hubspot.storage.feed import FeedInbox, Replayed
 
 log = logging.getLogger("atom_hubspot.feed")
@@ -104,8 +103,7 @@ class JournalPoller:
         self.on_events = on_events
         self.on_gap = on_gap
         self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
+        self._rounds = Rounds("hubspot-journal", self._round, interval_s)
 
     async def poll_portal(self, portal_id: int) -> PollReport:
         report = PollReport(portal_id)
@@ -161,24 +159,11 @@ class JournalPoller:
         return out
 
     def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._stop.clear()
-            self._task = asyncio.get_running_loop().create_task(
-                self._loop(), name="hubspot-journal"
-            )
+        self._rounds.start()
 
     async def aclose(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._rounds.aclose()
 
-    async def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await self.poll_all()
-            except Exception:  # the loop must outlive one bad round
-                log.exception("journal: polling failed; will retry")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self.interval_s)
+    async def _round(self) -> bool:
+        await self.poll_all()
+        return False
