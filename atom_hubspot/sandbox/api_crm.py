@@ -423,11 +423,14 @@ async def search(call: Call) -> Response:
     otype = _otype(call, "read")
     portal = call.require_portal()
     body = call.json_object()
-    visible_before = call.now - call.sandbox.config.search_lag_s
+    # HubSpot's search index trails writes by a few seconds: search sees each record as it
+    # was `search_lag_s` ago (created since: not at all; updated since: its older values).
+    # https://developers.hubspot.com/docs/api-reference/search/guide#limitations
+    cutoff = call.now - call.sandbox.config.search_lag_s
     live = [
-        r
+        view
         for r in portal.records[otype.name].values()
-        if not r.archived and (not call.sandbox.config.search_lag_s or r.created <= visible_before)
+        if not r.archived and (view := r.search_view(cutoff)) is not None
     ]
     page, total, offset, _limit = run_search(otype, live, body)
     props = body.get("properties") or None

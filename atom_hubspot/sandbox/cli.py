@@ -6,7 +6,12 @@ import json
 
 import click
 
-from atom_hubspot.sandbox.config import DEMO_PORTAL_ID, FaultConfig, SandboxConfig
+from atom_hubspot.sandbox.config import (
+    DEFAULT_SEARCH_LAG_S,
+    DEMO_PORTAL_ID,
+    FaultConfig,
+    SandboxConfig,
+)
 
 # The host's exit code for "a needed extra is missing" (atom-host's README, CLI section); the
 # plugin does not import the host's CLI, so the number is repeated here.
@@ -41,6 +46,7 @@ def build_config(
     private_app_token: tuple[str, ...],
     webhook_url: str | None = None,
     webhook_disorder: float = 0.0,
+    search_lag: float = DEFAULT_SEARCH_LAG_S,
 ) -> SandboxConfig:
     try:
         fault_config = _faults(faults)
@@ -58,6 +64,7 @@ def build_config(
         private_app_tokens={t: DEMO_PORTAL_ID for t in private_app_token},
         webhook_url=webhook_url,
         webhook_disorder=webhook_disorder,
+        search_lag_s=search_lag,
     )
 
 
@@ -86,6 +93,13 @@ def build_config(
     help="Search requests per second per portal; 0 turns the limit off.",
 )
 @click.option("--daily-limit", type=int, default=None, help="Requests per day per portal.")
+@click.option(
+    "--search-lag",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_SEARCH_LAG_S,
+    show_default=True,
+    help="Seconds search trails writes, as HubSpot's index does; 0: search sees writes at once.",
+)
 @click.option(
     "--faults",
     default=None,
@@ -125,6 +139,7 @@ def sandbox(
     window: float,
     search_rate: int,
     daily_limit: int | None,
+    search_lag: float,
     faults: str | None,
     token_ttl: int,
     no_seed: bool,
@@ -156,6 +171,7 @@ def sandbox(
         private_app_token=private_app_token,
         webhook_url=webhook_url,
         webhook_disorder=webhook_disorder,
+        search_lag=search_lag,
     )
     app = create_sandbox_app(config)
     base = f"http://{host}:{port}"

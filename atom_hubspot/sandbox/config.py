@@ -15,6 +15,8 @@ _ACTIONS = ("CREATE", "UPDATE", "DELETE", "MERGE", "RESTORE")
 DEMO_PORTAL_ID = 1234567
 DEMO_HUB_DOMAIN = "atom-demo.hubspot.sandbox"
 DEMO_USER_EMAIL = "demo@atom.example"
+# How far HubSpot's search index trails writes, by default: HubSpot says a few seconds.
+DEFAULT_SEARCH_LAG_S = 2.0
 
 FaultKind = Literal["5xx", "500", "502", "503", "504", "timeout", "reset", "lost_answer", "429"]
 
@@ -93,9 +95,10 @@ class SandboxConfig(BaseModel):
     # Date releases served (each route also only those its API family has); legacy paths
     # are always served.
     api_versions: list[str] = Field(default_factory=lambda: list(RELEASES))
-    # Search is eventually consistent at HubSpot: records created less than this many
-    # seconds ago are not found yet (0 = found at once).
-    search_lag_s: float = Field(default=0.0, ge=0)
+    # Search is eventually consistent at HubSpot ("a few seconds"): search sees records as they
+    # were this many seconds ago, new ones not at all (0 = at once). Tests of something else
+    # set 0; `atom-host sandbox --search-lag`.
+    search_lag_s: float = Field(default=DEFAULT_SEARCH_LAG_S, ge=0)
     faults: FaultConfig = Field(default_factory=FaultConfig)
     # "raise": in-process faults raise httpx transport errors (for httpx.ASGITransport);
     # "wire": a standalone server hangs or drops the connection instead.

@@ -61,6 +61,19 @@ class Record:
     updated: float
     archived: bool = False
     archived_at: float | None = None
+    # What HubSpot's search index holds until it catches up with the latest write: the
+    # properties and modification time before it (None: the record was created by it).
+    indexed: tuple[dict[str, str], float] | None = None
+
+    def search_view(self, cutoff: float) -> Record | None:
+        """The record as search sees it when the index holds writes up to `cutoff`: itself,
+        its state before the latest write, or nothing (created after the cutoff)."""
+        if self.updated <= cutoff:
+            return self
+        if self.indexed is None:  # no older state kept: visible once its creation is indexed
+            return self if self.created <= cutoff else None
+        props, updated = self.indexed
+        return Record(self.id, props, self.created, updated, self.archived, self.archived_at)
 
 
 @dataclass
@@ -420,6 +433,7 @@ class Portal:
         merged[otype.modified_prop] = iso_ms(now)
         old = rec.properties.get(otype.unique_prop) if otype.unique_prop else None
         changed = {k: merged.get(k, "") for k in props if merged.get(k) != rec.properties.get(k)}
+        rec.indexed = (rec.properties, rec.updated)
         rec.properties = merged
         rec.updated = now
         self._index(otype, rec, old)

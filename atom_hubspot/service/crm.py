@@ -77,6 +77,17 @@ class ObjectsPage:
     total: int | None = None
 
 
+def _email_lookup(kind: ObjectKind, groups: Sequence[FilterGroup]) -> str | None:
+    """The e-mail address when the query is exactly "the contact with this e-mail"."""
+    live = [g for g in groups if g.filters]
+    if kind != "contact" or len(live) != 1 or len(live[0].filters) != 1:
+        return None
+    only = live[0].filters[0]
+    if only.property_name != "email" or only.operator != "EQ" or not only.value:
+        return None
+    return only.value
+
+
 class HubSpotCRMService:
     """The `crm` capability for one principal's HubSpot connection."""
 
@@ -216,6 +227,15 @@ class HubSpotCRMService:
         limit = page_limit(limit)
         props = list(properties) if properties else await self.read_properties(kind)
         api = self._api(kind)
+        email = _email_lookup(kind, groups) if not sorts and not query and not after else None
+        if email is not None:
+            # A contact by e-mail is a read by unique property, not a search: HubSpot's search
+            # index trails writes by seconds, so a contact made a moment ago is found this way.
+            try:
+                one = await api.get(email, id_property="email", properties=props)
+            except NotFound:
+                return ObjectsPage(results=[], next_after=None, total=0)
+            return ObjectsPage(results=[one], next_after=None, total=1)
         if not any(g.filters for g in groups) and not sorts and not query:
             page = await api.list(limit=limit, after=after, properties=props)
         else:
@@ -413,6 +433,10 @@ class HubSpotCRMService:
     ) -> Page[CRMRecord]:
         kind = object_kind(kind)
         group = FilterGroup(filters=[mapping.search_filter(kind, f) for f in filters])
+        if cursor is None and _email_lookup(kind, [group]) is not None:
+            # One contact by e-mail: a read, consistent with a write a moment ago (search is not).
+            found = await self.list_objects(kind, groups=[group], limit=1)
+            return Page(items=await self._to_unified(kind, found.results), next_cursor=None)
         # Search with no filter is still a search (HubSpot accepts `{}`), so results come in
         # the same order whether or not filters were given.
         req = build_search_request(

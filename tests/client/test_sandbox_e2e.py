@@ -45,6 +45,9 @@ class SandboxClock:
 def stack(version: str, *, clock: VirtualClock | None = None, **config):
     clock = clock or VirtualClock()
     config.setdefault("private_app_tokens", {PAT: DEMO_PORTAL_ID})
+    config.setdefault(
+        "search_lag_s", 0
+    )  # search sees writes at once: these tests are not about index lag
     transport = sandbox_transport(SandboxConfig(clock=SandboxClock(clock), **config))
     s = settings(HUBSPOT_API_VERSION=version, HUBSPOT_API_BASE_URL=SANDBOX_BASE_URL)
     gov = RateLimitGovernor(

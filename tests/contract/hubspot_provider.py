@@ -26,6 +26,9 @@ def hubspot_provider_state(*, seed: bool = False) -> dict[str, Any]:
                 portals=[PortalConfig(portal_id=PORTAL_ID, seed=seed, company_currency="USD")],
                 requests_per_10s=None,
                 search_per_s=None,
+                # The contract's searches read what was just written; index lag is HubSpot's
+                # own behaviour, checked with the sandbox's search and the plugin's routes.
+                search_lag_s=0,
                 private_app_tokens={PRIVATE_APP_TOKEN: PORTAL_ID},
                 extra_properties=CUSTOM_PROPERTIES,
             )

@@ -50,6 +50,9 @@ def sandbox_config(**kw: Any) -> SandboxConfig:
     kw.setdefault("private_app_tokens", {PAT: PORTAL})
     kw.setdefault("requests_per_10s", None)  # these tests are about data, not the budget
     kw.setdefault("search_per_s", None)
+    kw.setdefault(
+        "search_lag_s", 0
+    )  # search sees writes at once: these tests are not about index lag
     return SandboxConfig(**kw)
 
 

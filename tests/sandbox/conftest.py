@@ -91,7 +91,8 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def config(clock: ManualClock) -> SandboxConfig:
-    return SandboxConfig(clock=clock)
+    # Search sees writes at once here; test_search.py checks the index lag itself.
+    return SandboxConfig(clock=clock, search_lag_s=0)
 
 
 @pytest.fixture

@@ -190,3 +190,60 @@ async def test_search_total_and_limit_zero_counts(api: httpx.AsyncClient, p: dic
 
 def test_portal_config_is_exported():
     assert PortalConfig(portal_id=1).portal_id == 1
+
+
+async def test_search_trails_writes_by_the_index_lag(
+    clock: Any, transport: httpx.ASGITransport, client: httpx.AsyncClient, api: httpx.AsyncClient
+) -> None:
+    """With HubSpot's lag (the default), search sees each record as it was that long ago:
+    a new one not at all, an updated one with its old values; reads by id see the write."""
+    from atom_hubspot.sandbox.config import DEFAULT_SEARCH_LAG_S
+
+    sandbox = transport.app.state.sandbox  # type: ignore[attr-defined]
+    assert DEFAULT_SEARCH_LAG_S >= 1.0  # "a few seconds", not instant
+    sandbox.config.search_lag_s = DEFAULT_SEARCH_LAG_S
+    made = await api.post(
+        "/crm/v3/objects/contacts", json={"properties": {"email": "lag@example.com"}}
+    )
+    rid = made.json()["id"]
+    by_email = [f("email", "EQ", value="lag@example.com")]
+    body = {"filterGroups": [{"filters": by_email}], "properties": ["firstname"]}
+    p = {"objects": "/crm/v3/objects"}
+    assert (await search(api, p, **body)).json()["total"] == 0
+    read = await api.get(f"/crm/v3/objects/contacts/{rid}")
+    assert read.status_code == 200  # a read by id is consistent at once
+    clock.advance(DEFAULT_SEARCH_LAG_S)
+    assert (await search(api, p, **body)).json()["total"] == 1
+    await api.patch(f"/crm/v3/objects/contacts/{rid}", json={"properties": {"firstname": "New"}})
+    stale = (await search(api, p, **body)).json()["results"][0]
+    assert stale["properties"]["firstname"] is None  # the index still has the old value
+    renamed = {"filterGroups": [{"filters": [f("firstname", "EQ", value="New")]}]}
+    assert (await search(api, p, **renamed)).json()["total"] == 0
+    clock.advance(DEFAULT_SEARCH_LAG_S)
+    assert (await search(api, p, **body)).json()["results"][0]["properties"]["firstname"] == "New"
+    assert (await search(api, p, **renamed)).json()["total"] == 1
+    # Seeded records are long indexed.
+    assert (await search(api, p, limit=1)).json()["total"] >= 300
+
+
+def test_the_sandbox_cli_sets_the_search_lag() -> None:
+    from click.testing import CliRunner
+
+    from atom_hubspot.sandbox.cli import build_config, sandbox
+
+    kw: dict[str, Any] = dict(
+        rate_limit=None,
+        window=10.0,
+        search_rate=None,
+        daily_limit=None,
+        faults=None,
+        token_ttl=60,
+        no_seed=True,
+        private_app_token=(),
+    )
+    assert build_config(**kw).search_lag_s == 2.0
+    assert build_config(**kw, search_lag=0.0).search_lag_s == 0.0
+    usage = CliRunner().invoke(sandbox, ["--help"]).output
+    assert "--search-lag" in usage
+    bad = CliRunner().invoke(sandbox, ["--search-lag", "-1"])
+    assert bad.exit_code == 2

@@ -16,7 +16,7 @@ from .test_search import f, search
 @pytest.fixture
 def config(clock: Any) -> SandboxConfig:
     # A big, unseeded portal for the 10,000-result cap; search limit off for speed.
-    return SandboxConfig(clock=clock, search_per_s=None, requests_per_10s=None)
+    return SandboxConfig(clock=clock, search_per_s=None, requests_per_10s=None, search_lag_s=0)
 
 
 async def test_paging_stops_at_10000(api: httpx.AsyncClient, sandbox: Any, p: dict[str, str]):
