@@ -339,18 +339,20 @@ async def test_plugin_health_check_and_crm_service(shared_stack: Stack) -> None:
 # ------------------------------------------------------------------ search index lag
 
 
-async def test_a_contact_just_made_is_found_by_email_though_search_lags(stack: Stack) -> None:
+async def test_a_contact_just_made_is_found_by_email_though_search_lags(
+    shared_stack: Stack,
+) -> None:
     """HubSpot's search trails writes by seconds (the sandbox's default lag): the route finds
     a contact by e-mail a moment after making it, because that is a read by unique property,
     not a search; a search by another property sees it once the index has caught up."""
-    assert stack.sandbox.config.search_lag_s >= 1.0  # type: ignore[attr-defined]
+    assert shared_stack.sandbox.config.search_lag_s >= 1.0  # type: ignore[attr-defined]
     email = f"{_uniq('fresh')}@example.com"
-    async with stack.client("alice") as c:
+    async with shared_stack.client("alice") as c:
         made = await c.post("/api/hubspot/contacts", json={"email": email, "firstname": "Fresh"})
         assert made.status_code == 201, made.text
         found = await c.get("/api/hubspot/contacts", params={"email": email})
         by_name = await c.get("/api/hubspot/contacts", params={"name": "Fresh", "email": None})
-        stack.sandbox.offset += stack.sandbox.config.search_lag_s  # type: ignore[attr-defined]
+        shared_stack.sandbox.offset += shared_stack.sandbox.config.search_lag_s  # type: ignore[attr-defined]
         later = await c.get("/api/hubspot/contacts", params={"name": "Fresh"})
     assert [r["id"] for r in found.json()["data"]["results"]] == [made.json()["data"]["id"]]
     assert made.json()["data"]["id"] not in [r["id"] for r in by_name.json()["data"]["results"]]
