@@ -17,6 +17,7 @@ events pending for the next round.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -44,6 +45,7 @@ ClientFor = Callable[[int], Awaitable["HubSpotClient"]]
 # Errors that say "later", not "this event is bad": the events stay pending.
 PASSING = (RateLimited, Unavailable, StorageError)
 REFRESHED = {"creation", "propertyChange", "deletion", "restore", "associationChange"}
+PROPERTY_NAMES_TTL_S = 300.0
 
 
 @dataclass
@@ -51,6 +53,8 @@ class PortalPlan:
     """What one portal's events ask of the mirror."""
 
     refresh: dict[str, set[int]] = field(default_factory=dict)
+    # Records whose links may have changed (a property change leaves links alone).
+    links: dict[str, set[int]] = field(default_factory=dict)
     merges: list[tuple[str, int, list[int]]] = field(default_factory=list)
     purges: list[tuple[str, int]] = field(default_factory=list)
     lists: bool = False
@@ -88,11 +92,14 @@ def plan(events: Sequence[FeedEvent]) -> PortalPlan:
             ids = [int(i) for i in merged if isinstance(i, int) and int(i) != survivor]
             out.merges.append((otype, survivor, ids))
             out.refresh.setdefault(otype, set()).add(survivor)
+            out.links.setdefault(otype, set()).add(survivor)
         elif kind in REFRESHED:
             if ev.object_id is None:
                 out.parked[ev.id] = f"{ev.subscription_type} without objectId"
                 continue
             out.refresh.setdefault(otype, set()).add(ev.object_id)
+            if kind != "propertyChange":
+                out.links.setdefault(otype, set()).add(ev.object_id)
         else:
             out.skipped.append(ev.id)
             continue
@@ -126,9 +133,19 @@ class FeedApplier:
         self.client_for = client_for
         self.batch_size = batch_size
         self._rounds = Rounds("hubspot-feed", self._round, idle_s)
+        self._names: dict[int, tuple[float, dict[str, list[str]]]] = {}
 
     def wake(self) -> None:
         self._rounds.wake()
+
+    def _property_names(self, portal_id: int) -> dict[str, list[str]]:
+        """The portal's property names, read once per PROPERTY_NAMES_TTL_S (a property made
+        in HubSpot meanwhile is in the next sync)."""
+        now = time.monotonic()
+        cached = self._names.get(portal_id)
+        if cached is None or now - cached[0] > PROPERTY_NAMES_TTL_S:
+            cached = self._names[portal_id] = (now, {})
+        return cached[1]
 
     async def apply_pending(self) -> ApplyReport:
         """One round over the oldest pending events; returns what happened to them."""
@@ -153,7 +170,9 @@ class FeedApplier:
             report.skipped += len(events)
             log.info("feed: portal %s has no working connection (%s)", portal_id, exc.code)
             return
-        syncer = PortalSyncer(client, self.store, portal_id)
+        syncer = PortalSyncer(
+            client, self.store, portal_id, property_names=self._property_names(portal_id)
+        )
         try:
             await self._execute(syncer, portal_id, work)
         except PASSING as exc:
@@ -200,7 +219,7 @@ class FeedApplier:
         for otype, survivor, merged in work.merges:
             await self.store.merge_records(portal_id, otype, survivor, merged)
         for otype, ids in work.refresh.items():
-            await syncer.refresh(otype, ids)
+            await syncer.refresh(otype, ids, links=work.links.get(otype, ()))
         if work.lists:
             await syncer.refresh_lists()
 

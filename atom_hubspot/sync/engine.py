@@ -171,6 +171,7 @@ class PortalSyncer:
         clock: Callable[[], float] = time.time,
         progress: Progress | None = None,
         still_holder: StillHolder | None = None,
+        property_names: dict[str, list[str]] | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -180,7 +181,10 @@ class PortalSyncer:
         self.clock = clock
         self.progress = progress
         self.still_holder = still_holder
-        self._properties: dict[str, list[str]] = {}
+        # The portal's property names per type, once read (a caller may share the dict).
+        self._properties: dict[str, list[str]] = (
+            property_names if property_names is not None else {}
+        )
 
     # ------------------------------------------------------------------ run
 
@@ -518,11 +522,13 @@ class PortalSyncer:
 
     # ------------------------------------------------------------------ single records
 
-    async def refresh(self, object_type: str, ids: Iterable[int]) -> tuple[int, int]:
+    async def refresh(
+        self, object_type: str, ids: Iterable[int], *, links: Iterable[int] = ()
+    ) -> tuple[int, int]:
         """Read these records as HubSpot has them now (every property, by batch read) into
-        the mirror, with their links; those HubSpot no longer has are archived. The change
-        feed's way in: whatever order events arrived in, the mirror ends at HubSpot's state.
-        Returns (records written, records archived)."""
+        the mirror, and the links of `links` among them; those HubSpot no longer has are
+        archived. The change feed's way in: whatever order events arrived in, the mirror ends
+        at HubSpot's state. Returns (records written, records archived)."""
         wanted = sorted({int(i) for i in ids})
         if not wanted:
             return 0, 0
@@ -538,8 +544,9 @@ class PortalSyncer:
         archived = await self.store.archive_records(
             self.portal_id, object_type, gone, before=read_at
         )
-        if records:
-            await self.refresh_links(object_type, sorted({r.id for r in records}))
+        relinked = sorted({r.id for r in records} & {int(i) for i in links})
+        if relinked:
+            await self.refresh_links(object_type, relinked)
         return written, archived
 
     async def refresh_links(self, object_type: str, ids: list[int]) -> None:
