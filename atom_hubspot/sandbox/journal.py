@@ -143,6 +143,14 @@ def _portal_filter(call: Call) -> int | None:
 _PREFIXES = ("/webhooks-journal/journal/{date}", "/webhooks-journal/journal-local/{date}")
 
 
+def _end_of_journal(call: Call, index: int) -> Response:
+    """The first (0) or last (-1) live entry, for the caller's app token; 204 when none."""
+    _app_token(call)
+    book = call.sandbox.webhooks.journal_book
+    entries = book.live(_portal_filter(call))
+    return book.fetch_response(call, entries[index]) if entries else no_content()
+
+
 @routes.add(
     "GET",
     "journal.earliest",
@@ -151,11 +159,7 @@ _PREFIXES = ("/webhooks-journal/journal/{date}", "/webhooks-journal/journal-loca
     family="webhooks.journal",
 )
 async def earliest(call: Call) -> Response:
-    _app_token(call)
-    entries = call.sandbox.webhooks.journal_book.live(_portal_filter(call))
-    if not entries:
-        return no_content()
-    return call.sandbox.webhooks.journal_book.fetch_response(call, entries[0])
+    return _end_of_journal(call, 0)
 
 
 @routes.add(
@@ -166,11 +170,7 @@ async def earliest(call: Call) -> Response:
     family="webhooks.journal",
 )
 async def latest(call: Call) -> Response:
-    _app_token(call)
-    entries = call.sandbox.webhooks.journal_book.live(_portal_filter(call))
-    if not entries:
-        return no_content()
-    return call.sandbox.webhooks.journal_book.fetch_response(call, entries[-1])
+    return _end_of_journal(call, -1)
 
 
 @routes.add(
