@@ -447,6 +447,14 @@ class Portal:
             )
         return rec
 
+    def update_as_user(self, otype: ObjectType, rec: Record, raw_props: Any, now: float) -> Record:
+        """`update`, as a user in HubSpot's UI makes it (its events say changeSource CRM_UI)."""
+        self.change_source = "CRM_UI"
+        try:
+            return self.update(otype, rec, raw_props, now)
+        finally:
+            self.change_source = "API"
+
     def archive(self, otype: ObjectType, rec: Record, now: float) -> None:
         rec.archived = True
         self._index(otype, rec, rec.properties.get(otype.unique_prop or "", None))

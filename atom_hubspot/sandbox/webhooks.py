@@ -302,11 +302,7 @@ async def edit_as_user(call: Call) -> Response:
     props = call.json_object().get("properties")
     if not isinstance(props, dict) or not props:
         raise validation("properties must be a non-empty object of property values")
-    portal.change_source = "CRM_UI"
-    try:
-        portal.update(otype, record, props, call.sandbox.now())
-    finally:
-        portal.change_source = "API"
+    portal.update_as_user(otype, record, props, call.sandbox.now())
     return json_response({"id": str(record.id), "properties": record.properties})
 
 
@@ -337,11 +333,7 @@ async def start_change_stream(call: Call) -> Response:
                 record = portal.live(otype, rng.choice(ids))
                 if record is None:
                     continue
-                portal.change_source = "CRM_UI"
-                try:
-                    portal.update(otype, record, {prop: f"v{n}"}, sb.now())
-                finally:
-                    portal.change_source = "API"
+                portal.update_as_user(otype, record, {prop: f"v{n}"}, sb.now())
                 stream["edits"].append([f"v{n}", record.id, time.time()])
                 sb.webhooks.kick()
         finally:
