@@ -280,16 +280,12 @@ async def overview(call: Call) -> Response:
             "accessTokenTtlSeconds": sb.config.access_token_ttl_s,
             "now": sb.now(),
             "admin": sorted(
-                {
-                    f"{r.method} {r.templates[0]}"
-                    for r in call.sandbox.router.routes
-                    if r.kind == "admin"
-                }
+                {f"{r.method} {r.templates[0]}" for r in call.router.routes if r.kind == "admin"}
             ),
             "api": sorted(
                 {
                     f"{r.method} {t}"
-                    for r in call.sandbox.router.routes
+                    for r in call.router.routes
                     if r.kind != "admin"
                     for t in r.templates
                 }

@@ -12,107 +12,31 @@ https://developers.hubspot.com/docs/api-reference/latest/webhooks-journal/journa
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-
 from starlette.responses import Response
 
+from atom_hubspot.sandbox.changes import (
+    JOURNAL_SCOPE,
+    RETENTION_S,
+    SUBSCRIPTIONS_SCOPE,
+    JournalEntry,
+    iso,
+    journal_event,
+)
 from atom_hubspot.sandbox.errors import ApiError, not_found
-from atom_hubspot.sandbox.objects import OBJECT_TYPES
 from atom_hubspot.sandbox.routing import Call, Router, json_response, no_content
-
-if TYPE_CHECKING:
-    from atom_hubspot.sandbox.app import Sandbox
-
-JOURNAL_SCOPE = "developer.webhooks_journal.read"
-SUBSCRIPTIONS_SCOPE = "developer.webhooks_journal.subscriptions.read"
-RETENTION_S = 3 * 86_400
-_ACTIONS = {
-    "creation": "CREATE",
-    "propertyChange": "UPDATE",
-    "deletion": "DELETE",
-    "restore": "RESTORE",
-    "merge": "MERGE",
-    "privacyDeletion": "DELETE",
-}
-_TYPE_IDS = {t.singular: t.type_id for t in OBJECT_TYPES.values()}
 
 routes = Router()
 
 
-@dataclass
-class JournalEntry:
-    offset: str
-    portal_id: int
-    published_at: float
-    events: list[dict[str, Any]]
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def journal_event(event: dict[str, Any]) -> dict[str, Any]:
-    """A webhook-shaped change in the journal's (provisional) shape."""
-    head, _, kind = event["subscriptionType"].partition(".")
-    out: dict[str, Any] = {
-        "portalId": event["portalId"],
-        "occurredAt": event["occurredAt"],
-        "objectTypeId": _TYPE_IDS.get(head, head),
-        "objectId": event.get("objectId"),
-        "changeSource": event.get("changeSource"),
-    }
-    if kind == "associationChange":
-        out["action"] = (
-            "ASSOCIATION_REMOVED" if event.get("associationRemoved") else "ASSOCIATION_ADDED"
-        )
-        out["associatedObjectId"] = event.get("toObjectId")
-        out["associationType"] = event.get("associationType")
-    else:
-        out["action"] = _ACTIONS.get(kind, kind.upper())
-    if kind == "propertyChange":
-        out["propertyChanges"] = [
-            {"propertyName": event.get("propertyName"), "propertyValue": event.get("propertyValue")}
-        ]
-    if kind == "privacyDeletion":
-        out["privacyDeletion"] = True
-    return out
-
-
-class Journal:
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
-        self.entries: list[JournalEntry] = []
-        self._counter = 0
-
-    def publish(self, portal_id: int, events: list[dict[str, Any]]) -> None:
-        if not events:
-            return
-        self._counter += 1
-        offset = str(
-            uuid.UUID(int=(self.sandbox.config.seed_value << 64) + self._counter, version=4)
-        )
-        self.entries.append(JournalEntry(offset, portal_id, self.sandbox.now(), events))
-
-    def live(self, portal_id: int | None) -> list[JournalEntry]:
-        horizon = self.sandbox.now() - RETENTION_S
-        return [
-            e
-            for e in self.entries
-            if e.published_at >= horizon and (portal_id is None or e.portal_id == portal_id)
-        ]
-
-    def fetch_response(self, call: Call, entry: JournalEntry) -> Response:
-        base = f"http://{call.headers.get('host', 'sandbox.local')}{call.root_path}"
-        return json_response(
-            {
-                "currentOffset": entry.offset,
-                "url": f"{base}/_journal-files/{entry.offset}",
-                "expiresAt": _iso(entry.published_at + RETENTION_S),
-            }
-        )
+def fetch_response(call: Call, entry: JournalEntry) -> Response:
+    base = f"http://{call.headers.get('host', 'sandbox.local')}{call.root_path}"
+    return json_response(
+        {
+            "currentOffset": entry.offset,
+            "url": f"{base}/_journal-files/{entry.offset}",
+            "expiresAt": iso(entry.published_at + RETENTION_S),
+        }
+    )
 
 
 def _app_token(call: Call, scope: str = JOURNAL_SCOPE) -> None:
@@ -148,7 +72,7 @@ def _end_of_journal(call: Call, index: int) -> Response:
     _app_token(call)
     book = call.sandbox.webhooks.journal_book
     entries = book.live(_portal_filter(call))
-    return book.fetch_response(call, entries[index]) if entries else no_content()
+    return fetch_response(call, entries[index]) if entries else no_content()
 
 
 @routes.add(
@@ -192,7 +116,7 @@ async def next_entry(call: Call) -> Response:
     later = [e for e in entries if everything.index(e) > position]
     if not later:
         return no_content()
-    return book.fetch_response(call, later[0])
+    return fetch_response(call, later[0])
 
 
 @routes.add("GET", "journal.file", "/_journal-files/{offset}", kind="oauth")
@@ -204,7 +128,7 @@ async def journal_file(call: Call) -> Response:
     return json_response(
         {
             "offset": entry.offset,
-            "publishedAt": _iso(entry.published_at),
+            "publishedAt": iso(entry.published_at),
             "journalEvents": [journal_event(e) for e in entry.events],
         }
     )

@@ -16,7 +16,7 @@ from atom_hubspot.releases import FAMILIES
 from atom_hubspot.sandbox.errors import ApiError, not_found, validation
 
 if TYPE_CHECKING:
-    from atom_hubspot.sandbox.app import Sandbox
+    from atom_hubspot.sandbox.core import Sandbox
     from atom_hubspot.sandbox.state import Portal
     from atom_hubspot.sandbox.tokens import TokenGrant
 
@@ -28,6 +28,7 @@ class Call:
     """One request as handlers see it."""
 
     sandbox: Sandbox
+    router: Router
     method: str
     path: str
     params: dict[str, str]

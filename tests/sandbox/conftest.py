@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from atom_hubspot.sandbox import ManualClock, SandboxConfig, create_sandbox_app
-from atom_hubspot.sandbox.app import ALL_SCOPES, Sandbox, SandboxApp
+from atom_hubspot.sandbox.app import SandboxApp
+from atom_hubspot.sandbox.core import ALL_SCOPES, Sandbox
 from atom_hubspot.sandbox.testing import SANDBOX_BASE_URL, approve, query_of
 
 CLIENT_ID = "sandbox-client-id"

@@ -10,7 +10,7 @@ import httpx
 
 import atom_hubspot.sandbox as sandbox_pkg
 from atom_hubspot.sandbox import DEMO_PORTAL_ID, ManualClock, SandboxConfig, create_sandbox_app
-from atom_hubspot.sandbox.app import Sandbox
+from atom_hubspot.sandbox.core import Sandbox
 
 
 def test_sandbox_never_imports_the_client():
@@ -51,16 +51,16 @@ def test_endpoint_modules_do_not_import_the_app():
     assert offenders == []
     from atom_hubspot.sandbox import app as app_module
 
-    served = {r.name for r in create_sandbox_app().state.sandbox.router.routes}
+    served = {r.name for r in create_sandbox_app().router.routes}
     listed = {r.name for table in app_module.ROUTE_TABLES for r in table.routes}
     assert served == listed and "crm.objects.list" in served and "oauth.token" in served
 
 
 def test_seed_is_deterministic(clock: ManualClock):
-    from atom_hubspot.sandbox import app as app_module
+    from atom_hubspot.sandbox import core
 
     def snapshot() -> list[tuple[int, str]]:
-        app_module._SEEDED.clear()  # build the seed afresh, not from the copy-on-create cache
+        core._SEEDED.clear()  # build the seed afresh, not from the copy-on-create cache
         sb: Sandbox = create_sandbox_app(SandboxConfig(clock=clock)).state.sandbox
         portal = sb.portals[DEMO_PORTAL_ID]
         return [(r.id, r.properties.get("email", "")) for r in portal.records["contacts"].values()]
@@ -206,7 +206,7 @@ async def test_wrong_method_is_405(api: httpx.AsyncClient):
 
 
 def test_every_api_endpoint_answers_in_both_path_styles():
-    router = create_sandbox_app().state.sandbox.router
+    router = create_sandbox_app().router
 
     api = [r for r in router.routes if r.kind == "api"]
     assert len(api) >= 30

@@ -12,7 +12,7 @@ import pytest
 
 from atom_hubspot.releases import FAMILIES, RELEASES
 from atom_hubspot.sandbox import DEMO_PORTAL_ID, ManualClock
-from atom_hubspot.sandbox.app import Sandbox
+from atom_hubspot.sandbox.core import Sandbox
 
 from .conftest import STYLES, assert_error_shape
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from atom_hubspot.sandbox import FaultConfig, ManualClock
-from atom_hubspot.sandbox.app import Sandbox
+from atom_hubspot.sandbox.core import Sandbox
 
 from .conftest import assert_error_shape
 

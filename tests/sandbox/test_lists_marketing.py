@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from atom_hubspot.sandbox.app import Sandbox
+from atom_hubspot.sandbox.core import Sandbox
 
 from .conftest import assert_error_shape
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from atom_hubspot.sandbox import ManualClock
-from atom_hubspot.sandbox.app import Sandbox
+from atom_hubspot.sandbox.core import Sandbox
 from atom_hubspot.sandbox.testing import approve, query_of
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT, authorize_url, oauth_tokens

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from atom_hubspot.sandbox.app import Sandbox
+from atom_hubspot.sandbox.core import Sandbox
 from atom_hubspot.sandbox.config import DEMO_PORTAL_ID
 from tests.sandbox.conftest import assert_error_shape, oauth_tokens
 
