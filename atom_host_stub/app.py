@@ -23,8 +23,14 @@ from atom_host_stub.contract import Principal
 from atom_host_stub.crm_routes import PREFIX as CRM_PREFIX
 from atom_host_stub.crm_routes import build_crm_router
 from atom_host_stub.guard import RequestGuard, under
-from atom_host_stub.host import Host, MountRegistration, RouteRegistration, host_version
-from atom_host_stub.mcp_server import MCP_PATH, McpSlot
+from atom_host_stub.host import (
+    MCP_PATH,
+    Host,
+    MountRegistration,
+    RouteRegistration,
+    host_version,
+)
+from atom_host_stub.mcp_server import McpSlot
 from atom_host_stub.mcp_server import available as mcp_available
 from atom_host_stub.services import ServiceUnavailable
 from atom_host_stub.sessions import (

@@ -67,11 +67,16 @@ def web_available() -> bool:
     return importable("fastapi") and importable("jinja2") and importable("fastapi_offline")
 
 
-def mcp_feature() -> FeatureState:
-    """The MCP server: on when the `mcp` extra is installed (see mcp_server.py)."""
-    from atom_host_stub.mcp_server import feature
+MCP_PATH = "/mcp"
 
-    return feature()
+
+def mcp_feature() -> FeatureState:
+    """The MCP server (mcp_server.py): on when the `mcp` extra is installed."""
+    if importable("mcp"):
+        return FeatureState(name="mcp", enabled=True, reason=f"MCP at {MCP_PATH} and stdio")
+    return FeatureState(
+        name="mcp", enabled=False, reason="the MCP SDK is not installed", extra="mcp"
+    )
 
 
 @dataclass

@@ -29,17 +29,16 @@ from atom_host_stub.agent_tools import (
     crm_tools,
 )
 from atom_host_stub.auth import ApiKeyAuthenticator, Unauthorized
-from atom_host_stub.contract import FIELDS_MODELS, AgentTool, FeatureState, Principal
+from atom_host_stub.contract import FIELDS_MODELS, AgentTool, Principal
+from atom_host_stub.host import Host, host_version
 
 if TYPE_CHECKING:
     import mcp_types
     from mcp.server import Server
 
-    from atom_host_stub.host import Host
 
 log = logging.getLogger("atom_host_stub.mcp")
 
-MCP_PATH = "/mcp"
 PIPELINES_URI = "atom://crm/pipelines"
 FIELDS_URI = "atom://crm/fields/"
 EXTRA = "mcp"
@@ -49,14 +48,6 @@ SERVER_NAME = "atom"
 def available() -> bool:
     """True when the MCP SDK is installed (the `mcp` extra)."""
     return importlib.util.find_spec("mcp") is not None
-
-
-def feature() -> FeatureState:
-    if available():
-        return FeatureState(name="mcp", enabled=True, reason=f"MCP at {MCP_PATH} and stdio")
-    return FeatureState(
-        name="mcp", enabled=False, reason="the MCP SDK is not installed", extra=EXTRA
-    )
 
 
 def host_tools(host: Host) -> list[AgentTool]:
@@ -288,8 +279,6 @@ class McpSlot:
     async def serve(
         self, host: Host, authenticator: ApiKeyAuthenticator, secret: bytes
     ) -> AsyncIterator[None]:
-        from atom_host_stub.host import host_version
-
         runner = runner_for(host, secret)
         server = build_server(runner, header_principal(authenticator), version=host_version())
         app = McpHttpApp(server, authenticator)
@@ -337,7 +326,6 @@ async def serve_stdio(host: Host, api_key: str) -> None:
     """`atom-host mcp`: start the plugins, serve MCP on stdin/stdout as the key's principal."""
     from mcp.server.stdio import stdio_server
 
-    from atom_host_stub.host import host_version
     from atom_host_stub.sessions import load_or_create_secret
 
     settings = host.settings

@@ -208,13 +208,13 @@ def test_without_the_sdk_the_feature_is_off_and_says_which_extra(
 ) -> None:
     import importlib.util
 
-    from atom_host_stub import mcp_server
+    from atom_host_stub.host import mcp_feature
 
     real = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "mcp" else real(name, *a)
     )
-    state = mcp_server.feature()
+    state = mcp_feature()
     assert state.enabled is False and state.extra == "mcp"
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from atom_hubspot.sandbox.core import Sandbox
 from atom_hubspot.sandbox.config import DEMO_PORTAL_ID
+from atom_hubspot.sandbox.core import Sandbox
 from tests.sandbox.conftest import assert_error_shape, oauth_tokens
 
 SHOE_SIZE = {
