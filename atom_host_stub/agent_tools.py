@@ -18,11 +18,13 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import inspect
 import json
 import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -34,6 +36,8 @@ from atom_host_stub.contract import (
     ObjectKind,
     Pipeline,
     Principal,
+    ReadOrigin,
+    ReadSource,
     SearchFilter,
     ToolContext,
 )
@@ -290,6 +294,11 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Source = Annotated[
+    ReadSource, Field(description="auto: a local mirror when current; live forces the CRM")
+]
+
+
 class SearchIn(_In):
     object_type: Kind
     filters: list[SearchFilter] = Field(
@@ -297,11 +306,16 @@ class SearchIn(_In):
     )
     limit: int = Field(default=20, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(default=None, max_length=1000, description="next_cursor of a page")
+    source: Source = "auto"
 
 
 class GetIn(_In):
     object_type: Kind
     id: RecordId
+
+
+class ReadIn(GetIn):
+    source: Source = "auto"
 
 
 class NoIn(_In):
@@ -326,7 +340,12 @@ class UpdateIn(CreateIn):
     id: RecordId
 
 
-class RecordsPage(BaseModel):
+class Origin(BaseModel):
+    source: Literal["mirror", "live"] = Field(description="mirror: the local copy; live: the CRM")
+    as_of: datetime | None = Field(default=None, description="Holds every change up to then")
+
+
+class RecordsPage(Origin):
     object_type: str
     results: list[dict[str, Any]]
     next_cursor: str | None = None
@@ -339,6 +358,10 @@ class RecordOut(BaseModel):
     object_type: str
     record: dict[str, Any]
     provider: str
+
+
+class ReadOut(RecordOut, Origin):
+    pass
 
 
 class PipelinesOut(BaseModel):
@@ -360,13 +383,37 @@ def _fields(kind: ObjectKind, given: dict[str, Any]) -> BaseModel:
         raise ToolFailure("invalid_input", f"Invalid fields for a {kind}: {wrong}.") from exc
 
 
+def _takes_source(method: Any) -> bool:
+    """Whether a provider's read takes `source` (the contract added it; older providers'
+    reads are live, and are called without it)."""
+    try:
+        return "source" in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _source_kw(crm: Any, method: str, source: ReadSource) -> dict[str, Any]:
+    return {"source": source} if _takes_source(getattr(crm, method)) else {}
+
+
+def _origin(found: Any, asked_at: datetime) -> dict[str, Any]:
+    """`source` and `as_of` of a read: the provider's word, else a live read as of the call."""
+    origin = getattr(found, "origin", None)
+    if not isinstance(origin, ReadOrigin):
+        origin = ReadOrigin(source="live", as_of=asked_at)
+    return {"source": origin.source, "as_of": origin.as_of}
+
+
 async def _search(ctx: ToolContext, a: SearchIn) -> RecordsPage:
     crm = await ctx.service("crm")
     kind = KINDS[a.object_type]
+    asked_at = datetime.now(UTC)
     if a.filters:
-        page = await crm.search_records(kind, a.filters, limit=a.limit, cursor=a.cursor)
+        kw = _source_kw(crm, "search_records", a.source)
+        page = await crm.search_records(kind, a.filters, limit=a.limit, cursor=a.cursor, **kw)
     else:
-        page = await crm.list_records(kind, limit=a.limit, cursor=a.cursor)
+        kw = _source_kw(crm, "list_records", a.source)
+        page = await crm.list_records(kind, limit=a.limit, cursor=a.cursor, **kw)
     return RecordsPage(
         object_type=a.object_type,
         results=[r.model_dump(mode="json", exclude={"raw"}) for r in page.items],
@@ -374,6 +421,7 @@ async def _search(ctx: ToolContext, a: SearchIn) -> RecordsPage:
         truncated=page.next_cursor is not None,
         total=getattr(page, "total", None),
         provider=crm.provider,
+        **_origin(page, asked_at),
     )
 
 
@@ -381,10 +429,17 @@ def _record_out(crm: Any, object_type: str, record: BaseModel) -> RecordOut:
     return RecordOut(object_type=object_type, record=_dump(record), provider=crm.provider)
 
 
-async def _get(ctx: ToolContext, a: GetIn) -> RecordOut:
+async def _get(ctx: ToolContext, a: ReadIn) -> ReadOut:
     crm = await ctx.service("crm")
-    found = await crm.get_record(KINDS[a.object_type], a.id)
-    return _record_out(crm, a.object_type, found)
+    asked_at = datetime.now(UTC)
+    kw = _source_kw(crm, "get_record", a.source)
+    found = await crm.get_record(KINDS[a.object_type], a.id, **kw)
+    return ReadOut(
+        object_type=a.object_type,
+        record=_dump(found),
+        provider=crm.provider,
+        **_origin(found, asked_at),
+    )
 
 
 async def _pipelines(ctx: ToolContext, a: NoIn) -> PipelinesOut:
@@ -424,7 +479,8 @@ async def _preview_create(ctx: ToolContext, a: CreateIn) -> Preview:
 async def _preview_update(ctx: ToolContext, a: UpdateIn) -> Preview:
     crm = await ctx.service("crm")
     kind = KINDS[a.object_type]
-    current = await crm.get_record(kind, a.id)  # the record exists and is the caller's
+    # The record exists and is the caller's, as the CRM holds it now.
+    current = await crm.get_record(kind, a.id, **_source_kw(crm, "get_record", "live"))
     after = _set_fields(kind, a.fields)
     before = current.model_dump(mode="json", include=set(after) - {"custom_fields"})
     return Preview(
@@ -436,7 +492,8 @@ async def _preview_update(ctx: ToolContext, a: UpdateIn) -> Preview:
 
 async def _preview_archive(ctx: ToolContext, a: GetIn) -> Preview:
     crm = await ctx.service("crm")
-    current = await crm.get_record(KINDS[a.object_type], a.id)
+    kw = _source_kw(crm, "get_record", "live")
+    current = await crm.get_record(KINDS[a.object_type], a.id, **kw)
     return Preview(
         tool="crm_archive",
         changes={"archive": a.object_type, "id": a.id, "record": _dump(current)},
@@ -448,12 +505,15 @@ def crm_tools() -> list[AgentTool]:
     return [
         AgentTool(
             "crm_search",
-            "Search or list contacts, companies or deals (paged; says total and truncated).",
+            "Search or list contacts, companies or deals (paged; says total, truncated, source "
+            "and as_of).",
             SearchIn,
             RecordsPage,
             _search,
         ),
-        AgentTool("crm_get", "Read one CRM record by id.", GetIn, RecordOut, _get),
+        AgentTool(
+            "crm_get", "Read one CRM record by id (says source and as_of).", ReadIn, ReadOut, _get
+        ),
         AgentTool(
             "crm_pipelines", "Deal pipelines and their stages.", NoIn, PipelinesOut, _pipelines
         ),

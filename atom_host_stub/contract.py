@@ -13,9 +13,9 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Annotated, Any, Generic, Literal, Protocol, Self, TypeVar, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 # --------------------------------------------------------------------------- principal
 
@@ -288,8 +288,26 @@ class CRMNotConnected(CRMError):
 # --------------------------------------------------------------------------- CRM models
 
 
+# Where a read is answered from: `live` asks the CRM itself now; `mirror` a local copy the
+# provider keeps, however far behind; `auto` (the default) the local copy while it is current,
+# else the CRM. A provider that keeps no copy reads live whatever is asked.
+ReadSource = Literal["auto", "mirror", "live"]
+
+
+class ReadOrigin(BaseModel):
+    """Which source answered a read and how current it is."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: Literal["mirror", "live"]
+    as_of: datetime | None = Field(
+        default=None, description="The answer holds every change made up to this time"
+    )
+
+
 class CRMRecord(BaseModel):
-    """Fields every unified CRM record has; `raw` keeps the provider's record untouched."""
+    """Fields every unified CRM record has; `raw` keeps the provider's record untouched.
+    `origin` says where a read found it (None when the provider does not say)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -299,6 +317,16 @@ class CRMRecord(BaseModel):
     archived: bool = False
     custom_fields: dict[str, str | None] = Field(default_factory=dict)
     raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+    _origin: ReadOrigin | None = PrivateAttr(default=None)
+
+    @property
+    def origin(self) -> ReadOrigin | None:
+        return self._origin
+
+    def with_origin(self, origin: ReadOrigin) -> Self:
+        """This record, marked as read from `origin` (not part of its fields or dumps)."""
+        self._origin = origin
+        return self
 
 
 class Money(BaseModel):
@@ -354,10 +382,14 @@ T = TypeVar("T")
 
 
 class Page(BaseModel, Generic[T]):
-    """One page of records and the opaque cursor of the next one (None at the end)."""
+    """One page of records and the opaque cursor of the next one (None at the end); `total`
+    and `origin` when the provider knows them. A cursor continues in the source its page
+    came from."""
 
     items: list[T]
     next_cursor: str | None = None
+    total: int | None = Field(default=None, description="Records matching, on every page")
+    origin: ReadOrigin | None = None
 
 
 # Inputs for create/update: every field optional (update is partial), custom fields by name.
@@ -426,15 +458,26 @@ ObjectKind = Literal["contact", "company", "deal"]
 
 @runtime_checkable
 class CRMService(Protocol):
-    """The `crm` capability. HubSpot implements it; so can any other CRM plugin."""
+    """The `crm` capability. HubSpot implements it; so can any other CRM plugin.
+
+    Reads take `source` (see ReadSource) and say where they were answered from (`origin` of
+    a page or record); callers accept a provider whose reads take no `source` (it reads live).
+    """
 
     provider: str
 
     async def list_records(
-        self, kind: ObjectKind, *, limit: int = 20, cursor: str | None = None
+        self,
+        kind: ObjectKind,
+        *,
+        limit: int = 20,
+        cursor: str | None = None,
+        source: ReadSource = "auto",
     ) -> Page[Any]: ...
 
-    async def get_record(self, kind: ObjectKind, record_id: str) -> Any: ...
+    async def get_record(
+        self, kind: ObjectKind, record_id: str, *, source: ReadSource = "auto"
+    ) -> Any: ...
 
     async def create_record(self, kind: ObjectKind, fields: BaseModel) -> Any: ...
 
@@ -449,6 +492,7 @@ class CRMService(Protocol):
         *,
         limit: int = 20,
         cursor: str | None = None,
+        source: ReadSource = "auto",
     ) -> Page[Any]: ...
 
     async def list_pipelines(self) -> list[Pipeline]: ...

@@ -237,7 +237,7 @@ def _add_resource(
 
     def page_of(service: CRMService, found: Any) -> JSONResponse:
         data = {"results": [dump(r) for r in found.items], "next_after": found.next_cursor}
-        return ok(service, {**data, "total": None})
+        return ok(service, {**data, "total": getattr(found, "total", None)})
 
     @router.get(f"/{plural}", response_model=page, summary=f"List {plural}")
     async def list_records(service: Service, limit: Limit = 20, after: After = None) -> Any:

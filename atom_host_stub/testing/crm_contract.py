@@ -260,6 +260,31 @@ class CRMContract:
             ),
         )
 
+    # ----------------------------------------------------------------------- read source
+
+    async def test_reads_say_where_they_come_from_and_live_forces_the_crm(
+        self, atom_crm: CRMService
+    ) -> None:
+        before = datetime.now(UTC)
+        created = await atom_crm.create_record("contact", new_contact(first_name="Origin"))
+        for source in ("live", "auto"):
+            found = await atom_crm.get_record("contact", created.id, source=source)
+            assert found.id == created.id and found.first_name == "Origin"
+            assert found.origin is not None, "a read says its source and as_of"
+            assert found.origin.as_of is not None and found.origin.as_of.tzinfo is not None
+            if source == "live":
+                assert found.origin.source == "live" and found.origin.as_of >= before
+        page = await atom_crm.list_records("contact", limit=1, source="live")
+        assert page.origin is not None and page.origin.source == "live"
+        assert page.total is None or page.total >= len(page.items) == 1
+        hits = await atom_crm.search_records(
+            "contact", [SearchFilter(field="email", op="eq", value=created.email)], source="live"
+        )
+        assert [r.id for r in hits.items] == [created.id]
+        assert hits.origin is not None and hits.origin.source == "live"
+        assert hits.total in (None, 1)
+        assert "origin" not in found.model_dump(), "where a read came from is not a field"
+
     # ----------------------------------------------------------------------- search
 
     async def test_search_by_email_finds_exactly_that_contact(self, atom_crm: CRMService) -> None:

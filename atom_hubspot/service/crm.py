@@ -22,6 +22,8 @@ from atom_host_stub.contract import (
     ObjectKind,
     Page,
     Pipeline,
+    ReadOrigin,
+    ReadSource,
     SearchFilter,
     Stage,
 )
@@ -43,7 +45,13 @@ from atom_hubspot.service.crm_requests import (
     property_names,
     record_input,
 )
-from atom_hubspot.service.mirror import MirrorAccess, Source, Sourced, now_utc
+from atom_hubspot.service.mirror import (
+    MirrorAccess,
+    Source,
+    Sourced,
+    check_source,
+    now_utc,
+)
 from atom_hubspot.storage.mirror import MirroredRecord
 
 log = logging.getLogger("atom_hubspot.service.crm")
@@ -53,6 +61,8 @@ MAX_CUSTOM_READ = 200  # custom property names added to a read, at most (URL len
 PROPERTY_NAMES_TTL_S = 300.0
 # After a failure other than a refusal, ask again this soon (not on every read meanwhile).
 PROPERTY_NAMES_RETRY_S = 30.0
+# A cursor of a page read from the mirror starts so; the next page is read from it too.
+MIRROR_CURSOR = "mirror:"
 
 
 @dataclass(frozen=True)
@@ -366,16 +376,116 @@ class HubSpotCRMService:
             currency = await self.account_currency()
         return [mapping.to_unified(kind, o, account_currency=currency) for o in objs]
 
+    async def _read_source(
+        self, kind: ObjectKind, source: ReadSource, cursor: str | None
+    ) -> tuple[ReadOrigin, str | None]:
+        """Where a read of `kind` is answered from, and the cursor in that source's terms. A
+        cursor continues in the source its page came from (the mirror's and HubSpot's cursors
+        mean different things)."""
+        asked = check_source(source)
+        if cursor is not None:
+            mirrored = cursor.startswith(MIRROR_CURSOR)
+            if asked != "auto" and mirrored != (asked == "mirror"):
+                raise InputError(
+                    f"cursor is from a {'mirror' if mirrored else 'live'} page: ask with "
+                    "source auto, or start again without cursor",
+                    errors=[{"field": "cursor", "message": "from another source"}],
+                )
+            asked = "mirror" if mirrored else "live"
+            cursor = cursor.removeprefix(MIRROR_CURSOR)
+        if self.mirror is None:
+            return ReadOrigin(source="live", as_of=now_utc()), cursor
+        chosen, as_of = await self.mirror.decide(mapping.OBJECT_TYPES[kind], asked)
+        return ReadOrigin(source="mirror" if chosen == "mirror" else "live", as_of=as_of), cursor
+
+    async def _from_mirror_unified(
+        self, kind: ObjectKind, records: Sequence[MirroredRecord]
+    ) -> list[CRMRecord]:
+        """Mirrored records as the contract's: the properties a live read would name (the
+        mirror holds every HubSpot property too, which are not custom fields)."""
+        names = await self.read_properties(kind)
+        objs = [
+            CrmObject(
+                id=str(r.id),
+                properties={
+                    n: None if r.properties[n] is None else str(r.properties[n])
+                    for n in names
+                    if n in r.properties
+                },
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+                archived=r.archived,
+            )
+            for r in records
+        ]
+        return await self._to_unified(kind, objs)
+
+    async def _mirror_page(
+        self,
+        kind: ObjectKind,
+        origin: ReadOrigin,
+        groups: Sequence[FilterGroup],
+        limit: int,
+        after: str | None,
+    ) -> Page[CRMRecord]:
+        assert self.mirror is not None
+        object_type = mapping.OBJECT_TYPES[kind]
+        filters = [[f.to_json() for f in g.filters] for g in groups]
+        sorts = [("hs_object_id", False)] if any(filters) else []
+        found = await self.mirror.page(
+            object_type,
+            filter_groups=filters,
+            sorts=sorts,
+            query=None,
+            limit=page_limit(limit),
+            after=after,
+        )
+        # A plain listing pages by id and counts apart (HubSpot's list endpoint counts not).
+        total = found.total if found.total is not None else await self.mirror.count(object_type)
+        return Page(
+            items=await self._from_mirror_unified(kind, found.records),
+            next_cursor=None if found.next_after is None else MIRROR_CURSOR + found.next_after,
+            total=total,
+            origin=origin,
+        )
+
     async def list_records(
-        self, kind: ObjectKind, *, limit: int = 20, cursor: str | None = None
+        self,
+        kind: ObjectKind,
+        *,
+        limit: int = 20,
+        cursor: str | None = None,
+        source: ReadSource = "auto",
     ) -> Page[CRMRecord]:
         kind = object_kind(kind)
-        page = await self.list_objects(kind, limit=limit, after=cursor)
-        return Page(items=await self._to_unified(kind, page.results), next_cursor=page.next_after)
+        origin, after = await self._read_source(kind, source, cursor)
+        if origin.source == "mirror":
+            return await self._mirror_page(kind, origin, [], limit, after)
+        page = await self.list_objects(kind, limit=limit, after=after)
+        return Page(
+            items=await self._to_unified(kind, page.results),
+            next_cursor=page.next_after,
+            total=page.total,
+            origin=origin,
+        )
 
-    async def get_record(self, kind: ObjectKind, record_id: str) -> CRMRecord:
+    async def get_record(
+        self, kind: ObjectKind, record_id: str, *, source: ReadSource = "auto"
+    ) -> CRMRecord:
+        """One record; with `auto` a record the mirror does not have yet is asked of HubSpot
+        (no false 404 for a record made a moment ago elsewhere)."""
         kind = object_kind(kind)
-        return (await self._to_unified(kind, [await self.get_object(kind, record_id)]))[0]
+        origin, _ = await self._read_source(kind, source, None)
+        if origin.source == "mirror" and self.mirror is not None:
+            rid = int(existing_record_id(record_id))
+            found = await self.mirror.get(mapping.OBJECT_TYPES[kind], rid)
+            if found is not None:
+                return (await self._from_mirror_unified(kind, [found]))[0].with_origin(origin)
+            if source == "mirror":
+                raise NotFound(f"No {kind} with id {record_id!r} in the mirror.")
+        obj = await self.get_object(kind, record_id)
+        live = ReadOrigin(source="live", as_of=now_utc())
+        return (await self._to_unified(kind, [obj]))[0].with_origin(live)
 
     def _fields(self, kind: ObjectKind, fields: BaseModel | Mapping[str, Any]) -> BaseModel:
         model = mapping.FIELDS_BY_KIND[kind]
@@ -430,13 +540,23 @@ class HubSpotCRMService:
         *,
         limit: int = 20,
         cursor: str | None = None,
+        source: ReadSource = "auto",
     ) -> Page[CRMRecord]:
         kind = object_kind(kind)
         group = FilterGroup(filters=[mapping.search_filter(kind, f) for f in filters])
-        if cursor is None and _email_lookup(kind, [group]) is not None:
+        origin, after = await self._read_source(kind, source, cursor)
+        if origin.source == "mirror":
+            # The mirror takes writes made through the plugin at once, and has no search lag.
+            return await self._mirror_page(kind, origin, [group], limit, after)
+        if after is None and _email_lookup(kind, [group]) is not None:
             # One contact by e-mail: a read, consistent with a write a moment ago (search is not).
             found = await self.list_objects(kind, groups=[group], limit=1)
-            return Page(items=await self._to_unified(kind, found.results), next_cursor=None)
+            return Page(
+                items=await self._to_unified(kind, found.results),
+                next_cursor=None,
+                total=len(found.results),
+                origin=origin,
+            )
         # Search with no filter is still a search (HubSpot accepts `{}`), so results come in
         # the same order whether or not filters were given.
         req = build_search_request(
@@ -444,12 +564,14 @@ class HubSpotCRMService:
             sorts=[SortSpec("hs_object_id")],
             properties=await self.read_properties(kind),
             limit=page_limit(limit),
-            after=cursor,
+            after=after,
         )
         page = await self._api(kind).search(req)
         return Page(
             items=await self._to_unified(kind, list(page.results)),
             next_cursor=page.next_after,
+            total=page.total,
+            origin=origin,
         )
 
     async def list_pipelines(self) -> list[Pipeline]:

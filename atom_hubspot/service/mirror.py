@@ -232,6 +232,11 @@ class MirrorAccess:
             tenant_id=self.tenant_id,
         )
 
+    async def count(self, object_type: str) -> int:
+        """How many live records of `object_type` the mirror holds."""
+        counts = await self.store.counts(self.portal_id, tenant_id=self.tenant_id)
+        return counts.get(object_type, 0)
+
     async def get(self, object_type: str, record_id: int) -> MirroredRecord | None:
         return await self.store.get_record(
             self.portal_id, object_type, record_id, tenant_id=self.tenant_id

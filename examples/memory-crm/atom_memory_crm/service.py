@@ -26,6 +26,8 @@ from atom_host_stub.contract import (
     ObjectKind,
     Page,
     Pipeline,
+    ReadOrigin,
+    ReadSource,
     SearchFilter,
     Stage,
 )
@@ -81,6 +83,10 @@ class MemoryStore:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _live() -> ReadOrigin:
+    return ReadOrigin(source="live", as_of=_now())
 
 
 def _comparable(value: Any) -> Any:
@@ -198,19 +204,33 @@ class MemoryCRMService:
             ordered = [r for r in ordered if int(r.id) > int(cursor)]
         items = ordered[:limit]
         more = len(ordered) > limit
-        return Page(items=items, next_cursor=items[-1].id if more else None)
+        return Page(
+            items=items,
+            next_cursor=items[-1].id if more else None,
+            total=len(records),
+            origin=_live(),
+        )
 
     # ------------------------------------------------------------------ CRMService
 
+    # The store is the CRM itself: every read is live, whatever `source` asks.
+
     async def list_records(
-        self, kind: ObjectKind, *, limit: int = 20, cursor: str | None = None
+        self,
+        kind: ObjectKind,
+        *,
+        limit: int = 20,
+        cursor: str | None = None,
+        source: ReadSource = "auto",
     ) -> Page[Any]:
         kind = self._kind(kind)
         live = [r for r in self.store.records[kind].values() if not r.archived]
         return self._page(live, limit, cursor)
 
-    async def get_record(self, kind: ObjectKind, record_id: str) -> Any:
-        return self._live(self._kind(kind), record_id)
+    async def get_record(
+        self, kind: ObjectKind, record_id: str, *, source: ReadSource = "auto"
+    ) -> Any:
+        return self._live(self._kind(kind), record_id).model_copy().with_origin(_live())
 
     async def create_record(self, kind: ObjectKind, fields: BaseModel) -> Any:
         kind = self._kind(kind)
@@ -261,6 +281,7 @@ class MemoryCRMService:
         *,
         limit: int = 20,
         cursor: str | None = None,
+        source: ReadSource = "auto",
     ) -> Page[Any]:
         kind = self._kind(kind)
         known = set(RECORD_MODELS[kind].model_fields) - {"raw", "custom_fields"}
