@@ -137,6 +137,14 @@ class Conflict(HubSpotError, CRMConflict):
             self.details.setdefault("existing_id", existing_id)
 
 
+class NotSupportedByHubSpot(HubSpotError):
+    """501: HubSpot's public API offers no way to do this (e.g. unenrolling a contact from a
+    sequence); the message says what to do instead. Nothing was sent to HubSpot."""
+
+    code = "not_supported_by_hubspot"
+    http_status = 501
+
+
 class RateLimited(HubSpotError):
     """HubSpot's limit was hit and waiting in-line is not sensible (DAILY) or not allowed."""
 

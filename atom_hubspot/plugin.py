@@ -239,6 +239,11 @@ def atom_register_routes(register: RegisterRoutes, context: HostContext) -> None
         register(
             email_stats_routes.build_router(context), prefix=API_PREFIX, tags=["HubSpot marketing"]
         )
+        from atom_hubspot.api import nurture_routes
+
+        register(
+            nurture_routes.build_router(context), prefix=API_PREFIX, tags=["HubSpot marketing"]
+        )
     from atom_hubspot.api import webhook_routes
 
     register(

@@ -53,6 +53,8 @@ _TABLE = (
     ApiFamily("crm.properties", "CRM properties", _CRM, "v3"),
     ApiFamily("crm.lists", "CRM lists", _CRM, "v3"),
     ApiFamily("crm.schemas", "CRM schemas", _CRM, "v3"),
+    # https://developers.hubspot.com/docs/api-reference/2026-03/crm/owners/get-owners.md
+    ApiFamily("crm.owners", "CRM owners", ("2026-03", "2026-09"), "v3"),
     ApiFamily("account", "Account info", ("2025-09", "2026-03", "2026-09"), "v3"),
     ApiFamily("oauth", "OAuth", ("2026-03", "2026-09"), "v1"),
     ApiFamily("marketing.campaigns", "Marketing campaigns", RELEASES, "v3"),

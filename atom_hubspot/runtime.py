@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from atom_hubspot.service.list_sends import ListSendRunner
     from atom_hubspot.service.marketing import MarketingService
     from atom_hubspot.service.mirror import MirrorAccess
+    from atom_hubspot.service.nurture import NurtureService
     from atom_hubspot.service.scheduler import ScheduledSendRunner, ScheduledSends
     from atom_hubspot.service.sends import SendService
     from atom_hubspot.storage.db import Database
@@ -70,6 +71,7 @@ class PortalServices:
     marketing: MarketingService
     analytics: AnalyticsService
     sends: SendService
+    nurture: NurtureService
 
 
 @dataclass
@@ -116,6 +118,7 @@ class HubSpotRuntime:
         from atom_hubspot.service.analytics import AnalyticsCache, AnalyticsService
         from atom_hubspot.service.crm import HubSpotCRMService
         from atom_hubspot.service.marketing import MarketingService
+        from atom_hubspot.service.nurture import NurtureService
         from atom_hubspot.service.scheduler import send_mode_for
         from atom_hubspot.service.sends import SendService
 
@@ -144,6 +147,7 @@ class HubSpotRuntime:
                 client, self._analytics_cache, scope_key=connection.id, mirror=mirror
             ),
             sends=SendService(marketing, self.scheduled_sends(), principal, connection),
+            nurture=NurtureService(client, marketing),
         )
 
     def mirror_access(

@@ -52,6 +52,8 @@ class Feature(StrEnum):
     MARKETING_EMAIL = "marketing_email"
     SINGLE_SEND = "single_send"
     TRANSACTIONAL = "transactional"
+    AUTOMATION = "automation"
+    SEQUENCES = "sequences"
 
 
 # Scopes each feature needs. Required ones go into `scope`, the rest into `optional_scope`.
@@ -74,6 +76,15 @@ FEATURE_SCOPES: dict[Feature, tuple[str, ...]] = {
     Feature.MARKETING_EMAIL: ("content",),
     Feature.SINGLE_SEND: ("marketing-email",),
     Feature.TRANSACTIONAL: ("transactional-email",),
+    # Workflows (automation v4 flows): https://developers.hubspot.com/docs/api-reference/legacy/automation/workflows/guide
+    Feature.AUTOMATION: ("automation",),
+    # Sequences, and the owners API that turns a sender's email into the HubSpot user id
+    # sequences are read and enrolled as: https://developers.hubspot.com/docs/api-reference/latest/automation/sequences/guide.md
+    Feature.SEQUENCES: (
+        "automation.sequences.read",
+        "automation.sequences.enrollments.write",
+        "crm.objects.owners.read",
+    ),
 }
 BASE_SCOPES: tuple[str, ...] = ("oauth",)
 

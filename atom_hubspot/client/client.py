@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from atom_hubspot.client.automation import FlowsAPI, OwnersAPI, SequencesAPI
 from atom_hubspot.client.caller import ApiCaller
 from atom_hubspot.client.lists import ListsAPI
 from atom_hubspot.client.marketing import CampaignsAPI, MarketingEmailsAPI, SendsAPI
@@ -60,6 +61,18 @@ class HubSpotClient(ApiCaller):
     @cached_property
     def sends(self) -> SendsAPI:
         return SendsAPI(self)
+
+    @cached_property
+    def flows(self) -> FlowsAPI:
+        return FlowsAPI(self)
+
+    @cached_property
+    def sequences(self) -> SequencesAPI:
+        return SequencesAPI(self)
+
+    @cached_property
+    def owners(self) -> OwnersAPI:
+        return OwnersAPI(self)
 
     @cached_property
     def account(self) -> AccountAPI:

@@ -35,6 +35,7 @@ _BASES: dict[str, tuple[str, str | None, str | None]] = {
     "crm.pipelines": ("crm.pipelines", "/crm/pipelines/{v}", "/crm/v3/pipelines"),
     "crm.properties": ("crm.properties", "/crm/properties/{v}", "/crm/v3/properties"),
     "crm.lists": ("crm.lists", "/crm/lists/{v}", "/crm/v3/lists"),
+    "crm.owners": ("crm.owners", "/crm/owners/{v}", "/crm/v3/owners"),
     "marketing.campaigns": (
         "marketing.campaigns",
         "/marketing/campaigns/{v}",
@@ -233,6 +234,11 @@ class Paths:
             raise ValueError(f"unknown membership action {action!r}")
         return self._route("crm.lists", "/{listId}/memberships/" + action, listId=list_id)
 
+    # ------------------------------------------------------------------ owners
+    # https://developers.hubspot.com/docs/api-reference/crm-crm-owners-v3/guide
+    def owners(self) -> Route:
+        return self._route("crm.owners", "")
+
     # ------------------------------------------------------------------ marketing
     def campaigns(self) -> Route:
         return self._route("marketing.campaigns", "")
@@ -343,6 +349,9 @@ class Paths:
 
     def sequences(self) -> Route:
         return self._route("automation.sequences", "")
+
+    def sequence(self, sequence_id: str | int) -> Route:
+        return self._route("automation.sequences", "/{sequenceId}", sequenceId=sequence_id)
 
     def sequence_enrollments(self) -> Route:
         return self._route("automation.sequences", "/enrollments")

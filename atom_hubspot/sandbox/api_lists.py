@@ -220,12 +220,12 @@ async def delete_list(call: Call) -> Response:
     return no_content()
 
 
-def _cursor(offset: int) -> str:
+def page_cursor(offset: int) -> str:
     # Opaque like HubSpot's: callers must hand it back, not compute it.
     return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
 
 
-def _offset(cursor: str | None) -> int:
+def page_offset(cursor: str | None) -> int:
     if not cursor:
         return 0
     try:
@@ -241,7 +241,7 @@ async def memberships(call: Call) -> Response:
     portal = call.require_portal()
     lst = _get(portal, call.params["list_id"])
     limit = call.int_query("limit", 100, low=1, high=250)
-    offset = _offset(call.query.get("after"))
+    offset = page_offset(call.query.get("after"))
     ids = members_of(portal, lst)
     page = ids[offset : offset + limit]
     body: dict[str, Any] = {
@@ -252,7 +252,7 @@ async def memberships(call: Call) -> Response:
         "total": len(ids),
     }
     if offset + len(page) < len(ids):
-        body["paging"] = {"next": {"after": _cursor(offset + len(page))}}
+        body["paging"] = {"next": {"after": page_cursor(offset + len(page))}}
     return json_response(body)
 
 

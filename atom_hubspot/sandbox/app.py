@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from atom_hubspot.sandbox import (
     admin,
+    api_automation,
     api_crm,
     api_email_publish,
     api_email_stats,
@@ -40,6 +41,7 @@ ROUTE_TABLES: tuple[Router, ...] = (
     api_email_stats.routes,
     api_oauth.routes,
     api_properties.routes,
+    api_automation.routes,
     webhooks.routes,
     journal.routes,
 )
@@ -223,6 +225,25 @@ class SandboxApp:
                 "FORBIDDEN",
                 sub_category="PortalTierRequirement",
                 context={"requiredTier": ["MARKETING_ENTERPRISE", "TRANSACTIONAL_EMAIL_ADDON"]},
+            )
+        if (
+            route.tier == "flows"
+            and max(TIER_ORDER[portal.marketing_tier], TIER_ORDER[portal.sales_tier])
+            < TIER_ORDER["professional"]
+        ):
+            # HubSpot answers a portal without workflows with a bare 403 naming no tier.
+            raise ApiError(
+                403,
+                "This portal does not have access to workflows.",
+                "FORBIDDEN",
+                sub_category="PortalTierRequirement",
+            )
+        if route.tier == "sequences" and TIER_ORDER[portal.sales_tier] < TIER_ORDER["professional"]:
+            raise ApiError(
+                403,
+                "The user does not have a Sales Hub or Service Hub Professional seat.",
+                "FORBIDDEN",
+                sub_category="PortalTierRequirement",
             )
         if route.tier == "transactional" and not portal.transactional_addon:
             raise ApiError(

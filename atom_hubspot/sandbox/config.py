@@ -61,6 +61,9 @@ class PortalConfig(BaseModel):
     # Tier gates: campaigns need Professional, single-send Enterprise, transactional the add-on.
     marketing_tier: Literal["free", "starter", "professional", "enterprise"] = "enterprise"
     transactional_addon: bool = True
+    # Workflows need a Professional hub (Marketing or Sales here); sequences a Sales Hub
+    # (or Service Hub) Professional seat.
+    sales_tier: Literal["free", "starter", "professional", "enterprise"] = "professional"
 
 
 class SandboxConfig(BaseModel):

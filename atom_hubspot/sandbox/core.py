@@ -47,6 +47,10 @@ ALL_SCOPES = [
     "content",
     "marketing-email",
     "transactional-email",
+    "automation",
+    "automation.sequences.read",
+    "automation.sequences.enrollments.write",
+    "crm.objects.owners.read",
 ]
 _SEEDED: dict[tuple[object, ...], Portal] = {}
 TIER_ORDER = {"free": 0, "starter": 1, "professional": 2, "enterprise": 3}
@@ -120,6 +124,7 @@ class Sandbox:
             ui_domain=pc.ui_domain,
             marketing_tier=pc.marketing_tier,
             transactional_addon=pc.transactional_addon,
+            sales_tier=pc.sales_tier,
             user_email=DEMO_USER_EMAIL
             if pc.portal_id == DEMO_PORTAL_ID
             else f"owner@portal-{pc.portal_id}.example",

@@ -124,7 +124,7 @@ class Route:
     kind: Kind
     scopes: tuple[str, ...] = ()  # any one of them suffices
     search: bool = False
-    tier: str | None = None  # "campaigns" | "single_send" | "transactional" | "publish"
+    tier: str | None = None  # campaigns, single_send, transactional, publish, flows, sequences
     templates: tuple[str, ...] = ()
     # The API family (atom_hubspot.releases) whose date releases the `{date}` paths answer to.
     family: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from typing import Any
 
 from atom_hubspot.sandbox.objects import COMPANIES, CONTACTS, DEALS, iso_ms
 from atom_hubspot.sandbox.state import Campaign, CrmList, Portal
@@ -292,6 +293,7 @@ def seed_portal(portal: Portal, rng: random.Random, now: float) -> None:
     portal.next_list_id += 1
     for lst in (manual, dynamic, snapshot):
         portal.lists[lst.list_id] = lst
+    seed_automation(portal, manual.list_id, today)
 
     # Campaigns, and marketing emails belonging to them.
     names = [
@@ -365,3 +367,153 @@ def seed_portal(portal: Portal, rng: random.Random, now: float) -> None:
                     {"at": at, "emailId": email_id, "type": kind, "count": count, "recipient": None}
                 )
         email_id += 1
+
+
+def _list_based(condition: dict[str, Any], *, unenroll: bool) -> dict[str, Any]:
+    """List-based enrollment criteria of one condition (an OR of one AND branch), as a flow
+    answers them. With `unenroll`, records that stop meeting it leave the flow.
+    https://developers.hubspot.com/docs/api-reference/crm-lists-v3/list-filters"""
+    return {
+        "type": "LIST_BASED",
+        "shouldReEnroll": False,
+        "unEnrollObjectsNotMeetingCriteria": unenroll,
+        "reEnrollmentTriggersFilterBranches": [],
+        "listFilterBranch": {
+            "filterBranchType": "OR",
+            "filterBranchOperator": "OR",
+            "filters": [],
+            "filterBranches": [
+                {
+                    "filterBranchType": "AND",
+                    "filterBranchOperator": "AND",
+                    "filterBranches": [],
+                    "filters": [condition],
+                }
+            ],
+        },
+    }
+
+
+def seed_automation(portal: Portal, nurture_list_id: int, today: float) -> None:
+    """Two workflows (a list-based nurture fed by a MANUAL list, and a property-based
+    onboarding flow that is off) and one sequence of the portal's user."""
+    created = iso_ms(today - 120 * DAY)
+    common = {"flowType": "WORKFLOW", "type": "CONTACT_FLOW", "objectTypeId": "0-1"}
+    portal.flows["585051946"] = {
+        "id": "585051946",
+        "uuid": str(uuid.UUID(int=585051946, version=4)),
+        "name": "Newsletter nurture",
+        "description": "Three emails over two weeks for new newsletter subscribers",
+        "isEnabled": True,
+        "revisionId": "7",
+        "createdAt": created,
+        "updatedAt": iso_ms(today - 10 * DAY),
+        "startActionId": "1",
+        "nextAvailableActionId": "4",
+        "actions": [
+            {
+                "actionId": "1",
+                "type": "SINGLE_CONNECTION",
+                "actionTypeId": "0-4",
+                "fields": {"content_id": "100000001"},
+                "connection": {"edgeType": "STANDARD", "nextActionId": "2"},
+            },
+            {
+                "actionId": "2",
+                "type": "SINGLE_CONNECTION",
+                "actionTypeId": "0-1",
+                "fields": {"delta": "10080", "time_unit": "MINUTES"},
+                "connection": {"edgeType": "STANDARD", "nextActionId": "3"},
+            },
+            {
+                "actionId": "3",
+                "type": "SINGLE_CONNECTION",
+                "actionTypeId": "0-4",
+                "fields": {"content_id": "100000002"},
+            },
+        ],
+        "enrollmentCriteria": _list_based(
+            {"filterType": "IN_LIST", "listId": str(nurture_list_id), "operator": "IN_LIST"},
+            unenroll=True,
+        ),
+        "suppressionListIds": [],
+        "timeWindows": [],
+        "blockedDates": [],
+        "customProperties": {},
+        "canEnrollFromSalesforce": False,
+        **common,
+    }
+    portal.flows["585051947"] = {
+        "id": "585051947",
+        "uuid": str(uuid.UUID(int=585051947, version=4)),
+        "name": "Customer onboarding",
+        "description": "Welcome series for contacts who become customers",
+        "isEnabled": False,
+        "revisionId": "3",
+        "createdAt": created,
+        "updatedAt": iso_ms(today - 30 * DAY),
+        "startActionId": "1",
+        "nextAvailableActionId": "2",
+        "actions": [
+            {
+                "actionId": "1",
+                "type": "SINGLE_CONNECTION",
+                "actionTypeId": "0-4",
+                "fields": {"content_id": "100000005"},
+            },
+        ],
+        "enrollmentCriteria": _list_based(
+            {
+                "filterType": "PROPERTY",
+                "property": "lifecyclestage",
+                "operation": {
+                    "operationType": "ENUMERATION",
+                    "operator": "IS_ANY_OF",
+                    "values": ["customer"],
+                    "includeObjectsWithNoValueSet": False,
+                },
+            },
+            unenroll=False,
+        ),
+        "suppressionListIds": [],
+        "timeWindows": [],
+        "blockedDates": [],
+        "customProperties": {},
+        "canEnrollFromSalesforce": False,
+        **common,
+    }
+    portal.sequences["421001"] = {
+        "id": "421001",
+        "name": "Demo request follow-up",
+        "userId": str(portal.user_id),
+        "folderId": "11",
+        "createdAt": created,
+        "updatedAt": iso_ms(today - 5 * DAY),
+        "steps": [
+            {
+                "id": "1",
+                "stepOrder": 0,
+                "actionType": "EMAIL",
+                "delayMillis": 0,
+                "createdAt": created,
+                "updatedAt": created,
+            },
+            {
+                "id": "2",
+                "stepOrder": 1,
+                "actionType": "TASK",
+                "delayMillis": 172_800_000,
+                "createdAt": created,
+                "updatedAt": created,
+            },
+            {
+                "id": "3",
+                "stepOrder": 2,
+                "actionType": "EMAIL",
+                "delayMillis": 432_000_000,
+                "createdAt": created,
+                "updatedAt": created,
+            },
+        ],
+        "dependencies": [],
+    }

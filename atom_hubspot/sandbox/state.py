@@ -154,7 +154,10 @@ class Portal:
     ui_domain: str = "app.hubspot.com"
     marketing_tier: str = "enterprise"
     transactional_addon: bool = True
+    # Sequences need a Sales Hub (or Service Hub) Professional seat.
+    sales_tier: str = "professional"
     user_id: int = 7000001
+    owner_id: int = 8000001  # the portal user as a CRM owner (owners API)
     user_email: str = "owner@example.com"
     next_id: int = 1001
     records: dict[str, dict[int, Record]] = field(
@@ -168,6 +171,11 @@ class Portal:
     lists: dict[int, CrmList] = field(default_factory=dict)
     next_list_id: int = 1
     campaigns: dict[str, Campaign] = field(default_factory=dict)
+    # Workflows (automation v4 flows) as HubSpot answers one flow: flow id -> JSON.
+    flows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Sequences (id -> JSON with steps) and their enrollments, oldest first.
+    sequences: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sequence_enrollments: list[dict[str, Any]] = field(default_factory=list)
     emails: dict[int, dict[str, Any]] = field(default_factory=dict)
     email_stats: dict[int, dict[str, int]] = field(default_factory=dict)
     # What happened to marketing emails, oldest first: {"at", "emailId", "type" (SENT, OPEN,
@@ -219,6 +227,9 @@ class Portal:
             for g, c in self.campaigns.items()
         }
         out.emails = {i: copy.deepcopy(e) for i, e in self.emails.items()}
+        out.flows = copy.deepcopy(self.flows)
+        out.sequences = copy.deepcopy(self.sequences)
+        out.sequence_enrollments = [dict(x) for x in self.sequence_enrollments]
         out.email_stats = {i: dict(v) for i, v in self.email_stats.items()}
         out.email_events = [dict(x) for x in self.email_events]
         out.sends = [dict(x) for x in self.sends]

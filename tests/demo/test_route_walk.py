@@ -18,6 +18,7 @@ import pytest
 from atom_host_stub.contract import HostContext
 from atom_hubspot.demo import SANDBOX_MOUNT, demo_env
 from atom_hubspot.sandbox import DEMO_PORTAL_ID
+from atom_hubspot.sandbox.config import DEMO_USER_EMAIL
 
 KEY = {"Authorization": "Bearer k-walk-0123456789abcdef"}
 SECOND_PORTAL = 7_654_321
@@ -281,6 +282,57 @@ def test_every_documented_route_answers_as_documented_in_demo_mode(
         assert one["email_ids"] == [sent_id]
         filtered = call("GET", "/api/hubspot/campaigns", 200, params={"status": "active"})
         assert all(c["properties"]["hs_campaign_status"] == "active" for c in filtered["results"])
+
+        # --- lead nurturing: workflows (enroll through the list a workflow enrolls from),
+        # performance, sequences (enroll; unenroll is not offered by HubSpot)
+        flows = call("GET", "/api/hubspot/nurture/flows", 200)["results"]
+        nurture = next(f for f in flows if f["enrollment"]["list_ids"] and f["enabled"])
+        fid = nurture["id"]
+        one_flow = "/api/hubspot/nurture/flows/{flow_id}"
+        assert call("GET", one_flow, 200, path=f"/api/hubspot/nurture/flows/{fid}")["id"] == fid
+        enrollments = "/api/hubspot/nurture/flows/{flow_id}/enrollments"
+        enrolled = call(
+            "POST",
+            enrollments,
+            200,
+            path=f"/api/hubspot/nurture/flows/{fid}/enrollments",
+            json={"contact_ids": [cid]},
+        )
+        assert enrolled["added"] == [cid] and fid in [f["id"] for f in enrolled["feeds_flows"]]
+        perf = call(
+            "GET",
+            "/api/hubspot/nurture/flows/{flow_id}/performance",
+            200,
+            path=f"/api/hubspot/nurture/flows/{fid}/performance",
+        )
+        assert perf["source"] == "hubspot" and perf["totals"]["ENROLLED"] >= 1
+        left = call(
+            "DELETE",
+            enrollments,
+            200,
+            path=f"/api/hubspot/nurture/flows/{fid}/enrollments",
+            json={"contact_ids": [cid]},
+        )
+        assert left["removed"] == [cid]
+        seqs = call(
+            "GET", "/api/hubspot/nurture/sequences", 200, params={"user_email": DEMO_USER_EMAIL}
+        )["results"]
+        seq_enroll = "/api/hubspot/nurture/sequences/{sequence_id}/enrollments"
+        in_seq = call(
+            "POST",
+            seq_enroll,
+            200,
+            path=f"/api/hubspot/nurture/sequences/{seqs[0]['id']}/enrollments",
+            json={"contact_ids": [cid], "sender_email": DEMO_USER_EMAIL},
+        )
+        assert in_seq["enrolled"] == 1
+        not_offered = call(
+            "DELETE",
+            seq_enroll,
+            501,
+            path=f"/api/hubspot/nurture/sequences/{seqs[0]['id']}/enrollments",
+        )
+        assert not_offered["code"] == "not_supported_by_hubspot"
 
         # --- archive what the walk made
         for many, rid in (("deals", deal), ("contacts", cid), ("companies", co)):

@@ -9,6 +9,7 @@ import pathlib
 import httpx
 
 import atom_hubspot.sandbox as sandbox_pkg
+from atom_hubspot.releases import FAMILIES
 from atom_hubspot.sandbox import DEMO_PORTAL_ID, ManualClock, SandboxConfig, create_sandbox_app
 from atom_hubspot.sandbox.core import Sandbox
 
@@ -216,6 +217,8 @@ def test_every_api_endpoint_answers_in_both_path_styles():
         if not (
             any("{date}" in t for t in r.templates) and any("{date}" not in t for t in r.templates)
         )
+        # Families HubSpot has published no date release of (workflows) have legacy paths only.
+        and not (r.family and not FAMILIES[r.family].releases)
     ]
     assert one_style == []
     oauth = {r.name: r.templates for r in router.routes if r.kind == "oauth"}
