@@ -25,7 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -131,19 +131,67 @@ class Preview(BaseModel):
     budget_cost: int = Field(default=1, description="HubSpot API calls it spends")
 
 
-class Confirmations:
-    """Signs and checks confirmation tokens, and remembers each commit's result by the token's
-    nonce (its idempotency key) so a replay answers the same result without acting again.
+Commit = Callable[[], Awaitable[dict[str, Any]]]
+Committed = tuple[dict[str, Any], bool]  # (the commit's result, whether this was a replay)
 
-    The ledger is this process's: with several workers, a replay that reaches another worker
-    within the token's lifetime would act again — keep MCP on one worker, or sticky sessions."""
 
-    def __init__(self, secret: bytes, *, ttl_s: int = CONFIRM_TTL_S, keep: int = 10_000) -> None:
-        self._key = hmac.new(secret, b"atom agent-tool confirmation", hashlib.sha256).digest()
-        self.ttl_s = ttl_s
+class ConfirmationLedger(Protocol):
+    """Where used confirmations are recorded: `once` runs a commit at most once per nonce and
+    answers a replay with the first commit's result."""
+
+    async def once(self, nonce: str, tool: str, expires_at: int, commit: Commit) -> Committed:
+        """(result, replayed); ToolFailure `confirmation_expired` when the token expired
+        before it was ever used."""
+        ...
+
+
+def expired_failure() -> ToolFailure:
+    return ToolFailure(
+        "confirmation_expired", "The confirmation expired: call again for a new preview."
+    )
+
+
+class MemoryLedger:
+    """This process's ledger: enough for one process (stdio, tests). With several workers a
+    replay that reaches another worker would act again; the host's MCP server over HTTP uses
+    the database's ledger (mcp_ledger.py) instead."""
+
+    def __init__(self, keep: int = 10_000) -> None:
         self._keep = keep
         self._done: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
+
+    async def once(self, nonce: str, tool: str, expires_at: int, commit: Commit) -> Committed:
+        lock = self._locks.setdefault(nonce, asyncio.Lock())
+        async with lock:
+            if nonce in self._done:
+                return self._done[nonce], True
+            if expires_at < time.time():
+                self._locks.pop(nonce, None)
+                raise expired_failure()
+            result = await commit()
+            self._done[nonce] = result
+            while len(self._done) > self._keep:
+                old, _ = self._done.popitem(last=False)
+                self._locks.pop(old, None)
+            return result, False
+
+
+class Confirmations:
+    """Signs and checks confirmation tokens; its ledger remembers each commit's result by the
+    token's nonce (its idempotency key) so a replay answers the same result without acting
+    again."""
+
+    def __init__(
+        self,
+        secret: bytes,
+        *,
+        ttl_s: int = CONFIRM_TTL_S,
+        ledger: ConfirmationLedger | None = None,
+    ) -> None:
+        self._key = hmac.new(secret, b"atom agent-tool confirmation", hashlib.sha256).digest()
+        self.ttl_s = ttl_s
+        self.ledger: ConfirmationLedger = ledger or MemoryLedger()
 
     @staticmethod
     def _binding(principal: Principal, tool: str, arguments: Mapping[str, Any]) -> str:
@@ -167,9 +215,10 @@ class Confirmations:
 
     def check(
         self, token: str, principal: Principal, tool: str, arguments: Mapping[str, Any]
-    ) -> str:
-        """The token's nonce when it is this caller's, for this tool and these arguments, and
-        not expired; else ToolFailure (nothing is done)."""
+    ) -> tuple[str, int]:
+        """(nonce, expires_at) when the token is this caller's, for this tool and these
+        arguments; else ToolFailure (nothing is done). Expiry is the ledger's to judge: a
+        replay of a commit it remembers answers that commit even after the token expired."""
         raw, _, mac = token.partition(".")
         expected = base64.urlsafe_b64encode(
             hmac.new(self._key, raw.encode(), hashlib.sha256).digest()
@@ -189,26 +238,12 @@ class Confirmations:
                 "The confirmation token was issued for other arguments or another caller: "
                 "call again without it for a fresh preview.",
             )
-        if nonce not in self._done and expires < time.time():
-            raise ToolFailure(
-                "confirmation_expired", "The confirmation expired: call again for a new preview."
-            )
-        return nonce
+        return nonce, expires
 
-    async def once(
-        self, nonce: str, commit: Callable[[], Awaitable[dict[str, Any]]]
-    ) -> tuple[dict[str, Any], bool]:
-        """Run `commit` once per nonce; (result, replayed)."""
-        lock = self._locks.setdefault(nonce, asyncio.Lock())
-        async with lock:
-            if nonce in self._done:
-                return self._done[nonce], True
-            result = await commit()
-            self._done[nonce] = result
-            while len(self._done) > self._keep:
-                old, _ = self._done.popitem(last=False)
-                self._locks.pop(old, None)
-            return result, False
+    async def once(self, nonce: str, tool: str, expires_at: int, commit: Commit) -> Committed:
+        """Run `commit` once per nonce, whichever process the replay reaches; (result,
+        replayed)."""
+        return await self.ledger.once(nonce, tool, expires_at, commit)
 
 
 # --------------------------------------------------------------------------- runner
@@ -259,7 +294,7 @@ class ToolRunner:
                     "next": f"Nothing changed yet. To commit, call {name} again with the same "
                     f"arguments and {CONFIRM_ARG}.",
                 }
-            nonce = self.confirmations.check(token, principal, name, canonical)
+            nonce, expires = self.confirmations.check(token, principal, name, canonical)
             writer = CallContext(principal, self._services, read_only=False)
 
             async def commit() -> dict[str, Any]:
@@ -269,7 +304,7 @@ class ToolRunner:
                     "result": _dump(await tool.handler(writer, parsed)),
                 }
 
-            result, replayed = await self.confirmations.once(nonce, commit)
+            result, replayed = await self.confirmations.once(nonce, name, expires, commit)
             return {**result, "replayed": replayed}
         except CRMError as err:
             raise ToolFailure(

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from atom_host_stub.agent_tools import (
     CONFIRM_ARG,
     KINDS,
+    ConfirmationLedger,
     Confirmations,
     ToolFailure,
     ToolRunner,
@@ -200,11 +201,14 @@ def _failure(code: str, message: str) -> mcp_types.CallToolResult:
     )
 
 
-def runner_for(host: Host, secret: bytes) -> ToolRunner:
+def runner_for(host: Host, secret: bytes, ledger: ConfirmationLedger | None = None) -> ToolRunner:
+    """The runner over the host's tools; `ledger` records used confirmations (default: this
+    process's memory; the served MCP uses the host's database, shared by every worker)."""
+
     async def services(capability: str, principal: Principal) -> Any:
         return await host.services.get_service(capability, principal)
 
-    return ToolRunner(host_tools(host), services, Confirmations(secret))
+    return ToolRunner(host_tools(host), services, Confirmations(secret, ledger=ledger))
 
 
 def fixed_principal(principal: Principal) -> Callable[[Any], Principal]:
@@ -279,7 +283,10 @@ class McpSlot:
     async def serve(
         self, host: Host, authenticator: ApiKeyAuthenticator, secret: bytes
     ) -> AsyncIterator[None]:
-        runner = runner_for(host, secret)
+        from atom_host_stub.mcp_ledger import DatabaseLedger
+
+        ledger = DatabaseLedger(host.settings.database_url)
+        runner = runner_for(host, secret, ledger)
         server = build_server(runner, header_principal(authenticator), version=host_version())
         app = McpHttpApp(server, authenticator)
         # The session manager's task group is entered and left in a task of its own: the
@@ -304,6 +311,7 @@ class McpSlot:
             self.app = None
             stop.set()
             await task
+            await ledger.aclose()
 
     async def __call__(
         self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any
@@ -326,6 +334,7 @@ async def serve_stdio(host: Host, api_key: str) -> None:
     """`atom-host mcp`: start the plugins, serve MCP on stdin/stdout as the key's principal."""
     from mcp.server.stdio import stdio_server
 
+    from atom_host_stub.mcp_ledger import DatabaseLedger
     from atom_host_stub.sessions import load_or_create_secret
 
     settings = host.settings
@@ -333,12 +342,15 @@ async def serve_stdio(host: Host, api_key: str) -> None:
     if principal is None:
         raise Unauthorized("The API key is not valid.")
     secret = load_or_create_secret(settings.data_dir, settings.session_secret)
+    # The database's ledger: a confirmation previewed over HTTP acts once here too.
+    ledger = DatabaseLedger(settings.database_url)
     await host.start()
     try:
         server = build_server(
-            runner_for(host, secret), fixed_principal(principal), version=host_version()
+            runner_for(host, secret, ledger), fixed_principal(principal), version=host_version()
         )
         async with stdio_server() as (read, write):
             await server.run(read, write, server.create_initialization_options())
     finally:
         await host.stop()
+        await ledger.aclose()
