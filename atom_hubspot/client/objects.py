@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import aclosing
 from typing import Any
 
 from atom_hubspot.client.caller import ApiCaller, csv_param, next_after, query_params
@@ -24,6 +25,22 @@ KEYSET_PROPERTY = "hs_object_id"
 
 def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+async def capped(
+    pages: AsyncGenerator[ObjectPage], max_items: int | None
+) -> AsyncIterator[CrmObject]:
+    """The records of `pages`, in order, stopping at `max_items` without asking for another page."""
+    seen = 0
+    async with aclosing(pages):
+        async for page in pages:
+            for obj in page.results:
+                if max_items is not None and seen >= max_items:
+                    return
+                seen += 1
+                yield obj
+            if max_items is not None and seen >= max_items:
+                return
 
 
 class ObjectsAPI:
@@ -99,24 +116,24 @@ class ObjectsAPI:
         """Every record, page by page (one page in memory at a time); stop at `max_items`."""
         props = list(properties) if properties is not None else None
         assoc = list(associations) if associations is not None else None
-        after: str | None = None
-        seen = 0
-        while True:
-            page = await self.list(
-                limit=page_size,
-                after=after,
-                properties=props,
-                associations=assoc,
-                archived=archived,
-            )
-            for obj in page.results:
-                if max_items is not None and seen >= max_items:
+
+        async def pages() -> AsyncGenerator[ObjectPage]:
+            after: str | None = None
+            while True:
+                page = await self.list(
+                    limit=page_size,
+                    after=after,
+                    properties=props,
+                    associations=assoc,
+                    archived=archived,
+                )
+                yield page
+                if page.next_after is None:
                     return
-                seen += 1
-                yield obj
-            if page.next_after is None or (max_items is not None and seen >= max_items):
-                return
-            after = page.next_after
+                after = page.next_after
+
+        async for obj in capped(pages(), max_items):
+            yield obj
 
     async def create(
         self,
@@ -190,56 +207,51 @@ class ObjectsAPI:
                 yield obj
             return
         base = request.sort(KEYSET_PROPERTY, "ASCENDING").model_copy(update={"after": None})
-        current = base
-        seen = 0
-        offset = 0
-        last_id: str | None = None
-        while True:
-            page = await self.search(current)
-            for obj in page.results:
-                if max_items is not None and seen >= max_items:
+
+        async def pages() -> AsyncGenerator[ObjectPage]:
+            current = base
+            offset = 0
+            while True:
+                page = await self.search(current)
+                yield page
+                if page.next_after is None or not page.results:
                     return
-                seen += 1
-                last_id = obj.id
-                yield obj
-            if max_items is not None and seen >= max_items:
-                return
-            if page.next_after is None or not page.results:
-                return
-            offset = _offset(page.next_after, offset + len(page.results))
-            if offset + current.limit > SEARCH_RESULT_CAP and last_id is not None:
-                current = _after_id(base, last_id)
-                offset = 0
-            else:
-                current = current.model_copy(update={"after": page.next_after})
+                offset = _offset(page.next_after, offset + len(page.results))
+                if offset + current.limit > SEARCH_RESULT_CAP:
+                    current = _after_id(base, page.results[-1].id)
+                    offset = 0
+                else:
+                    current = current.model_copy(update={"after": page.next_after})
+
+        async for obj in capped(pages(), max_items):
+            yield obj
 
     async def _iter_sorted(
         self, request: SearchRequest, max_items: int | None
     ) -> AsyncIterator[CrmObject]:
-        current = request
-        seen = 0
-        while True:
-            page = await self.search(current)
-            if (
-                current.after is None
-                and (page.total or 0) > SEARCH_RESULT_CAP
-                and (max_items is None or max_items > SEARCH_RESULT_CAP)
-            ):
-                raise InputError(
-                    f"this search matches {page.total} records; sorted by "
-                    f"{request.sorts[0].property_name} it can only be read up to "
-                    f"{SEARCH_RESULT_CAP}. Drop the sort (records then come in id order) or "
-                    "narrow the filters.",
-                    field="sorts",
-                )
-            for obj in page.results:
-                if max_items is not None and seen >= max_items:
+        async def pages() -> AsyncGenerator[ObjectPage]:
+            current = request
+            while True:
+                page = await self.search(current)
+                if (
+                    current.after is None
+                    and (page.total or 0) > SEARCH_RESULT_CAP
+                    and (max_items is None or max_items > SEARCH_RESULT_CAP)
+                ):
+                    raise InputError(
+                        f"this search matches {page.total} records; sorted by "
+                        f"{request.sorts[0].property_name} it can only be read up to "
+                        f"{SEARCH_RESULT_CAP}. Drop the sort (records then come in id order) "
+                        "or narrow the filters.",
+                        field="sorts",
+                    )
+                yield page
+                if page.next_after is None:
                     return
-                seen += 1
-                yield obj
-            if page.next_after is None or (max_items is not None and seen >= max_items):
-                return
-            current = current.model_copy(update={"after": page.next_after})
+                current = current.model_copy(update={"after": page.next_after})
+
+        async for obj in capped(pages(), max_items):
+            yield obj
 
     async def count(
         self, filter_groups: Sequence[FilterGroup] | SearchRequest | None = None

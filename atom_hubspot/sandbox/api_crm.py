@@ -28,6 +28,18 @@ from atom_hubspot.sandbox.state import (
 # This module's endpoints; the sandbox app serves the tables it lists.
 routes = Router()
 
+
+def _batch_error(exc: ApiError, key: str) -> dict[str, Any]:
+    """One input's failure in a batch answer (HubSpot's 207 `errors[]` entry)."""
+    return {
+        "status": "error",
+        "category": exc.category,
+        "message": exc.message,
+        "context": {"ids": [key]},
+        "errors": exc.errors or [],
+    }
+
+
 OBJ = ("/crm/v3/objects/{otype}", "/crm/objects/{date}/{otype}")
 ONE = ("/crm/v3/objects/{otype}/{oid}", "/crm/objects/{date}/{otype}/{oid}")
 BATCH = ("/crm/v3/objects/{otype}/batch/{action}", "/crm/objects/{date}/{otype}/batch/{action}")
@@ -296,15 +308,7 @@ async def _batch_update(
         try:
             portal.update(otype, rec, item.get("properties"), call.now)
         except ApiError as exc:
-            errors.append(
-                {
-                    "status": "error",
-                    "category": exc.category,
-                    "message": exc.message,
-                    "context": {"ids": [key]},
-                    "errors": exc.errors or [],
-                }
-            )
+            errors.append(_batch_error(exc, key))
             continue
         results.append(record_json(portal, otype, rec, sorted(item.get("properties") or {})))
     if missing:
@@ -354,15 +358,7 @@ async def _batch_upsert(
                 rec = portal.create(otype, props, call.now)
                 new = True
         except ApiError as exc:
-            errors.append(
-                {
-                    "status": "error",
-                    "category": exc.category,
-                    "message": exc.message,
-                    "context": {"ids": [key]},
-                    "errors": exc.errors or [],
-                }
-            )
+            errors.append(_batch_error(exc, key))
             continue
         out = record_json(portal, otype, rec, sorted(props))
         out["new"] = new

@@ -28,7 +28,7 @@ from atom_hubspot.sandbox.config import (
 )
 from atom_hubspot.sandbox.core import TIER_ORDER, Sandbox
 from atom_hubspot.sandbox.errors import ApiError, OAuthError, SimulatedReset, SimulatedTimeout
-from atom_hubspot.sandbox.routing import Call, Route, Router
+from atom_hubspot.sandbox.routing import Call, Route, Router, require_scopes
 
 # The endpoint tables the sandbox serves, matched in this order. A new endpoint module
 # defines `routes = Router()` and is added here.
@@ -191,19 +191,8 @@ class SandboxApp:
     def _check_access(self, route: Route, call: Call) -> None:
         grant = call.grant
         assert grant is not None
-        if route.scopes and not any(s in grant.scopes for s in route.scopes):
-            raise ApiError(
-                403,
-                "This app hasn't been granted all required scopes to make this call. "
-                "Read more about required scopes here: https://developers.hubspot.com/scopes.",
-                "MISSING_SCOPES",
-                errors=[
-                    {
-                        "message": "One or more of the following scopes are required.",
-                        "context": {"requiredGranularScopes": list(route.scopes)},
-                    }
-                ],
-            )
+        if route.scopes:
+            require_scopes(call, *route.scopes)
         portal = call.require_portal()
         need = {"campaigns": "professional", "single_send": "enterprise"}.get(route.tier or "")
         if need and TIER_ORDER[portal.marketing_tier] < TIER_ORDER[need]:

@@ -28,10 +28,12 @@ def sandbox_transport(
     The sandbox is reachable as `transport.app.state.sandbox`.
     """
     app = config if isinstance(config, SandboxApp) else create_sandbox_app(config)
+    # SandboxApp is a plain ASGI callable; httpx types `app` as its own narrower signature.
     return httpx.ASGITransport(app=app, root_path=root_path)  # type: ignore[arg-type]
 
 
 def sandbox_of(transport: httpx.ASGITransport) -> object:
+    # httpx types `app` as a bare callable; ours is a SandboxApp, which has `state`.
     return transport.app.state.sandbox  # type: ignore[attr-defined]
 
 

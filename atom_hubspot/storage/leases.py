@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from atom_hubspot.errors import StorageError
+from atom_hubspot.storage.db import rows_changed
 from atom_hubspot.storage.models import Lease as LeaseRow
 from atom_hubspot.storage.models import utcnow
 
@@ -180,8 +181,8 @@ class LeaseStore:
         The row stays, expired, so the next holder's term still counts up from this one."""
         now, _ = self._times(0.001)
         async with self.db.session(None) as s:
-            result: Any = await s.execute(self._live(lease, now).values(expires_at=now))
-            return bool(result.rowcount == 1)
+            result = await s.execute(self._live(lease, now).values(expires_at=now))
+            return rows_changed(result) == 1
 
     async def state(self, name: str) -> LeaseState | None:
         """The lease's row (live or expired), or None when nobody has taken it."""

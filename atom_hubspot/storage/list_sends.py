@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from atom_host_stub.contract import Principal
 from atom_hubspot.errors import Conflict, NotFound
+from atom_hubspot.storage.db import rows_changed
 from atom_hubspot.storage.models import ListSend, ListSendRecipient
 
 if TYPE_CHECKING:
@@ -29,6 +30,15 @@ RECIPIENT_STATES = ("pending", "sending", "sent", "failed", "skipped", "unknown"
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _mine(send_id: str, worker_id: str) -> tuple[sa.ColumnElement[bool], ...]:
+    """The job `send_id`, while `worker_id` runs it (not cancelled, not taken over)."""
+    return (
+        ListSend.id == send_id,
+        ListSend.status == "running",
+        ListSend.claimed_by == worker_id,
+    )
 
 
 class ListSendStore:
@@ -129,7 +139,7 @@ class ListSendStore:
                 )
                 .values(status="cancelled", updated_at=now)
             )
-            if int(res.rowcount) != 1:  # type: ignore[attr-defined]
+            if rows_changed(res) != 1:
                 row = (
                     await s.execute(self._owned(principal).where(ListSend.id == send_id))
                 ).scalar()
@@ -189,7 +199,7 @@ class ListSendStore:
                     )
                     .values(status="running", claimed_by=worker_id, claimed_at=now, updated_at=now)
                 )
-                if int(res.rowcount) == 1:  # type: ignore[attr-defined]
+                if rows_changed(res) == 1:
                     row: ListSend = (
                         await s.execute(sa.select(ListSend).where(ListSend.id == send_id))
                     ).scalar_one()
@@ -198,17 +208,15 @@ class ListSendStore:
 
     async def still_mine(self, send_id: str, worker_id: str) -> bool:
         """Heartbeat: True while this worker holds the job and it is not cancelled."""
+        return await self._update_if_mine(send_id, worker_id, claimed_at=self.clock())
+
+    async def _update_if_mine(self, send_id: str, worker_id: str, **values: Any) -> bool:
+        """Set `values` on the job if this worker still runs it; whether it did."""
         async with self.db.session(None) as s:
             res = await s.execute(
-                sa.update(ListSend)
-                .where(
-                    ListSend.id == send_id,
-                    ListSend.status == "running",
-                    ListSend.claimed_by == worker_id,
-                )
-                .values(claimed_at=self.clock())
+                sa.update(ListSend).where(*_mine(send_id, worker_id)).values(**values)
             )
-            return int(res.rowcount) == 1  # type: ignore[attr-defined]
+            return rows_changed(res) == 1
 
     async def add_recipients(self, send_id: str, tenant_id: str, contact_ids: list[str]) -> int:
         """The lists' members as pending recipients (once: the job is marked expanded)."""
@@ -249,20 +257,14 @@ class ListSendStore:
                     updated_at=self.clock(),
                 )
             )
-            return int(res.rowcount)  # type: ignore[attr-defined]
+            return rows_changed(res)
 
     async def take_batch(self, send_id: str, worker_id: str, size: int) -> list[str]:
         """The next pending contacts, marked `sending` before any call is made."""
         now = self.clock()
         async with self.db.session(None, write_lock=True) as s:
             mine = (
-                await s.execute(
-                    sa.select(ListSend.id).where(
-                        ListSend.id == send_id,
-                        ListSend.status == "running",
-                        ListSend.claimed_by == worker_id,
-                    )
-                )
+                await s.execute(sa.select(ListSend.id).where(*_mine(send_id, worker_id)))
             ).first()
             if mine is None:
                 return []
@@ -323,14 +325,6 @@ class ListSendStore:
             )
 
     async def finish(self, send_id: str, worker_id: str, status: str, error: str | None) -> bool:
-        async with self.db.session(None) as s:
-            res = await s.execute(
-                sa.update(ListSend)
-                .where(
-                    ListSend.id == send_id,
-                    ListSend.status == "running",
-                    ListSend.claimed_by == worker_id,
-                )
-                .values(status=status, error=error, updated_at=self.clock())
-            )
-            return int(res.rowcount) == 1  # type: ignore[attr-defined]
+        return await self._update_if_mine(
+            send_id, worker_id, status=status, error=error, updated_at=self.clock()
+        )
