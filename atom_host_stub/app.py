@@ -257,7 +257,7 @@ def _document_host_answers(app: FastAPI, max_body_bytes: int) -> None:
                     )
         return schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
 
 
 _ERROR_SCHEMA = {

@@ -231,6 +231,7 @@ def _add_resource(
     fields_model: type[BaseModel],
 ) -> None:
     singular = kind
+    # The models are chosen at run time (one per record kind), which mypy cannot follow.
     one = Envelope[record_model]  # type: ignore[valid-type]
     page = Envelope[RecordList[record_model]]  # type: ignore[valid-type]
     Fields = Annotated[fields_model, Body()]  # type: ignore[valid-type]

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from atom_hubspot.oauth.connections import ConnectionInfo
     from atom_hubspot.service.analytics import AnalyticsCache, AnalyticsService
     from atom_hubspot.service.crm import HubSpotCRMService, PortalProperties
-    from atom_hubspot.service.list_sends import ListSendRunner
-    from atom_hubspot.service.marketing import MarketingService
+    from atom_hubspot.service.list_sends import ListSendRunner, ListSendService
+    from atom_hubspot.service.marketing import MarketingService, SendMode
     from atom_hubspot.service.mirror import MirrorAccess
     from atom_hubspot.service.nurture import NurtureService
     from atom_hubspot.service.scheduler import ScheduledSendRunner, ScheduledSends
@@ -72,6 +72,7 @@ class PortalServices:
     analytics: AnalyticsService
     sends: SendService
     nurture: NurtureService
+    list_sends: ListSendService
 
 
 @dataclass
@@ -101,33 +102,47 @@ class HubSpotRuntime:
     _analytics_cache: AnalyticsCache | None = field(default=None, repr=False)
 
     async def services_for(
-        self, principal: Principal, portal_id: int | None = None, *, lane: str | None = None
+        self,
+        principal: Principal,
+        portal_id: int | None = None,
+        *,
+        lane: str | None = None,
+        send_mode: SendMode | None = None,
     ) -> PortalServices:
         """The services of `principal`'s connection to `portal_id` (default: their default
         portal); NotConnected when there is none. `lane`: the rate budget's lane their calls
-        take (default interactive; `assistant` for agent tools)."""
+        take (default interactive; `assistant` for agent tools, `sync` for background work).
+        `send_mode`: how sends go out (default: as the settings say; a stored job keeps the
+        mode it was created with)."""
         client, connection = await self.connections.client_for(principal, portal_id)
         if lane is not None:
             client = client.in_lane(lane)
-        return self.services(principal, client, connection)
+        return self.services(principal, client, connection, send_mode=send_mode)
 
     def services(
-        self, principal: Principal, client: HubSpotClient, connection: ConnectionInfo
+        self,
+        principal: Principal,
+        client: HubSpotClient,
+        connection: ConnectionInfo,
+        *,
+        send_mode: SendMode | None = None,
     ) -> PortalServices:
         """The services over a client already made for `connection`."""
         from atom_hubspot.service.analytics import AnalyticsCache, AnalyticsService
         from atom_hubspot.service.crm import HubSpotCRMService
+        from atom_hubspot.service.list_sends import ListSendService
         from atom_hubspot.service.marketing import MarketingService
         from atom_hubspot.service.nurture import NurtureService
         from atom_hubspot.service.scheduler import send_mode_for
         from atom_hubspot.service.sends import SendService
+        from atom_hubspot.storage.list_sends import ListSendStore
 
         if self._analytics_cache is None:
             self._analytics_cache = AnalyticsCache(self.settings.analytics_cache_s)
         marketing = MarketingService(
             client,
             send_concurrency=self.settings.send_concurrency,
-            send_mode=send_mode_for(self.settings),
+            send_mode=send_mode or send_mode_for(self.settings),
         )
         mirror = self.mirror_access(principal, connection)
         return PortalServices(
@@ -148,6 +163,7 @@ class HubSpotRuntime:
             ),
             sends=SendService(marketing, self.scheduled_sends(), principal, connection),
             nurture=NurtureService(client, marketing),
+            list_sends=ListSendService(client, ListSendStore(self.db), marketing),
         )
 
     def mirror_access(

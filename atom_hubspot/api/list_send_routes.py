@@ -21,13 +21,10 @@ from atom_hubspot.service.list_sends import (
     MAX_LISTS,
     ListSendInfo,
     ListSendPage,
-    ListSendService,
     info,
     page,
 )
-from atom_hubspot.service.marketing import MarketingService
 from atom_hubspot.service.pages import offset_cursor
-from atom_hubspot.service.scheduler import send_mode_for
 from atom_hubspot.storage.list_sends import ListSendStore
 
 TAG = "HubSpot email"
@@ -76,15 +73,6 @@ def build_router(context: HostContext) -> APIRouter:
     def store() -> ListSendStore:
         return ListSendStore(runtime_of(context).db)
 
-    def service(scope: RequestScope) -> ListSendService:
-        settings = scope.runtime.settings
-        marketing = MarketingService(
-            scope.client,
-            send_concurrency=settings.send_concurrency,
-            send_mode=send_mode_for(settings),
-        )
-        return ListSendService(scope.client, ListSendStore(scope.runtime.db), marketing)
-
     @router.post(
         "/list-sends",
         status_code=201,
@@ -100,7 +88,7 @@ def build_router(context: HostContext) -> APIRouter:
         "GET. A regular email already sent, or an unpublished automated one, is a 409.",
     )
     async def create(scope: Scope, body: ListSendBody, response: Response) -> dict[str, Any]:
-        created = await service(scope).create(
+        created = await scope.services.list_sends.create(
             scope.principal,
             portal_id=scope.connection.portal_id,
             connection_id=scope.connection.id,
@@ -153,13 +141,10 @@ def build_router(context: HostContext) -> APIRouter:
         "next batch (recipients not attempted become `cancelled`). 409 once it was sent.",
     )
     async def cancel(principal: Caller, send_id: SendIdPath) -> dict[str, Any]:
-        runtime = runtime_of(context)
         row = await store().get(principal, send_id)
         # The send's own portal, whatever the caller's default is.
-        client, _conn = await runtime.connections.client_for(principal, row.portal_id)
-        marketing = MarketingService(client, send_mode=send_mode_for(runtime.settings))
-        svc = ListSendService(client, store(), marketing)
-        data = await svc.cancel(principal, send_id)
+        services = await runtime_of(context).services_for(principal, row.portal_id)
+        data = await services.list_sends.cancel(principal, send_id)
         return {"ok": True, "data": data, "meta": {"portal_id": row.portal_id}}
 
     return router

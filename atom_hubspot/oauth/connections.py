@@ -95,9 +95,9 @@ def _info(conn: Connection, tok: Token | None) -> ConnectionInfo:
         user_id=conn.user_id,
         portal_id=conn.portal_id,
         hub_domain=conn.hub_domain,
-        auth_kind=conn.auth_kind,  # type: ignore[arg-type]
+        auth_kind=conn.auth_kind,  # type: ignore[arg-type]  # str column; pydantic checks it
         scopes=list(conn.scopes or []),
-        status=conn.status,  # type: ignore[arg-type]
+        status=conn.status,  # type: ignore[arg-type]  # str column; pydantic checks it
         is_default=conn.is_default,
         access_expires_at=tok.expires_at if tok else None,
         problem=conn.problem,

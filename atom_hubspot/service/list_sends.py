@@ -47,6 +47,8 @@ from atom_hubspot.storage.list_sends import ListSendStore
 
 if TYPE_CHECKING:
     from atom_hubspot.client import HubSpotClient
+    from atom_hubspot.service.marketing import SendMode
+    from atom_hubspot.service.scheduler import SendsRuntime
     from atom_hubspot.storage.models import ListSend
 
 log = logging.getLogger("atom_hubspot.list_sends")
@@ -114,10 +116,10 @@ class ListSendInfo(BaseModel):
             portal_id=row.portal_id,
             email_id=row.email_id,
             list_ids=[str(x) for x in row.list_ids or []],
-            way=row.way,  # type: ignore[arg-type]
+            way=row.way,  # type: ignore[arg-type]  # str column; pydantic checks it
             send_mode=row.send_mode,
             send_at=row.send_at,
-            status=row.status,  # type: ignore[arg-type]
+            status=row.status,  # type: ignore[arg-type]  # str column; pydantic checks it
             progress=progress,
             error=row.error,
             created_at=row.created_at,
@@ -290,19 +292,18 @@ class ListSendRunner(LeasedLoop):
 
     def __init__(
         self,
-        runtime: Any,
+        runtime: SendsRuntime,
         *,
         interval_s: float | None = None,
         stale_after: timedelta = STALE_AFTER,
         batch_size: int = FAN_OUT_BATCH,
         lease_ttl_s: float = 30.0,
     ) -> None:
-        settings = getattr(runtime, "settings", None)
         super().__init__(
             runtime.db,
             FAN_OUT_LEASE,
             worker_id=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
-            interval_s=interval_s or float(getattr(settings, "scheduler_interval_s", 5.0)),
+            interval_s=interval_s or runtime.settings.scheduler_interval_s,
             lease_ttl_s=lease_ttl_s,
             what="list sends",
         )
@@ -321,17 +322,15 @@ class ListSendRunner(LeasedLoop):
 
     async def perform(self, job: ListSend) -> None:
         principal = Principal(tenant_id=job.tenant_id, user_id=job.user_id)
+        mode: SendMode = "transactional" if job.send_mode == "transactional" else "single_send"
         try:
-            client, _conn = await self.runtime.connections.client_for(principal, job.portal_id)
+            services = await self.runtime.services_for(
+                principal, job.portal_id, lane=SYNC, send_mode=mode
+            )
         except HubSpotError as err:
             await self.store.finish(job.id, self.worker_id, "failed", f"{err.code}: {err.message}")
             return
-        settings = self.runtime.settings
-        service = MarketingService(
-            client.in_lane(SYNC),
-            send_concurrency=int(getattr(settings, "send_concurrency", 5)),
-            send_mode=job.send_mode or "single_send",  # type: ignore[arg-type]
-        )
+        service = services.marketing
         try:
             if not job.expanded:
                 members = await _members(service, [str(x) for x in job.list_ids or []])

@@ -68,6 +68,10 @@ from atom_hubspot.service.tier_gate import (
 # --------------------------------------------------------------------------- the service
 
 
+# How a send to contacts goes out: a marketing single-send, or a transactional email.
+SendMode = Literal["single_send", "transactional"]
+
+
 class MarketingService:
     """Campaigns, lead lists, marketing emails and sends for one HubSpot connection."""
 
@@ -76,7 +80,7 @@ class MarketingService:
         client: HubSpotClient,
         *,
         send_concurrency: int = 5,
-        send_mode: Literal["single_send", "transactional"] = "single_send",
+        send_mode: SendMode = "single_send",
     ) -> None:
         self.client = client
         self.send_concurrency = max(1, send_concurrency)

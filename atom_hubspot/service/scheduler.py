@@ -26,7 +26,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from pydantic import BaseModel, Field
 
@@ -51,7 +51,7 @@ from atom_hubspot.storage.scheduled_sends import (
 )
 
 if TYPE_CHECKING:
-    from atom_hubspot.service.marketing import MarketingService
+    from atom_hubspot.service.marketing import MarketingService, SendMode
     from atom_hubspot.settings import HubSpotSettings
     from atom_hubspot.storage.db import Database
 
@@ -70,7 +70,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def send_mode_for(settings: HubSpotSettings) -> Literal["single_send", "transactional"]:
+def send_mode_for(settings: HubSpotSettings) -> SendMode:
     """Transactional only when it is enabled and single-send is not."""
     from atom_hubspot.settings import Feature
 
@@ -218,13 +218,18 @@ class _WithMarketing(Protocol):
 
 
 class SendsRuntime(Protocol):
-    """What the runner needs of the plugin's runtime (HubSpotRuntime is one)."""
+    """What the send runners need of the plugin's runtime (HubSpotRuntime is one)."""
 
     settings: HubSpotSettings
     db: Database
 
     async def services_for(
-        self, principal: Principal, portal_id: int | None = None
+        self,
+        principal: Principal,
+        portal_id: int | None = None,
+        *,
+        lane: str | None = None,
+        send_mode: SendMode | None = None,
     ) -> _WithMarketing: ...
 
 
