@@ -136,7 +136,7 @@ def install_fast_list() -> Callable[[], None]:
     cache: dict[tuple[int, str, int, int], list[int]] = {}
 
     async def list_objects(call: Any) -> Any:
-        otype = api_crm._otype(call, "read")
+        otype = api_crm.object_type(call, "read")
         portal = call.require_portal()
         if call.query.get("archived", "false").lower() == "true":
             return await slow(call)
@@ -161,7 +161,7 @@ def install_fast_list() -> Callable[[], None]:
         body: dict[str, Any] = {
             "results": [
                 api_crm.record_json(
-                    portal, otype, r, api_crm._props_param(call), call.list_query("associations")
+                    portal, otype, r, api_crm.props_param(call), call.list_query("associations")
                 )
                 for r in page
             ]

@@ -1,4 +1,7 @@
-"""CRM objects (contacts, companies, deals), associations, pipelines and account details."""
+"""CRM objects (contacts, companies, deals): CRUD, batch, merge, GDPR delete and search.
+
+Associations are in `api_associations.py`, pipelines and account details in `api_pipelines.py`.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +21,6 @@ from atom_hubspot.sandbox.routing import (
 )
 from atom_hubspot.sandbox.search import run_search
 from atom_hubspot.sandbox.state import (
-    ASSOCIATION_TYPES,
-    PRIMARY_IDS,
     TYPE_NAMES,
     Portal,
     Record,
@@ -48,13 +49,13 @@ BATCH_MAX = 100
 LIST_MAX = 100
 
 
-def _otype(call: Call, access: str, key: str = "otype") -> ObjectType:
+def object_type(call: Call, access: str, key: str = "otype") -> ObjectType:
     otype = resolve_type(call.params[key])
     require_scopes(call, f"crm.objects.{otype.name}.{access}")
     return otype
 
 
-def _props_param(call: Call) -> list[str] | None:
+def props_param(call: Call) -> list[str] | None:
     props = call.list_query("properties")
     return props or None
 
@@ -95,7 +96,7 @@ def record_json(
     return out
 
 
-def _batch_answer(
+def batch_answer(
     call: Call, results: list[dict[str, Any]], errors: list[dict[str, Any]], ok_status: int = 200
 ) -> Response:
     now = iso_ms(call.now)
@@ -112,7 +113,7 @@ def _batch_answer(
     return json_response(body, ok_status)
 
 
-def _inputs(body: dict[str, Any], limit: int = BATCH_MAX) -> list[Any]:
+def batch_inputs(body: dict[str, Any], limit: int = BATCH_MAX) -> list[Any]:
     inputs = body.get("inputs")
     if not isinstance(inputs, list):
         raise validation("Invalid input JSON: `inputs` is required")
@@ -129,7 +130,7 @@ def _inputs(body: dict[str, Any], limit: int = BATCH_MAX) -> list[Any]:
 
 @routes.add("GET", "crm.objects.list", *OBJ, family="crm.objects")
 async def list_objects(call: Call) -> Response:
-    otype = _otype(call, "read")
+    otype = object_type(call, "read")
     portal = call.require_portal()
     limit = call.int_query("limit", 10, low=1, high=LIST_MAX)
     after = call.int_query("after", 0)
@@ -145,7 +146,7 @@ async def list_objects(call: Call) -> Response:
             if len(recs) > limit:
                 break
     page = recs[:limit]
-    props, assoc = _props_param(call), call.list_query("associations")
+    props, assoc = props_param(call), call.list_query("associations")
     body: dict[str, Any] = {"results": [record_json(portal, otype, r, props, assoc) for r in page]}
     if len(recs) > limit:
         nxt = str(page[-1].id + 1)
@@ -155,7 +156,7 @@ async def list_objects(call: Call) -> Response:
 
 @routes.add("POST", "crm.objects.create", *OBJ, family="crm.objects")
 async def create_object(call: Call) -> Response:
-    otype = _otype(call, "write")
+    otype = object_type(call, "write")
     portal = call.require_portal()
     body = call.json_object()
     rec = portal.create(otype, body.get("properties"), call.now, body.get("associations"))
@@ -164,7 +165,7 @@ async def create_object(call: Call) -> Response:
 
 @routes.add("GET", "crm.objects.get", *ONE, family="crm.objects")
 async def get_object(call: Call) -> Response:
-    otype = _otype(call, "read")
+    otype = object_type(call, "read")
     portal = call.require_portal()
     rec = portal.get_by(otype, call.params["oid"], call.query.get("idProperty"))
     if rec is None and call.params["oid"].isdigit() and not call.query.get("idProperty"):
@@ -182,13 +183,13 @@ async def get_object(call: Call) -> Response:
             f"Object not found. objectId are usually numeric. ({otype.label} {call.params['oid']})"
         )
     return json_response(
-        record_json(portal, otype, rec, _props_param(call), call.list_query("associations"))
+        record_json(portal, otype, rec, props_param(call), call.list_query("associations"))
     )
 
 
 @routes.add("PATCH", "crm.objects.update", *ONE, family="crm.objects")
 async def update_object(call: Call) -> Response:
-    otype = _otype(call, "write")
+    otype = object_type(call, "write")
     portal = call.require_portal()
     rec = portal.get_by(otype, call.params["oid"], call.query.get("idProperty"))
     if rec is None:
@@ -200,7 +201,7 @@ async def update_object(call: Call) -> Response:
 
 @routes.add("DELETE", "crm.objects.archive", *ONE, family="crm.objects")
 async def archive_object(call: Call) -> Response:
-    otype = _otype(call, "write")
+    otype = object_type(call, "write")
     portal = call.require_portal()
     rec = portal.live(otype, call.params["oid"])
     if rec is not None:  # HubSpot answers 204 for ids that do not exist too
@@ -223,11 +224,11 @@ async def batch(call: Call) -> Response:
     }.get(action)
     if handler is None:
         raise not_found(f"Unknown batch action {action}")
-    otype = _otype(call, "read" if action == "read" else "write")
+    otype = object_type(call, "read" if action == "read" else "write")
     return await handler(call, otype, call.require_portal(), call.json_object())
 
 
-def _not_found_error(otype: ObjectType, ids: list[str], verb: str = "get") -> dict[str, Any]:
+def not_found_error(otype: ObjectType, ids: list[str], verb: str = "get") -> dict[str, Any]:
     return {
         "status": "error",
         "category": "OBJECT_NOT_FOUND",
@@ -241,7 +242,7 @@ async def _batch_read(
     call: Call, otype: ObjectType, portal: Portal, body: dict[str, Any]
 ) -> Response:
     with_history = bool(body.get("propertiesWithHistory"))
-    inputs = _inputs(body, 50 if with_history else BATCH_MAX)
+    inputs = batch_inputs(body, 50 if with_history else BATCH_MAX)
     props = body.get("properties") or None
     id_property = body.get("idProperty")
     results, missing = [], []
@@ -252,14 +253,14 @@ async def _batch_read(
             missing.append(key)
         else:
             results.append(record_json(portal, otype, rec, props))
-    errors = [_not_found_error(otype, missing)] if missing else []
-    return _batch_answer(call, results, errors)
+    errors = [not_found_error(otype, missing)] if missing else []
+    return batch_answer(call, results, errors)
 
 
 async def _batch_create(
     call: Call, otype: ObjectType, portal: Portal, body: dict[str, Any]
 ) -> Response:
-    inputs = _inputs(body)
+    inputs = batch_inputs(body)
     # HubSpot creates all or nothing: check every input before the first write.
     seen: set[str] = set()
     check = portal.property_check(otype)
@@ -289,13 +290,13 @@ async def _batch_create(
         )
         for item in inputs
     ]
-    return _batch_answer(call, results, [], 201)
+    return batch_answer(call, results, [], 201)
 
 
 async def _batch_update(
     call: Call, otype: ObjectType, portal: Portal, body: dict[str, Any]
 ) -> Response:
-    inputs = _inputs(body)
+    inputs = batch_inputs(body)
     results: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     missing: list[str] = []
@@ -312,14 +313,14 @@ async def _batch_update(
             continue
         results.append(record_json(portal, otype, rec, sorted(item.get("properties") or {})))
     if missing:
-        errors.insert(0, _not_found_error(otype, missing, "update"))
-    return _batch_answer(call, results, errors)
+        errors.insert(0, not_found_error(otype, missing, "update"))
+    return batch_answer(call, results, errors)
 
 
 async def _batch_upsert(
     call: Call, otype: ObjectType, portal: Portal, body: dict[str, Any]
 ) -> Response:
-    inputs = _inputs(body)
+    inputs = batch_inputs(body)
     results: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     for item in inputs:
@@ -363,13 +364,13 @@ async def _batch_upsert(
         out = record_json(portal, otype, rec, sorted(props))
         out["new"] = new
         results.append(out)
-    return _batch_answer(call, results, errors)
+    return batch_answer(call, results, errors)
 
 
 async def _batch_archive(
     call: Call, otype: ObjectType, portal: Portal, body: dict[str, Any]
 ) -> Response:
-    for item in _inputs(body):
+    for item in batch_inputs(body):
         rec = portal.live(otype, item.get("id", "")) if isinstance(item, dict) else None
         if rec is not None:
             portal.archive(otype, rec, call.now)
@@ -385,7 +386,7 @@ GDPR = ("/crm/v3/objects/{otype}/gdpr-delete", "/crm/objects/{date}/{otype}/gdpr
 # https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/basic/post-crm-v3-objects-contacts-merge
 @routes.add("POST", "crm.objects.merge", *MERGE, family="crm.objects")
 async def merge_objects(call: Call) -> Response:
-    otype = _otype(call, "write")
+    otype = object_type(call, "write")
     portal = call.require_portal()
     body = call.json_object()
     primary = portal.live(otype, body.get("primaryObjectId", ""))
@@ -401,7 +402,7 @@ async def merge_objects(call: Call) -> Response:
 # https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/gdpr/post-crm-v3-objects-contacts-gdpr-delete
 @routes.add("POST", "crm.objects.gdpr_delete", *GDPR, family="crm.objects")
 async def gdpr_delete(call: Call) -> Response:
-    otype = _otype(call, "write")
+    otype = object_type(call, "write")
     portal = call.require_portal()
     body = call.json_object()
     rec = portal.get_by(otype, str(body.get("objectId", "")), body.get("idProperty"))
@@ -416,7 +417,7 @@ async def gdpr_delete(call: Call) -> Response:
 
 @routes.add("POST", "crm.objects.search", *SEARCH, search=True, family="crm.objects")
 async def search(call: Call) -> Response:
-    otype = _otype(call, "read")
+    otype = object_type(call, "read")
     portal = call.require_portal()
     body = call.json_object()
     # HubSpot's search index trails writes by a few seconds: search sees each record as it
@@ -438,314 +439,3 @@ async def search(call: Call) -> Response:
     if page and nxt < total:
         out["paging"] = {"next": {"after": str(nxt)}}
     return json_response(out)
-
-
-# --------------------------------------------------------------------------- associations (v4)
-
-ASSOC_READ = (
-    "/crm/v4/objects/{otype}/{oid}/associations/{totype}",
-    "/crm/objects/{date}/{otype}/{oid}/associations/{totype}",
-)
-ASSOC_DEFAULT = (
-    "/crm/v4/objects/{otype}/{oid}/associations/default/{totype}/{toid}",
-    "/crm/objects/{date}/{otype}/{oid}/associations/default/{totype}/{toid}",
-)
-ASSOC_ONE = (
-    "/crm/v4/objects/{otype}/{oid}/associations/{totype}/{toid}",
-    "/crm/objects/{date}/{otype}/{oid}/associations/{totype}/{toid}",
-)
-ASSOC_BATCH = (
-    "/crm/v4/associations/{otype}/{totype}/batch/{action}",
-    "/crm/associations/{date}/{otype}/{totype}/batch/{action}",
-)
-ASSOC_BATCH_PAGE = 500  # associations per input and page in a batch read
-ASSOC_BATCH_DEFAULT = (
-    "/crm/v4/associations/{otype}/{totype}/batch/associate/default",
-    "/crm/associations/{date}/{otype}/{totype}/batch/associate/default",
-)
-
-
-def _assoc_types(types: set[int]) -> list[dict[str, Any]]:
-    return [
-        {
-            "category": "HUBSPOT_DEFINED",
-            "typeId": t,
-            "label": "Primary" if t in PRIMARY_IDS else None,
-        }
-        for t in sorted(types)
-    ]
-
-
-def _pair(call: Call, access: str) -> tuple[ObjectType, ObjectType]:
-    a = _otype(call, access)
-    b = resolve_type(call.params["totype"])
-    if (a.name, b.name) not in ASSOCIATION_TYPES:
-        raise validation(f"No association types between {a.name} and {b.name}")
-    return a, b
-
-
-def _live_or_404(portal: Portal, otype: ObjectType, oid: Any) -> Record:
-    rec = portal.live(otype, oid)
-    if rec is None:
-        raise not_found(f"No {otype.singular} with ID {oid}")
-    return rec
-
-
-@routes.add("GET", "crm.associations.read", *ASSOC_READ, family="crm.object_associations")
-async def assoc_read(call: Call) -> Response:
-    a, b = _pair(call, "read")
-    portal = call.require_portal()
-    rec = _live_or_404(portal, a, call.params["oid"])
-    limit = call.int_query("limit", 500, low=1, high=500)
-    after = call.int_query("after", 0)
-    rows = [
-        (tid, types) for tid, types in portal.associated(a.name, rec.id, b.name) if tid >= after
-    ]
-    page = rows[:limit]
-    body: dict[str, Any] = {
-        "results": [{"toObjectId": tid, "associationTypes": _assoc_types(t)} for tid, t in page]
-    }
-    if len(rows) > limit:
-        body["paging"] = {"next": {"after": str(page[-1][0] + 1)}}
-    return json_response(body)
-
-
-def _default_result(
-    a: ObjectType, from_id: int, b: ObjectType, to_id: int, type_id: int
-) -> dict[str, Any]:
-    return {
-        "from": {"id": str(from_id)},
-        "to": {"id": str(to_id)},
-        "associationSpec": {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id},
-    }
-
-
-# Answer shape: https://developers.hubspot.com/docs/api-reference/2026-03/crm/associations/associate-records/update-association
-@routes.add("PUT", "crm.associations.default", *ASSOC_DEFAULT, family="crm.object_associations")
-async def assoc_default(call: Call) -> Response:
-    a, b = _pair(call, "write")
-    portal = call.require_portal()
-    src = _live_or_404(portal, a, call.params["oid"])
-    dst = _live_or_404(portal, b, call.params["toid"])
-    type_id = portal.link_default(a.name, src.id, b.name, dst.id, now=call.sandbox.now())
-    now = iso_ms(call.now)
-    return json_response(
-        {
-            "status": "COMPLETE",
-            "results": [
-                _default_result(a, src.id, b, dst.id, type_id),
-                _default_result(b, dst.id, a, src.id, ASSOCIATION_TYPES[(b.name, a.name)][0]),
-            ],
-            "startedAt": now,
-            "completedAt": now,
-        }
-    )
-
-
-@routes.add("PUT", "crm.associations.create", *ASSOC_ONE, family="crm.object_associations")
-async def assoc_create(call: Call) -> Response:
-    a, b = _pair(call, "write")
-    portal = call.require_portal()
-    src = _live_or_404(portal, a, call.params["oid"])
-    dst = _live_or_404(portal, b, call.params["toid"])
-    specs = call.json(default=[])
-    if not isinstance(specs, list) or not specs:
-        raise validation("Body must be a list of {associationCategory, associationTypeId}")
-    allowed = ASSOCIATION_TYPES[(a.name, b.name)]
-    for spec in specs:
-        tid = spec.get("associationTypeId") if isinstance(spec, dict) else None
-        # https://developers.hubspot.com/docs/api-reference/2026-03/crm/associations/associate-records/update-association-labeled
-        category = spec.get("associationCategory", "HUBSPOT_DEFINED")
-        if tid not in allowed or category != "HUBSPOT_DEFINED":
-            raise validation(f"invalid association type {tid} from {a.singular} to {b.singular}")
-        portal.link(a.name, src.id, b.name, dst.id, int(str(tid)), now=call.sandbox.now())
-    return json_response(
-        {
-            "fromObjectTypeId": a.type_id,
-            "fromObjectId": src.id,
-            "toObjectTypeId": b.type_id,
-            "toObjectId": dst.id,
-            "labels": ["Primary"]
-            if any(s.get("associationTypeId") in PRIMARY_IDS for s in specs)
-            else [],
-        },
-        201,
-    )
-
-
-@routes.add("DELETE", "crm.associations.archive", *ASSOC_ONE, family="crm.object_associations")
-async def assoc_delete(call: Call) -> Response:
-    a, b = _pair(call, "write")
-    portal = call.require_portal()
-    src = _live_or_404(portal, a, call.params["oid"])
-    portal.unlink(a.name, src.id, b.name, int(call.params["toid"]), now=call.sandbox.now())
-    return no_content()
-
-
-@routes.add(
-    "POST", "crm.associations.batch_default", *ASSOC_BATCH_DEFAULT, family="crm.associations"
-)
-async def assoc_batch_default(call: Call) -> Response:
-    a, b = _pair(call, "write")
-    portal = call.require_portal()
-    results, missing = [], []
-    for item in _inputs(call.json_object()):
-        src = portal.live(a, (item.get("from") or {}).get("id", ""))
-        dst = portal.live(b, (item.get("to") or {}).get("id", ""))
-        if src is None or dst is None:
-            missing.append(str((item.get("from") or {}).get("id", "")))
-            continue
-        type_id = portal.link_default(a.name, src.id, b.name, dst.id, now=call.sandbox.now())
-        results.append(_default_result(a, src.id, b, dst.id, type_id))
-    errors = [_not_found_error(a, missing, "associate")] if missing else []
-    return _batch_answer(call, results, errors)
-
-
-@routes.add("POST", "crm.associations.batch", *ASSOC_BATCH, family="crm.associations")
-async def assoc_batch(call: Call) -> Response:
-    action = call.params["action"]
-    a, b = _pair(call, "read" if action == "read" else "write")
-    portal = call.require_portal()
-    body = call.json_object()
-    if action == "read":
-        results: list[dict[str, Any]] = []
-        errors: list[dict[str, Any]] = []
-        for item in _inputs(body, 1000):
-            key = str(item.get("id", "")) if isinstance(item, dict) else ""
-            rec = portal.live(a, key)
-            rows = portal.associated(a.name, rec.id, b.name) if rec is not None else []
-            try:  # per input, `after` resumes where the previous page of that id stopped
-                after = int(str(item.get("after") or 0)) if isinstance(item, dict) else 0
-            except ValueError:
-                raise validation("after must be the cursor a previous page returned") from None
-            rows = [(tid, t) for tid, t in rows if tid >= after]
-            if not rows:
-                # HubSpot reports ids without associations as errors next to the results.
-                errors.append(
-                    {
-                        "status": "error",
-                        "category": "OBJECT_NOT_FOUND",
-                        "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
-                        "message": f"No {b.singular} is associated with {a.singular} {key}.",
-                        "context": {
-                            "fromObjectId": [key],
-                            "fromObjectType": [a.label],
-                            "toObjectType": [b.label],
-                        },
-                    }
-                )
-                continue
-            page = rows[:ASSOC_BATCH_PAGE]
-            result: dict[str, Any] = {
-                "from": {"id": key},
-                "to": [{"toObjectId": tid, "associationTypes": _assoc_types(t)} for tid, t in page],
-            }
-            if len(rows) > len(page):  # present only when there is more
-                result["paging"] = {"next": {"after": str(page[-1][0] + 1)}}
-            results.append(result)
-        return _batch_answer(call, results, errors)
-    if action == "create":
-        created: list[dict[str, Any]] = []
-        for item in _inputs(body, 2000):
-            src = _live_or_404(portal, a, (item.get("from") or {}).get("id", ""))
-            dst = _live_or_404(portal, b, (item.get("to") or {}).get("id", ""))
-            for spec in item.get("types") or []:
-                tid = spec.get("associationTypeId")
-                if tid not in ASSOCIATION_TYPES[(a.name, b.name)]:
-                    raise validation(f"invalid association type {tid}")
-                portal.link(a.name, src.id, b.name, dst.id, int(tid), now=call.sandbox.now())
-            created.append(
-                {
-                    "fromObjectTypeId": a.type_id,
-                    "fromObjectId": src.id,
-                    "toObjectTypeId": b.type_id,
-                    "toObjectId": dst.id,
-                    "labels": [],
-                }
-            )
-        return _batch_answer(call, created, [], 201)
-    if action == "archive":
-        for item in _inputs(body, 2000):
-            from_id = (item.get("from") or {}).get("id", "")
-            for to in item.get("to") or []:
-                try:
-                    portal.unlink(
-                        a.name, int(from_id), b.name, int(to.get("id", "")), now=call.sandbox.now()
-                    )
-                except ValueError:
-                    continue
-        return no_content()
-    raise not_found(f"Unknown association batch action {action}")
-
-
-# --------------------------------------------------------------------------- pipelines
-
-PIPELINES = ("/crm/v3/pipelines/{otype}", "/crm/pipelines/{date}/{otype}")
-PIPELINE = ("/crm/v3/pipelines/{otype}/{pid}", "/crm/pipelines/{date}/{otype}/{pid}")
-STAGES = ("/crm/v3/pipelines/{otype}/{pid}/stages", "/crm/pipelines/{date}/{otype}/{pid}/stages")
-
-
-def _pipelines(call: Call) -> Portal:
-    otype = resolve_type(call.params["otype"])
-    require_scopes(call, f"crm.objects.{otype.name}.read", f"crm.schemas.{otype.name}.read")
-    if otype.name != "deals":
-        raise validation(f"Object type {otype.name} has no pipelines in the sandbox")
-    return call.require_portal()
-
-
-@routes.add("GET", "crm.pipelines.list", *PIPELINES, family="crm.pipelines")
-async def pipelines_list(call: Call) -> Response:
-    portal = _pipelines(call)
-    return json_response(
-        {
-            "results": [
-                p.to_json()
-                for p in sorted(portal.pipelines.values(), key=lambda p: p.display_order)
-            ]
-        }
-    )
-
-
-@routes.add("GET", "crm.pipelines.get", *PIPELINE, family="crm.pipelines")
-async def pipeline_get(call: Call) -> Response:
-    portal = _pipelines(call)
-    p = portal.pipelines.get(call.params["pid"])
-    if p is None:
-        raise not_found(f"No pipeline with ID {call.params['pid']}")
-    return json_response(p.to_json())
-
-
-@routes.add("GET", "crm.pipelines.stages", *STAGES, family="crm.pipelines")
-async def pipeline_stages(call: Call) -> Response:
-    portal = _pipelines(call)
-    p = portal.pipelines.get(call.params["pid"])
-    if p is None:
-        raise not_found(f"No pipeline with ID {call.params['pid']}")
-    return json_response({"results": [s.to_json() for s in p.stages]})
-
-
-# --------------------------------------------------------------------------- account
-
-
-@routes.add(
-    "GET",
-    "account.details",
-    "/account-info/v3/details",
-    "/account-info/{date}/details",
-    family="account",
-)
-async def account_details(call: Call) -> Response:
-    p = call.require_portal()
-    return json_response(
-        {
-            "portalId": p.portal_id,
-            "accountType": p.account_type,
-            "timeZone": p.time_zone,
-            "companyCurrency": p.company_currency,
-            "additionalCurrencies": [],
-            "utcOffset": "-05:00",
-            "utcOffsetMilliseconds": -18_000_000,
-            "uiDomain": p.ui_domain,
-            "dataHostingLocation": p.data_hosting_location,
-        }
-    )

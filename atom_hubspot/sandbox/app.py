@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from atom_hubspot.sandbox import (
     admin,
+    api_associations,
     api_automation,
     api_crm,
     api_email_publish,
@@ -19,13 +20,12 @@ from atom_hubspot.sandbox import (
     api_lists,
     api_marketing,
     api_oauth,
+    api_pipelines,
     api_properties,
     journal,
     webhooks,
 )
-from atom_hubspot.sandbox.config import (
-    SandboxConfig,
-)
+from atom_hubspot.sandbox.config import SandboxConfig
 from atom_hubspot.sandbox.core import TIER_ORDER, Sandbox
 from atom_hubspot.sandbox.errors import ApiError, OAuthError, SimulatedReset, SimulatedTimeout
 from atom_hubspot.sandbox.routing import Call, Route, Router, require_scopes
@@ -35,6 +35,8 @@ from atom_hubspot.sandbox.routing import Call, Route, Router, require_scopes
 ROUTE_TABLES: tuple[Router, ...] = (
     admin.routes,
     api_crm.routes,
+    api_associations.routes,
+    api_pipelines.routes,
     api_lists.routes,
     api_marketing.routes,
     api_email_publish.routes,
