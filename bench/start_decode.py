@@ -71,15 +71,15 @@ def hubspot_page(n: int = 100) -> bytes:
 
 def ours_decoder() -> Any:
     """Our client's page decoding (bytes → ObjectPage)."""
+    from atom_hubspot.client.caller import next_after
     from atom_hubspot.client.models import CrmObject, ObjectPage
-    from atom_hubspot.client.objects import _next_after
 
     # What ObjectsAPI.list does with an answer's body.
     def decode(raw: bytes) -> ObjectPage:
         body = json.loads(raw)
         return ObjectPage(
             results=[CrmObject.model_validate(r) for r in body.get("results") or []],
-            next_after=_next_after(body),
+            next_after=next_after(body),
             total=body.get("total"),
         )
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from atom_hubspot.sandbox.api_marketing import _stats_block
+from atom_hubspot.sandbox.api_marketing import stats_block
 from atom_hubspot.sandbox.errors import validation
 from atom_hubspot.sandbox.objects import parse_datetime
 from atom_hubspot.sandbox.routing import Call, Router, json_response
@@ -80,7 +80,7 @@ async def email_histogram(call: Call) -> Response:
                     counters[k] = counters.get(k, 0) + v
                 break
     results: list[dict[str, Any]] = [
-        {"interval": {"start": _iso(lo), "end": _iso(hi)}, "aggregations": _stats_block(c)}
+        {"interval": {"start": _iso(lo), "end": _iso(hi)}, "aggregations": stats_block(c)}
         for lo, hi, c in buckets
     ]
     return json_response({"results": results, "total": len(results)})

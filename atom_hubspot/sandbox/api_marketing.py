@@ -288,11 +288,11 @@ def email_json(portal: Portal, e: dict[str, Any], stats: bool) -> dict[str, Any]
         out.setdefault(key, default)
     if stats:
         counters = portal.email_stats.get(int(e["id"]), {})
-        out["stats"] = _stats_block(counters)
+        out["stats"] = stats_block(counters)
     return out
 
 
-def _stats_block(c: dict[str, int]) -> dict[str, Any]:
+def stats_block(c: dict[str, int]) -> dict[str, Any]:
     sent = c.get("sent", 0)
     delivered = c.get("delivered", 0)
 
@@ -364,7 +364,7 @@ async def email_statistics(call: Call) -> Response:
         for k, v in portal.email_stats.get(eid, {}).items():
             total[k] = total.get(k, 0) + v
     return json_response(
-        {"emails": chosen, "aggregate": _stats_block(total), "campaignAggregations": {}}
+        {"emails": chosen, "aggregate": stats_block(total), "campaignAggregations": {}}
     )
 
 
