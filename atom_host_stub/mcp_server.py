@@ -32,6 +32,7 @@ from atom_host_stub.agent_tools import (
 from atom_host_stub.auth import ApiKeyAuthenticator, Unauthorized
 from atom_host_stub.contract import FIELDS_MODELS, AgentTool, Principal
 from atom_host_stub.host import Host, host_version
+from atom_host_stub.mcp_confirm import call_with_consent
 
 if TYPE_CHECKING:
     import mcp_types
@@ -112,10 +113,15 @@ def build_server(
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
         return types.ListToolsResult(tools=listed)
 
-    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(
+        ctx: Any, params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
         try:
             principal = principal_of(ctx)
-            result = await runner.call(principal, params.name, params.arguments)
+            # Writes ask the user first where the client supports elicitation (mcp_confirm.py).
+            result = await call_with_consent(ctx, runner, principal, params)
+            if isinstance(result, types.InputRequiredResult):
+                return result
         except Unauthorized as exc:
             return _failure("unauthorized", exc.message)
         except ToolFailure as exc:
