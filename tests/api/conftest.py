@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,7 @@ import pytest_asyncio  # noqa: E402
 from atom_hubspot.sandbox import PortalConfig, SandboxConfig  # noqa: E402
 from atom_hubspot.sandbox.config import DEMO_PORTAL_ID  # noqa: E402
 from atom_hubspot.sandbox.testing import approve, query_of, sandbox_transport  # noqa: E402
+from tests.clocks import StepClock  # noqa: E402
 from tests.conftest import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, make_key  # noqa: E402
 
 PORTAL_A = DEMO_PORTAL_ID
@@ -91,24 +93,6 @@ PRINCIPALS = {
 }
 
 
-class FakeTime:
-    """The client's clock and sleep: sleeping moves the clock on instead of waiting."""
-
-    def __init__(self) -> None:
-        import time
-
-        self.now = time.time()
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += max(0.0, seconds)
-        await asyncio.sleep(0)
-
-
 @dataclass
 class Stack:
     app: FastAPI
@@ -116,7 +100,7 @@ class Stack:
     runtime: object
     transport: httpx.ASGITransport
     sandbox: Any
-    time: FakeTime
+    time: StepClock
 
     def client(self, who: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -178,11 +162,11 @@ async def running_stack(
     host.context.state["hubspot.transport"] = transport
     # The sandbox's own limits are off here; the client's budget would only add real waiting.
     # Retries back off through the governor's sleep: recorded, never slept for real.
-    fake_time = FakeTime()
+    fake_time = StepClock(time.time())
     host.context.state["hubspot.governor"] = RateLimitGovernor(
         requests_per_10s=1_000_000,
         search_per_s=1_000_000,
-        clock=fake_time.clock,
+        clock=fake_time.time,
         sleep=fake_time.sleep,
     )
     app = create_app(host)

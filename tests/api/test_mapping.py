@@ -20,6 +20,7 @@ from atom_hubspot.errors import InputError, MissingScopes, NotFound, Unavailable
 from atom_hubspot.service import crm, mapping
 from atom_hubspot.service.crm import HubSpotCRMService
 from tests.api.fakes import FakeClient
+from tests.clocks import StepClock
 
 
 def _obj(props: dict[str, str | None]) -> CrmObject:
@@ -255,14 +256,6 @@ async def test_service_non_numeric_id_is_not_found_without_a_call() -> None:
 # ----------------------------------------------------------------- custom properties on reads
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_reads_name_custom_properties_from_the_properties_api_cached_per_portal() -> None:
     client = FakeClient(portal_id=5)
     client.contacts.add({"email": "ui@example.com", "shoe_size": "44", "tier": "gold"})
@@ -270,7 +263,7 @@ async def test_reads_name_custom_properties_from_the_properties_api_cached_per_p
     client.properties.add("contacts", "shoe_size", hubspot_defined=None)  # legacy: key left out
     cache: dict[Any, Any] = {}
     written: dict[Any, set[str]] = {(5, "contact"): {"written_one"}}
-    clock = Clock()
+    clock = StepClock(1000.0)
 
     def svc() -> HubSpotCRMService:
         return HubSpotCRMService(
@@ -286,7 +279,7 @@ async def test_reads_name_custom_properties_from_the_properties_api_cached_per_p
     client.properties.add("contacts", "tier")
     await svc().list_records("contact")
     assert client.properties.calls == ["contacts"]
-    clock.now += crm.PROPERTY_NAMES_TTL_S + 1
+    clock.advance(crm.PROPERTY_NAMES_TTL_S + 1)
     page = await svc().list_records("contact")
     assert page.items[0].custom_fields == {"shoe_size": "44", "tier": "gold"}
     assert client.properties.calls == ["contacts", "contacts"]
@@ -303,14 +296,14 @@ async def test_without_the_schema_scope_reads_fall_back_and_say_so_once(
     )
     cache: dict[Any, Any] = {}
     written: dict[Any, set[str]] = {(6, "contact"): {"written_one"}}
-    clock = Clock()
+    clock = StepClock(1000.0)
     for _ in range(2):
         svc = HubSpotCRMService(
             client, custom_properties=written, property_names=cache, clock=clock
         )
         contact = await svc.get_record("contact", rid)
         assert contact.custom_fields == {"written_one": "x"}
-        clock.now += crm.PROPERTY_NAMES_TTL_S + 1  # asked again after expiry: still refused
+        clock.advance(crm.PROPERTY_NAMES_TTL_S + 1)  # asked again after expiry: still refused
     assert client.properties.calls == ["contacts", "contacts"]
     infos = [r for r in caplog.records if r.name == "atom_hubspot.service.crm"]
     assert len(infos) == 1 and infos[0].levelno == logging.INFO
@@ -323,16 +316,16 @@ async def test_other_failures_keep_the_names_known_and_retry_soon() -> None:
     rid = client.deals.add({"dealname": "D", "renewal_term": "12"})
     client.properties.add("deals", "renewal_term")
     cache: dict[Any, Any] = {}
-    clock = Clock()
+    clock = StepClock(1000.0)
     svc = HubSpotCRMService(client, property_names=cache, clock=clock)
     assert (await svc.get_record("deal", rid)).custom_fields == {"renewal_term": "12"}
-    clock.now += crm.PROPERTY_NAMES_TTL_S + 1
+    clock.advance(crm.PROPERTY_NAMES_TTL_S + 1)
     client.properties.error = Unavailable("down", status=503)
     # The read still works, with the names last listed.
     assert (await svc.get_record("deal", rid)).custom_fields == {"renewal_term": "12"}
     await svc.get_record("deal", rid)
     assert len(client.properties.calls) == 2  # not asked on every read meanwhile
-    clock.now += crm.PROPERTY_NAMES_RETRY_S + 1
+    clock.advance(crm.PROPERTY_NAMES_RETRY_S + 1)
     client.properties.error = None
     await svc.get_record("deal", rid)
     assert len(client.properties.calls) == 3

@@ -17,6 +17,7 @@ from atom_hubspot.client import (
 from atom_hubspot.client.governor import DEFAULT_MARGIN_RATIO
 from atom_hubspot.errors import RateLimited
 from tests.client.fakes import VirtualClock, settings
+from tests.clocks import StepClock
 
 
 def max_in_window(times: list[float], window: float) -> int:
@@ -206,22 +207,9 @@ def rate_db(postgres_url: str) -> str:
     return postgres_url
 
 
-class SteppingClock:
-    """One task at a time: sleeping moves time forward by exactly the sleep."""
-
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def time(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.mark.postgres
 async def test_postgres_backend_shares_the_budget_between_governors(rate_db: str) -> None:
-    clock = SteppingClock()
+    clock = StepClock()
     kw = {"clock": clock.time, "sleep": clock.sleep, "requests_per_10s": 20}
     a = RateLimitGovernor(backend=PostgresWindowBackend(rate_db), **kw)
     b = RateLimitGovernor(backend=PostgresWindowBackend(rate_db), **kw)

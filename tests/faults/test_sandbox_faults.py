@@ -10,7 +10,6 @@ moves forward.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 from typing import Any
@@ -22,27 +21,9 @@ from atom_hubspot.errors import OutcomeUnknown, RateLimited, Unavailable
 from atom_hubspot.sandbox import DEMO_PORTAL_ID, FaultConfig, SandboxConfig
 from atom_hubspot.sandbox.testing import SANDBOX_BASE_URL, sandbox_transport
 from atom_hubspot.settings import HubSpotSettings
+from tests.clocks import StepClock
 
 PAT = "pat-na1-fault-run-token-000000000000"
-
-
-class FakeTime:
-    """One clock for client and sandbox; `sleep` moves it on instead of waiting."""
-
-    def __init__(self) -> None:
-        self.t = time.time()
-        self.slept = 0.0
-
-    def now(self) -> float:  # the sandbox's Clock protocol
-        return self.t
-
-    def clock(self) -> float:  # the governor's clock
-        return self.t
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept += max(0.0, seconds)
-        self.t += max(0.0, seconds)
-        await asyncio.sleep(0)
 
 
 def make(
@@ -53,7 +34,7 @@ def make(
     seed: bool = False,
     **config: Any,
 ):
-    ft = FakeTime()
+    ft = StepClock(time.time())
     transport = sandbox_transport(
         SandboxConfig(
             seed=seed,
@@ -73,9 +54,9 @@ def make(
         HUBSPOT_TOTAL_TIMEOUT="600",
     )
     gov = RateLimitGovernor(
-        requests_per_10s=client_limit, search_per_s=1000, clock=ft.clock, sleep=ft.sleep
+        requests_per_10s=client_limit, search_per_s=1000, clock=ft.time, sleep=ft.sleep
     )
-    http = HubSpotHTTP(settings, transport=transport, governor=gov, clock=ft.clock, sleep=ft.sleep)
+    http = HubSpotHTTP(settings, transport=transport, governor=gov, clock=ft.time, sleep=ft.sleep)
     client = HubSpotClient(http, StaticToken(PAT), portal_id=DEMO_PORTAL_ID)
     return client, http, transport.app.state.sandbox, ft
 
@@ -159,7 +140,7 @@ async def test_429_bursts_are_waited_out_not_surfaced() -> None:
     assert result.errors == []
     emails = stored_emails(sb, "rl")
     assert len(emails) == 2000 and max(emails.values()) == 1
-    assert ft.slept >= 10.0  # it waited (fake time) instead of hammering
+    assert sum(ft.slept) >= 10.0  # it waited (fake time) instead of hammering
 
 
 async def test_a_lower_limit_than_configured_is_learned_and_kept() -> None:
@@ -175,7 +156,7 @@ async def test_a_lower_limit_than_configured_is_learned_and_kept() -> None:
     emails = stored_emails(sb, "lim")
     assert len(emails) == 6000 and max(emails.values()) == 1
     assert sb.limits.rejected["TEN_SECONDLY_ROLLING"] <= 5
-    assert ft.slept >= (60 - 1) // 20 * 10  # 60 calls at 20 per 10 s take >= 20 s
+    assert sum(ft.slept) >= (60 - 1) // 20 * 10  # 60 calls at 20 per 10 s take >= 20 s
 
 
 async def test_scripted_429_burst_then_5xx_on_one_chunk() -> None:
@@ -311,7 +292,7 @@ async def test_reads_give_up_with_unavailable_not_forever() -> None:
     finally:
         await http.aclose()
     assert sb.calls["crm.objects.list"] == 6  # HUBSPOT_RETRY_MAX_ATTEMPTS, then a clear error
-    assert ft.slept < 600
+    assert sum(ft.slept) < 600
 
 
 async def test_daily_limit_fails_fast_instead_of_waiting_a_day() -> None:
@@ -327,4 +308,4 @@ async def test_daily_limit_fails_fast_instead_of_waiting_a_day() -> None:
         await http.aclose()
     assert err.value.policy == "DAILY"
     assert sb.calls["crm.objects.list"] == 4
-    assert ft.slept < 60
+    assert sum(ft.slept) < 60

@@ -6,14 +6,7 @@ import asyncio
 
 from atom_host_stub.contract import HealthResult, HealthStatus
 from atom_host_stub.health import HealthMonitor
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clocks import StepClock
 
 
 def ok(message: str = "fine") -> HealthResult:
@@ -87,14 +80,14 @@ async def test_results_are_cached_for_cache_seconds_and_shared_by_concurrent_cal
         await asyncio.sleep(0)
         return ok(f"call {calls}")
 
-    clock = FakeClock()
+    clock = StepClock(1000.0)
     monitor = HealthMonitor(cache_s=5.0, clock=clock)
     monitor.register("p", "counted", counted)
     first, second = await asyncio.gather(monitor.results(), monitor.results())
     assert calls == 1 and first is second
-    clock.now += 4.9
+    clock.advance(4.9)
     assert (await monitor.results())["p"][0].message == "call 1"
-    clock.now += 0.1
+    clock.advance(0.1)
     assert (await monitor.results())["p"][0].message == "call 2"
     assert (await monitor.results(fresh=True))["p"][0].message == "call 3"
 

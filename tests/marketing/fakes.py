@@ -11,24 +11,12 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from atom_hubspot.client.models import BatchResult, CrmObject, SendResult
 from atom_hubspot.errors import NotConnected, Unavailable
 from atom_hubspot.runtime import HubSpotRuntime
 from atom_hubspot.settings import HubSpotSettings
-
-
-class FakeClock:
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
 
 
 @dataclass

@@ -23,8 +23,8 @@ from atom_hubspot.sandbox.config import (
     PortalConfig,
     SandboxConfig,
 )
+from tests.clocks import DateClock
 from tests.marketing.conftest import ALICE, running_host
-from tests.marketing.fakes import FakeClock
 
 
 def sandbox_for(token: str, *, send_latency_ms: float = 0.0) -> Any:
@@ -48,7 +48,7 @@ async def main(cfg: dict[str, Any]) -> None:
         while not await asyncio.to_thread(go.exists):  # noqa: ASYNC110 - another process
             await asyncio.sleep(0.01)
         host.runtime.scheduler.batch_size = 1
-        host.runtime.scheduler.clock = FakeClock(
+        host.runtime.scheduler.clock = DateClock(
             datetime.fromisoformat(cfg["send_at"]) + timedelta(seconds=1)
         )
         store = host.runtime.scheduler.store

@@ -8,8 +8,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from atom_hubspot.sandbox.config import FaultConfig
+from tests.clocks import DateClock
 from tests.marketing.conftest import Stack
-from tests.marketing.fakes import FakeClock
 
 
 def _published_email(stack: Stack) -> int:
@@ -51,7 +51,7 @@ async def test_scheduled_lost_answer_is_partial_and_never_repeated(stack: Stack)
     stack.sandbox.set_faults(FaultConfig(script=["lost_answer"], paths=["single-send"]))
     runner = stack.runtime.scheduler
     await runner.aclose()  # drive it by hand: run_once is the loop's one tick
-    runner.clock = FakeClock(send_at + timedelta(seconds=1))
+    runner.clock = DateClock(send_at + timedelta(seconds=1))
     assert await runner.run_once() == 1
     for _ in range(3):
         assert await runner.run_once() == 0
@@ -79,7 +79,7 @@ async def test_scheduler_retries_when_nothing_was_sent(stack: Stack) -> None:
     sid = r.json()["data"]["scheduled"]["id"]
     runner = stack.runtime.scheduler
     await runner.aclose()
-    runner.clock = FakeClock(send_at + timedelta(seconds=1))
+    runner.clock = DateClock(send_at + timedelta(seconds=1))
     # Reading the contact's address fails for longer than the client's retries last.
     stack.sandbox.set_faults(FaultConfig(error_rate_5xx=1.0, paths=["batch/read"]))
     stack.runtime.http.settings.retry_max_attempts = 1

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.clocks import DateClock
 from tests.marketing.conftest import Stack, host_env, running_host
-from tests.marketing.fakes import FakeClock
 
 
 def _published_email(stack: Stack) -> int:
@@ -43,7 +43,7 @@ async def _schedule(
 def _advance_runner(stack: Stack, to: datetime) -> None:
     runner = stack.runtime.scheduler
     assert runner is not None, "the plugin did not start its scheduled-send runner"
-    runner.clock = FakeClock(to)
+    runner.clock = DateClock(to)
 
 
 async def _wait_final(stack: Stack, ids: list[str], timeout_s: float = 15.0) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from atom_hubspot.service.email_sends import Recipient
 from atom_hubspot.service.scheduler import ScheduledSendRunner, ScheduledSends
 from atom_hubspot.storage.db import Database
 from atom_hubspot.storage.models import ScheduledSend
-from tests.marketing.fakes import FakeClient, FakeClock, FakeConnections, SendLog, runtime_over
+from tests.clocks import DateClock
+from tests.marketing.fakes import FakeClient, FakeConnections, SendLog, runtime_over
 
 ALICE = Principal(tenant_id="t-alice", user_id="alice")
 BOB = Principal(tenant_id="t-bob", user_id="bob")
@@ -46,7 +47,7 @@ async def engines(db_url: str) -> AsyncIterator[Callable[[], Database]]:
 
 async def _schedule(
     store: ScheduledSends,
-    clock: FakeClock,
+    clock: DateClock,
     addresses: list[str],
     *,
     principal: Principal = ALICE,
@@ -73,7 +74,7 @@ async def _row(db: Database, send_id: str) -> ScheduledSend:
 
 
 async def test_performed_once_at_its_time_and_not_before(engines: Callable[[], Database]) -> None:
-    db, clock, log = engines(), FakeClock(), SendLog()
+    db, clock, log = engines(), DateClock(), SendLog()
     runtime = runtime_over(db, FakeConnections(FakeClient(log)))
     runner = ScheduledSendRunner(runtime, clock=clock, worker_id="w1")
     send_id = await _schedule(runner.store, clock, ["a@example.com", "b@example.com"])
@@ -94,7 +95,7 @@ async def test_performed_once_at_its_time_and_not_before(engines: Callable[[], D
 
 
 async def test_survives_a_restart(engines: Callable[[], Database]) -> None:
-    clock, log = FakeClock(), SendLog()
+    clock, log = DateClock(), SendLog()
     first = ScheduledSendRunner(
         runtime_over(engines(), FakeConnections(FakeClient(log))),
         clock=clock,
@@ -120,7 +121,7 @@ async def test_survives_a_restart(engines: Callable[[], Database]) -> None:
 async def test_two_runners_on_separate_engines_send_each_once(
     engines: Callable[[], Database],
 ) -> None:
-    clock, log = FakeClock(), SendLog()
+    clock, log = DateClock(), SendLog()
     gate = asyncio.Event()  # holds the sends so both runners are claiming at the same time
     runners = [
         ScheduledSendRunner(
@@ -164,7 +165,7 @@ async def test_two_runners_on_separate_engines_send_each_once(
 async def test_stale_claim_is_reported_unknown_not_resent(
     engines: Callable[[], Database],
 ) -> None:
-    clock, log = FakeClock(), SendLog()
+    clock, log = DateClock(), SendLog()
     db1 = engines()
     # The first process hangs on the second recipient, then dies (task cancelled, no cleanup).
     dying = ScheduledSendRunner(
@@ -212,7 +213,7 @@ async def test_stale_claim_is_reported_unknown_not_resent(
 
 
 async def test_cancel_and_tenant_isolation(engines: Callable[[], Database]) -> None:
-    db, clock, log = engines(), FakeClock(), SendLog()
+    db, clock, log = engines(), DateClock(), SendLog()
     runner = ScheduledSendRunner(
         runtime_over(db, FakeConnections(FakeClient(log))), clock=clock, worker_id="w"
     )
@@ -243,7 +244,7 @@ async def test_cancel_and_tenant_isolation(engines: Callable[[], Database]) -> N
 async def test_transient_failure_before_sending_is_retried(
     engines: Callable[[], Database],
 ) -> None:
-    db, clock, log = engines(), FakeClock(), SendLog()
+    db, clock, log = engines(), DateClock(), SendLog()
     client = FakeClient(log, emails={"7": "seven@example.com"}, fail_reads=1)
     runner = ScheduledSendRunner(
         runtime_over(db, FakeConnections(client)), clock=clock, worker_id="w"
@@ -271,7 +272,7 @@ async def test_transient_failure_before_sending_is_retried(
 
 
 async def test_not_connected_fails_without_sending(engines: Callable[[], Database]) -> None:
-    db, clock, log = engines(), FakeClock(), SendLog()
+    db, clock, log = engines(), DateClock(), SendLog()
     runner = ScheduledSendRunner(
         runtime_over(db, FakeConnections(FakeClient(log), connected={"someone-else"})),
         clock=clock,

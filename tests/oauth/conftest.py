@@ -3,7 +3,6 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from atom_host_stub.contract import Principal
 from atom_hubspot.oauth import ConnectionManager, OAuthFlow
 from atom_hubspot.settings import load_settings
 from atom_hubspot.storage.db import Database, migrate
+from tests.clocks import DateClock
 from tests.oauth.fakes import FakeHubSpot
 
 ALICE = Principal(tenant_id="t1", user_id="alice")
@@ -19,20 +19,9 @@ BOB = Principal(tenant_id="t1", user_id="bob")
 MALLORY = Principal(tenant_id="t2", user_id="mallory")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> DateClock:
+    return DateClock()
 
 
 @pytest.fixture
