@@ -174,13 +174,14 @@ def connections_command(database_url: str | None, tenant: str | None) -> None:
     if not rows:
         click.echo("No HubSpot connections.")
         return
-    click.echo("tenant\tuser\tportal\tkind\tstatus\tdefault\texpires_at\tfailures")
+    # The environment last: scripts reading the earlier columns keep working.
+    click.echo("tenant\tuser\tportal\tkind\tstatus\tdefault\texpires_at\tfailures\tenvironment")
     for conn, expires_at, failures in rows:
         click.echo(
             f"{conn.tenant_id}\t{conn.user_id}\t{conn.portal_id}\t{conn.auth_kind}\t"
             f"{conn.status}{'/' + conn.problem if conn.problem else ''}\t"
             f"{'yes' if conn.is_default else ''}\t"
-            f"{expires_at.isoformat() if expires_at else '-'}\t{failures or 0}"
+            f"{expires_at.isoformat() if expires_at else '-'}\t{failures or 0}\t{conn.environment}"
         )
 
 
@@ -367,8 +368,8 @@ def webhooks_command(check: bool, sandbox_url: str | None) -> None:
 
         http = HubSpotHTTP(settings)
         try:
-            secret = settings.client_secret.get_secret_value() if settings.client_secret else ""
-            token = AppToken(OAuthAPI(http, settings.client_id or "", secret), SUBSCRIPTION_SCOPES)
+            app = settings.app
+            token = AppToken(OAuthAPI(http, app.client_id, app.secret), SUBSCRIPTION_SCOPES)
             return await read_subscriptions(http, token)
         finally:
             await http.aclose()

@@ -112,12 +112,15 @@ def demo_env(context: HostContext, *, sandbox_url: str | None = None) -> dict[st
     url = (sandbox_url or context.env.get("ATOM_SANDBOX_URL") or "").rstrip("/")
     base = url or public + SANDBOX_MOUNT
     defaults = SandboxConfig(seed=False)
+    # The sandbox stands in for the app of the environment in force: HubSpot itself under
+    # production, the developer test account under HUBSPOT_ENVIRONMENT=qa.
+    prefix = app_prefix(context.env)
     env = {
-        "HUBSPOT_CLIENT_ID": defaults.client_id,
-        "HUBSPOT_CLIENT_SECRET": defaults.client_secret,
-        "HUBSPOT_API_BASE_URL": base,
-        "HUBSPOT_AUTHORIZE_URL": base + "/oauth/authorize",
-        "HUBSPOT_REDIRECT_URI": context.env.get("HUBSPOT_REDIRECT_URI")
+        f"{prefix}CLIENT_ID": defaults.client_id,
+        f"{prefix}CLIENT_SECRET": defaults.client_secret,
+        f"{prefix}API_BASE_URL": base,
+        f"{prefix}AUTHORIZE_URL": base + "/oauth/authorize",
+        f"{prefix}REDIRECT_URI": context.env.get(f"{prefix}REDIRECT_URI")
         or public + "/auth/hubspot/callback",
     }
     keys = context.env.get("ATOM_HUBSPOT_ENCRYPTION_KEYS")
@@ -125,9 +128,16 @@ def demo_env(context: HostContext, *, sandbox_url: str | None = None) -> dict[st
     return env
 
 
+def app_prefix(env: Mapping[str, str]) -> str:
+    """`HUBSPOT_QA_` under HUBSPOT_ENVIRONMENT=qa, else `HUBSPOT_`: the app settings' prefix."""
+    qa = env.get("HUBSPOT_ENVIRONMENT", "").strip().lower() == "qa"
+    return "HUBSPOT_QA_" if qa else "HUBSPOT_"
+
+
 def plan_demo(context: HostContext) -> DemoPlan:
     sandbox_url = (context.env.get("ATOM_SANDBOX_URL") or "").rstrip("/")
     env = demo_env(context, sandbox_url=sandbox_url or None)
+    prefix = app_prefix(context.env)
     if sandbox_url:
         real = httpx.AsyncHTTPTransport()
         return DemoPlan(env, None, real, None, sandbox_url)
@@ -136,12 +146,12 @@ def plan_demo(context: HostContext) -> DemoPlan:
     app = create_sandbox_app(
         SandboxConfig(
             app_name="ATOM demo (offline HubSpot sandbox)",
-            redirect_uris=[env["HUBSPOT_REDIRECT_URI"]],
+            redirect_uris=[env[f"{prefix}REDIRECT_URI"]],
         )
     )
     # The host serves the sandbox under SANDBOX_MOUNT; in-process calls carry the same prefix.
     transport = httpx.ASGITransport(app=app, root_path=SANDBOX_MOUNT)
-    return DemoPlan(env, transport, transport, app, env["HUBSPOT_API_BASE_URL"])
+    return DemoPlan(env, transport, transport, app, env[f"{prefix}API_BASE_URL"])
 
 
 async def connect_demo_portal(

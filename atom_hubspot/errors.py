@@ -124,6 +124,15 @@ class MirrorNotReady(HubSpotError):
     http_status = 409
 
 
+class EnvironmentMismatch(HubSpotError):
+    """409: the connection addressed was made under the other HUBSPOT_ENVIRONMENT (another
+    HubSpot app); it is not used until the host runs there again or the user reconnects here.
+    `details`: `connection_environment`, `host_environment`, `portal_id`."""
+
+    code = "environment_mismatch"
+    http_status = 409
+
+
 class Conflict(HubSpotError, CRMConflict):
     """409, e.g. a contact with that email exists; `existing_id` parsed when HubSpot gives it."""
 

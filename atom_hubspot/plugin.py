@@ -33,7 +33,7 @@ from atom_host_stub.contract import (
     RegisterTool,
 )
 from atom_hubspot.runtime import STATE_KEY, runtime_in, runtime_of
-from atom_hubspot.settings import load_settings
+from atom_hubspot.settings import HubSpotSettings, load_settings
 
 if TYPE_CHECKING:
     import click
@@ -145,13 +145,30 @@ def atom_config_summary(env: Mapping[str, str], context: HostContext) -> list[Co
     from atom_hubspot.releases import FAMILIES, effective_versions
 
     chosen = settings.api_version
-    return [
+    return environment_summary(settings) + [
         ConfigValue(
             key="HUBSPOT_API_VERSION",
             name=f"HubSpot API: {FAMILIES[family].title}",
             value=version or f"not available under {chosen}",
         )
         for family, version in effective_versions(chosen).items()
+    ]
+
+
+def environment_summary(settings: HubSpotSettings) -> list[ConfigValue]:
+    """The environment in force and its app: client id, API base URL, redirect URI (no secret)."""
+    app = settings.app
+    return [
+        ConfigValue(key="HUBSPOT_ENVIRONMENT", name="HubSpot environment", value=app.environment),
+        ConfigValue(
+            key=app.client_id_key, name="HubSpot app client id", value=app.client_id or "not set"
+        ),
+        ConfigValue(key=app.variable("API_BASE_URL"), name="HubSpot API", value=app.api_base_url),
+        ConfigValue(
+            key=app.variable("REDIRECT_URI"),
+            name="OAuth redirect URI",
+            value=app.redirect_uri or "host URL + /auth/hubspot/callback",
+        ),
     ]
 
 
@@ -350,8 +367,9 @@ async def _health(runtime: HubSpotRuntime, details: dict[str, Any]) -> HealthRes
     from atom_hubspot.storage.repository import connection_overview
 
     t0 = time.monotonic()
+    in_force = runtime.settings.environment.value
     try:
-        overview = await connection_overview(runtime.db)
+        overview = await connection_overview(runtime.db, in_force)
     except HubSpotError as exc:
         return HealthResult(status=HealthStatus.DOWN, message=exc.message, details=details)
     details["database_ms"] = round((time.monotonic() - t0) * 1000, 1)
@@ -362,11 +380,12 @@ async def _health(runtime: HubSpotRuntime, details: dict[str, Any]) -> HealthRes
         tenant: {"connections": counts} for tenant, counts in overview.counts.items()
     }
     needs_reauth = sum(c.get("reauth_required", 0) for c in overview.counts.values())
+    rows = [(*row, env) for row, env in zip(overview.portals, overview.environments, strict=True)]
     shown: dict[str, Any] = {
-        "accounts": _accounts(overview.portals),
+        "accounts": _accounts(rows, in_force),
         "tenant_accounts": {
-            tenant: _accounts([row for row in overview.portals if row[0] == tenant])
-            for tenant in {row[0] for row in overview.portals}
+            tenant: _accounts([row for row in rows if row[0] == tenant], in_force)
+            for tenant in {row[0] for row in rows}
         },
         "connect_url": CONNECT_URL,
         "tenant_details": by_tenant,
@@ -462,16 +481,22 @@ async def mirror_health(context: HostContext) -> HealthResult:
     )
 
 
-def _accounts(rows: list[tuple[str, int, str | None, str]]) -> list[ConnectedAccount]:
-    """One entry per portal (connected if any of its connections is), for the dashboard:
-    portal id, hub domain, status — never a tenant, user or token."""
-    by_portal: dict[int, ConnectedAccount] = {}
-    for _tenant, portal_id, hub_domain, status in rows:
-        seen = by_portal.get(portal_id)
+def _accounts(
+    rows: list[tuple[str, int, str | None, str, str]], in_force: str
+) -> list[ConnectedAccount]:
+    """One entry per portal and environment (connected if any of its connections is), for the
+    dashboard: portal id, hub domain, environment, status — never a tenant, user or token. One
+    made in the environment not in force is `other_environment`: it is not used."""
+    by_portal: dict[tuple[int, str], ConnectedAccount] = {}
+    for _tenant, portal_id, hub_domain, status, environment in rows:
+        if environment != in_force:
+            status = "other_environment"
+        seen = by_portal.get((portal_id, environment))
         if seen is None:
-            by_portal[portal_id] = ConnectedAccount(
+            by_portal[(portal_id, environment)] = ConnectedAccount(
                 id=str(portal_id),
                 name=hub_domain,
+                environment=environment,
                 status=status,
             )
         elif status == "connected":

@@ -11,6 +11,7 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -88,6 +89,52 @@ FEATURE_SCOPES: dict[Feature, tuple[str, ...]] = {
 }
 BASE_SCOPES: tuple[str, ...] = ("oauth",)
 
+DEFAULT_API_BASE_URL = "https://api.hubapi.com"
+DEFAULT_AUTHORIZE_URL = "https://app.hubspot.com/oauth/authorize"
+
+
+class Environment(StrEnum):
+    """Which HubSpot app the host runs as: the production app, or the QA one (installed in a
+    HubSpot developer test account). Connections remember theirs and are used only in it."""
+
+    PRODUCTION = "production"
+    QA = "qa"
+
+
+@dataclass(frozen=True)
+class AppCredentials:
+    """The HubSpot app in force under HUBSPOT_ENVIRONMENT: what every OAuth call, webhook
+    signature check and API call uses. `variable()` names the variables the values come from,
+    so a message about a missing one names the variable the operator must set."""
+
+    environment: Environment
+    client_id: str
+    client_secret: SecretStr
+    redirect_uri: str | None
+    api_base_url: str
+    authorize_url: str
+    prefix: str  # of the variables the values come from: HUBSPOT_ or HUBSPOT_QA_
+
+    @property
+    def secret(self) -> str:
+        return self.client_secret.get_secret_value()
+
+    def variable(self, name: str) -> str:
+        """The variable `name` (e.g. CLIENT_ID) is read from under this environment."""
+        return self.prefix + name
+
+    @property
+    def client_id_key(self) -> str:
+        return self.variable("CLIENT_ID")
+
+    @property
+    def client_secret_key(self) -> str:
+        return self.variable("CLIENT_SECRET")
+
+    def callback_url(self, public_url: str, callback_path: str) -> str:
+        """The OAuth callback: the configured redirect URI, else the host's own callback."""
+        return self.redirect_uri or public_url.rstrip("/") + callback_path
+
 
 def parse_encryption_keys(raw: str) -> list[tuple[str, bytes]]:
     """`kid:base64key[,kid:base64key...]` → [(kid, 32-byte key)]; the first one encrypts."""
@@ -150,10 +197,19 @@ class HubSpotSettings(BaseSettings):
         alias="HUBSPOT_FEATURES",
     )
     api_version: str = Field(default=DEFAULT_RELEASE, alias="HUBSPOT_API_VERSION")
-    api_base_url: str = Field(default="https://api.hubapi.com", alias="HUBSPOT_API_BASE_URL")
-    authorize_url: str = Field(
-        default="https://app.hubspot.com/oauth/authorize", alias="HUBSPOT_AUTHORIZE_URL"
+    api_base_url: str = Field(default=DEFAULT_API_BASE_URL, alias="HUBSPOT_API_BASE_URL")
+    authorize_url: str = Field(default=DEFAULT_AUTHORIZE_URL, alias="HUBSPOT_AUTHORIZE_URL")
+    environment: Environment = Field(
+        default=Environment.PRODUCTION,
+        alias="HUBSPOT_ENVIRONMENT",
+        description="Which HubSpot app is in force: production (HUBSPOT_CLIENT_ID, ...) or qa "
+        "(HUBSPOT_QA_CLIENT_ID, ...); connections made in one are not used in the other",
     )
+    qa_client_id: str | None = Field(default=None, alias="HUBSPOT_QA_CLIENT_ID")
+    qa_client_secret: SecretStr | None = Field(default=None, alias="HUBSPOT_QA_CLIENT_SECRET")
+    qa_redirect_uri: str | None = Field(default=None, alias="HUBSPOT_QA_REDIRECT_URI")
+    qa_api_base_url: str = Field(default=DEFAULT_API_BASE_URL, alias="HUBSPOT_QA_API_BASE_URL")
+    qa_authorize_url: str = Field(default=DEFAULT_AUTHORIZE_URL, alias="HUBSPOT_QA_AUTHORIZE_URL")
     rate_limit_tier: str = Field(default="public-app", alias="HUBSPOT_RATE_LIMIT_TIER")
     rate_limit_backend: str = Field(default="memory", alias="HUBSPOT_RATE_LIMIT_BACKEND")
     redis_url: SecretStr | None = Field(default=None, alias="HUBSPOT_REDIS_URL")
@@ -199,6 +255,12 @@ class HubSpotSettings(BaseSettings):
             return [p.strip() for p in v.split(",") if p.strip()]
         return v
 
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _fold_environment(cls, v: Any) -> Any:
+        # `QA`, ` production ` are meant as the names; anything else is refused by name.
+        return v.strip().lower() if isinstance(v, str) else v
+
     @field_validator("api_version")
     @classmethod
     def _check_version(cls, v: str) -> str:
@@ -230,7 +292,14 @@ class HubSpotSettings(BaseSettings):
             raise ValueError("must be the absolute http(s) URL HubSpot calls")
         return v
 
-    @field_validator("api_base_url", "authorize_url")
+    @field_validator("redirect_uri", "qa_redirect_uri")
+    @classmethod
+    def _check_redirect_uri(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"https?://[^/\s]+\S*", v):
+            raise ValueError("must be the absolute http(s) callback URL registered with the app")
+        return v
+
+    @field_validator("api_base_url", "authorize_url", "qa_api_base_url", "qa_authorize_url")
     @classmethod
     def _check_url(cls, v: str) -> str:
         if not re.match(r"^https?://[^/\s]+", v):
@@ -238,6 +307,22 @@ class HubSpotSettings(BaseSettings):
         return v.rstrip("/")
 
     # ------------------------------------------------------------------ derived
+
+    @property
+    def app(self) -> AppCredentials:
+        """The app credentials, redirect URI and URLs in force under HUBSPOT_ENVIRONMENT: the
+        one place the rest of the plugin reads them from."""
+        qa = self.environment is Environment.QA
+        prefix = "HUBSPOT_QA_" if qa else "HUBSPOT_"
+        return AppCredentials(
+            environment=self.environment,
+            client_id=(self.qa_client_id if qa else self.client_id) or "",
+            client_secret=(self.qa_client_secret if qa else self.client_secret) or SecretStr(""),
+            redirect_uri=self.qa_redirect_uri if qa else self.redirect_uri,
+            api_base_url=self.qa_api_base_url if qa else self.api_base_url,
+            authorize_url=self.qa_authorize_url if qa else self.authorize_url,
+            prefix=prefix,
+        )
 
     @property
     def requests_per_10s(self) -> int:
@@ -339,24 +424,7 @@ def load_settings(env: Mapping[str, str]) -> tuple[HubSpotSettings | None, list[
 
 def _consistency_issues(settings: HubSpotSettings) -> list[ConfigIssue]:
     """Problems between values that are each valid on their own."""
-    issues: list[ConfigIssue] = []
-    if not settings.client_id:
-        issues.append(
-            ConfigIssue(
-                key="HUBSPOT_CLIENT_ID",
-                message="HUBSPOT_CLIENT_ID is not set: users cannot connect HubSpot accounts",
-                hint="Copy the client id from your HubSpot app's Auth page "
-                "(or run `atom-host serve --demo` to use the offline sandbox).",
-            )
-        )
-    if settings.client_secret is None or not settings.client_secret.get_secret_value():
-        issues.append(
-            ConfigIssue(
-                key="HUBSPOT_CLIENT_SECRET",
-                message="HUBSPOT_CLIENT_SECRET is not set: codes cannot be exchanged for tokens",
-                hint="Copy the client secret from your HubSpot app's Auth page.",
-            )
-        )
+    issues: list[ConfigIssue] = _app_issues(settings)
     if settings.encryption_keys is None:
         issues.append(
             ConfigIssue(
@@ -392,6 +460,54 @@ def _consistency_issues(settings: HubSpotSettings) -> list[ConfigIssue]:
                 key="HUBSPOT_READ_TIMEOUT",
                 message="HUBSPOT_READ_TIMEOUT is longer than HUBSPOT_TOTAL_TIMEOUT",
                 hint="Make the read timeout at most the total timeout.",
+            )
+        )
+    return issues
+
+
+def _app_issues(settings: HubSpotSettings) -> list[ConfigIssue]:
+    """The app credentials of the environment in force; the other environment's are not
+    needed (a production host runs without QA credentials and the other way round)."""
+    app = settings.app
+    qa = app.environment is Environment.QA
+    which = (
+        "your QA HubSpot app's (the app installed in your test account)"
+        if qa
+        else "your HubSpot app's"
+    )
+    during = " (HUBSPOT_ENVIRONMENT=qa)" if qa else ""
+    issues: list[ConfigIssue] = []
+    if not app.client_id:
+        issues.append(
+            ConfigIssue(
+                key=app.client_id_key,
+                message=f"{app.client_id_key} is not set{during}: users cannot connect HubSpot "
+                "accounts",
+                hint=f"Copy the client id from {which} Auth page"
+                + (
+                    ", or set HUBSPOT_ENVIRONMENT=production."
+                    if qa
+                    else " (or run `atom-host serve --demo` to use the offline sandbox)."
+                ),
+            )
+        )
+    if not app.secret:
+        issues.append(
+            ConfigIssue(
+                key=app.client_secret_key,
+                message=f"{app.client_secret_key} is not set{during}: codes cannot be exchanged "
+                "for tokens",
+                hint=f"Copy the client secret from {which} Auth page.",
+            )
+        )
+    if qa and app.client_id and app.client_id == settings.client_id:
+        issues.append(
+            ConfigIssue(
+                key="HUBSPOT_QA_CLIENT_ID",
+                severity=Severity.WARNING,
+                message="HUBSPOT_QA_CLIENT_ID is the production app's client id "
+                "(HUBSPOT_CLIENT_ID): QA would act as the production app",
+                hint="Create a separate HubSpot app for QA and use its client id and secret.",
             )
         )
     return issues

@@ -612,5 +612,13 @@ CREATE POLICY hubspot_list_send_recipients_tenant_isolation ON hubspot_list_send
 
 UPDATE hubspot_alembic_version SET version_num='0007_list_sends' WHERE hubspot_alembic_version.version_num = '0006_mirror_contact_createdate';
 
+-- Running upgrade 0007_list_sends -> 0008_connection_environment
+
+ALTER TABLE hubspot_connections ADD COLUMN environment VARCHAR(16) DEFAULT 'production' NOT NULL CONSTRAINT ck_hubspot_connections_environment CHECK (environment in ('production','qa'));
+
+ALTER TABLE hubspot_oauth_states ADD COLUMN environment VARCHAR(16) DEFAULT 'production' NOT NULL CONSTRAINT ck_hubspot_oauth_states_environment CHECK (environment in ('production','qa'));
+
+UPDATE hubspot_alembic_version SET version_num='0008_connection_environment' WHERE hubspot_alembic_version.version_num = '0007_list_sends';
+
 COMMIT;
 

@@ -87,9 +87,10 @@ def build_router(context: HostContext) -> APIRouter:
                 "feed_off",
                 "HUBSPOT_FEED_MODE=polling: webhooks are not taken; set push to take them.",
             )
-        secret = settings.client_secret.get_secret_value() if settings.client_secret else ""
+        # HubSpot signs with the secret of the app the portal installed: the one in force.
+        secret = settings.app.secret
         if not secret:
-            return _refuse(503, "not_configured", "HUBSPOT_CLIENT_SECRET is not set.")
+            return _refuse(503, "not_configured", f"{settings.app.client_secret_key} is not set.")
         try:
             verified = verify(
                 secret=secret,

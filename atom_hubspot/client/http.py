@@ -151,14 +151,14 @@ class HubSpotHTTP:
             pool=settings.total_timeout_s,
         )
         self._client = httpx.AsyncClient(
-            base_url=settings.api_base_url,
+            base_url=settings.app.api_base_url,
             transport=transport,
             timeout=timeout,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
             follow_redirects=False,
         )
-        _install_url_filter(settings.api_base_url)
+        _install_url_filter(settings.app.api_base_url)
         self.calls = 0  # HTTP requests sent (diagnostics, benchmarks)
 
     @property

@@ -71,8 +71,7 @@ class ChangeFeed:
         self.applier = FeedApplier(self.inbox, store, sync.client_for_portal, idle_s=IDLE_S)
         self.poller: JournalPoller | None = None
         if settings.feed_mode == "pull":
-            secret = settings.client_secret.get_secret_value() if settings.client_secret else ""
-            oauth = OAuthAPI(http, settings.client_id or "", secret)
+            oauth = OAuthAPI(http, settings.app.client_id, settings.app.secret)
             self.poller = JournalPoller(
                 JournalAPI(http, AppToken(oauth, JOURNAL_SCOPES)),
                 self.inbox,

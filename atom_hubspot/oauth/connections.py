@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from atom_host_stub.contract import Principal
 from atom_hubspot.errors import (
+    EnvironmentMismatch,
     HubSpotError,
     InputError,
     NotConnected,
@@ -48,6 +49,11 @@ class ConnectionInfo(BaseModel):
     auth_kind: Literal["oauth", "private_app"]
     scopes: list[str] = Field(default_factory=list)
     status: Literal["connected", "reauth_required", "revoked"]
+    environment: Literal["production", "qa"] = Field(
+        default="production",
+        description="The HubSpot environment (HUBSPOT_ENVIRONMENT) it was made in; it is used "
+        "only while the host runs in it",
+    )
     is_default: bool
     access_expires_at: datetime | None = None
     problem: str | None = Field(
@@ -98,6 +104,7 @@ def _info(conn: Connection, tok: Token | None) -> ConnectionInfo:
         auth_kind=conn.auth_kind,  # type: ignore[arg-type]  # str column; pydantic checks it
         scopes=list(conn.scopes or []),
         status=conn.status,  # type: ignore[arg-type]  # str column; pydantic checks it
+        environment=conn.environment,  # type: ignore[arg-type]  # str column; pydantic checks it
         is_default=conn.is_default,
         access_expires_at=tok.expires_at if tok else None,
         problem=conn.problem,
@@ -117,6 +124,7 @@ def _info_of_row(row: Any) -> ConnectionInfo:
         auth_kind=row["auth_kind"],
         scopes=list(row["scopes"] or []),
         status=row["status"],
+        environment=row["environment"],
         is_default=row["is_default"],
         access_expires_at=row["access_expires_at"],
         problem=row["problem"],
@@ -140,6 +148,9 @@ class ConnectionManager:
         clock: Callable[[], datetime] = utcnow,
     ):
         self.settings = settings
+        # Connections made under the other environment belong to another HubSpot app: they are
+        # not listed, refreshed or called here.
+        self.environment: str = settings.environment.value
         self.db = db
         self.http = http
         self.cipher = cipher or TokenCipher.from_settings(settings)
@@ -150,8 +161,7 @@ class ConnectionManager:
                 raise ValueError("ConnectionManager needs `http` or an `oauth_api`")
             from atom_hubspot.client import OAuthAPI
 
-            secret = settings.client_secret.get_secret_value() if settings.client_secret else ""
-            oauth_api = OAuthAPI(http, settings.client_id or "", secret)
+            oauth_api = OAuthAPI(http, settings.app.client_id, settings.app.secret)
         self.oauth_api: OAuthEndpoint = oauth_api
         self._client_factory = client_factory
         self.tokens = TokenStore(
@@ -180,9 +190,26 @@ class ConnectionManager:
     # ---------------------------------------------------------------- queries
 
     async def list(self, principal: Principal) -> list[ConnectionInfo]:
+        """The principal's connections made in the environment the host runs in."""
         async with self.db.session(principal.tenant_id, read_only=True) as s:
-            conns = await self.repo.list_for(s, principal.tenant_id, principal.user_id)
+            conns = await self.repo.list_for(
+                s, principal.tenant_id, principal.user_id, self.environment
+            )
             return [_info(c, await s.get(Token, c.id)) for c in conns]
+
+    def _refuse_elsewhere(self, made_in: str, portal_id: int) -> None:
+        """EnvironmentMismatch when a connection made in `made_in` is addressed here."""
+        if made_in == self.environment:
+            return
+        raise EnvironmentMismatch(
+            f"The HubSpot connection to portal {portal_id} was made in the {made_in} "
+            f"environment, and this host runs in {self.environment} "
+            f"(HUBSPOT_ENVIRONMENT): it is not used here. Connect HubSpot again in "
+            f"{self.environment} (POST /auth/hubspot), or use a host that runs in {made_in}.",
+            connection_environment=made_in,
+            host_environment=self.environment,
+            portal_id=portal_id,
+        )
 
     async def resolve(self, principal: Principal, portal_id: int | None = None) -> ConnectionInfo:
         """The connection to use (the default when `portal_id` is None), usable or an error.
@@ -191,7 +218,9 @@ class ConnectionManager:
         joined; SQLite: no BEGIN/COMMIT) and nothing is cached: a disconnect, a reconnect
         demand or a new default, made by this process or another, shows on the next request.
         """
-        stmt, params = self.repo.find_with_expiry(principal.tenant_id, principal.user_id, portal_id)
+        stmt, params = self.repo.find_with_expiry(
+            principal.tenant_id, principal.user_id, portal_id, self.environment
+        )
         row = await self.db.first(stmt, params, principal.tenant_id)
         info = _info_of_row(row._mapping) if row is not None else None
         if info is None:
@@ -201,6 +230,7 @@ class ConnectionManager:
                 "(POST /auth/hubspot).",
                 portal_id=portal_id,
             )
+        self._refuse_elsewhere(info.environment, info.portal_id)
         if info.status != "connected":
             raise ReconnectRequired(
                 f"The HubSpot connection to portal {info.portal_id} needs the user to reconnect "
@@ -232,6 +262,7 @@ class ConnectionManager:
             conn = await self.repo.find(s, principal.tenant_id, principal.user_id, portal_id)
             if conn is None:
                 raise NotConnected(f"No HubSpot connection to portal {portal_id} for this user.")
+            self._refuse_elsewhere(conn.environment, conn.portal_id)
             await self.repo.set_default(s, conn)
             await s.flush()
             return _info(conn, await s.get(Token, conn.id))
@@ -241,9 +272,16 @@ class ConnectionManager:
     ) -> dict[str, Any]:
         """Revoke at HubSpot (best effort), then delete the local tokens and details."""
         async with self.db.session(principal.tenant_id) as s:
-            conn = await self.repo.find(s, principal.tenant_id, principal.user_id, portal_id)
+            conn = await self.repo.find(
+                s, principal.tenant_id, principal.user_id, portal_id, self.environment
+            )
+            if conn is None and portal_id is None:
+                # None here: one made elsewhere, if any, is named by the 409 below.
+                conn = await self.repo.find(s, principal.tenant_id, principal.user_id, None)
             if conn is None:
                 raise NotConnected("No HubSpot connection to disconnect.", portal_id=portal_id)
+            # Revoking would call HubSpot with this environment's app for the other's token.
+            self._refuse_elsewhere(conn.environment, conn.portal_id)
             tok = await s.get(Token, conn.id)
             conn_id, portal, kind = conn.id, conn.portal_id, conn.auth_kind
             refresh: str | None = None
@@ -337,6 +375,7 @@ class ConnectionManager:
                 refresh_token=None,
                 expires_at=None,
                 details=details,
+                environment=self.environment,
             )
             info = _info(conn, await s.get(Token, conn.id))
         self.tokens.forget(info.id)
@@ -369,6 +408,7 @@ class ConnectionManager:
                 refresh_token=refresh_token,
                 expires_at=self.clock() + timedelta(seconds=int(expires_in)),
                 details=details,
+                environment=self.environment,
             )
             info = _info(conn, await s.get(Token, conn.id))
         self.tokens.forget(info.id)

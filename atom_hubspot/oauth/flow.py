@@ -26,7 +26,7 @@ from urllib.parse import quote, urlencode
 from pydantic import BaseModel, Field
 
 from atom_host_stub.contract import Principal
-from atom_hubspot.errors import HubSpotError, StorageError
+from atom_hubspot.errors import EnvironmentMismatch, HubSpotError, StorageError
 from atom_hubspot.oauth.connections import ConnectionInfo, ConnectionManager, account_facts
 from atom_hubspot.settings import HubSpotSettings
 from atom_hubspot.storage.models import OAuthState
@@ -109,7 +109,8 @@ class OAuthFlow:
         self.connections = connections
         self.db = connections.db
         self.repo: ConnectionRepository = connections.repo
-        self.redirect_uri = settings.redirect_uri or public_url.rstrip("/") + CALLBACK_PATH
+        self.app = settings.app
+        self.redirect_uri = self.app.callback_url(public_url, CALLBACK_PATH)
         self.return_url = settings.return_url
         self.state_ttl = timedelta(seconds=state_ttl_s)
         self.clock = clock or connections.clock
@@ -118,9 +119,9 @@ class OAuthFlow:
         """The authorize URL for `principal`; PKCE follows HUBSPOT_USE_PKCE unless asked."""
         if use_pkce is None:
             use_pkce = self.settings.use_pkce
-        if not self.settings.client_id:
+        if not self.app.client_id:
             raise StorageError(
-                "HUBSPOT_CLIENT_ID is not set, so no one can connect HubSpot yet.",
+                f"{self.app.client_id_key} is not set, so no one can connect HubSpot yet.",
             )
         state = secrets.token_urlsafe(32)
         now = self.clock()
@@ -134,6 +135,7 @@ class OAuthFlow:
                 user_id=principal.user_id,
                 redirect_uri=self.redirect_uri,
                 return_to=self.return_url,
+                environment=self.app.environment.value,
                 created_at=now,
                 expires_at=expires_at,
             )
@@ -146,7 +148,7 @@ class OAuthFlow:
                 verifier, challenge = _pkce_pair()
                 self.repo.seal_verifier(row, verifier)
         params: dict[str, str] = {
-            "client_id": self.settings.client_id,
+            "client_id": self.app.client_id,
             "redirect_uri": self.redirect_uri,
             "scope": " ".join(self.settings.scopes),
             "state": state,
@@ -156,7 +158,7 @@ class OAuthFlow:
         if challenge:
             params["code_challenge"] = challenge
             params["code_challenge_method"] = "S256"
-        url = f"{self.settings.authorize_url}?{urlencode(params, quote_via=quote)}"
+        url = f"{self.app.authorize_url}?{urlencode(params, quote_via=quote)}"
         return AuthorizeStart(
             url=url,
             expires_at=expires_at,
@@ -191,6 +193,17 @@ class OAuthFlow:
                     "This connect link was started by another ATOM user, so nothing was "
                     "connected. To connect your own HubSpot portal, start connecting from your "
                     "own account.",
+                )
+            here = self.app.environment.value
+            if row.environment != here:
+                # Its code belongs to the other environment's app: exchanging it here would
+                # send that code with this app's credentials.
+                raise EnvironmentMismatch(
+                    f"This connect link was started while the host ran in {row.environment}; "
+                    f"it runs in {here} now, so nothing was connected. Start connecting "
+                    "HubSpot again.",
+                    connection_environment=row.environment,
+                    host_environment=here,
                 )
             if row.consumed_at is not None:
                 raise OAuthStateInvalid(

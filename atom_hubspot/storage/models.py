@@ -59,6 +59,8 @@ class _Timestamps:
 
 
 AUTH_KINDS = ("oauth", "private_app")
+# The HubSpot app a connection was made with (settings.Environment); used only under it.
+ENVIRONMENTS = ("production", "qa")
 CONNECTION_STATUSES = ("connected", "reauth_required", "revoked")
 
 
@@ -93,6 +95,10 @@ class Connection(_Timestamps, Base):
     is_default: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     # Why the connection cannot be used right now (e.g. token_undecryptable); None when fine.
     problem: Mapped[str | None] = mapped_column(sa.String(64))
+    # The environment (HUBSPOT_ENVIRONMENT) it was made in: its tokens belong to that app.
+    environment: Mapped[str] = mapped_column(
+        sa.String(16), default="production", server_default="production"
+    )
 
 
 class Token(_Timestamps, Base):
@@ -134,6 +140,10 @@ class OAuthState(Base):
     user_id: Mapped[str] = mapped_column(sa.String(128))
     redirect_uri: Mapped[str] = mapped_column(sa.Text)
     return_to: Mapped[str | None] = mapped_column(sa.Text)  # from configuration only
+    # The environment the flow started in: its code is exchanged with that app only.
+    environment: Mapped[str] = mapped_column(
+        sa.String(16), default="production", server_default="production"
+    )
     code_verifier: Mapped[str | None] = mapped_column(sa.Text)  # ciphertext (PKCE)
     key_id: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

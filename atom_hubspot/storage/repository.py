@@ -55,7 +55,10 @@ def _find_with_expiry(by_portal: bool) -> sa.Select[Any]:
     )
     if by_portal:
         q = q.where(Connection.portal_id == sa.bindparam("portal_id"))
-    return q.order_by(Connection.is_default.desc(), Connection.created_at).limit(1)
+    # The host's environment first: the default is chosen among its connections, and a row of
+    # the other environment comes back only when there is none, so the caller can say so.
+    elsewhere = sa.case((Connection.environment == sa.bindparam("environment"), 0), else_=1)
+    return q.order_by(elsewhere, Connection.is_default.desc(), Connection.created_at).limit(1)
 
 
 class ConnectionRepository:
@@ -133,36 +136,55 @@ class ConnectionRepository:
     # ---------------------------------------------------------------- connections
 
     @staticmethod
-    async def list_for(s: AsyncSession, tenant_id: str, user_id: str) -> list[Connection]:
+    async def list_for(
+        s: AsyncSession, tenant_id: str, user_id: str, environment: str | None = None
+    ) -> list[Connection]:
+        """The principal's connections (made in `environment` only, when given)."""
+        q = sa.select(Connection).where(
+            Connection.tenant_id == tenant_id, Connection.user_id == user_id
+        )
+        if environment is not None:
+            q = q.where(Connection.environment == environment)
         rows = await s.scalars(
-            sa.select(Connection)
-            .where(Connection.tenant_id == tenant_id, Connection.user_id == user_id)
-            .order_by(Connection.is_default.desc(), Connection.created_at, Connection.portal_id)
+            q.order_by(Connection.is_default.desc(), Connection.created_at, Connection.portal_id)
         )
         return list(rows)
 
     @staticmethod
     async def find(
-        s: AsyncSession, tenant_id: str, user_id: str, portal_id: int | None
+        s: AsyncSession,
+        tenant_id: str,
+        user_id: str,
+        portal_id: int | None,
+        environment: str | None = None,
     ) -> Connection | None:
-        """The connection for `portal_id`, or the default (else the oldest) when None."""
+        """The connection for `portal_id` (whatever its environment: the caller checks), or the
+        default (else the oldest) when None — among `environment`'s connections when given."""
         q = sa.select(Connection).where(
             Connection.tenant_id == tenant_id, Connection.user_id == user_id
         )
         if portal_id is not None:
             q = q.where(Connection.portal_id == portal_id)
+        elif environment is not None:
+            q = q.where(Connection.environment == environment)
         q = q.order_by(Connection.is_default.desc(), Connection.created_at).limit(1)
         return (await s.scalars(q)).first()
 
     @staticmethod
     def find_with_expiry(
-        tenant_id: str, user_id: str, portal_id: int | None
+        tenant_id: str, user_id: str, portal_id: int | None, environment: str = "production"
     ) -> tuple[sa.Select[Any], dict[str, Any]]:
         """`find` as one Core query and its parameters, for `Database.first`: the connection's
         columns plus its access token's expiry (the token row joined on its primary key).
         Ciphertext is never selected: the decrypted token lives in the TokenStore's cache.
-        The statement is built once per shape; only the parameters change per request."""
-        params: dict[str, Any] = {"tenant_id": tenant_id, "user_id": user_id}
+        The statement is built once per shape; only the parameters change per request.
+        Connections made in `environment` come first; the row's `environment` tells the caller
+        whether the one found may be used."""
+        params: dict[str, Any] = {
+            "tenant_id": tenant_id,
+            "user_id": user_id,
+            "environment": environment,
+        }
         if portal_id is not None:
             params["portal_id"] = portal_id
         return _find_with_expiry(portal_id is not None), params
@@ -195,20 +217,31 @@ class ConnectionRepository:
         refresh_token: str | None,
         expires_at: datetime | None,
         details: dict[str, Any],
+        environment: str = "production",
     ) -> Connection:
-        """Create or replace the principal's connection to `portal_id` with fresh tokens."""
+        """Create or replace the principal's connection to `portal_id` with fresh tokens, made
+        in `environment` (a connection made in the other one becomes this environment's: the
+        default is per environment)."""
         conn = await self.find(s, tenant_id, user_id, portal_id)
-        others = await self.list_for(s, tenant_id, user_id)
+        others = [
+            c
+            for c in await self.list_for(s, tenant_id, user_id, environment)
+            if conn is None or c.id != conn.id
+        ]
         if conn is None:
             conn = Connection(
                 tenant_id=tenant_id,
                 user_id=user_id,
                 portal_id=portal_id,
                 auth_kind=auth_kind,
+                environment=environment,
                 is_default=not any(c.is_default for c in others),
             )
             s.add(conn)
             await s.flush()
+        elif conn.environment != environment:
+            conn.environment = environment
+            conn.is_default = not any(c.is_default for c in others)
         conn.auth_kind = auth_kind
         conn.scopes = sorted(set(scopes))
         conn.hub_domain = hub_domain
@@ -258,7 +291,9 @@ class ConnectionRepository:
         await s.delete(conn)
         await s.flush()
         if was_default:
-            nxt = await ConnectionRepository.find(s, conn.tenant_id, conn.user_id, None)
+            nxt = await ConnectionRepository.find(
+                s, conn.tenant_id, conn.user_id, None, conn.environment
+            )
             if nxt is not None:
                 nxt.is_default = True
 
@@ -269,6 +304,7 @@ class ConnectionRepository:
             .where(
                 Connection.tenant_id == conn.tenant_id,
                 Connection.user_id == conn.user_id,
+                Connection.environment == conn.environment,
                 Connection.id != conn.id,
             )
             .values(is_default=False)
@@ -310,23 +346,27 @@ class ConnectionOverview:
     sample: Connection | None
     # (tenant, portal id, hub domain, status) of every connection, newest first per portal.
     portals: list[tuple[str, int, str | None, str]] = field(default_factory=list)
+    # The environment each of `portals` was made in, in the same order.
+    environments: list[str] = field(default_factory=list)
 
 
-async def connection_overview(db: Database) -> ConnectionOverview:
+async def connection_overview(db: Database, environment: str | None = None) -> ConnectionOverview:
     """What the plugin's health check reads: spans tenants on purpose (an operator's view); a
-    pure read, so it takes no SQLite write lock."""
+    pure read, so it takes no SQLite write lock. With `environment`, the counts and the sample
+    are that environment's connections (the ones in use); `portals` lists every one."""
+    in_use = Connection.environment == environment if environment is not None else sa.true()
     async with db.session(read_only=True) as s:
         rows = (
             await s.execute(
-                sa.select(Connection.tenant_id, Connection.status, sa.func.count()).group_by(
-                    Connection.tenant_id, Connection.status
-                )
+                sa.select(Connection.tenant_id, Connection.status, sa.func.count())
+                .where(in_use)
+                .group_by(Connection.tenant_id, Connection.status)
             )
         ).all()
         sample = (
             await s.execute(
                 sa.select(Connection)
-                .where(Connection.status == "connected")
+                .where(Connection.status == "connected", in_use)
                 .order_by(Connection.updated_at.desc())
                 .limit(1)
             )
@@ -338,6 +378,7 @@ async def connection_overview(db: Database) -> ConnectionOverview:
                     Connection.portal_id,
                     Connection.hub_domain,
                     Connection.status,
+                    Connection.environment,
                 )
                 .order_by(Connection.portal_id, Connection.updated_at.desc())
                 .limit(MAX_OVERVIEW_CONNECTIONS)
@@ -347,5 +388,8 @@ async def connection_overview(db: Database) -> ConnectionOverview:
     for tenant, st, n in rows:
         counts.setdefault(str(tenant), {})[str(st)] = int(n)
     return ConnectionOverview(
-        counts, sample, [(str(t), int(p), d, str(st)) for t, p, d, st in portals]
+        counts,
+        sample,
+        [(str(t), int(p), d, str(st)) for t, p, d, st, _e in portals],
+        [str(e) for *_rest, e in portals],
     )

@@ -71,6 +71,8 @@ class MirrorSyncRunner:
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self.tick_s = LOOP_TICK_S
+        # Only connections made in the environment in force are synced (their tokens are its).
+        self._in_use = Connection.environment == settings.environment.value
 
     # ------------------------------------------------------------------ one portal
 
@@ -78,7 +80,7 @@ class MirrorSyncRunner:
         async with self.db.session(None, read_only=True) as s:
             rows = await s.scalars(
                 sa.select(Connection.portal_id)
-                .where(Connection.status == "connected")
+                .where(Connection.status == "connected", self._in_use)
                 .distinct()
                 .order_by(Connection.portal_id)
             )
@@ -91,7 +93,11 @@ class MirrorSyncRunner:
             conn = (
                 await s.execute(
                     sa.select(Connection)
-                    .where(Connection.portal_id == portal_id, Connection.status == "connected")
+                    .where(
+                        Connection.portal_id == portal_id,
+                        Connection.status == "connected",
+                        self._in_use,
+                    )
                     .order_by(Connection.updated_at.desc())
                     .limit(1)
                 )

@@ -225,7 +225,7 @@ def test_check_config_shows_the_hubspot_api_version_of_each_family(
     done = run_cli(tmp_path, "check-config", "--json", **env)
     assert done.returncode == EXIT_OK, done.stdout + done.stderr
     values = json.loads(done.stdout)["in_effect"]["hubspot"]
-    assert {v["key"] for v in values} == {"HUBSPOT_API_VERSION"}
+    values = [v for v in values if v["key"] == "HUBSPOT_API_VERSION"]
     shown = {v["name"].removeprefix("HubSpot API: ").split(" (")[0]: v["value"] for v in values}
     assert expected.items() <= shown.items()
 
