@@ -20,6 +20,7 @@ import pytest
 from atom_host_stub.contract import HealthStatus, HostContext
 from atom_hubspot import plugin
 from atom_hubspot.errors import StorageError
+from atom_hubspot.settings import HubSpotSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -174,6 +175,7 @@ async def test_health_check_is_bounded_and_never_raises(tmp_path: Path) -> None:
 
     class Runtime:
         db = SlowDB()
+        settings = HubSpotSettings.model_construct()  # the defaults: production
 
     ctx = _ctx(tmp_path, {})
     ctx.state["hubspot"] = Runtime()
