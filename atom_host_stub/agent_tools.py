@@ -41,6 +41,7 @@ from atom_host_stub.contract import (
     SearchFilter,
     ToolContext,
 )
+from atom_host_stub.jobs import JobFailed, Jobs, Progress, job_status_tool
 from atom_host_stub.services import ServiceUnavailable
 
 CONFIRM_ARG = "confirmation_token"
@@ -108,14 +109,22 @@ class CallContext:
         services: Callable[[str, Principal], Awaitable[Any]],
         *,
         read_only: bool,
+        progress: Progress | None = None,
     ) -> None:
         self.principal = principal
         self._services = services
         self._read_only = read_only
+        self._progress = progress
 
     async def service(self, capability: str) -> Any:
         found = await self._services(capability, self.principal)
         return ReadOnlyView(found) if self._read_only else found
+
+    async def progress(
+        self, done: float, total: float | None = None, message: str | None = None
+    ) -> None:
+        if self._progress is not None:
+            await self._progress(done, total, message)
 
 
 # --------------------------------------------------------------------------- confirmations
@@ -257,14 +266,24 @@ class ToolRunner:
         tools: list[AgentTool],
         services: Callable[[str, Principal], Awaitable[Any]],
         confirmations: Confirmations,
+        jobs: Jobs | None = None,
     ) -> None:
+        self.jobs = jobs if jobs is not None else Jobs()
+        if any(t.job for t in tools):
+            tools = [*tools, job_status_tool(self.jobs)]
         self.tools = {t.name: t for t in tools}
         self._services = services
         self.confirmations = confirmations
 
     async def call(
-        self, principal: Principal, name: str, arguments: Mapping[str, Any] | None
+        self,
+        principal: Principal,
+        name: str,
+        arguments: Mapping[str, Any] | None,
+        *,
+        progress: Progress | None = None,
     ) -> dict[str, Any]:
+        """Run `name` as `principal`; `progress` carries a long call's progress to the caller."""
         tool = self.tools.get(name)
         if tool is None:
             raise ToolFailure("unknown_tool", f"No tool named {name[:100]!r}.")
@@ -280,7 +299,9 @@ class ToolRunner:
             )
             raise ToolFailure("invalid_input", f"Invalid input in: {fields}.") from exc
         canonical = parsed.model_dump(mode="json")
-        context = CallContext(principal, self._services, read_only=tool.read_only or not token)
+        context = CallContext(
+            principal, self._services, read_only=tool.read_only or not token, progress=progress
+        )
         try:
             if tool.read_only:
                 return _dump(await tool.handler(context, parsed))
@@ -295,7 +316,9 @@ class ToolRunner:
                     f"arguments and {CONFIRM_ARG}.",
                 }
             nonce, expires = self.confirmations.check(token, principal, name, canonical)
-            writer = CallContext(principal, self._services, read_only=False)
+            if tool.job:
+                return await self._start_job(principal, tool, parsed, nonce, expires)
+            writer = CallContext(principal, self._services, read_only=False, progress=progress)
 
             async def commit() -> dict[str, Any]:
                 return {
@@ -312,6 +335,37 @@ class ToolRunner:
             ) from err
         except ServiceUnavailable as exc:
             raise ToolFailure("service_unavailable", str(exc)) from exc
+        except JobFailed as exc:
+            raise ToolFailure(exc.code, exc.message) from exc
+
+    async def _start_job(
+        self, principal: Principal, tool: AgentTool, parsed: BaseModel, nonce: str, expires: int
+    ) -> dict[str, Any]:
+        """A confirmed bulk call: its work starts once per confirmation (a replay answers the
+        same job) and the answer is the job id, at once."""
+
+        async def work(progress: Progress) -> dict[str, Any]:
+            writer = CallContext(principal, self._services, read_only=False, progress=progress)
+            try:
+                return _dump(await tool.handler(writer, parsed))
+            except ToolFailure as exc:
+                raise JobFailed(exc.code, exc.message) from exc
+            except ServiceUnavailable as exc:
+                raise JobFailed("service_unavailable", str(exc)) from exc
+
+        async def commit() -> dict[str, Any]:
+            job = self.jobs.start(principal, tool.name, work)
+            return {"status": "committed", "idempotency_key": nonce, "job_id": job.id}
+
+        result, replayed = await self.confirmations.once(nonce, tool.name, expires, commit)
+        job = await self.jobs.follow(principal, result["job_id"], 0, None)
+        return {
+            **result,
+            "replayed": replayed,
+            "job": job.model_dump(mode="json"),
+            "next": "Work runs in the background: call job_status with job_id (wait_s to "
+            "follow it with progress).",
+        }
 
 
 def _dump(model: BaseModel) -> dict[str, Any]:

@@ -171,11 +171,16 @@ class ToolContext(Protocol):
     """What a tool's handler gets besides its input: the caller and their services.
 
     For a read-only tool `service("crm")` is a read-only view: a write through it raises, so a
-    tool marked read-only cannot change anything whatever its code does."""
+    tool marked read-only cannot change anything whatever its code does. `progress` says how
+    far a long call (or a job) has come; it reaches the caller when they asked for progress."""
 
     principal: Principal
 
     async def service(self, capability: str) -> Any: ...
+
+    async def progress(
+        self, done: float, total: float | None = None, message: str | None = None
+    ) -> None: ...
 
 
 ToolHandler = Callable[[ToolContext, Any], Awaitable[BaseModel]]
@@ -188,7 +193,9 @@ class AgentTool:
     `input_model` types the arguments, `output_model` the structured answer. A tool that is not
     `read_only` changes data: the host first answers a preview made by `preview` (what would
     change, how many recipients, what it costs) with a single-use confirmation token, and runs
-    `handler` only when the same arguments come back with that token."""
+    `handler` only when the same arguments come back with that token. A `job` (bulk work)
+    runs its confirmed `handler` in the background: the call answers a job id at once, and
+    `job_status` reports its progress and, at the end, its result."""
 
     name: str
     description: str
@@ -198,6 +205,7 @@ class AgentTool:
     read_only: bool = True
     destructive: bool = False
     preview: ToolHandler | None = None
+    job: bool = False
 
 
 class RegisterTool(Protocol):

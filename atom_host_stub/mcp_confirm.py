@@ -26,6 +26,7 @@ from typing import Any
 
 from atom_host_stub.agent_tools import CONFIRM_ARG, ToolRunner
 from atom_host_stub.contract import Principal
+from atom_host_stub.jobs import Progress
 
 ANSWER_KEY = "confirm"  # the form's one field, and the input request's key
 MAX_PREVIEW_CHARS = 4000
@@ -78,10 +79,16 @@ def declined(tool: str, preview: dict[str, Any] | None, answer: Any) -> dict[str
 
 
 async def call_with_consent(
-    ctx: Any, runner: ToolRunner, principal: Principal, params: Any
+    ctx: Any,
+    runner: ToolRunner,
+    principal: Principal,
+    params: Any,
+    *,
+    progress: Progress | None = None,
 ) -> dict[str, Any] | Any:
     """The tool's answer, asking the user first where the client allows it; an
-    `InputRequiredResult` when the client is to ask and call again."""
+    `InputRequiredResult` when the client is to ask and call again. `progress` carries a
+    long call's progress to the caller."""
     import mcp_types as types
     from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
@@ -93,8 +100,10 @@ async def call_with_consent(
         answer = (getattr(params, "input_responses", None) or {}).get(ANSWER_KEY)
         if not accepted(answer):
             return declined(name, None, answer)
-        return await runner.call(principal, name, {**arguments, CONFIRM_ARG: token})
-    result = await runner.call(principal, name, arguments)
+        return await runner.call(
+            principal, name, {**arguments, CONFIRM_ARG: token}, progress=progress
+        )
+    result = await runner.call(principal, name, arguments, progress=progress)
     if result.get("status") != "preview" or not can_elicit(ctx):
         return result
     message = question(name, result["preview"])
@@ -104,7 +113,8 @@ async def call_with_consent(
         )
         if not accepted(answer):
             return declined(name, result["preview"], answer)
-        return await runner.call(principal, name, {**arguments, CONFIRM_ARG: result[CONFIRM_ARG]})
+        confirmed = {**arguments, CONFIRM_ARG: result[CONFIRM_ARG]}
+        return await runner.call(principal, name, confirmed, progress=progress)
     if ctx.session.protocol_version in MODERN_PROTOCOL_VERSIONS:
         form = types.ElicitRequestFormParams(message=message, requested_schema=CONFIRM_SCHEMA)
         return types.InputRequiredResult(

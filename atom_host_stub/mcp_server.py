@@ -119,7 +119,9 @@ def build_server(
         try:
             principal = principal_of(ctx)
             # Writes ask the user first where the client supports elicitation (mcp_confirm.py).
-            result = await call_with_consent(ctx, runner, principal, params)
+            # Progress reaches the caller only when they asked for it (a progress token).
+            progress = getattr(getattr(ctx, "session", None), "report_progress", None)
+            result = await call_with_consent(ctx, runner, principal, params, progress=progress)
             if isinstance(result, types.InputRequiredResult):
                 return result
         except Unauthorized as exc:
@@ -317,6 +319,7 @@ class McpSlot:
             self.app = None
             stop.set()
             await task
+            await runner.jobs.close()
             await ledger.aclose()
 
     async def __call__(
@@ -351,12 +354,12 @@ async def serve_stdio(host: Host, api_key: str) -> None:
     # The database's ledger: a confirmation previewed over HTTP acts once here too.
     ledger = DatabaseLedger(settings.database_url)
     await host.start()
+    runner = runner_for(host, secret, ledger)
     try:
-        server = build_server(
-            runner_for(host, secret, ledger), fixed_principal(principal), version=host_version()
-        )
+        server = build_server(runner, fixed_principal(principal), version=host_version())
         async with stdio_server() as (read, write):
             await server.run(read, write, server.create_initialization_options())
     finally:
+        await runner.jobs.close()
         await host.stop()
         await ledger.aclose()

@@ -18,7 +18,9 @@ from atom_host_stub.contract import AgentTool, HostContext, ToolContext
 
 MAX_MEMBERS_PAGE = 250  # HubSpot's list memberships page size limit
 MAX_RECIPIENTS = 1000
+MAX_MEMBER_CHANGES = 10_000  # contacts added or removed by one call (a job)
 BATCH = 100  # contacts per batch read / membership call
+MISSING_SHOWN = 100
 
 Id = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[0-9A-Za-z_-]+$")]
 
@@ -47,8 +49,23 @@ class ListCreateIn(_In):
 
 class MembersIn(_In):
     list_id: Id
-    add: list[Id] = Field(default_factory=list, max_length=MAX_RECIPIENTS, description="contacts")
-    remove: list[Id] = Field(default_factory=list, max_length=MAX_RECIPIENTS)
+    add: list[Id] = Field(
+        default_factory=list, max_length=MAX_MEMBER_CHANGES, description="contact ids"
+    )
+    remove: list[Id] = Field(default_factory=list, max_length=MAX_MEMBER_CHANGES)
+
+
+class MembersChanged(BaseModel):
+    """What a membership job did, in counts (a job may touch thousands of contacts)."""
+
+    list_id: str
+    added: int = 0
+    removed: int = 0
+    unchanged: int = Field(default=0, description="Already in (or not in) the list")
+    missing: list[str] = Field(
+        default_factory=list, description=f"Ids that are no contact here (first {MISSING_SHOWN})"
+    )
+    missing_count: int = 0
 
 
 class CampaignsIn(_In):
@@ -161,18 +178,36 @@ def hubspot_tools(context: HostContext) -> list[AgentTool]:
         changes = {"create_list": a.name, "processing_type": "MANUAL"}
         return Preview(tool="marketing_list_create", changes=changes)
 
-    async def members(ctx: ToolContext, a: MembersIn) -> Answer:
+    async def members(ctx: ToolContext, a: MembersIn) -> MembersChanged:
+        """A job: the changes go to HubSpot BATCH contacts a call, with progress after each."""
         marketing = (await services(ctx)).marketing
-        out: dict[str, Any] = {"list_id": a.list_id}
-        if a.add:
-            out["added"] = _dump(await marketing.add_members(a.list_id, a.add))
-        if a.remove:
-            out["removed"] = _dump(await marketing.remove_members(a.list_id, a.remove))
-        return Answer(data=out)
+        out = MembersChanged(list_id=a.list_id)
+        missing: list[str] = []
+        total = len(a.add) + len(a.remove)
+        done = 0
+        await ctx.progress(0, total, "starting")
+        for verb, ids in (("add", a.add), ("remove", a.remove)):
+            for at in range(0, len(ids), BATCH):
+                chunk = ids[at : at + BATCH]
+                if verb == "add":
+                    change = await marketing.add_members(a.list_id, chunk)
+                    out.added += len(change.added)
+                else:
+                    change = await marketing.remove_members(a.list_id, chunk)
+                    out.removed += len(change.removed)
+                out.unchanged += len(change.unchanged)
+                missing += change.missing
+                done += len(chunk)
+                await ctx.progress(done, total, f"{done} of {total} contacts")
+        out.missing, out.missing_count = missing[:MISSING_SHOWN], len(missing)
+        return out
 
     async def preview_members(ctx: ToolContext, a: MembersIn) -> BaseModel:
         from atom_host_stub.agent_tools import Preview
+        from atom_hubspot.service import mapping
 
+        mapping.record_ids("add", a.add)  # every id a record id, before any work starts
+        mapping.record_ids("remove", a.remove)
         marketing = (await services(ctx)).marketing
         found = await marketing.get_lead_list(a.list_id)  # the caller's, and a contact list
         calls = -(-len(a.add) // BATCH) * 2 + -(-len(a.remove) // BATCH)
@@ -316,11 +351,12 @@ def hubspot_tools(context: HostContext) -> list[AgentTool]:
         ),
         AgentTool(
             "marketing_list_members",
-            "Add or remove contacts in a lead list (preview, then confirm).",
+            "Add or remove contacts in a lead list (preview, then confirm); runs as a job.",
             MembersIn,
-            Answer,
+            MembersChanged,
             members,
             preview=preview_members,
+            job=True,
             **write,
         ),
         AgentTool(

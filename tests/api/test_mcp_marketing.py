@@ -84,7 +84,12 @@ async def test_list_create_and_members_need_confirmation(stack: Stack) -> None:
         members = structured(await client.call_tool("marketing_lists", {"list_id": list_id}))
         assert members["results"] == []
         token = preview["confirmation_token"]
-        await client.call_tool("marketing_list_members", {**margs, "confirmation_token": token})
+        started = structured(
+            await client.call_tool("marketing_list_members", {**margs, "confirmation_token": token})
+        )
+        job = {"job_id": started["job_id"], "wait_s": 30}
+        ended = structured(await client.call_tool("job_status", job))
+        assert ended["status"] == "succeeded" and ended["result"]["added"] == 3
         members = structured(await client.call_tool("marketing_lists", {"list_id": list_id}))
         assert sorted(members["results"]) == sorted(ids) and members["total"] == 3
     async with in_process(stack, "bob") as bob:  # Alice's list is not Bob's
