@@ -217,6 +217,12 @@ class MirrorAccess:
         limit: int,
         after: str | None,
     ) -> MirrorPage:
+        if after not in (None, "") and not (str(after).isdigit() and len(str(after)) <= 18):
+            # Both cursors are numbers (an id, an offset) the database takes as 64-bit integers.
+            raise InputError(
+                "after must be the cursor a previous page returned",
+                errors=[{"field": "after", "message": "not a cursor of this mirror"}],
+            )
         # Like HubSpot: plain listing (id cursor) when nothing narrows or orders the page,
         # search (offset cursor) otherwise.
         keyset = not any(filter_groups) and not sorts and not query

@@ -5,17 +5,21 @@ against the host with the HubSpot plugin and the sandbox."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
 import pytest
+from hypothesis import strategies as st
 
 pytest.importorskip("mcp")
 
 from atom_hubspot.sandbox.objects import OBJECT_TYPES
 from tests.api.conftest import PORTAL_A, Stack
 from tests.api.test_mcp import in_process, over_http, structured
+from tests.openapi_fuzzing import collect_examples
 
 
 async def sync(stack: Stack, *objects: str) -> None:
@@ -157,3 +161,39 @@ async def test_paging_past_ten_thousand_contacts_says_total_and_truncated(stack:
     assert len(seen) == len(set(seen)) == len(expected)
     assert {int(i) for i in seen} == expected
     assert pages == -(-len(expected) // 100)
+
+
+def hostile_calls() -> list[tuple[str, dict[str, Any]]]:
+    texts = st.one_of(
+        st.text(max_size=60),
+        st.builds(lambda t: "mirror:" + t, st.text(max_size=40)),
+        st.integers(-(10**20), 10**20).map(str),
+        st.just("mirror:" + "9" * 200),
+    )
+    calls: list[tuple[str, dict[str, Any]]] = []
+    for cursor, source in collect_examples(
+        st.tuples(texts, st.one_of(st.sampled_from(["auto", "mirror", "live"]), st.text())), 80
+    ):
+        args = {"object_type": "contacts", "limit": 5, "cursor": cursor, "source": source}
+        calls.append(("crm_search", args))
+    for job_id, wait in collect_examples(st.tuples(texts, st.integers(-5, 100)), 30):
+        calls.append(("job_status", {"job_id": job_id, "wait_s": wait}))
+    return calls
+
+
+async def test_hostile_cursors_sources_and_job_ids_get_a_clear_refusal(stack: Stack) -> None:
+    await sync(stack, "contacts")
+    calls = await asyncio.to_thread(hostile_calls)
+    codes: Counter[str] = Counter()
+    async with in_process(stack, "alice") as client:
+        for name, args in calls:
+            answer = await client.call_tool(name, args)
+            body = structured(answer)
+            if not answer.is_error:
+                codes["ok"] += 1
+                continue
+            codes[body["error"]["code"]] += 1
+            assert body["error"]["code"] != "internal_error", (name, args, body)
+            assert "Traceback" not in body["error"]["message"]
+    assert codes["invalid_input"] + codes["validation_error"] > 50, codes
+    assert codes["ok"] > 0 or codes["not_found"] > 0, codes
