@@ -9,7 +9,7 @@ preview first (the host's runner enforces it): recipients, records touched, API 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -94,6 +94,9 @@ class AnalyticsIn(_In):
     start: date | None = None
     end: date | None = None
     email_ids: list[int] = Field(default_factory=list, max_length=100)
+    interval: Literal["day", "week", "month"] | None = Field(
+        default=None, description="emails: also per interval"
+    )
     source: Literal["auto", "mirror", "live"] = "auto"
 
 
@@ -154,7 +157,8 @@ def hubspot_tools(context: HostContext) -> list[AgentTool]:
     from atom_host_stub.agent_tools import KINDS, ReadOnlyView
     from atom_hubspot.client.governor import ASSISTANT
     from atom_hubspot.runtime import runtime_of
-    from atom_hubspot.service.mirror import portal_status
+    from atom_hubspot.service.email_stats import EmailStatsService, date_range
+    from atom_hubspot.service.mirror import now_utc, portal_status
 
     async def services(ctx: ToolContext) -> Any:
         # The assistant's own lane of the rate budget: below people, above the sync.
@@ -293,17 +297,12 @@ def hubspot_tools(context: HostContext) -> list[AgentTool]:
     async def analytics(ctx: ToolContext, a: AnalyticsIn) -> Answer:
         found = await services(ctx)
         if a.report == "emails":
-            if a.start is None or a.end is None:
-                from atom_hubspot.errors import InputError
-
-                raise InputError(
-                    "emails needs start and end",
-                    errors=[{"field": "start", "message": "required for emails"}],
-                )
-            stats = await ReadOnlyView(found.marketing).email_statistics(
-                a.start, a.end, a.email_ids
+            # The figures of GET /api/hubspot/email-stats: the same service, the same range.
+            start, end = date_range(a.start, a.end, datetime.now(UTC).date())
+            stats = await EmailStatsService(found.client).performance(
+                start, end, email_ids=a.email_ids, interval=a.interval
             )
-            return Answer(data={**_dump(stats), "source": "live"})
+            return Answer(data={**_dump(stats), "source": "live", "as_of": now_utc().isoformat()})
         view = ReadOnlyView(found.analytics)
         if a.report == "deals":
             data, _, sourced = await view.deals_from(a.source, close_from=a.start, close_to=a.end)
@@ -368,7 +367,7 @@ def hubspot_tools(context: HostContext) -> list[AgentTool]:
         ),
         AgentTool(
             "marketing_analytics",
-            "Deal pipeline figures, new contacts, or email statistics between two days.",
+            "Deal pipeline figures, new contacts, or email performance between two days.",
             AnalyticsIn,
             Answer,
             analytics,

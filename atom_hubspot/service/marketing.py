@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
 from datetime import date
 from typing import Any, Literal
 
 from atom_hubspot.client import HubSpotClient
 from atom_hubspot.client.models import (
-    EmailStatistics,
     SendResult,
 )
 from atom_hubspot.errors import (
@@ -263,17 +261,6 @@ class MarketingService:
         )
 
     # ------------------------------------------------------------------ emails
-
-    async def email_statistics(
-        self, start: date, end: date, email_ids: Sequence[int] = ()
-    ) -> EmailStatistics:
-        """Marketing email counters (sent, opened, clicked...) between two days, over all
-        emails or the ones given."""
-        if end < start:
-            raise InputError(
-                "end is before start", errors=[{"field": "end", "message": "before start"}]
-            )
-        return await self.client.emails.statistics(start, end, list(email_ids))
 
     async def list_email_templates(
         self, *, limit: int = 20, after: str | None = None, include_unpublished: bool = False

@@ -4,6 +4,7 @@ lists page past 10,000 members, a send previews its recipients and cost and goes
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -144,7 +145,7 @@ async def test_analytics_deals_contacts_and_email_statistics(stack: Stack) -> No
                 {"report": "emails", "start": "2026-01-01", "end": "2026-12-31"},
             )
         )
-        assert "aggregate" in emails["data"]
+        assert "totals" in emails["data"] and emails["data"]["source"] == "live"
         wrong = await client.call_tool(
             "marketing_analytics", {"report": "emails", "start": "2026-12-31", "end": "2026-01-01"}
         )
@@ -198,3 +199,28 @@ async def test_associate_links_two_of_the_callers_records_after_confirmation(sta
     async with in_process(stack, "bob") as bob:
         missing = await bob.call_tool("hubspot_associate", {**args, "id": "99999999"})
         assert missing.is_error
+
+
+async def test_email_performance_equals_the_routes_figures(stack: Stack) -> None:
+    portal = stack.sandbox.portals[PORTAL_A]
+    published = [e["_published_ts"] for e in portal.emails.values() if e.get("_published_ts")]
+    start = datetime.fromtimestamp(min(published), UTC).date().isoformat()
+    end = datetime.fromtimestamp(max(published), UTC).date().isoformat()
+    one = next(int(i) for i, e in sorted(portal.emails.items()) if e.get("_published_ts"))
+    asks = [
+        ({"start_date": start, "end_date": end}, {}),
+        ({"start_date": start, "end_date": end, "interval": "month"}, {"interval": "month"}),
+        ({"start_date": start, "end_date": end, "email_ids": [one]}, {"email_ids": [one]}),
+    ]
+    async with stack.client("alice") as http, over_http(stack, "alice") as client:
+        for params, extra in asks:
+            route = await http.get("/api/hubspot/email-stats", params=params)
+            assert route.status_code == 200, route.text
+            figures = route.json()["data"]
+            tool = structured(
+                await client.call_tool(
+                    "marketing_analytics", {"report": "emails", "start": start, "end": end, **extra}
+                )
+            )["data"]
+            assert {k: tool[k] for k in figures} == figures
+            assert figures["totals"]["sent"] > 0
