@@ -3,19 +3,52 @@
 In production this module is the published ATOM SDK package; here it plays that part. It holds
 only data models and protocols — no host machinery — so a plugin that imports it stays
 independent of how the host discovers, serves or configures it.
+
+What every plugin and every command needs (principal, config issues, health, features, the host
+context, registration callbacks, CRM errors) is defined here. The CRM capability's models and
+the answer envelope live in `_contract_models` and are built on first use: importing them from
+here (`from atom_host_stub.contract import Contact`) works as usual, but a command that never
+touches a contact (`atom-host plugins`) does not pay for building them.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Generic, Literal, Protocol, Self, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from atom_host_stub._contract_models import (
+        FIELDS_MODELS,
+        RECORD_MODELS,
+        Company,
+        CompanyFields,
+        Contact,
+        ContactFields,
+        CRMRecord,
+        CRMService,
+        CustomFields,
+        Deal,
+        DealFields,
+        Envelope,
+        EnvelopeData,
+        ErrorBody,
+        ErrorEnvelope,
+        IdList,
+        InputText,
+        Money,
+        Page,
+        Pipeline,
+        ReadOrigin,
+        SearchFilter,
+        Stage,
+        T,
+    )
 
 # --------------------------------------------------------------------------- principal
 
@@ -212,42 +245,6 @@ class RegisterTool(Protocol):
     def __call__(self, tool: AgentTool) -> None: ...
 
 
-# --------------------------------------------------------------------------- answer envelope
-
-EnvelopeData = TypeVar("EnvelopeData")
-
-
-class ErrorBody(BaseModel):
-    """What went wrong: a stable `code` to branch on and a `message` for people."""
-
-    code: str = Field(examples=["not_found"])
-    message: str = Field(examples=["No contact with id '123'."])
-    correlation_id: str | None = Field(
-        default=None,
-        description="The provider's request id, for its support",
-        examples=["aeb5f871-7f07-4993-9211-075dc63e7cbf"],
-    )
-    errors: list[dict[str, Any]] | None = Field(
-        default=None, description="One entry per field at fault"
-    )
-    details: dict[str, Any] | None = None
-
-
-class ErrorEnvelope(BaseModel):
-    """Every error answer of the host and its plugins."""
-
-    ok: bool = False
-    error: ErrorBody
-
-
-class Envelope(BaseModel, Generic[EnvelopeData]):
-    """Every success answer of the host and its plugins."""
-
-    ok: bool = True
-    data: EnvelopeData
-    meta: dict[str, Any] = Field(default_factory=dict)
-
-
 # --------------------------------------------------------------------------- errors
 
 
@@ -293,226 +290,113 @@ class CRMNotConnected(CRMError):
     http_status = 401
 
 
-# --------------------------------------------------------------------------- CRM models
+# --------------------------------------------------------------------------- CRM vocabulary
 
+FilterOp = Literal["eq", "neq", "lt", "lte", "gt", "gte", "in", "contains", "has", "not_has"]
+ObjectKind = Literal["contact", "company", "deal"]
 
 # Where a read is answered from: `live` asks the CRM itself now; `mirror` a local copy the
 # provider keeps, however far behind; `auto` (the default) the local copy while it is current,
 # else the CRM. A provider that keeps no copy reads live whatever is asked.
 ReadSource = Literal["auto", "mirror", "live"]
 
+# --------------------------------------------------------------------------- built on first use
 
-class ReadOrigin(BaseModel):
-    """Which source answered a read and how current it is."""
-
-    model_config = ConfigDict(frozen=True)
-
-    source: Literal["mirror", "live"]
-    as_of: datetime | None = Field(
-        default=None, description="The answer holds every change made up to this time"
-    )
-
-
-class CRMRecord(BaseModel):
-    """Fields every unified CRM record has; `raw` keeps the provider's record untouched.
-    `origin` says where a read found it (None when the provider does not say)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    archived: bool = False
-    custom_fields: dict[str, str | None] = Field(default_factory=dict)
-    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
-    _origin: ReadOrigin | None = PrivateAttr(default=None)
-
-    @property
-    def origin(self) -> ReadOrigin | None:
-        return self._origin
-
-    def with_origin(self, origin: ReadOrigin) -> Self:
-        """This record, marked as read from `origin` (not part of its fields or dumps)."""
-        self._origin = origin
-        return self
-
-
-class Money(BaseModel):
-    amount: Decimal
-    currency: str | None = Field(default=None, description="ISO 4217; None when unknown")
-
-
-class Contact(CRMRecord):
-    email: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    phone: str | None = None
-    company_name: str | None = None
-    lifecycle_stage: str | None = None
-
-
-class Company(CRMRecord):
-    name: str | None = None
-    domain: str | None = None
-    industry: str | None = None
-    employee_count: int | None = None
-    city: str | None = None
-    country: str | None = None
-
-
-class Deal(CRMRecord):
-    name: str | None = None
-    amount: Money | None = None
-    pipeline_id: str | None = None
-    stage_id: str | None = None
-    close_date: datetime | None = None
-    owner_id: str | None = None
-
-
-class Stage(BaseModel):
-    id: str
-    label: str
-    display_order: int = 0
-    probability: Decimal | None = None
-    is_closed: bool | None = None
-    archived: bool = False
-
-
-class Pipeline(BaseModel):
-    id: str
-    label: str
-    display_order: int = 0
-    archived: bool = False
-    stages: list[Stage] = Field(default_factory=list)
-
-
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    """One page of records and the opaque cursor of the next one (None at the end); `total`
-    and `origin` when the provider knows them. A cursor continues in the source its page
-    came from."""
-
-    items: list[T]
-    next_cursor: str | None = None
-    total: int | None = Field(default=None, description="Records matching, on every page")
-    origin: ReadOrigin | None = None
-
-
-# Inputs for create/update: every field optional (update is partial), custom fields by name.
-# Every free-form value is bounded (and the bounds show in the OpenAPI): 65,536 characters a
-# value (HubSpot's own limit for a text property), 1000 custom fields of names up to 100
-# characters, 100 ids a list.
-InputText = Annotated[str, Field(max_length=65536)]
-CustomFields = Annotated[
-    dict[Annotated[str, Field(min_length=1, max_length=100)], InputText | None],
-    Field(max_length=1000),
+__all__ = [
+    "FIELDS_MODELS",
+    "JSON_BODY_SCOPE_KEY",
+    "RECORD_MODELS",
+    "AgentTool",
+    "CRMConflict",
+    "CRMError",
+    "CRMNotConnected",
+    "CRMNotFound",
+    "CRMRecord",
+    "CRMService",
+    "CRMValidationError",
+    "Company",
+    "CompanyFields",
+    "ConfigIssue",
+    "ConfigValue",
+    "ConnectedAccount",
+    "Contact",
+    "ContactFields",
+    "CustomFields",
+    "Deal",
+    "DealFields",
+    "Envelope",
+    "EnvelopeData",
+    "ErrorBody",
+    "ErrorEnvelope",
+    "FeatureState",
+    "FilterOp",
+    "HealthCheck",
+    "HealthResult",
+    "HealthStatus",
+    "HostContext",
+    "IdList",
+    "InputText",
+    "Money",
+    "ObjectKind",
+    "Page",
+    "Pipeline",
+    "Principal",
+    "ReadOrigin",
+    "ReadSource",
+    "RegisterHealthCheck",
+    "RegisterMount",
+    "RegisterRoutes",
+    "RegisterService",
+    "RegisterTool",
+    "SearchFilter",
+    "ServiceFactory",
+    "Severity",
+    "Stage",
+    "T",
+    "ToolContext",
+    "ToolHandler",
 ]
-IdList = Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=100)]
+
+_MODELS_MODULE = "atom_host_stub._contract_models"
+_LAZY = frozenset(
+    {
+        "EnvelopeData",
+        "ErrorBody",
+        "ErrorEnvelope",
+        "Envelope",
+        "CRMRecord",
+        "Money",
+        "Contact",
+        "Company",
+        "Deal",
+        "Stage",
+        "Pipeline",
+        "T",
+        "Page",
+        "InputText",
+        "CustomFields",
+        "IdList",
+        "ContactFields",
+        "CompanyFields",
+        "DealFields",
+        "SearchFilter",
+        "CRMService",
+        "RECORD_MODELS",
+        "FIELDS_MODELS",
+        "ReadOrigin",
+    }
+)
 
 
-class ContactFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    email: InputText | None = None
-    first_name: InputText | None = None
-    last_name: InputText | None = None
-    phone: InputText | None = None
-    company_name: InputText | None = None
-    lifecycle_stage: InputText | None = None
-    custom_fields: CustomFields = Field(default_factory=dict)
+def __getattr__(name: str) -> Any:
+    """The CRM models and the answer envelope, imported (and their schemas built) on first
+    access; each is then kept in this module like any other name."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODELS_MODULE), name)
+    globals()[name] = value
+    return value
 
 
-class CompanyFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: InputText | None = None
-    domain: InputText | None = None
-    industry: InputText | None = None
-    employee_count: Annotated[int, Field(ge=0, le=10**18)] | None = None
-    city: InputText | None = None
-    country: InputText | None = None
-    custom_fields: CustomFields = Field(default_factory=dict)
-
-
-class DealFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: InputText | None = None
-    amount: Money | None = None
-    pipeline_id: InputText | None = None
-    stage_id: InputText | None = None
-    close_date: datetime | None = None
-    owner_id: InputText | None = None
-    contact_ids: IdList = Field(default_factory=list)
-    company_ids: IdList = Field(default_factory=list)
-    custom_fields: CustomFields = Field(default_factory=dict)
-
-
-FilterOp = Literal["eq", "neq", "lt", "lte", "gt", "gte", "in", "contains", "has", "not_has"]
-
-
-class SearchFilter(BaseModel):
-    """A filter on a unified field name (e.g. `email`, `stage_id`); filters are ANDed."""
-
-    field: str = Field(max_length=100)
-    op: FilterOp = "eq"
-    value: Any = None
-
-
-ObjectKind = Literal["contact", "company", "deal"]
-
-
-@runtime_checkable
-class CRMService(Protocol):
-    """The `crm` capability. HubSpot implements it; so can any other CRM plugin.
-
-    Reads take `source` (see ReadSource) and say where they were answered from (`origin` of
-    a page or record); callers accept a provider whose reads take no `source` (it reads live).
-    """
-
-    provider: str
-
-    async def list_records(
-        self,
-        kind: ObjectKind,
-        *,
-        limit: int = 20,
-        cursor: str | None = None,
-        source: ReadSource = "auto",
-    ) -> Page[Any]: ...
-
-    async def get_record(
-        self, kind: ObjectKind, record_id: str, *, source: ReadSource = "auto"
-    ) -> Any: ...
-
-    async def create_record(self, kind: ObjectKind, fields: BaseModel) -> Any: ...
-
-    async def update_record(self, kind: ObjectKind, record_id: str, fields: BaseModel) -> Any: ...
-
-    async def delete_record(self, kind: ObjectKind, record_id: str) -> None: ...
-
-    async def search_records(
-        self,
-        kind: ObjectKind,
-        filters: list[SearchFilter],
-        *,
-        limit: int = 20,
-        cursor: str | None = None,
-        source: ReadSource = "auto",
-    ) -> Page[Any]: ...
-
-    async def list_pipelines(self) -> list[Pipeline]: ...
-
-
-RECORD_MODELS: dict[ObjectKind, type[CRMRecord]] = {
-    "contact": Contact,
-    "company": Company,
-    "deal": Deal,
-}
-FIELDS_MODELS: dict[ObjectKind, type[BaseModel]] = {
-    "contact": ContactFields,
-    "company": CompanyFields,
-    "deal": DealFields,
-}
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
