@@ -2,12 +2,13 @@
 
 This module is what the `atom.plugins` entry point names. It must import cheaply and never
 import the host's machinery — only the contract — and must load without the web framework.
+The host imports it for every command (`atom-host plugins` too), so everything past the
+contract is imported inside the hook that needs it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import importlib.util
 import logging
 import sys
@@ -32,8 +33,6 @@ from atom_host_stub.contract import (
     RegisterService,
     RegisterTool,
 )
-from atom_hubspot.runtime import STATE_KEY, runtime_in, runtime_of
-from atom_hubspot.settings import HubSpotSettings, load_settings
 
 if TYPE_CHECKING:
     import click
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
     from atom_hubspot.runtime import HubSpotRuntime
     from atom_hubspot.service.crm import HubSpotCRMService
     from atom_hubspot.service.marketing import MarketingService
+    from atom_hubspot.settings import HubSpotSettings
 
 hookimpl = pluggy.HookimplMarker("atom")
 
@@ -109,6 +109,8 @@ def effective_env(env: Mapping[str, str], context: HostContext) -> dict[str, str
 
 @hookimpl
 def atom_validate_config(env: Mapping[str, str], context: HostContext) -> list[ConfigIssue]:
+    from atom_hubspot.settings import load_settings
+
     settings, issues = load_settings(effective_env(env, context))
     workers = getattr(context, "workers", 1)
     if settings is not None and workers > 1 and settings.rate_limit_backend == "memory":
@@ -139,6 +141,8 @@ def atom_validate_config(env: Mapping[str, str], context: HostContext) -> list[C
 @hookimpl
 def atom_config_summary(env: Mapping[str, str], context: HostContext) -> list[ConfigValue]:
     """The HubSpot API version each family is called with under HUBSPOT_API_VERSION."""
+    from atom_hubspot.settings import load_settings
+
     settings, _ = load_settings(effective_env(env, context))
     if settings is None:
         return []
@@ -176,7 +180,8 @@ def environment_summary(settings: HubSpotSettings) -> list[ConfigValue]:
 
 
 async def _startup(context: HostContext) -> None:
-    from atom_hubspot.runtime import HubSpotRuntime
+    from atom_hubspot.runtime import STATE_KEY, HubSpotRuntime
+    from atom_hubspot.settings import load_settings
 
     settings, issues = load_settings(effective_env(context.env, context))
     if settings is None:
@@ -201,6 +206,8 @@ def atom_startup(context: HostContext) -> Awaitable[None]:
 
 
 async def _shutdown(context: HostContext) -> None:
+    from atom_hubspot.runtime import STATE_KEY, runtime_in
+
     runtime = runtime_in(context)
     context.state.pop(STATE_KEY, None)
     if runtime is not None:
@@ -296,6 +303,8 @@ def atom_register_health_checks(register: RegisterHealthCheck, context: HostCont
 
 @hookimpl
 def atom_register_services(register: RegisterService, context: HostContext) -> None:
+    from atom_hubspot.runtime import runtime_of
+
     async def crm(principal: Principal) -> HubSpotCRMService:
         return (await runtime_of(context).services_for(principal)).crm
 
@@ -314,21 +323,21 @@ def atom_register_agent_tools(register: RegisterTool, context: HostContext) -> N
         register(tool)
 
 
+# The plugin's commands: (name, "module:attribute"); each module is imported when its command
+# runs, not whenever `atom-host` starts.
+CLI_COMMANDS = (
+    ("hubspot", "atom_hubspot.cli:hubspot"),
+    ("sandbox", "atom_hubspot.sandbox.cli:sandbox"),
+    ("sandbox-edit", "atom_hubspot.sandbox.cli:sandbox_edit"),
+)
+
+
 @hookimpl
 def atom_register_cli_commands(cli: click.Group) -> None:
-    for module, attrs in (
-        ("atom_hubspot.cli", ("hubspot", "cli", "group")),
-        ("atom_hubspot.sandbox.cli", ("sandbox", "cli", "command")),
-        ("atom_hubspot.sandbox.cli", ("sandbox_edit",)),
-    ):
-        try:
-            mod = importlib.import_module(module)
-        except ImportError as exc:
-            log.info("CLI commands of %s are off: %s", module, exc)
-            continue
-        command = next((getattr(mod, a) for a in attrs if hasattr(mod, a)), None)
-        if command is not None:
-            cli.add_command(command)
+    from atom_hubspot.lazy_cli import LazyCommand
+
+    for name, target in CLI_COMMANDS:
+        cli.add_command(LazyCommand(name, target))
 
 
 # --------------------------------------------------------------------------- health
@@ -339,6 +348,8 @@ async def plugin_health(
 ) -> HealthResult:
     """Database reachable, connections by status, and one cheap authenticated HubSpot call
     (account details) for a sample connection. Bounded in time; never raises."""
+    from atom_hubspot.runtime import runtime_in
+
     started = time.monotonic()
     runtime = runtime_in(context)
     if runtime is None:
@@ -433,6 +444,8 @@ async def _health(runtime: HubSpotRuntime, details: dict[str, Any]) -> HealthRes
 async def mirror_health(context: HostContext) -> HealthResult:
     """The mirror of each connected portal, per object type (what the dashboard shows):
     degraded while a type is neither current nor running, or its last run failed."""
+    from atom_hubspot.runtime import runtime_in
+
     runtime = runtime_in(context)
     if runtime is None or runtime.mirror is None or runtime.mirror_sync is None:
         return HealthResult(status=HealthStatus.DOWN, message="not started")
@@ -518,6 +531,8 @@ async def _tenants_by_portal(runtime: HubSpotRuntime) -> dict[int, set[str]]:
 async def feed_health(context: HostContext) -> HealthResult:
     """HubSpot's change feed per connected portal (what the dashboard shows): mode, last event,
     events per minute, events waiting or parked, refused deliveries."""
+    from atom_hubspot.runtime import runtime_in
+
     runtime = runtime_in(context)
     if runtime is None or runtime.feed is None or runtime.mirror_sync is None:
         return HealthResult(status=HealthStatus.DOWN, message="not started")
