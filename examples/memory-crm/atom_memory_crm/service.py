@@ -59,17 +59,6 @@ DEFAULT_PIPELINE = Pipeline(
 )
 
 
-def parse_custom_fields(raw: str) -> dict[str, set[str]]:
-    """`kind:name[,...]` → {kind: {names}}; ValueError names the entry at fault."""
-    allowed: dict[str, set[str]] = {}
-    for entry in (p.strip() for p in raw.split(",") if p.strip()):
-        kind, _, name = entry.partition(":")
-        if kind not in RECORD_MODELS or not name.isidentifier():
-            raise ValueError(f"{entry!r} is not kind:name with kind contact, company or deal")
-        allowed.setdefault(kind, set()).add(name)
-    return allowed
-
-
 @dataclass
 class MemoryStore:
     """One tenant's records by kind and id (archived ones kept, as HubSpot keeps them)."""
