@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import httpx
 
     from atom_hubspot.client import HubSpotClient, HubSpotHTTP, RateLimitGovernor
+    from atom_hubspot.feed.receiver import WebhookReceiver
     from atom_hubspot.feed.runner import ChangeFeed
     from atom_hubspot.oauth import ConnectionManager, OAuthFlow
     from atom_hubspot.oauth.connections import ConnectionInfo
@@ -165,6 +166,12 @@ class HubSpotRuntime:
             nurture=NurtureService(client, marketing),
             list_sends=ListSendService(client, ListSendStore(self.db), marketing),
         )
+
+    def webhooks(self) -> WebhookReceiver:
+        """What takes HubSpot's webhook deliveries into the change feed's inbox."""
+        from atom_hubspot.feed.receiver import WebhookReceiver
+
+        return WebhookReceiver(self.settings, self.db, self.feed)
 
     def mirror_access(
         self, principal: Principal, connection: ConnectionInfo

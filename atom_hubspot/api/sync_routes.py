@@ -8,7 +8,8 @@ from pydantic import BaseModel
 from atom_host_stub.contract import HostContext, Principal
 from atom_hubspot.api.deps import PortalQuery, principal_dependency, runtime_of
 from atom_hubspot.api.envelope import Envelope, envelope_router
-from atom_hubspot.service.mirror import FeedStatusModel, PortalSyncStatus, portal_status
+from atom_hubspot.service.mirror import PortalSyncStatus
+from atom_hubspot.service.sync_status import mirror_status
 
 
 class SyncStatus(BaseModel):
@@ -31,32 +32,8 @@ def build_router(context: HostContext) -> APIRouter:
         principal: Annotated[Principal, Depends(principal_dep)],
         portal_id: PortalQuery = None,
     ) -> dict[str, Any]:
-        runtime = runtime_of(context)
-        if portal_id is not None:
-            portals = [(await runtime.connections.resolve(principal, portal_id)).portal_id]
-        else:
-            portals = sorted({c.portal_id for c in await runtime.connections.list(principal)})
-        assert runtime.mirror is not None
-        feeds = await runtime.feed.status(portals) if runtime.feed is not None else {}
-        data = SyncStatus(
-            portals=[
-                (
-                    await portal_status(
-                        runtime.mirror,
-                        p,
-                        runtime.settings.mirror_max_lag_s,
-                        tenant_id=principal.tenant_id,
-                    )
-                ).model_copy(
-                    update={
-                        "feed": FeedStatusModel.model_validate(feeds[p], from_attributes=True)
-                        if p in feeds
-                        else None
-                    }
-                )
-                for p in portals
-            ]
-        )
+        portals = await mirror_status(runtime_of(context), principal, portal_id)
+        data = SyncStatus(portals=portals)
         return {"ok": True, "data": data, "meta": {}}
 
     return router

@@ -1,16 +1,12 @@
 """`POST /webhooks/hubspot`: HubSpot's change events, authenticated by HubSpot's signature.
 
-No API key: HubSpot cannot send one. The v3 signature (HMAC-SHA256 with the app's client secret
-over method, the URI as HubSpot called it, the raw body and the timestamp) is checked on the raw
-bytes before anything is parsed; a forged, stale or replayed delivery gets 401 and stores
-nothing. A good delivery is stored in the inbox before it is answered, so HubSpot is never told
-"received" about an event that could still be lost; the mirror is updated after the answer.
+No API key: HubSpot cannot send one. The body is read with a bound, then `feed/receiver.py`
+verifies the signature on the raw bytes and stores the delivery before it is answered.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
@@ -18,9 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from atom_host_stub.contract import HostContext
 from atom_hubspot.api.deps import runtime_of
-from atom_hubspot.feed.events import DeliveryMalformed, parse_delivery
-from atom_hubspot.feed.signature import SignatureRejected, verify
-from atom_hubspot.storage.feed import FeedInbox, Replayed
+from atom_hubspot.feed.receiver import DeliveryRefused
 
 log = logging.getLogger("atom_hubspot.feed")
 
@@ -72,58 +66,21 @@ def build_router(context: HostContext) -> APIRouter:
     )
     async def receive(
         request: Request,
+        # Declared for the API description; the receiver reads them from the raw headers.
         x_hubspot_signature_v3: Annotated[str | None, Header()] = None,
         x_hubspot_request_timestamp: Annotated[str | None, Header()] = None,
     ) -> Response:
-        runtime = runtime_of(context)
-        inbox = FeedInbox(runtime.db)
         body = await _read_bounded(request, MAX_DELIVERY_BYTES)
         if body is None:
             return _refuse(413, "body_too_large", f"At most {MAX_DELIVERY_BYTES} bytes.")
-        settings = runtime.settings
-        if settings.feed_mode == "polling":
-            return _refuse(
-                503,
-                "feed_off",
-                "HUBSPOT_FEED_MODE=polling: webhooks are not taken; set push to take them.",
+        runtime = runtime_of(context)
+        uri = signed_uri(request, runtime.settings.webhook_url)
+        try:
+            await runtime.webhooks().take(
+                body, method=request.method, uri=uri, headers=request.headers
             )
-        # HubSpot signs with the secret of the app the portal installed: the one in force.
-        secret = settings.app.secret
-        if not secret:
-            return _refuse(503, "not_configured", f"{settings.app.client_secret_key} is not set.")
-        try:
-            verified = verify(
-                secret=secret,
-                method=request.method,
-                uri=signed_uri(request, settings.webhook_url),
-                body=body,
-                headers={k.lower(): v for k, v in request.headers.items()},
-                now_ms=int(time.time() * 1000),
-                allow_v1=settings.webhook_allow_v1,
-            )
-        except SignatureRejected as exc:
-            log.warning("webhook delivery refused: %s", exc.reason.value)
-            await inbox.record_signature_failure(exc.reason.value)
-            return _refuse(401, exc.reason.value, "The delivery's signature did not verify.")
-        try:
-            events = parse_delivery(body)
-        except DeliveryMalformed as exc:
-            return _refuse(400, "invalid_delivery", str(exc))
-        try:
-            accepted = await inbox.accept(verified.digest, events, source="webhook")
-        except Replayed:
-            log.warning("webhook delivery refused: replayed")
-            await inbox.record_signature_failure("replayed")
-            return _refuse(401, "replayed", "This delivery was received before.")
-        log.info(
-            "webhook delivery: %d events, %d new, %d duplicate, %d for unknown portals",
-            len(events),
-            accepted.stored,
-            accepted.duplicates,
-            accepted.unknown_portal,
-        )
-        if runtime.feed is not None and accepted.stored:
-            runtime.feed.wake()
+        except DeliveryRefused as exc:
+            return _refuse(exc.status, exc.code, exc.message)
         return Response(status_code=204)
 
     return router
