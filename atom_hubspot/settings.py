@@ -3,6 +3,10 @@
 Every key here is listed in plugin.toml with the same name, default and secrecy (a test keeps
 the two equal). Problems are reported all at once as ConfigIssues naming the variable; secret
 values never appear in them.
+
+One module on purpose: one settings model, described field by field; the README's table,
+`.env.hubspot.template` and plugin.toml are checked against it, and the cross-field rules
+(environments, features, keys) read every field.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Deterministic demo data: a few hundred contacts, companies and deals spread over stages,
-lifecycle stages and the past year, plus lists, campaigns and marketing emails."""
+lifecycle stages and the past year, plus lists, campaigns and marketing emails.
+
+Most of its length is data (names, domains, stages, campaigns); the code is the loops that
+spread it deterministically from one random seed."""
 
 from __future__ import annotations
 

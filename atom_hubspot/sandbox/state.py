@@ -1,5 +1,8 @@
 """In-memory state of one sandbox portal: CRM records, associations, pipelines, lists,
-campaigns, marketing emails and the sends performed."""
+campaigns, marketing emails and the sends performed.
+
+One module on purpose: `Portal`'s methods are the sandbox's only write path, where every change
+also becomes a webhook/journal event, and its record types are only meaningful beside it."""
 
 from __future__ import annotations
 

@@ -2,7 +2,9 @@
 
 HubSpot sends every property value as a string (or null) and names things its own way
 (`firstname`, `dealstage`, `numberofemployees`). This module is the one place that knows the
-correspondence; it is pure (no I/O) so it is tested on its own.
+correspondence; it is pure (no I/O) so it is tested on its own. Its length is that
+correspondence, one section per object type and value kind; split, the rules that must agree
+(the one record-id check, the e-mail pattern, the property-name rule) would drift apart.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@ here creates a table. Token columns hold ciphertext only (see storage/crypto.py)
 
 Tenant-owned tables carry `tenant_id`; on PostgreSQL row-level security limits every query
 to the tenant set for the transaction (see Database.session).
+
+Every table is in this one module on purpose: Alembic and the schema test compare one metadata,
+and the row-level security policies are written against the whole set of tenant tables.
 """
 
 from __future__ import annotations
