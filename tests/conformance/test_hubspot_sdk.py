@@ -25,6 +25,7 @@ from hubspot import HubSpot
 
 from atom_hubspot.releases import DATE_RELEASE, RELEASES, effective_version
 from atom_hubspot.sandbox import DEMO_PORTAL_ID, SandboxConfig, create_sandbox_app
+from atom_hubspot.sandbox.config import DEMO_USER_EMAIL
 from atom_hubspot.sandbox.testing import approve, query_of, serve_on_loopback
 
 TOKEN = "pat-na1-conformance"  # noqa: S105 - the sandbox's private-app token for this test
@@ -78,6 +79,39 @@ NOT_IN_SDK: dict[str, tuple[str, set[str]]] = {
             "dataHostingLocation",
         },
     ),
+    # Workflows: https://developers.hubspot.com/docs/api-reference/legacy/automation/workflows/get-workflows
+    "flows.list.result": (
+        "https://developers.hubspot.com/docs/api-reference/legacy/automation/workflows/get-workflows",
+        {"id", "isEnabled", "flowType", "objectTypeId", "revisionId", "createdAt", "updatedAt"},
+    ),
+    "flows.batch_read.result": (
+        "https://developers.hubspot.com/docs/api-reference/automation-automation-v4-v4/workflows/post-automation-v4-flows-batch-read",
+        {"type", "id", "isEnabled", "flowType", "revisionId", "createdAt", "updatedAt"}
+        | {"actions", "timeWindows", "blockedDates", "customProperties", "suppressionListIds"}
+        | {"canEnrollFromSalesforce", "objectTypeId"},
+    ),
+    # In HubSpot's published Automation v4 OpenAPI description, outside its reference pages:
+    # results[] of {bucket, frequency, series}, all required.
+    "flows.performance": (
+        "Automation v4 OpenAPI, GET /automation/v4/flows/performance",
+        {"results"},
+    ),
+    "sequences.list": (
+        "https://developers.hubspot.com/docs/api-reference/latest/automation/sequences/get-sequences",
+        {"results", "total"},
+    ),
+    "sequences.list.result": (
+        "https://developers.hubspot.com/docs/api-reference/latest/automation/sequences/get-sequences",
+        {"createdAt", "id", "name", "updatedAt", "userId"},
+    ),
+    "sequences.get": (
+        "https://developers.hubspot.com/docs/api-reference/latest/automation/sequences/get-sequence",
+        {"createdAt", "dependencies", "id", "name", "steps", "updatedAt", "userId"},
+    ),
+    "sequences.enroll": (
+        "https://developers.hubspot.com/docs/api-reference/latest/automation/sequences/enroll-contact",
+        {"enrolledAt", "id", "toEmail", "updatedAt"},
+    ),
     "oauth.introspect": (
         "https://developers.hubspot.com/docs/api-reference/latest/authentication/oauth-tokens/token-introspect",
         {"active", "app_id", "client_id", "expires_in", "hub_id", "is_private_distribution"}
@@ -93,6 +127,7 @@ DATED_PREFIXES = (
     ("/crm/v3/pipelines/", "crm.pipelines", "/crm/pipelines/{v}/"),
     ("/crm/v3/properties/", "crm.properties", "/crm/properties/{v}/"),
     ("/crm/v3/lists", "crm.lists", "/crm/lists/{v}"),
+    ("/crm/v3/owners", "crm.owners", "/crm/owners/{v}"),
     ("/marketing/v3/emails", "marketing.emails", "/marketing/emails/{v}"),
     (
         "/marketing/v3/transactional/single-email/send",
@@ -174,7 +209,7 @@ def _required(name: str, body: Any) -> None:
 def test_the_sdk_decodes_every_answer_the_plugin_relies_on(
     sandbox_url: tuple[str, Any], release: str
 ) -> None:
-    base, _sandbox = sandbox_url
+    base, sandbox = sandbox_url
     run = SdkRun(base, release)
     crm = run.hubspot.crm
     objects, batch = run.api(crm.objects.basic_api), run.api(crm.objects.batch_api)
@@ -321,6 +356,10 @@ def test_the_sdk_decodes_every_answer_the_plugin_relies_on(
     )
     assert sent.status == "COMPLETE" and sent.status_id
 
+    # --- owners: who a sequence is read and sent as (found by e-mail)
+    owners = run.api(run.hubspot.crm.owners.owners_api).get_page(email=DEMO_USER_EMAIL)
+    assert [o.user_id for o in owners.results] == [sandbox.portal(DEMO_PORTAL_ID).user_id]
+
     # --- the endpoints the SDK has no API for, against HubSpot's reference
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}) as h:
         v = release if release != "legacy" else None
@@ -353,6 +392,38 @@ def test_the_sdk_decodes_every_answer_the_plugin_relies_on(
         )
         account = path("/account-info/v3/details", "account", "/account-info/{v}/details")
         _required("account.details", h.get(account).json())
+
+        flows = h.get("/automation/v4/flows").json()
+        assert flows["results"]
+        for one_flow in flows["results"]:
+            _required("flows.list.result", one_flow)
+        whole = h.post(
+            "/automation/v4/flows/batch/read",
+            json={"inputs": [{"flowId": f["id"], "type": "FLOW_ID"} for f in flows["results"]]},
+        ).json()
+        for one_flow in whole["results"]:
+            _required("flows.batch_read.result", one_flow)
+        perf = h.get(f"/automation/v4/flows/performance/{flows['results'][0]['id']}").json()
+        _required("flows.performance", perf)
+        assert all({"bucket", "frequency", "series"} <= set(p) for p in perf["results"])
+        seq = path("/automation/v4/sequences", "automation.sequences", "/automation/sequences/{v}")
+        user = {"userId": str(sandbox.portal(DEMO_PORTAL_ID).user_id)}
+        seqs = h.get(seq, params=user).json()
+        _required("sequences.list", seqs)
+        for one_seq in seqs["results"]:
+            _required("sequences.list.result", one_seq)
+        _required("sequences.get", h.get(f"{seq}/{seqs['results'][0]['id']}", params=user).json())
+        enrolled = h.post(
+            f"{seq}/enrollments",
+            params=user,
+            json={
+                "sequenceId": seqs["results"][0]["id"],
+                "contactId": contact.id,
+                "senderEmail": sandbox.portal(DEMO_PORTAL_ID).user_email,
+            },
+        )
+        assert enrolled.status_code == 200, enrolled.text
+        _required("sequences.enroll", enrolled.json())
 
     if release != "legacy":  # every path whose family has the release was moved to it
         assert not [p for p in run.paths if _has_dated_release(p, release)], run.paths

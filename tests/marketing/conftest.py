@@ -133,16 +133,21 @@ def host_env(hubspot_env: dict[str, str], database_url: str, **extra: str) -> di
 
 @asynccontextmanager
 async def running_host(
-    env: dict[str, str], sandbox_app: Any, *, connect: bool = True
+    env: dict[str, str],
+    sandbox_app: Any,
+    *,
+    connect: bool = True,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[Stack]:
     """Start the stub host with the plugin (as `atom-host serve` would) and stop it after.
 
     `connect` saves Alice's and Bob's private-app tokens; a host started again on the same
-    database finds those connections already there.
+    database finds those connections already there. `transport` replaces the plugin's way to
+    the sandbox (default: straight to `sandbox_app`).
     """
     sandbox = sandbox_app.state.sandbox
     host = Host.from_env(env)
-    host.context.state["hubspot.transport"] = httpx.ASGITransport(app=sandbox_app)
+    host.context.state["hubspot.transport"] = transport or httpx.ASGITransport(app=sandbox_app)
     app = create_app(host)
     async with app.router.lifespan_context(app):
         runtime = host.context.state["hubspot"]
