@@ -290,12 +290,7 @@ def serve_command(
         shown = "127.0.0.1" if bind_host in ("0.0.0.0", "::") else bind_host  # noqa: S104
         host.context.public_url = f"http://{shown}:{port}"
     if demo and not host.settings.api_keys:
-        key, path = demo_api_key(host.settings.data_dir)
-        host.settings = dataclasses.replace(
-            host.settings, api_keys={key: Principal(tenant_id="demo", user_id="demo")}
-        )
-        host.redact.add([key])
-        host.context.env = {**host.context.env, "ATOM_API_KEYS": f"{key}:demo:demo"}
+        key, path = _use_demo_key(host)
         click.echo(
             f"Demo mode: use `Authorization: Bearer {key}` (tenant demo; kept in {path}; "
             "set ATOM_API_KEYS to choose your own)."
@@ -387,6 +382,17 @@ def access_log_config() -> dict[str, Any]:
     return config
 
 
+def _use_demo_key(host: Host) -> tuple[str, Path]:
+    """Demo mode without ATOM_API_KEYS: the data folder's demo key, for tenant demo."""
+    key, path = demo_api_key(host.settings.data_dir)
+    host.settings = dataclasses.replace(
+        host.settings, api_keys={key: Principal(tenant_id="demo", user_id="demo")}
+    )
+    host.redact.add([key])
+    host.context.env = {**host.context.env, "ATOM_API_KEYS": f"{key}:demo:demo"}
+    return key, path
+
+
 @cli.command("mcp")
 @click.option(
     "--key-env",
@@ -394,8 +400,13 @@ def access_log_config() -> dict[str, Any]:
     show_default=True,
     help="The environment variable holding the API key every tool call acts as.",
 )
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Offline demo: plugins bring up their sandboxes (without a key: the demo key).",
+)
 @click.pass_context
-def mcp_command(ctx: click.Context, key_env: str) -> None:
+def mcp_command(ctx: click.Context, key_env: str, demo: bool) -> None:
     """Serve the agent tools over MCP on stdin/stdout (for a desktop assistant)."""
     from atom_host_stub.auth import Unauthorized
     from atom_host_stub.mcp_server import EXTRA, available, serve_stdio
@@ -403,12 +414,16 @@ def mcp_command(ctx: click.Context, key_env: str) -> None:
     if not available():
         click.echo(f"mcp needs the MCP SDK: pip install 'atom-hubspot[{EXTRA}]'", err=True)
         ctx.exit(EXIT_MISSING_EXTRA)
+    host = _host(ctx)
+    host.context.demo = demo
     key = os.environ.get(key_env, "")
+    if demo and not host.settings.api_keys:
+        key = key or _use_demo_key(host)[0]
     if not key:
         click.echo(f"Set {key_env} to an ATOM API key: the tools act as its principal.", err=True)
         ctx.exit(EXIT_USAGE)
     try:
-        _run(serve_stdio(_host(ctx), key))
+        _run(serve_stdio(host, key))
     except Unauthorized as exc:
         click.echo(exc.message, err=True)
         ctx.exit(EXIT_USAGE)

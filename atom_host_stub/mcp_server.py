@@ -13,9 +13,11 @@ Needs the `mcp` extra; without it `available()` is False and the host serves no 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -354,6 +356,11 @@ async def serve_stdio(host: Host, api_key: str) -> None:
     # The database's ledger: a confirmation previewed over HTTP acts once here too.
     ledger = DatabaseLedger(settings.database_url)
     await host.start()
+    if host.context.demo:
+        # stdout carries MCP: what the demo prints for people goes to stderr. No web app
+        # here, so the sandbox's pages are not mounted (its API is reached in process).
+        with contextlib.redirect_stdout(sys.stderr):
+            await host.demo_setup(lambda mount: None)
     runner = runner_for(host, secret, ledger)
     try:
         server = build_server(runner, fixed_principal(principal), version=host_version())
