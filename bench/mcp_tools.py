@@ -24,20 +24,37 @@ from typing import Any
 
 from mcp import Client
 
+from atom_host_stub.contract import SearchFilter
 from atom_host_stub.mcp_server import build_server, fixed_principal, runner_for, tool_definitions
 from atom_hubspot.storage.db import migrate
 from tests.api.conftest import PORTAL_A, PRINCIPALS, running_stack
 from tests.conftest import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, make_key
 
-READS: list[tuple[str, dict[str, Any]]] = [
-    ("hubspot_records", {"object_type": "contacts", "limit": 20}),
-    ("hubspot_records", {"object_type": "contacts", "id": "FIRST"}),
-    ("crm_search", {"object_type": "contacts", "limit": 20}),
-    ("crm_get", {"object_type": "contacts", "id": "FIRST"}),
-    ("crm_pipelines", {}),
-    ("marketing_lists", {}),
-    ("marketing_campaigns", {}),
-    ("hubspot_sync_status", {}),
+# (label, tool, arguments); FIRST is the first contact's id.
+READS: list[tuple[str, str, dict[str, Any]]] = [
+    ("hubspot_records contacts page", "hubspot_records", {"object_type": "contacts", "limit": 20}),
+    ("hubspot_records contacts id", "hubspot_records", {"object_type": "contacts", "id": "FIRST"}),
+    ("crm_search contacts page", "crm_search", {"object_type": "contacts", "limit": 20}),
+    (
+        "crm_search contacts by email",
+        "crm_search",
+        {"object_type": "contacts", "filters": [{"field": "email", "op": "eq", "value": "EMAIL"}]},
+    ),
+    ("crm_get contacts id", "crm_get", {"object_type": "contacts", "id": "FIRST"}),
+    (
+        "crm_search contacts page live",
+        "crm_search",
+        {"object_type": "contacts", "limit": 20, "source": "live"},
+    ),
+    (
+        "crm_get contacts id live",
+        "crm_get",
+        {"object_type": "contacts", "id": "FIRST", "source": "live"},
+    ),
+    ("crm_pipelines", "crm_pipelines", {}),
+    ("marketing_lists", "marketing_lists", {}),
+    ("marketing_campaigns", "marketing_campaigns", {}),
+    ("hubspot_sync_status", "hubspot_sync_status", {}),
 ]
 
 
@@ -76,34 +93,41 @@ async def main(calls: int) -> None:
         )
         server = build_server(runner, fixed_principal(PRINCIPALS["alice"]))
         services = await runtime.services_for(PRINCIPALS["alice"])
-        first = str(next(iter(sorted(stack.sandbox.portals[PORTAL_A].records["contacts"]))))
+        contacts = stack.sandbox.portals[PORTAL_A].records["contacts"]
+        first = str(min(contacts))
+        email = str(contacts[int(first)].properties["email"])
+        by_email = [SearchFilter(field="email", op="eq", value=email)]
+        crm = services.crm
         direct: dict[str, Callable[[], Awaitable[Any]]] = {
-            "hubspot_records contacts page": lambda: services.crm.list_page_from(
+            "hubspot_records contacts page": lambda: crm.list_page_from(
                 "auto", "contact", limit=20
             ),
-            "hubspot_records contacts id": lambda: services.crm.read_from("auto", "contact", first),
+            "hubspot_records contacts id": lambda: crm.read_from("auto", "contact", first),
+            "crm_search contacts page": lambda: crm.list_records("contact", limit=20),
+            "crm_search contacts by email": lambda: crm.search_records("contact", by_email),
+            "crm_get contacts id": lambda: crm.get_record("contact", first),
+            "crm_search contacts page live": lambda: crm.list_records(
+                "contact", limit=20, source="live"
+            ),
+            "crm_get contacts id live": lambda: crm.get_record("contact", first, source="live"),
         }
         print(
             f"{'tool call (in-process MCP client)':44} {'p50 ms':>8} {'direct ms':>10} {'ratio':>6}"
         )
         async with Client(server) as client:
-            for name, args in READS:
-                args = {k: (first if v == "FIRST" else v) for k, v in args.items()}
-                label = f"{name} {args.get('object_type', '')} {'id' if 'id' in args else ''}"
-                label = " ".join(label.split())
-                if name == "hubspot_records":
-                    label += " page" if "id" not in args else ""
+            for label, name, args in READS:
+                args = json.loads(json.dumps(args).replace("FIRST", first).replace("EMAIL", email))
                 answer = await client.call_tool(name, args)
                 assert not answer.is_error, answer
                 source = (answer.structured_content or {}).get("source", "")
                 ms = await p50(lambda n=name, a=args: client.call_tool(n, a), calls)
+                shown = f"{label} [{source}]" if source else label
                 base = direct.get(label)
                 if base is not None:
                     d = await p50(base, calls)
-                    print(f"{label + ' [' + source + ']':44} {ms:8.2f} {d:10.2f} {ms / d:6.2f}")
+                    print(f"{shown:44} {ms:8.2f} {d:10.2f} {ms / d:6.2f}")
                 else:
-                    tag = f" [{source}]" if source else ""
-                    print(f"{label + tag:44} {ms:8.2f} {'':>10} {'':>6}")
+                    print(f"{shown:44} {ms:8.2f} {'':>10} {'':>6}")
 
 
 if __name__ == "__main__":
