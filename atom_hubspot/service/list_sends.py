@@ -314,7 +314,9 @@ class ListSendRunner(LeasedLoop):
 
     async def run_once(self) -> bool:
         """Claim one due (or abandoned) job and perform it; False when there was none."""
-        job = await self.store.claim_due(self.worker_id, self.stale_after)
+        job = await self.store.claim_due(
+            self.worker_id, self.stale_after, self.runtime.settings.environment.value
+        )
         if job is None:
             return False
         await self.perform(job)

@@ -282,7 +282,11 @@ class ScheduledSendRunner(LeasedLoop):
     async def run_once(self) -> int:
         """Recover stale claims, then claim and perform what is due. Returns rows performed."""
         await self.store.table.recover_stale(self.stale_after)
-        rows = await self.store.table.claim_due(self.worker_id, limit=self.batch_size)
+        rows = await self.store.table.claim_due(
+            self.worker_id,
+            limit=self.batch_size,
+            environment=self.runtime.settings.environment.value,
+        )
         if not rows:
             return 0
         sem = asyncio.Semaphore(self.max_parallel)

@@ -21,6 +21,7 @@ from atom_host_stub.contract import Principal
 from atom_hubspot.errors import Conflict, NotFound
 from atom_hubspot.storage.db import rows_changed
 from atom_hubspot.storage.models import ListSend, ListSendRecipient
+from atom_hubspot.storage.scheduled_sends import in_environment
 
 if TYPE_CHECKING:
     from atom_hubspot.storage.db import Database
@@ -171,8 +172,11 @@ class ListSendStore:
 
     # ------------------------------------------------------------------ runner side
 
-    async def claim_due(self, worker_id: str, stale_after: timedelta) -> ListSend | None:
-        """One fan-out job that is due, or whose worker stopped showing signs of life."""
+    async def claim_due(
+        self, worker_id: str, stale_after: timedelta, environment: str | None = None
+    ) -> ListSend | None:
+        """One fan-out job that is due, or whose worker stopped showing signs of life (with
+        `environment`, over a connection made in it)."""
         now = self.clock()
         due = sa.or_(
             sa.and_(ListSend.status == "pending", ListSend.send_at <= now),
@@ -180,7 +184,7 @@ class ListSendStore:
         )
         q = (
             sa.select(ListSend.id, ListSend.claimed_at)
-            .where(ListSend.way == "fan_out", due)
+            .where(ListSend.way == "fan_out", due, in_environment(ListSend, environment))
             .order_by(ListSend.send_at, ListSend.id)
             .limit(5)
         )

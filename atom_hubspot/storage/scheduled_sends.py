@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from atom_host_stub.contract import Principal
 from atom_hubspot.errors import Conflict, NotFound
 from atom_hubspot.storage.db import Database, rows_changed
-from atom_hubspot.storage.models import ScheduledSend, utcnow
+from atom_hubspot.storage.models import Connection, ScheduledSend, utcnow
 
 log = logging.getLogger("atom_hubspot.scheduler")
 
@@ -206,13 +206,17 @@ class ScheduledSendStore:
 
     # ------------------------------------------------------------------ runner side
 
-    async def claim_due(self, worker_id: str, *, limit: int = 20) -> list[ScheduledSend]:
-        """Claim up to `limit` due pending rows for `worker_id`; each row goes to one worker."""
+    async def claim_due(
+        self, worker_id: str, *, limit: int = 20, environment: str | None = None
+    ) -> list[ScheduledSend]:
+        """Claim up to `limit` due pending rows for `worker_id`; each row goes to one worker.
+        With `environment`, no send over a connection made in another: those wait, pending,
+        for a host that runs in theirs."""
         M = ScheduledSend
         now = self.clock()
         due = (
             sa.select(M)
-            .where(M.status == "pending", M.send_at <= now)
+            .where(M.status == "pending", M.send_at <= now, in_environment(M, environment))
             .order_by(M.send_at, M.id)
             .limit(limit)
         )
@@ -346,3 +350,13 @@ class ScheduledSendStore:
                         unknown,
                     )
         return n
+
+
+def in_environment(model: Any, environment: str | None) -> sa.ColumnElement[bool]:
+    """`model.connection_id` is not a connection made in another environment than
+    `environment` (anything when None); a send whose connection is gone stays claimable, to
+    fail there as not connected."""
+    if environment is None:
+        return sa.true()
+    elsewhere = sa.select(Connection.id).where(Connection.environment != environment)
+    return cast("sa.ColumnElement[bool]", model.connection_id.not_in(elsewhere))

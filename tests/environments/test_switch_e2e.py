@@ -5,10 +5,13 @@ and how to reconnect; the dashboard shows the environment in force and each acco
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import sqlalchemy as sa
 
 from atom_hubspot.storage.db import Database
-from atom_hubspot.storage.models import Connection
+from atom_hubspot.storage.models import Connection, ScheduledSend
+from tests.clocks import DateClock
 from tests.environments.conftest import (
     PRODUCTION_PORTAL,
     QA_PORTAL,
@@ -85,9 +88,16 @@ async def test_a_qa_connection_is_neither_listed_nor_called_in_production(world:
                 "not_connected"
             )
 
-        # The dashboard's data: environment in force, and the QA account marked as out of use.
+        # The dashboard: environment in force, and the QA account marked as out of use.
         async with prod.client("alice") as c:
             report = (await c.get("/api/integrations")).json()
+            page = " ".join((await c.get("/")).text.split())
+        assert (
+            f"<tr><td><code>{QA_PORTAL}</code></td><td>acme-test.hubspot.sandbox</td> "
+            "<td>qa</td><td>other environment</td></tr>"
+        ) in page
+        assert "<td>HubSpot environment</td><td><code>production</code></td>" in page
+        assert "Not connected." in page.split('id="integration-hubspot"')[1]
         hubspot = next(i for i in report["integrations"] if i["name"] == "hubspot")
         in_effect = {v["key"]: v["value"] for v in hubspot["config_summary"]}
         assert in_effect["HUBSPOT_ENVIRONMENT"] == "production"
@@ -148,3 +158,50 @@ async def test_a_connect_link_started_in_qa_completes_nothing_in_production(
         assert "started while the host ran in qa" in answer.text
     assert calls(world.production) == 0
     assert await _environments(world) == {}
+
+
+async def _scheduled_status(world: World, send_id: str) -> str:
+    db = Database(world.database_url)
+    try:
+        async with db.session(None, read_only=True) as s:
+            return str(
+                await s.scalar(sa.select(ScheduledSend.status).where(ScheduledSend.id == send_id))
+            )
+    finally:
+        await db.dispose()
+
+
+async def test_a_send_scheduled_in_qa_waits_for_a_qa_host(world: World) -> None:
+    sandbox = world.qa.app.state.sandbox  # type: ignore[attr-defined]
+    portal = sandbox.portals[QA_PORTAL]
+    email_id = next(int(i) for i, e in sorted(portal.emails.items()) if e["isPublished"])
+    send_at = datetime.now(UTC) + timedelta(hours=1)
+    async with world.host("qa") as qa:
+        assert (await qa.connect("alice", QA_PORTAL)).status_code == 200
+        async with qa.client("alice") as c:
+            r = await c.post(
+                "/api/hubspot/send-email",
+                json={
+                    "email_id": email_id,
+                    "emails": ["ada@example.com"],
+                    "send_at": (send_at.isoformat()),
+                },
+            )
+            assert r.status_code == 202, r.text
+            send_id = r.json()["data"]["scheduled"]["id"]
+
+    # Production: the send is due, but its connection is QA's: not claimed, not failed.
+    async with world.host("production") as prod:
+        runner = prod.runtime.scheduler
+        runner.clock = DateClock(send_at + timedelta(minutes=1))
+        assert await runner.run_once() == 0
+    assert await _scheduled_status(world, send_id) == "pending"
+    assert calls(world.production) == 0 and portal.sends == []
+
+    # QA again: performed there, once.
+    async with world.host("qa") as qa:
+        runner = qa.runtime.scheduler
+        runner.clock = DateClock(send_at + timedelta(minutes=1))
+        assert await runner.run_once() == 1
+    assert await _scheduled_status(world, send_id) == "sent"
+    assert len(portal.sends) == 1
