@@ -15,6 +15,7 @@ from atom_hubspot.api.marketing_bodies import ContactIdList
 from atom_hubspot.api.marketing_routes import DateQuery, LimitQuery
 from atom_hubspot.service import mapping
 from atom_hubspot.service.nurture_answers import (
+    ContactSequenceStatus,
     FlowEnrollmentResult,
     FlowInfo,
     FlowInfoPage,
@@ -30,6 +31,9 @@ FlowIdPath = Annotated[
     Path(
         pattern=r"^[0-9]{1,20}$", description="HubSpot workflow (flow) id", examples=["585051946"]
     ),
+]
+ContactIdPath = Annotated[
+    str, Path(pattern=r"^[0-9]{1,20}$", description="HubSpot contact id", examples=["1101"])
 ]
 SequenceIdPath = Annotated[
     str, Path(pattern=r"^[0-9]{1,20}$", description="HubSpot sequence id", examples=["421001"])
@@ -214,6 +218,19 @@ def build_router(context: HostContext) -> APIRouter:
             sequence_id, body.contact_ids, body.sender_email
         )
         return answer(scope, res)
+
+    @router.get(
+        "/contacts/{contact_id}/sequence-enrollment",
+        response_model=Envelope[ContactSequenceStatus],
+        operation_id="get_contact_sequence_enrollment",
+        summary="The sequence a contact is in now",
+        description="`enrolled: false` when it is in none (HubSpot keeps a contact in one "
+        "sequence at a time); 404 for an unknown contact.",
+    )
+    async def contact_sequence_enrollment(
+        scope: Scope, contact_id: ContactIdPath
+    ) -> dict[str, Any]:
+        return answer(scope, await scope.services.nurture.contact_sequence_enrollment(contact_id))
 
     @router.delete(
         "/sequences/{sequence_id}/enrollments",

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from atom_hubspot.client.automation_models import (
+    ContactSequenceEnrollment,
     Flow,
     FlowPage,
     FlowPerformance,
@@ -144,6 +145,16 @@ class SequencesAPI(ApiGroup):
             tier=SEQUENCES_TIER,
         )
         return SequenceEnrollment.model_validate(body)
+
+    async def enrollment_of(self, contact_id: str) -> ContactSequenceEnrollment:
+        """The sequence enrollment of one contact (404 when it is in none).
+        https://developers.hubspot.com/docs/api-reference/2026-03/automation/sequences/get-enrollment.md"""
+        body = await self._c.json(
+            "GET",
+            self._c.http.paths.sequence_enrollments_of_contact(contact_id),
+            tier=SEQUENCES_TIER,
+        )
+        return ContactSequenceEnrollment.model_validate(body)
 
 
 class OwnersAPI(ApiGroup):

@@ -115,6 +115,25 @@ class SequenceEnrollment(HubSpotModel):
         return _ids_as_strings(data, "id")
 
 
+class ContactSequenceEnrollment(HubSpotModel):
+    """The sequence a contact is enrolled in, as HubSpot reports it for the contact.
+    https://developers.hubspot.com/docs/api-reference/legacy/automation/sequences/get-enrollment"""
+
+    id: str
+    sequence_id: str | None = None
+    sequence_name: str | None = None
+    to_email: str | None = None
+    enrolled_by: str | None = None
+    enrolled_by_email: str | None = None
+    enrolled_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strings(cls, data: Any) -> Any:
+        return _ids_as_strings(data, "id", "sequenceId", "enrolledBy")
+
+
 # --------------------------------------------------------------------------- owners
 
 

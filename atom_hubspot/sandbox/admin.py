@@ -160,6 +160,7 @@ async def list_portals(call: Call) -> Response:
                     "portalId": p.portal_id,
                     "hubDomain": p.hub_domain,
                     "marketingTier": p.marketing_tier,
+                    "salesTier": p.sales_tier,
                     "transactionalAddon": p.transactional_addon,
                     "counts": {
                         k: sum(1 for r in v.values() if not r.archived)
@@ -186,13 +187,14 @@ async def create_portal(call: Call) -> Response:
 
 @routes.add("PATCH", "admin.portals.update", "/_sandbox/portals/{portal_id}", kind="admin")
 async def update_portal(call: Call) -> Response:
-    """Change a portal's tier, add-on or extra properties at run time."""
+    """Change a portal's tiers (marketing, sales), add-on or extra properties at run time."""
     p = call.sandbox.portal(int(call.params["portal_id"]))
     body = call.json_object()
-    if "marketing_tier" in body:
-        if body["marketing_tier"] not in ("free", "starter", "professional", "enterprise"):
-            raise validation("marketing_tier must be free, starter, professional or enterprise")
-        p.marketing_tier = body["marketing_tier"]
+    for key in ("marketing_tier", "sales_tier"):
+        if key in body:
+            if body[key] not in ("free", "starter", "professional", "enterprise"):
+                raise validation(f"{key} must be free, starter, professional or enterprise")
+            setattr(p, key, body[key])
     if "transactional_addon" in body:
         p.transactional_addon = bool(body["transactional_addon"])
     for otype, names in (body.get("extra_properties") or {}).items():
@@ -201,6 +203,7 @@ async def update_portal(call: Call) -> Response:
         {
             "portalId": p.portal_id,
             "marketingTier": p.marketing_tier,
+            "salesTier": p.sales_tier,
             "transactionalAddon": p.transactional_addon,
         }
     )

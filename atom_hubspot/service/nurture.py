@@ -39,6 +39,7 @@ from atom_hubspot.service.lead_lists import MembershipResult
 from atom_hubspot.service.marketing import MarketingService
 from atom_hubspot.service.nurture_answers import (
     CONTACT_OBJECT_TYPE,
+    ContactSequenceStatus,
     EnrollmentListSize,
     FlowEnrollmentResult,
     FlowInfo,
@@ -64,7 +65,8 @@ SEQUENCE_UNENROLL_GUIDANCE = (
     "and reads a contact's enrollment, nothing more "
     "(https://developers.hubspot.com/docs/api-reference/latest/automation/sequences/guide.md). "
     "Unenroll the contact in HubSpot (the contact's record, Sequences, Unenroll); a contact "
-    "also leaves a sequence on its own when it replies or books a meeting. Nothing was changed."
+    "also leaves a sequence on its own when it replies or books a meeting. Nothing was changed; "
+    "GET /api/hubspot/nurture/contacts/{contact_id}/sequence-enrollment shows where a contact is."
 )
 
 
@@ -377,6 +379,27 @@ class NurtureService:
             status="enrolled",
             enrollment_id=e.id,
             to_email=e.to_email,
+            enrolled_at=e.enrolled_at,
+        )
+
+    async def contact_sequence_enrollment(self, contact_id: str) -> ContactSequenceStatus:
+        """The sequence a contact is in now (HubSpot answers 404 when it is in none; an
+        unknown contact stays a 404)."""
+        cid = mapping.record_id("contact_id", contact_id)
+        try:
+            async with tier_gate(SEQUENCES_TIER, SEQUENCES):
+                e = await self.client.sequences.enrollment_of(cid)
+        except NotFound:
+            await self.client.contacts.get(cid, properties=["email"])  # 404 for no contact
+            return ContactSequenceStatus(contact_id=cid, enrolled=False)
+        return ContactSequenceStatus(
+            contact_id=cid,
+            enrolled=True,
+            enrollment_id=e.id,
+            sequence_id=e.sequence_id,
+            sequence_name=e.sequence_name,
+            to_email=e.to_email,
+            enrolled_by_email=e.enrolled_by_email,
             enrolled_at=e.enrolled_at,
         )
 

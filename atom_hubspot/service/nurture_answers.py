@@ -258,3 +258,18 @@ class SequenceEnrollmentResult(BaseModel):
     failed: int = 0
     unknown: int = 0
     results: list[SequenceEnrollmentOutcome] = Field(default_factory=list)
+
+
+class ContactSequenceStatus(BaseModel):
+    """Whether a contact is in a sequence now, and which."""
+
+    contact_id: str = Field(examples=["1101"])
+    enrolled: bool
+    enrollment_id: str | None = Field(default=None, examples=["9000001"])
+    sequence_id: str | None = Field(default=None, examples=["421001"])
+    sequence_name: str | None = Field(default=None, examples=["Demo request follow-up"])
+    to_email: str | None = None
+    enrolled_by_email: str | None = Field(
+        default=None, description="The HubSpot user who enrolled the contact"
+    )
+    enrolled_at: datetime | None = None

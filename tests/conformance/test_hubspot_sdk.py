@@ -108,6 +108,11 @@ NOT_IN_SDK: dict[str, tuple[str, set[str]]] = {
         "https://developers.hubspot.com/docs/api-reference/latest/automation/sequences/get-sequence",
         {"createdAt", "dependencies", "id", "name", "steps", "updatedAt", "userId"},
     ),
+    "sequences.enrollment_of_contact": (
+        "https://developers.hubspot.com/docs/api-reference/legacy/automation/sequences/get-enrollment",
+        {"enrolledAt", "enrolledBy", "enrolledByEmail", "id", "sequenceId", "sequenceName"}
+        | {"toEmail", "updatedAt"},
+    ),
     "sequences.enroll": (
         "https://developers.hubspot.com/docs/api-reference/latest/automation/sequences/enroll-contact",
         {"enrolledAt", "id", "toEmail", "updatedAt"},
@@ -424,6 +429,10 @@ def test_the_sdk_decodes_every_answer_the_plugin_relies_on(
         )
         assert enrolled.status_code == 200, enrolled.text
         _required("sequences.enroll", enrolled.json())
+        _required(
+            "sequences.enrollment_of_contact",
+            h.get(f"{seq}/enrollments/contact/{contact.id}").json(),
+        )
 
     if release != "legacy":  # every path whose family has the release was moved to it
         assert not [p for p in run.paths if _has_dated_release(p, release)], run.paths

@@ -326,6 +326,13 @@ def test_every_documented_route_answers_as_documented_in_demo_mode(
             json={"contact_ids": [cid], "sender_email": DEMO_USER_EMAIL},
         )
         assert in_seq["enrolled"] == 1
+        where = call(
+            "GET",
+            "/api/hubspot/nurture/contacts/{contact_id}/sequence-enrollment",
+            200,
+            path=f"/api/hubspot/nurture/contacts/{cid}/sequence-enrollment",
+        )
+        assert where["enrolled"] and where["sequence_id"] == seqs[0]["id"]
         not_offered = call(
             "DELETE",
             seq_enroll,

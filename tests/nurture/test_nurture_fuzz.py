@@ -33,11 +33,12 @@ async def test_generated_requests_never_5xx_and_match_the_schema(stack: Stack) -
         # Always 501 by design (HubSpot has no such endpoint): tested on its own.
         and op.definition.raw.get("operationId") != "unenroll_from_nurture_sequence"
     ]
-    assert len(operations) == 7, sorted(f"{o.method} {o.path}" for o in operations)
+    assert len(operations) == 8, sorted(f"{o.method} {o.path}" for o in operations)
     real = {
         "flow_id": [NURTURE_FLOW],
         "sequence_id": [SEQUENCE],
         "list_id": ["1"],
+        "contact_id": [str(next(iter(stack.demo.lists[1].members)))],
         "user_email": [stack.demo.user_email],
         "sender_email": [stack.demo.user_email],
     }

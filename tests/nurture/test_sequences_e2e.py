@@ -4,7 +4,9 @@ refusals naming what is missing."""
 
 from __future__ import annotations
 
-from atom_hubspot.sandbox.config import DEMO_USER_EMAIL, FaultConfig
+import httpx
+
+from atom_hubspot.sandbox.config import DEMO_PORTAL_ID, DEMO_USER_EMAIL, FaultConfig
 from tests.marketing.conftest import Stack
 
 from .conftest import NO_SCOPE_PORTAL_ID, SEQUENCE
@@ -57,6 +59,13 @@ async def test_enroll_gives_a_result_per_contact(stack: Stack) -> None:
     assert by_id["99999"]["error"]["code"] == "not_found"
     held = [e["contactId"] for e in stack.demo.sequence_enrollments]
     assert held == [a, b]
+    status = (
+        await stack.alice.get(f"/api/hubspot/nurture/contacts/{a}/sequence-enrollment")
+    ).json()
+    assert status["data"]["enrolled"] is True
+    assert status["data"]["sequence_id"] == SEQUENCE
+    assert status["data"]["enrollment_id"] == by_id[a]["enrollment_id"]
+    assert status["data"]["enrolled_by_email"] == DEMO_USER_EMAIL
 
     # HubSpot keeps a contact in one sequence at a time: enrolling again fails for it.
     again = (
@@ -142,3 +151,45 @@ async def test_a_token_without_the_sequence_scopes_gets_403_naming_them(stack: S
     err = r.json()["error"]
     assert err["code"] == "missing_scopes"
     assert err["details"]["required_scopes"] == ["automation.sequences.read"]
+
+
+async def test_a_seat_taken_away_at_run_time_is_refused_and_given_back_works(
+    stack: Stack,
+) -> None:
+    """The sandbox's admin API changes the demo portal's Sales Hub tier while the host runs."""
+    admin = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=stack.sandbox_app), base_url="http://sandbox"
+    )
+    url = f"/_sandbox/portals/{DEMO_PORTAL_ID}"
+    params = {"user_email": DEMO_USER_EMAIL}
+    async with admin:
+        changed = await admin.patch(url, json={"sales_tier": "starter"})
+        assert changed.json()["salesTier"] == "starter"
+        refused = await stack.alice.get(SEQUENCES, params=params)
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "hubspot_tier_required"
+        await admin.patch(url, json={"sales_tier": "professional"})
+        assert (await stack.alice.get(SEQUENCES, params=params)).status_code == 200
+        bad = await admin.patch(url, json={"sales_tier": "platinum"})
+        assert bad.status_code == 400 and "sales_tier" in bad.json()["message"]
+
+
+async def test_a_contact_in_no_sequence_and_an_unknown_contact(stack: Stack) -> None:
+    cid = await new_contact(stack, "seq-none@example.com")
+    url = "/api/hubspot/nurture/contacts/{}/sequence-enrollment"
+    r = await stack.alice.get(url.format(cid))
+    assert r.status_code == 200, r.text
+    assert r.json()["data"] == {
+        "contact_id": cid,
+        "enrolled": False,
+        "enrollment_id": None,
+        "sequence_id": None,
+        "sequence_name": None,
+        "to_email": None,
+        "enrolled_by_email": None,
+        "enrolled_at": None,
+    }
+    unknown = await stack.alice.get(url.format("99999"))
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+    bad = await stack.alice.get(url.format("x1"))
+    assert bad.status_code == 422 and bad.json()["error"]["errors"][0]["field"] == "contact_id"
