@@ -38,6 +38,7 @@ from atom_host_stub.contract import (
 )
 from atom_host_stub.health import HealthMonitor, HealthReport
 from atom_host_stub.manager import PluginManager, PluginRecord, overlapping
+from atom_host_stub.manifest import distribution_fields
 from atom_host_stub.redaction import Redactor
 from atom_host_stub.services import ServiceRegistry, ServiceUnavailable
 from atom_host_stub.status import (
@@ -54,12 +55,13 @@ HOST_CAPABILITIES = {"crm": "/api/crm"}
 
 
 def host_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError, distribution
 
     try:
-        return version("atom-hubspot")
+        found = distribution("atom-hubspot")
     except PackageNotFoundError:
         return "0+unknown"
+    return distribution_fields(found)["Version"] or "0+unknown"
 
 
 def web_available() -> bool:

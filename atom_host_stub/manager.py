@@ -27,6 +27,7 @@ from atom_host_stub.manifest import (
     ManifestError,
     PluginManifest,
     distribution_defaults,
+    distribution_fields,
     load_manifest,
 )
 from atom_host_stub.redaction import Redactor
@@ -113,11 +114,12 @@ class PluginManager:
         return list(self.records.values())
 
     def _load_entry_point(self, ep: EntryPoint) -> None:
+        fields = distribution_fields(ep.dist) if ep.dist is not None else None
         record = PluginRecord(
             name=ep.name,
             module=ep.module,
             source="entry_point",
-            distribution=ep.dist.name if ep.dist is not None else None,
+            distribution=fields["Name"] if fields is not None else None,
         )
         if not self.settings.autoload:
             record.disabled_reason = "ATOM_DISABLE_PLUGIN_AUTOLOAD is set"
@@ -126,7 +128,7 @@ class PluginManager:
             and ep.name not in self.settings.allowed_plugins
         ):
             record.disabled_reason = "not listed in ATOM_PLUGINS"
-        if not self._read_manifest(record, distribution_defaults(ep.name, ep.dist)) or (
+        if not self._read_manifest(record, distribution_defaults(ep.name, fields)) or (
             record.disabled_reason
         ):
             self._add_record(record)

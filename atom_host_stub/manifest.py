@@ -14,8 +14,11 @@ walked as directories. A submodule's find_spec would import its parent packages.
 
 from __future__ import annotations
 
+import email.parser
 import importlib.util
+import re
 import tomllib
+from email.message import Message
 from importlib.metadata import Distribution
 from pathlib import Path
 from typing import Any
@@ -146,23 +149,35 @@ def locate_manifest(module: str) -> Path:
     return path
 
 
-def distribution_defaults(name: str, distribution: Distribution | None) -> dict[str, Any]:
+def distribution_fields(distribution: Distribution) -> Message:
+    """A distribution's core metadata fields (Name, Version, Summary, Project-URL, ...), read
+    without its long description. METADATA carries the package's whole README after the
+    fields, and `Distribution.metadata` runs all of it through the email parser on every
+    access (`.name` and `.version` included): for a plugin with a long README that costs more
+    than the rest of listing it. The fields end at the first blank line (core metadata
+    specification), so only they are parsed."""
+    text = distribution.read_text("METADATA") or distribution.read_text("PKG-INFO") or ""
+    fields = re.split(r"\r?\n\r?\n", text, maxsplit=1)[0]
+    return email.parser.HeaderParser().parsestr(fields)
+
+
+def distribution_defaults(name: str, fields: Message | None) -> dict[str, Any]:
     """Manifest fields known without a manifest file: the plugin's name and, when it comes
-    from an installed distribution, that distribution's name, version, summary and homepage."""
+    from an installed distribution (`fields`: its `distribution_fields`), that distribution's
+    name, version, summary and homepage."""
     defaults: dict[str, Any] = {"name": name}
-    if distribution is None:
+    if fields is None:
         return defaults
-    metadata = distribution.metadata
 
     def first(field: str) -> str | None:
-        values = metadata.get_all(field)
+        values = fields.get_all(field)
         return str(values[0]) if values else None
 
     defaults["display_name"] = first("Name") or name
-    defaults["version"] = distribution.version
+    defaults["version"] = first("Version")
     if first("Summary"):
         defaults["description"] = first("Summary")
-    urls = [str(url).partition(",")[2].strip() for url in metadata.get_all("Project-URL") or []]
+    urls = [str(url).partition(",")[2].strip() for url in fields.get_all("Project-URL") or []]
     homepage = first("Home-page") or next(filter(None, urls), None)
     if homepage:
         defaults["homepage"] = homepage
