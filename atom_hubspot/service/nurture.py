@@ -272,7 +272,13 @@ class NurtureService:
         action: Literal["enroll", "unenroll"],
         res: MembershipResult,
     ) -> FlowEnrollmentResult:
-        feeds, complete = await self.flows_fed_by(list_id)
+        try:
+            feeds, complete = await self.flows_fed_by(list_id)
+        except HubSpotError:
+            # The membership has changed already: the answer must still say so. Which other
+            # workflows the list feeds is then unknown, and said to be.
+            feeds = [FlowRef(id=flow.id, name=flow.name, enabled=flow.is_enabled)]
+            complete = False
         return FlowEnrollmentResult(
             flow_id=flow.id,
             list_id=list_id,

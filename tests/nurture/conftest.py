@@ -63,7 +63,7 @@ def sandbox_config() -> SandboxConfig:
 
 class RoutedTransport(httpx.AsyncBaseTransport):
     """The sandbox, except for paths a test makes HubSpot answer otherwise (a fake at the
-    transport: `answers[path substring] = (status, body)`)."""
+    transport: `answers[path ending] = (status, body)`)."""
 
     def __init__(self, app: Any) -> None:
         self.inner = httpx.ASGITransport(app=app)
@@ -71,7 +71,7 @@ class RoutedTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         for fragment, (status, body) in self.answers.items():
-            if fragment in request.url.path:
+            if request.url.path.endswith(fragment):
                 return httpx.Response(status, json=body, request=request)
         return await self.inner.handle_async_request(request)
 

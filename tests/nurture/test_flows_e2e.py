@@ -209,7 +209,7 @@ async def test_performance_counts_enrollments_and_list_sizes(stack: Stack) -> No
 async def test_performance_says_unavailable_when_hubspot_does_not_answer_it(
     stack: Stack, transport: RoutedTransport
 ) -> None:
-    transport.answers["/flows/performance/"] = (
+    transport.answers[f"/flows/performance/{NURTURE_FLOW}"] = (
         404,
         {"status": "error", "message": "Not found", "category": "OBJECT_NOT_FOUND"},
     )
@@ -270,3 +270,20 @@ async def test_contact_ids_are_checked_before_anything_is_sent(stack: Stack) -> 
         assert r.status_code == 422, body
         assert r.json()["error"]["code"] == "invalid_input"
     assert sum(stack.sandbox.calls.values()) == calls
+
+
+async def test_a_change_made_is_reported_even_when_the_other_workflows_cannot_be_read(
+    stack: Stack, transport: RoutedTransport
+) -> None:
+    # Listing the portal's workflows fails after the list has changed (HubSpot down for it).
+    transport.answers["/automation/v4/flows"] = (
+        503,
+        {"status": "error", "message": "Service unavailable", "category": "INTERNAL_ERROR"},
+    )
+    cid = await new_contact(stack, "partial@example.com")
+    r = await stack.alice.post(enrollments(NURTURE_FLOW), json={"contact_ids": [cid]})
+    assert r.status_code == 200, r.text
+    res = r.json()["data"]
+    assert res["added"] == [cid] and int(cid) in nurture_list(stack).members
+    assert [f["id"] for f in res["feeds_flows"]] == [NURTURE_FLOW]
+    assert res["feeds_flows_complete"] is False
