@@ -292,7 +292,12 @@ def hubspot_tools(context: HostContext) -> list[AgentTool]:
             one, sourced = await crm.read_from(a.source, kind, a.id)
             return SourcedPage(results=[_dump(one)], truncated=False, total=1, **_dump(sourced))
         page, sourced = await crm.list_page_from(a.source, kind, limit=a.limit, after=a.cursor)
-        return SourcedPage(**_page(page).model_dump(), **_dump(sourced))
+        out = SourcedPage(**_page(page).model_dump(), **_dump(sourced))
+        if out.total is None and sourced.source == "mirror":
+            # The routes answer a plain listing without a total, as HubSpot does; a tool
+            # counts what the mirror holds, so an assistant knows how much it is paging through.
+            out.total = await crm.count_mirrored(kind)
+        return out
 
     async def analytics(ctx: ToolContext, a: AnalyticsIn) -> Answer:
         found = await services(ctx)

@@ -441,13 +441,19 @@ class HubSpotCRMService:
             after=after,
         )
         # A plain listing pages by id and counts apart (HubSpot's list endpoint counts not).
-        total = found.total if found.total is not None else await self.mirror.count(object_type)
+        total = found.total if found.total is not None else await self.count_mirrored(kind)
         return Page(
             items=await self._from_mirror_unified(kind, found.records),
             next_cursor=None if found.next_after is None else MIRROR_CURSOR + found.next_after,
             total=total,
             origin=origin,
         )
+
+    async def count_mirrored(self, kind: ObjectKind) -> int | None:
+        """How many live records of `kind` the mirror holds (None without a mirror)."""
+        if self.mirror is None:
+            return None
+        return await self.mirror.count(mapping.OBJECT_TYPES[kind])
 
     async def list_records(
         self,

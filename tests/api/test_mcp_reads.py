@@ -161,6 +161,12 @@ async def test_paging_past_ten_thousand_contacts_says_total_and_truncated(stack:
     assert len(seen) == len(set(seen)) == len(expected)
     assert {int(i) for i in seen} == expected
     assert pages == -(-len(expected) // 100)
+    async with in_process(stack, "alice") as client:  # HubSpot's own records say it too
+        whole = structured(
+            await client.call_tool("hubspot_records", {"object_type": "contacts", "limit": 100})
+        )
+    assert whole["source"] == "mirror" and whole["total"] == len(expected)
+    assert whole["truncated"] is True
 
 
 def hostile_calls() -> list[tuple[str, dict[str, Any]]]:
@@ -197,3 +203,20 @@ async def test_hostile_cursors_sources_and_job_ids_get_a_clear_refusal(stack: St
             assert "Traceback" not in body["error"]["message"]
     assert codes["invalid_input"] + codes["validation_error"] > 50, codes
     assert codes["ok"] > 0 or codes["not_found"] > 0, codes
+
+
+async def test_mirror_reads_on_postgresql_stay_within_the_tenant(pg_stack: Stack) -> None:
+    await sync(pg_stack, "contacts")
+    async with in_process(pg_stack, "alice") as alice:
+        page = structured(
+            await alice.call_tool("crm_search", {"object_type": "contacts", "limit": 2})
+        )
+        assert page["source"] == "mirror" and page["total"] and page["truncated"] is True
+        mine = page["results"][0]["id"]
+        one = structured(await alice.call_tool("crm_get", {"object_type": "contacts", "id": mine}))
+        assert one["source"] == "mirror"
+    async with in_process(pg_stack, "bob") as bob:  # Bob's portal is not mirrored: live, his
+        theirs = structured(await bob.call_tool("crm_search", {"object_type": "contacts"}))
+        assert theirs["source"] == "live"
+        forced = await bob.call_tool("crm_search", {"object_type": "contacts", "source": "mirror"})
+        assert forced.is_error and structured(forced)["error"]["code"] == "mirror_not_ready"
