@@ -126,3 +126,38 @@ async def test_a_job_that_fails_says_why_and_bad_input_is_refused_at_the_preview
     assert ended["status"] == "failed" and ended["result"] is None
     assert ended["error"]["code"] == "not_found" and "Traceback" not in str(ended)
     assert missing.is_error and structured(missing)["error"]["code"] == "not_found"
+
+
+async def test_jobs_keep_the_last_finished_and_stop_with_the_server() -> None:
+    from atom_host_stub.contract import Principal
+    from atom_host_stub.jobs import JobFailed, Jobs
+
+    me = Principal(tenant_id="t", user_id="u")
+    jobs = Jobs(keep=2)
+
+    async def quick(progress: Any) -> dict[str, Any]:
+        await progress(1, 1, None)
+        return {"ok": True}
+
+    finished = [jobs.start(me, "quick", quick) for _ in range(3)]
+    for job in finished:
+        assert (await jobs.follow(me, job.id, 5, None)).status == "succeeded"
+    never = asyncio.Event()
+
+    async def stuck(progress: Any) -> dict[str, Any]:
+        await progress(0, 10, "waiting")
+        await never.wait()
+        return {}
+
+    running = jobs.start(me, "stuck", stuck)
+    # Started after three finished ones: the oldest finished is forgotten, never a running one.
+    with pytest.raises(JobFailed):
+        jobs.get(me, finished[0].id)
+    waited = await jobs.follow(me, running.id, 0.05, None)
+    assert waited.status == "running" and (waited.done, waited.total) == (0, 10)
+    await jobs.close()
+    stopped = await jobs.follow(me, running.id, 0, None)
+    assert stopped.status == "cancelled" and stopped.error == {
+        "code": "cancelled",
+        "message": "The server stopped.",
+    }
