@@ -306,7 +306,8 @@ class HubSpotSettings(BaseSettings):
     @field_validator("api_base_url", "authorize_url", "qa_api_base_url", "qa_authorize_url")
     @classmethod
     def _check_url(cls, v: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", v):
+        # Whole: a space or a line break anywhere would reach every request line.
+        if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", v):
             raise ValueError("must be an absolute http(s) URL")
         return v.rstrip("/")
 

@@ -129,3 +129,50 @@ def test_check_config_names_the_missing_qa_credentials(
     in_effect = {v["key"]: v["value"] for v in report["in_effect"]["hubspot"]}
     assert in_effect["HUBSPOT_ENVIRONMENT"] == "qa"
     assert in_effect["HUBSPOT_QA_CLIENT_ID"] == "not set"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    key=st.sampled_from(
+        ["HUBSPOT_QA_API_BASE_URL", "HUBSPOT_QA_AUTHORIZE_URL", "HUBSPOT_QA_REDIRECT_URI"]
+    ),
+    value=st.one_of(
+        st.text(max_size=60),
+        st.builds(lambda s: "https://" + s, st.text(max_size=30)),
+    ),
+)
+def test_any_qa_url_is_taken_as_an_absolute_url_or_refused_by_name(key: str, value: str) -> None:
+    env = {**KEYS, **QA, "HUBSPOT_ENVIRONMENT": "qa", key: value}
+    s, issues = load_settings(env)
+    if s is None:
+        [issue] = [i for i in issues if i.key == key]
+        assert "absolute http(s)" in issue.message
+        if len(value) > 8:
+            assert value not in issue.message + issue.hint
+        return
+    app = s.app
+    used = {
+        "HUBSPOT_QA_API_BASE_URL": app.api_base_url,
+        "HUBSPOT_QA_AUTHORIZE_URL": app.authorize_url,
+        "HUBSPOT_QA_REDIRECT_URI": app.redirect_uri or "",
+    }[key]
+    assert used.startswith(("http://", "https://")) and used.split("://", 1)[1][:1] not in "/ "
+    assert not any(c.isspace() for c in used.split("://", 1)[1].split("/", 1)[0])
+
+
+def test_only_settings_py_reads_an_apps_credentials_and_urls_directly() -> None:
+    """Everything else asks `settings.app`, so nothing can use the production app under QA."""
+    import re
+
+    root = Path(__file__).resolve().parents[2] / "atom_hubspot"
+    direct = re.compile(
+        r"settings\.(client_id|client_secret|redirect_uri|api_base_url|authorize_url|qa_\w+)\b"
+    )
+    offenders = [
+        f"{path.relative_to(root)}:{n}"
+        for path in root.rglob("*.py")
+        if path.name != "settings.py" and "sandbox" not in path.parts
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if direct.search(line)
+    ]
+    assert offenders == []
