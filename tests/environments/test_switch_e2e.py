@@ -94,8 +94,9 @@ async def test_a_qa_connection_is_neither_listed_nor_called_in_production(world:
             report = (await c.get("/api/integrations")).json()
             page = " ".join((await c.get("/")).text.split())
         assert (
-            f"<tr><td><code>{QA_PORTAL}</code></td><td>acme-test.hubspot.sandbox</td> "
-            "<td>qa</td><td>other environment</td></tr>"
+            f'<tr><td class="check"><code>{QA_PORTAL}</code></td>'
+            '<td>acme-test.hubspot.sandbox</td> <td class="check">qa</td>'
+            "<td>other environment</td></tr>"
         ) in page
         assert "<td>HubSpot environment</td><td><code>production</code></td>" in page
         assert "Not connected." in page.split('id="integration-hubspot"')[1]
