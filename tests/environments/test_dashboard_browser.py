@@ -4,9 +4,6 @@ account marked as out of use."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.environments.conftest import KEYS, QA_PORTAL, World
+from tests.host.conftest import served
 from tests.host.test_dashboard_browser import ARTIFACTS, card, chromium  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.browser
@@ -21,31 +19,14 @@ pytestmark = pytest.mark.browser
 
 @contextmanager
 def serving(world: World, environment: str) -> Iterator[str]:
-    """A host of `environment` on the world's database and sandbox, served by uvicorn on a
-    loopback port (its lifespan runs in uvicorn's own loop)."""
-    import uvicorn
-
+    """A host of `environment` on the world's database and sandbox, served by uvicorn."""
     from atom_host_stub.app import create_app
     from atom_host_stub.host import Host
 
     host = Host.from_env({**world.base_env, "HUBSPOT_ENVIRONMENT": environment})
     host.context.state["hubspot.transport"] = world.qa if environment == "qa" else world.production
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(host), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise AssertionError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+    with served(create_app(host)) as base:
+        yield base
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

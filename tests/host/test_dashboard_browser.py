@@ -5,16 +5,13 @@ Screenshots land in test-artifacts/ (desktop and phone widths) for people to loo
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.host.conftest import HostFactory, plugin_modules
+from tests.host.conftest import HostFactory, plugin_modules, served
 
 pytestmark = pytest.mark.browser
 
@@ -25,8 +22,6 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 @pytest.fixture
 def dashboard_url(make_host: HostFactory) -> Iterator[str]:
     """The real hubspot plugin (unconfigured) beside test plugins that work and that fail."""
-    import uvicorn
-
     from atom_host_stub.app import create_app
 
     host = make_host(
@@ -34,23 +29,8 @@ def dashboard_url(make_host: HostFactory) -> Iterator[str]:
         ATOM_PLUGINS="hubspot",
         ATOM_EXTRA_PLUGINS=plugin_modules("good", "broken_import", "raising_startup"),
     )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(host), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise AssertionError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with served(create_app(host)) as base:
+        yield base + "/"
 
 
 @pytest.fixture
