@@ -107,7 +107,10 @@ def create_app(
         # Served once plugins have registered their tools (in the lifespan, below).
         from starlette.routing import Route
 
-        app_routes: list[Any] = [Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"])]
+        app_routes: list[Any] = [
+            Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"]),
+            *mcp.auth_routes(host, authenticator, secret),  # OAuth for /mcp
+        ]
     else:
         app_routes = []
 

@@ -10,6 +10,7 @@ an advisory lock in the history's env.py lets several workers start at once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from pathlib import Path
@@ -44,6 +45,47 @@ confirmations = sa.Table(
     sa.Column("result", sa.Text, nullable=True),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     # Unix seconds after which the row may go (the token has long expired by then).
+    sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
+)
+
+
+# OAuth for /mcp (mcp_auth.py). Codes and tokens are kept as SHA-256 digests only: the database
+# never holds one that could be presented. A client's secret is kept encrypted (the SDK's client
+# check compares it in clear), the rest of its registration as JSON.
+oauth_clients = sa.Table(
+    "atom_host_oauth_clients",
+    metadata,
+    sa.Column("client_id", sa.String(64), primary_key=True),
+    sa.Column("info", sa.Text, nullable=False),
+    sa.Column("secret_sealed", sa.Text, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+oauth_codes = sa.Table(
+    "atom_host_oauth_codes",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("tenant_id", sa.String(200), nullable=False),
+    sa.Column("user_id", sa.String(200), nullable=False),
+    # challenge, redirect URI, scopes, resource: what the token request is checked against.
+    sa.Column("request", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False),
+)
+
+oauth_tokens = sa.Table(
+    "atom_host_oauth_tokens",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(10), nullable=False),  # "access" or "refresh"
+    # One authorization: the tokens of one consent and its refreshes, revoked together.
+    sa.Column("grant_id", sa.String(64), nullable=False, index=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("tenant_id", sa.String(200), nullable=False),
+    sa.Column("user_id", sa.String(200), nullable=False),
+    sa.Column("scopes", sa.String(500), nullable=False),
+    # The audience (RFC 8707 resource indicator): the /mcp URL the token is good for.
+    sa.Column("resource", sa.String(2000), nullable=False),
     sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
 )
 
@@ -84,6 +126,40 @@ def create_engine(url: str) -> AsyncEngine:
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S},
         )
     return create_async_engine(_driver_url(url, asynchronous=True), pool_pre_ping=True)
+
+
+class HostDatabase:
+    """The engine on the host's tables, brought up to date on first use (not at start-up: a
+    host nobody reaches through MCP pays nothing for them)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_engine(url)
+        self._ready = False
+        self._ready_lock = asyncio.Lock()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def ready(self) -> AsyncEngine:
+        """The engine, once the host's tables are at the head revision (migrated once per
+        process; another process may be at it too)."""
+        if self._ready:
+            return self.engine
+        async with self._ready_lock:
+            if not self._ready:
+                try:
+                    await asyncio.to_thread(migrate, self.url)
+                except HostDatabaseError:
+                    # Two processes may create a table at the same moment on SQLite
+                    # (PostgreSQL serialises them with a lock): a second try finds it there.
+                    await asyncio.to_thread(migrate, self.url)
+                self._ready = True
+        return self.engine
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
 
 
 def migrate(url: str) -> str:

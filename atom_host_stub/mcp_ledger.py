@@ -28,13 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from atom_host_stub.agent_tools import Commit, Committed, ToolFailure, expired_failure
-from atom_host_stub.host_db import (
-    HostDatabaseError,
-    confirmations,
-    create_engine,
-    migrate,
-    rows_changed,
-)
+from atom_host_stub.host_db import HostDatabase, HostDatabaseError, confirmations, rows_changed
 
 log = logging.getLogger("atom_host_stub.mcp")
 
@@ -50,49 +44,25 @@ def ledger_key(nonce: str) -> str:
 
 
 class DatabaseLedger:
-    """`ConfirmationLedger` on the host's `atom_host_mcp_confirmations` table. The table is
-    brought up to date on first use, not at start-up: a host whose assistants never commit
-    anything pays nothing for it."""
+    """`ConfirmationLedger` on the host's `atom_host_mcp_confirmations` table."""
 
     def __init__(
         self,
-        url: str,
+        db: HostDatabase,
         *,
         clock: Callable[[], float] = time.time,
         wait_s: float = WAIT_FOR_RUNNING_S,
     ) -> None:
-        self.url = url
-        self.engine: AsyncEngine = create_engine(url)
+        self.db = db
         self.clock = clock
         self.wait_s = wait_s
-        self._insert = (
-            postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-        )
+        self._insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
         self._purged_at = 0.0
-        self._ready = False
-        self._ready_lock = asyncio.Lock()
-
-    async def ensure_schema(self) -> None:
-        """Migrate the host's tables once per process (another process may be at it too)."""
-        if self._ready:
-            return
-        async with self._ready_lock:
-            if self._ready:
-                return
-            try:
-                await asyncio.to_thread(migrate, self.url)
-            except HostDatabaseError:
-                # Two processes may create the table at the same moment on SQLite (PostgreSQL
-                # serialises them with a lock): the second attempt finds it there.
-                await asyncio.to_thread(migrate, self.url)
-            self._ready = True
-
-    async def aclose(self) -> None:
-        await self.engine.dispose()
+        self.engine: AsyncEngine = db.engine
 
     async def once(self, nonce: str, tool: str, expires_at: int, commit: Commit) -> Committed:
         try:
-            await self.ensure_schema()
+            await self.db.ready()
         except HostDatabaseError as exc:
             log.warning("confirmation ledger unavailable: %s", exc)
             raise ToolFailure(

@@ -20,6 +20,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from atom_host_stub.agent_tools import (
@@ -33,12 +34,15 @@ from atom_host_stub.agent_tools import (
 )
 from atom_host_stub.auth import ApiKeyAuthenticator, Unauthorized
 from atom_host_stub.contract import FIELDS_MODELS, AgentTool, Principal
-from atom_host_stub.host import Host, host_version
+from atom_host_stub.host import MCP_PATH, Host, host_version
 from atom_host_stub.mcp_confirm import call_with_consent
 
 if TYPE_CHECKING:
     import mcp_types
     from mcp.server import Server
+
+    from atom_host_stub.host_db import HostDatabase
+    from atom_host_stub.mcp_auth import HostOAuthProvider
 
 
 log = logging.getLogger("atom_host_stub.mcp")
@@ -47,6 +51,9 @@ PIPELINES_URI = "atom://crm/pipelines"
 FIELDS_URI = "atom://crm/fields/"
 EXTRA = "mcp"
 SERVER_NAME = "atom"
+# Where McpHttpApp leaves the caller it authenticated, in the request's ASGI scope.
+PRINCIPAL_SCOPE_KEY = "atom.principal"
+TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 
 def available() -> bool:
@@ -231,6 +238,11 @@ def header_principal(authenticator: ApiKeyAuthenticator) -> Callable[[Any], Prin
 
     def principal_of(ctx: Any) -> Principal:
         request = getattr(ctx, "request", None)
+        # McpHttpApp has already checked the bearer value (API key or OAuth access token).
+        scope = getattr(request, "scope", None)
+        found = scope.get(PRINCIPAL_SCOPE_KEY) if isinstance(scope, dict) else None
+        if isinstance(found, Principal):
+            return found
         headers = getattr(request, "headers", None)
         authorization = headers.get("authorization") if headers is not None else None
         return authenticator.principal_for(authorization)
@@ -239,14 +251,21 @@ def header_principal(authenticator: ApiKeyAuthenticator) -> Callable[[Any], Prin
 
 
 class McpHttpApp:
-    """The ASGI app mounted at /mcp: refuses a request without a valid key (401) before the
-    MCP session manager sees it, then hands it on. Stateless: each request stands alone."""
+    """The ASGI app mounted at /mcp: refuses a request without a valid API key or OAuth access
+    token for this `/mcp` (401, pointing at the protected resource metadata) before the MCP
+    session manager sees it, then hands it on. Stateless: each request stands alone."""
 
-    def __init__(self, server: Server[Any], authenticator: ApiKeyAuthenticator) -> None:
+    def __init__(
+        self,
+        server: Server[Any],
+        authenticator: ApiKeyAuthenticator,
+        oauth: HostOAuthProvider | None = None,
+    ) -> None:
         from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
         from mcp.server.transport_security import TransportSecuritySettings
 
         self.authenticator = authenticator
+        self.oauth = oauth
         self.manager = StreamableHTTPSessionManager(
             app=server,
             json_response=True,
@@ -255,25 +274,48 @@ class McpHttpApp:
             security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
 
+    async def principal(self, authorization: str | None) -> Principal:
+        """An API key first, else an OAuth access token issued for this `/mcp`."""
+        try:
+            return self.authenticator.principal_for(authorization)
+        except Unauthorized:
+            scheme, _, token = (authorization or "").partition(" ")
+            if self.oauth is None or scheme.lower() != "bearer" or not token.strip():
+                raise
+        found = await self.oauth.principal_for_token(token.strip())
+        if found is None:
+            raise Unauthorized(
+                "The bearer value is neither an API key nor a live access token issued for "
+                "this server's /mcp: authorize again."
+            )
+        return found
+
     async def __call__(
         self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any
     ) -> None:
         if scope["type"] != "http":
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        authorization = headers.get("authorization")
         try:
-            self.authenticator.principal_for(headers.get("authorization"))
+            scope[PRINCIPAL_SCOPE_KEY] = await self.principal(authorization)
         except Unauthorized as exc:
             body = json.dumps(
                 {"ok": False, "error": {"code": "unauthorized", "message": exc.message}}
             )
+            # RFC 9728 §5.1: the 401 names the resource metadata, where a client finds how
+            # to get a token; `invalid_token` when one was offered (RFC 6750 §3.1).
+            challenge = "Bearer"
+            if self.oauth is not None:
+                error = 'error="invalid_token", ' if authorization else ""
+                challenge += f' {error}resource_metadata="{self.oauth.resource_metadata_url()}"'
             await send(
                 {
                     "type": "http.response.start",
                     "status": 401,
                     "headers": [
                         (b"content-type", b"application/json"),
-                        (b"www-authenticate", b"Bearer"),
+                        (b"www-authenticate", challenge.encode()),
                     ],
                 }
             )
@@ -288,17 +330,46 @@ class McpSlot:
 
     def __init__(self) -> None:
         self.app: McpHttpApp | None = None
+        self.db: HostDatabase | None = None
+        self.oauth: HostOAuthProvider | None = None
+
+    def auth_routes(
+        self, host: Host, authenticator: ApiKeyAuthenticator, secret: bytes
+    ) -> list[Any]:
+        """The OAuth routes for /mcp (mcp_auth.py), or none when the public URL cannot be an
+        OAuth issuer (plain http off this machine); API keys work either way."""
+        from atom_host_stub.host_db import HostDatabase
+        from atom_host_stub.mcp_auth import HostOAuthProvider, oauth_routes
+
+        self.db = self.db or HostDatabase(host.settings.database_url)
+        provider = HostOAuthProvider(
+            self.db,
+            secret,
+            host.context.public_url,
+            host.settings.api_keys.values(),
+            mcp_path=MCP_PATH,
+        )
+        try:
+            routes = oauth_routes(
+                provider, authenticator.sessions, authenticator.own_hosts, TEMPLATES_DIR
+            )
+        except ValueError as exc:
+            log.warning("OAuth for %s is off (API keys still work): %s", MCP_PATH, exc)
+            return []
+        self.oauth = provider
+        return routes
 
     @asynccontextmanager
     async def serve(
         self, host: Host, authenticator: ApiKeyAuthenticator, secret: bytes
     ) -> AsyncIterator[None]:
+        from atom_host_stub.host_db import HostDatabase
         from atom_host_stub.mcp_ledger import DatabaseLedger
 
-        ledger = DatabaseLedger(host.settings.database_url)
-        runner = runner_for(host, secret, ledger)
+        db = self.db or HostDatabase(host.settings.database_url)
+        runner = runner_for(host, secret, DatabaseLedger(db))
         server = build_server(runner, header_principal(authenticator), version=host_version())
-        app = McpHttpApp(server, authenticator)
+        app = McpHttpApp(server, authenticator, self.oauth)
         # The session manager's task group is entered and left in a task of its own: the
         # lifespan may be entered and left in different tasks (test runners do so).
         started, stop = asyncio.Event(), asyncio.Event()
@@ -322,7 +393,7 @@ class McpSlot:
             stop.set()
             await task
             await runner.jobs.close()
-            await ledger.aclose()
+            await db.aclose()
 
     async def __call__(
         self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Any
@@ -345,6 +416,7 @@ async def serve_stdio(host: Host, api_key: str) -> None:
     """`atom-host mcp`: start the plugins, serve MCP on stdin/stdout as the key's principal."""
     from mcp.server.stdio import stdio_server
 
+    from atom_host_stub.host_db import HostDatabase
     from atom_host_stub.mcp_ledger import DatabaseLedger
     from atom_host_stub.sessions import load_or_create_secret
 
@@ -354,14 +426,14 @@ async def serve_stdio(host: Host, api_key: str) -> None:
         raise Unauthorized("The API key is not valid.")
     secret = load_or_create_secret(settings.data_dir, settings.session_secret)
     # The database's ledger: a confirmation previewed over HTTP acts once here too.
-    ledger = DatabaseLedger(settings.database_url)
+    db = HostDatabase(settings.database_url)
     await host.start()
     if host.context.demo:
         # stdout carries MCP: what the demo prints for people goes to stderr. No web app
         # here, so the sandbox's pages are not mounted (its API is reached in process).
         with contextlib.redirect_stdout(sys.stderr):
             await host.demo_setup(lambda mount: None)
-    runner = runner_for(host, secret, ledger)
+    runner = runner_for(host, secret, DatabaseLedger(db))
     try:
         server = build_server(runner, fixed_principal(principal), version=host_version())
         async with stdio_server() as (read, write):
@@ -369,4 +441,4 @@ async def serve_stdio(host: Host, api_key: str) -> None:
     finally:
         await runner.jobs.close()
         await host.stop()
-        await ledger.aclose()
+        await db.aclose()

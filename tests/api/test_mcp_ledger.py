@@ -21,6 +21,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from atom_host_stub.agent_tools import ToolFailure
+from atom_host_stub.host_db import HostDatabase
 from atom_host_stub.mcp_ledger import DatabaseLedger
 from tests.api.conftest import KEYS, PORTAL_A, Stack
 
@@ -113,9 +114,9 @@ async def test_the_second_app_replays_a_commit_the_first_made(stack: Stack) -> N
 
 @pytest.fixture
 async def ledger(tmp_path: Path) -> AsyncIterator[DatabaseLedger]:
-    found = DatabaseLedger(f"sqlite:///{tmp_path / 'host.sqlite3'}", wait_s=0.3)
-    yield found
-    await found.aclose()
+    db = HostDatabase(f"sqlite:///{tmp_path / 'host.sqlite3'}")
+    yield DatabaseLedger(db, wait_s=0.3)
+    await db.aclose()
 
 
 async def test_a_failed_commit_lets_the_token_be_tried_again(ledger: DatabaseLedger) -> None:
