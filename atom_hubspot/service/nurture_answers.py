@@ -203,8 +203,8 @@ class FlowPerformanceReport(BaseModel):
     )
     totals: dict[str, int] = Field(
         default_factory=dict,
-        description="Per series over the range (null-free: a series HubSpot did not report "
-        "is absent, not zero)",
+        description="Per series over the range; a series HubSpot did not report is absent, "
+        "not zero",
         examples=[{"ENROLLED": 42, "COMPLETED": 30}],
     )
     series: list[PerformancePoint] = Field(default_factory=list)
