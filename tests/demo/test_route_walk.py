@@ -425,3 +425,129 @@ def test_every_documented_route_answers_as_documented_in_demo_mode(
     }
     assert documented - walked == set(), "documented routes the walk did not call"
     assert len(documented) >= 35
+
+
+def test_every_mcp_authorization_route_answers_as_the_readme_says(tmp_path: Path) -> None:
+    """The OAuth routes of /mcp (README, "Connecting with OAuth"), walked the way an MCP client
+    and the user's browser do; the last check is that no such route was left out."""
+    import base64
+    import hashlib
+    import re
+    from urllib.parse import urlencode
+
+    from fastapi.routing import APIRoute
+    from fastapi.testclient import TestClient
+    from starlette.routing import Mount, Route
+
+    from atom_host_stub.app import create_app
+
+    base, redirect, key = "http://localhost:8000", "http://localhost:3030/cb", KEY["Authorization"]
+    env = {
+        "ATOM_DATA_DIR": str(tmp_path),
+        "ATOM_API_KEYS": "k-walk-0123456789abcdef:acme:alice",
+        "ATOM_PUBLIC_URL": base,
+        "ATOM_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
+    app = create_app(env=env)
+    walked: set[tuple[str, str]] = set()
+    with TestClient(app, base_url=base) as c:
+
+        def call(method: str, path: str, expect: int, **kw: Any) -> Any:
+            r = c.request(method, path, follow_redirects=False, **kw)
+            assert r.status_code == expect, f"{method} {path}: {r.status_code} {r.text}"
+            walked.add((method, path.split("?")[0]))
+            return r
+
+        unauthorized = call("POST", "/mcp", 401, json={"jsonrpc": "2.0", "id": 1})
+        assert "resource_metadata=" in unauthorized.headers["www-authenticate"]
+        prm = call("GET", "/.well-known/oauth-protected-resource/mcp", 200).json()
+        assert prm["resource"] == f"{base}/mcp"
+        call("GET", "/.well-known/oauth-authorization-server", 200)
+        client_id = call(
+            "POST",
+            "/register",
+            201,
+            json={"redirect_uris": [redirect], "token_endpoint_auth_method": "none"},
+        ).json()["client_id"]
+        verifier = "v" * 64
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": redirect,
+                "code_challenge": challenge.decode().rstrip("="),
+                "code_challenge_method": "S256",
+                "resource": f"{base}/mcp",
+            }
+        )
+        consent = call("GET", f"/authorize?{query}", 302).headers["location"]
+        posted = call("POST", "/authorize", 302, data=dict(parse_qs(query, max_num_fields=10)))
+        assert posted.headers["location"].startswith(f"{base}/oauth/consent?")
+        assert "/sign-in" in call("GET", consent.removeprefix(base), 303).headers["location"]
+        c.post(
+            "/sign-in",
+            data={"api_key": key.removeprefix("Bearer ")},
+            headers={"sec-fetch-site": "same-origin"},
+            follow_redirects=False,
+        )
+        page = call("GET", consent.removeprefix(base), 200).text
+        sealed = re.search(r'name="request" value="([^"]+)"', page)
+        assert sealed is not None
+        back = call(
+            "POST",
+            "/oauth/consent",
+            303,
+            data={"request": sealed.group(1), "decision": "allow"},
+            headers={"sec-fetch-site": "same-origin"},
+        ).headers["location"]
+        code = parse_qs(urlsplit(back).query)["code"][0]
+        tokens = call(
+            "POST",
+            "/token",
+            200,
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect,
+                "client_id": client_id,
+                "code_verifier": verifier,
+            },
+        ).json()
+        assert call(
+            "POST",
+            "/mcp",
+            200,
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+            headers={
+                "Authorization": f"Bearer {tokens['access_token']}",
+                "Accept": "application/json, text/event-stream",
+                "MCP-Protocol-Version": "2025-11-25",
+            },
+        ).json()["result"]["tools"]
+        # The SDK's revocation form wants a client_secret field even from a public client.
+        call(
+            "POST",
+            "/revoke",
+            200,
+            data={"token": tokens["access_token"], "client_id": client_id, "client_secret": ""},
+        )
+        gone = c.post(
+            "/mcp",
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+            headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        )
+        assert gone.status_code == 401
+    # Every plain route the app serves beside its documented API (the OAuth routes and /mcp),
+    # each method of it, was walked.
+    docs = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    served = {
+        (method, route.path)
+        for route in app.router.routes
+        if isinstance(route, Route)
+        and not isinstance(route, (APIRoute, Mount))
+        and route.path not in docs
+        for method in (route.methods or set()) - {"HEAD", "OPTIONS"}
+    }
+    # /mcp is stateless: GET (a standalone stream) and DELETE (end a session) have nothing to do.
+    assert served - walked - {("GET", "/mcp"), ("DELETE", "/mcp")} == set()
