@@ -319,10 +319,10 @@ async def test_health_route(shared_stack: Stack) -> None:
 
 async def test_plugin_health_check_and_crm_service(shared_stack: Stack) -> None:
     from atom_host_stub.contract import CRMService, HealthStatus
-    from atom_hubspot.plugin import plugin_health
+    from atom_hubspot.health import plugin_health
     from tests.api.conftest import PRINCIPALS
 
-    result = await plugin_health(shared_stack.host.context)  # type: ignore[attr-defined]
+    result = await plugin_health(shared_stack.host.context)
     assert result.status == HealthStatus.OK, result
     assert "connections" not in result.details  # tenant data is per tenant only
     alice, bob = PRINCIPALS["alice"].tenant_id, PRINCIPALS["bob"].tenant_id

@@ -18,7 +18,7 @@ import click
 import pytest
 
 from atom_host_stub.contract import HealthStatus, HostContext
-from atom_hubspot import plugin
+from atom_hubspot import health, plugin
 from atom_hubspot.errors import StorageError
 from atom_hubspot.settings import HubSpotSettings
 
@@ -157,7 +157,7 @@ async def test_migrate_then_startup_and_shutdown(tmp_path: Path, hubspot_env) ->
     runtime = ctx.state["hubspot"]
     try:
         assert runtime.scheduler is not None
-        result = await plugin.plugin_health(ctx)
+        result = await health.plugin_health(ctx)
         assert result.status == HealthStatus.OK
         assert result.tenant_details == {}
     finally:
@@ -179,7 +179,7 @@ async def test_health_check_is_bounded_and_never_raises(tmp_path: Path) -> None:
 
     ctx = _ctx(tmp_path, {})
     ctx.state["hubspot"] = Runtime()
-    r = await plugin.plugin_health(ctx)
+    r = await health.plugin_health(ctx)
     assert r.status == HealthStatus.DOWN and "ValueError" in r.message
 
     class Hanging:
@@ -193,5 +193,5 @@ async def test_health_check_is_bounded_and_never_raises(tmp_path: Path) -> None:
             return CM()
 
     Runtime.db = Hanging()  # type: ignore[assignment]
-    r = await plugin.plugin_health(ctx, timeout_s=0.05)
+    r = await health.plugin_health(ctx, timeout_s=0.05)
     assert r.status == HealthStatus.DEGRADED and "did not finish" in r.message

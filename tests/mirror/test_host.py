@@ -50,7 +50,7 @@ async def test_serve_mirrors_connected_portals_and_reports_their_state(synced: S
 
 
 async def test_dashboard_health_shows_the_mirror(synced: Stack) -> None:
-    from atom_hubspot.plugin import mirror_health
+    from atom_hubspot.health import mirror_health
 
     result = await mirror_health(synced.host.context)
     assert result.status == "ok", result.message
