@@ -452,3 +452,43 @@ def test_malformed_token_requests_are_oauth_errors_without_secrets(
     if secret is not None:
         assert secret not in answer.text
     assert "Traceback" not in answer.text
+
+
+@pytest.mark.postgres
+def test_on_postgres_one_worker_authorizes_and_the_other_honours_the_token(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Two host apps over one PostgreSQL database (two workers): a code granted through one is
+    exchanged at the other, once, and its token works on both workers' /mcp."""
+    from atom_host_stub.app import create_app
+
+    env = {
+        "ATOM_DATA_DIR": str(tmp_path / "data"),
+        "ATOM_DATABASE_URL": postgres_url,
+        "ATOM_API_KEYS": f"{KEYS['alice']}:tenant-a:alice",
+        "ATOM_PUBLIC_URL": BASE,
+        "ATOM_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
+    with (
+        TestClient(create_app(env=env), base_url=BASE) as one,
+        TestClient(create_app(env=env), base_url=BASE) as two,
+    ):
+        flow = Flow(one)
+        verifier = secrets.token_urlsafe(48)
+        code = flow.code(verifier)
+        flow.c = two
+        good = flow.token(code, verifier)
+        assert good.status_code == 200, good.text
+        assert flow.token(code, verifier).json()["error"] == "invalid_grant"
+        flow.c = one
+        assert flow.token(code, verifier).json()["error"] == "invalid_grant"
+        headers = {
+            "Authorization": f"Bearer {good.json()['access_token']}",
+            "Accept": "application/json, text/event-stream",
+            "MCP-Protocol-Version": "2025-11-25",
+        }
+        for worker in (one, two):
+            listed = worker.post(
+                "/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers=headers
+            )
+            assert listed.status_code == 200, listed.text
