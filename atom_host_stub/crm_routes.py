@@ -35,6 +35,7 @@ from atom_host_stub.contract import (
     ErrorEnvelope,
     ObjectKind,
     Pipeline,
+    ReadOrigin,
     SearchFilter,
 )
 from atom_host_stub.services import ServiceUnavailable
@@ -180,9 +181,14 @@ class CRMRoute(APIRoute):
 # --------------------------------------------------------------------------- routes
 
 
-def ok(service: CRMService, data: Any, status: int = 200) -> JSONResponse:
-    """The success envelope; `meta.provider` names the plugin that answered."""
-    return JSONResponse({"ok": True, "data": data, "meta": {"provider": service.provider}}, status)
+def ok(service: CRMService, data: Any, status: int = 200, *, read: Any = None) -> JSONResponse:
+    """The success envelope; `meta.provider` names the plugin that answered, and for a read
+    whose provider says so, `meta.source` (mirror or live) and `meta.as_of`."""
+    meta: dict[str, Any] = {"provider": service.provider}
+    origin = getattr(read, "origin", None)
+    if isinstance(origin, ReadOrigin):
+        meta |= origin.model_dump(mode="json")
+    return JSONResponse({"ok": True, "data": data, "meta": meta}, status)
 
 
 def dump(record: BaseModel) -> dict[str, Any]:
@@ -238,7 +244,7 @@ def _add_resource(
 
     def page_of(service: CRMService, found: Any) -> JSONResponse:
         data = {"results": [dump(r) for r in found.items], "next_after": found.next_cursor}
-        return ok(service, {**data, "total": getattr(found, "total", None)})
+        return ok(service, {**data, "total": getattr(found, "total", None)}, read=found)
 
     @router.get(f"/{plural}", response_model=page, summary=f"List {plural}")
     async def list_records(service: Service, limit: Limit = 20, after: After = None) -> Any:
@@ -257,7 +263,8 @@ def _add_resource(
 
     @router.get(f"/{plural}/{{record_id}}", response_model=one, summary=f"Read one {singular}")
     async def get_record(service: Service, record_id: RecordId) -> Any:
-        return ok(service, dump(await service.get_record(kind, record_id)))
+        found = await service.get_record(kind, record_id)
+        return ok(service, dump(found), read=found)
 
     @router.patch(
         f"/{plural}/{{record_id}}",
