@@ -216,7 +216,11 @@ def health_command(ctx: click.Context, as_json: bool) -> None:
 @cli.command("migrate")
 @click.pass_context
 def migrate_command(ctx: click.Context) -> None:
-    """Bring every plugin's database schema up to date (ATOM_DATABASE_URL)."""
+    """Bring every plugin's database schema, and the host's own tables, up to date
+    (ATOM_DATABASE_URL)."""
+    from atom_host_stub.host_db import HostDatabaseError
+    from atom_host_stub.host_db import migrate as migrate_host_tables
+
     host = _host(ctx)
     ensure_private_dir(host.settings.data_dir)
     summaries = _run(host.migrate())
@@ -227,6 +231,13 @@ def migrate_command(ctx: click.Context) -> None:
         click.echo(f"{record.name}: failed: {record.failure}", err=True)
     if not summaries and not failed:
         click.echo("No plugin has migrations.")
+    # The MCP server's tables (confirmations, OAuth). It would create them on first use, but a
+    # deployment whose serving role may not create tables needs them made here.
+    try:
+        click.echo(f"{HOST_NAME}: {migrate_host_tables(host.settings.database_url)}")
+    except HostDatabaseError as exc:
+        click.echo(f"{HOST_NAME}: failed: {exc}", err=True)
+        ctx.exit(EXIT_PROBLEMS)
     ctx.exit(EXIT_PROBLEMS if failed else EXIT_OK)
 
 

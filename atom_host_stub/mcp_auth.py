@@ -52,7 +52,13 @@ from mcp.server.auth.provider import (
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
 from atom_host_stub.contract import Principal
-from atom_host_stub.host_db import HostDatabase, oauth_clients, oauth_codes, oauth_tokens
+from atom_host_stub.host_db import (
+    HostDatabase,
+    HostDatabaseError,
+    oauth_clients,
+    oauth_codes,
+    oauth_tokens,
+)
 
 log = logging.getLogger("atom_host_stub.mcp")
 
@@ -433,8 +439,13 @@ class HostOAuthProvider(
 
     async def principal_for_token(self, token: str) -> Principal | None:
         """The principal of a live access token issued for this `/mcp` (its audience), whose
-        user's API key is still configured; None otherwise."""
-        found = await self.load_access_token(token)
+        user's API key is still configured; None otherwise; HostDatabaseError when the
+        tokens cannot be read."""
+        try:
+            found = await self.load_access_token(token)
+        except (OSError, sa.exc.SQLAlchemyError) as exc:
+            log.warning("MCP token store unavailable: %s", type(exc).__name__)
+            raise HostDatabaseError("The host's token store is unavailable.") from None
         if found is None:
             return None
         if not same_resource(found.resource or "", self.resource):

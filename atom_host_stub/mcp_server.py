@@ -250,6 +250,10 @@ def header_principal(authenticator: ApiKeyAuthenticator) -> Callable[[Any], Prin
     return principal_of
 
 
+class TokenStoreUnavailable(Exception):
+    """An OAuth access token could not be checked: the host's database is unavailable (503)."""
+
+
 class McpHttpApp:
     """The ASGI app mounted at /mcp: refuses a request without a valid API key or OAuth access
     token for this `/mcp` (401, pointing at the protected resource metadata) before the MCP
@@ -282,7 +286,15 @@ class McpHttpApp:
             scheme, _, token = (authorization or "").partition(" ")
             if self.oauth is None or scheme.lower() != "bearer" or not token.strip():
                 raise
-        found = await self.oauth.principal_for_token(token.strip())
+        from atom_host_stub.host_db import HostDatabaseError
+
+        try:
+            found = await self.oauth.principal_for_token(token.strip())
+        except HostDatabaseError as exc:
+            log.warning("MCP access token not checked: %s", exc)
+            raise TokenStoreUnavailable(
+                "The host cannot check access tokens right now: try again shortly."
+            ) from None
         if found is None:
             raise Unauthorized(
                 "The bearer value is neither an API key nor a live access token issued for "
@@ -299,6 +311,17 @@ class McpHttpApp:
         authorization = headers.get("authorization")
         try:
             scope[PRINCIPAL_SCOPE_KEY] = await self.principal(authorization)
+        except TokenStoreUnavailable as exc:
+            body = json.dumps({"ok": False, "error": {"code": "not_ready", "message": str(exc)}})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [(b"content-type", b"application/json"), (b"retry-after", b"5")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body.encode()})
+            return
         except Unauthorized as exc:
             body = json.dumps(
                 {"ok": False, "error": {"code": "unauthorized", "message": exc.message}}

@@ -492,3 +492,28 @@ def test_on_postgres_one_worker_authorizes_and_the_other_honours_the_token(
                 "/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers=headers
             )
             assert listed.status_code == 200, listed.text
+
+
+def test_an_unreachable_token_store_answers_503_and_keys_still_work(tmp_path: Path) -> None:
+    from atom_host_stub.app import create_app
+
+    env = {
+        "ATOM_DATA_DIR": str(tmp_path / "data"),
+        "ATOM_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nothing-listens-here",
+        "ATOM_API_KEYS": f"{KEYS['alice']}:tenant-a:alice",
+        "ATOM_PUBLIC_URL": BASE,
+        "ATOM_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
+    listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    accept = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25"}
+    with TestClient(create_app(env=env), base_url=BASE) as client:
+        token = secrets.token_urlsafe(32)
+        down = client.post(
+            "/mcp", json=listing, headers={"Authorization": f"Bearer {token}", **accept}
+        )
+        by_key = client.post(
+            "/mcp", json=listing, headers={"Authorization": f"Bearer {KEYS['alice']}", **accept}
+        )
+    assert down.status_code == 503 and down.json()["error"]["code"] == "not_ready"
+    assert token not in down.text and "Traceback" not in down.text and "port 1" not in down.text
+    assert by_key.status_code == 200

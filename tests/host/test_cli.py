@@ -324,7 +324,12 @@ def test_hook_migrate_runs_each_plugins_migrations(
     cli_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["migrate"]) == EXIT_OK
-    assert capsys.readouterr().out == "good: good schema at revision 7\n"
+    assert capsys.readouterr().out == (
+        "good: good schema at revision 7\nhost: schema migrated empty -> host_0002_mcp_oauth\n"
+    )
+    # Run again, the host's tables are already there.
+    assert main(["migrate"]) == EXIT_OK
+    assert capsys.readouterr().out.endswith("host: schema already at host_0002_mcp_oauth\n")
 
 
 def test_serve_strict_refuses_a_misconfigured_plugin(
