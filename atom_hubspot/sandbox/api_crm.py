@@ -429,7 +429,9 @@ async def search(call: Call) -> Response:
         for r in portal.records[otype.name].values()
         if not r.archived and (view := r.search_view(cutoff)) is not None
     ]
-    page, total, offset, _limit = run_search(otype, live, body)
+    # Numbers compare as numbers, also for the portal's own number properties (lead scores).
+    kinds = portal.property_check(otype).known
+    page, total, offset, _limit = run_search(otype, live, body, kinds)
     props = body.get("properties") or None
     out: dict[str, Any] = {
         "total": total,

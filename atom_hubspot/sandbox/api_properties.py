@@ -39,7 +39,12 @@ _WIRE_TYPES: dict[str, tuple[str, str]] = {
     "bool": ("bool", "booleancheckbox"),
     "lifecyclestage": ("enumeration", "select"),
     "lead_status": ("enumeration", "select"),
+    # A score HubSpot calculates: `type: number`, `fieldType: calculation_score`, as HubSpot's
+    # Properties API lists `hubspotscore` (its default score property).
+    # https://developers.hubspot.com/docs/api-reference/crm-properties-v3/guide
+    "score": ("number", "calculation_score"),
 }
+_LABELS = {"hubspotscore": "HubSpot Score"}
 TYPES = ("string", "number", "date", "datetime", "enumeration", "bool", "phone_number", "json")
 FIELD_TYPES = (
     "text",
@@ -54,7 +59,7 @@ FIELD_TYPES = (
     "html",
     "phonenumber",
     "calculation_equation",
-)
+)  # calculation_score too, but only HubSpot makes score properties
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 _GROUPS = {
     "contacts": "contactinformation",
@@ -75,6 +80,7 @@ def _definition(
     created: float,
     description: str = "",
     options: list[Any] | None = None,
+    calculated: bool = False,
 ) -> dict[str, Any]:
     return {
         "name": name,
@@ -86,9 +92,9 @@ def _definition(
         "options": options or [],
         "displayOrder": -1,
         "hidden": False,
-        "formField": otype.name == "contacts" and not hubspot_defined,
+        "formField": otype.name == "contacts" and not hubspot_defined and not calculated,
         "hasUniqueValue": name == otype.unique_prop,
-        "calculated": False,
+        "calculated": calculated,
         "externalOptions": False,
         "hubspotDefined": hubspot_defined,
         "archived": False,
@@ -98,9 +104,30 @@ def _definition(
             "archivable": not hubspot_defined,
             "readOnlyDefinition": hubspot_defined,
             # HubSpot writes these itself; the API refuses a value for them.
-            "readOnlyValue": name in READ_ONLY,
+            "readOnlyValue": name in READ_ONLY or calculated,
         },
     }
+
+
+def lead_score_definition(
+    otype: ObjectType, name: str, *, label: str, created: float
+) -> dict[str, Any]:
+    """A score property as the lead scoring tool makes one when a score is published: a
+    calculated number (`fieldType: calculation_score`) that only HubSpot writes, in the
+    portal's own properties (not HubSpot-defined). The group name is the sandbox's choice.
+    https://knowledge.hubspot.com/scoring/build-lead-scores"""
+    return _definition(
+        otype,
+        name,
+        label=label,
+        type_="number",
+        field_type="calculation_score",
+        group="scoring",
+        hubspot_defined=False,
+        created=created,
+        description="Set by the lead scoring tool",
+        calculated=True,
+    )
 
 
 def _label(name: str) -> str:
@@ -117,12 +144,13 @@ def definitions(portal: Portal, otype: ObjectType, now: float) -> list[dict[str,
             _definition(
                 otype,
                 name,
-                label=_label(name),
+                label=_LABELS.get(name) or _label(name),
                 type_=type_,
                 field_type=field_type,
                 group=_GROUPS[otype.name],
                 hubspot_defined=True,
                 created=0.0,
+                calculated=kind == "score",
             )
         )
     created = portal.property_defs.get(otype.name, {})

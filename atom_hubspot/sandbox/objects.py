@@ -133,6 +133,9 @@ PROPERTY_TYPES: dict[str, dict[str, str]] = {
         "annualrevenue": "number",
         "notes_last_updated": "datetime",
         "hs_email_optout": "bool",
+        # HubSpot's legacy default score: a number HubSpot calculates (fieldType
+        # calculation_score), never written by callers.
+        "hubspotscore": "score",
     },
     "companies": {
         **_COMMON,
@@ -183,6 +186,7 @@ READ_ONLY = {
     "hs_is_closed",
     "hs_is_closed_won",
     "hs_deal_stage_probability",
+    "hubspotscore",
 }
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -239,6 +243,8 @@ class PropertyCheck:
     otype: ObjectType
     known: dict[str, str]
     deal_stages: dict[str, set[str]] = field(default_factory=dict)  # pipeline -> stage ids
+    # HubSpot's own read-only properties, and custom ones whose definition says readOnlyValue.
+    read_only: frozenset[str] = frozenset(READ_ONLY)
 
     def clean(self, props: Any, *, for_create: bool) -> dict[str, str]:
         if not isinstance(props, dict):
@@ -260,7 +266,7 @@ class PropertyCheck:
                     }
                 )
                 continue
-            if name in READ_ONLY:
+            if name in self.read_only:
                 problems.append(_invalid(name, raw, "READ_ONLY_VALUE", "writable value"))
                 continue
             value = "" if raw is None else (str(raw).lower() if isinstance(raw, bool) else str(raw))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -33,12 +33,14 @@ MAX_LIMIT = 200
 RESULT_CAP = 10_000
 
 
-def _typed(otype: ObjectType, prop: str, value: Any) -> Any:
-    """A comparable form: Decimal for numbers, epoch seconds for dates, lowercase text."""
+def _typed(otype: ObjectType, prop: str, value: Any, kinds: Mapping[str, str] | None = None) -> Any:
+    """A comparable form: Decimal for numbers, epoch seconds for dates, lowercase text.
+    `kinds`: the portal's value kinds by property (its created properties too); default:
+    HubSpot's own properties of the type."""
     if value is None or value == "":
         return None
-    kind = PROPERTY_TYPES[otype.name].get(prop, "string")
-    if kind == "number":
+    kind = (kinds if kinds is not None else PROPERTY_TYPES[otype.name]).get(prop, "string")
+    if kind in ("number", "score"):
         n = as_number(value)
         if n is not None:
             return n
@@ -80,7 +82,9 @@ def check_filter(f: Any) -> None:
         raise validation(f"{op} needs `value`")
 
 
-def compile_filter(otype: ObjectType, f: dict[str, Any]) -> Callable[[Record], bool]:
+def compile_filter(
+    otype: ObjectType, f: dict[str, Any], kinds: Mapping[str, str] | None = None
+) -> Callable[[Record], bool]:
     """The filter as a predicate, with its operand converted once, not per record."""
     prop = f["propertyName"]
     op = f["operator"]
@@ -92,10 +96,10 @@ def compile_filter(otype: ObjectType, f: dict[str, Any]) -> Callable[[Record], b
         want: bool = op == "HAS_PROPERTY"
         return lambda rec: (raw_of(rec) not in (None, "")) == want
     if op in ("IN", "NOT_IN"):
-        targets = [_typed(otype, prop, v) for v in f["values"]]
+        targets = [_typed(otype, prop, v, kinds) for v in f["values"]]
         inside: bool = op == "IN"
         return lambda rec: (
-            any(_cmp(_typed(otype, prop, raw_of(rec)), t) == 0 for t in targets) == inside
+            any(_cmp(_typed(otype, prop, raw_of(rec), kinds), t) == 0 for t in targets) == inside
         )
     if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
         pattern = str(f["value"]).lower()
@@ -109,8 +113,8 @@ def compile_filter(otype: ObjectType, f: dict[str, Any]) -> Callable[[Record], b
             return bool(hit) == contains
 
         return tokens
-    target = _typed(otype, prop, f.get("value"))
-    high = _typed(otype, prop, f.get("highValue"))
+    target = _typed(otype, prop, f.get("value"), kinds)
+    high = _typed(otype, prop, f.get("highValue"), kinds)
     test: Callable[[int | None, int | None], bool] = {
         "EQ": lambda c, h: c == 0,
         "NEQ": lambda c, h: c != 0,  # unset values are "not equal" too
@@ -122,7 +126,7 @@ def compile_filter(otype: ObjectType, f: dict[str, Any]) -> Callable[[Record], b
     }[op]
 
     def compare(rec: Record) -> bool:
-        value = _typed(otype, prop, raw_of(rec))
+        value = _typed(otype, prop, raw_of(rec), kinds)
         return test(_cmp(value, target), _cmp(value, high) if op == "BETWEEN" else None)
 
     return compare
@@ -133,9 +137,12 @@ def matches(otype: ObjectType, rec: Record, f: dict[str, Any]) -> bool:
 
 
 def run_search(
-    otype: ObjectType, records: list[Record], body: dict[str, Any]
+    otype: ObjectType,
+    records: list[Record],
+    body: dict[str, Any],
+    kinds: Mapping[str, str] | None = None,
 ) -> tuple[list[Record], int, int, int]:
-    """Filter, sort and page; returns (page, total, offset, limit)."""
+    """Filter, sort and page; returns (page, total, offset, limit). `kinds`: as `_typed`."""
     groups = body.get("filterGroups") or []
     if not isinstance(groups, list):
         raise validation("filterGroups must be a list")
@@ -173,7 +180,7 @@ def run_search(
         )
 
     query = str(body.get("query") or "").strip().lower()
-    compiled = [[compile_filter(otype, f) for f in g.get("filters", [])] for g in groups]
+    compiled = [[compile_filter(otype, f, kinds) for f in g.get("filters", [])] for g in groups]
     out: list[Record] = []
     for rec in records:
         if compiled and not any(all(test(rec) for test in g) for g in compiled):
@@ -196,7 +203,7 @@ def run_search(
 
         def key(r: Record) -> tuple[int, Any]:
             raw = str(r.id) if prop == "hs_object_id" else r.properties.get(prop)
-            v = _typed(otype, prop, raw)
+            v = _typed(otype, prop, raw, kinds)
             return (0, v) if v is not None else (1, "")
 
         present = [r for r in out if key(r)[0] == 0]

@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from atom_hubspot.sandbox.objects import COMPANIES, CONTACTS, DEALS, iso_ms
-from atom_hubspot.sandbox.state import Campaign, CrmList, Portal
+from atom_hubspot.sandbox.state import Campaign, CrmList, Portal, Record
 
 FIRST = [
     "Ada",
@@ -371,6 +371,9 @@ def seed_portal(portal: Portal, rng: random.Random, now: float) -> None:
                 )
         email_id += 1
 
+    # Scores last, from their own generator: the data above stays as it was.
+    seed_scores(portal, contacts, random.Random(rng.getrandbits(64)), now)  # noqa: S311
+
 
 def _list_based(condition: dict[str, Any], *, unenroll: bool) -> dict[str, Any]:
     """List-based enrollment criteria of one condition (an OR of one AND branch), as a flow
@@ -520,3 +523,26 @@ def seed_automation(portal: Portal, nurture_list_id: int, today: float) -> None:
         ],
         "dependencies": [],
     }
+
+
+# The lead scoring tool's score the demo portal has published (a fit score, which may go
+# below zero when rules subtract more than others add).
+LEAD_SCORE = ("lead_fit_score", "Contact fit score")
+
+
+def seed_scores(portal: Portal, contacts: list[Record], rng: random.Random, now: float) -> None:
+    """`hubspotscore` (HubSpot's legacy default score) and one lead scoring tool score on the
+    contacts, with values spread over 0..100 (the fit score also a little below), and some
+    contacts without a score. Scores are calculated by HubSpot: no modification date moves."""
+    from atom_hubspot.sandbox.api_properties import lead_score_definition
+
+    name, label = LEAD_SCORE
+    portal.property_defs.setdefault(CONTACTS.name, {})[name] = lead_score_definition(
+        CONTACTS, name, label=label, created=now - 200 * DAY
+    )
+    portal.extra_properties.setdefault(CONTACTS.name, set()).add(name)
+    for rec in contacts:
+        if rng.random() < 0.9:
+            rec.properties["hubspotscore"] = str(rng.randint(0, 100))
+        if rng.random() < 0.85:
+            rec.properties[name] = str(rng.randint(-10, 100))

@@ -14,6 +14,7 @@ from atom_hubspot.sandbox.errors import ApiError, validation
 from atom_hubspot.sandbox.objects import (
     OBJECT_TYPES,
     PROPERTY_TYPES,
+    READ_ONLY,
     VALUE_KINDS,
     ObjectType,
     PropertyCheck,
@@ -284,10 +285,13 @@ class Portal:
         known = dict(PROPERTY_TYPES[otype.name])
         for name in self.extra_properties.get(otype.name, ()):
             known.setdefault(name, "string")
+        read_only = set(READ_ONLY)
         for name, definition in self.property_defs.get(otype.name, {}).items():
             # Values of a created property are checked by its declared type.
             known[name] = VALUE_KINDS.get(str(definition.get("type")), "string")
-        return PropertyCheck(otype, known)
+            if (definition.get("modificationMetadata") or {}).get("readOnlyValue"):
+                read_only.add(name)  # e.g. a lead score: HubSpot calculates it
+        return PropertyCheck(otype, known, read_only=frozenset(read_only))
 
     def unique_properties(self, otype: ObjectType) -> set[str]:
         """Properties whose values are unique: the type's own (contact email) and custom ones

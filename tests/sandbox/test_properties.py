@@ -45,7 +45,47 @@ async def test_hubspot_defined_properties_of_each_type(
         "enumeration",
         "select",
     )
-    assert all(d["hubspotDefined"] for d in contacts.values())  # the seed uses no custom one
+    # The seed's one custom contact property is the score the lead scoring tool made.
+    assert [n for n, d in contacts.items() if not d["hubspotDefined"]] == ["lead_fit_score"]
+
+
+async def test_score_properties_are_calculated_numbers_only_hubspot_writes(
+    api: httpx.AsyncClient, p: dict[str, str], sandbox: Sandbox
+) -> None:
+    contacts = await _by_name(api, p, "contacts")
+    legacy, tool = contacts["hubspotscore"], contacts["lead_fit_score"]
+    for d in (legacy, tool):
+        assert (d["type"], d["fieldType"], d["calculated"]) == ("number", "calculation_score", True)
+        assert d["modificationMetadata"]["readOnlyValue"] is True and d["formField"] is False
+    assert (legacy["hubspotDefined"], legacy["label"]) == (True, "HubSpot Score")
+    assert tool["hubspotDefined"] is False and tool["groupName"] == "scoring"
+    # Seeded values vary over the whole range; a few contacts have no score.
+    records = sandbox.portal(DEMO_PORTAL_ID).records["contacts"].values()
+    legacy_values = [r.properties.get("hubspotscore") for r in records]
+    tool_values = [int(v) for r in records if (v := r.properties.get("lead_fit_score"))]
+    assert None in legacy_values and len({v for v in legacy_values if v}) > 50
+    assert min(tool_values) < 0 < max(tool_values)
+    # Callers cannot write a score; numbers compare as numbers in search.
+    for name in ("hubspotscore", "lead_fit_score"):
+        refused = await api.post(
+            f"{p['objects']}/contacts",
+            json={"properties": {"email": f"{name}@example.com", name: "99"}},
+        )
+        assert refused.status_code == 400, refused.text
+        assert "READ_ONLY_VALUE" in refused.text
+        found = await api.post(
+            f"{p['objects']}/contacts/search",
+            json={
+                "filterGroups": [
+                    {"filters": [{"propertyName": name, "operator": "GTE", "value": "9"}]}
+                ],
+                "sorts": [{"propertyName": name, "direction": "ASCENDING"}],
+                "properties": [name],
+                "limit": 200,
+            },
+        )
+        got = [int(r["properties"][name]) for r in found.json()["results"]]
+        assert got == sorted(got) and got and min(got) >= 9  # as text, "10" < "9"
 
 
 async def test_a_property_a_record_carries_is_listed_as_custom(
