@@ -9,6 +9,7 @@ otherwise. Every answer says which it was and as of when (`meta.source`, `meta.a
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Literal, cast
 
@@ -216,7 +217,10 @@ class MirrorAccess:
         query: str | None,
         limit: int,
         after: str | None,
+        numbers: Collection[str] = (),
     ) -> MirrorPage:
+        """`numbers`: properties beyond the mirror's known ones to compare as numbers (the
+        portal's score properties)."""
         if after not in (None, "") and not (str(after).isdigit() and len(str(after)) <= 18):
             # Both cursors are numbers (an id, an offset) the database takes as 64-bit integers.
             raise InputError(
@@ -236,6 +240,7 @@ class MirrorAccess:
             after=after,
             keyset=keyset,
             tenant_id=self.tenant_id,
+            numbers=numbers,
         )
 
     async def count(self, object_type: str) -> int:

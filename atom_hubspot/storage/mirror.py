@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -815,11 +815,11 @@ class MirrorStore:
             return R.c.properties.op("->>")(sa.literal_column(f"'{_safe_name(name)}'"))
         return sa.func.json_extract(R.c.properties, sa.literal_column(f"'$.{_safe_name(name)}'"))
 
-    def _typed(self, name: str) -> Any:
+    def _typed(self, name: str, numbers: Collection[str] = ()) -> Any:
         text = self.prop(name)
         if name == "hs_object_id":
             return R.c.record_id
-        if name in NUMBER_PROPERTIES:
+        if name in NUMBER_PROPERTIES or name in numbers:
             if self.dialect == "postgresql":
                 return sa.case((text.op("~")(_NUMBER.pattern), sa.cast(text, sa.Numeric)))
             return sa.cast(text, sa.Float)
@@ -831,11 +831,11 @@ class MirrorStore:
             return sa.func.lower(text).collate("C")
         return sa.func.lower(text)
 
-    def _operand(self, name: str, value: Any) -> Any:
+    def _operand(self, name: str, value: Any, numbers: Collection[str] = ()) -> Any:
         if name == "hs_object_id":
             n = _decimal(value)
             return int(n) if n is not None else -1
-        if name in NUMBER_PROPERTIES:
+        if name in NUMBER_PROPERTIES or name in numbers:
             n = _decimal(value)
             if n is None:
                 raise InputError(f"{value!r} is not a number for {name}", field=name)
@@ -847,11 +847,11 @@ class MirrorStore:
             return _iso(ts)
         return str(value).lower()
 
-    def _condition(self, f: Mapping[str, Any]) -> Any:
+    def _condition(self, f: Mapping[str, Any], numbers: Collection[str] = ()) -> Any:
         name = str(f.get("propertyName") or "")
         _safe_name(name)
         op = str(f.get("operator") or "EQ").upper()
-        typed = self._typed(name)
+        typed = self._typed(name, numbers)
         raw = self.prop(name) if name != "hs_object_id" else R.c.record_id
         present = (
             raw.is_not(None) if name == "hs_object_id" else sa.and_(raw.is_not(None), raw != "")
@@ -861,20 +861,20 @@ class MirrorStore:
         if op == "NOT_HAS_PROPERTY":
             return sa.not_(present)
         if op in ("IN", "NOT_IN"):
-            values = [self._operand(name, v) for v in f.get("values") or []]
+            values = [self._operand(name, v, numbers) for v in f.get("values") or []]
             inside = sa.and_(present, typed.in_(values)) if values else sa.false()
             return inside if op == "IN" else sa.not_(inside)
         if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
             pattern = _like(str(f.get("value") or "").lower())
             hit = sa.and_(present, sa.func.lower(raw).like(pattern, escape="\\"))
             return hit if op == "CONTAINS_TOKEN" else sa.not_(hit)
-        value = self._operand(name, f.get("value"))
+        value = self._operand(name, f.get("value"), numbers)
         if op == "EQ":
             return sa.and_(present, typed == value)
         if op == "NEQ":
             return sa.not_(sa.and_(present, typed == value))
         if op == "BETWEEN":
-            high = self._operand(name, f.get("highValue"))
+            high = self._operand(name, f.get("highValue"), numbers)
             return sa.and_(present, typed >= value, typed <= high)
         compare = {"LT": typed < value, "LTE": typed <= value, "GT": typed > value}
         if op == "GTE":
@@ -895,9 +895,11 @@ class MirrorStore:
         after: str | None = None,
         keyset: bool = False,
         tenant_id: str | None = None,
+        numbers: Collection[str] = (),
     ) -> MirrorPage:
         """A page of live records, as HubSpot search would answer it: groups OR'ed, filters
         AND'ed inside a group, one sort (then id), records without the sort property last.
+        `numbers`: more properties to compare as numbers (the portal's own number properties).
 
         `keyset` pages like HubSpot's list endpoint (`after` = the next id to show); otherwise
         `after` is an offset, like HubSpot search's.
@@ -910,7 +912,9 @@ class MirrorStore:
         ]
         groups = [g for g in filter_groups if g]
         if groups:
-            where.append(sa.or_(*[sa.and_(*[self._condition(f) for f in g]) for g in groups]))
+            where.append(
+                sa.or_(*[sa.and_(*[self._condition(f, numbers) for f in g]) for g in groups])
+            )
         if query and query.strip():
             needle = _like(f"*{query.strip().lower()}*")
             where.append(
@@ -924,7 +928,7 @@ class MirrorStore:
         order: list[Any] = []
         for name, descending in sorts[:1]:  # HubSpot honours one sort
             _safe_name(name)
-            typed = self._typed(name)
+            typed = self._typed(name, numbers)
             order += [typed.is_(None), typed.desc() if descending else typed.asc()]
         order.append(R.c.record_id.asc())
         counted = list(where)
