@@ -235,8 +235,10 @@ def atom_register_routes(register: RegisterRoutes, context: HostContext) -> None
     if not _has("fastapi"):
         log.info("HTTP routes are off: fastapi is not installed (extra `api`)")
         return
-    from atom_hubspot.api import crm_routes, health_routes, sync_routes
+    from atom_hubspot.api import crm_routes, health_routes, scoring_routes, sync_routes
 
+    # Before the CRM routes: /contacts/score-properties is not a /contacts/{record_id}.
+    register(scoring_routes.build_router(context), prefix=API_PREFIX, tags=["HubSpot CRM"])
     register(crm_routes.build_router(context), prefix=API_PREFIX, tags=["HubSpot CRM"])
     register(health_routes.build_router(context), prefix=API_PREFIX, tags=["HubSpot"])
     register(sync_routes.build_router(context), prefix=API_PREFIX, tags=["HubSpot"])

@@ -2,8 +2,9 @@
 manager, the OAuth flow and the scheduled-send runner. Built at startup, closed at shutdown.
 
 It is the one place services are built: `services_for(principal, portal_id)` answers the CRM,
-marketing, analytics and sends services of the caller's connection, sharing the per-portal
-caches kept here. Routes, the plugin's service factories and the scheduler all go through it.
+marketing, analytics, sends and scoring services of the caller's connection, sharing the
+per-portal caches kept here. Routes, the plugin's service factories and the scheduler all go
+through it.
 
 `transport` and `governor` are seams: demo mode and tests point the HTTP client at the
 in-process sandbox (and may lift the rate budget) through them; production passes neither.
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from atom_hubspot.service.mirror import MirrorAccess
     from atom_hubspot.service.nurture import NurtureService
     from atom_hubspot.service.scheduler import ScheduledSendRunner, ScheduledSends
+    from atom_hubspot.service.scoring import ScoringService
     from atom_hubspot.service.sends import SendService
     from atom_hubspot.storage.db import Database
     from atom_hubspot.storage.mirror import MirrorStore
@@ -74,6 +76,7 @@ class PortalServices:
     sends: SendService
     nurture: NurtureService
     list_sends: ListSendService
+    scoring: ScoringService
 
 
 @dataclass
@@ -135,6 +138,7 @@ class HubSpotRuntime:
         from atom_hubspot.service.marketing import MarketingService
         from atom_hubspot.service.nurture import NurtureService
         from atom_hubspot.service.scheduler import send_mode_for
+        from atom_hubspot.service.scoring import ScoringService
         from atom_hubspot.service.sends import SendService
         from atom_hubspot.storage.list_sends import ListSendStore
 
@@ -146,18 +150,19 @@ class HubSpotRuntime:
             send_mode=send_mode or send_mode_for(self.settings),
         )
         mirror = self.mirror_access(principal, connection)
+        crm = HubSpotCRMService(
+            client,
+            portal_id=connection.portal_id,
+            currency_cache=self.portal_currency,
+            custom_properties=self.custom_properties,
+            property_names=self.portal_properties,
+            mirror=mirror,
+        )
         return PortalServices(
             principal=principal,
             connection=connection,
             client=client,
-            crm=HubSpotCRMService(
-                client,
-                portal_id=connection.portal_id,
-                currency_cache=self.portal_currency,
-                custom_properties=self.custom_properties,
-                property_names=self.portal_properties,
-                mirror=mirror,
-            ),
+            crm=crm,
             marketing=marketing,
             analytics=AnalyticsService(
                 client, self._analytics_cache, scope_key=connection.id, mirror=mirror
@@ -165,6 +170,9 @@ class HubSpotRuntime:
             sends=SendService(marketing, self.scheduled_sends(), principal, connection),
             nurture=NurtureService(client, marketing),
             list_sends=ListSendService(client, ListSendStore(self.db), marketing),
+            scoring=ScoringService(
+                client, crm, self._analytics_cache, scope_key=connection.id, mirror=mirror
+            ),
         )
 
     def webhooks(self) -> WebhookReceiver:

@@ -190,9 +190,39 @@ def contact_filters(
     lifecycle_stage: Annotated[str | None, Query(max_length=100, examples=["lead"])] = None,
     created_from: DateText = None,
     created_to: DateText = None,
+    score_property: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[a-z][a-z0-9_]{0,99}$",
+            description="Score property the score filters apply to (default: the portal's "
+            "default score; GET /api/hubspot/contacts/score-properties lists them)",
+            examples=["hubspotscore"],
+        ),
+    ] = None,
+    score_min: Annotated[
+        str | None, Query(max_length=40, description="Score at least this", examples=["50"])
+    ] = None,
+    score_max: Annotated[
+        str | None, Query(max_length=40, description="Score at most this", examples=["100"])
+    ] = None,
+    score: Annotated[
+        str | None, Query(max_length=40, description="Score exactly this", examples=["75"])
+    ] = None,
 ) -> ContactQuery:
-    """Contact filters, ANDed. `name` matches first OR last name."""
-    return ContactQuery(email, name, company, lifecycle_stage, created_from, created_to)
+    """Contact filters, ANDed. `name` matches first OR last name. `score_min` and `score_max`
+    together are one range (both ends included)."""
+    return ContactQuery(
+        email,
+        name,
+        company,
+        lifecycle_stage,
+        created_from,
+        created_to,
+        score_property=score_property,
+        score_min=score_min,
+        score_max=score_max,
+        score=score,
+    )
 
 
 def company_filters(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -34,6 +34,7 @@ from atom_hubspot.errors import HubSpotError, InputError, MissingScopes, NotFoun
 from atom_hubspot.service import mapping
 from atom_hubspot.service.crm_records import Archived, HubSpotRecord, RecordPage
 from atom_hubspot.service.crm_requests import (
+    ContactQuery,
     RecordInput,
     RecordQuery,
     SortSpec,
@@ -52,6 +53,7 @@ from atom_hubspot.service.mirror import (
     check_source,
     now_utc,
 )
+from atom_hubspot.service.scoring import ScoreProperty, pick_score, score_properties
 from atom_hubspot.storage.mirror import MirroredRecord
 
 log = logging.getLogger("atom_hubspot.service.crm")
@@ -76,6 +78,8 @@ class PortalProperties:
     names: frozenset[str]
     expires_at: float  # on the service's clock (monotonic)
     readable: bool = True
+    # The score properties among the definitions (contacts; see service/scoring.py).
+    scores: tuple[ScoreProperty, ...] = ()
 
 
 @dataclass
@@ -137,25 +141,40 @@ class HubSpotCRMService:
         the portal's custom ones — those written through the plugin first, then those HubSpot's
         Properties API lists (HubSpot ignores names that do not exist on reads)."""
         written = self._custom.get((self.portal_id, kind), set())
-        listed = await self._listed_custom_properties(kind)
+        portal = await self._portal_properties(kind)
+        listed = portal.names
         default = set(mapping.DEFAULT_PROPERTIES[kind])
+        # The portal's scores are read too (HubSpot's `hubspotscore` is not custom).
+        scores = [s.name for s in portal.scores if s.name not in default]
         extra = [n for n in sorted(written) if n not in default]
         extra += [n for n in sorted(listed - written) if n not in default]
+        extra += [n for n in scores if n not in extra]
         return mapping.DEFAULT_PROPERTIES[kind] + extra[:MAX_CUSTOM_READ]
 
+    async def score_properties(self) -> tuple[tuple[ScoreProperty, ...], bool]:
+        """The portal's contact score properties, and whether its property definitions could
+        be read at all (from the same cached Properties API answer as the custom names)."""
+        portal = await self._portal_properties("contact")
+        return portal.scores, portal.readable
+
     async def _listed_custom_properties(self, kind: ObjectKind) -> frozenset[str]:
+        return (await self._portal_properties(kind)).names
+
+    async def _portal_properties(self, kind: ObjectKind) -> PortalProperties:
         """Custom (not HubSpot-defined, not archived) property names of `kind` in this portal,
-        cached. Never fails a read: on an error the names last known (or none) are used."""
+        and its score properties, cached. Never fails a read: on an error what was last known
+        (or nothing) is used."""
         key = (self.portal_id, kind) if self.portal_id is not None else None
         now = self._clock()
         cached = self._property_names.get(key) if key is not None else None
         if cached is not None and cached.expires_at > now:
-            return cached.names
+            return cached
         object_type = mapping.OBJECT_TYPES[kind]
         try:
             definitions = await self.client.properties.list(object_type)
         except HubSpotError as exc:
             stale = cached.names if cached is not None else frozenset()
+            stale_scores = cached.scores if cached is not None else ()
             if isinstance(exc, MissingScopes) or exc.status == 403:
                 # A connection made before the plugin asked for crm.schemas.*.read: say so
                 # once (not on every read), and retry after the usual lifetime, in case the
@@ -170,7 +189,9 @@ class HubSpotCRMService:
                         ", ".join(getattr(exc, "required_scopes", None) or [])
                         or f"crm.schemas.{object_type}.read",
                     )
-                entry = PortalProperties(stale, now + PROPERTY_NAMES_TTL_S, readable=False)
+                entry = PortalProperties(
+                    stale, now + PROPERTY_NAMES_TTL_S, readable=False, scores=stale_scores
+                )
             else:
                 log.warning(
                     "HubSpot portal %s: %s property definitions unavailable (%s, correlation "
@@ -181,13 +202,16 @@ class HubSpotCRMService:
                     exc.correlation_id,
                 )
                 readable = cached.readable if cached is not None else True
-                entry = PortalProperties(stale, now + PROPERTY_NAMES_RETRY_S, readable=readable)
+                entry = PortalProperties(
+                    stale, now + PROPERTY_NAMES_RETRY_S, readable=readable, scores=stale_scores
+                )
         else:
             names = frozenset(d.name for d in definitions if d.is_custom and not d.archived)
-            entry = PortalProperties(names, now + PROPERTY_NAMES_TTL_S)
+            scores = score_properties(definitions) if kind == "contact" else ()
+            entry = PortalProperties(names, now + PROPERTY_NAMES_TTL_S, scores=scores)
         if key is not None:
             self._property_names[key] = entry
-        return entry.names
+        return entry
 
     def _remember(self, kind: ObjectKind, properties: Mapping[str, str]) -> None:
         names = set(properties) - set(mapping.DEFAULT_PROPERTIES[kind])
@@ -624,6 +648,7 @@ class HubSpotCRMService:
     ) -> tuple[RecordPage, Sourced]:
         """`list_records_page` from the source the policy picks (see service/mirror.py)."""
         object_type = mapping.OBJECT_TYPES[kind]
+        query = await self._checked_score(query)
         chosen, as_of = (
             await self.mirror.decide(object_type, source) if self.mirror else ("live", None)
         )
@@ -633,13 +658,15 @@ class HubSpotCRMService:
             )
             return page, Sourced(source="live", as_of=as_of or now_utc())
         names = property_names("properties", properties)
+        sorts = SortSpec.parse(sort)
         found = await self.mirror.page(
             object_type,
             filter_groups=[[f.to_json() for f in g.filters] for g in filter_groups(query)],
-            sorts=[(s.property_name, s.descending) for s in SortSpec.parse(sort)],
+            sorts=[(s.property_name, s.descending) for s in sorts],
             query=None,
             limit=page_limit(limit),
             after=after,
+            numbers=await self._score_numbers(kind, query, sorts),
         )
         return (
             RecordPage(
@@ -649,6 +676,33 @@ class HubSpotCRMService:
             ),
             Sourced(source="mirror", as_of=as_of),
         )
+
+    async def _checked_score(self, query: RecordQuery | None) -> RecordQuery | None:
+        """A contact query by score names a score property of this portal (the default
+        score when none is named); anything else is refused, naming `score_property`."""
+        if not isinstance(query, ContactQuery) or not query.by_score:
+            return query
+        scores, readable = await self.score_properties()
+        score = pick_score(scores, readable, query.score_property, field="score_property")
+        return replace(query, score_property=score.name)
+
+    async def _score_numbers(
+        self, kind: ObjectKind, query: RecordQuery | None, sorts: Sequence[SortSpec]
+    ) -> tuple[str, ...]:
+        """The score properties a mirror read filters or sorts by: the mirror compares them
+        as numbers, as HubSpot does. Asked of the definitions only when the read could need
+        them (a score filter, or a sort by a property outside the default ones)."""
+        default = set(mapping.DEFAULT_PROPERTIES[kind])
+        by_score = isinstance(query, ContactQuery) and query.by_score
+        if kind != "contact" or not (
+            by_score or any(s.property_name not in default for s in sorts)
+        ):
+            return ()
+        scores, _ = await self.score_properties()
+        names = {s.name for s in scores}
+        if isinstance(query, ContactQuery) and query.score_property:
+            names.add(query.score_property)
+        return tuple(sorted(names))
 
     async def read_from(
         self,

@@ -44,6 +44,16 @@ class ContactQuery:
     lifecycle_stage: str | None = None
     created_from: str | None = None  # ISO-8601 date or date-time
     created_to: str | None = None
+    # A score property (default: the portal's default score) from score_min to score_max
+    # (both included), or exactly `score`.
+    score_property: str | None = None
+    score_min: str | None = None
+    score_max: str | None = None
+    score: str | None = None
+
+    @property
+    def by_score(self) -> bool:
+        return any(v not in (None, "") for v in (self.score_min, self.score_max, self.score))
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,47 @@ def _groups(*groups: list[Filter]) -> list[FilterGroup]:
     return [FilterGroup(filters=g) for g in groups if g]
 
 
+def _score_range(q: ContactQuery) -> list[Filter]:
+    """The score filter: GTE, LTE, BETWEEN (both ends) or EQ, on `q.score_property` (which the
+    service has checked is a score property of the portal). Every problem named at once."""
+    given = {
+        f: v
+        for f, v in (("score_min", q.score_min), ("score_max", q.score_max), ("score", q.score))
+        if v not in (None, "")
+    }
+    if not given:
+        if q.score_property:
+            raise _input_error(
+                [{"field": "score_property", "message": "give score_min, score_max or score"}]
+            )
+        return []
+    errors: list[dict[str, str]] = []
+    values: dict[str, Decimal] = {}
+    for f, raw in given.items():
+        problem = mapping.number_problem(raw)
+        n = mapping.parse_decimal(raw) if problem is None else None
+        if n is None:
+            errors.append({"field": f, "message": problem or "not a number"})
+        else:
+            values[f] = n
+    if "score" in given and len(given) > 1:
+        errors.append({"field": "score", "message": "not with score_min or score_max"})
+    lo, hi = values.get("score_min"), values.get("score_max")
+    if lo is not None and hi is not None and lo > hi:
+        errors.append({"field": "score_min", "message": "greater than score_max"})
+    if errors:
+        raise _input_error(errors)
+    prop = q.score_property or "hubspotscore"
+    text = {f: mapping.format_decimal(n) for f, n in values.items()}
+    if "score" in text:
+        return [Filter.eq(prop, text["score"])]
+    if lo is not None and hi is not None:
+        return [Filter.between(prop, text["score_min"], text["score_max"])]
+    if lo is not None:
+        return [Filter.gte(prop, text["score_min"])]
+    return [Filter.lte(prop, text["score_max"])]
+
+
 def contact_groups(q: ContactQuery) -> list[FilterGroup]:
     """Contact filters, ANDed. `name` matches first OR last name, so it makes two groups."""
     base = [
@@ -139,6 +190,7 @@ def contact_groups(q: ContactQuery) -> list[FilterGroup]:
         *_like("company", q.company),
         *_eq("lifecyclestage", q.lifecycle_stage),
         *_date_range("createdate", ("created_from", "created_to"), (q.created_from, q.created_to)),
+        *_score_range(q),
     ]
     if q.name:
         return _groups([*base, *_like("firstname", q.name)], [*base, *_like("lastname", q.name)])
