@@ -128,6 +128,27 @@ def test_every_documented_route_answers_as_documented_in_demo_mode(
         found = call("GET", "/api/hubspot/contacts", 200, params={"email": "walker@example.com"})
         assert [r["id"] for r in found["results"]] == [cid]
 
+        # --- lead scores: the portal's score properties, contacts by score, score bands
+        scores = call("GET", "/api/hubspot/contacts/score-properties", 200)
+        assert scores["default"] == "hubspotscore"
+        assert {"hubspotscore", "lead_fit_score"} <= {p["name"] for p in scores["results"]}
+        top = call(
+            "GET",
+            "/api/hubspot/contacts",
+            200,
+            params={"score_min": "90", "sort": "-hubspotscore", "properties": "hubspotscore"},
+        )
+        top_scores = [int(r["properties"]["hubspotscore"]) for r in top["results"]]
+        assert top_scores and top_scores == sorted(top_scores, reverse=True)
+        assert min(top_scores) >= 90
+        bands = call(
+            "GET",
+            "/api/hubspot/analytics/contacts/score-bands",
+            200,
+            params={"property": "hubspotscore", "bands": "0,25,50,75,100"},
+        )
+        assert len(bands["bands"]) == 4 and bands["total_contacts"] >= 300
+
         # --- pipelines
         pipelines = call("GET", "/api/hubspot/pipelines", 200)
         assert any(p["id"] == "default" for p in pipelines["results"])
