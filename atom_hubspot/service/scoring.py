@@ -10,7 +10,7 @@ score property"), https://knowledge.hubspot.com/crm-setup/set-up-score-propertie
 properties on 2025-08-31: `hubspotscore` stays readable, with the values it had then.
 
 The score properties are read with the portal's other property definitions (one Properties
-API call, cached per portal: `HubSpotCRMService.portal_properties`). Score bands are counted
+API call, cached per portal: `HubSpotCRMService.score_properties`). Score bands are counted
 in the mirror while it is current (one count per band), otherwise by HubSpot search totals —
 one search call per band plus three, from the portal's search budget (5 requests/s).
 """
