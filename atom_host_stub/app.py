@@ -32,6 +32,7 @@ from atom_host_stub.host import (
 )
 from atom_host_stub.mcp_server import McpSlot
 from atom_host_stub.mcp_server import available as mcp_available
+from atom_host_stub.route_index import RouteIndex
 from atom_host_stub.services import ServiceUnavailable
 from atom_host_stub.sessions import (
     REVOKED_DIR,
@@ -140,6 +141,7 @@ def create_app(
     )
     app.state.host = host
     app.router.routes.extend(app_routes)
+    app.router.middleware_stack = RouteIndex(app.router)
 
     async def authenticate(scope: Any, receive: Any) -> None:
         dependency = host.context.principal_dependency
@@ -324,15 +326,23 @@ def _depends_on(dependant: Any, call: Any) -> bool:
 def _unavailable(host: Host, path: str) -> tuple[str, str] | None:
     """(plugin, reason) when `path` belongs to a plugin that failed (at start-up or later) or
     is left out for a configuration error: its routes answer 503 saying so, not 404."""
-    for record in host.plugins.records.values():
+    records = host.plugins.records.values()
+    if all(_serving(record) for record in records):
+        return None  # on every request: the common case costs one look at each plugin
+    for record in records:
         declared = record.manifest.route_prefixes if record.manifest else []
         if not any(under(path, p) for p in [*declared, *record.route_prefixes]):
             continue
-        if record.disabled_reason or (record.active and not record.has_config_errors):
+        if _serving(record):
             return None
         _state, reason = integration_state(record, [])
         return record.name, host.redact(reason)
     return None
+
+
+def _serving(record: Any) -> bool:
+    """Whether a plugin's routes answer as usual: it runs, or is switched off on purpose."""
+    return bool(record.disabled_reason or (record.active and not record.has_config_errors))
 
 
 def _include(app: FastAPI, registration: RouteRegistration) -> None:
