@@ -41,6 +41,7 @@ PARSE_IN_THREAD_BYTES = 64 * 1024
 MAX_JSON_NUMBER_CHARS = 100
 CSP_HTML = "frame-ancestors 'none'"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+HTTP1 = frozenset({"1.0", "1.1"})
 
 
 class JSONBodyError(ValueError):
@@ -130,26 +131,34 @@ def with_security_headers(send: Send) -> Send:
 
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
-            headers = list(message.get("headers") or [])
-            names = {name.lower() for name, _ in headers}
-            content_type = next(
-                (v.decode("latin-1").lower() for k, v in headers if k.lower() == b"content-type"),
-                "",
-            )
+            headers = message.get("headers") or []
+            nosniff = csp = frame = cache = False
+            content_type = ""
+            for name, value in headers:  # one pass; names may come in any case
+                name = name.lower()
+                if name == b"content-type":
+                    content_type = value.decode("latin-1").lower()
+                elif name == b"x-content-type-options":
+                    nosniff = True
+                elif name == b"content-security-policy":
+                    csp = True
+                elif name == b"x-frame-options":
+                    frame = True
+                elif name == b"cache-control":
+                    cache = True
             add: list[tuple[bytes, bytes]] = []
-            if b"x-content-type-options" not in names:
+            if not nosniff:
                 add.append((b"x-content-type-options", b"nosniff"))
-            if content_type.startswith("text/html"):
-                if b"content-security-policy" not in names:
+            html = content_type.startswith("text/html")
+            if html:
+                if not csp:
                     add.append((b"content-security-policy", CSP_HTML.encode()))
-                if b"x-frame-options" not in names:
+                if not frame:
                     add.append((b"x-frame-options", b"DENY"))
-            if b"cache-control" not in names and (
-                "json" in content_type or content_type.startswith("text/html")
-            ):
+            if not cache and (html or "json" in content_type):
                 add.append((b"cache-control", b"no-store"))
             if add:
-                message = {**message, "headers": headers + add}
+                message = {**message, "headers": [*headers, *add]}
         await send(message)
 
     return wrapped
@@ -244,9 +253,21 @@ class RequestGuard:
                 details={"plugin": plugin, "reason": reason},
             )
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        declared = framing = content_type = ""
+        for raw_name, value in scope["headers"]:
+            name = raw_name.lower()
+            if name == b"content-length":
+                declared = value.decode("latin-1").strip()
+            elif name == b"transfer-encoding":
+                framing = value.decode("latin-1")
+            elif name == b"content-type":
+                content_type = value.decode("latin-1")
+        if not declared and not framing and scope.get("http_version") in HTTP1:
+            # HTTP/1.x frames a request body only by Content-Length or Transfer-Encoding: with
+            # neither there is none, so nothing is read or replayed (most GETs).
+            await self.app(scope, receive, send)
+            return
         limit = self.max_body_bytes
-        declared = headers.get("content-length", "").strip()
         if declared.isdigit() and int(declared) > limit:
             await self._too_large(send)
             return
@@ -267,7 +288,7 @@ class RequestGuard:
             except CrossSiteRefused as exc:  # a session cookie sent by another site's page
                 await send_error(send, 403, "cross_site_refused", exc.message)
                 return
-            if _is_json(headers.get("content-type", "")):
+            if _is_json(content_type):
                 try:
                     scope[JSON_BODY_SCOPE_KEY] = (
                         await asyncio.to_thread(strict_json_loads, body)

@@ -57,6 +57,25 @@ async def test_a_chunked_body_is_counted_as_it_streams(make_host: HostFactory) -
         assert small.status_code == 200, small.text
 
 
+async def test_a_get_with_a_body_is_bounded_too(make_host: HostFactory) -> None:
+    # Requests without Content-Length or Transfer-Encoding carry no body and skip the read;
+    # one that declares a body is bounded whatever its method.
+    app = create_app(make_host("good", ATOM_MAX_BODY_BYTES="2048"))
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(10):
+            yield b"x" * 500
+
+    async with serving(app) as client:
+        declared = await client.request("GET", "/api/good/whoami", content=b"x" * 4096)
+        assert declared.status_code == 413
+        streamed = await client.request("GET", "/api/good/whoami", content=chunks())
+        assert streamed.status_code == 413
+        assert streamed.json()["error"]["code"] == "body_too_large"
+        plain = await client.get("/api/good/whoami", headers=AUTH)
+        assert plain.status_code == 200
+
+
 def test_the_default_limit_is_256_kib_and_a_bad_setting_is_a_config_issue() -> None:
     assert HostSettings.from_env({}).max_body_bytes == DEFAULT_MAX_BODY_BYTES == 256 * 1024
     settings = HostSettings.from_env({"ATOM_MAX_BODY_BYTES": "lots"})
