@@ -158,6 +158,13 @@ async def test_full_flow_signs_the_user_in_and_calls_a_tool_as_them(oauth_stack:
     assert access not in stored and storage.tokens.refresh_token not in stored
     assert {r.resource for r in rows} == {f"{BASE}/mcp"}
     assert {(r.tenant_id, r.user_id) for r in rows} == {("tenant-a", "alice")}
+    # The client registered with a secret (client_secret_post): kept sealed, not in clear.
+    assert storage.client.client_secret
+    engine = sa.create_engine(oauth_stack.host.settings.database_url)
+    with engine.connect() as conn:
+        clients = conn.execute(sa.text("SELECT * FROM atom_host_oauth_clients")).all()
+    engine.dispose()
+    assert len(clients) == 1 and storage.client.client_secret not in repr(clients)
     # The token is alice's on /mcp, as her API key is.
     async with httpx2.AsyncClient(
         transport=httpx2.ASGITransport(app=oauth_stack.app), base_url=BASE
@@ -517,3 +524,34 @@ def test_an_unreachable_token_store_answers_503_and_keys_still_work(tmp_path: Pa
     assert down.status_code == 503 and down.json()["error"]["code"] == "not_ready"
     assert token not in down.text and "Traceback" not in down.text and "port 1" not in down.text
     assert by_key.status_code == 200
+
+
+def test_a_user_whose_key_is_removed_loses_their_tokens(tmp_path: Path) -> None:
+    from atom_host_stub.app import create_app
+
+    env = {
+        "ATOM_DATA_DIR": str(tmp_path / "data"),
+        "ATOM_API_KEYS": f"{KEYS['alice']}:tenant-a:alice",
+        "ATOM_PUBLIC_URL": BASE,
+        "ATOM_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
+    listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    accept = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25"}
+    with TestClient(create_app(env=env), base_url=BASE) as client:
+        flow = Flow(client)
+        verifier = secrets.token_urlsafe(48)
+        tokens = flow.token(flow.code(verifier), verifier).json()
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}", **accept}
+        assert client.post("/mcp", json=listing, headers=bearer).status_code == 200
+    without_alice = {**env, "ATOM_API_KEYS": f"{KEYS['bob']}:tenant-b:bob"}
+    with TestClient(create_app(env=without_alice), base_url=BASE) as client:
+        assert client.post("/mcp", json=listing, headers=bearer).status_code == 401
+        refreshed = client.post(
+            "/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": tokens["refresh_token"],
+                "client_id": flow.client_id,
+            },
+        )
+        assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
