@@ -2,7 +2,7 @@
 
 One shared `httpx.AsyncClient` (keep-alive pool, explicit timeouts, base URL from settings,
 `User-Agent: atom-hubspot/<version>`), the rate-limit governor before every call, retries
-through tenacity for calls that are safe to repeat, HubSpot errors mapped to
+for calls that are safe to repeat, HubSpot errors mapped to
 `atom_hubspot.errors`, and one DEBUG line per call (method, path template, status, ms,
 correlationId) — never a token, never a concrete path (it may hold an email or a token).
 """
@@ -15,10 +15,10 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, NoReturn
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from atom_hubspot.__about__ import __version__
 from atom_hubspot.client.auth import TokenProvider
@@ -157,6 +157,9 @@ class HubSpotHTTP:
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
             limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
             follow_redirects=False,
+            # One client serves every tenant's calls: a cookie HubSpot's edge sets on one
+            # answer must not ride along on another tenant's requests, so none is kept.
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
         _install_url_filter(settings.app.api_base_url)
         self.calls = 0  # HTTP requests sent (diagnostics, benchmarks)
@@ -174,46 +177,35 @@ class HubSpotHTTP:
     # ------------------------------------------------------------------ public
 
     async def send(self, call: Call) -> httpx.Response:
-        """Send `call` through the governor, retrying when safe; raise a HubSpotError else."""
+        """Send `call` through the governor, retrying when safe; raise a HubSpotError else.
+
+        A plain loop rather than a retry library: most calls succeed at once, and those pay
+        for nothing but the attempt."""
         state = _CallState(secrets=set(call.secrets), started=self.clock())
-
-        def stop(rs: RetryCallState) -> bool:
-            if rs.attempt_number >= self.settings.retry_max_attempts:
-                return True
-            # Give up now if the next wait would break the total time cap anyway.
-            spent = self.clock() - state.started
-            return spent + rs.upcoming_sleep > self.settings.retry_max_seconds
-
-        def before_sleep(rs: RetryCallState) -> None:
-            exc = rs.outcome.exception() if rs.outcome else None
-            why = exc.error.status or exc.error.message if isinstance(exc, _Retry) else "?"
-            log.info(
-                "hubspot %s %s: retry %d in %.2f s after %s",
-                call.method,
-                call.route.template,
-                rs.attempt_number,
-                rs.upcoming_sleep,
-                why,
-            )
-
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(_Retry),
-            wait=self._wait,
-            stop=stop,
-            sleep=self.sleep,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self._attempt(call, state)
-        except _Retry as final:
-            err = final.error
-            n = retrying.statistics.get("attempt_number", 1)
-            err.details.setdefault("attempts", n)
-            raise err from None
-        raise AssertionError("unreachable")  # pragma: no cover
+        attempt = 1
+        while True:
+            try:
+                return await self._attempt(call, state)
+            except _Retry as failed:
+                wait = self._wait(failed, attempt)
+                spent = self.clock() - state.started
+                # Give up now if the next wait would break the total time cap anyway.
+                if (
+                    attempt >= self.settings.retry_max_attempts
+                    or spent + wait > self.settings.retry_max_seconds
+                ):
+                    failed.error.details.setdefault("attempts", attempt)
+                    raise failed.error from None
+                log.info(
+                    "hubspot %s %s: retry %d in %.2f s after %s",
+                    call.method,
+                    call.route.template,
+                    attempt,
+                    wait,
+                    failed.error.status or failed.error.message,
+                )
+            await self.sleep(wait)
+            attempt += 1
 
     async def json(self, call: Call) -> Any:
         """`send` and decode the JSON answer ({} for an empty one, e.g. 204)."""
@@ -232,13 +224,12 @@ class HubSpotHTTP:
 
     # ------------------------------------------------------------------ retry policy
 
-    def _wait(self, rs: RetryCallState) -> float:
-        exc = rs.outcome.exception() if rs.outcome else None
-        if isinstance(exc, _Retry) and exc.wait_s is not None:
+    def _wait(self, failed: _Retry, attempt: int) -> float:
+        """Seconds before the next try after `attempt` failed."""
+        if failed.wait_s is not None:
             # HubSpot said how long; a little jitter so the waiters do not all align.
-            return float(exc.wait_s) + float(self._rng()) * 0.25
-        n = rs.attempt_number
-        return float(self._rng()) * min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0 ** (n - 1))
+            return float(failed.wait_s) + float(self._rng()) * 0.25
+        return float(self._rng()) * min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0 ** (attempt - 1))
 
     # ------------------------------------------------------------------ one attempt
 

@@ -45,6 +45,20 @@ async def test_one_shared_client_with_user_agent_timeouts_and_base_url() -> None
     assert http.client.is_closed
 
 
+async def test_a_cookie_set_on_one_answer_is_not_sent_on_later_calls() -> None:
+    # One client serves every tenant; a cookie from HubSpot's edge must not travel between them.
+    cookie = "__cf_bm=abc123; path=/; domain=.hubspot.test; HttpOnly"
+    client, http, rec, _ = make(
+        lambda r: httpx.Response(200, json=obj(1), headers={"Set-Cookie": cookie})
+    )
+    await client.contacts.get(1)
+    other = type(client)(http, client.token, portal_id=7)
+    await other.contacts.get(2)
+    assert len(rec.requests) == 2
+    assert "cookie" not in rec.requests[1].headers
+    assert not http.client.cookies
+
+
 async def test_one_debug_line_per_call_with_template_status_ms_and_correlation_id(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
