@@ -5,9 +5,15 @@
    database reading the same row), 50 clients: throughput ratio and p99 — on SQLite and on
    PostgreSQL;
 2. the same route with `atom-host serve --workers 2` vs `--workers 1` on PostgreSQL;
-3. a live read (`GET /api/hubspot/contacts/{id}`) through the host vs the same call straight to
-   the sandbox, one client: p50 overhead;
+3. a live read (`GET /api/hubspot/contacts/{id}?source=live`, HubSpot asked on every request)
+   through the host vs the same call straight to the sandbox, one client: p50 overhead; and the
+   same read answered from the portal's mirror (the default `source=auto`);
 4. `atom-host plugins --json` as a whole process vs `python -c "from hubspot import HubSpot"`.
+
+Besides throughput and latency, each side reports the CPU its server processes spent per request
+(`server CPU`): on a machine shared with other work, throughput follows whatever else runs, while
+CPU per request stays close to what the code costs. `gen CPU` is the load generator's share of
+one core, to show it was not the limit.
 
     python -m bench.serving [--seconds 5] [--rounds 3] [--clients 50] [--skip-postgres]
 
@@ -32,6 +38,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import psutil
 
 from bench import loadgen
 from bench._harness import PYTHON, Table, child_server, free_port, sandbox_server, start_up_env
@@ -107,6 +115,34 @@ def serve_minimal(port: int, database_url: str) -> AbstractContextManager[subpro
     return child_server([*args, "--database-url", database_url], port, timeout=60)
 
 
+def server_cpu_s(proc: subprocess.Popen[bytes]) -> float:
+    """CPU seconds spent so far by a server process and its workers."""
+    total = 0.0
+    root = psutil.Process(proc.pid)
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+        except psutil.Error:  # a worker that just exited
+            continue
+        total += times.user + times.system
+    return total
+
+
+def load(
+    proc: subprocess.Popen[bytes], url: str, clients: int, seconds: float, headers: list[str]
+) -> dict[str, float]:
+    """loadgen.run, plus the server's CPU per request and the generator's share of a core."""
+    cpu0, gen0, t0 = server_cpu_s(proc), resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+    result = loadgen.run(url, clients=clients, seconds=seconds, headers=headers)
+    cpu1, gen1, t1 = server_cpu_s(proc), resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+    gen = gen1.ru_utime - gen0.ru_utime + gen1.ru_stime - gen0.ru_stime
+    return {
+        **result,
+        "cpu_us": (cpu1 - cpu0) / max(1.0, result["requests"]) * 1e6,
+        "gen_cpu": gen / (t1 - t0),
+    }
+
+
 def warm(url: str, headers: list[str]) -> None:
     """Until the route answers 200 (every worker started), then a short warm-up."""
     deadline = time.monotonic() + 180
@@ -135,16 +171,14 @@ def host_vs_minimal(
     seed_send(database_url)
     hport, mport = free_port(), free_port()
     env = host_env(database_url, data, hport, "http://127.0.0.1:9")
-    with serve_host(hport, env), serve_minimal(mport, database_url):
+    with serve_host(hport, env) as host, serve_minimal(mport, database_url) as minimal:
         host_url, minimal_url = f"http://127.0.0.1:{hport}{ROUTE}", f"http://127.0.0.1:{mport}/"
         warm(host_url, [AUTH])
         warm(minimal_url, [])
         med = alternate(
             {
-                "host": lambda: loadgen.run(
-                    host_url, clients=a.clients, seconds=a.seconds, headers=[AUTH]
-                ),
-                "minimal": lambda: loadgen.run(minimal_url, clients=a.clients, seconds=a.seconds),
+                "host": lambda: load(host, host_url, a.clients, a.seconds, [AUTH]),
+                "minimal": lambda: load(minimal, minimal_url, a.clients, a.seconds, []),
             },
             a.rounds,
         )
@@ -154,6 +188,8 @@ def host_vs_minimal(
         f"{h['rps']:.0f} vs {m['rps']:.0f} req/s",
         f"{h['p99_ms']:.0f} vs {m['p99_ms']:.0f}",
         f"{h['rps'] / m['rps']:.2f}x (target >= 0.80x, p99 <= 250 ms)",
+        f"{h['cpu_us']:.0f} vs {m['cpu_us']:.0f} ({h['cpu_us'] / m['cpu_us']:.2f}x)",
+        f"{max(h['gen_cpu'], m['gen_cpu']):.0%}",
         f"{h['errors']:.0f} / {m['errors']:.0f}",
     )
 
@@ -165,12 +201,9 @@ def workers(t: Table, database_url: str, a: argparse.Namespace, data: str) -> No
         port = free_port()
         env = host_env(database_url, f"{data}/w{n}", port, "http://127.0.0.1:9")
         url = f"http://127.0.0.1:{port}{ROUTE}"
-        with serve_host(port, env, workers=n):
+        with serve_host(port, env, workers=n) as server:
             warm(url, [AUTH])
-            runs = [
-                loadgen.run(url, clients=a.clients, seconds=a.seconds, headers=[AUTH])
-                for _ in range(a.rounds)
-            ]
+            runs = [load(server, url, a.clients, a.seconds, [AUTH]) for _ in range(a.rounds)]
         results[n] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     one, two = results[1], results[2]
     t.add(
@@ -178,6 +211,8 @@ def workers(t: Table, database_url: str, a: argparse.Namespace, data: str) -> No
         f"{two['rps']:.0f} vs {one['rps']:.0f} req/s",
         f"{two['p99_ms']:.0f} vs {one['p99_ms']:.0f}",
         f"{two['rps'] / one['rps']:.2f}x (target >= 1.40x)",
+        f"{two['cpu_us']:.0f} vs {one['cpu_us']:.0f}",
+        f"{max(two['gen_cpu'], one['gen_cpu']):.0%}",
         f"{two['errors']:.0f} / {one['errors']:.0f}",
     )
 
@@ -190,32 +225,36 @@ def live_read(t: Table, a: argparse.Namespace, data: str) -> None:
     sandbox_url = f"http://127.0.0.1:{sport}"
     args = [PYTHON, "-m", "bench.host_server", "--port", str(hport), "--sandbox-url", sandbox_url]
     host = child_server([*args, "--data", data], hport, timeout=120)
-    with sandbox_server(sport, rate_limit=None, contacts=200), host:
-        via_host = f"http://127.0.0.1:{hport}/api/hubspot/contacts/1001"
+    with sandbox_server(sport, rate_limit=None, contacts=200) as sandbox, host as served:
+        contact = f"http://127.0.0.1:{hport}/api/hubspot/contacts/1001"
         direct = f"{sandbox_url}/crm/objects/2026-03/contacts/1001"
         host_h, direct_h = (
             [f"Authorization: Bearer {HOST_KEY}"],
             [f"Authorization: Bearer {sbx.BENCH_TOKEN}"],
         )
-        warm(via_host, host_h)
+        warm(f"{contact}?source=live", host_h)
         warm(direct, direct_h)
         med = alternate(
             {
-                "host": lambda: loadgen.run(via_host, clients=1, seconds=a.seconds, headers=host_h),
-                "direct": lambda: loadgen.run(
-                    direct, clients=1, seconds=a.seconds, headers=direct_h
-                ),
+                "live": lambda: load(served, f"{contact}?source=live", 1, a.seconds, host_h),
+                "mirror": lambda: load(served, contact, 1, a.seconds, host_h),
+                "direct": lambda: load(sandbox, direct, 1, a.seconds, direct_h),
             },
             a.rounds,
         )
-    h, d = med["host"], med["direct"]
-    t.add(
-        "Live read, 1 client: via the host vs straight to the sandbox",
-        f"p50 {h['p50_ms']:.2f} vs {d['p50_ms']:.2f} ms",
-        f"{h['p99_ms']:.1f} vs {d['p99_ms']:.1f}",
-        f"+{h['p50_ms'] - d['p50_ms']:.2f} ms p50 (target <= 1 ms)",
-        f"{h['errors']:.0f} / {d['errors']:.0f}",
-    )
+    d = med["direct"]
+    for name, what in (("live", "?source=live"), ("mirror", "from the mirror")):
+        h = med[name]
+        t.add(
+            f"Read a contact {what}, 1 client: via the host vs straight to the sandbox",
+            f"p50 {h['p50_ms']:.2f} vs {d['p50_ms']:.2f} ms",
+            f"{h['p99_ms']:.1f} vs {d['p99_ms']:.1f}",
+            f"+{h['p50_ms'] - d['p50_ms']:.2f} ms p50"
+            + (" (target <= 1 ms)" if name == "live" else ""),
+            f"{h['cpu_us']:.0f} vs {d['cpu_us']:.0f}",
+            f"{max(h['gen_cpu'], d['gen_cpu']):.0%}",
+            f"{h['errors']:.0f} / {d['errors']:.0f}",
+        )
 
 
 def start_up(t: Table, runs: int) -> None:
@@ -247,6 +286,8 @@ def start_up(t: Table, runs: int) -> None:
         "-",
         f"{w['ours'] / w['sdk']:.2f}x wall, {c['ours'] / c['sdk']:.2f}x CPU (target <= 1.0x)",
         "-",
+        "-",
+        "-",
     )
     t.notes.append(
         "start-up: both commands with their bytecode cached (one untimed run each first), as "
@@ -264,8 +305,17 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     t = Table(
         "Production serving (alternating rounds, medians)",
-        ["comparison", "throughput / latency", "p99 ms", "ratio", "errors"],
+        [
+            "comparison",
+            "throughput / latency",
+            "p99 ms",
+            "ratio",
+            "server CPU us/req",
+            "gen CPU",
+            "errors",
+        ],
     )
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="atom-serving-") as data:
         host_vs_minimal(t, "SQLite", f"sqlite:///{data}/atom.sqlite3", a, f"{data}/s")
         if not a.skip_postgres:
@@ -282,6 +332,13 @@ def main(argv: list[str] | None = None) -> int:
     t.notes.append(
         "host-only route: `atom-host serve --no-access-log` (uvicorn, uvloop, httptools); the "
         "load generator shares the machine's cores with the servers"
+    )
+    after = os.getloadavg()
+    t.notes.append(
+        "load average (1, 5, 15 min) before: "
+        + ", ".join(f"{x:.2f}" for x in load_before)
+        + "; after: "
+        + ", ".join(f"{x:.2f}" for x in after)
     )
     t.print()
     return 0
