@@ -96,7 +96,10 @@ class HostDatabaseError(Exception):
 
 
 def _driver_url(url: str, *, asynchronous: bool) -> str:
-    u = make_url(url)
+    try:
+        u = make_url(url)
+    except sa.exc.ArgumentError:
+        raise HostDatabaseError("ATOM_DATABASE_URL is not a database URL") from None
     backend = u.get_backend_name()
     if backend == "sqlite":
         driver = "sqlite+aiosqlite" if asynchronous else "sqlite"
@@ -115,7 +118,7 @@ def to_sync_url(url: str) -> str:
 
 
 def dialect_of(url: str) -> str:
-    return "sqlite" if make_url(url).get_backend_name() == "sqlite" else "postgresql"
+    return "postgresql" if url.split(":", 1)[0].lower().startswith("postgres") else "sqlite"
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -134,19 +137,28 @@ class HostDatabase:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine: AsyncEngine = create_engine(url)
+        self._engine: AsyncEngine | None = None
         self._ready = False
         self._ready_lock = asyncio.Lock()
 
     @property
+    def engine(self) -> AsyncEngine:
+        """Made on first use, so a database URL the host cannot serve (a config error the
+        report already names) fails the MCP call that needs it, not the host's start."""
+        if self._engine is None:
+            self._engine = create_engine(self.url)
+        return self._engine
+
+    @property
     def dialect(self) -> str:
-        return self.engine.dialect.name
+        return dialect_of(self.url)
 
     async def ready(self) -> AsyncEngine:
         """The engine, once the host's tables are at the head revision (migrated once per
         process; another process may be at it too)."""
+        engine = self.engine
         if self._ready:
-            return self.engine
+            return engine
         async with self._ready_lock:
             if not self._ready:
                 try:
@@ -159,7 +171,8 @@ class HostDatabase:
         return self.engine
 
     async def aclose(self) -> None:
-        await self.engine.dispose()
+        if self._engine is not None:
+            await self._engine.dispose()
 
 
 def migrate(url: str) -> str:

@@ -58,7 +58,10 @@ class DatabaseLedger:
         self.wait_s = wait_s
         self._insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
         self._purged_at = 0.0
-        self.engine: AsyncEngine = db.engine
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.db.engine
 
     async def once(self, nonce: str, tool: str, expires_at: int, commit: Commit) -> Committed:
         try:

@@ -555,3 +555,26 @@ def test_a_user_whose_key_is_removed_loses_their_tokens(tmp_path: Path) -> None:
             },
         )
         assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+
+
+def test_a_database_url_the_host_cannot_serve_leaves_keys_working(tmp_path: Path) -> None:
+    from atom_host_stub.app import create_app
+
+    env = {
+        "ATOM_DATA_DIR": str(tmp_path / "data"),
+        "ATOM_DATABASE_URL": "mysql://nobody@127.0.0.1/atom",
+        "ATOM_API_KEYS": f"{KEYS['alice']}:tenant-a:alice",
+        "ATOM_PUBLIC_URL": BASE,
+        "ATOM_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
+    listing = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    accept = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25"}
+    with TestClient(create_app(env=env), base_url=BASE) as client:
+        by_key = client.post(
+            "/mcp", json=listing, headers={"Authorization": f"Bearer {KEYS['alice']}", **accept}
+        )
+        by_token = client.post(
+            "/mcp", json=listing, headers={"Authorization": "Bearer " + "t" * 40}
+        )
+    assert by_key.status_code == 200
+    assert by_token.status_code == 503 and "mysql" not in by_token.text
