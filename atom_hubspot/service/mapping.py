@@ -35,6 +35,15 @@ from atom_hubspot.client.models import CrmObject, PipelineModel, StageModel
 from atom_hubspot.client.search import Filter
 from atom_hubspot.errors import InputError
 
+# The number rules live below every layer (the mirror's amount columns use them too); the
+# routes and requests know them by these names.
+from atom_hubspot.numbers import MAX_FRACTION_DIGITS as MAX_FRACTION_DIGITS
+from atom_hubspot.numbers import MAX_INTEGER_DIGITS as MAX_INTEGER_DIGITS
+from atom_hubspot.numbers import MAX_NUMBER_CHARS as MAX_NUMBER_CHARS
+from atom_hubspot.numbers import NUMBER_LIMIT as NUMBER_LIMIT
+from atom_hubspot.numbers import number_problem as number_problem
+from atom_hubspot.numbers import parse_decimal as parse_decimal
+
 # HubSpot's object type names (also accepted by its paths).
 OBJECT_TYPES: dict[ObjectKind, str] = {
     "contact": "contacts",
@@ -112,20 +121,6 @@ NOT_A_RECORD_ID = "not a HubSpot record id (digits)"
 # Deliberately simple: one @, a dot in the domain, no spaces. HubSpot has the last word.
 EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}")
 
-# Numbers are checked on their text, before anything is expanded: "1e999999999" is a short
-# string whose plain form has a billion digits. HubSpot number properties take plain decimal
-# text (digits, one optional "-", one optional "."):
-# https://developers.hubspot.com/changelog/upcoming-api-number-value-changes
-# The bounds below hold any amount or count a CRM keeps; a value outside them is refused
-# with the limit named, never expanded.
-MAX_NUMBER_CHARS = 64
-MAX_INTEGER_DIGITS = 18
-MAX_FRACTION_DIGITS = 10
-NUMBER_LIMIT = (
-    f"at most {MAX_INTEGER_DIGITS} digits before the decimal point and {MAX_FRACTION_DIGITS} after"
-)
-_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,9})?")
-
 # Dates and date-times: this range, in UTC after the offset is applied (a date-time with an
 # extreme offset near either end would otherwise overflow when converted).
 DAY_MIN = date(1900, 1, 1)
@@ -172,38 +167,6 @@ def parse_datetime(value: object) -> datetime | None:
         return None
     dt = dt if dt.tzinfo else dt.replace(tzinfo=UTC)
     return dt if in_date_range(dt) else None
-
-
-def number_problem(value: Any) -> str | None:
-    """What is wrong with `value` as a HubSpot number (None: nothing), from its text alone."""
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            return "not a finite number"
-        d = value
-    else:
-        s = str(value).strip()
-        if len(s) > MAX_NUMBER_CHARS:
-            return f"a number of more than {MAX_NUMBER_CHARS} characters; {NUMBER_LIMIT}"
-        if not _NUMBER_TEXT.fullmatch(s):
-            return "not a decimal number, e.g. 1250.50"
-        d = Decimal(s)  # bounded text, exponent of at most 9 digits: never expanded here
-    sign_digits_exp = d.as_tuple()
-    digits, exponent = sign_digits_exp.digits, int(sign_digits_exp.exponent)
-    if any(digits) and d.adjusted() >= MAX_INTEGER_DIGITS:
-        return f"too large: {NUMBER_LIMIT}"
-    trailing = len(digits) - len("".join(map(str, digits)).rstrip("0")) if any(digits) else 0
-    if -(exponent + trailing) > MAX_FRACTION_DIGITS:
-        return f"too many decimals: {NUMBER_LIMIT}"
-    return None
-
-
-def parse_decimal(value: object) -> Decimal | None:
-    """A number within the bounds above (see `number_problem` for why not), else None."""
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    if number_problem(value) is not None:
-        return None
-    return value if isinstance(value, Decimal) else Decimal(str(value).strip())
 
 
 def parse_int(value: object) -> int | None:
