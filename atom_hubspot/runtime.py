@@ -89,7 +89,7 @@ class HubSpotRuntime:
     scheduler: ScheduledSendRunner | None = None
     # Performs sends to lead lists that go one contact at a time (service/list_sends.py).
     list_sends: ListSendRunner | None = None
-    # The mirror of each connected portal (storage/mirror.py) and the sync that fills it.
+    # The mirror of each connected portal (storage/mirror/) and the sync that fills it.
     mirror: MirrorStore | None = None
     mirror_sync: MirrorSyncRunner | None = None
     # HubSpot's change events (webhooks, or the Webhooks Journal) applied to the mirror.

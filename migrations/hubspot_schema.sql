@@ -620,5 +620,39 @@ ALTER TABLE hubspot_oauth_states ADD COLUMN environment VARCHAR(16) DEFAULT 'pro
 
 UPDATE hubspot_alembic_version SET version_num='0008_connection_environment' WHERE hubspot_alembic_version.version_num = '0007_list_sends';
 
+-- Running upgrade 0008_connection_environment -> 0009_mirror_record_columns
+
+ALTER TABLE hubspot_mirror_records ADD COLUMN lifecyclestage TEXT;
+
+ALTER TABLE hubspot_mirror_records ADD COLUMN pipeline TEXT;
+
+ALTER TABLE hubspot_mirror_records ADD COLUMN dealstage TEXT;
+
+ALTER TABLE hubspot_mirror_records ADD COLUMN createdate VARCHAR(24);
+
+ALTER TABLE hubspot_mirror_records ADD COLUMN closedate VARCHAR(24);
+
+ALTER TABLE hubspot_mirror_records ADD COLUMN amount_scale INTEGER;
+
+ALTER TABLE hubspot_mirror_records ADD COLUMN amount_hi BIGINT;
+
+ALTER TABLE hubspot_mirror_records ADD COLUMN amount_lo BIGINT;
+
+DROP INDEX IF EXISTS ix_hubspot_mirror_contacts_lifecyclestage;
+
+DROP INDEX IF EXISTS ix_hubspot_mirror_deals_dealstage;
+
+DROP INDEX IF EXISTS ix_hubspot_mirror_deals_pipeline;
+
+DROP INDEX IF EXISTS ix_hubspot_mirror_contacts_createdate;
+
+CREATE INDEX ix_hubspot_mirror_contacts_stage ON hubspot_mirror_records (portal_id, lifecyclestage) WHERE object_type = 'contacts' AND NOT archived;
+
+CREATE INDEX ix_hubspot_mirror_deals_figures ON hubspot_mirror_records (portal_id, pipeline, dealstage, amount_scale, closedate, amount_hi, amount_lo) WHERE object_type = 'deals' AND NOT archived;
+
+CREATE INDEX ix_hubspot_mirror_contacts_created_day ON hubspot_mirror_records (portal_id, substr(createdate, 1, 10)) WHERE object_type = 'contacts' AND NOT archived;
+
+UPDATE hubspot_alembic_version SET version_num='0009_mirror_record_columns' WHERE hubspot_alembic_version.version_num = '0008_connection_environment';
+
 COMMIT;
 

@@ -16,7 +16,13 @@ from typing import Literal, cast
 from pydantic import BaseModel, ConfigDict, Field
 
 from atom_hubspot.errors import InputError, MirrorNotReady
-from atom_hubspot.storage.mirror import MirroredRecord, MirrorPage, MirrorStore, SyncStateView
+from atom_hubspot.storage.mirror import (
+    DealGroup,
+    MirroredRecord,
+    MirrorPage,
+    MirrorStore,
+    SyncStateView,
+)
 
 Source = Literal["mirror", "live", "auto"]
 SOURCES: tuple[str, ...] = ("mirror", "live", "auto")
@@ -271,16 +277,16 @@ class MirrorAccess:
         )
 
     async def contact_counts(
-        self, created_from: str, created_before: str
+        self, first_day: str, day_after: str
     ) -> tuple[dict[str | None, int], dict[str, int]]:
         return await self.store.contact_counts(
-            self.portal_id, created_from, created_before, tenant_id=self.tenant_id
+            self.portal_id, first_day, day_after, tenant_id=self.tenant_id
         )
 
-    async def deal_rows(
+    async def deal_groups(
         self, close_from: str | None, close_before: str | None, pipeline_id: str | None
-    ) -> list[dict[str, object]]:
-        return await self.store.deal_rows(
+    ) -> list[DealGroup]:
+        return await self.store.deal_groups(
             self.portal_id,
             close_from=close_from,
             close_before=close_before,

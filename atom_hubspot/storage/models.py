@@ -330,13 +330,25 @@ class FeedHealth(Base):
 
 # --------------------------------------------------------------------------- the mirror
 # A copy of each connected portal's CRM, kept by the sync (atom_hubspot/sync) and written only
-# through storage/mirror.py. Rows belong to a portal, not a tenant: on PostgreSQL row-level
+# through storage/mirror/. Rows belong to a portal, not a tenant: on PostgreSQL row-level
 # security shows them to the tenants that have a connection to that portal.
 
 MIRROR_OBJECT_TYPES = ("contacts", "companies", "deals")
 # What the sync keeps a state for: the records, then the smaller portal-wide sets.
 MIRROR_SYNC_TYPES = (*MIRROR_OBJECT_TYPES, "pipelines", "lists", "campaigns")
 SYNC_STATUSES = ("idle", "running", "current", "failed")
+
+
+def _live_index(object_type: str, name: str, *columns: str) -> sa.Index:
+    """A partial index over one object type's live records (portal first)."""
+    where = sa.text(f"object_type = '{object_type}' AND NOT archived")
+    return sa.Index(
+        f"ix_hubspot_mirror_{object_type}_{name}",
+        "portal_id",
+        *columns,
+        sqlite_where=where,
+        postgresql_where=where,
+    )
 
 
 class MirrorRecord(Base):
@@ -350,6 +362,18 @@ class MirrorRecord(Base):
         sa.Index("ix_hubspot_mirror_records_created", "portal_id", "object_type", "created_at"),
         sa.Index("ix_hubspot_mirror_records_updated", "portal_id", "object_type", "updated_at"),
         sa.Index("ix_hubspot_mirror_records_merged", "portal_id", "object_type", "merged_into"),
+        # The analytics' GROUP BYs and ranges, each over one object type's live records.
+        _live_index("contacts", "stage", "lifecyclestage"),
+        _live_index(
+            "deals",
+            "figures",
+            "pipeline",
+            "dealstage",
+            "amount_scale",
+            "closedate",
+            "amount_hi",
+            "amount_lo",
+        ),
     )
 
     portal_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
@@ -363,6 +387,17 @@ class MirrorRecord(Base):
     # Set when HubSpot merged this record into another: reads resolve to that one.
     merged_into: Mapped[int | None] = mapped_column(sa.BigInteger)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Properties kept in real columns too, written with the JSON (storage/mirror/records.py):
+    # text as HubSpot gave it, instants as YYYY-MM-DDTHH:MM:SS.mmmZ (UTC), and the amount as
+    # (amount_hi * 10^9 + amount_lo) * 10^-amount_scale.
+    lifecyclestage: Mapped[str | None] = mapped_column(sa.Text)
+    pipeline: Mapped[str | None] = mapped_column(sa.Text)
+    dealstage: Mapped[str | None] = mapped_column(sa.Text)
+    createdate: Mapped[str | None] = mapped_column(sa.String(24))
+    closedate: Mapped[str | None] = mapped_column(sa.String(24))
+    amount_scale: Mapped[int | None] = mapped_column(sa.Integer)
+    amount_hi: Mapped[int | None] = mapped_column(sa.BigInteger)
+    amount_lo: Mapped[int | None] = mapped_column(sa.BigInteger)
 
 
 class MirrorAssociation(Base):
@@ -487,13 +522,12 @@ class MirrorSyncState(Base):
 
 # Expression indexes on properties inside the JSON, which the migration creates per dialect
 # (json_extract on SQLite, ->> on PostgreSQL): one model definition cannot say both.
+# Those on properties also kept in real columns went with 0009_mirror_record_columns, which
+# indexes the day of `createdate` instead (new contacts per day group by it).
 MIRROR_PROPERTY_INDEXES: tuple[tuple[str, str], ...] = (
-    ("contacts", "lifecyclestage"),
     ("contacts", "email"),
     ("companies", "domain"),
-    ("deals", "dealstage"),
-    ("deals", "pipeline"),
-    ("contacts", "createdate"),  # a later migration (0006)
+    ("contacts", "created_day"),
 )
 EXPRESSION_INDEXES: frozenset[str] = frozenset(
     f"ix_hubspot_mirror_{t}_{p}" for t, p in MIRROR_PROPERTY_INDEXES

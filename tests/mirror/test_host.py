@@ -20,14 +20,19 @@ async def synced(
     """The host with the background sync on; both connected portals mirrored once."""
     env = {**hubspot_env, "HUBSPOT_SYNC_INTERVAL": "3600"}
     async with running_stack(env, sqlite_url, migrated_template) as st:
-        runner = st.runtime.mirror_sync  # type: ignore[attr-defined]
-        runner.kick()  # the portals were connected after start-up: look now
-        for _ in range(200):
-            await asyncio.sleep(0.05)
-            if {PORTAL_A, PORTAL_B} <= set(runner.running):
-                break
-        await runner.wait_idle()
+        await sync_now(st)
         yield st
+
+
+async def sync_now(st: Stack) -> None:
+    """Run the background sync of both connected portals now, to the end."""
+    runner = st.runtime.mirror_sync  # type: ignore[attr-defined]
+    runner.kick()  # the portals were connected after start-up: look now
+    for _ in range(200):
+        await asyncio.sleep(0.05)
+        if {PORTAL_A, PORTAL_B} <= set(runner.running):
+            break
+    await runner.wait_idle()
 
 
 async def test_serve_mirrors_connected_portals_and_reports_their_state(synced: Stack) -> None:

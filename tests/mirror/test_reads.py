@@ -3,12 +3,14 @@ sorts equal to HubSpot search on the same data, and read-your-writes."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.api.conftest import Stack, stack
-from tests.mirror.test_host import migrated_template, synced
+from tests.api.conftest import Stack, running_stack, stack
+from tests.mirror.test_host import migrated_template, sync_now, synced
 
 __all__ = ["migrated_template", "stack", "synced"]
 
@@ -137,11 +139,82 @@ ANALYTICS = [
 async def test_analytics_from_the_mirror_equal_the_live_computation(
     synced: Stack, path: str, params: dict[str, str]
 ) -> None:
-    async with synced.client("alice") as alice:
+    mirror = await same_from_both(synced, path, params)
+    assert mirror["data"].get("total_count", mirror["data"].get("total_contacts"))
+
+
+async def same_from_both(stack: Stack, path: str, params: dict[str, str]) -> dict[str, Any]:
+    """Alice's figures from the mirror, checked equal to the live computation's."""
+    async with stack.client("alice") as alice:
         mirror = await read(alice, path, source="mirror", **params)
         live = await read(alice, path, source="live", **params)
     assert mirror["meta"]["source"] == "mirror" and live["meta"]["source"] == "live"
     strip = {"computed_at", "note"}
     same = {k: v for k, v in mirror["data"].items() if k not in strip}
     assert same == {k: v for k, v in live["data"].items() if k not in strip}
-    assert mirror["data"].get("total_count", mirror["data"].get("total_contacts"))
+    return mirror
+
+
+# Amounts that take every path of the mirror's amount columns: scales 0 to 10, trailing zeros,
+# negative, a value past the columns' 19 digits (read from the JSON), one past the 18 integer
+# digits the live computation takes (no amount on either side), none at all.
+UNUSUAL_AMOUNTS = (
+    "1500.50",
+    "0.25",
+    "-30",
+    "1200.000",
+    "1E+3",
+    "0.0000000001",
+    "123456789012345678.25",
+    "98765432109876543210.5",
+    "",
+    "7",
+)
+
+
+@pytest.fixture
+async def unusual_deals(
+    hubspot_env: dict[str, str], sqlite_url: str, migrated_template: Path
+) -> AsyncIterator[Stack]:
+    """Portal A, with deals of `UNUSUAL_AMOUNTS` closing in April 2026 added, mirrored."""
+    from atom_hubspot.sandbox.objects import DEALS
+    from tests.api.conftest import PORTAL_A
+
+    env = {**hubspot_env, "HUBSPOT_SYNC_INTERVAL": "3600"}
+    async with running_stack(env, sqlite_url, migrated_template) as st:
+        portal = st.sandbox.portals[PORTAL_A]
+        stages = sorted({r.properties["dealstage"] for r in portal.records["deals"].values()})
+        for i, amount in enumerate(UNUSUAL_AMOUNTS):
+            deal = {
+                "dealname": f"Unusual {i}",
+                "amount": amount,
+                "pipeline": "default",
+                "dealstage": stages[i % len(stages)],
+                "closedate": f"2026-04-0{1 + i % 9}T10:00:00.000Z",
+            }
+            # Made an hour ago: HubSpot's search (and the sandbox's) has indexed them.
+            portal.create(DEALS, deal, st.sandbox.now() - 3600)
+        await sync_now(st)
+        yield st
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"close_date_from": "2026-04-01", "close_date_to": "2026-04-05"},
+        {"pipeline_id": "default"},
+    ],
+)
+async def test_deal_figures_over_the_amount_columns_equal_the_live_computation(
+    unusual_deals: Stack, params: dict[str, str]
+) -> None:
+    mirror = await same_from_both(unusual_deals, "/api/hubspot/analytics/deals", params)
+    # Exact sums: the fractional and the 20-digit amounts are in, to the last digit; the
+    # amounts past 18 integer digits or missing count as deals without amount.
+    if not params:
+        stages = [s for p in mirror["data"]["pipelines"] for s in p["stages"]]
+        assert sum(s["without_amount"] for s in stages) >= 2
+        assert "123456789" in mirror["data"]["total_amount"]
+        assert mirror["data"]["total_amount"].endswith(".0000000001")
+
