@@ -52,6 +52,7 @@ from atom_hubspot.service.mirror import (
     Sourced,
     check_source,
     now_utc,
+    record_as_of,
 )
 from atom_hubspot.service.scoring import ScoreProperty, pick_score, score_properties
 from atom_hubspot.storage.mirror import MirroredRecord
@@ -729,7 +730,8 @@ class HubSpotCRMService:
                 found = await self.mirror.get(object_type, int(existing_record_id(record_id)))
                 if found is not None:
                     names = property_names("properties", properties)
-                    return _from_mirror(kind, found, names), Sourced(source="mirror", as_of=as_of)
+                    sourced = Sourced(source="mirror", as_of=record_as_of(as_of, found))
+                    return _from_mirror(kind, found, names), sourced
                 if source == "mirror":
                     raise NotFound(f"No record with id {record_id!r} in the mirror.")
         record = await self.read_record(

@@ -180,6 +180,14 @@ def as_of(state: SyncStateView) -> datetime | None:
     return state.synced_through
 
 
+def record_as_of(state_as_of: datetime | None, record: MirroredRecord) -> datetime | None:
+    """What one mirrored record is as of: when the mirror last wrote it from HubSpot's answer
+    (a change feed event refreshes a record long after the last sync), or the point through
+    which the mirror holds every change, whichever is later."""
+    stamps = [t for t in (state_as_of, record.synced_at) if t is not None]
+    return max(stamps) if stamps else None
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 

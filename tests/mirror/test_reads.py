@@ -4,6 +4,7 @@ sorts equal to HubSpot search on the same data, and read-your-writes."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +219,38 @@ async def test_deal_figures_over_the_amount_columns_equal_the_live_computation(
         assert "123456789" in mirror["data"]["total_amount"]
         assert mirror["data"]["total_amount"].endswith(".0000000001")
 
+
+async def test_a_record_the_feed_refreshed_is_as_of_its_own_refresh(synced: Stack) -> None:
+    from tests.api.conftest import PORTAL_A
+    from tests.feed.test_applier import api, settle, wire
+
+    applier, _, _ = await wire(synced)
+    async with synced.client("alice") as alice:
+        page = await read(alice, "/api/hubspot/contacts", limit="2", source="mirror")
+        rid, other = (r["id"] for r in page["data"]["results"])
+        before = await read(alice, f"/api/hubspot/contacts/{rid}", source="mirror")
+        other_before = await read(alice, f"/api/hubspot/contacts/{other}", source="mirror")
+        await api(
+            synced,
+            "PATCH",
+            f"/_sandbox/portals/{PORTAL_A}/objects/contacts/{rid}",
+            {"properties": {"firstname": "Fed"}},
+        )
+        await settle(synced, applier)
+        after = await read(alice, f"/api/hubspot/contacts/{rid}", source="mirror")
+        other_after = await read(alice, f"/api/hubspot/contacts/{other}", source="mirror")
+        status = await read(alice, "/api/hubspot/sync")
+    contacts = next(
+        o for o in status["data"]["portals"][0]["objects"] if o["object_type"] == "contacts"
+    )
+
+    def when(answer: dict[str, Any]) -> datetime:
+        return datetime.fromisoformat(answer["meta"]["as_of"].replace("Z", "+00:00"))
+
+    assert after["data"]["properties"]["firstname"] == "Fed"
+    synced_through = datetime.fromisoformat(contacts["synced_through"].replace("Z", "+00:00"))
+    # Newer than the record's earlier read and than what the last sync covered.
+    assert when(after) > when(before) >= synced_through
+    assert when(after) > synced_through
+    # A record the feed did not touch keeps its own.
+    assert when(other_after) == when(other_before) < when(after)
