@@ -32,6 +32,9 @@ VERSION_TABLE = "hubspot_alembic_version"
 _VERSION_QUERY = sa.text(f"SELECT version_num FROM {VERSION_TABLE}")  # noqa: S608 - a constant
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "_migrations"
 SQLITE_BUSY_TIMEOUT_S = 30.0
+# A lookup by key on SQLite runs on the caller's thread (see `Database.first`); a WAL reader
+# takes no lock, so this bound only matters while SQLite recovers its WAL index.
+SQLITE_POINT_READ_TIMEOUT_S = 0.05
 
 
 def _driver_url(url: str, sqlite_driver: str, pg_driver: str) -> str:
@@ -174,8 +177,13 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(to_async_url(url), **kwargs)
         # Work across tenants: its own engine on PostgreSQL when a role for it is configured.
         self._cross_tenant_engine: AsyncEngine | None = None
+        # SQLite: a synchronous engine for `first`'s lookups by key (a file database only: an
+        # in-memory one is private to the connection that made it).
+        self.point_engine: sa.Engine | None = None
         if self.dialect == "sqlite":
             self._sqlite_transactions()
+            if make_url(url).database not in (None, "", ":memory:"):
+                self.point_engine = self._sqlite_point_engine(url)
         elif cross_tenant_url:
             self._cross_tenant_engine = create_async_engine(
                 to_async_url(cross_tenant_url), **kwargs
@@ -229,6 +237,20 @@ class Database:
             immediate = options.get("sqlite_immediate", False)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+    @staticmethod
+    def _sqlite_point_engine(url: str) -> sa.Engine:
+        engine = sa.create_engine(
+            to_sync_url(url), connect_args={"timeout": SQLITE_POINT_READ_TIMEOUT_S}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA query_only=ON")  # lookups only: this engine never writes
+            cur.close()
+
+        return engine
+
     @asynccontextmanager
     async def session(
         self, tenant_id: str | None = None, *, write_lock: bool = True, read_only: bool = False
@@ -262,16 +284,26 @@ class Database:
     async def first(
         self, stmt: sa.Select[Any], params: dict[str, Any], tenant_id: str | None
     ) -> sa.Row[Any] | None:
-        """The first row of one read-only statement, with as few round trips as possible.
+        """The first row of one read-only statement that looks a row up by key, with as few
+        round trips as possible.
 
-        For lookups on every request (the caller's connection). No ORM session: plain rows.
-        SQLite runs the statement without BEGIN/COMMIT: a single statement is its own read
-        transaction there, so it sees one committed snapshot, and WAL readers take no lock;
-        skipping BEGIN and COMMIT saves their trips through aiosqlite's thread. PostgreSQL still
-        needs the transaction, because row-level security's tenant is bound to it alone
-        (`hubspot_bind_tenant`): a policy may read the binding before a call in the same
-        statement would make it, so that cannot be folded into the query.
+        For lookups on every request (the caller's connection, a mirrored record by id). No
+        ORM session: plain rows. SQLite runs the statement without BEGIN/COMMIT: a single
+        statement is its own read transaction there, so it sees one committed snapshot, and WAL
+        readers take no lock. It runs on the calling thread, on a synchronous connection: an
+        indexed lookup takes SQLite microseconds, a hand-off to aiosqlite's thread and back
+        (execute, fetch, reset) several times that. Should SQLite be busy all the same (it
+        recovers its WAL index after a crash), the lookup goes the asynchronous way, which may
+        wait. PostgreSQL still needs the transaction, because row-level security's tenant is
+        bound to it alone (`hubspot_bind_tenant`): a policy may read the binding before a call
+        in the same statement would make it, so that cannot be folded into the query.
         """
+        if self.point_engine is not None:
+            try:
+                with self.point_engine.connect() as conn:
+                    return conn.execute(stmt, params).first()
+            except sa.exc.OperationalError:
+                pass  # busy, or unreadable: the asynchronous way says which
         rows = await self.rows(stmt, params, tenant_id, first_only=True)
         return rows[0] if rows else None
 
@@ -324,6 +356,8 @@ class Database:
             )
 
     async def dispose(self) -> None:
+        if self.point_engine is not None:
+            self.point_engine.dispose()
         await self.engine.dispose()
         if self._cross_tenant_engine is not None:
             await self._cross_tenant_engine.dispose()

@@ -29,11 +29,15 @@ def statements(db: Database) -> Iterator[list[str]]:
     def count(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
         seen.append(statement)
 
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    # Every engine the database runs statements on (SQLite's lookups by key have their own).
+    engines = [e for e in (db.engine.sync_engine, db.point_engine) if e is not None]
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
     try:
         yield seen
     finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
 
 
 async def _request(manager: ConnectionManager, portal_id: int | None = None) -> int:
