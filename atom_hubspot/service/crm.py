@@ -511,7 +511,8 @@ class HubSpotCRMService:
             rid = int(existing_record_id(record_id))
             found = await self.mirror.get(mapping.OBJECT_TYPES[kind], rid)
             if found is not None:
-                return (await self._from_mirror_unified(kind, [found]))[0].with_origin(origin)
+                own = ReadOrigin(source="mirror", as_of=record_as_of(origin.as_of, found))
+                return (await self._from_mirror_unified(kind, [found]))[0].with_origin(own)
             if source == "mirror":
                 raise NotFound(f"No {kind} with id {record_id!r} in the mirror.")
         obj = await self.get_object(kind, record_id)
