@@ -13,7 +13,7 @@ from typing import Annotated, Any, Generic, Literal, Protocol, Self, TypeVar, ru
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from atom_host_stub.contract import FilterOp, ObjectKind, ReadSource
+from atom_host_stub._contract_types import FilterOp, ObjectKind, ReadSource
 
 # --------------------------------------------------------------------------- answer envelope
 

@@ -18,9 +18,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from atom_host_stub._contract_types import FilterOp, ObjectKind, ReadSource
 
 if TYPE_CHECKING:
     from atom_host_stub._contract_models import (
@@ -292,13 +294,7 @@ class CRMNotConnected(CRMError):
 
 # --------------------------------------------------------------------------- CRM vocabulary
 
-FilterOp = Literal["eq", "neq", "lt", "lte", "gt", "gte", "in", "contains", "has", "not_has"]
-ObjectKind = Literal["contact", "company", "deal"]
-
-# Where a read is answered from: `live` asks the CRM itself now; `mirror` a local copy the
-# provider keeps, however far behind; `auto` (the default) the local copy while it is current,
-# else the CRM. A provider that keeps no copy reads live whatever is asked.
-ReadSource = Literal["auto", "mirror", "live"]
+# FilterOp, ObjectKind and ReadSource (the CRM vocabulary) come from _contract_types.
 
 # --------------------------------------------------------------------------- built on first use
 
