@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from atom_hubspot.oauth import ConnectionManager, OAuthFlow
     from atom_hubspot.oauth.connections import ConnectionInfo
     from atom_hubspot.service.analytics import AnalyticsCache, AnalyticsService
-    from atom_hubspot.service.crm import HubSpotCRMService, PortalProperties
+    from atom_hubspot.service.crm import HubSpotCRMService
+    from atom_hubspot.service.crm_objects import PortalProperties
     from atom_hubspot.service.list_sends import ListSendRunner, ListSendService
     from atom_hubspot.service.marketing import MarketingService, SendMode
     from atom_hubspot.service.mirror import MirrorAccess

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
@@ -37,7 +37,6 @@ from atom_hubspot.service.mirror import MirrorAccess, Source, Sourced
 if TYPE_CHECKING:
     from atom_hubspot.client import HubSpotClient
     from atom_hubspot.service.analytics import AnalyticsCache
-    from atom_hubspot.service.crm import HubSpotCRMService
 
 SCORE_FIELD_TYPE = "calculation_score"
 DEFAULT_SCORE = "hubspotscore"
@@ -264,6 +263,13 @@ class ScoreBands(BaseModel):
 # --------------------------------------------------------------------------- the service
 
 
+class ScoreSource(Protocol):
+    """Where the score properties come from: the CRM service's cached property definitions
+    (`HubSpotCRMService` is one)."""
+
+    async def score_properties(self) -> tuple[tuple[ScoreProperty, ...], bool]: ...
+
+
 class ScoringService:
     """Score properties and score bands for one connection; band counts cached under
     `scope_key` like the other analytics."""
@@ -271,7 +277,7 @@ class ScoringService:
     def __init__(
         self,
         client: HubSpotClient,
-        crm: HubSpotCRMService,
+        crm: ScoreSource,
         cache: AnalyticsCache,
         *,
         scope_key: str,

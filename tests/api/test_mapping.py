@@ -17,7 +17,7 @@ from atom_host_stub.contract import (
 )
 from atom_hubspot.client.models import CrmObject, PipelineModel
 from atom_hubspot.errors import InputError, MissingScopes, NotFound, Unavailable
-from atom_hubspot.service import crm, mapping
+from atom_hubspot.service import crm_objects, mapping
 from atom_hubspot.service.crm import HubSpotCRMService
 from tests.api.fakes import FakeClient
 from tests.clocks import StepClock
@@ -279,7 +279,7 @@ async def test_reads_name_custom_properties_from_the_properties_api_cached_per_p
     client.properties.add("contacts", "tier")
     await svc().list_records("contact")
     assert client.properties.calls == ["contacts"]
-    clock.advance(crm.PROPERTY_NAMES_TTL_S + 1)
+    clock.advance(crm_objects.PROPERTY_NAMES_TTL_S + 1)
     page = await svc().list_records("contact")
     assert page.items[0].custom_fields == {"shoe_size": "44", "tier": "gold"}
     assert client.properties.calls == ["contacts", "contacts"]
@@ -303,7 +303,8 @@ async def test_without_the_schema_scope_reads_fall_back_and_say_so_once(
         )
         contact = await svc.get_record("contact", rid)
         assert contact.custom_fields == {"written_one": "x"}
-        clock.advance(crm.PROPERTY_NAMES_TTL_S + 1)  # asked again after expiry: still refused
+        # Asked again after expiry: still refused.
+        clock.advance(crm_objects.PROPERTY_NAMES_TTL_S + 1)
     assert client.properties.calls == ["contacts", "contacts"]
     infos = [r for r in caplog.records if r.name == "atom_hubspot.service.crm"]
     assert len(infos) == 1 and infos[0].levelno == logging.INFO
@@ -319,13 +320,13 @@ async def test_other_failures_keep_the_names_known_and_retry_soon() -> None:
     clock = StepClock(1000.0)
     svc = HubSpotCRMService(client, property_names=cache, clock=clock)
     assert (await svc.get_record("deal", rid)).custom_fields == {"renewal_term": "12"}
-    clock.advance(crm.PROPERTY_NAMES_TTL_S + 1)
+    clock.advance(crm_objects.PROPERTY_NAMES_TTL_S + 1)
     client.properties.error = Unavailable("down", status=503)
     # The read still works, with the names last listed.
     assert (await svc.get_record("deal", rid)).custom_fields == {"renewal_term": "12"}
     await svc.get_record("deal", rid)
     assert len(client.properties.calls) == 2  # not asked on every read meanwhile
-    clock.advance(crm.PROPERTY_NAMES_RETRY_S + 1)
+    clock.advance(crm_objects.PROPERTY_NAMES_RETRY_S + 1)
     client.properties.error = None
     await svc.get_record("deal", rid)
     assert len(client.properties.calls) == 3
