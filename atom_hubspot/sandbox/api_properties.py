@@ -17,9 +17,8 @@ from starlette.responses import Response
 from atom_hubspot.sandbox.errors import ApiError, validation
 from atom_hubspot.sandbox.objects import (
     PROPERTY_TYPES,
-    READ_ONLY,
     ObjectType,
-    iso_ms,
+    property_definition,
     resolve_type,
 )
 from atom_hubspot.sandbox.routing import Call, Router, json_response, require_scopes
@@ -68,68 +67,6 @@ _GROUPS = {
 }
 
 
-def _definition(
-    otype: ObjectType,
-    name: str,
-    *,
-    label: str,
-    type_: str,
-    field_type: str,
-    group: str,
-    hubspot_defined: bool,
-    created: float,
-    description: str = "",
-    options: list[Any] | None = None,
-    calculated: bool = False,
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "label": label,
-        "type": type_,
-        "fieldType": field_type,
-        "groupName": group,
-        "description": description,
-        "options": options or [],
-        "displayOrder": -1,
-        "hidden": False,
-        "formField": otype.name == "contacts" and not hubspot_defined and not calculated,
-        "hasUniqueValue": name == otype.unique_prop,
-        "calculated": calculated,
-        "externalOptions": False,
-        "hubspotDefined": hubspot_defined,
-        "archived": False,
-        "createdAt": iso_ms(created),
-        "updatedAt": iso_ms(created),
-        "modificationMetadata": {
-            "archivable": not hubspot_defined,
-            "readOnlyDefinition": hubspot_defined,
-            # HubSpot writes these itself; the API refuses a value for them.
-            "readOnlyValue": name in READ_ONLY or calculated,
-        },
-    }
-
-
-def lead_score_definition(
-    otype: ObjectType, name: str, *, label: str, created: float
-) -> dict[str, Any]:
-    """A score property as the lead scoring tool makes one when a score is published: a
-    calculated number (`fieldType: calculation_score`) that only HubSpot writes, in the
-    portal's own properties (not HubSpot-defined). The group name is the sandbox's choice.
-    https://knowledge.hubspot.com/scoring/build-lead-scores"""
-    return _definition(
-        otype,
-        name,
-        label=label,
-        type_="number",
-        field_type="calculation_score",
-        group="scoring",
-        hubspot_defined=False,
-        created=created,
-        description="Set by the lead scoring tool",
-        calculated=True,
-    )
-
-
 def _label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
@@ -141,7 +78,7 @@ def definitions(portal: Portal, otype: ObjectType, now: float) -> list[dict[str,
     for name, kind in builtin.items():
         type_, field_type = _WIRE_TYPES.get(kind, ("string", "text"))
         out.append(
-            _definition(
+            property_definition(
                 otype,
                 name,
                 label=_LABELS.get(name) or _label(name),
@@ -162,7 +99,7 @@ def definitions(portal: Portal, otype: ObjectType, now: float) -> list[dict[str,
     out += list(created.values())
     for name in sorted(custom):
         out.append(
-            _definition(
+            property_definition(
                 otype,
                 name,
                 label=_label(name),
@@ -220,7 +157,7 @@ async def create_property(call: Call) -> Response:
     existing = {d["name"] for d in definitions(portal, otype, call.now)}
     if name in existing:
         raise ApiError(409, f"Property named '{name}' already exists.", "OBJECT_ALREADY_EXISTS")
-    definition = _definition(
+    definition = property_definition(
         otype,
         name,
         label=str(body["label"]),

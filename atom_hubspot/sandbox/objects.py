@@ -319,3 +319,68 @@ class PropertyCheck:
                 ],
             )
         return out
+
+
+# --------------------------------------------------------------------------- definitions
+
+
+def property_definition(
+    otype: ObjectType,
+    name: str,
+    *,
+    label: str,
+    type_: str,
+    field_type: str,
+    group: str,
+    hubspot_defined: bool,
+    created: float,
+    description: str = "",
+    options: list[Any] | None = None,
+    calculated: bool = False,
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": label,
+        "type": type_,
+        "fieldType": field_type,
+        "groupName": group,
+        "description": description,
+        "options": options or [],
+        "displayOrder": -1,
+        "hidden": False,
+        "formField": otype.name == "contacts" and not hubspot_defined and not calculated,
+        "hasUniqueValue": name == otype.unique_prop,
+        "calculated": calculated,
+        "externalOptions": False,
+        "hubspotDefined": hubspot_defined,
+        "archived": False,
+        "createdAt": iso_ms(created),
+        "updatedAt": iso_ms(created),
+        "modificationMetadata": {
+            "archivable": not hubspot_defined,
+            "readOnlyDefinition": hubspot_defined,
+            # HubSpot writes these itself; the API refuses a value for them.
+            "readOnlyValue": name in READ_ONLY or calculated,
+        },
+    }
+
+
+def lead_score_definition(
+    otype: ObjectType, name: str, *, label: str, created: float
+) -> dict[str, Any]:
+    """A score property as the lead scoring tool makes one when a score is published: a
+    calculated number (`fieldType: calculation_score`) that only HubSpot writes, in the
+    portal's own properties (not HubSpot-defined). The group name is the sandbox's choice.
+    https://knowledge.hubspot.com/scoring/build-lead-scores"""
+    return property_definition(
+        otype,
+        name,
+        label=label,
+        type_="number",
+        field_type="calculation_score",
+        group="scoring",
+        hubspot_defined=False,
+        created=created,
+        description="Set by the lead scoring tool",
+        calculated=True,
+    )

@@ -10,7 +10,7 @@ import random
 import uuid
 from typing import Any
 
-from atom_hubspot.sandbox.objects import COMPANIES, CONTACTS, DEALS, iso_ms
+from atom_hubspot.sandbox.objects import COMPANIES, CONTACTS, DEALS, iso_ms, lead_score_definition
 from atom_hubspot.sandbox.state import Campaign, CrmList, Portal, Record
 
 FIRST = [
@@ -534,8 +534,6 @@ def seed_scores(portal: Portal, contacts: list[Record], rng: random.Random, now:
     """`hubspotscore` (HubSpot's legacy default score) and one lead scoring tool score on the
     contacts, with values spread over 0..100 (the fit score also a little below), and some
     contacts without a score. Scores are calculated by HubSpot: no modification date moves."""
-    from atom_hubspot.sandbox.api_properties import lead_score_definition
-
     name, label = LEAD_SCORE
     portal.property_defs.setdefault(CONTACTS.name, {})[name] = lead_score_definition(
         CONTACTS, name, label=label, created=now - 200 * DAY
