@@ -30,10 +30,10 @@ from atom_host_stub.agent_tools import (
     Confirmations,
     ToolFailure,
     ToolRunner,
-    crm_tools,
 )
 from atom_host_stub.auth import ApiKeyAuthenticator, Unauthorized
 from atom_host_stub.contract import FIELDS_MODELS, AgentTool, Principal
+from atom_host_stub.crm_tools import crm_tools
 from atom_host_stub.host import MCP_PATH, Host, host_version
 from atom_host_stub.mcp_confirm import call_with_consent
 
