@@ -362,7 +362,8 @@ class McpSlot:
         """The OAuth routes for /mcp (mcp_auth.py), or none when the public URL cannot be an
         OAuth issuer (plain http off this machine); API keys work either way."""
         from atom_host_stub.host_db import HostDatabase
-        from atom_host_stub.mcp_auth import HostOAuthProvider, oauth_routes
+        from atom_host_stub.mcp_auth import HostOAuthProvider
+        from atom_host_stub.mcp_oauth_routes import oauth_routes
 
         self.db = self.db or HostDatabase(host.settings.database_url)
         provider = HostOAuthProvider(
