@@ -34,7 +34,8 @@ from atom_hubspot.feed.rounds import Rounds
 from atom_hubspot.storage.feed import FeedInbox
 from atom_hubspot.storage.mirror import MirrorStore
 from atom_hubspot.storage.models import FeedEvent
-from atom_hubspot.sync.engine import RECORD_TYPES, PortalSyncer
+from atom_hubspot.sync.engine import PortalSyncer
+from atom_hubspot.sync.objects import RECORD_TYPES
 
 if TYPE_CHECKING:
     from atom_hubspot.client import HubSpotClient

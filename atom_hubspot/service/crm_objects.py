@@ -203,7 +203,7 @@ class HubSpotObjects:
         next sync brings the record."""
         if self.mirror is None:
             return
-        from atom_hubspot.sync.engine import to_mirrored
+        from atom_hubspot.sync.objects import to_mirrored
 
         try:
             await self.mirror.wrote(mapping.OBJECT_TYPES[kind], to_mirrored(obj))

@@ -16,6 +16,10 @@ list, so a periodic reconciliation lists every id and archives the mirror's reco
 longer has; merges arrive as the survivor's `hs_merged_object_ids` and are resolved on upsert.
 
 Calls go through the governor's `sync` lane, so people waiting for HubSpot go first.
+
+Beside this module: `objects` (the types, properties and link names the sync knows, a HubSpot
+object as a mirrored record), `outcome` (progress and reports), `portal_wide` (pipelines, lists
+and campaigns, read whole each run).
 """
 
 from __future__ import annotations
@@ -24,140 +28,44 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from atom_hubspot.client.objects import MAX_LIST_LIMIT
 from atom_hubspot.client.search import MAX_SEARCH_LIMIT, Filter, FilterGroup, SearchRequest
 from atom_hubspot.errors import HubSpotError, MissingScopes, TierRequired
 from atom_hubspot.storage.mirror import MirroredRecord, MirrorStore, merged_ids
+from atom_hubspot.sync.objects import (
+    ASSOCIATED,
+    ASSOCIATION_TYPE_NAMES,
+    FALLBACK_PROPERTIES,
+    MODIFIED_PROPERTY,
+    RECORD_TYPES,
+    SYNC_TYPES,
+    URL_PROPERTY_BUDGET,
+    chunks,
+    ms,
+    to_mirrored,
+    utc,
+)
+from atom_hubspot.sync.outcome import (
+    ObjectSyncResult,
+    Progress,
+    StillHolder,
+    SyncProgress,
+    SyncReport,
+    SyncStopped,
+)
+from atom_hubspot.sync.portal_wide import PortalWideSync
 
 if TYPE_CHECKING:
     from atom_hubspot.client import CrmObject, HubSpotClient, ObjectPage
 
 log = logging.getLogger("atom_hubspot.sync")
 
-RECORD_TYPES = ("contacts", "companies", "deals")
-SYNC_TYPES = (*RECORD_TYPES, "pipelines", "lists", "campaigns")
-MODIFIED_PROPERTY = {
-    "contacts": "lastmodifieddate",
-    "companies": "hs_lastmodifieddate",
-    "deals": "hs_lastmodifieddate",
-}
-# The links mirrored, read from the side HubSpot lists them on.
-ASSOCIATED = {"contacts": ("companies",), "companies": (), "deals": ("contacts", "companies")}
-# Inline associations on list answers name their type; these are HubSpot's default ones.
-# https://developers.hubspot.com/docs/api-reference/crm-associations-v4/guide
-ASSOCIATION_TYPE_NAMES = {
-    "contact_to_company": 1,
-    "contact_to_company_unlabeled": 279,
-    "company_to_contact": 2,
-    "company_to_contact_unlabeled": 280,
-    "deal_to_contact": 3,
-    "contact_to_deal": 4,
-    "deal_to_company": 5,
-    "deal_to_company_unlabeled": 341,
-    "company_to_deal": 6,
-    "company_to_deal_unlabeled": 342,
-}
-# A list call names its properties in the URL; connectors keep that under about 15,000
-# characters. Properties past it are read by batch read, which takes them in the body.
-URL_PROPERTY_BUDGET = 15_000
-FALLBACK_PROPERTIES = {
-    "contacts": ["email", "firstname", "lastname", "phone", "company", "lifecyclestage"],
-    "companies": ["name", "domain", "industry", "numberofemployees", "city", "country"],
-    "deals": ["dealname", "amount", "dealstage", "pipeline", "closedate", "deal_currency_code"],
-}
 
-
-@dataclass
-class SyncProgress:
-    """What a run has done so far for one object type (for progress bars and status)."""
-
-    portal_id: int
-    object_type: str
-    mode: str
-    processed: int
-    expected: int | None
-    started: float
-    now: float
-
-    @property
-    def rate(self) -> float:
-        spent = self.now - self.started
-        return self.processed / spent if spent > 0 else 0.0
-
-    @property
-    def eta_s(self) -> float | None:
-        if not self.expected or self.rate <= 0:
-            return None
-        return max(0.0, (self.expected - self.processed) / self.rate)
-
-
-@dataclass
-class ObjectSyncResult:
-    object_type: str
-    mode: str
-    records: int = 0
-    archived: int = 0
-    error: str | None = None
-    seconds: float = 0.0
-
-
-@dataclass
-class SyncReport:
-    portal_id: int
-    results: list[ObjectSyncResult] = field(default_factory=list)
-    skipped: str | None = None  # why nothing ran (another process holds the portal)
-
-    @property
-    def ok(self) -> bool:
-        return self.skipped is None and all(r.error is None for r in self.results)
-
-
-Progress = Callable[[SyncProgress], None]
-# Called between pages; False means this process no longer holds the portal: stop.
-StillHolder = Callable[[], Awaitable[bool]]
-
-
-class SyncStopped(Exception):
-    """The run stopped between pages (the lease was lost); its cursor is stored."""
-
-
-def _ms(dt: datetime) -> str:
-    return str(int(dt.timestamp() * 1000))
-
-
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
-
-
-def to_mirrored(obj: CrmObject) -> MirroredRecord:
-    return MirroredRecord(
-        id=int(obj.id),
-        properties=dict(obj.properties),
-        created_at=obj.created_at,
-        updated_at=obj.updated_at,
-        archived=bool(obj.archived),
-        archived_at=obj.archived_at,
-    )
-
-
-def _chunks(names: Sequence[str], budget: int) -> list[list[str]]:
-    out: list[list[str]] = [[]]
-    size = 0
-    for name in names:
-        if out[-1] and size + len(name) + 1 > budget:
-            out.append([])
-            size = 0
-        out[-1].append(name)
-        size += len(name) + 1
-    return out
-
-
-class PortalSyncer:
+class PortalSyncer(PortalWideSync):
     """Syncs one portal's mirror through one client (in the governor's sync lane)."""
 
     def __init__(
@@ -236,10 +144,6 @@ class PortalSyncer:
             return await self._small(object_type, self._lists)
         return await self._small(object_type, self._campaigns)
 
-    async def _check_holder(self) -> None:
-        if self.still_holder is not None and not await self.still_holder():
-            raise SyncStopped
-
     def _report(
         self, object_type: str, mode: str, processed: int, expected: int | None, t0: float
     ) -> None:
@@ -279,7 +183,7 @@ class PortalSyncer:
             if not (resuming and state.mode == "full" and not full):
                 state.cursor = {}
                 state.processed = 0
-                state.run_started_at = _utc(self.clock())
+                state.run_started_at = utc(self.clock())
             result = await self._full(object_type, state)
         elif resuming and state.mode == "full":
             result = await self._full(object_type, state)
@@ -294,12 +198,12 @@ class PortalSyncer:
 
     async def _full(self, object_type: str, state: Any) -> ObjectSyncResult:
         """List every record page by page; `after` is committed with each page."""
-        started_at: datetime = state.run_started_at or _utc(self.clock())
+        started_at: datetime = state.run_started_at or utc(self.clock())
         processed = int(state.processed or 0)
         after = state.cursor.get("after")
         api = self.client.objects(object_type)
         names = await self.properties_of(object_type)
-        first, *rest = _chunks(names, URL_PROPERTY_BUDGET)
+        first, *rest = chunks(names, URL_PROPERTY_BUDGET)
         expected = await self._estimate(object_type)
         await self.store.save_state(
             self.portal_id,
@@ -356,7 +260,7 @@ class PortalSyncer:
                     await ahead
         # Whatever the pass did not see is gone from HubSpot (archived or deleted).
         archived = await self.store.archive_unseen(self.portal_id, object_type, started_at)
-        now = _utc(self.clock())
+        now = utc(self.clock())
         await self.store.save_state(
             self.portal_id,
             object_type,
@@ -428,7 +332,7 @@ class PortalSyncer:
             since = state.synced_through - timedelta(seconds=self.overlap_s)
             # Capped at this run's start: records changed meanwhile are the next run's, so a
             # busy portal cannot keep this run going.
-            upper = _utc(self.clock())
+            upper = utc(self.clock())
             after_id = 0
             processed = 0
         cursor = {"since": since.isoformat(), "upper": upper.isoformat()}
@@ -452,7 +356,7 @@ class PortalSyncer:
             request = SearchRequest(
                 filter_groups=[
                     FilterGroup.of(
-                        Filter.between(modified, _ms(since), _ms(upper)),
+                        Filter.between(modified, ms(since), ms(upper)),
                         Filter.gt("hs_object_id", after_id),
                     )
                 ],
@@ -481,7 +385,7 @@ class PortalSyncer:
             status="current",
             cursor={},
             synced_through=upper,
-            last_success_at=_utc(self.clock()),
+            last_success_at=utc(self.clock()),
             processed=processed,
             last_error=None,
         )
@@ -494,7 +398,7 @@ class PortalSyncer:
         after: str | None = None
         low = 0
         archived = 0
-        started = _utc(self.clock())
+        started = utc(self.clock())
         while True:
             await self._check_holder()
             page = await api.list(limit=MAX_LIST_LIMIT, after=after, properties=["hs_object_id"])
@@ -510,7 +414,7 @@ class PortalSyncer:
             low = high
             if after is None:
                 break
-        await self.store.save_state(self.portal_id, object_type, reconciled_at=_utc(self.clock()))
+        await self.store.save_state(self.portal_id, object_type, reconciled_at=utc(self.clock()))
         if archived:
             log.info(
                 "portal %s: %d %s no longer in HubSpot, archived in the mirror",
@@ -533,7 +437,7 @@ class PortalSyncer:
         if not wanted:
             return 0, 0
         names = await self.properties_of(object_type)
-        read_at = _utc(self.clock())
+        read_at = utc(self.clock())
         batch = await self.client.objects(object_type).batch_read(wanted, properties=names)
         records = [to_mirrored(o) for o in batch.results]
         written = await self.store.upsert_records(self.portal_id, object_type, records)
@@ -552,85 +456,3 @@ class PortalSyncer:
     async def refresh_links(self, object_type: str, ids: list[int]) -> None:
         """The mirrored links of these records, read again from HubSpot."""
         await self._read_links(object_type, ids)
-
-    async def refresh_lists(self) -> int:
-        """Every list and its members again (list membership changed)."""
-        return await self._lists()
-
-    # ------------------------------------------------------------------ small types
-
-    async def _small(
-        self, object_type: str, fetch: Callable[[], Awaitable[int]]
-    ) -> ObjectSyncResult:
-        await self.store.save_state(
-            self.portal_id,
-            object_type,
-            status="running",
-            mode="full",
-            run_started_at=_utc(self.clock()),
-            last_error=None,
-        )
-        try:
-            n = await fetch()
-        except (MissingScopes, TierRequired) as exc:
-            # Not this portal's (tier, scopes): nothing to mirror, say why.
-            await self.store.save_state(
-                self.portal_id,
-                object_type,
-                status="current",
-                last_success_at=_utc(self.clock()),
-                processed=0,
-                last_error=f"{exc.code}: {exc.message}"[:500],
-            )
-            return ObjectSyncResult(object_type, "full", 0, error=None)
-        now = _utc(self.clock())
-        await self.store.save_state(
-            self.portal_id,
-            object_type,
-            status="current",
-            synced_through=now,
-            last_success_at=now,
-            processed=n,
-            last_error=None,
-        )
-        return ObjectSyncResult(object_type, "full", n)
-
-    async def _pipelines(self) -> int:
-        pipelines = await self.client.pipelines.list("deals")
-        await self.store.replace_pipelines(
-            self.portal_id,
-            "deals",
-            [p.model_dump(by_alias=True, mode="json") for p in pipelines],
-        )
-        return len(pipelines)
-
-    async def _lists(self) -> int:
-        found: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            await self._check_holder()
-            page = await self.client.lists.search(count=500, offset=offset)
-            found += [x.model_dump(by_alias=True, mode="json") for x in page.lists]
-            offset += len(page.lists)
-            if not page.has_more or not page.lists:
-                break
-        await self.store.replace_lists(self.portal_id, found)
-        for x in found:
-            if x.get("processingType") == "DYNAMIC" and not x.get("listId"):
-                continue
-            members = [int(m.record_id) async for m in self.client.lists.iter_members(x["listId"])]
-            await self.store.replace_list_members(self.portal_id, str(x["listId"]), members)
-        return len(found)
-
-    async def _campaigns(self) -> int:
-        found: list[dict[str, Any]] = []
-        after: str | None = None
-        while True:
-            await self._check_holder()
-            page = await self.client.campaigns.list(limit=100, after=after)
-            found += [c.model_dump(by_alias=True, mode="json") for c in page.results]
-            after = page.next_after
-            if after is None:
-                break
-        await self.store.upsert_campaigns(self.portal_id, found)
-        return len(found)

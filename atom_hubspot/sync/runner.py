@@ -25,7 +25,9 @@ from atom_hubspot.errors import HubSpotError, NotConnected
 from atom_hubspot.storage.leases import Lease, LeaseStore, new_holder_id
 from atom_hubspot.storage.mirror import MirrorStore
 from atom_hubspot.storage.models import Connection
-from atom_hubspot.sync.engine import SYNC_TYPES, PortalSyncer, Progress, SyncReport
+from atom_hubspot.sync.engine import PortalSyncer
+from atom_hubspot.sync.objects import SYNC_TYPES
+from atom_hubspot.sync.outcome import Progress, SyncReport
 
 if TYPE_CHECKING:
     from atom_hubspot.client import HubSpotClient
