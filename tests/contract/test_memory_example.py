@@ -3,16 +3,22 @@ its CI would: `pytest` in its folder, where pyproject.toml adds `--atom-crm-cont
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
 
 def test_the_example_passes_its_tests_and_the_contract_suite(
-    pytester: pytest.Pytester, memory_crm_example: Path
+    pytester: pytest.Pytester, memory_crm_example: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = pytester.runpytest_inprocess(
+    # Its own interpreter (PYTHONPATH: the example, where it is not pip-installed): an
+    # in-process run drops what it imported from sys.modules afterwards, and SQLAlchemy's
+    # compiled extensions, first imported in there, would be half re-imported by later tests.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))
+    result = pytester.runpytest_subprocess(
         *("-p", "no:cacheprovider", "-v", "--rootdir", str(memory_crm_example)),
         *("-c", str(memory_crm_example / "pyproject.toml"), str(memory_crm_example / "tests")),
     )

@@ -122,7 +122,11 @@ def test_a_plugin_written_from_the_guide_loads_passes_the_contract_and_serves_ap
     assert record.manifest is not None and record.manifest.version == meta["version"]
     assert record.manifest.capabilities == ["crm"]
 
-    result = pytester.runpytest_inprocess(
+    # Its own interpreter, as the plugin's CI would run it: an in-process run drops the modules
+    # it imported from sys.modules afterwards, and a compiled extension imported for the first
+    # time in there (SQLAlchemy's) would be half re-imported by later tests of this session.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))
+    result = pytester.runpytest_subprocess(
         *("-p", "no:cacheprovider", "-v", "--rootdir", str(project)),
         *("-c", str(project / "pyproject.toml"), str(project / "tests")),
     )
