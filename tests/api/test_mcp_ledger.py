@@ -163,18 +163,25 @@ async def test_an_expired_token_never_commits_but_a_recorded_one_replays(
 async def test_a_commit_still_running_elsewhere_is_waited_for_then_reported(
     ledger: DatabaseLedger,
 ) -> None:
-    release = asyncio.Event()
+    claimed, release = asyncio.Event(), asyncio.Event()
+    runs: list[int] = []
 
     async def slow() -> dict[str, Any]:
+        runs.append(1)  # only a caller that claimed the token gets here
+        claimed.set()
         await release.wait()
         return {"n": 2}
 
     soon = int(time.time()) + 60
     first = asyncio.create_task(ledger.once("nonce-c", "crm_create", soon, slow))
-    await asyncio.sleep(0.05)
+    claiming = asyncio.create_task(claimed.wait())
+    await asyncio.wait({first, claiming}, return_when=asyncio.FIRST_COMPLETED)
+    claiming.cancel()
+    assert claimed.is_set(), first.result()  # else the first call ended early: show why
     with pytest.raises(ToolFailure) as pending:
         await ledger.once("nonce-c", "crm_create", soon, slow)
     assert pending.value.code == "confirmation_in_progress"
+    assert runs == [1] and not first.done()
     release.set()
     assert await first == ({"n": 2}, False)
     assert await ledger.once("nonce-c", "crm_create", soon, slow) == ({"n": 2}, True)
