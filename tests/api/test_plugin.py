@@ -119,7 +119,8 @@ def test_plugin_works_without_the_web_framework(tmp_path: Path, hubspot_env) -> 
             "routes": routes, "checks": [n for n, _ in checks], "services": services,
             "health": health.status,
             "host_machinery": sorted(m for m in sys.modules if m.startswith("atom_host_stub.")
-                                     and m != "atom_host_stub.contract"),
+                                     and m not in ("atom_host_stub.contract",
+                                                   "atom_host_stub._contract_types")),
             "web": [m for m in ("fastapi", "starlette") if m in sys.modules],
         }))
     """.replace(
