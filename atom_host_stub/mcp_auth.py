@@ -299,17 +299,7 @@ class HostOAuthProvider(
     async def exchange_authorization_code(
         self, client: OAuthClientInformationFull, authorization_code: HostAuthorizationCode
     ) -> OAuthToken:
-        # Single use: whoever deletes the row gets the tokens; a second exchange finds none.
-        engine = await self.db.ready()
-        async with engine.begin() as conn:
-            used = (
-                await conn.execute(
-                    oauth_codes.delete()
-                    .where(oauth_codes.c.digest == digest(authorization_code.code))
-                    .returning(oauth_codes.c.digest)
-                )
-            ).first()
-        if used is None:
+        if not await self._use_once(oauth_codes, authorization_code.code):
             raise TokenError("invalid_grant", "authorization code was already used")
         principal = Principal(
             tenant_id=authorization_code.tenant_id, user_id=authorization_code.user_id
@@ -342,21 +332,22 @@ class HostOAuthProvider(
         refresh_token: HostRefreshToken,
         scopes: list[str],
     ) -> OAuthToken:
-        engine = await self.db.ready()
-        async with engine.begin() as conn:
-            used = (
-                await conn.execute(
-                    oauth_tokens.delete()
-                    .where(oauth_tokens.c.digest == digest(refresh_token.token))
-                    .returning(oauth_tokens.c.digest)
-                )
-            ).first()
-        if used is None:
+        if not await self._use_once(oauth_tokens, refresh_token.token):
             raise TokenError("invalid_grant", "refresh token was already used")
         principal = Principal(tenant_id=refresh_token.tenant_id, user_id=refresh_token.user_id)
         if principal not in self.principals:
             raise TokenError("invalid_grant", "the user's API key is no longer configured")
         return await self._issue(client.client_id or "", principal, scopes, refresh_token.grant_id)
+
+    async def _use_once(self, table: sa.Table, secret: str) -> bool:
+        """Single use: whoever deletes the row holding `secret`'s digest gets to use it; a second
+        use (a replayed code or refresh token, on any worker) finds none."""
+        engine = await self.db.ready()
+        async with engine.begin() as conn:
+            used = await conn.execute(
+                table.delete().where(table.c.digest == digest(secret)).returning(table.c.digest)
+            )
+            return used.first() is not None
 
     async def _issue(
         self, client_id: str, principal: Principal, scopes: list[str], grant_id: str
