@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, cast
 
 from atom_host_stub.contract import HostContext, Principal
@@ -66,18 +67,74 @@ def runtime_of(context: HostContext) -> HubSpotRuntime:
 
 @dataclass(frozen=True)
 class PortalServices:
-    """The services of one principal's connection to one portal."""
+    """The services of one principal's connection to one portal.
+
+    The CRM service is made at once (nearly every route uses it); the others on first use, so
+    a read that needs only the CRM does not build the marketing, sends and scoring services
+    on every request."""
 
     principal: Principal
     connection: ConnectionInfo
     client: HubSpotClient
     crm: HubSpotCRMService
-    marketing: MarketingService
-    analytics: AnalyticsService
-    sends: SendService
-    nurture: NurtureService
-    list_sends: ListSendService
-    scoring: ScoringService
+    runtime: HubSpotRuntime = field(repr=False, compare=False)
+    send_mode: SendMode | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def marketing(self) -> MarketingService:
+        from atom_hubspot.service.marketing import MarketingService
+        from atom_hubspot.service.scheduler import send_mode_for
+
+        settings = self.runtime.settings
+        return MarketingService(
+            self.client,
+            send_concurrency=settings.send_concurrency,
+            send_mode=self.send_mode or send_mode_for(settings),
+        )
+
+    @cached_property
+    def analytics(self) -> AnalyticsService:
+        from atom_hubspot.service.analytics import AnalyticsService
+
+        return AnalyticsService(
+            self.client,
+            self.runtime.analytics_cache(),
+            scope_key=self.connection.id,
+            mirror=self.crm.mirror,
+        )
+
+    @cached_property
+    def sends(self) -> SendService:
+        from atom_hubspot.service.sends import SendService
+
+        return SendService(
+            self.marketing, self.runtime.scheduled_sends(), self.principal, self.connection
+        )
+
+    @cached_property
+    def nurture(self) -> NurtureService:
+        from atom_hubspot.service.nurture import NurtureService
+
+        return NurtureService(self.client, self.marketing)
+
+    @cached_property
+    def list_sends(self) -> ListSendService:
+        from atom_hubspot.service.list_sends import ListSendService
+        from atom_hubspot.storage.list_sends import ListSendStore
+
+        return ListSendService(self.client, ListSendStore(self.runtime.db), self.marketing)
+
+    @cached_property
+    def scoring(self) -> ScoringService:
+        from atom_hubspot.service.scoring import ScoringService
+
+        return ScoringService(
+            self.client,
+            self.crm,
+            self.runtime.analytics_cache(),
+            scope_key=self.connection.id,
+            mirror=self.crm.mirror,
+        )
 
 
 @dataclass
@@ -132,49 +189,27 @@ class HubSpotRuntime:
         *,
         send_mode: SendMode | None = None,
     ) -> PortalServices:
-        """The services over a client already made for `connection`."""
-        from atom_hubspot.service.analytics import AnalyticsCache, AnalyticsService
+        """The services over a client already made for `connection` (the CRM service now,
+        the others on first use)."""
         from atom_hubspot.service.crm import HubSpotCRMService
-        from atom_hubspot.service.list_sends import ListSendService
-        from atom_hubspot.service.marketing import MarketingService
-        from atom_hubspot.service.nurture import NurtureService
-        from atom_hubspot.service.scheduler import send_mode_for
-        from atom_hubspot.service.scoring import ScoringService
-        from atom_hubspot.service.sends import SendService
-        from atom_hubspot.storage.list_sends import ListSendStore
 
-        if self._analytics_cache is None:
-            self._analytics_cache = AnalyticsCache(self.settings.analytics_cache_s)
-        marketing = MarketingService(
-            client,
-            send_concurrency=self.settings.send_concurrency,
-            send_mode=send_mode or send_mode_for(self.settings),
-        )
-        mirror = self.mirror_access(principal, connection)
         crm = HubSpotCRMService(
             client,
             portal_id=connection.portal_id,
             currency_cache=self.portal_currency,
             custom_properties=self.custom_properties,
             property_names=self.portal_properties,
-            mirror=mirror,
+            mirror=self.mirror_access(principal, connection),
         )
-        return PortalServices(
-            principal=principal,
-            connection=connection,
-            client=client,
-            crm=crm,
-            marketing=marketing,
-            analytics=AnalyticsService(
-                client, self._analytics_cache, scope_key=connection.id, mirror=mirror
-            ),
-            sends=SendService(marketing, self.scheduled_sends(), principal, connection),
-            nurture=NurtureService(client, marketing),
-            list_sends=ListSendService(client, ListSendStore(self.db), marketing),
-            scoring=ScoringService(
-                client, crm, self._analytics_cache, scope_key=connection.id, mirror=mirror
-            ),
-        )
+        return PortalServices(principal, connection, client, crm, self, send_mode)
+
+    def analytics_cache(self) -> AnalyticsCache:
+        """The analytics figures kept briefly, shared by every connection (keyed per one)."""
+        from atom_hubspot.service.analytics import AnalyticsCache
+
+        if self._analytics_cache is None:
+            self._analytics_cache = AnalyticsCache(self.settings.analytics_cache_s)
+        return self._analytics_cache
 
     def webhooks(self) -> WebhookReceiver:
         """What takes HubSpot's webhook deliveries into the change feed's inbox."""
