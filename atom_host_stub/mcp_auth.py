@@ -121,6 +121,21 @@ class HostAccessToken(AccessToken):
         return Principal(tenant_id=self.tenant_id, user_id=self.user_id)
 
 
+def _token_fields(token: str, row: Any) -> dict[str, Any]:
+    """What an access or refresh token's model holds, from its row in `oauth_tokens`."""
+    return {
+        "token": token,
+        "client_id": row.client_id,
+        "scopes": row.scopes.split(),
+        "expires_at": int(row.expires_at),
+        "resource": row.resource,
+        "subject": f"{row.tenant_id}/{row.user_id}",
+        "tenant_id": row.tenant_id,
+        "user_id": row.user_id,
+        "grant_id": row.grant_id,
+    }
+
+
 class HostOAuthProvider(
     OAuthAuthorizationServerProvider[HostAuthorizationCode, HostRefreshToken, HostAccessToken]
 ):
@@ -314,17 +329,7 @@ class HostOAuthProvider(
         row = await self._token_row(refresh_token, REFRESH)
         if row is None or row.client_id != client.client_id:
             return None
-        return HostRefreshToken(
-            token=refresh_token,
-            client_id=row.client_id,
-            scopes=row.scopes.split(),
-            expires_at=int(row.expires_at),
-            resource=row.resource,
-            subject=f"{row.tenant_id}/{row.user_id}",
-            tenant_id=row.tenant_id,
-            user_id=row.user_id,
-            grant_id=row.grant_id,
-        )
+        return HostRefreshToken(**_token_fields(refresh_token, row))
 
     async def exchange_refresh_token(
         self,
@@ -414,17 +419,7 @@ class HostOAuthProvider(
         row = await self._token_row(token, ACCESS)
         if row is None:
             return None
-        return HostAccessToken(
-            token=token,
-            client_id=row.client_id,
-            scopes=row.scopes.split(),
-            expires_at=int(row.expires_at),
-            resource=row.resource,
-            subject=f"{row.tenant_id}/{row.user_id}",
-            tenant_id=row.tenant_id,
-            user_id=row.user_id,
-            grant_id=row.grant_id,
-        )
+        return HostAccessToken(**_token_fields(token, row))
 
     async def principal_for_token(self, token: str) -> Principal | None:
         """The principal of a live access token issued for this `/mcp` (its audience), whose
