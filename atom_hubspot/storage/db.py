@@ -13,6 +13,7 @@ only a superuser or BYPASSRLS role can (the plugin says so at start-up).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -35,6 +36,10 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 # A lookup by key on SQLite runs on the caller's thread (see `Database.first`); a WAL reader
 # takes no lock, so this bound only matters while SQLite recovers its WAL index.
 SQLITE_POINT_READ_TIMEOUT_S = 0.05
+# PostgreSQL: a pooled connection idle longer than this is pinged before use. One used more
+# recently is trusted (a ping on every checkout is a round trip on every request); should the
+# server have dropped it all the same, the read is retried once on a fresh connection.
+PING_IDLE_S = 10.0
 
 
 def _driver_url(url: str, sqlite_driver: str, pg_driver: str) -> str:
@@ -171,8 +176,6 @@ class Database:
             # A pooled connection to a local file cannot go stale, so no pre-ping: with
             # aiosqlite it would cost four thread round trips on every checkout.
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
-        else:
-            kwargs["pool_pre_ping"] = True  # a server restart or idle timeout drops connections
         kwargs.update(engine_kwargs)
         self.engine: AsyncEngine = create_async_engine(to_async_url(url), **kwargs)
         # Work across tenants: its own engine on PostgreSQL when a role for it is configured.
@@ -184,10 +187,13 @@ class Database:
             self._sqlite_transactions()
             if make_url(url).database not in (None, "", ":memory:"):
                 self.point_engine = self._sqlite_point_engine(url)
-        elif cross_tenant_url:
-            self._cross_tenant_engine = create_async_engine(
-                to_async_url(cross_tenant_url), **kwargs
-            )
+        else:
+            _ping_when_idle(self.engine)
+            if cross_tenant_url:
+                self._cross_tenant_engine = create_async_engine(
+                    to_async_url(cross_tenant_url), **kwargs
+                )
+                _ping_when_idle(self._cross_tenant_engine)
 
     @property
     def cross_tenant_engine(self) -> AsyncEngine:
@@ -298,12 +304,6 @@ class Database:
         bound to it alone (`hubspot_bind_tenant`): a policy may read the binding before a call
         in the same statement would make it, so that cannot be folded into the query.
         """
-        if self.point_engine is not None:
-            try:
-                with self.point_engine.connect() as conn:
-                    return conn.execute(stmt, params).first()
-            except sa.exc.OperationalError:
-                pass  # busy, or unreadable: the asynchronous way says which
         rows = await self.rows(stmt, params, tenant_id, first_only=True)
         return rows[0] if rows else None
 
@@ -315,24 +315,47 @@ class Database:
         *,
         first_only: bool = False,
     ) -> list[sa.Row[Any]]:
-        """Every row of one read-only statement, the way `first` reads one (see there)."""
+        """Every row of one read-only statement, the way `first` reads one (see there): for
+        short reads on every request (a page of at most a few hundred rows, by an index)."""
+        if self.point_engine is not None:
+            try:
+                with self.point_engine.connect() as sync_conn:
+                    found = sync_conn.execute(stmt, params)
+                    if first_only:
+                        one = found.first()
+                        return [] if one is None else [one]
+                    return list(found.all())
+            except sa.exc.OperationalError:
+                pass  # busy, or unreadable: the asynchronous way says which
         try:
-            async with self._engine_for(tenant_id).connect() as conn:
-                if self.dialect == "sqlite":
-                    conn = await conn.execution_options(sqlite_single_statement=True)
-                elif tenant_id is not None:
-                    await conn.execute(_BIND_TENANT, {"t": tenant_id})
-                # SQLAlchemy's overloads of AsyncConnection.execute resolve to Any for a Select.
-                result: sa.Result[Any] = await conn.execute(stmt, params)
-                if first_only:
-                    row = result.first()
-                    return [] if row is None else [row]
-                return list(result.all())
+            try:
+                return await self._rows(stmt, params, tenant_id, first_only)
+            except sa.exc.DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                # A pooled connection the server had dropped (a restart): SQLAlchemy has
+                # invalidated the pool; a read is safe to run again on a fresh connection.
+                return await self._rows(stmt, params, tenant_id, first_only)
         except (OSError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             log.warning("database unavailable: %s", type(exc).__name__)
             raise StorageError(
                 "The HubSpot plugin's database is unavailable; try again later."
             ) from None
+
+    async def _rows(
+        self, stmt: sa.Select[Any], params: dict[str, Any], tenant_id: str | None, first_only: bool
+    ) -> list[sa.Row[Any]]:
+        async with self._engine_for(tenant_id).connect() as conn:
+            if self.dialect == "sqlite":
+                conn = await conn.execution_options(sqlite_single_statement=True)
+            elif tenant_id is not None:
+                await conn.execute(_BIND_TENANT, {"t": tenant_id})
+            # SQLAlchemy's overloads of AsyncConnection.execute resolve to Any for a Select.
+            result: sa.Result[Any] = await conn.execute(stmt, params)
+            if first_only:
+                row = result.first()
+                return [] if row is None else [row]
+            return list(result.all())
 
     async def check_migrated(self) -> None:
         """Raise StorageError (saying what to run) unless the schema is at the head revision."""
@@ -361,3 +384,27 @@ class Database:
         await self.engine.dispose()
         if self._cross_tenant_engine is not None:
             await self._cross_tenant_engine.dispose()
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled PostgreSQL connection before use only when it has been idle for
+    PING_IDLE_S: SQLAlchemy's recipe for custom pessimistic disconnect handling (a
+    DisconnectionError raised at checkout makes the pool replace the connection and try again).
+    https://docs.sqlalchemy.org/en/20/core/pooling.html#disconnect-handling-pessimistic"""
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "checkin")
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_IDLE_S:
+            return  # new, or used moments ago
+        try:
+            alive = sync_engine.dialect.do_ping(dbapi_conn)
+        except Exception:  # the driver's own error class; any of them: use a new connection
+            alive = False
+        if not alive:
+            raise sa.exc.DisconnectionError("the server dropped an idle pooled connection")
