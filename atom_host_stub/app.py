@@ -5,6 +5,7 @@ Importing this module needs the `api` extra (FastAPI, Jinja2); nothing else in t
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from enum import Enum
@@ -81,6 +82,7 @@ def create_app(
     env: Mapping[str, str] | None = None,
     demo: bool = False,
     strict: bool = False,
+    serving_process: bool = False,
 ) -> FastAPI:
     """Build the app; plugins start in its lifespan (validate_config → startup → demo setup
     → routes), and shut down when it ends. A misconfigured plugin is left out with its
@@ -125,6 +127,8 @@ def create_app(
             async with AsyncExitStack() as stack:
                 if mcp_available():
                     await stack.enter_async_context(mcp.serve(host, authenticator, secret))
+                if serving_process:
+                    settle_heap()
                 serving["ready"] = True
                 yield
         finally:
@@ -227,6 +231,19 @@ def create_app(
     return app
 
 
+def settle_heap() -> None:
+    """Leave what start-up built (plugins, routes, models, schemas: hundreds of thousands of
+    objects that live as long as the process) out of the garbage collector's scans. Frozen
+    objects are never collected, so this is for a process that serves one app until it exits.
+
+    Without this every full collection walks all of it: about 150 ms each on a 2-core machine
+    while serving, a stall every few hundred requests that shows in p99 and in CPU per
+    request. `gc.freeze()` is the standard library's answer for a long-lived heap built once;
+    frozen objects are still freed normally when the process drops them."""
+    gc.collect()
+    gc.freeze()
+
+
 def _browser_navigation(request: Request) -> bool:
     """A browser opening a page (no API key, asks for HTML first), not an API client."""
     accept = request.headers.get("accept", "")
@@ -240,7 +257,8 @@ def _browser_navigation(request: Request) -> bool:
 def app_from_environment() -> FastAPI:
     """The app of one `serve --workers N` worker: its own host, built from the environment."""
     env = read_environment()
-    return create_app(Host.from_env(env), strict=env.get(STRICT_VARIABLE, "") in TRUE_VALUES)
+    strict = env.get(STRICT_VARIABLE, "") in TRUE_VALUES
+    return create_app(Host.from_env(env), strict=strict, serving_process=True)
 
 
 def _document_host_answers(app: FastAPI, max_body_bytes: int) -> None:

@@ -347,7 +347,9 @@ def serve_command(
         ctx.exit(EXIT_OK)
     from atom_host_stub.app import create_app
 
-    server = uvicorn.Server(uvicorn.Config(create_app(host, strict=strict), **options))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(host, strict=strict, serving_process=True), **options)
+    )
     server.run()
     ctx.exit(EXIT_OK if server.started else EXIT_REFUSED)
 
