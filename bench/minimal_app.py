@@ -17,7 +17,13 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from atom_hubspot.storage.db import _BIND_TENANT, dialect_of, to_async_url
+from atom_hubspot.storage.db import (
+    _BIND_TENANT,
+    PG_MAX_OVERFLOW,
+    PG_POOL_SIZE,
+    dialect_of,
+    to_async_url,
+)
 from atom_hubspot.storage.models import ScheduledSend
 
 Scope = dict[str, Any]
@@ -38,9 +44,11 @@ QUERY = (
 
 
 def make_app(url: str, tenant: str, user: str) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
-    # A plain engine, as a small app would make it (the host's adds SQLite transaction control).
-    engine = create_async_engine(to_async_url(url))
+    # A plain engine, as a small app would make it (the host's adds SQLite transaction control),
+    # with the host's pool size on PostgreSQL, so both sides hold connections alike.
     postgres = dialect_of(url) == "postgresql"
+    pool = {"pool_size": PG_POOL_SIZE, "max_overflow": PG_MAX_OVERFLOW} if postgres else {}
+    engine = create_async_engine(to_async_url(url), **pool)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

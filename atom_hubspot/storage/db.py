@@ -40,6 +40,13 @@ SQLITE_POINT_READ_TIMEOUT_S = 0.05
 # recently is trusted (a ping on every checkout is a round trip on every request); should the
 # server have dropped it all the same, the read is retried once on a fresh connection.
 PING_IDLE_S = 10.0
+# PostgreSQL pool per engine and process. SQLAlchemy's default (5, and 10 more opened and
+# closed again as needed) made a worker serving 50 clients open and close a connection on most
+# requests (a server process forked each time). Several workers multiply this: keep
+# workers x (PG_POOL_SIZE + PG_MAX_OVERFLOW) under the server's max_connections (100 by
+# default), with room for the cross-tenant engine's few.
+PG_POOL_SIZE = 20
+PG_MAX_OVERFLOW = 10
 
 
 def _driver_url(url: str, sqlite_driver: str, pg_driver: str) -> str:
@@ -176,6 +183,8 @@ class Database:
             # A pooled connection to a local file cannot go stale, so no pre-ping: with
             # aiosqlite it would cost four thread round trips on every checkout.
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+        else:
+            kwargs.update(pool_size=PG_POOL_SIZE, max_overflow=PG_MAX_OVERFLOW)
         kwargs.update(engine_kwargs)
         self.engine: AsyncEngine = create_async_engine(to_async_url(url), **kwargs)
         # Work across tenants: its own engine on PostgreSQL when a role for it is configured.

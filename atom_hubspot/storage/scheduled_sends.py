@@ -86,19 +86,28 @@ class SendRecord(Protocol):
     updated_at: datetime
 
 
+# What a principal's reads select: the SendRecord columns, from the table. A Core select of
+# columns, not of the ORM entity: on every request the entity's select cost about a third
+# more CPU than the read itself (measured on PostgreSQL), for rows no session tracks anyway.
+_T = ScheduledSend.__table__.c
+_RECORD = (
+    _T.id, _T.portal_id, _T.email_id, _T.recipients, _T.send_at, _T.status, _T.attempts,
+    _T.results, _T.error, _T.created_at, _T.updated_at,
+)  # fmt: skip
+
+
 @functools.cache
 def _listing(by_portal: bool, by_status: bool) -> sa.Select[Any]:
     """A principal's sends, latest first: built once per filter combination, bound per call."""
-    M = ScheduledSend
-    q = sa.select(M).where(
-        M.tenant_id == sa.bindparam("tenant_id"), M.user_id == sa.bindparam("user_id")
+    q = sa.select(*_RECORD).where(
+        _T.tenant_id == sa.bindparam("tenant_id"), _T.user_id == sa.bindparam("user_id")
     )
     if by_portal:
-        q = q.where(M.portal_id == sa.bindparam("portal_id"))
+        q = q.where(_T.portal_id == sa.bindparam("portal_id"))
     if by_status:
-        q = q.where(M.status == sa.bindparam("status"))
+        q = q.where(_T.status == sa.bindparam("status"))
     return (
-        q.order_by(M.send_at.desc(), M.id)
+        q.order_by(_T.send_at.desc(), _T.id)
         .offset(sa.bindparam("offset"))
         .limit(sa.bindparam("limit"))
     )
@@ -106,11 +115,10 @@ def _listing(by_portal: bool, by_status: bool) -> sa.Select[Any]:
 
 @functools.cache
 def _one() -> sa.Select[Any]:
-    M = ScheduledSend
-    return sa.select(M).where(
-        M.tenant_id == sa.bindparam("tenant_id"),
-        M.user_id == sa.bindparam("user_id"),
-        M.id == sa.bindparam("id"),
+    return sa.select(*_RECORD).where(
+        _T.tenant_id == sa.bindparam("tenant_id"),
+        _T.user_id == sa.bindparam("user_id"),
+        _T.id == sa.bindparam("id"),
     )
 
 
