@@ -14,7 +14,11 @@ Calls come in lanes (see `LANES`): a person waiting for an answer (`interactive`
 an assistant's tool calls (`assistant`), which go before the mirror's sync (`sync`). A lower
 lane may use the whole budget while nobody above it waits; while a call of a higher lane waits,
 the lower lane holds at most its `contended_share` of the portal's 10-s window, so the waiting
-call gets the rest. Waiting is marked in the window store,
+call gets the rest. A lower lane is also paced: at most a tenth of the budget in any tenth of
+the window (11 per second of HubSpot's 110 per 10 s). Over a window it may still use all of it,
+but it cannot spend the window in one burst and leave a person who then arrives waiting for
+that burst to leave the window (up to the full 10 s); with pacing a slot frees within about a
+second. Waiting is marked in the window store,
 so a sync in one process yields to a person waiting in another when the store is shared.
 
 The window store (`rate_windows`) is pluggable: in-process memory (default), PostgreSQL
@@ -347,6 +351,7 @@ class RateLimitGovernor:
         self.check_daily(portal)
         b = self.budget(portal)
         lane_key = f"{portal}:10s:lane:{lane.name}"
+        pace_key = f"{portal}:pace:{lane.name}"
         capped = lane.priority > min(p.priority for p in self.lanes.values())
         while True:
             slot = Slot(portal)
@@ -374,13 +379,22 @@ class RateLimitGovernor:
                 if delay > 0:
                     await self._pause(portal, f"{portal}:search", delay, lane)
                     continue
+            pace_window = max(1, b.window_ms // PACE_PARTS)
+            if capped:
+                paced = self._padded(pace_window)
+                taken = await self.backend.occupancy(pace_key, paced, self._now_ms())
+                if taken >= max(1, b.limit // PACE_PARTS):
+                    await self.sleep(poll_ms(pace_window) / 1000)
+                    continue
             delay = await self._take(
                 f"{portal}:10s", b.limit, b.window_ms, slot, in_flight=in_flight
             )
             if delay <= 0:
                 if capped:
-                    # What this lane holds of the window, counted next to the window itself.
+                    # What this lane holds of the window, counted next to the window itself,
+                    # and of its pace.
                     await self._take(lane_key, _UNBOUNDED, b.window_ms, slot, in_flight=in_flight)
+                    await self._take(pace_key, _UNBOUNDED, pace_window, slot, in_flight=in_flight)
                 return slot
             await self._pause(portal, f"{portal}:10s", delay, lane)
 
@@ -440,6 +454,8 @@ def _int(value: str | None) -> int | None:
 
 
 _UNBOUNDED = 1 << 30
+# Lower lanes take at most 1/PACE_PARTS of the budget per 1/PACE_PARTS of the window.
+PACE_PARTS = 10
 
 
 def _waiting_key(portal: str, lane: str) -> str:
