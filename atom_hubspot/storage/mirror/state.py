@@ -28,6 +28,7 @@ class SyncStates(MirrorBase):
         # Sync states asked on every read, kept for a moment per (portal, tenant).
         self.state_ttl_s = state_ttl_s
         self._states: dict[tuple[int, str | None], tuple[float, dict[str, SyncStateView]]] = {}
+        self._upserts: dict[frozenset[str], Any] = {}
 
     async def _save_state(
         self, s: AsyncSession, portal_id: int, object_type: str, values: Mapping[str, Any]
@@ -37,13 +38,24 @@ class SyncStates(MirrorBase):
         if unknown:
             raise ValueError(f"not sync state fields: {', '.join(sorted(unknown))}")
         row = {"cursor": {}, **values, "updated_at": utcnow()}
-        stmt = self._insert(S).values(portal_id=portal_id, object_type=object_type, **row)
         await s.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[S.c.portal_id, S.c.object_type],
-                set_={k: stmt.excluded[k] for k in {*values, "updated_at"}},
-            )
+            self._state_upsert(frozenset(values)),
+            {**row, "portal_id": portal_id, "object_type": object_type},
         )
+
+    def _state_upsert(self, fields: frozenset[str]) -> Any:
+        """The state upsert that updates `fields` (and `updated_at`) of an existing row, built
+        once per set of fields: the sync saves its state with every page, and building the
+        statement (its `excluded` columns) cost more than running it."""
+        stmt = self._upserts.get(fields)
+        if stmt is None:
+            names = sorted({*fields, "cursor", "updated_at", "portal_id", "object_type"})
+            insert = self._insert(S).values({n: sa.bindparam(n, type_=S.c[n].type) for n in names})
+            stmt = self._upserts[fields] = insert.on_conflict_do_update(
+                index_elements=[S.c.portal_id, S.c.object_type],
+                set_={n: insert.excluded[n] for n in sorted({*fields, "updated_at"})},
+            )
+        return stmt
 
     async def save_state(self, portal_id: int, object_type: str, **values: Any) -> None:
         async with self.db.session(None) as s:
