@@ -23,6 +23,7 @@ from atom_hubspot.storage.db import (
     PG_POOL_SIZE,
     dialect_of,
     to_async_url,
+    to_sync_url,
 )
 from atom_hubspot.storage.models import ScheduledSend
 
@@ -43,12 +44,17 @@ QUERY = (
 )  # fmt: skip
 
 
-def make_app(url: str, tenant: str, user: str) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+def make_app(
+    url: str, tenant: str, user: str, *, sync_sqlite: bool = False
+) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """`sync_sqlite`: read SQLite on the event loop's thread through the synchronous driver
+    (no thread hand-off), the way the host reads a short page of rows."""
     # A plain engine, as a small app would make it (the host's adds SQLite transaction control),
     # with the host's pool size on PostgreSQL, so both sides hold connections alike.
     postgres = dialect_of(url) == "postgresql"
     pool = {"pool_size": PG_POOL_SIZE, "max_overflow": PG_MAX_OVERFLOW} if postgres else {}
     engine = create_async_engine(to_async_url(url), **pool)
+    sync_engine = sa.create_engine(to_sync_url(url)) if sync_sqlite and not postgres else None
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -60,10 +66,14 @@ def make_app(url: str, tenant: str, user: str) -> Callable[[Scope, Receive, Send
                     await engine.dispose()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
-        async with engine.connect() as conn:
-            if postgres:  # the same row-level security scope the host sets
-                await conn.execute(_BIND_TENANT, {"t": tenant})
-            rows = (await conn.execute(QUERY, {"t": tenant, "u": user})).mappings().all()
+        if sync_engine is not None:
+            with sync_engine.connect() as sync_conn:
+                rows = sync_conn.execute(QUERY, {"t": tenant, "u": user}).mappings().all()
+        else:
+            async with engine.connect() as conn:
+                if postgres:  # the same row-level security scope the host sets
+                    await conn.execute(_BIND_TENANT, {"t": tenant})
+                rows = (await conn.execute(QUERY, {"t": tenant, "u": user})).mappings().all()
         body = orjson.dumps({"ok": True, "data": {"items": [dict(r) for r in rows]}, "meta": {}})
         headers = [
             (b"content-type", b"application/json"),
@@ -83,9 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--database-url", required=True)
     ap.add_argument("--tenant", default="bench")
     ap.add_argument("--user", default="bench")
+    ap.add_argument("--sync-sqlite", action="store_true", help="SQLite read on the loop thread")
     a = ap.parse_args(argv)
     uvicorn.run(
-        make_app(a.database_url, a.tenant, a.user),
+        make_app(a.database_url, a.tenant, a.user, sync_sqlite=a.sync_sqlite),
         host="127.0.0.1",
         port=a.port,
         log_level="warning",

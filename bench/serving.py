@@ -3,7 +3,8 @@
 1. a host-only database route (`GET /api/hubspot/scheduled-sends`, one stored send) served by
    `atom-host serve` vs `bench/minimal_app.py` (a bare ASGI app on the same uvicorn, driver and
    database reading the same row), 50 clients: throughput ratio and p99 — on SQLite and on
-   PostgreSQL;
+   PostgreSQL. On SQLite the host reads a short page on the loop's thread through the
+   synchronous driver, so a second minimal app reading that way is the like-for-like floor;
 2. the same route with `atom-host serve --workers 2` vs `--workers 1` on PostgreSQL;
 3. a live read (`GET /api/hubspot/contacts/{id}?source=live`, HubSpot asked on every request)
    through the host vs the same call straight to the sandbox, one client: p50 overhead; and the
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import os
 import resource
 import secrets
@@ -110,8 +112,12 @@ def serve_host(
     return child_server(args, port, env=env, timeout=180)
 
 
-def serve_minimal(port: int, database_url: str) -> AbstractContextManager[subprocess.Popen[bytes]]:
+def serve_minimal(
+    port: int, database_url: str, *, sync_sqlite: bool = False
+) -> AbstractContextManager[subprocess.Popen[bytes]]:
     args = [PYTHON, "-m", "bench.minimal_app", "--port", str(port)]
+    if sync_sqlite:
+        args.append("--sync-sqlite")
     return child_server([*args, "--database-url", database_url], port, timeout=60)
 
 
@@ -168,30 +174,44 @@ def alternate(
 def host_vs_minimal(
     t: Table, label: str, database_url: str, a: argparse.Namespace, data: str
 ) -> None:
+    """The host against the minimal app. On SQLite twice over: the minimal app reading
+    through aiosqlite (as a small app would), and reading on the loop's thread through the
+    synchronous driver, as the host reads a short page — the like-for-like floor."""
     seed_send(database_url)
-    hport, mport = free_port(), free_port()
+    hport, mport, sport = free_port(), free_port(), free_port()
     env = host_env(database_url, data, hport, "http://127.0.0.1:9")
-    with serve_host(hport, env) as host, serve_minimal(mport, database_url) as minimal:
+    sqlite = database_url.startswith("sqlite")
+    with contextlib.ExitStack() as stack:
+        host = stack.enter_context(serve_host(hport, env))
+        minimal = stack.enter_context(serve_minimal(mport, database_url))
         host_url, minimal_url = f"http://127.0.0.1:{hport}{ROUTE}", f"http://127.0.0.1:{mport}/"
+        sides = {
+            "host": lambda: load(host, host_url, a.clients, a.seconds, [AUTH]),
+            "minimal": lambda: load(minimal, minimal_url, a.clients, a.seconds, []),
+        }
         warm(host_url, [AUTH])
         warm(minimal_url, [])
-        med = alternate(
-            {
-                "host": lambda: load(host, host_url, a.clients, a.seconds, [AUTH]),
-                "minimal": lambda: load(minimal, minimal_url, a.clients, a.seconds, []),
-            },
-            a.rounds,
+        if sqlite:
+            same = stack.enter_context(serve_minimal(sport, database_url, sync_sqlite=True))
+            same_url = f"http://127.0.0.1:{sport}/"
+            warm(same_url, [])
+            sides["same"] = lambda: load(same, same_url, a.clients, a.seconds, [])
+        med = alternate(sides, a.rounds)
+    h = med["host"]
+    floors = [("minimal", "minimal ASGI app" + (" (aiosqlite)" if sqlite else ""))]
+    if sqlite:
+        floors.append(("same", "minimal ASGI app (sqlite3 on the loop thread, as the host)"))
+    for key, name in floors:
+        m = med[key]
+        t.add(
+            f"{label}: host vs {name}, {a.clients} clients",
+            f"{h['rps']:.0f} vs {m['rps']:.0f} req/s",
+            f"{h['p99_ms']:.0f} vs {m['p99_ms']:.0f}",
+            f"{h['rps'] / m['rps']:.2f}x (target >= 0.80x, p99 <= 250 ms)",
+            f"{h['cpu_us']:.0f} vs {m['cpu_us']:.0f} ({h['cpu_us'] / m['cpu_us']:.2f}x)",
+            f"{max(h['gen_cpu'], m['gen_cpu']):.0%}",
+            f"{h['errors']:.0f} / {m['errors']:.0f}",
         )
-    h, m = med["host"], med["minimal"]
-    t.add(
-        f"{label}: host vs minimal ASGI app, {a.clients} clients",
-        f"{h['rps']:.0f} vs {m['rps']:.0f} req/s",
-        f"{h['p99_ms']:.0f} vs {m['p99_ms']:.0f}",
-        f"{h['rps'] / m['rps']:.2f}x (target >= 0.80x, p99 <= 250 ms)",
-        f"{h['cpu_us']:.0f} vs {m['cpu_us']:.0f} ({h['cpu_us'] / m['cpu_us']:.2f}x)",
-        f"{max(h['gen_cpu'], m['gen_cpu']):.0%}",
-        f"{h['errors']:.0f} / {m['errors']:.0f}",
-    )
 
 
 def workers(t: Table, database_url: str, a: argparse.Namespace, data: str) -> None:
