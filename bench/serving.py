@@ -17,6 +17,7 @@ CPU per request stays close to what the code costs. `gen CPU` is the load genera
 one core, to show it was not the limit.
 
     python -m bench.serving [--seconds 5] [--rounds 3] [--clients 50] [--skip-postgres]
+    python -m bench.serving --only start-up    # the last row alone
 
 The load generator (bench/loadgen.py) runs on the same machine. Each pair alternates for
 `--rounds` rounds and the medians are compared, so a busy machine slows both sides alike.
@@ -340,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--start-runs", type=int, default=7)
     ap.add_argument("--skip-postgres", action="store_true")
+    ap.add_argument("--only", choices=["start-up"], help="run this row alone")
     a = ap.parse_args(argv)
     t = Table(
         "Production serving (alternating rounds, medians)",
@@ -353,6 +355,10 @@ def main(argv: list[str] | None = None) -> int:
             "errors",
         ],
     )
+    if a.only == "start-up":
+        start_up(t, a.start_runs)
+        t.print()
+        return 0
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="atom-serving-") as data:
         host_vs_minimal(t, "SQLite", f"sqlite:///{data}/atom.sqlite3", a, f"{data}/s")
