@@ -6,13 +6,11 @@ Only `serve` needs the web framework (extra `api`); `plugins`, `check-config`, `
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import dataclasses
 import json
 import logging
 import os
-import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 
 import click
 
+from atom_host_stub._records import to_jsonable
 from atom_host_stub.config import HOST_NAME, STRICT_VARIABLE, WORKERS_VARIABLE, ensure_private_dir
 from atom_host_stub.contract import FeatureState, HealthStatus, Principal, Severity
 from atom_host_stub.host import ConfigReport, Host, StartupRefused, web_available
@@ -46,11 +45,13 @@ DEMO_KEY_FILE = "demo-api-key"  # demo mode only, when ATOM_API_KEYS is unset
 
 
 def _run(coro: Any) -> Any:
+    import asyncio  # commands that list or check (plugins, check-config) never need it
+
     return asyncio.run(coro)
 
 
 def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
+    click.echo(json.dumps(to_jsonable(data), indent=2, default=str))
 
 
 def _issue_rows(report: ConfigReport, host: Host) -> list[dict[str, str]]:
@@ -97,10 +98,10 @@ def _host(ctx: click.Context) -> Host:
 def plugins_command(ctx: click.Context, as_json: bool) -> None:
     """List plugins: version, status, hooks, features off and the extra that brings each back."""
     host = _host(ctx)
-    _run(host.check_config())
-    report = _run(host.report(with_health=False))
+    host.check_config_now()
+    report = host.status_report()
     if as_json:
-        _echo_json(report.model_dump(mode="json"))
+        _echo_json(report)
     else:
         _print_plugins(report)
     failed = any(i.status == IntegrationState.FAILED for i in report.integrations)
@@ -141,7 +142,7 @@ def _feature_state(item: IntegrationStatus, feature: FeatureState) -> str:
 def check_config_command(ctx: click.Context, as_json: bool) -> None:
     """Check the host's and every plugin's configuration; exit 1 on any error."""
     host = _host(ctx)
-    report = _run(host.check_config())
+    report = host.check_config_now()
     rows = _issue_rows(report, host)
     has_errors = any(row["severity"] == Severity.ERROR for row in rows)
     in_effect = {
@@ -449,6 +450,8 @@ def demo_api_key(data_dir: Path) -> tuple[str, Path]:
     if path.exists():
         return path.read_text(encoding="utf-8").strip(), path
     ensure_private_dir(data_dir)
+    import secrets
+
     key = "demo-" + secrets.token_urlsafe(18)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -5,10 +5,13 @@ only data models and protocols — no host machinery — so a plugin that import
 independent of how the host discovers, serves or configures it.
 
 What every plugin and every command needs (principal, config issues, health, features, the host
-context, registration callbacks, CRM errors) is defined here. The CRM capability's models and
-the answer envelope live in `_contract_models` and are built on first use: importing them from
-here (`from atom_host_stub.contract import Contact`) works as usual, but a command that never
-touches a contact (`atom-host plugins`) does not pay for building them.
+context, registration callbacks, CRM errors) is defined here, as plain dataclasses
+(`_records.Record`: pydantic-style `model_validate`, `model_dump` and `model_copy`, and read
+by pydantic and FastAPI like any dataclass) so that importing the contract imports no pydantic.
+The CRM capability's models and the answer envelope are pydantic models; they live in
+`_contract_models` and are built on first use: importing them from here (`from
+atom_host_stub.contract import Contact`) works as usual, but a command that never touches a
+contact (`atom-host plugins`) does not pay for building them.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from atom_host_stub._contract_types import FilterOp, ObjectKind, ReadSource
+from atom_host_stub._records import Record, about
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from atom_host_stub._contract_models import (
         FIELDS_MODELS,
         RECORD_MODELS,
@@ -55,10 +59,9 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------- principal
 
 
-class Principal(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class Principal(Record):
     """Who is calling: authenticated by the host, never taken from a query or a body."""
-
-    model_config = ConfigDict(frozen=True)
 
     tenant_id: str
     user_id: str
@@ -72,21 +75,26 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
-class ConfigIssue(BaseModel):
+@dataclass(kw_only=True)
+class ConfigIssue(Record):
     """One problem with a plugin's configuration, reported at startup."""
 
-    key: str = Field(description="The environment variable at fault, e.g. HUBSPOT_CLIENT_ID")
+    key: str = field(metadata=about("The environment variable at fault, e.g. HUBSPOT_CLIENT_ID"))
     severity: Severity = Severity.ERROR
-    message: str = Field(description="What is wrong; never the secret value itself")
-    hint: str = Field(default="", description="What to do about it")
+    message: str = field(metadata=about("What is wrong; never the secret value itself"))
+    hint: str = field(default="", metadata=about("What to do about it"))
+
+    def __post_init__(self) -> None:
+        self.severity = Severity(self.severity)
 
 
-class ConfigValue(BaseModel):
+@dataclass(kw_only=True)
+class ConfigValue(Record):
     """A setting as the plugin applies it (e.g. the API version one family uses), shown by
     `check-config` and the dashboard. Never a secret."""
 
-    key: str = Field(description="The environment variable it comes from")
-    name: str = Field(description="What it governs")
+    key: str = field(metadata=about("The environment variable it comes from"))
+    name: str = field(metadata=about("What it governs"))
     value: str
 
 
@@ -99,17 +107,21 @@ class HealthStatus(StrEnum):
     DOWN = "down"
 
 
-class ConnectedAccount(BaseModel):
+@dataclass(kw_only=True)
+class ConnectedAccount(Record):
     """An external account an integration is connected to, as the dashboard shows it (never a
     token or a secret)."""
 
-    id: str = Field(examples=["1234567"])
-    name: str | None = Field(default=None, examples=["acme.hubspot.com"])
-    environment: str | None = Field(default=None, examples=["production"])
-    status: str = Field(default="connected", examples=["connected", "reauth_required"])
+    id: str = field(metadata=about(examples=["1234567"]))
+    name: str | None = field(default=None, metadata=about(examples=["acme.hubspot.com"]))
+    environment: str | None = field(default=None, metadata=about(examples=["production"]))
+    status: str = field(
+        default="connected", metadata=about(examples=["connected", "reauth_required"])
+    )
 
 
-class HealthResult(BaseModel):
+@dataclass(kw_only=True)
+class HealthResult(Record):
     """A check's outcome. `message` is public (the status page shows it to anyone): keep
     tenant data out of it. `details` are shown to authenticated callers only, and
     `tenant_details[tenant_id]` / `tenant_accounts[tenant_id]` only to callers of that tenant
@@ -117,18 +129,23 @@ class HealthResult(BaseModel):
 
     status: HealthStatus
     message: str = ""
-    details: dict[str, Any] = Field(default_factory=dict)
-    accounts: list[ConnectedAccount] | None = Field(
+    details: dict[str, Any] = field(default_factory=dict)
+    accounts: list[ConnectedAccount] | None = field(
         default=None,
-        description="The accounts the integration is connected to; None when the check does "
-        "not report accounts. An empty list (or none `connected`) shows 'not connected'.",
+        metadata=about(
+            "The accounts the integration is connected to; None when the check does not report "
+            "accounts. An empty list (or none `connected`) shows 'not connected'."
+        ),
     )
-    connect_url: str | None = Field(
-        default=None, description="Where a user connects an account (a host-relative URL)"
+    connect_url: str | None = field(
+        default=None, metadata=about("Where a user connects an account (a host-relative URL)")
     )
-    tenant_details: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    tenant_details: dict[str, dict[str, Any]] = field(default_factory=dict)
     # `accounts` by tenant: each caller is shown its own tenant's; nobody without a key any.
-    tenant_accounts: dict[str, list[ConnectedAccount]] = Field(default_factory=dict)
+    tenant_accounts: dict[str, list[ConnectedAccount]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.status = HealthStatus(self.status)
 
 
 HealthCheck = Callable[[], Awaitable[HealthResult]]
@@ -137,13 +154,14 @@ HealthCheck = Callable[[], Awaitable[HealthResult]]
 # --------------------------------------------------------------------------- features
 
 
-class FeatureState(BaseModel):
+@dataclass(kw_only=True)
+class FeatureState(Record):
     """An optional part of a plugin, on or off, and how to turn it on."""
 
     name: str
     enabled: bool
     reason: str = ""
-    extra: str | None = Field(default=None, description="pip extra that brings it back")
+    extra: str | None = field(default=None, metadata=about("pip extra that brings it back"))
 
 
 # --------------------------------------------------------------------------- host context
@@ -218,7 +236,7 @@ class ToolContext(Protocol):
     ) -> None: ...
 
 
-ToolHandler = Callable[[ToolContext, Any], Awaitable[BaseModel]]
+ToolHandler = Callable[[ToolContext, Any], Awaitable["BaseModel"]]
 
 
 @dataclass(frozen=True)

@@ -6,31 +6,39 @@ HubSpot; reusing results for a few seconds means the page cannot hammer the API.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
-
+from atom_host_stub._records import Record, about
 from atom_host_stub.contract import ConnectedAccount, HealthCheck, HealthResult, HealthStatus
 
+if TYPE_CHECKING:
+    import asyncio
 
-class HealthReport(BaseModel):
+# Per tenant; never serialised as such: `status.for_caller` merges the caller's own in.
+_NOT_SERIALISED = about(exclude=True)
+
+
+@dataclass(kw_only=True)
+class HealthReport(Record):
     """One check's latest result, with how long it took."""
 
     name: str
     status: HealthStatus
     message: str = ""
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
     accounts: list[ConnectedAccount] | None = None
     connect_url: str | None = None
-    # Per tenant; never serialised as such: `status.for_caller` merges the caller's own in.
-    tenant_details: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
-    tenant_accounts: dict[str, list[ConnectedAccount]] = Field(default_factory=dict, exclude=True)
+    tenant_details: dict[str, dict[str, Any]] = field(
+        default_factory=dict, metadata=_NOT_SERIALISED
+    )
+    tenant_accounts: dict[str, list[ConnectedAccount]] = field(
+        default_factory=dict, metadata=_NOT_SERIALISED
+    )
     duration_ms: float
     checked_at: datetime
 
@@ -68,6 +76,8 @@ class HealthMonitor:
 
     async def results(self, *, fresh: bool = False) -> dict[str, list[HealthReport]]:
         """{plugin: reports}. Concurrent callers share one run; results live `cache_s`."""
+        import asyncio  # only code that runs checks pays for it
+
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
@@ -90,6 +100,8 @@ async def _call(check: HealthCheck) -> Any:
 
 async def run_check(registered: RegisteredCheck) -> HealthReport:
     """Run one check within its timeout; a timeout or an exception is a `down` result."""
+    import asyncio
+
     started = time.perf_counter()
     checked_at = datetime.now(UTC)
     try:

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
+from atom_host_stub._records import RecordError
 from atom_host_stub.config import (
     HOST_NAME,
     HostSettings,
@@ -36,6 +35,7 @@ from atom_host_stub.contract import (
     ServiceFactory,
     Severity,
 )
+from atom_host_stub.distributions import find_distribution
 from atom_host_stub.health import HealthMonitor, HealthReport
 from atom_host_stub.manager import PluginManager, PluginRecord, overlapping
 from atom_host_stub.manifest import distribution_fields
@@ -55,11 +55,8 @@ HOST_CAPABILITIES = {"crm": "/api/crm"}
 
 
 def host_version() -> str:
-    from importlib.metadata import PackageNotFoundError, distribution
-
-    try:
-        found = distribution("atom-hubspot")
-    except PackageNotFoundError:
+    found = find_distribution("atom-hubspot")
+    if found is None:
         return "0+unknown"
     return distribution_fields(found)["Version"] or "0+unknown"
 
@@ -162,7 +159,7 @@ class Host:
                 record = self.plugins.get(name)
                 try:
                     record.features = [FeatureState.model_validate(f) for f in features or []]
-                except ValidationError as exc:
+                except RecordError as exc:
                     self.plugins.fail(record, f"atom_features returned an invalid list: {exc}")
         return records
 
@@ -190,13 +187,28 @@ class Host:
         results = await self.plugins.call(
             "atom_validate_config", env=self.context.env, context=self.context
         )
+        return self._config_report(results)
+
+    def check_config_now(self) -> ConfigReport:
+        """`check_config` where no event loop runs (the CLI): plugins whose check answers at
+        once need none, so `atom-host plugins` and `check-config` start no asyncio."""
+        self.prepare()
+        self.host_issues = self.settings.validate()
+        results = self.plugins.call_blocking(
+            "atom_validate_config", env=self.context.env, context=self.context
+        )
+        return self._config_report(results)
+
+    def _config_report(self, results: dict[str, Any]) -> ConfigReport:
+        """Record each plugin's issues (`results`: what its check returned) and summary, and
+        the host's provider issues; one report of all."""
         for name, issues in results.items():
             record = self.plugins.get(name)
             try:
                 record.config_issues = [
                     self._redacted(ConfigIssue.model_validate(i)) for i in issues or []
                 ]
-            except ValidationError as exc:
+            except RecordError as exc:
                 self.plugins.fail(record, f"atom_validate_config returned invalid issues: {exc}")
         summaries = self.plugins.call_sync(
             "atom_config_summary", env=self.context.env, context=self.context
@@ -205,7 +217,7 @@ class Host:
             record = self.plugins.get(name)
             try:
                 parsed = [ConfigValue.model_validate(v) for v in values or []]
-            except ValidationError as exc:
+            except RecordError as exc:
                 self.plugins.fail(record, f"atom_config_summary returned invalid values: {exc}")
                 continue
             record.config_summary = [
@@ -451,8 +463,19 @@ class Host:
     # ------------------------------------------------------------------ status
 
     async def report(self, *, with_health: bool = True) -> IntegrationsReport:
+        """The status of the host and every plugin, with each health check's latest result
+        (run now unless a recent one is cached) unless `with_health` is False."""
         self.prepare()
         health: dict[str, list[HealthReport]] = await self.health.results() if with_health else {}
+        return self.status_report(health)
+
+    def status_report(
+        self, health: dict[str, list[HealthReport]] | None = None
+    ) -> IntegrationsReport:
+        """The status of the host and every plugin with these health results (none: without
+        health checks, as `atom-host plugins` lists them)."""
+        self.prepare()
+        health = health or {}
         capabilities = self.services.capabilities()
         selected: dict[str, str | None] = {}
         providers: list[CapabilityProvider] = []

@@ -12,9 +12,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +22,7 @@ import pluggy
 from atom_host_stub import hookspecs
 from atom_host_stub.config import HostSettings
 from atom_host_stub.contract import ConfigIssue, ConfigValue, FeatureState
+from atom_host_stub.distributions import EntryPoint, entry_points
 from atom_host_stub.manifest import (
     ManifestError,
     PluginManifest,
@@ -96,7 +96,7 @@ class PluginManager:
         self.records: dict[str, PluginRecord] = {}
         # Told when a plugin fails, so what it registered (services, checks) can be dropped.
         self.on_failure: Callable[[PluginRecord], None] | None = None
-        self._entry_points = entry_points_source or (lambda: entry_points(group=ENTRY_POINT_GROUP))
+        self._entry_points = entry_points_source or (lambda: entry_points(ENTRY_POINT_GROUP))
         self._loaded = False
         self.pm = pluggy.PluginManager(PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
@@ -285,6 +285,22 @@ class PluginManager:
             results[record.name] = result
         return results
 
+    def call_blocking(self, hook_name: str, **kwargs: Any) -> dict[str, Any]:
+        """`call` where no event loop runs (the CLI): a hook that answers at once needs none,
+        and one that returns an awaitable has it run to the end in an event loop of its own.
+        So a command whose hooks are all plain (`atom-host plugins`) never starts asyncio."""
+        results: dict[str, Any] = {}
+        for record, impl in self._targets(hook_name, None, include_failed=False):
+            try:
+                result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+                if inspect.isawaitable(result):
+                    result = _run_to_end(result)
+            except Exception as exc:  # a plugin's hook must never take the host down
+                self.fail(record, f"{hook_name} raised {type(exc).__name__}: {exc}")
+                continue
+            results[record.name] = result
+        return results
+
     def call_sync(
         self, hook_name: str, *, plugins: Iterable[PluginRecord] | None = None, **kwargs: Any
     ) -> dict[str, Any]:
@@ -296,3 +312,12 @@ class PluginManager:
             except Exception as exc:  # a plugin's hook must never take the host down
                 self.fail(record, f"{hook_name} raised {type(exc).__name__}: {exc}")
         return results
+
+
+def _run_to_end(awaitable: Awaitable[Any]) -> Any:
+    import asyncio  # only for a hook that needs it
+
+    async def wait() -> Any:
+        return await awaitable
+
+    return asyncio.run(wait())

@@ -4,11 +4,11 @@ with whether they are set, never with their values."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
-
+from atom_host_stub._records import Record, about
 from atom_host_stub.contract import (
     ConfigIssue,
     ConfigValue,
@@ -30,7 +30,8 @@ class IntegrationState(StrEnum):
     DISABLED = "disabled"
 
 
-class ConfigKeyState(BaseModel):
+@dataclass(kw_only=True)
+class ConfigKeyState(Record):
     name: str
     required: bool
     secret: bool
@@ -39,7 +40,8 @@ class ConfigKeyState(BaseModel):
     description: str = ""
 
 
-class IntegrationStatus(BaseModel):
+@dataclass(kw_only=True)
+class IntegrationStatus(Record):
     name: str
     display_name: str
     version: str | None
@@ -47,56 +49,63 @@ class IntegrationStatus(BaseModel):
     category: str | None = None
     module: str
     source: str
-    distribution: str | None = Field(
-        default=None, description="Installed package; `pip install '<distribution>[<extra>]'`"
+    distribution: str | None = field(
+        default=None,
+        metadata=about("Installed package; `pip install '<distribution>[<extra>]'`"),
     )
     status: IntegrationState
-    reason: str = Field(default="", description="Why the status is not ok, in one line")
-    capabilities: list[str] = Field(default_factory=list)
-    hooks: list[str] = Field(default_factory=list)
-    features: list[FeatureState] = Field(default_factory=list)
-    config: list[ConfigKeyState] = Field(default_factory=list)
-    config_issues: list[ConfigIssue] = Field(default_factory=list)
-    config_summary: list[ConfigValue] = Field(
-        default_factory=list, description="Settings as the plugin applies them"
+    reason: str = field(default="", metadata=about("Why the status is not ok, in one line"))
+    capabilities: list[str] = field(default_factory=list)
+    hooks: list[str] = field(default_factory=list)
+    features: list[FeatureState] = field(default_factory=list)
+    config: list[ConfigKeyState] = field(default_factory=list)
+    config_issues: list[ConfigIssue] = field(default_factory=list)
+    config_summary: list[ConfigValue] = field(
+        default_factory=list, metadata=about("Settings as the plugin applies them")
     )
-    health: list[HealthReport] = Field(default_factory=list)
-    accounts: list[ConnectedAccount] | None = Field(
-        default=None, description="Connected accounts, when the integration reports them"
+    health: list[HealthReport] = field(default_factory=list)
+    accounts: list[ConnectedAccount] | None = field(
+        default=None, metadata=about("Connected accounts, when the integration reports them")
     )
-    connect_url: str | None = Field(default=None, description="Where to connect an account")
-    route_prefixes: list[str] = Field(default_factory=list)
-    routes: list[str] = Field(default_factory=list)
+    connect_url: str | None = field(default=None, metadata=about("Where to connect an account"))
+    route_prefixes: list[str] = field(default_factory=list)
+    routes: list[str] = field(default_factory=list)
 
 
-class CapabilityProvider(BaseModel):
+@dataclass(kw_only=True)
+class CapabilityProvider(Record):
     """Which plugin serves a capability now; the reason when none does."""
 
     capability: str
-    provider: str | None = Field(description="The plugin callers get; null when none")
-    candidates: list[str] = Field(default_factory=list, description="Running plugins offering it")
-    route: str | None = Field(default=None, description="Where the host serves it over HTTP")
-    reason: str = Field(default="", description="Why no plugin serves it")
+    provider: str | None = field(metadata=about("The plugin callers get; null when none"))
+    candidates: list[str] = field(
+        default_factory=list, metadata=about("Running plugins offering it")
+    )
+    route: str | None = field(default=None, metadata=about("Where the host serves it over HTTP"))
+    reason: str = field(default="", metadata=about("Why no plugin serves it"))
 
 
-class HostStatus(BaseModel):
+@dataclass(kw_only=True)
+class HostStatus(Record):
     version: str
     demo: bool
-    web: bool = Field(description="Whether the web framework (extra `api`) is importable")
-    mcp: FeatureState | None = Field(
-        default=None, description="The MCP server for assistants: on, or which extra turns it on"
+    web: bool = field(metadata=about("Whether the web framework (extra `api`) is importable"))
+    mcp: FeatureState | None = field(
+        default=None,
+        metadata=about("The MCP server for assistants: on, or which extra turns it on"),
     )
-    issues: list[ConfigIssue] = Field(default_factory=list)
-    capabilities: dict[str, list[str]] = Field(
-        default_factory=dict, description="capability -> plugins providing it"
+    issues: list[ConfigIssue] = field(default_factory=list)
+    capabilities: dict[str, list[str]] = field(
+        default_factory=dict, metadata=about("capability -> plugins providing it")
     )
-    selected_providers: dict[str, str | None] = Field(default_factory=dict)
-    providers: list[CapabilityProvider] = Field(
-        default_factory=list, description="The active provider of each capability"
+    selected_providers: dict[str, str | None] = field(default_factory=dict)
+    providers: list[CapabilityProvider] = field(
+        default_factory=list, metadata=about("The active provider of each capability")
     )
 
 
-class IntegrationsReport(BaseModel):
+@dataclass(kw_only=True)
+class IntegrationsReport(Record):
     generated_at: datetime
     host: HostStatus
     integrations: list[IntegrationStatus]

@@ -8,7 +8,6 @@ contract is imported inside the hook that needs it.
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import logging
 import sys
@@ -36,7 +35,7 @@ if TYPE_CHECKING:
 
     from atom_hubspot.service.crm import HubSpotCRMService
     from atom_hubspot.service.marketing import MarketingService
-    from atom_hubspot.settings import HubSpotSettings
+    from atom_hubspot.settings_table import AppCredentials
 
 hookimpl = pluggy.HookimplMarker("atom")
 
@@ -102,11 +101,14 @@ def effective_env(env: Mapping[str, str], context: HostContext) -> dict[str, str
 
 @hookimpl
 def atom_validate_config(env: Mapping[str, str], context: HostContext) -> list[ConfigIssue]:
-    from atom_hubspot.settings import load_settings
+    # The settings checked without building the settings model (settings_table): every
+    # command checks the configuration, and pydantic's import would cost each of them.
+    from atom_hubspot.settings_table import check_settings
 
-    settings, issues = load_settings(effective_env(env, context))
+    checked = check_settings(effective_env(env, context))
+    issues = list(checked.issues)
     workers = getattr(context, "workers", 1)
-    if settings is not None and workers > 1 and settings.rate_limit_backend == "memory":
+    if checked.valid and workers > 1 and checked("rate_limit_backend") == "memory":
         issues.append(
             ConfigIssue(
                 key="HUBSPOT_RATE_LIMIT_BACKEND",
@@ -134,15 +136,15 @@ def atom_validate_config(env: Mapping[str, str], context: HostContext) -> list[C
 @hookimpl
 def atom_config_summary(env: Mapping[str, str], context: HostContext) -> list[ConfigValue]:
     """The HubSpot API version each family is called with under HUBSPOT_API_VERSION."""
-    from atom_hubspot.settings import load_settings
+    from atom_hubspot.settings_table import check_settings
 
-    settings, _ = load_settings(effective_env(env, context))
-    if settings is None:
+    checked = check_settings(effective_env(env, context))
+    if not checked.valid:
         return []
     from atom_hubspot.releases import FAMILIES, effective_versions
 
-    chosen = settings.api_version
-    return environment_summary(settings) + [
+    chosen = checked("api_version")
+    return environment_summary(checked.app) + [
         ConfigValue(
             key="HUBSPOT_API_VERSION",
             name=f"HubSpot API: {FAMILIES[family].title}",
@@ -152,9 +154,8 @@ def atom_config_summary(env: Mapping[str, str], context: HostContext) -> list[Co
     ]
 
 
-def environment_summary(settings: HubSpotSettings) -> list[ConfigValue]:
+def environment_summary(app: AppCredentials) -> list[ConfigValue]:
     """The environment in force and its app: client id, API base URL, redirect URI (no secret)."""
-    app = settings.app
     return [
         ConfigValue(key="HUBSPOT_ENVIRONMENT", name="HubSpot environment", value=app.environment),
         ConfigValue(
@@ -181,6 +182,8 @@ async def _startup(context: HostContext) -> None:
         raise RuntimeError("HubSpot settings are invalid: " + "; ".join(i.message for i in issues))
     if context.demo:
         # Demo mode builds its own database on first run; migrating is idempotent.
+        import asyncio
+
         from atom_hubspot.storage.db import migrate
 
         await asyncio.to_thread(migrate, context.database_url)
@@ -221,6 +224,8 @@ def atom_demo_setup(context: HostContext, mount: RegisterMount) -> Awaitable[Non
 
 @hookimpl
 def atom_migrate(context: HostContext) -> Awaitable[str]:
+    import asyncio
+
     from atom_hubspot.storage.db import migrate
 
     # Alembic's async env runs its own event loop, so it runs in a thread.

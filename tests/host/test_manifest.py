@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from atom_host_stub.manifest import (
     ManifestError,
+    _validated,
     distribution_defaults,
     distribution_fields,
     load_manifest,
@@ -140,3 +142,166 @@ def test_a_long_description_never_changes_the_fields(
     assert defaults["version"] == "1.2.3"
     assert defaults.get("description") == (summary.lstrip(" ") or None)
     assert fields_of(distribution_fields(dist)) == fields_of(dist.metadata)
+
+
+# --------------------------------------------------------------------------- schema checks
+#
+# The host checks manifests without pydantic (it reads them on every command); plugin authors
+# get pydantic's words all the same. The reference below is the schema as pydantic models;
+# every manifest is judged alike by both.
+
+
+class ConfigKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
+    required: bool = False
+    secret: bool = False
+    default: str | None = None
+    description: str = Field(min_length=1)
+
+
+class FeatureSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    extra: str | None = None
+    description: str = ""
+
+
+class PluginManifest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    display_name: str = ""
+    version: str | None = Field(default=None, pattern=r"^\d+(\.\d+)*([.+-]?[A-Za-z0-9.]+)?$")
+    description: str = ""
+    category: str = Field(default="integration", min_length=1)
+    module: str | None = None
+    capabilities: list[str] = Field(default_factory=list)
+    route_prefixes: list[str] = Field(default_factory=list)
+    homepage: str | None = None
+    config: list[ConfigKey] = Field(default_factory=list)
+    features: list[FeatureSpec] = Field(default_factory=list)
+
+    @field_validator("route_prefixes")
+    @classmethod
+    def _prefixes_are_paths(cls, prefixes: list[str]) -> list[str]:
+        for prefix in prefixes:
+            if not prefix.startswith("/") or prefix.endswith("/") or prefix == "/":
+                raise ValueError(f"route prefix {prefix!r} must start with / and not end with /")
+        return prefixes
+
+    @field_validator("config")
+    @classmethod
+    def _config_names_unique(cls, keys: list[ConfigKey]) -> list[ConfigKey]:
+        seen: set[str] = set()
+        for key in keys:
+            if key.name in seen:
+                raise ValueError(f"config key {key.name} is listed twice")
+            seen.add(key.name)
+        return keys
+
+
+def _reference(data: dict[str, Any]) -> str | dict[str, Any]:
+    """What pydantic makes of `data`: the problems as the host words them, else the values."""
+    try:
+        model = PluginManifest.model_validate(data)
+    except ValidationError as exc:
+        return "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False)
+        )
+    dumped = model.model_dump()
+    extra = {k: dumped.pop(k) for k in list(dumped) if k not in PluginManifest.model_fields}
+    dumped["display_name"] = dumped["display_name"].strip() and dumped["display_name"]
+    return {**dumped, "display_name": dumped["display_name"] or dumped["name"], "extra": extra}
+
+
+def _ours(data: dict[str, Any]) -> str | dict[str, Any]:
+    try:
+        manifest = _validated(data, "m")
+    except ManifestError as exc:
+        return str(exc).removeprefix("m is invalid: ")
+    return manifest.model_dump()
+
+
+MANIFEST_CASES: list[dict[str, Any]] = [
+    {},
+    {"name": 5},
+    {"name": "X"},
+    {"name": "x\n"},
+    {"name": "x", "version": 1},
+    {"name": "x", "version": "1.0\n"},
+    {"name": "x", "version": None, "display_name": "  "},
+    {"name": "x", "version": "1.2.3-rc1", "category": ""},
+    {"name": "x", "capabilities": "crm"},
+    {"name": "x", "capabilities": ["crm", 1, True, None]},
+    {"name": "x", "capabilities": {"a": 1}},
+    {"name": "x", "route_prefixes": ["api/x", "/"]},
+    {"name": "x", "route_prefixes": ["/a/"], "config": [{"name": "a"}]},
+    {"name": "x", "route_prefixes": [1]},
+    {"name": "x", "config": [{"name": "A"}]},
+    {"name": "x", "config": [{"name": "A", "description": "d", "bogus": 1, "zz": 2}]},
+    {"name": "x", "config": [{"name": "A", "description": "d", "required": "yes", "secret": 1}]},
+    {"name": "x", "config": [{"name": "A", "description": "d", "required": 2, "secret": 1.5}]},
+    {"name": "x", "config": [{"name": "A", "description": "d", "required": None, "default": 5}]},
+    {"name": "x", "config": [{"name": "A", "description": "d", "required": "Maybe"}]},
+    {"name": "x", "config": [{"name": "A", "description": "d", "secret": 0.0}]},
+    {"name": "x", "config": ["A"]},
+    {"name": "x", "config": "A"},
+    {"name": "x", "config": [{"name": "A", "description": "d"}, {"name": "A", "description": "e"}]},
+    {"name": "x", "version": 3, "config": [{"name": "A", "description": ""}, {"name": "A"}]},
+    {"name": "x", "features": [{"name": "F"}, {"name": "f", "extra": 1, "x": 1}]},
+    {"name": "x", "features": [{"name": "f", "extra": "api", "description": None}]},
+    {"name": "x", "homepage": 1, "module": [], "display_name": 2, "description": 1.5},
+    {"name": "x", "unknown": 1, "other": {"a": 1}, "display_name": "X", "version": "2.0+local"},
+]
+
+
+@pytest.mark.parametrize("data", MANIFEST_CASES, ids=range(len(MANIFEST_CASES)))
+def test_manifests_are_judged_as_pydantic_judges_them(data: dict[str, Any]) -> None:
+    assert _ours(data) == _reference(data)
+
+
+TOML_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-2, 3)
+    | st.floats(allow_nan=False)
+    | st.text(alphabet="aAzZ09_-./ \n", max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["name", "description", "required", "secret", "default", "extra", "x"]),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.dictionaries(
+        st.sampled_from(
+            [
+                "name",
+                "version",
+                "category",
+                "capabilities",
+                "route_prefixes",
+                "config",
+                "features",
+                "display_name",
+                "homepage",
+                "other",
+            ]
+        ),
+        TOML_VALUES,
+        max_size=5,
+    )
+)
+def test_any_manifest_is_judged_as_pydantic_judges_it(data: dict[str, Any]) -> None:
+    assert _ours(data) == _reference(data)

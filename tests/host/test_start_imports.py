@@ -37,21 +37,35 @@ sys.exit(code)
 """
 
 # Packages the command must not import (top-level names), and this project's modules that
-# only serving, storage or record handling need.
+# only serving, storage or record handling need. pydantic (and pydantic-settings, which
+# brings it) alone takes longer to import than the whole command may: the contract's records,
+# the status report, manifests and the HubSpot settings are read without it. Nor does listing
+# need an event loop, email parsing or importlib.metadata (entry points are read from the
+# dist-info folders directly; see distributions.py).
 NOT_IMPORTED_PACKAGES = {
     "alembic",
     "anyio",
+    "asyncio",
     "cryptography",
+    "dotenv",
+    "email",
     "fastapi",
     "httpcore",
     "httpx",
     "jinja2",
     "mcp",
+    "pydantic",
+    "pydantic_core",
+    "pydantic_settings",
     "sqlalchemy",
     "starlette",
+    "typing_extensions",
     "uvicorn",
+    "zipfile",
 }
 NOT_IMPORTED_MODULES = {
+    "importlib.metadata",
+    "importlib.resources",
     "atom_host_stub._contract_models",  # the CRM models, built on first use
     "atom_host_stub.agent_tools",
     "atom_host_stub.app",
@@ -67,6 +81,7 @@ NOT_IMPORTED_MODULES = {
     "atom_hubspot.runtime",
     "atom_hubspot.sandbox",
     "atom_hubspot.service",
+    "atom_hubspot.settings",  # the settings model (pydantic); settings_table checks without it
     "atom_hubspot.storage",
     "atom_hubspot.sync",
     "atom_memory_crm.service",
