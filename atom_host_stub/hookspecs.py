@@ -90,6 +90,12 @@ def atom_register_agent_tools(register: RegisterTool, context: HostContext) -> N
 
 
 @hookspec
+def atom_cli_commands() -> Mapping[str, str]:
+    """Name the plugin's own commands: {name: "module:attribute" of a click command or group},
+    each imported only when it runs or shows its help."""
+
+
+@hookspec
 def atom_register_cli_commands(cli: Any) -> None:
     """Add the plugin's own click group (e.g. `atom-host hubspot ...`) to the host CLI."""
 

@@ -245,6 +245,10 @@ class PluginManager:
 
     # ------------------------------------------------------------------ hook calls
 
+    def implementers(self, hook_name: str) -> list[PluginRecord]:
+        """The active plugins that implement `hook_name`."""
+        return [record for record, _ in self._targets(hook_name, None, include_failed=False)]
+
     def _impls(self, hook_name: str) -> dict[str, pluggy.HookImpl]:
         caller: pluggy.HookCaller = getattr(self.pm.hook, hook_name)
         return {impl.plugin_name: impl for impl in caller.get_hookimpls()}

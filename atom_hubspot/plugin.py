@@ -9,7 +9,6 @@ contract is imported inside the hook that needs it.
 from __future__ import annotations
 
 import importlib.util
-import logging
 import sys
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING
@@ -31,8 +30,6 @@ from atom_host_stub.contract import (
 )
 
 if TYPE_CHECKING:
-    import click
-
     from atom_hubspot.service.crm import HubSpotCRMService
     from atom_hubspot.service.marketing import MarketingService
     from atom_hubspot.settings_table import AppCredentials
@@ -41,8 +38,6 @@ hookimpl = pluggy.HookimplMarker("atom")
 
 NAME = "hubspot"
 API_PREFIX = "/api/hubspot"
-
-log = logging.getLogger("atom_hubspot.plugin")
 
 
 def _has(module: str) -> bool:
@@ -237,6 +232,9 @@ def atom_migrate(context: HostContext) -> Awaitable[str]:
 
 @hookimpl
 def atom_register_routes(register: RegisterRoutes, context: HostContext) -> None:
+    import logging  # here, not at import: every command imports this module
+
+    log = logging.getLogger("atom_hubspot.plugin")
     if not _has("fastapi"):
         log.info("HTTP routes are off: fastapi is not installed (extra `api`)")
         return
@@ -325,18 +323,15 @@ def atom_register_agent_tools(register: RegisterTool, context: HostContext) -> N
         register(tool)
 
 
-# The plugin's commands: (name, "module:attribute"); each module is imported when its command
-# runs, not whenever `atom-host` starts.
-CLI_COMMANDS = (
-    ("hubspot", "atom_hubspot.cli:hubspot"),
-    ("sandbox", "atom_hubspot.sandbox.cli:sandbox"),
-    ("sandbox-edit", "atom_hubspot.sandbox.cli:sandbox_edit"),
-)
+# The plugin's commands: name -> "module:attribute"; the host imports each module when its
+# command runs, not whenever `atom-host` starts.
+CLI_COMMANDS = {
+    "hubspot": "atom_hubspot.cli:hubspot",
+    "sandbox": "atom_hubspot.sandbox.cli:sandbox",
+    "sandbox-edit": "atom_hubspot.sandbox.cli:sandbox_edit",
+}
 
 
 @hookimpl
-def atom_register_cli_commands(cli: click.Group) -> None:
-    from atom_hubspot.lazy_cli import LazyCommand
-
-    for name, target in CLI_COMMANDS:
-        cli.add_command(LazyCommand(name, target))
+def atom_cli_commands() -> Mapping[str, str]:
+    return dict(CLI_COMMANDS)

@@ -120,7 +120,8 @@ def test_plugin_works_without_the_web_framework(tmp_path: Path, hubspot_env) -> 
             "health": health.status,
             "host_machinery": sorted(m for m in sys.modules if m.startswith("atom_host_stub.")
                                      and m not in ("atom_host_stub.contract",
-                                                   "atom_host_stub._contract_types")),
+                                                   "atom_host_stub._contract_types",
+                                                   "atom_host_stub._records")),
             "web": [m for m in ("fastapi", "starlette") if m in sys.modules],
         }))
     """.replace(
@@ -136,13 +137,13 @@ def test_plugin_works_without_the_web_framework(tmp_path: Path, hubspot_env) -> 
     assert out["host_machinery"] == [] and out["web"] == []
 
 
-def test_cli_commands_are_added(tmp_path: Path) -> None:
-    @click.group()
-    def cli() -> None: ...
+def test_cli_commands_are_named_and_resolve_to_the_real_ones() -> None:
+    from atom_host_stub.lazy_cli import LazyCommand
 
-    plugin.atom_register_cli_commands(cli=cli)
-    assert {"hubspot", "sandbox"} <= set(cli.commands)
-    assert "rotate-keys" in cli.commands["hubspot"].commands  # type: ignore[attr-defined]
+    named = plugin.atom_cli_commands()
+    assert {"hubspot", "sandbox", "sandbox-edit"} <= set(named)
+    group = LazyCommand("hubspot", named["hubspot"]).resolve()
+    assert isinstance(group, click.Group) and "rotate-keys" in group.commands
 
 
 async def test_migrate_then_startup_and_shutdown(tmp_path: Path, hubspot_env) -> None:

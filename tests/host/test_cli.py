@@ -320,6 +320,90 @@ def test_a_plugin_command_clashing_with_a_host_command_fails_that_plugin(
     assert "CLI command 'plugins' of plugin 'clashing' clashes with the one of 'host'" in out
 
 
+def _named_commands_plugin(root: Path, package: str, commands: dict[str, str]) -> None:
+    """A plugin `package` naming `commands` (atom_cli_commands); its module `package.cmds`
+    holds a click command `hello` that says so when it runs."""
+    (root / package).mkdir()
+    (root / package / "plugin.toml").write_text(
+        f'name = "{package}"\ndisplay_name = "N"\nversion = "1"\ncategory = "crm"\n'
+    )
+    (root / package / "__init__.py").write_text(
+        textwrap.dedent(f"""
+        import pluggy
+        hookimpl = pluggy.HookimplMarker("atom")
+
+        @hookimpl
+        def atom_cli_commands():
+            return {commands!r}
+    """)
+    )
+    (root / package / "cmds.py").write_text(
+        textwrap.dedent("""
+        import click
+
+        @click.command()
+        def hello():
+            \"\"\"Say hello from a named command.\"\"\"
+            click.echo("hello from a named command")
+    """)
+    )
+
+
+def test_hook_cli_commands_run_and_load_their_module_only_then(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _named_commands_plugin(cli_env, "named_cli", {"greet": "named_cli.cmds:hello"})
+    monkeypatch.syspath_prepend(str(cli_env))
+    monkeypatch.setenv("ATOM_EXTRA_PLUGINS", "named_cli")
+    assert main(["plugins", "--json"]) == EXIT_OK
+    listed = next(i for i in json_out(capsys)["integrations"] if i["name"] == "named_cli")
+    assert listed["hooks"] == ["atom_cli_commands"] and listed["status"] == "ok"
+    assert "named_cli.cmds" not in sys.modules
+    assert main(["--help"]) == EXIT_OK
+    assert "Say hello from a named command." in capsys.readouterr().out
+    assert main(["greet"]) == EXIT_OK
+    assert capsys.readouterr().out == "hello from a named command\n"
+
+
+@pytest.mark.parametrize("args", [["plugins", "--json"], ["plugins"]])
+def test_hook_cli_commands_clashing_with_a_host_command_fail_the_plugin(
+    cli_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+) -> None:
+    # `plugins --json` is answered without click, `plugins` with it: the clash is the same.
+    _named_commands_plugin(cli_env, "clash_cli", {"plugins": "clash_cli.cmds:hello"})
+    monkeypatch.syspath_prepend(str(cli_env))
+    monkeypatch.setenv("ATOM_EXTRA_PLUGINS", "clash_cli")
+    assert main(args) == EXIT_PROBLEMS
+    out = capsys.readouterr().out
+    assert "hello from a named command" not in out
+    assert "CLI command 'plugins' of plugin 'clash_cli' clashes with the one of 'host'" in out
+
+
+def test_the_listing_without_click_is_the_listing_with_click(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from atom_host_stub.cli_commands import cli, run
+    from atom_host_stub.cli_common import HOST_COMMANDS
+    from atom_host_stub.host import Host
+
+    assert set(HOST_COMMANDS) == set(cli.commands)
+    # The installed plugins, configured: HubSpot names its commands, so no click is needed.
+    monkeypatch.delenv("ATOM_DISABLE_PLUGIN_AUTOLOAD")
+    monkeypatch.delenv("ATOM_EXTRA_PLUGINS")
+    monkeypatch.setenv("ATOM_CRM_PROVIDER", "hubspot")
+    outputs = []
+    for runner in (main, lambda args: run(Host.from_env(), args)):
+        assert runner(["plugins", "--json"]) == EXIT_OK
+        report = json_out(capsys)
+        report.pop("generated_at")
+        outputs.append(report)
+    assert outputs[0] == outputs[1]
+    assert {i["name"] for i in outputs[0]["integrations"]} >= {"hubspot", "memory"}
+
+
 def test_hook_migrate_runs_each_plugins_migrations(
     cli_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -41,11 +41,13 @@ sys.exit(code)
 # brings it) alone takes longer to import than the whole command may: the contract's records,
 # the status report, manifests and the HubSpot settings are read without it. Nor does listing
 # need an event loop, email parsing or importlib.metadata (entry points are read from the
-# dist-info folders directly; see distributions.py).
+# dist-info folders directly; see distributions.py), nor click: the command parses nothing,
+# and plugins name their commands (cli_common.plugins_json_without_click).
 NOT_IMPORTED_PACKAGES = {
     "alembic",
     "anyio",
     "asyncio",
+    "click",
     "cryptography",
     "dotenv",
     "email",
@@ -124,7 +126,7 @@ def test_plugins_json_imports_nothing_it_does_not_use(
     # hooks (a configured HubSpot reports the API version of each family), features asked.
     assert {"hubspot", "memory"} <= set(by_name)
     hubspot = by_name["hubspot"]
-    assert "atom_register_cli_commands" in hubspot["hooks"]
+    assert "atom_cli_commands" in hubspot["hooks"]
     assert {f["name"] for f in hubspot["features"]} >= {"http_routes", "postgres_storage"}
     if configured:
         assert hubspot["status"] == "ok" and hubspot["config_summary"]

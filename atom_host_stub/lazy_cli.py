@@ -2,8 +2,9 @@
 
 The host asks every plugin for its commands before it parses the command line, so whatever a
 command's module imports (the sandbox's models, the storage layer) would otherwise be paid by
-every `atom-host` command, `atom-host plugins` included. A `LazyCommand` stands in under the
-real command's name and imports it on first use: when it runs, shows its help, or completes.
+every `atom-host` command, `atom-host plugins` included. A plugin names its commands
+(`atom_cli_commands`: name → "module:attribute") and the host puts a `LazyCommand` under each
+name, which imports the real command on first use: when it runs, shows its help, or completes.
 """
 
 from __future__ import annotations
