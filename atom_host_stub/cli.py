@@ -9,7 +9,6 @@ FastAPI.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -19,6 +18,7 @@ from atom_host_stub.cli_common import (
     EXIT_PROBLEMS,
     EXIT_REFUSED,
     EXIT_USAGE,
+    configure_logging,
     demo_api_key,
     plugins_json_without_click,
 )
@@ -37,13 +37,13 @@ __all__ = [
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: build the host, add plugin commands, run; return the code."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = list(sys.argv[1:] if argv is None else argv)
     host = Host.from_env()
     if args == ["plugins", "--json"]:
         code = plugins_json_without_click(host)
         if code is not None:
             return code
+    configure_logging()
     from atom_host_stub.cli_commands import run
 
     return run(host, args)

@@ -39,6 +39,13 @@ HOST_COMMANDS = ("plugins", "check-config", "health", "migrate", "serve", "mcp")
 DEMO_KEY_FILE = "demo-api-key"  # demo mode only, when ATOM_API_KEYS is unset
 
 
+def configure_logging() -> None:
+    """Warnings and errors to stderr as `LEVEL logger: message`."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
 def named_commands(host: Host, record: PluginRecord, owners: dict[str, str]) -> dict[str, str]:
     """The commands plugin `record` names (`atom_cli_commands`): {name: "module:attribute"}.
     A name another owner has (`owners`: the host's commands, earlier plugins') fails the
@@ -86,6 +93,10 @@ def plugins_json_without_click(host: Host) -> int | None:
     itself (`atom_register_cli_commands`): then only click can tell their names."""
     if host.plugins.implementers("atom_register_cli_commands"):
         return None
+    # Logging is configured once something imports it (a plugin that logs does at load; the
+    # host only when a plugin fails): listing healthy plugins never imports it.
+    if "logging" in sys.modules:
+        configure_logging()
     owners = dict.fromkeys(HOST_COMMANDS, HOST_NAME)
     for record in host.plugins.active():
         named_commands(host, record, owners)

@@ -43,7 +43,7 @@ class HealthReport(Record):
     checked_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass
 class RegisteredCheck:
     plugin: str
     name: str

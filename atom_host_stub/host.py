@@ -98,7 +98,7 @@ class StartupRefused(Exception):
         super().__init__("refusing to start: configuration errors or failed plugins")
 
 
-@dataclass(frozen=True)
+@dataclass
 class RouteRegistration:
     plugin: str
     router: Any
@@ -106,7 +106,7 @@ class RouteRegistration:
     tags: list[str]
 
 
-@dataclass(frozen=True)
+@dataclass
 class MountRegistration:
     plugin: str
     path: str

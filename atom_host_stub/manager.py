@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from atom_host_stub.manifest import (
 )
 from atom_host_stub.redaction import Redactor
 
-log = logging.getLogger("atom_host_stub.plugins")
+LOGGER = "atom_host_stub.plugins"
 
 ENTRY_POINT_GROUP = "atom.plugins"
 PROJECT_NAME = "atom"
@@ -233,7 +232,9 @@ class PluginManager:
         reason is kept: later failures are usually consequences of it."""
         reason = self.redact(reason)[:500]
         record.failure = record.failure or reason
-        log.warning("plugin %s failed: %s", record.name, reason)
+        import logging  # only a failure logs: listing healthy plugins needs no logging
+
+        logging.getLogger(LOGGER).warning("plugin %s failed: %s", record.name, reason)
         if self.on_failure is not None:
             self.on_failure(record)
 

@@ -34,7 +34,7 @@ DATE_RELEASE = re.compile(r"[0-9]{4}-[0-9]{2}")  # with fullmatch: `$` would let
 _CRM = RELEASES  # CRM objects, associations, pipelines, properties, lists, schemas
 
 
-@dataclass(frozen=True)
+@dataclass
 class ApiFamily:
     """One API family: the date releases HubSpot has published of it, and its legacy path
     version (None when it has no legacy path)."""

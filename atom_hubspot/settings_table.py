@@ -160,7 +160,7 @@ def fold_environment(value: Any) -> Any:
 Kind = Literal["text", "secret", "flag", "int", "float", "features", "environment", "choice"]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Setting:
     """One setting: the variable it is read from and how. `text` and `secret` values are
     taken as they are (`default` None: optional); `flag`, `int` and `float` are parsed as
@@ -461,7 +461,7 @@ def parse_encryption_keys(raw: str) -> list[tuple[str, bytes]]:
     return keys
 
 
-@dataclass(frozen=True)
+@dataclass
 class SettingsCheck:
     """The settings read from an environment: every issue, and each value by field name (an
     invalid one's default in its place). `valid`: no value was invalid, so the settings can

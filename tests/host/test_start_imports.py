@@ -42,7 +42,8 @@ sys.exit(code)
 # the status report, manifests and the HubSpot settings are read without it. Nor does listing
 # need an event loop, email parsing or importlib.metadata (entry points are read from the
 # dist-info folders directly; see distributions.py), nor click: the command parses nothing,
-# and plugins name their commands (cli_common.plugins_json_without_click).
+# and plugins name their commands (cli_common.plugins_json_without_click). Logging is
+# imported only once something logs (a plugin failing).
 NOT_IMPORTED_PACKAGES = {
     "alembic",
     "anyio",
@@ -55,6 +56,7 @@ NOT_IMPORTED_PACKAGES = {
     "httpcore",
     "httpx",
     "jinja2",
+    "logging",
     "mcp",
     "pydantic",
     "pydantic_core",
