@@ -329,11 +329,7 @@ class Database:
         if self.point_engine is not None:
             try:
                 with self.point_engine.connect() as sync_conn:
-                    found = sync_conn.execute(stmt, params)
-                    if first_only:
-                        one = found.first()
-                        return [] if one is None else [one]
-                    return list(found.all())
+                    return _fetched(sync_conn.execute(stmt, params), first_only)
             except sa.exc.OperationalError:
                 pass  # busy, or unreadable: the asynchronous way says which
         try:
@@ -361,10 +357,7 @@ class Database:
                 await conn.execute(_BIND_TENANT, {"t": tenant_id})
             # SQLAlchemy's overloads of AsyncConnection.execute resolve to Any for a Select.
             result: sa.Result[Any] = await conn.execute(stmt, params)
-            if first_only:
-                row = result.first()
-                return [] if row is None else [row]
-            return list(result.all())
+            return _fetched(result, first_only)
 
     async def check_migrated(self) -> None:
         """Raise StorageError (saying what to run) unless the schema is at the head revision."""
@@ -393,6 +386,14 @@ class Database:
         await self.engine.dispose()
         if self._cross_tenant_engine is not None:
             await self._cross_tenant_engine.dispose()
+
+
+def _fetched(result: sa.Result[Any], first_only: bool) -> list[sa.Row[Any]]:
+    """The rows `Database.rows` answers, read the same way from either connection."""
+    if first_only:
+        row = result.first()
+        return [] if row is None else [row]
+    return list(result.all())
 
 
 def _ping_when_idle(engine: AsyncEngine) -> None:
