@@ -1,7 +1,7 @@
 """The CRM routes' request shapes: record bodies (flat, keyed by HubSpot property names, with
 OpenAPI examples), the list routes' filter queries, and the path and query parameters."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Path, Query
@@ -155,7 +155,7 @@ DecimalText = Annotated[
 ]
 
 
-def contact_filters(
+async def contact_filters(
     email: Annotated[
         str | None,
         Query(max_length=254, description="Exact e-mail address", examples=["ada@example.com"]),
@@ -205,7 +205,7 @@ def contact_filters(
     )
 
 
-def company_filters(
+async def company_filters(
     name: Annotated[
         str | None,
         Query(max_length=200, description="Part of the company name", examples=["Analytical"]),
@@ -219,7 +219,7 @@ def company_filters(
     return CompanyQuery(name, domain, industry)
 
 
-def deal_filters(
+async def deal_filters(
     name: Annotated[str | None, Query(max_length=200, description="Part of the deal name")] = None,
     pipeline: Annotated[str | None, Query(max_length=100, examples=["default"])] = None,
     stage: Annotated[
@@ -233,7 +233,9 @@ def deal_filters(
     return DealQuery(name, pipeline, stage, amount_min, amount_max, close_date_from, close_date_to)
 
 
-FILTERS: dict[ObjectKind, Callable[..., RecordQuery]] = {
+# `async def`, though they only build a query: FastAPI runs a plain function dependency in a
+# worker thread, a hand-off and back on every list request for a few microseconds of work.
+FILTERS: dict[ObjectKind, Callable[..., Awaitable[RecordQuery]]] = {
     "contact": contact_filters,
     "company": company_filters,
     "deal": deal_filters,

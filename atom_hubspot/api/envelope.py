@@ -29,6 +29,7 @@ from atom_host_stub.contract import (
     ErrorBody,
     ErrorEnvelope,
 )
+from atom_hubspot.api import lean
 from atom_hubspot.errors import HubSpotError, RateLimited
 
 log = logging.getLogger("atom_hubspot.api")
@@ -98,6 +99,7 @@ class EnvelopeRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        shorter = lean.lean_handler(self)
 
         async def route(request: Request) -> Response:
             if JSON_BODY_SCOPE_KEY in request.scope:
@@ -106,6 +108,10 @@ class EnvelopeRoute(APIRoute):
                 # the same bytes a second time on the event loop.
                 request._json = request.scope[JSON_BODY_SCOPE_KEY]
             try:
+                if shorter is not None and lean.enabled:
+                    response = await shorter(request)
+                    if response is not None:
+                        return response
                 return await handler(request)
             except HubSpotError as err:
                 log.info(

@@ -211,14 +211,9 @@ async def pg_stack(hubspot_env: dict[str, str], postgres_url: str) -> AsyncItera
         yield st
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def shared_stack(
-    tmp_path_factory: pytest.TempPathFactory, migrated_template: Path
-) -> AsyncIterator[Stack]:
-    """One stack for a module of tests that each work on their own records (starting a host
-    with its routes costs seconds). Tests using it run in the module's event loop."""
-    tmp = tmp_path_factory.mktemp("shared")
-    env = {
+def module_env(tmp: Path, *, sync_interval_s: int) -> dict[str, str]:
+    """`hubspot_env` for a stack shared by a module (that fixture is per test)."""
+    return {
         "HUBSPOT_CLIENT_ID": SANDBOX_CLIENT_ID,
         "HUBSPOT_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
         "ATOM_HUBSPOT_ENCRYPTION_KEYS": f"k1:{make_key()}",
@@ -226,7 +221,17 @@ async def shared_stack(
         "HUBSPOT_AUTHORIZE_URL": "http://sandbox.local/oauth/authorize",
         "HUBSPOT_REDIRECT_URI": "http://host.local/auth/hubspot/callback",
         "ATOM_DATA_DIR": str(tmp / "data"),
-        "HUBSPOT_SYNC_INTERVAL": "0",
+        "HUBSPOT_SYNC_INTERVAL": str(sync_interval_s),
     }
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_stack(
+    tmp_path_factory: pytest.TempPathFactory, migrated_template: Path
+) -> AsyncIterator[Stack]:
+    """One stack for a module of tests that each work on their own records (starting a host
+    with its routes costs seconds). Tests using it run in the module's event loop."""
+    tmp = tmp_path_factory.mktemp("shared")
+    env = module_env(tmp, sync_interval_s=0)
     async with running_stack(env, f"sqlite:///{tmp / 'atom.sqlite3'}", migrated_template) as st:
         yield st
