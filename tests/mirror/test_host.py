@@ -7,8 +7,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
-from tests.api.conftest import PORTAL_A, PORTAL_B, Stack, migrated_template, running_stack
+from tests.api.conftest import (
+    PORTAL_A,
+    PORTAL_B,
+    Stack,
+    migrated_template,
+    module_env,
+    running_stack,
+)
 
 __all__ = ["migrated_template"]  # the fixture, shared with the route tests
 
@@ -20,6 +28,19 @@ async def synced(
     """The host with the background sync on; both connected portals mirrored once."""
     env = {**hubspot_env, "HUBSPOT_SYNC_INTERVAL": "3600"}
     async with running_stack(env, sqlite_url, migrated_template) as st:
+        await sync_now(st)
+        yield st
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def synced_module(
+    tmp_path_factory: pytest.TempPathFactory, migrated_template: Path
+) -> AsyncIterator[Stack]:
+    """`synced`, shared by a module's tests that only read (syncing costs seconds per test);
+    they run in the module's event loop (`@pytest.mark.asyncio(loop_scope="module")`)."""
+    tmp = tmp_path_factory.mktemp("synced")
+    env = module_env(tmp, sync_interval_s=3600)
+    async with running_stack(env, f"sqlite:///{tmp / 'atom.sqlite3'}", migrated_template) as st:
         await sync_now(st)
         yield st
 

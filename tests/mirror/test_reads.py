@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import Stack, running_stack, stack
-from tests.mirror.test_host import migrated_template, sync_now, synced
+from tests.mirror.test_host import migrated_template, sync_now, synced, synced_module
 
-__all__ = ["migrated_template", "stack", "synced"]
+__all__ = ["migrated_template", "stack", "synced", "synced_module"]
 
 CASES: list[tuple[str, dict[str, str]]] = [
     ("contacts", {}),
@@ -38,11 +38,12 @@ async def read(client: Any, path: str, **params: str) -> dict[str, Any]:
     return dict(answer)
 
 
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize(("many", "params"), CASES)
 async def test_mirror_filters_and_sorts_equal_hubspot_search(
-    synced: Stack, many: str, params: dict[str, str]
+    synced_module: Stack, many: str, params: dict[str, str]
 ) -> None:
-    async with synced.client("alice") as alice:
+    async with synced_module.client("alice") as alice:
         for after_pages in range(2):  # the first two pages, each from both sources
             mirror = await read(
                 alice, f"/api/hubspot/{many}", source="mirror", limit="50", **params
@@ -136,11 +137,12 @@ ANALYTICS = [
 ]
 
 
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize(("path", "params"), ANALYTICS)
 async def test_analytics_from_the_mirror_equal_the_live_computation(
-    synced: Stack, path: str, params: dict[str, str]
+    synced_module: Stack, path: str, params: dict[str, str]
 ) -> None:
-    mirror = await same_from_both(synced, path, params)
+    mirror = await same_from_both(synced_module, path, params)
     assert mirror["data"].get("total_count", mirror["data"].get("total_contacts"))
 
 

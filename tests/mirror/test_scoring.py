@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import PORTAL_A, Stack, stack
-from tests.mirror.test_host import migrated_template, synced
+from tests.mirror.test_host import migrated_template, synced, synced_module
 
-__all__ = ["migrated_template", "stack", "synced"]
+__all__ = ["migrated_template", "stack", "synced", "synced_module"]
 
 SCORES = "hubspotscore,lead_fit_score"
 
@@ -91,11 +91,12 @@ SCORE_CASES: list[dict[str, str]] = [
 ]
 
 
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize("params", SCORE_CASES)
 async def test_score_filters_and_sorts_from_the_mirror_equal_hubspot_search(
-    synced: Stack, params: dict[str, str]
+    synced_module: Stack, params: dict[str, str]
 ) -> None:
-    async with synced.client("alice") as alice:
+    async with synced_module.client("alice") as alice:
         answers = {
             source: await read(
                 alice,
@@ -113,7 +114,7 @@ async def test_score_filters_and_sorts_from_the_mirror_equal_hubspot_search(
     assert mirror["results"], params  # each case finds something in the seed
     # And both answer what the scores say, not merely the same as each other.
     name = params.get("score_property", "hubspotscore")
-    seeded = seeded_scores(synced, name)
+    seeded = seeded_scores(synced_module, name)
     values = [seeded[r["id"]] for r in mirror["results"]]
     for r in mirror["results"]:
         got = r["properties"][name]
@@ -149,6 +150,7 @@ async def test_score_filters_and_sorts_from_the_mirror_equal_hubspot_search(
         assert values[: len(present)] == present
 
 
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize(
     ("params", "field"),
     [
@@ -163,9 +165,9 @@ async def test_score_filters_and_sorts_from_the_mirror_equal_hubspot_search(
     ],
 )
 async def test_a_bad_score_filter_is_refused_naming_the_field(
-    synced: Stack, params: dict[str, str], field: str
+    synced_module: Stack, params: dict[str, str], field: str
 ) -> None:
-    async with synced.client("alice") as alice:
+    async with synced_module.client("alice") as alice:
         for source in ("mirror", "live"):
             r = await alice.get("/api/hubspot/contacts", params={**params, "source": source})
             assert r.status_code == 422, r.text
@@ -183,20 +185,21 @@ BAND_CASES = [
 ]
 
 
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize("params", BAND_CASES)
 async def test_score_bands_from_the_mirror_equal_the_live_counts(
-    synced: Stack, params: dict[str, str]
+    synced_module: Stack, params: dict[str, str]
 ) -> None:
-    async with synced.client("alice") as alice:
-        before = synced.sandbox.calls.get("crm.objects.search", 0)
+    async with synced_module.client("alice") as alice:
+        before = synced_module.sandbox.calls.get("crm.objects.search", 0)
         mirror = await read(
             alice, "/api/hubspot/analytics/contacts/score-bands", source="mirror", **params
         )
-        assert synced.sandbox.calls.get("crm.objects.search", 0) == before  # no search spent
+        assert synced_module.sandbox.calls.get("crm.objects.search", 0) == before  # no search spent
         live = await read(
             alice, "/api/hubspot/analytics/contacts/score-bands", source="live", **params
         )
-        spent = synced.sandbox.calls.get("crm.objects.search", 0) - before
+        spent = synced_module.sandbox.calls.get("crm.objects.search", 0) - before
         again = await read(
             alice, "/api/hubspot/analytics/contacts/score-bands", source="live", **params
         )
@@ -213,7 +216,7 @@ async def test_score_bands_from_the_mirror_equal_the_live_counts(
     assert "search calls" in lv["note"]
     # The counts are the seeded scores', every contact counted once.
     name = params.get("property", "hubspotscore")
-    seeded = seeded_scores(synced, name)
+    seeded = seeded_scores(synced_module, name)
     assert m["total_contacts"] == len(seeded)
     assert m["without_score"] == sum(1 for v in seeded.values() if v is None)
     values = [v for v in seeded.values() if v is not None]
@@ -228,6 +231,7 @@ async def test_score_bands_from_the_mirror_equal_the_live_counts(
         assert m["below"] > 0 and m["above"] > 0
 
 
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize(
     ("params", "field"),
     [
@@ -244,9 +248,9 @@ async def test_score_bands_from_the_mirror_equal_the_live_counts(
     ],
 )
 async def test_bad_band_input_is_refused_naming_the_field(
-    synced: Stack, params: dict[str, str], field: str
+    synced_module: Stack, params: dict[str, str], field: str
 ) -> None:
-    async with synced.client("alice") as alice:
+    async with synced_module.client("alice") as alice:
         r = await alice.get("/api/hubspot/analytics/contacts/score-bands", params=params)
     assert r.status_code == 422, r.text
     error = r.json()["error"]
