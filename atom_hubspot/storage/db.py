@@ -46,10 +46,13 @@ PING_IDLE_S = 10.0
 # PostgreSQL pool per engine and process. SQLAlchemy's default (5, and 10 more opened and
 # closed again as needed) made a worker serving 50 clients open and close a connection on most
 # requests (a server process forked each time). Several workers multiply this: keep
-# workers x (PG_POOL_SIZE + PG_MAX_OVERFLOW) under the server's max_connections (100 by
-# default), with room for the cross-tenant engine's few.
+# workers x (PG_POOL_SIZE + PG_MAX_OVERFLOW + PG_SHORT_READ_POOL) under the server's
+# max_connections (100 by default), with room for the cross-tenant engine's few.
 PG_POOL_SIZE = 20
 PG_MAX_OVERFLOW = 10
+# Connections for a tenant's short reads (storage/pg_reads.py): each holds one for a single
+# round trip, so a few serve many clients.
+PG_SHORT_READ_POOL = 10
 
 
 def _driver_url(url: str, sqlite_driver: str, pg_driver: str) -> str:
@@ -208,7 +211,7 @@ class Database:
             _ping_when_idle(self.engine)
             # A tenant's short reads in one round trip on psycopg (see pg_reads).
             if PgShortReads.available() and not engine_kwargs:
-                self._pg_reads = PgShortReads(url, self.engine.dialect, max_size=PG_POOL_SIZE)
+                self._pg_reads = PgShortReads(url, self.engine.dialect, max_size=PG_SHORT_READ_POOL)
             if cross_tenant_url:
                 self._cross_tenant_engine = create_async_engine(
                     to_async_url(cross_tenant_url), **kwargs
