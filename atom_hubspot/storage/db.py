@@ -375,13 +375,10 @@ class Database:
     async def _pg_short_read(
         self, stmt: sa.Select[Any], params: dict[str, Any], tenant_id: str, first_only: bool
     ) -> list[sa.Row[Any]] | None:
-        import psycopg
-        import psycopg_pool
-
         assert self._pg_reads is not None
         try:
             return await self._pg_reads.rows(stmt, params, tenant_id, first_only)
-        except (OSError, psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+        except OSError as exc:
             log.warning("database unavailable: %s", type(exc).__name__)
             raise StorageError(
                 "The HubSpot plugin's database is unavailable; try again later."

@@ -17,10 +17,10 @@ with its type's own result processor, so rows carry the same values; they come b
 tuples that also offer `_mapping`, which is all the callers of `Database.rows` use.
 
 A statement this cannot run the same way (expanding or literal-rendered parameters, parameters
-with bind processors) is answered None, and `Database.rows` takes the engine's path. A read on
-a connection the server has dropped is tried once more, after the pool has replaced its dead
-connections. Without psycopg-pool (`pip install 'atom-hubspot[postgres]'`) the engine's path
-serves every read.
+with bind processors) is answered None, and `Database.rows` takes the engine's path; so is a
+read that finds no pooled connection within WAIT_S, or meets dropped connections twice (the
+engine's path then answers, or fails at once with the database down). Without psycopg-pool
+(`pip install 'atom-hubspot[postgres]'`) the engine's path serves every read.
 https://www.psycopg.org/psycopg3/docs/advanced/pipeline.html
 """
 
@@ -38,6 +38,10 @@ from sqlalchemy.engine import Dialect, make_url
 log = logging.getLogger("atom_hubspot.storage")
 
 BIND_TENANT_SQL = "SELECT hubspot_bind_tenant(%s)"
+# How long a read waits for a pooled connection before taking the engine's path instead: the
+# pool would wait for a database that is down (its worker reconnecting in the background),
+# where the engine's path fails at once with the 503 a caller should get.
+WAIT_S = 0.25
 # Prepared statements per statement shape: a handful exist (the every-request lookups).
 MAX_SHAPES = 64
 
@@ -95,6 +99,7 @@ class PgShortReads:
         )
         self.dialect = dialect
         self.max_size = max_size
+        self.wait_s = WAIT_S
         self._pool: Any = None
         self._shapes: dict[int, tuple[sa.Select[Any], _Shape | None]] = {}
 
@@ -140,16 +145,23 @@ class PgShortReads:
         if shape is None:
             return None
         import psycopg
+        from psycopg_pool import PoolTimeout
 
         values = {**shape.defaults, **params}
         try:
             raw = await self._read(shape, values, tenant_id)
+        except PoolTimeout:
+            return None  # every connection busy, or none can be made: the engine's path says
         except psycopg.OperationalError:
             # A pooled connection the server dropped (a restart): so may the others be. The
-            # pool tests the idle ones (replacing the dead), and the read runs again.
+            # pool tests the idle ones (replacing the dead), and the read runs again; if that
+            # fails too, the engine's path answers (a database that is down: at once, 503).
             log.info("a pooled PostgreSQL connection was dropped; reading again")
-            await self._pool.check()
-            raw = await self._read(shape, values, tenant_id)
+            try:
+                await self._pool.check()
+                raw = await self._read(shape, values, tenant_id)
+            except (psycopg.OperationalError, PoolTimeout):
+                return None
         if first_only:
             raw = raw[:1]
         procs = shape.processors
@@ -167,7 +179,7 @@ class PgShortReads:
         self, shape: _Shape, values: dict[str, Any], tenant_id: str
     ) -> list[tuple[Any, ...]]:
         pool = await self._open()
-        async with pool.connection() as conn:
+        async with pool.connection(timeout=self.wait_s) as conn:
             async with conn.pipeline():
                 await conn.execute("BEGIN")
                 await conn.execute(BIND_TENANT_SQL, (tenant_id,))

@@ -6,6 +6,7 @@ pooled connection read for before; and a connection the server dropped costs no 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -145,5 +146,24 @@ async def test_what_it_cannot_run_alike_takes_the_engines_path(app_role_url: str
         assert db._pg_reads.shape(expanding) is None
         rows = await db.rows(expanding, {"ids": ["t1-c1", "t2-c0"]}, "t1")
         assert [r.id for r in rows] == ["t1-c1"]  # the engine's path, still bound to t1
+    finally:
+        await db.dispose()
+
+
+async def test_a_read_that_finds_every_connection_busy_takes_the_engines_path(
+    app_role_url: str,
+) -> None:
+    db = Database(app_role_url)
+    assert db._pg_reads is not None
+    db._pg_reads.max_size = 1
+    ids = sa.select(Connection.id).order_by(Connection.id)
+    try:
+        assert [r.id for r in await db.rows(ids, {}, "t1")] == ["t1-c0", "t1-c1"]
+        async with db._pg_reads._pool.connection():  # the pool's only connection, held
+            started = time.monotonic()
+            rows = await db.rows(ids, {}, "t2")
+            waited = time.monotonic() - started
+        assert [r.id for r in rows] == ["t2-c0", "t2-c1"]  # answered, still bound to t2
+        assert waited < 5, waited  # WAIT_S, then the engine's path; no 30 s pool wait
     finally:
         await db.dispose()
