@@ -211,5 +211,9 @@ def lean_handler(route: APIRoute) -> LeanHandler | None:
         return None
     if not isinstance(route.response_class, DefaultPlaceholder):
         return None
+    if route.status_code is not None and (
+        route.status_code in (204, 304) or route.status_code < 200
+    ):
+        return None  # FastAPI answers those without a body
     root = _compile(route.dependant)
     return None if root is None else _Lean(root, route, route.response_field)

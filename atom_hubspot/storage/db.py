@@ -198,19 +198,18 @@ class Database:
         # SQLite: a synchronous engine for `first`'s lookups by key (a file database only: an
         # in-memory one is private to the connection that made it).
         self.point_engine: sa.Engine | None = None
-        # PostgreSQL: a tenant's lookups by key on psycopg directly, in one round trip.
-        self._pg_reads: PgShortReads | None = None
         # ...and the connection it keeps open for the thread that reads (the event loop's).
         self._point_conn: sa.Connection | None = None
         self._point_thread: int | None = None
+        # PostgreSQL: a tenant's lookups by key on psycopg directly, in one round trip.
+        self._pg_reads: PgShortReads | None = None
         if self.dialect == "sqlite":
             self._sqlite_transactions()
             if make_url(url).database not in (None, "", ":memory:"):
                 self.point_engine = self._sqlite_point_engine(url)
         else:
             _ping_when_idle(self.engine)
-            # A tenant's short reads in one round trip on psycopg (see pg_reads).
-            if PgShortReads.available() and not engine_kwargs:
+            if PgShortReads.available():
                 self._pg_reads = PgShortReads(url, self.engine.dialect, max_size=PG_SHORT_READ_POOL)
             if cross_tenant_url:
                 self._cross_tenant_engine = create_async_engine(
@@ -354,9 +353,9 @@ class Database:
                 if held is not None:
                     self._drop_point_connection()
         if self._pg_reads is not None and tenant_id is not None:
-            got = await self._pg_short_read(stmt, params, tenant_id, first_only)
+            got = await self._pg_reads.rows(stmt, params, tenant_id, first_only)
             if got is not None:
-                return got
+                return got  # None: the engine's path answers (see pg_reads)
         try:
             try:
                 return await self._rows(stmt, params, tenant_id, first_only)
@@ -367,18 +366,6 @@ class Database:
                 # invalidated the pool; a read is safe to run again on a fresh connection.
                 return await self._rows(stmt, params, tenant_id, first_only)
         except (OSError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            log.warning("database unavailable: %s", type(exc).__name__)
-            raise StorageError(
-                "The HubSpot plugin's database is unavailable; try again later."
-            ) from None
-
-    async def _pg_short_read(
-        self, stmt: sa.Select[Any], params: dict[str, Any], tenant_id: str, first_only: bool
-    ) -> list[sa.Row[Any]] | None:
-        assert self._pg_reads is not None
-        try:
-            return await self._pg_reads.rows(stmt, params, tenant_id, first_only)
-        except OSError as exc:
             log.warning("database unavailable: %s", type(exc).__name__)
             raise StorageError(
                 "The HubSpot plugin's database is unavailable; try again later."
