@@ -77,6 +77,15 @@ def atom_features() -> list[FeatureState]:
             if _has("redis") and _has("limits")
             else "redis/limits not installed: pip install 'atom-hubspot[redis]'",
         ),
+        FeatureState(
+            name="aiohttp_wire",
+            enabled=_has("aiohttp"),
+            extra="api",
+            reason=""
+            if _has("aiohttp")
+            else "aiohttp is not installed: calls to HubSpot go through httpx's pool, which "
+            "spends more CPU per call: pip install 'atom-hubspot[api]'",
+        ),
     ]
 
 

@@ -18,6 +18,7 @@ one core, to show it was not the limit.
 
     python -m bench.serving [--seconds 5] [--rounds 3] [--clients 50] [--skip-postgres]
     python -m bench.serving --only start-up    # the last row alone
+    python -m bench.serving --only live        # the live and mirror reads alone
 
 The load generator (bench/loadgen.py) runs on the same machine. Each pair alternates for
 `--rounds` rounds and the medians are compared, so a busy machine slows both sides alike.
@@ -341,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--start-runs", type=int, default=7)
     ap.add_argument("--skip-postgres", action="store_true")
-    ap.add_argument("--only", choices=["start-up"], help="run this row alone")
+    ap.add_argument("--only", choices=["start-up", "live"], help="run these rows alone")
     a = ap.parse_args(argv)
     t = Table(
         "Production serving (alternating rounds, medians)",
@@ -357,6 +358,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     if a.only == "start-up":
         start_up(t, a.start_runs)
+        t.print()
+        return 0
+    if a.only == "live":
+        with tempfile.TemporaryDirectory(prefix="atom-serving-") as data:
+            live_read(t, a, f"{data}/live")
         t.print()
         return 0
     load_before = os.getloadavg()

@@ -1,10 +1,11 @@
 """HubSpotHTTP: the one HTTP conversation with HubSpot per process.
 
-One shared `httpx.AsyncClient` (keep-alive pool, explicit timeouts, base URL from settings,
-`User-Agent: atom-hubspot/<version>`), the rate-limit governor before every call, retries
-for calls that are safe to repeat, HubSpot errors mapped to
-`atom_hubspot.errors`, and one DEBUG line per call (method, path template, status, ms,
-correlationId) — never a token, never a concrete path (it may hold an email or a token).
+One shared wire (client/wire.py: aiohttp's keep-alive pool for real HTTP, httpx over any
+other transport; explicit timeouts, base URL from settings, `User-Agent:
+atom-hubspot/<version>`), the rate-limit governor before every call, retries for calls that
+are safe to repeat, HubSpot errors mapped to `atom_hubspot.errors`, and one DEBUG line per
+call (method, path template, status, ms, correlationId) — never a token, never a concrete
+path (it may hold an email or a token).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, NoReturn
 
 import httpx
@@ -25,6 +25,7 @@ from atom_hubspot.client.auth import TokenProvider
 from atom_hubspot.client.error_mapping import correlation_id, map_error
 from atom_hubspot.client.governor import INTERACTIVE, RateLimitGovernor, Sleep
 from atom_hubspot.client.paths import Paths, Route
+from atom_hubspot.client.wire import Wire, make_wire
 from atom_hubspot.errors import (
     HubSpotError,
     OutcomeUnknown,
@@ -36,6 +37,7 @@ from atom_hubspot.settings import HubSpotSettings
 log = logging.getLogger("atom_hubspot.client")
 
 USER_AGENT = f"atom-hubspot/{__version__}"
+DEFAULT_HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
 RETRY_STATUSES = frozenset({502, 503, 504})
 # A plain 500 is often transient at HubSpot, but may be a bug that answers the same every time:
 # reads (nothing changes) are tried again, at most this many times.
@@ -131,6 +133,7 @@ class HubSpotHTTP:
         settings: HubSpotSettings,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        wire: Wire | None = None,
         governor: RateLimitGovernor | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Sleep | None = None,
@@ -150,26 +153,17 @@ class HubSpotHTTP:
             write=settings.read_timeout_s,
             pool=settings.total_timeout_s,
         )
-        self._client = httpx.AsyncClient(
-            base_url=settings.app.api_base_url,
+        self.wire: Wire = wire or make_wire(
+            settings.app.api_base_url,
             transport=transport,
             timeout=timeout,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
-            follow_redirects=False,
-            # One client serves every tenant's calls: a cookie HubSpot's edge sets on one
-            # answer must not ride along on another tenant's requests, so none is kept.
-            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+            headers=DEFAULT_HEADERS,
         )
         _install_url_filter(settings.app.api_base_url)
         self.calls = 0  # HTTP requests sent (diagnostics, benchmarks)
 
-    @property
-    def client(self) -> httpx.AsyncClient:
-        return self._client
-
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self.wire.aclose()
         # Releases the governor's connections only (a shared one reconnects when used again;
         # the budget it keeps stays).
         await self.governor.aclose()
@@ -260,7 +254,7 @@ class HubSpotHTTP:
         self.calls += 1
         try:
             async with asyncio.timeout(self.settings.total_timeout_s):
-                response = await self._client.request(
+                response = await self.wire.request(
                     call.method,
                     call.route.path,
                     params=call.params,

@@ -100,7 +100,7 @@ class JournalAPI:
     async def fetch(self, ref: JournalRef) -> JournalFile:
         """The entry's events (the url is HubSpot's own link to the file, no bearer)."""
         try:
-            answer = await self.http.client.get(ref.url)
+            answer = await self.http.wire.fetch(ref.url)
         except httpx.HTTPError as exc:  # the next poll tries again
             raise Unavailable(f"journal file unavailable: {type(exc).__name__}") from None
         if answer.status_code == 404:

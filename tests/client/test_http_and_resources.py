@@ -21,6 +21,7 @@ from atom_hubspot.client import (
     default_association_type,
     inline_association,
 )
+from atom_hubspot.client.wire import HttpxWire
 from atom_hubspot.errors import InputError, NotFound
 from tests.client.fakes import TOKEN, make, obj
 
@@ -36,13 +37,14 @@ async def test_one_shared_client_with_user_agent_timeouts_and_base_url() -> None
     assert req.headers["User-Agent"] == f"atom-hubspot/{__version__}"
     assert req.headers["Authorization"] == f"Bearer {TOKEN}"
     assert str(req.url).startswith("http://hubspot.test/crm/objects/2026-09/contacts/1")
-    t = http.client.timeout
+    assert isinstance(http.wire, HttpxWire)  # a transport given: httpx carries it
+    t = http.wire.client.timeout
     assert (t.connect, t.read) == (3, 20)
     other = type(client)(http, client.token, portal_id=7)
     await other.deals.get(2)
-    assert other.http.client is client.http.client  # one pool per process
+    assert other.http.wire is client.http.wire  # one pool per process
     await http.aclose()
-    assert http.client.is_closed
+    assert http.wire.client.is_closed
 
 
 async def test_a_cookie_set_on_one_answer_is_not_sent_on_later_calls() -> None:
@@ -56,7 +58,7 @@ async def test_a_cookie_set_on_one_answer_is_not_sent_on_later_calls() -> None:
     await other.contacts.get(2)
     assert len(rec.requests) == 2
     assert "cookie" not in rec.requests[1].headers
-    assert not http.client.cookies
+    assert isinstance(http.wire, HttpxWire) and not http.wire.client.cookies
 
 
 async def test_one_debug_line_per_call_with_template_status_ms_and_correlation_id(

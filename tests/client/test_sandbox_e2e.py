@@ -18,6 +18,7 @@ from atom_hubspot.client import (
     StaticToken,
     inline_association,
 )
+from atom_hubspot.client.wire import HttpxWire
 from atom_hubspot.errors import NotFound, ReconnectRequired, TierRequired
 from atom_hubspot.sandbox import SandboxConfig
 from atom_hubspot.sandbox.config import DEMO_PORTAL_ID, PortalConfig
@@ -61,6 +62,7 @@ def stack(version: str, *, clock: VirtualClock | None = None, **config):
 @pytest.mark.parametrize("version", VERSIONS)
 async def test_oauth_code_refresh_introspect_revoke(version: str) -> None:
     _client, http, _sb, _ = stack(version)
+    assert isinstance(http.wire, HttpxWire)
     redirect = "http://host.local/auth/hubspot/callback"
     url = f"{SANDBOX_BASE_URL}/oauth/authorize?" + urlencode(
         {
@@ -70,7 +72,7 @@ async def test_oauth_code_refresh_introspect_revoke(version: str) -> None:
             "scope": "oauth crm.objects.contacts.read crm.objects.contacts.write",
         }
     )
-    back = query_of(await approve(url, http.client._transport))
+    back = query_of(await approve(url, http.wire.client._transport))
     assert back["state"] == "st-1"
     oauth = OAuthAPI(http, CLIENT_ID, CLIENT_SECRET)
     tokens = await oauth.exchange_code(back["code"], redirect)
