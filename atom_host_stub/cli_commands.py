@@ -330,10 +330,19 @@ def serve_command(
                 STRICT_VARIABLE: "1" if strict else "",
             }
         )
-        uvicorn.run(
+        from atom_host_stub import reuseport
+
+        if not reuseport.available():
+            uvicorn.run(
+                "atom_host_stub.app:app_from_environment", factory=True, workers=workers, **options
+            )
+            ctx.exit(EXIT_OK)
+        # Linux: a socket per worker, so the kernel spreads connections over the workers.
+        config = uvicorn.Config(
             "atom_host_stub.app:app_from_environment", factory=True, workers=workers, **options
         )
-        ctx.exit(EXIT_OK)
+        code = reuseport.ReusePortSupervisor(config, workers).run()
+        ctx.exit(EXIT_OK if code == 0 else EXIT_REFUSED)
     from atom_host_stub.app import create_app
 
     server = uvicorn.Server(

@@ -19,6 +19,7 @@ one core, to show it was not the limit.
     python -m bench.serving [--seconds 5] [--rounds 3] [--clients 50] [--skip-postgres]
     python -m bench.serving --only start-up    # the last row alone
     python -m bench.serving --only live        # the live and mirror reads alone
+    python -m bench.serving --only workers     # one worker against two, on PostgreSQL
 
 The load generator (bench/loadgen.py) runs on the same machine. Each pair alternates for
 `--rounds` rounds and the medians are compared, so a busy machine slows both sides alike.
@@ -216,18 +217,52 @@ def host_vs_minimal(
         )
 
 
+def postgres_cpu_s() -> float:
+    """CPU seconds spent so far by the PostgreSQL server's processes on this machine (0 when
+    they cannot be read, e.g. another user's processes without the right to see them)."""
+    total = 0.0
+    for p in psutil.process_iter(["name"]):
+        if (p.info["name"] or "").startswith("postgres"):
+            try:
+                times = p.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+    return total
+
+
 def workers(t: Table, database_url: str, a: argparse.Namespace, data: str) -> None:
+    """One worker against two, both serving at once and loaded in alternating rounds. Beside
+    the ratio, where the machine's cores went on each side (host, PostgreSQL, load generator):
+    on a 2-core machine a second worker can only use what the first left of them."""
     seed_send(database_url)
-    results: dict[int, dict[str, float]] = {}
-    for n in (1, 2):
-        port = free_port()
-        env = host_env(database_url, f"{data}/w{n}", port, "http://127.0.0.1:9")
-        url = f"http://127.0.0.1:{port}{ROUTE}"
-        with serve_host(port, env, workers=n) as server:
+    sides: dict[str, Callable[[], dict[str, float]]] = {}
+    with contextlib.ExitStack() as stack:
+        for n in (1, 2):
+            port = free_port()
+            env = host_env(database_url, f"{data}/w{n}", port, "http://127.0.0.1:9")
+            url = f"http://127.0.0.1:{port}{ROUTE}"
+            server = stack.enter_context(serve_host(port, env, workers=n))
             warm(url, [AUTH])
-            runs = [load(server, url, a.clients, a.seconds, [AUTH]) for _ in range(a.rounds)]
-        results[n] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    one, two = results[1], results[2]
+
+            def side(server: subprocess.Popen[bytes] = server, url: str = url) -> dict[str, float]:
+                pg0, t0 = postgres_cpu_s(), time.monotonic()
+                result = load(server, url, a.clients, a.seconds, [AUTH])
+                pg1, t1 = postgres_cpu_s(), time.monotonic()
+                host_cores = result["cpu_us"] * result["requests"] / 1e6 / (t1 - t0)
+                return {**result, "host_cores": host_cores, "pg_cores": (pg1 - pg0) / (t1 - t0)}
+
+            sides[str(n)] = side
+        med = alternate(sides, a.rounds)
+    one, two = med["1"], med["2"]
+
+    def cores(r: dict[str, float]) -> str:
+        total = r["host_cores"] + r["pg_cores"] + r["gen_cpu"]
+        return (
+            f"host {r['host_cores']:.2f} + PostgreSQL {r['pg_cores']:.2f} + load "
+            f"{r['gen_cpu']:.2f} = {total:.2f}"
+        )
+
     t.add(
         f"PostgreSQL: --workers 2 vs --workers 1, {a.clients} clients",
         f"{two['rps']:.0f} vs {one['rps']:.0f} req/s",
@@ -236,6 +271,10 @@ def workers(t: Table, database_url: str, a: argparse.Namespace, data: str) -> No
         f"{two['cpu_us']:.0f} vs {one['cpu_us']:.0f}",
         f"{max(two['gen_cpu'], one['gen_cpu']):.0%}",
         f"{two['errors']:.0f} / {one['errors']:.0f}",
+    )
+    t.notes.append(
+        f"workers: cores busy with 2 workers: {cores(two)}; with 1: {cores(one)} "
+        f"(of {os.cpu_count()})"
     )
 
 
@@ -342,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--start-runs", type=int, default=7)
     ap.add_argument("--skip-postgres", action="store_true")
-    ap.add_argument("--only", choices=["start-up", "live"], help="run these rows alone")
+    ap.add_argument("--only", choices=["start-up", "live", "workers"], help="run these rows alone")
     a = ap.parse_args(argv)
     t = Table(
         "Production serving (alternating rounds, medians)",
@@ -363,6 +402,17 @@ def main(argv: list[str] | None = None) -> int:
     if a.only == "live":
         with tempfile.TemporaryDirectory(prefix="atom-serving-") as data:
             live_read(t, a, f"{data}/live")
+        t.print()
+        return 0
+    if a.only == "workers":
+        from bench.scale_out import fresh_pg_database
+
+        url, drop = fresh_pg_database()
+        try:
+            with tempfile.TemporaryDirectory(prefix="atom-serving-") as data:
+                workers(t, url, a, f"{data}/w")
+        finally:
+            drop()
         t.print()
         return 0
     load_before = os.getloadavg()
