@@ -1,5 +1,6 @@
-"""Read path: `GET /api/hubspot/contacts/{id}` through the host vs a bare httpx call to the
-sandbox vs the SDK's `basic_api.get_by_id`, all against the same standalone sandbox.
+"""Read path: `GET /api/hubspot/contacts/{id}?source=live` through the host vs a bare httpx
+call to the sandbox vs the SDK's `basic_api.get_by_id`, all against the same standalone
+sandbox.
 
     python -m bench.read_path [--seconds 6] [--concurrency 16] [--contacts 2000]
 
@@ -124,8 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         sandbox_server(sport, rate_limit=None, contacts=a.contacts),
         bench_host(sandbox_url, hport, data),
     ):
-        wait_ready(f"{host_url}/api/hubspot/contacts/{ids[0]}", host_h)
-        host_url_of = lambda rid: f"{host_url}/api/hubspot/contacts/{rid}"  # noqa: E731
+        wait_ready(f"{host_url}/api/hubspot/contacts/{ids[0]}?source=live", host_h)
+        # `source=live`: HubSpot is asked on every read (the default answers from the mirror
+        # once the portal is synced; bench.mirror and bench.serving measure that).
+        host_url_of = lambda rid: f"{host_url}/api/hubspot/contacts/{rid}?source=live"  # noqa: E731
         bare_url_of = lambda rid: f"{sandbox_url}/crm/objects/2026-03/contacts/{rid}"  # noqa: E731
 
         results = {}
@@ -173,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
     bare_p50 = percentile(results["bare"][0], 50)
     labels = {
-        "host": "GET /api/hubspot/contacts/{id} via atom-host",
+        "host": "GET /api/hubspot/contacts/{id}?source=live via atom-host",
         "bare": "bare httpx GET to the sandbox",
         "sdk": "SDK basic_api.get_by_id",
     }

@@ -231,6 +231,12 @@ def postgres_cpu_s() -> float:
     return total
 
 
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy (every process, the kernel, interrupts)."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
 def workers(t: Table, database_url: str, a: argparse.Namespace, data: str) -> None:
     """One worker against two, both serving at once and loaded in alternating rounds. Beside
     the ratio, where the machine's cores went on each side (host, PostgreSQL, load generator):
@@ -246,11 +252,16 @@ def workers(t: Table, database_url: str, a: argparse.Namespace, data: str) -> No
             warm(url, [AUTH])
 
             def side(server: subprocess.Popen[bytes] = server, url: str = url) -> dict[str, float]:
-                pg0, t0 = postgres_cpu_s(), time.monotonic()
+                pg0, busy0, t0 = postgres_cpu_s(), machine_busy_s(), time.monotonic()
                 result = load(server, url, a.clients, a.seconds, [AUTH])
-                pg1, t1 = postgres_cpu_s(), time.monotonic()
+                pg1, busy1, t1 = postgres_cpu_s(), machine_busy_s(), time.monotonic()
                 host_cores = result["cpu_us"] * result["requests"] / 1e6 / (t1 - t0)
-                return {**result, "host_cores": host_cores, "pg_cores": (pg1 - pg0) / (t1 - t0)}
+                return {
+                    **result,
+                    "host_cores": host_cores,
+                    "pg_cores": (pg1 - pg0) / (t1 - t0),
+                    "busy_cores": (busy1 - busy0) / (t1 - t0),
+                }
 
             sides[str(n)] = side
         med = alternate(sides, a.rounds)
@@ -260,7 +271,7 @@ def workers(t: Table, database_url: str, a: argparse.Namespace, data: str) -> No
         total = r["host_cores"] + r["pg_cores"] + r["gen_cpu"]
         return (
             f"host {r['host_cores']:.2f} + PostgreSQL {r['pg_cores']:.2f} + load "
-            f"{r['gen_cpu']:.2f} = {total:.2f}"
+            f"{r['gen_cpu']:.2f} = {total:.2f}, machine busy {r['busy_cores']:.2f}"
         )
 
     t.add(
