@@ -9,6 +9,7 @@ import gzip
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -410,3 +411,91 @@ def test_real_http_takes_aiohttp_and_transports_take_httpx(
     # An HTTP proxy in the environment: httpx honours it, so httpx carries the calls.
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     assert make_wire("http://x", transport=None, timeout=t, headers={}).name == "httpx"
+
+
+# ------------------------------------------------------------------ TLS
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that no trust store knows."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_an_untrusted_certificate_is_refused_before_the_token_goes_out(
+    loop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    """A server whose certificate no trust store knows (a man in the middle): both wires
+    refuse at the handshake, as a connection failure (nothing sent), and the server never
+    reads a byte of the request, so never the bearer token."""
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    received: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            data = await reader.read(65536)
+            if data:
+                received.append(data)
+        except (ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    async def run() -> None:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=context)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            for wire in wires(f"https://127.0.0.1:{port}"):
+                with pytest.raises(httpx.ConnectError):
+                    await wire.request(
+                        "GET",
+                        "/crm/objects/2026-03/contacts/1",
+                        params=None,
+                        json=None,
+                        data=None,
+                        headers={"Authorization": "Bearer pat-na1-SECRET"},
+                    )
+                await wire.aclose()
+        finally:
+            server.close()
+            await server.wait_closed()
+        assert received == []
+
+    loop.run_until_complete(run())
