@@ -149,6 +149,7 @@ def load(
         **result,
         "cpu_us": (cpu1 - cpu0) / max(1.0, result["requests"]) * 1e6,
         "gen_cpu": gen / (t1 - t0),
+        "span_s": t1 - t0,
     }
 
 
@@ -252,15 +253,18 @@ def workers(t: Table, database_url: str, a: argparse.Namespace, data: str) -> No
             warm(url, [AUTH])
 
             def side(server: subprocess.Popen[bytes] = server, url: str = url) -> dict[str, float]:
-                pg0, busy0, t0 = postgres_cpu_s(), machine_busy_s(), time.monotonic()
+                pg0, busy0 = postgres_cpu_s(), machine_busy_s()
                 result = load(server, url, a.clients, a.seconds, [AUTH])
-                pg1, busy1, t1 = postgres_cpu_s(), machine_busy_s(), time.monotonic()
-                host_cores = result["cpu_us"] * result["requests"] / 1e6 / (t1 - t0)
+                pg1, busy1 = postgres_cpu_s(), machine_busy_s()
+                # Per second under load: the generator waits 0.5 s before it starts, when
+                # nothing much runs, so the span of the whole call would understate each share.
+                loaded = result["requests"] / result["rps"]
                 return {
                     **result,
-                    "host_cores": host_cores,
-                    "pg_cores": (pg1 - pg0) / (t1 - t0),
-                    "busy_cores": (busy1 - busy0) / (t1 - t0),
+                    "host_cores": result["cpu_us"] * result["requests"] / 1e6 / loaded,
+                    "pg_cores": (pg1 - pg0) / loaded,
+                    "busy_cores": (busy1 - busy0) / loaded,
+                    "gen_cores": result["gen_cpu"] * result["span_s"] / loaded,
                 }
 
             sides[str(n)] = side
@@ -268,10 +272,10 @@ def workers(t: Table, database_url: str, a: argparse.Namespace, data: str) -> No
     one, two = med["1"], med["2"]
 
     def cores(r: dict[str, float]) -> str:
-        total = r["host_cores"] + r["pg_cores"] + r["gen_cpu"]
+        total = r["host_cores"] + r["pg_cores"] + r["gen_cores"]
         return (
             f"host {r['host_cores']:.2f} + PostgreSQL {r['pg_cores']:.2f} + load "
-            f"{r['gen_cpu']:.2f} = {total:.2f}, machine busy {r['busy_cores']:.2f}"
+            f"{r['gen_cores']:.2f} = {total:.2f}, machine busy {r['busy_cores']:.2f}"
         )
 
     t.add(
