@@ -87,6 +87,8 @@ class ReusePortSupervisor:
         except OSError as exc:
             log.error("cannot listen on %s:%d: %s", c.host, c.port, exc)
             return STARTUP_FAILURE
+        # Port 0: the workers join the port the holder was given, not one each.
+        c.port = holder.getsockname()[1]
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
         scheme = "https" if c.is_ssl else "http"
@@ -94,7 +96,7 @@ class ReusePortSupervisor:
             "Uvicorn running on %s://%s:%d with %d workers, one SO_REUSEPORT socket each",
             scheme,
             c.host,
-            holder.getsockname()[1],
+            c.port,
             self.workers,
         )
         try:

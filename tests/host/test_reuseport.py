@@ -148,3 +148,20 @@ def test_a_port_already_taken_is_refused_before_any_worker_starts() -> None:
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 3, out
     assert "cannot listen" in out
+
+
+def test_port_zero_puts_every_worker_on_the_one_port_chosen() -> None:
+    proc = _supervise(0)
+    try:
+        assert proc.stdout is not None
+        port = 0
+        deadline = time.monotonic() + 60
+        while not port:
+            line = proc.stdout.readline()
+            assert line and time.monotonic() < deadline, "no address announced"
+            if "Uvicorn running on http://127.0.0.1:" in line:
+                port = int(line.split("127.0.0.1:")[1].split()[0])
+        _wait_serving(port, proc)  # both workers answer on it
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
