@@ -6,7 +6,7 @@
 - `AiohttpWire`: aiohttp's connection pool, for real HTTP when aiohttp is installed (the `api`
   extra, which `serve` needs anyway). httpx's client spends most of a live read's CPU in the
   host: building the request and its URL, then httpcore's pool on anyio (`python -m
-  bench.serving --only live`; README, "Where the time went").
+  bench.serving --only live`; README, Benchmarks, "Where a request's time went").
 
 Both take the same call (method, path under the API base URL, params, a JSON or form body,
 headers), put the same request on the wire (`tests/client/test_wire.py` sends generated calls
