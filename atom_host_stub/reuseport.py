@@ -8,30 +8,29 @@ keep-alive clients opening at once could all land on one worker and leave the ot
 worker's CPU near zero). With SO_REUSEPORT the kernel picks a socket per connection by a hash
 of its addresses.
 
-The supervisor is deliberately small: it starts the workers (uvicorn's spawn helper, so each
-worker configures logging and runs `uvicorn.Server` as uvicorn's would), starts a new one
-when one dies, stops all on SIGINT/SIGTERM, and stops with uvicorn's startup-failure code
-when a worker could not start (the same failure would repeat). The parent holds a bound,
-non-listening socket in the group for the whole run, so the port stays reserved between a
-worker's death and its replacement, and a port in use is reported before any worker starts.
-Elsewhere (no SO_REUSEPORT, or not Linux, where it does not balance) uvicorn's supervisor
-serves as before.
+The supervisor is deliberately small. Each worker is uvicorn's own worker process (it
+configures logging, answers the supervisor's pings on a pipe, runs `uvicorn.Server`) that
+first binds its own socket. The supervisor starts a new worker when one exits or stops
+answering pings (uvicorn's `timeout_worker_healthcheck`, 5 s, as its own supervisor does),
+stops all on SIGINT/SIGTERM, and stops with uvicorn's startup-failure code when a worker could
+not start (the same failure would repeat). The parent holds a bound, non-listening socket in
+the group for the whole run, so the port stays reserved between a worker's death and its
+replacement, and a port in use is reported before any worker starts. Elsewhere (no
+SO_REUSEPORT, or not Linux, where it does not balance) uvicorn's supervisor serves as before.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import signal
 import socket
 import sys
 import threading
-from multiprocessing.context import SpawnProcess
 from types import FrameType
 
 import uvicorn
-from uvicorn._subprocess import get_subprocess
 from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors.multiprocess import Process
 
 log = logging.getLogger("uvicorn.error")
 
@@ -53,26 +52,29 @@ def reuseport_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(config: uvicorn.Config, sockets: list[socket.socket] | None = None) -> None:
-    """One worker (in its own process): its own socket in the group, then uvicorn's server."""
-    try:
-        sock = reuseport_socket(config.host, config.port)
-    except OSError as exc:
-        log.error("worker cannot listen on %s:%d: %s", config.host, config.port, exc)
-        sys.exit(STARTUP_FAILURE)
-    uvicorn.Server(config).run(sockets=[sock])
+class _Worker(Process):
+    """uvicorn's worker process, on a socket of its own in the group."""
+
+    def target(self, sockets: list[socket.socket] | None = None) -> None:  # in the worker
+        c = self.config
+        try:
+            sock = reuseport_socket(c.host, c.port)
+        except OSError as exc:
+            log.error("worker cannot listen on %s:%d: %s", c.host, c.port, exc)
+            sys.exit(STARTUP_FAILURE)
+        super().target([sock])
 
 
 class ReusePortSupervisor:
     def __init__(self, config: uvicorn.Config, workers: int) -> None:
         self.config = config
         self.workers = workers
-        self.processes: list[SpawnProcess] = []
+        self.processes: list[_Worker] = []
         self.should_exit = threading.Event()
         self.failed = False
 
-    def _start(self) -> SpawnProcess:
-        process = get_subprocess(self.config, functools.partial(_worker, self.config), [])
+    def _start(self) -> _Worker:
+        process = _Worker(self.config, [])
         process.start()
         return process
 
@@ -108,8 +110,8 @@ class ReusePortSupervisor:
                 process.terminate()  # SIGTERM: uvicorn finishes what is in flight
             grace = c.timeout_graceful_shutdown or 30
             for process in self.processes:
-                process.join(grace)
-                if process.is_alive():
+                process.process.join(grace)
+                if process.process.is_alive():
                     process.kill()
                     process.join()
             holder.close()
@@ -117,8 +119,9 @@ class ReusePortSupervisor:
 
     def _keep_alive(self) -> None:
         for i, process in enumerate(self.processes):
-            if process.is_alive():
+            if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
                 continue
+            process.kill()  # exited, or alive but not answering: gone either way
             process.join()
             if process.exitcode == STARTUP_FAILURE:
                 # It failed before serving: the app or the socket is broken, and every
@@ -127,5 +130,9 @@ class ReusePortSupervisor:
                 self.failed = True
                 self.should_exit.set()
                 return
-            log.info("worker [%s] died (exit %s); starting another", process.pid, process.exitcode)
+            if self.should_exit.is_set():
+                return
+            log.info(
+                "worker [%s] stopped (exit %s); starting another", process.pid, process.exitcode
+            )
             self.processes[i] = self._start()

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from atom_host_stub import reuseport
@@ -33,13 +34,13 @@ def _free_port() -> int:
 
 
 def _supervise(
-    port: int, app: str = "tests.host.pid_app:app", workers: int = 2
+    port: int, app: str = "tests.host.pid_app:app", workers: int = 2, healthcheck_s: int = 5
 ) -> subprocess.Popen[str]:
     code = (
         "import sys, uvicorn\n"
         "from atom_host_stub.reuseport import ReusePortSupervisor\n"
         f"config = uvicorn.Config({app!r}, host='127.0.0.1', port={port}, workers={workers}, "
-        "log_level='info')\n"
+        f"log_level='info', timeout_worker_healthcheck={healthcheck_s})\n"
         f"sys.exit(ReusePortSupervisor(config, {workers}).run())\n"
     )
     return subprocess.Popen(
@@ -52,10 +53,10 @@ def _supervise(
     )
 
 
-def _ask(port: int, sock: socket.socket | None = None) -> int:
+def _ask(port: int, sock: socket.socket | None = None, timeout: float = 10) -> int:
     """The pid of the worker that answers on `sock` (a new connection if None)."""
     own = sock is None
-    s = sock or socket.create_connection(("127.0.0.1", port), timeout=10)
+    s = sock or socket.create_connection(("127.0.0.1", port), timeout=timeout)
     try:
         s.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
         data = b""
@@ -162,6 +163,30 @@ def test_port_zero_puts_every_worker_on_the_one_port_chosen() -> None:
             if "Uvicorn running on http://127.0.0.1:" in line:
                 port = int(line.split("127.0.0.1:")[1].split()[0])
         _wait_serving(port, proc)  # both workers answer on it
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+
+
+def test_a_worker_that_stops_answering_is_replaced() -> None:
+    """A worker frozen whole (SIGSTOP: it still exists, it answers nothing) is killed after the
+    health-check timeout and replaced, as uvicorn's supervisor does."""
+    port = _free_port()
+    proc = _supervise(port, healthcheck_s=1)
+    try:
+        _wait_serving(port, proc)
+        seen = {_ask(port) for _ in range(30)}
+        frozen = min(seen)
+        os.kill(frozen, signal.SIGSTOP)
+        deadline = time.monotonic() + 60
+        now: set[int] = set()
+        while len(now - {frozen}) < 2 and time.monotonic() < deadline:
+            try:
+                now.add(_ask(port, timeout=1))
+            except OSError:
+                pass  # a connection the frozen worker's socket took
+        assert len(now - {frozen}) == 2, now  # the other worker and a new one
+        assert not psutil.pid_exists(frozen) or psutil.Process(frozen).status() == "zombie"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)
