@@ -36,7 +36,6 @@ import os
 import ssl
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlencode
 
 import httpx
 
@@ -135,20 +134,9 @@ def json_body(value: Any) -> bytes:
 
 
 def form_body(data: Mapping[str, Any]) -> bytes:
-    """A form body as httpx encodes one (lists repeat the key; true/false; None is empty)."""
-    pairs: list[tuple[str, str]] = []
-    for key, value in data.items():
-        for item in value if isinstance(value, list | tuple) else (value,):
-            pairs.append((key, _plain(item)))
-    return urlencode(pairs, doseq=True).encode()
-
-
-def _plain(value: Any) -> str:
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    return "" if value is None else str(value)
+    """A form body as httpx encodes one (lists repeat the key; true/false; None is empty):
+    the same encoding as its query strings."""
+    return str(httpx.QueryParams(data)).encode()
 
 
 class AiohttpWire:
@@ -176,12 +164,12 @@ class AiohttpWire:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _open(self) -> aiohttp.ClientSession:
-        import aiohttp
-        import certifi
-
         loop = asyncio.get_running_loop()
         if self._session is not None and self._loop is loop and not self._session.closed:
             return self._session
+        import aiohttp
+        import certifi
+
         if self._session is not None and self._loop is not loop:
             # Its connections belong to a loop that is gone or elsewhere: leave them to it.
             self._session.detach()
