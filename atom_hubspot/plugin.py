@@ -51,40 +51,39 @@ def _has(module: str) -> bool:
         return False
 
 
+def _feature(name: str, extra: str, needs: tuple[str, ...], missing: str) -> FeatureState:
+    """`name` is on when every module in `needs` can be imported; else `missing` says why."""
+    on = all(_has(module) for module in needs)
+    return FeatureState(name=name, enabled=on, extra=extra, reason="" if on else missing)
+
+
 @hookimpl
 def atom_features() -> list[FeatureState]:
-    api = _has("fastapi")
     return [
-        FeatureState(
-            name="http_routes",
-            enabled=api,
-            extra="api",
-            reason="" if api else "fastapi is not installed: pip install 'atom-hubspot[api]'",
+        _feature(
+            "http_routes",
+            "api",
+            ("fastapi",),
+            "fastapi is not installed: pip install 'atom-hubspot[api]'",
         ),
-        FeatureState(
-            name="postgres_storage",
-            enabled=_has("psycopg"),
-            extra="postgres",
-            reason=""
-            if _has("psycopg")
-            else "psycopg is not installed: pip install 'atom-hubspot[postgres]'",
+        _feature(
+            "postgres_storage",
+            "postgres",
+            ("psycopg",),
+            "psycopg is not installed: pip install 'atom-hubspot[postgres]'",
         ),
-        FeatureState(
-            name="redis_rate_limit",
-            enabled=_has("redis") and _has("limits"),
-            extra="redis",
-            reason=""
-            if _has("redis") and _has("limits")
-            else "redis/limits not installed: pip install 'atom-hubspot[redis]'",
+        _feature(
+            "redis_rate_limit",
+            "redis",
+            ("redis", "limits"),
+            "redis/limits not installed: pip install 'atom-hubspot[redis]'",
         ),
-        FeatureState(
-            name="aiohttp_wire",
-            enabled=_has("aiohttp"),
-            extra="api",
-            reason=""
-            if _has("aiohttp")
-            else "aiohttp is not installed: calls to HubSpot go through httpx's pool, which "
-            "spends more CPU per call: pip install 'atom-hubspot[api]'",
+        _feature(
+            "aiohttp_wire",
+            "api",
+            ("aiohttp",),
+            "aiohttp is not installed: calls to HubSpot go through httpx's pool, which spends "
+            "more CPU per call: pip install 'atom-hubspot[api]'",
         ),
     ]
 
