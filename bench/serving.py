@@ -39,7 +39,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -126,12 +126,17 @@ def serve_minimal(
 
 def server_cpu_s(proc: subprocess.Popen[bytes]) -> float:
     """CPU seconds spent so far by a server process and its workers."""
-    total = 0.0
     root = psutil.Process(proc.pid)
-    for p in [root, *root.children(recursive=True)]:
+    return cpu_s([root, *root.children(recursive=True)])
+
+
+def cpu_s(processes: Iterable[psutil.Process]) -> float:
+    """CPU seconds spent so far by `processes` (one that just exited counts nothing)."""
+    total = 0.0
+    for p in processes:
         try:
             times = p.cpu_times()
-        except psutil.Error:  # a worker that just exited
+        except psutil.Error:
             continue
         total += times.user + times.system
     return total
@@ -221,15 +226,9 @@ def host_vs_minimal(
 def postgres_cpu_s() -> float:
     """CPU seconds spent so far by the PostgreSQL server's processes on this machine (0 when
     they cannot be read, e.g. another user's processes without the right to see them)."""
-    total = 0.0
-    for p in psutil.process_iter(["name"]):
-        if (p.info["name"] or "").startswith("postgres"):
-            try:
-                times = p.cpu_times()
-            except psutil.Error:
-                continue
-            total += times.user + times.system
-    return total
+    return cpu_s(
+        p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("postgres")
+    )
 
 
 def machine_busy_s() -> float:

@@ -19,18 +19,13 @@ import psutil
 import pytest
 
 from atom_host_stub import reuseport
+from bench._harness import free_port
 
 pytestmark = pytest.mark.skipif(
     not reuseport.available(), reason="SO_REUSEPORT balancing is Linux's"
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _supervise(
@@ -85,7 +80,7 @@ def _wait_serving(port: int, proc: subprocess.Popen[str], workers: int = 2) -> N
 
 @pytest.fixture
 def served() -> Iterator[tuple[int, subprocess.Popen[str]]]:
-    port = _free_port()
+    port = free_port()
     proc = _supervise(port)
     try:
         _wait_serving(port, proc)
@@ -136,7 +131,7 @@ def test_a_worker_that_dies_is_replaced_while_the_other_serves(
 
 
 def test_a_worker_that_cannot_start_stops_the_supervisor() -> None:
-    proc = _supervise(_free_port(), app="tests.host.no_such_module:app")
+    proc = _supervise(free_port(), app="tests.host.no_such_module:app")
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 3, out
 
@@ -171,7 +166,7 @@ def test_port_zero_puts_every_worker_on_the_one_port_chosen() -> None:
 def test_a_worker_that_stops_answering_is_replaced() -> None:
     """A worker frozen whole (SIGSTOP: it still exists, it answers nothing) is killed after the
     health-check timeout and replaced, as uvicorn's supervisor does."""
-    port = _free_port()
+    port = free_port()
     proc = _supervise(port, healthcheck_s=1)
     try:
         _wait_serving(port, proc)
