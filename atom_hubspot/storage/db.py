@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 
 from atom_hubspot.errors import StorageError
 from atom_hubspot.storage.pg_reads import PgShortReads
+from atom_hubspot.storage.shapes import Shape, ShapeCache
 
 log = logging.getLogger("atom_hubspot.storage")
 
@@ -201,12 +203,14 @@ class Database:
         # ...and the connection it keeps open for the thread that reads (the event loop's).
         self._point_conn: sa.Connection | None = None
         self._point_thread: int | None = None
+        self._point_shapes: ShapeCache | None = None
         # PostgreSQL: a tenant's lookups by key on psycopg directly, in one round trip.
         self._pg_reads: PgShortReads | None = None
         if self.dialect == "sqlite":
             self._sqlite_transactions()
             if make_url(url).database not in (None, "", ":memory:"):
                 self.point_engine = self._sqlite_point_engine(url)
+                self._point_shapes = ShapeCache(self.point_engine.dialect)
         else:
             _ping_when_idle(self.engine)
             if PgShortReads.available():
@@ -346,8 +350,12 @@ class Database:
                 if held is None:
                     with self.point_engine.connect() as sync_conn:
                         return _fetched(sync_conn.execute(stmt, params), first_only)
-                return _fetched(held.execute(stmt, params), first_only)
-            except sa.exc.OperationalError:
+                assert self._point_shapes is not None
+                shape = self._point_shapes.get(stmt)
+                if shape is None:
+                    return _fetched(held.execute(stmt, params), first_only)
+                return _point_read(held, shape, params, first_only)
+            except (sa.exc.OperationalError, sqlite3.OperationalError):
                 # Busy, or unreadable: the asynchronous way says which. A fresh connection
                 # next time.
                 if held is not None:
@@ -435,6 +443,26 @@ class Database:
         await self.engine.dispose()
         if self._cross_tenant_engine is not None:
             await self._cross_tenant_engine.dispose()
+
+
+def _point_read(
+    conn: sa.Connection, shape: Shape, params: dict[str, Any], first_only: bool
+) -> list[Any]:
+    """`shape` run on the kept connection's sqlite3 cursor (see `storage/shapes.py`): the
+    statement's compiled SQL and decoders, without an execution context around the call.
+    Closing the cursor resets the statement, which ends its read of the database."""
+    dbapi = conn.connection.driver_connection
+    assert isinstance(dbapi, sqlite3.Connection)
+    cursor = dbapi.execute(shape.sql, shape.parameters(params))
+    try:
+        if first_only:
+            row = cursor.fetchone()
+            raw = [] if row is None else [row]
+        else:
+            raw = cursor.fetchall()
+    finally:
+        cursor.close()
+    return shape.decode(raw)
 
 
 def _fetched(result: sa.Result[Any], first_only: bool) -> list[sa.Row[Any]]:

@@ -12,12 +12,11 @@ engine's path (bound first, in the same transaction). Binding writes a row, so t
 is not READ ONLY; ROLLBACK drops that row as the engine's path does, with no commit to flush,
 and the connection goes back to the pool outside any transaction.
 
-SQLAlchemy still compiles the statement (once per statement object) and decodes each column
-with its type's own result processor, so rows carry the same values; they come back as named
-tuples that also offer `_mapping`, which is all the callers of `Database.rows` use.
+SQLAlchemy still compiles the statement (once per statement object, `storage/shapes.py`) and
+decodes each column with its type's own result processor, so rows carry the same values.
 
-A statement this cannot run the same way (expanding or literal-rendered parameters, parameters
-with bind processors) is answered None, and `Database.rows` takes the engine's path; so is a
+A statement this cannot run the same way (no shape: see there) is answered None, and
+`Database.rows` takes the engine's path; so is a
 read that finds no pooled connection within WAIT_S, or meets dropped connections twice (the
 engine's path then answers, or fails at once with the database down). Without psycopg-pool
 (`pip install 'atom-hubspot[postgres]'`) the engine's path serves every read.
@@ -26,14 +25,13 @@ https://www.psycopg.org/psycopg3/docs/advanced/pipeline.html
 
 from __future__ import annotations
 
-import collections
-import keyword
 import logging
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect, make_url
+
+from atom_hubspot.storage.shapes import Shape, ShapeCache
 
 log = logging.getLogger("atom_hubspot.storage")
 
@@ -42,52 +40,6 @@ BIND_TENANT_SQL = "SELECT hubspot_bind_tenant(%s)"
 # pool would wait for a database that is down (its worker reconnecting in the background),
 # where the engine's path fails at once with the 503 a caller should get.
 WAIT_S = 0.25
-# Prepared statements per statement shape: a handful exist (the every-request lookups).
-MAX_SHAPES = 64
-
-
-class _Shape(NamedTuple):
-    sql: str
-    defaults: dict[str, Any]
-    row: type[tuple[Any, ...]]
-    processors: tuple[Callable[[Any], Any] | None, ...]
-
-
-def _row_class(names: Sequence[str]) -> type[tuple[Any, ...]]:
-    base = collections.namedtuple("Row", names, rename=True)  # type: ignore[misc]
-
-    class Row(base):
-        """A result row: attributes by column name, and `_mapping` as SQLAlchemy's rows."""
-
-        __slots__ = ()
-
-        @property
-        def _mapping(self) -> dict[str, Any]:
-            return dict(zip(names, self, strict=True))
-
-    return Row
-
-
-def compile_shape(stmt: sa.Select[Any], dialect: Dialect) -> _Shape | None:
-    """The SQL, parameter defaults, row class and column decoders of `stmt`, or None when it
-    must run on the engine's path."""
-    compiled = stmt.compile(dialect=dialect)
-    for bind in compiled.binds.values():
-        if bind.expanding or bind.literal_execute or bind.type._cached_bind_processor(dialect):
-            return None
-    names = list(stmt.selected_columns.keys())
-    if len(set(names)) != len(names) or not all(
-        n.isidentifier() and not n.startswith("_") and not keyword.iskeyword(n) for n in names
-    ):
-        return None  # not each a plain attribute name of a named tuple
-    processors = tuple(
-        col.type._cached_result_processor(dialect, None) for col in stmt.selected_columns
-    )
-    # Values the statement carries itself (a literal LIMIT); the caller's parameters for the rest.
-    defaults = {
-        compiled.bind_names[b]: b.effective_value for b in compiled.binds.values() if not b.required
-    }
-    return _Shape(str(compiled), defaults, _row_class(names), processors)
 
 
 class PgShortReads:
@@ -101,7 +53,7 @@ class PgShortReads:
         self.max_size = max_size
         self.wait_s = WAIT_S
         self._pool: Any = None
-        self._shapes: dict[int, tuple[sa.Select[Any], _Shape | None]] = {}
+        self._shapes = ShapeCache(dialect)
 
     @staticmethod
     def available() -> bool:
@@ -111,14 +63,8 @@ class PgShortReads:
             return False
         return True
 
-    def shape(self, stmt: sa.Select[Any]) -> _Shape | None:
-        cached = self._shapes.get(id(stmt))
-        if cached is not None and cached[0] is stmt:
-            return cached[1]
-        shape = compile_shape(stmt, self.dialect)
-        if len(self._shapes) < MAX_SHAPES:
-            self._shapes[id(stmt)] = (stmt, shape)  # keeps stmt alive: its id stays its own
-        return shape
+    def shape(self, stmt: sa.Select[Any]) -> Shape | None:
+        return self._shapes.get(stmt)
 
     async def _open(self) -> Any:
         if self._pool is None:
@@ -147,7 +93,7 @@ class PgShortReads:
         import psycopg
         from psycopg_pool import PoolTimeout
 
-        values = {**shape.defaults, **params}
+        values = shape.parameters(params)
         try:
             raw = await self._read(shape, values, tenant_id)
         except PoolTimeout:
@@ -164,19 +110,10 @@ class PgShortReads:
                 return None
         if first_only:
             raw = raw[:1]
-        procs = shape.processors
-        make = shape.row
-        if not any(procs):
-            return [make._make(r) for r in raw]  # type: ignore[attr-defined]
-        return [
-            make._make(  # type: ignore[attr-defined]
-                v if p is None else p(v) for p, v in zip(procs, r, strict=True)
-            )
-            for r in raw
-        ]
+        return shape.decode(raw)
 
     async def _read(
-        self, shape: _Shape, values: dict[str, Any], tenant_id: str
+        self, shape: Shape, values: dict[str, Any] | tuple[Any, ...], tenant_id: str
     ) -> list[tuple[Any, ...]]:
         pool = await self._open()
         async with pool.connection(timeout=self.wait_s) as conn:

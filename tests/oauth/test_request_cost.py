@@ -29,15 +29,21 @@ def statements(db: Database) -> Iterator[list[str]]:
     def count(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
         seen.append(statement)
 
-    # Every engine the database runs statements on (SQLite's lookups by key have their own).
+    # Every engine the database runs statements on. SQLite's lookups by key run on the
+    # connection the loop's thread keeps, on its own cursor: sqlite3 reports those itself.
     engines = [e for e in (db.engine.sync_engine, db.point_engine) if e is not None]
     for engine in engines:
         event.listen(engine, "before_cursor_execute", count)
+    held = db._point_conn.connection.driver_connection if db._point_conn is not None else None
+    if held is not None:
+        held.set_trace_callback(seen.append)
     try:
         yield seen
     finally:
         for engine in engines:
             event.remove(engine, "before_cursor_execute", count)
+        if held is not None:
+            held.set_trace_callback(None)
 
 
 async def _request(manager: ConnectionManager, portal_id: int | None = None) -> int:

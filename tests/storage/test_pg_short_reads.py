@@ -55,8 +55,10 @@ async def mirrored(hubspot_env: dict[str, str], postgres_url: str) -> AsyncItera
         yield st
 
 
-async def test_each_statement_gives_the_engines_rows(mirrored: Stack) -> None:
-    runtime: Any = mirrored.runtime
+async def each_statement_gives_the_engines_rows(stack: Stack) -> Database:
+    """Every statement `Database.rows` and `first` run on a request, with real rows, read
+    both ways and compared (values and their types). Shared with SQLite's short reads."""
+    runtime: Any = stack.runtime
     db: Database = runtime.db
     alice = PRINCIPALS["alice"]
     async with db.session(alice.tenant_id) as s:
@@ -99,6 +101,11 @@ async def test_each_statement_gives_the_engines_rows(mirrored: Stack) -> None:
     record = {"p": PORTAL_A, "t": "contacts", "i": page[0].id}
     got = await _both(db, _ONE, record, alice.tenant_id)
     assert got[0].properties and isinstance(got[0].properties, dict)
+    return db
+
+
+async def test_each_statement_gives_the_engines_rows(mirrored: Stack) -> None:
+    db = await each_statement_gives_the_engines_rows(mirrored)
     assert db._pg_reads is not None and db._pg_reads._pool is not None  # the short path ran
 
 
