@@ -16,9 +16,9 @@ SQLAlchemy still compiles the statement (once per statement object, `storage/sha
 decodes each column with its type's own result processor, so rows carry the same values.
 
 A statement this cannot run the same way (no shape: see there) is answered None, and
-`Database.rows` takes the engine's path; so is a
-read that finds no pooled connection within WAIT_S, or meets dropped connections twice (the
-engine's path then answers, or fails at once with the database down). Without psycopg-pool
+`Database.rows` takes the engine's path; so is a read that finds no pooled connection within
+WAIT_S, or meets dropped connections twice (the engine's path then answers, or fails at once
+with the database down). Without psycopg-pool
 (`pip install 'atom-hubspot[postgres]'`) the engine's path serves every read.
 https://www.psycopg.org/psycopg3/docs/advanced/pipeline.html
 """
@@ -49,11 +49,10 @@ class PgShortReads:
         self.conninfo = (
             make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         )
-        self.dialect = dialect
         self.max_size = max_size
         self.wait_s = WAIT_S
         self._pool: Any = None
-        self._shapes = ShapeCache(dialect)
+        self.shapes = ShapeCache(dialect)
 
     @staticmethod
     def available() -> bool:
@@ -62,9 +61,6 @@ class PgShortReads:
         except ImportError:
             return False
         return True
-
-    def shape(self, stmt: sa.Select[Any]) -> Shape | None:
-        return self._shapes.get(stmt)
 
     async def _open(self) -> Any:
         if self._pool is None:
@@ -87,7 +83,7 @@ class PgShortReads:
     ) -> list[Any] | None:
         """The rows of `stmt` read as `tenant_id`, or None when it must take the engine's
         path. Raises psycopg's errors (the caller maps them as it maps the engine's)."""
-        shape = self.shape(stmt)
+        shape = self.shapes.get(stmt)
         if shape is None:
             return None
         import psycopg

@@ -150,7 +150,7 @@ async def test_what_it_cannot_run_alike_takes_the_engines_path(app_role_url: str
         Connection.id.in_(sa.bindparam("ids", expanding=True))
     )
     try:
-        assert db._pg_reads.shape(expanding) is None
+        assert db._pg_reads.shapes.get(expanding) is None
         rows = await db.rows(expanding, {"ids": ["t1-c1", "t2-c0"]}, "t1")
         assert [r.id for r in rows] == ["t1-c1"]  # the engine's path, still bound to t1
     finally:
