@@ -11,11 +11,12 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from bench._harness import free_port
 
 
 def find_pg_bin() -> Path | None:
@@ -31,18 +32,12 @@ def find_pg_bin() -> Path | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class PrivatePostgres:
     """initdb + pg_ctl on a temp dir and a free port; `url` is a plain postgresql:// URL."""
 
     def __init__(self, bin_dir: Path) -> None:
         self.bin = bin_dir
-        self.port = _free_port()
+        self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="atom-pg-"))
         self.data = self.root / "data"
         self.log = self.root / "server.log"

@@ -4,7 +4,6 @@ callback's code and state, contact filters such as ?email=)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,15 +11,11 @@ from pathlib import Path
 
 import httpx
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from bench._harness import free_port
 
 
 def test_served_access_log_drops_query_strings(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "ATOM_DATA_DIR": str(tmp_path),

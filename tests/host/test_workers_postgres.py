@@ -31,6 +31,7 @@ import pytest
 
 from atom_hubspot.sandbox.testing import approve
 from atom_hubspot.storage.db import migrate
+from bench._harness import free_port
 from tests.conftest import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, make_key
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -39,12 +40,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ATOM_HOST = str(Path(sys.executable).parent / "atom-host")
 ALICE_KEY = "alice-key-for-the-workers-test"
 BOB_KEY = "bob-key-for-the-workers-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Raw:
@@ -109,7 +104,7 @@ def _assign(conns: list[Raw], workers: dict[int, psutil.Process]) -> None:
 @pytest.fixture
 def served(postgres_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     migrate(postgres_url)
-    sport, hport = _free_port(), _free_port()
+    sport, hport = free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sport}"
     env = {
         **os.environ,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -19,14 +18,9 @@ from click.testing import CliRunner
 from atom_hubspot.feed.signature import verify
 from atom_hubspot.sandbox.cli import sandbox_edit
 from atom_hubspot.sandbox.config import DEMO_PORTAL_ID
+from bench._harness import free_port
 
 TOKEN = "pat-na1-sandbox-edit-test"  # noqa: S105 - known to this sandbox only
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_edit_in_the_sandbox_reaches_the_webhook_target() -> None:
@@ -45,7 +39,7 @@ def test_edit_in_the_sandbox_reaches_the_webhook_target() -> None:
     target = HTTPServer(("127.0.0.1", 0), Target)
     threading.Thread(target=target.serve_forever, daemon=True).start()
     hook = f"http://127.0.0.1:{target.server_port}/webhooks/hubspot"
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
