@@ -28,6 +28,6 @@ def test_readme_config_table_matches_the_manifest() -> None:
 def test_readme_opens_with_the_run_and_the_test_command() -> None:
     blocks = re.findall(r"```bash\n(.+?)\n```", README, re.S)[:2]
     assert blocks[0].endswith("atom-host serve --demo")
-    assert blocks[1].endswith(".venv/bin/python -m pytest")
+    assert blocks[1].endswith(".venv/bin/python -m pytest -n 2")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert ".venv/bin/python -m pytest" in ci
+    assert '.venv/bin/python -m pytest -n 2 "$@"' in ci  # CI runs the README's command
